@@ -1,0 +1,17 @@
+// Module registration. NODE_API_MODULE makes a context-aware addon (no per-process state), so it
+// loads in worker threads (piscina) as well as on the main thread.
+#include <napi.h>
+
+#include "bindings.h"
+
+namespace {
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("info", Napi::Function::New(env, semid::addon::Info, "info"));
+  exports.Set("gemm", Napi::Function::New(env, semid::addon::Gemm, "gemm"));
+  exports.Set("nearest", Napi::Function::New(env, semid::addon::Nearest, "nearest"));
+  exports.Set("abiVersion", Napi::Number::New(env, 1));
+  return exports;
+}
+}  // namespace
+
+NODE_API_MODULE(semid, Init)

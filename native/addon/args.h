@@ -1,0 +1,54 @@
+// Reading arguments from the options object the TypeScript layer passes. The TS layer validates
+// with user-facing messages; these checks only guard the native boundary (TypeError on misuse).
+#pragma once
+#include <napi.h>
+
+#include <cstdint>
+#include <string>
+
+namespace semid::addon {
+
+inline Napi::Value field(const Napi::Object& o, const char* name) { return o.Get(name); }
+
+inline std::int64_t int_field(const Napi::Object& o, const char* name, std::int64_t fallback) {
+  Napi::Value v = o.Get(name);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("Expected number for ") + name);
+  return v.As<Napi::Number>().Int64Value();
+}
+
+inline double num_field(const Napi::Object& o, const char* name, double fallback) {
+  Napi::Value v = o.Get(name);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("Expected number for ") + name);
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+inline bool bool_field(const Napi::Object& o, const char* name) {
+  Napi::Value v = o.Get(name);
+  return v.IsBoolean() && v.As<Napi::Boolean>().Value();
+}
+
+inline std::string str_field(const Napi::Object& o, const char* name, const std::string& fallback) {
+  Napi::Value v = o.Get(name);
+  return v.IsString() ? v.As<Napi::String>().Utf8Value() : fallback;
+}
+
+template <typename T> struct ArrayKind;
+template <> struct ArrayKind<float> { static constexpr napi_typedarray_type type = napi_float32_array; static constexpr const char* name = "Float32Array"; };
+template <> struct ArrayKind<std::int32_t> { static constexpr napi_typedarray_type type = napi_int32_array; static constexpr const char* name = "Int32Array"; };
+
+/** A typed array field of element type T with at least `min_len` elements. */
+template <typename T>
+T* array_field(const Napi::Object& o, const char* name, std::size_t min_len) {
+  Napi::Value v = o.Get(name);
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != ArrayKind<T>::type)
+    throw Napi::TypeError::New(o.Env(), std::string("Expected ") + ArrayKind<T>::name + " for " + name);
+  auto arr = v.As<Napi::TypedArrayOf<T>>();
+  if (arr.ElementLength() < min_len)
+    throw Napi::RangeError::New(o.Env(), std::string(name) + " has " + std::to_string(arr.ElementLength()) +
+                                             " elements, needs " + std::to_string(min_len));
+  return arr.Data();
+}
+
+}  // namespace semid::addon

@@ -1,0 +1,87 @@
+// Runs one native call on a libuv worker thread and settles a Promise: the glue's only way of
+// doing work, so the event loop stays free. Inputs stay referenced until the job ends, the JS
+// AbortSignal reaches the kernel through a shared Int32Array, and a semid::Error becomes a JS
+// Error with its `code` (CUDA errors included); nothing here can abort the process.
+#pragma once
+#include <napi.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "semid/common.h"
+
+namespace semid::addon {
+
+class AsyncJob : public Napi::AsyncWorker {
+ public:
+  using Work = std::function<void(const CancelFlag&)>;
+  using Result = std::function<Napi::Value(Napi::Env)>;
+
+  /** Queue `work`; `keep` holds the JS values whose memory the work reads or writes. */
+  static Napi::Promise Start(Napi::Env env, Work work, std::vector<Napi::Value> keep,
+                             Napi::Value cancel, Result result = nullptr) {
+    auto* job = new AsyncJob(env, std::move(work), std::move(result));
+    for (auto& v : keep) job->keep_.emplace_back(Napi::Persistent(v));
+    if (cancel.IsTypedArray()) {
+      auto arr = cancel.As<Napi::Int32Array>();
+      job->cancel_.flag = arr.Data();
+      job->keep_.emplace_back(Napi::Persistent(cancel));
+    }
+    auto promise = job->deferred_.Promise();
+    job->Queue();
+    return promise;
+  }
+
+ protected:
+  void Execute() override {
+    try {
+      work_(cancel_);
+    } catch (const Error& e) {
+      code_ = e.code();
+      message_ = e.what();
+    } catch (const std::bad_alloc&) {
+      code_ = "ERR_SEMID_OUT_OF_MEMORY";
+      message_ = "Out of memory in a native kernel";
+    } catch (const std::exception& e) {
+      code_ = "ERR_SEMID_NATIVE";
+      message_ = e.what();
+    } catch (...) {
+      code_ = "ERR_SEMID_NATIVE";
+      message_ = "Unknown native error";
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (!code_.empty()) {
+      Napi::Error err = Napi::Error::New(env, message_);
+      err.Set("code", Napi::String::New(env, code_));
+      deferred_.Reject(err.Value());
+      return;
+    }
+    try {
+      deferred_.Resolve(result_ ? result_(env) : env.Undefined());
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  AsyncJob(Napi::Env env, Work work, Result result)
+      : Napi::AsyncWorker(env, "semid:native"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        work_(std::move(work)),
+        result_(std::move(result)) {}
+
+  Napi::Promise::Deferred deferred_;
+  Work work_;
+  Result result_;
+  std::vector<Napi::Reference<Napi::Value>> keep_;
+  CancelFlag cancel_;
+  std::string code_, message_;
+};
+
+}  // namespace semid::addon

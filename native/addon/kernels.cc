@@ -1,0 +1,89 @@
+// N-API entry points for the kernel families: convert arguments, queue an AsyncJob.
+#include <algorithm>
+
+#include "args.h"
+#include "async_job.h"
+#include "bindings.h"
+#include "semid/cuda.h"
+#include "semid/gemm.h"
+#include "semid/nearest.h"
+
+namespace semid::addon {
+
+namespace {
+bool wants_cuda(const Napi::Object& o) { return str_field(o, "device", "cpu") == "cuda"; }
+}  // namespace
+
+// gemm({a, b, c, batch, m, n, k, transA, transB, lda, ldb, ldc, strideA, strideB, strideC,
+//       alpha, beta, device, threads, cancel}) -> Promise<void>; writes c in place.
+Napi::Value Gemm(const Napi::CallbackInfo& info) {
+  Napi::Object o = info[0].As<Napi::Object>();
+  GemmArgs g;
+  g.batch = int_field(o, "batch", 1);
+  g.m = int_field(o, "m", 0);
+  g.n = int_field(o, "n", 0);
+  g.k = int_field(o, "k", 0);
+  g.trans_a = bool_field(o, "transA");
+  g.trans_b = bool_field(o, "transB");
+  g.lda = int_field(o, "lda", g.trans_a ? g.m : g.k);
+  g.ldb = int_field(o, "ldb", g.trans_b ? g.k : g.n);
+  g.ldc = int_field(o, "ldc", g.n);
+  g.stride_a = int_field(o, "strideA", g.m * g.k);
+  g.stride_b = int_field(o, "strideB", g.k * g.n);
+  g.stride_c = int_field(o, "strideC", g.m * g.n);
+  g.alpha = static_cast<float>(num_field(o, "alpha", 1.0));
+  g.beta = static_cast<float>(num_field(o, "beta", 0.0));
+  try {
+    validate_gemm_shape(g);
+  } catch (const Error& e) {
+    throw Napi::RangeError::New(info.Env(), e.what());
+  }
+  auto extent = [&](i64 rows, i64 ld, i64 stride) {
+    return rows == 0 ? 0 : static_cast<std::size_t>((g.batch - 1) * stride + (rows - 1) * ld + 1);
+  };
+  bool empty_k = g.k == 0;
+  g.a = array_field<float>(o, "a", empty_k ? 0 : extent(g.trans_a ? g.k : g.m, g.lda, g.stride_a));
+  g.b = array_field<float>(o, "b", empty_k ? 0 : extent(g.trans_b ? g.n : g.k, g.ldb, g.stride_b));
+  g.c = array_field<float>(o, "c", extent(g.m, g.ldc, g.stride_c));
+  int threads = static_cast<int>(int_field(o, "threads", 0));
+  bool cuda = wants_cuda(o);
+  bool allow_blas = str_field(o, "impl", "auto") != "native";
+  return AsyncJob::Start(
+      info.Env(),
+      [g, threads, cuda, allow_blas](const CancelFlag& cancel) {
+        if (cuda) gemm_cuda(g, cancel);
+        else gemm_cpu(g, threads, cancel, allow_blas);
+      },
+      {o.Get("a"), o.Get("b"), o.Get("c")}, o.Get("cancel"));
+}
+
+// nearest({x, centroids, n, d, k, topk, indices, distances, device, threads, cancel})
+//   -> Promise<void>; writes indices [n x topk] and distances [n x topk].
+Napi::Value Nearest(const Napi::CallbackInfo& info) {
+  Napi::Object o = info[0].As<Napi::Object>();
+  NearestArgs a;
+  a.n = int_field(o, "n", 0);
+  a.d = int_field(o, "d", 0);
+  a.k = int_field(o, "k", 0);
+  a.topk = int_field(o, "topk", 1);
+  try {
+    validate_nearest_shape(a);
+  } catch (const Error& e) {
+    throw Napi::RangeError::New(info.Env(), e.what());
+  }
+  a.x = array_field<float>(o, "x", static_cast<std::size_t>(a.n * a.d));
+  a.centroids = array_field<float>(o, "centroids", static_cast<std::size_t>(a.k * a.d));
+  a.indices = array_field<std::int32_t>(o, "indices", static_cast<std::size_t>(a.n * a.topk));
+  a.distances = array_field<float>(o, "distances", static_cast<std::size_t>(a.n * a.topk));
+  int threads = static_cast<int>(int_field(o, "threads", 0));
+  bool cuda = wants_cuda(o);
+  return AsyncJob::Start(
+      info.Env(),
+      [a, threads, cuda](const CancelFlag& cancel) {
+        if (cuda) nearest_cuda(a, cancel);
+        else nearest_cpu(a, threads, cancel);
+      },
+      {o.Get("x"), o.Get("centroids"), o.Get("indices"), o.Get("distances")}, o.Get("cancel"));
+}
+
+}  // namespace semid::addon

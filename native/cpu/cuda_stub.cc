@@ -1,0 +1,21 @@
+// Stands in for native/cuda in builds without CUDA: reports why and refuses to run.
+#include "semid/cuda.h"
+
+namespace semid {
+
+bool cuda_compiled() { return false; }
+
+CudaStatus cuda_status() {
+  CudaStatus s;
+  s.reason = "this addon was built without CUDA (no nvcc at build time); run `npm run build:cuda`";
+  return s;
+}
+
+static void no_cuda() {
+  throw Error("ERR_SEMID_NO_CUDA",
+              "The CUDA backend is not available: this addon was built without CUDA");
+}
+void gemm_cuda(const GemmArgs&, const CancelFlag&) { no_cuda(); }
+void nearest_cuda(const NearestArgs&, const CancelFlag&) { no_cuda(); }
+
+}  // namespace semid

@@ -1,0 +1,35 @@
+// Dense float32 matrix products, row-major, batched:
+//   C[b] = alpha * op(A[b]) * op(B[b]) + beta * C[b]
+// op(A) is m x k (A stored k x m when trans_a), op(B) is k x n (B stored n x k when trans_b).
+// A batch stride of 0 broadcasts that operand over the batch.
+#pragma once
+#include "semid/common.h"
+
+namespace semid {
+
+struct GemmArgs {
+  i64 batch = 1, m = 0, n = 0, k = 0;
+  bool trans_a = false, trans_b = false;
+  const float* a = nullptr;  // [batch][m x k] (or [k x m] when trans_a), row stride lda
+  i64 lda = 0, stride_a = 0;
+  const float* b = nullptr;  // [batch][k x n] (or [n x k] when trans_b), row stride ldb
+  i64 ldb = 0, stride_b = 0;
+  float* c = nullptr;  // [batch][m x n], row stride ldc
+  i64 ldc = 0, stride_c = 0;
+  float alpha = 1.0f, beta = 0.0f;
+};
+
+/** Throws semid::Error when shapes or strides are inconsistent (validate_gemm: pointers too). */
+void validate_gemm_shape(const GemmArgs& args);
+void validate_gemm(const GemmArgs& args);
+
+/**
+ * CPU product: packed, cache-blocked, SIMD micro-kernel, threads over row/column blocks.
+ * When the build linked OpenBLAS and allow_blas is true, cblas_sgemm runs instead.
+ */
+void gemm_cpu(const GemmArgs& args, int threads, const CancelFlag& cancel, bool allow_blas = true);
+
+/** The simplest correct product (triple loop, float accumulation): the test oracle. */
+void gemm_reference(const GemmArgs& args);
+
+}  // namespace semid
