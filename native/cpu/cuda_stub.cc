@@ -17,5 +17,6 @@ static void no_cuda() {
 }
 void gemm_cuda(const GemmArgs&, const CancelFlag&) { no_cuda(); }
 void nearest_cuda(const NearestArgs&, const CancelFlag&) { no_cuda(); }
+void nearest_cuda_device(const NearestArgs&, const CancelFlag&) { no_cuda(); }
 
 }  // namespace semid

@@ -159,19 +159,19 @@ unsigned blocks_for(long long count, int per_block) {
 
 }  // namespace cuda
 
-void nearest_cuda(const NearestArgs& a, const CancelFlag& cancel) {
+void nearest_cuda_device(const NearestArgs& a, const CancelFlag& cancel) {
   using namespace cuda;
   validate_nearest(a);
   if (a.n == 0) return;
-  use_device();
   cancel.check();
   const i64 n = a.n, d = a.d, k = a.k, topk = a.topk;
-  DeviceBuffer<float> dx(n * d), dc(k * d), xnorm(n), cnorm(k), out_d(n * topk);
-  DeviceBuffer<int> out_i(n * topk);
-  dx.upload(a.x, n * d);
-  dc.upload(a.centroids, k * d);
-  row_norms_kernel<<<blocks_for(n, 256), 256>>>(dx.get(), n, d, xnorm.get());
-  row_norms_kernel<<<blocks_for(k, 256), 256>>>(dc.get(), k, d, cnorm.get());
+  const float* dx = a.x;
+  const float* dc = a.centroids;
+  float* out_d = a.distances;
+  int* out_i = a.indices;
+  DeviceBuffer<float> xnorm(n), cnorm(k);
+  row_norms_kernel<<<blocks_for(n, 256), 256>>>(dx, n, d, xnorm.get());
+  row_norms_kernel<<<blocks_for(k, 256), 256>>>(dc, k, d, cnorm.get());
   SEMID_CUDA_LAUNCH_CHECK();
 
   if (topk == 1) {
@@ -183,14 +183,14 @@ void nearest_cuda(const NearestArgs& a, const CancelFlag& cancel) {
     for (i64 r0 = 0; r0 < n; r0 += max_rows) {
       cancel.check();
       const i64 rows = std::min(max_rows, n - r0);
-      TileOperands o{dx.get() + r0 * d, d, false, dc.get(), d, true, rows, k, d};
+      TileOperands o{dx + r0 * d, d, false, dc, d, true, rows, k, d};
       dim3 grid((unsigned)parts, (unsigned)((rows + kBM - 1) / kBM));
       argmin_tile_kernel<<<grid, kThreads>>>(o, xnorm.get() + r0, cnorm.get(), part_d.get(),
                                              part_i.get());
       SEMID_CUDA_LAUNCH_CHECK();
       argmin_reduce_kernel<<<blocks_for(rows, 256), 256>>>(part_d.get(), part_i.get(), rows,
-                                                           (int)parts, out_d.get() + r0,
-                                                           out_i.get() + r0);
+                                                           (int)parts, out_d + r0,
+                                                           out_i + r0);
       SEMID_CUDA_LAUNCH_CHECK();
     }
   } else {
@@ -205,12 +205,12 @@ void nearest_cuda(const NearestArgs& a, const CancelFlag& cancel) {
     for (i64 r0 = 0; r0 < n; r0 += chunk) {
       cancel.check();
       const i64 rows = std::min(chunk, n - r0);
-      TileOperands o{dx.get() + r0 * d, d, false, dc.get(), d, true, rows, k, d};
+      TileOperands o{dx + r0 * d, d, false, dc, d, true, rows, k, d};
       launch_gemm(o, 1, 0, 0, dots.get(), k, 0, 1.0f, 0.0f, nullptr);
       if (small) {
         select_small_kernel<<<blocks_for(rows, 4), 128>>>(dots.get(), rows, k, (int)topk,
                                                           xnorm.get(), cnorm.get(), r0,
-                                                          out_d.get(), out_i.get());
+                                                          out_d, out_i);
         SEMID_CUDA_LAUNCH_CHECK();
         continue;
       }
@@ -228,11 +228,29 @@ void nearest_cuda(const NearestArgs& a, const CancelFlag& cancel) {
           temp.get(), temp_bytes, dots.get(), sorted_d.get(), idx.get(), sorted_i.get(),
           (int)(rows * k), (int)rows, offsets.get(), offsets.get() + 1));
       gather_topk_kernel<<<blocks_for(rows * topk, 256), 256>>>(
-          sorted_d.get(), sorted_i.get(), rows, k, (int)topk, r0, out_d.get(), out_i.get());
+          sorted_d.get(), sorted_i.get(), rows, k, (int)topk, r0, out_d, out_i);
       SEMID_CUDA_LAUNCH_CHECK();
     }
   }
   SEMID_CUDA_CHECK(cudaDeviceSynchronize());
+}
+
+void nearest_cuda(const NearestArgs& a, const CancelFlag& cancel) {
+  using namespace cuda;
+  validate_nearest(a);
+  if (a.n == 0) return;
+  use_device();
+  const i64 n = a.n, d = a.d, k = a.k, topk = a.topk;
+  DeviceBuffer<float> dx(n * d), dc(k * d), out_d(n * topk);
+  DeviceBuffer<int> out_i(n * topk);
+  dx.upload(a.x, n * d);
+  dc.upload(a.centroids, k * d);
+  NearestArgs dev = a;
+  dev.x = dx.get();
+  dev.centroids = dc.get();
+  dev.indices = out_i.get();
+  dev.distances = out_d.get();
+  nearest_cuda_device(dev, cancel);
   out_d.download(a.distances, n * topk);
   out_i.download(a.indices, n * topk);
 }

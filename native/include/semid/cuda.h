@@ -33,4 +33,7 @@ CudaStatus cuda_status();
 void gemm_cuda(const GemmArgs& args, const CancelFlag& cancel);
 void nearest_cuda(const NearestArgs& args, const CancelFlag& cancel);
 
+/** As nearest_cuda, but every pointer in `args` is device memory (nothing is copied). */
+void nearest_cuda_device(const NearestArgs& args, const CancelFlag& cancel);
+
 }  // namespace semid

@@ -1,0 +1,75 @@
+// Native timings of the kernel families, for machines without Node (the GPU device):
+//   gemm and nearest-centroid on 62,138 x {384, 768} against 256 centroids, CPU and CUDA,
+//   median of repeated runs, ms and GFLOP/s. CUDA is timed twice: end to end (host arrays,
+//   copies included) and device-resident (the kernel work alone).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <random>
+#include <vector>
+
+#include "semid/cpu_features.h"
+#include "semid/cuda.h"
+#include "semid/gemm.h"
+#include "semid/nearest.h"
+#include "semid/parallel.h"
+
+#ifdef SEMID_WITH_CUDA
+#include <cuda_runtime.h>
+#endif
+
+using namespace semid;
+
+static double median_ms(int reps, const std::function<void()>& fn) {
+  fn();  // warm-up
+  std::vector<double> t;
+  for (int r = 0; r < reps; ++r) {
+    auto t0 = std::chrono::steady_clock::now();
+    fn();
+    t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+int main(int argc, char** argv) {
+  const i64 n = 62138, k = 256;
+  const int cpu_reps = argc > 1 ? std::atoi(argv[1]) : 3;
+  std::printf("cpu: %s, %d threads\n", simd_name(active_simd()), default_threads());
+  CudaStatus cs = cuda_status();
+  for (i64 d : {384, 768}) {
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> u(-1, 1);
+    std::vector<float> x(n * d), c(k * d), out(n * k), dist(n);
+    std::vector<std::int32_t> idx(n);
+    for (auto& v : x) v = u(rng);
+    for (auto& v : c) v = u(rng);
+    const double gflop = 2.0 * n * k * d / 1e9;
+    GemmArgs g;
+    g.m = n; g.n = k; g.k = d; g.trans_b = true; g.lda = d; g.ldb = d; g.ldc = k;
+    g.a = x.data(); g.b = c.data(); g.c = out.data();
+    NearestArgs a{n, d, k, 1, x.data(), c.data(), idx.data(), dist.data()};
+    double t = median_ms(cpu_reps, [&] { gemm_cpu(g, 0, CancelFlag{}, false); });
+    std::printf("cpu  gemm    %lldx%lldx%lld  %8.2f ms  %7.1f GFLOP/s\n", (long long)n, (long long)k, (long long)d, t, gflop / t * 1e3);
+    t = median_ms(cpu_reps, [&] { nearest_cpu(a, 0, CancelFlag{}); });
+    std::printf("cpu  nearest %lldx%lldx%lld  %8.2f ms  %7.1f GFLOP/s\n", (long long)n, (long long)k, (long long)d, t, gflop / t * 1e3);
+    if (cs.device_count == 0) continue;
+    t = median_ms(10, [&] { gemm_cuda(g, CancelFlag{}); });
+    std::printf("cuda gemm    end-to-end   %8.2f ms\n", t);
+    t = median_ms(10, [&] { nearest_cuda(a, CancelFlag{}); });
+    std::printf("cuda nearest end-to-end   %8.2f ms\n", t);
+#ifdef SEMID_WITH_CUDA
+    float *dx, *dc, *dd;
+    int* di;
+    cudaMalloc(&dx, n * d * 4); cudaMalloc(&dc, k * d * 4); cudaMalloc(&dd, n * 4); cudaMalloc(&di, n * 4);
+    cudaMemcpy(dx, x.data(), n * d * 4, cudaMemcpyHostToDevice);
+    cudaMemcpy(dc, c.data(), k * d * 4, cudaMemcpyHostToDevice);
+    NearestArgs dev{n, d, k, 1, dx, dc, di, dd};
+    t = median_ms(20, [&] { nearest_cuda_device(dev, CancelFlag{}); });
+    std::printf("cuda nearest device-resident %8.3f ms  %7.1f GFLOP/s\n", t, gflop / t * 1e3);
+    cudaFree(dx); cudaFree(dc); cudaFree(dd); cudaFree(di);
+#endif
+  }
+  return 0;
+}

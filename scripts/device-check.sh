@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The GPU check, for a machine with nvcc + CMake (+ PyTorch for the peer) and no Node:
+# builds the native core for the local GPU, runs the CUDA-vs-CPU parity binary, the native
+# benchmark, and the PyTorch peer on the same shapes. Output goes to stdout (and $OUT if set).
+set -uo pipefail
+arch=${SEMID_CUDA_ARCH:-90}
+out=${OUT:-/tmp}
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+lscpu | grep -E 'Model name|^CPU\(s\)' || true
+cmake -S . -B build-device -DSEMID_ADDON=OFF -DCMAKE_CUDA_ARCHITECTURES="$arch" >"$out/cmake.log" 2>&1 || { tail -30 "$out/cmake.log"; exit 1; }
+cmake --build build-device -j 16 >>"$out/cmake.log" 2>&1 || { tail -40 "$out/cmake.log"; exit 1; }
+echo "== parity"
+./build-device/semid_parity | tee "$out/parity.txt" | grep -v '^OK' ; parity=${PIPESTATUS[0]}
+echo "== native bench"
+SEMID_THREADS=${SEMID_THREADS:-16} ./build-device/semid_bench_native 3 | tee "$out/bench_native.txt"
+echo "== torch peer"
+python3 bench/peers/torch_nearest.py | tee "$out/bench_torch.txt"
+exit $parity

@@ -1,0 +1,158 @@
+// Native parity tests, runnable without Node (the device machine has none):
+//   every CPU SIMD path and the CUDA backend against the simplest CPU oracle, on shapes that are
+//   not multiples of any tile, with sentinels around outputs to catch out-of-bounds writes.
+// Prints one line per case and ends with "N passed, N failed"; exit code 1 on any failure.
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "semid/cpu_features.h"
+#include "semid/cuda.h"
+#include "semid/gemm.h"
+#include "semid/nearest.h"
+
+using namespace semid;
+
+static int passed = 0, failed = 0;
+static void report(bool ok, const std::string& name, const std::string& detail) {
+  (ok ? passed : failed)++;
+  std::printf("%s %s %s\n", ok ? "OK  " : "FAIL", name.c_str(), detail.c_str());
+}
+
+static std::vector<float> random_floats(std::size_t count, std::mt19937& rng, bool integer) {
+  std::vector<float> v(count);
+  std::uniform_real_distribution<float> uf(-1.0f, 1.0f);
+  std::uniform_int_distribution<int> ui(-4, 4);
+  for (auto& x : v) x = integer ? float(ui(rng)) : uf(rng);
+  return v;
+}
+
+constexpr float kSentinel = -12345.0f;
+
+static void gemm_case(const char* backend, i64 batch, i64 m, i64 n, i64 k, bool ta, bool tb,
+                      float alpha, float beta, bool broadcast_b, std::mt19937& rng) {
+  GemmArgs g;
+  g.batch = batch; g.m = m; g.n = n; g.k = k; g.trans_a = ta; g.trans_b = tb;
+  g.lda = (ta ? m : k) + 1; g.ldb = (tb ? k : n) + 2; g.ldc = n + 3;
+  g.stride_a = (ta ? k : m) * g.lda; g.stride_b = broadcast_b ? 0 : (tb ? n : k) * g.ldb;
+  g.stride_c = m * g.ldc + 5;
+  auto a = random_floats(batch * g.stride_a, rng, true);
+  auto b = random_floats(broadcast_b ? (tb ? n : k) * g.ldb : batch * g.stride_b, rng, true);
+  auto c0 = random_floats(batch * g.stride_c, rng, true);
+  // Sentinels in every gap of C (row padding and batch padding) must survive.
+  for (i64 bi = 0; bi < batch; ++bi)
+    for (i64 e = 0; e < g.stride_c; ++e)
+      if (e >= m * g.ldc || e % g.ldc >= n) c0[bi * g.stride_c + e] = kSentinel;
+  auto want = c0, got = c0;
+  g.a = a.data(); g.b = b.data(); g.alpha = alpha; g.beta = beta;
+  g.c = want.data();
+  gemm_reference(g);
+  g.c = got.data();
+  std::string name = std::string("gemm/") + backend + " b=" + std::to_string(batch) + " m=" +
+                     std::to_string(m) + " n=" + std::to_string(n) + " k=" + std::to_string(k) +
+                     (ta ? " tA" : "") + (tb ? " tB" : "") + (broadcast_b ? " bcastB" : "");
+  try {
+    if (std::strcmp(backend, "cuda") == 0) gemm_cuda(g, CancelFlag{});
+    else gemm_cpu(g, std::strcmp(backend, "cpu-1thread") == 0 ? 1 : 0, CancelFlag{}, false);
+  } catch (const std::exception& e) {
+    report(false, name, e.what());
+    return;
+  }
+  double max_err = 0;
+  bool sentinel_ok = true;
+  for (std::size_t e = 0; e < got.size(); ++e) {
+    if (want[e] == kSentinel) { sentinel_ok &= got[e] == kSentinel; continue; }
+    max_err = std::max(max_err, std::fabs(double(got[e]) - double(want[e])));
+  }
+  // Integer inputs: every product and partial sum is exact in float32.
+  report(max_err == 0 && sentinel_ok, name,
+         "max_abs_err=" + std::to_string(max_err) + (sentinel_ok ? "" : " SENTINEL OVERWRITTEN"));
+}
+
+static void nearest_case(const char* backend, i64 n, i64 d, i64 k, i64 topk, bool integer,
+                         std::mt19937& rng) {
+  auto x = random_floats(n * d, rng, integer), c = random_floats(k * d, rng, integer);
+  std::vector<std::int32_t> want_i(n * topk), got_i(n * topk + 4, -7);
+  std::vector<float> want_d(n * topk), got_d(n * topk + 4, kSentinel);
+  NearestArgs a{n, d, k, topk, x.data(), c.data(), want_i.data(), want_d.data()};
+  nearest_reference(a);
+  a.indices = got_i.data();
+  a.distances = got_d.data();
+  std::string name = std::string("nearest/") + backend + " n=" + std::to_string(n) + " d=" +
+                     std::to_string(d) + " k=" + std::to_string(k) + " topk=" +
+                     std::to_string(topk) + (integer ? " int" : " float");
+  try {
+    if (std::strcmp(backend, "cuda") == 0) nearest_cuda(a, CancelFlag{});
+    else nearest_cpu(a, std::strcmp(backend, "cpu-1thread") == 0 ? 1 : 0, CancelFlag{});
+  } catch (const std::exception& e) {
+    report(false, name, e.what());
+    return;
+  }
+  i64 index_mismatch = 0;
+  double max_rel = 0;
+  for (i64 e = 0; e < n * topk; ++e) {
+    double rel = std::fabs(got_d[e] - want_d[e]) / std::max(1e-6, double(want_d[e]) + 1e-3 * d);
+    max_rel = std::max(max_rel, rel);
+    if (got_i[e] != want_i[e]) {
+      // Float data: a different index is a tie within rounding, never a worse candidate.
+      if (integer || std::fabs(got_d[e] - want_d[e]) > 1e-4 * (want_d[e] + d)) ++index_mismatch;
+    }
+  }
+  bool sentinel_ok = got_i[n * topk] == -7 && got_d[n * topk] == kSentinel;
+  bool ok = index_mismatch == 0 && sentinel_ok && (integer ? max_rel == 0 : max_rel < 1e-3);
+  report(ok, name, "index_mismatch=" + std::to_string(index_mismatch) +
+                       " max_rel_dist_err=" + std::to_string(max_rel) +
+                       (sentinel_ok ? "" : " SENTINEL OVERWRITTEN"));
+}
+
+static void run_backend(const char* backend, std::mt19937& rng) {
+  const i64 shapes[][3] = {{1, 1, 1}, {7, 5, 3}, {13, 17, 1}, {6, 16, 256}, {67, 129, 300},
+                           {130, 33, 517}, {257, 300, 64}};
+  for (auto& s : shapes)
+    for (int t = 0; t < 4; ++t) gemm_case(backend, 1, s[0], s[1], s[2], t & 1, t & 2, 1.0f, 0.0f, false, rng);
+  gemm_case(backend, 3, 33, 47, 29, false, true, 2.0f, 0.5f, false, rng);
+  gemm_case(backend, 4, 19, 40, 70, true, false, 1.0f, 1.0f, true, rng);
+  const i64 cases[][4] = {{1, 1, 1, 1},   {100, 1, 7, 1},  {333, 7, 300, 1}, {500, 130, 257, 1},
+                          {129, 64, 256, 5}, {200, 33, 1000, 32}, {77, 20, 300, 50}, {1000, 768, 256, 1},
+                          {50, 16, 2000, 100}};
+  for (auto& c : cases) {
+    nearest_case(backend, c[0], c[1], c[2], c[3], true, rng);
+    nearest_case(backend, c[0], c[1], c[2], c[3], false, rng);
+  }
+}
+
+int main() {
+  std::mt19937 rng(1234);
+  std::printf("detected SIMD: %s\n", simd_name(detected_simd()));
+  for (SimdLevel level : {SimdLevel::Scalar, SimdLevel::Avx2Fma, SimdLevel::Avx512}) {
+    if (static_cast<int>(level) > static_cast<int>(detected_simd())) continue;
+    setenv("SEMID_SIMD", level == SimdLevel::Scalar ? "scalar" : level == SimdLevel::Avx2Fma ? "avx2" : "avx512", 1);
+    std::printf("-- CPU path %s\n", simd_name(active_simd()));
+    run_backend("cpu", rng);
+    run_backend("cpu-1thread", rng);
+  }
+  unsetenv("SEMID_SIMD");
+  CudaStatus cs = cuda_status();
+  if (cs.device_count > 0) {
+    std::printf("-- CUDA %s (sm_%d%d, %d SMs)\n", cs.device.name.c_str(), cs.device.sm_major,
+                cs.device.sm_minor, cs.device.multiprocessors);
+    run_backend("cuda", rng);
+    // Errors surface as exceptions, not aborts.
+    try {
+      GemmArgs bad;
+      bad.m = -1;
+      gemm_cuda(bad, CancelFlag{});
+      report(false, "cuda/bad-args", "no exception");
+    } catch (const Error& e) {
+      report(e.code() == "ERR_SEMID_INVALID_ARG", "cuda/bad-args", e.what());
+    }
+  } else {
+    std::printf("-- CUDA skipped: %s\n", cs.compiled ? cs.reason.c_str() : "not compiled");
+  }
+  std::printf("%d passed, %d failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}
