@@ -17,6 +17,7 @@
         "native/cpu/gemm_kernel_avx512.cc",
         "native/cpu/gemm.cc",
         "native/cpu/nearest.cc",
+        "native/cpu/finite.cc",
         "native/cpu/cuda_stub.cc"
       ],
       "include_dirs": [

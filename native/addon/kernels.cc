@@ -5,6 +5,7 @@
 #include "async_job.h"
 #include "bindings.h"
 #include "semid/cuda.h"
+#include "semid/finite.h"
 #include "semid/gemm.h"
 #include "semid/nearest.h"
 
@@ -48,9 +49,16 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   int threads = static_cast<int>(int_field(o, "threads", 0));
   bool cuda = wants_cuda(o);
   bool allow_blas = str_field(o, "impl", "auto") != "native";
+  bool screen = bool_field(o, "checkFinite");
   return AsyncJob::Start(
       info.Env(),
-      [g, threads, cuda, allow_blas](const CancelFlag& cancel) {
+      [g, threads, cuda, allow_blas, screen](const CancelFlag& cancel) {
+        if (screen && g.k > 0) {
+          for (i64 b = 0; b < (g.stride_a ? g.batch : 1); ++b)
+            check_finite("a", g.a + b * g.stride_a, g.trans_a ? g.k : g.m, g.lda, threads, cancel);
+          for (i64 b = 0; b < (g.stride_b ? g.batch : 1); ++b)
+            check_finite("b", g.b + b * g.stride_b, g.trans_b ? g.n : g.k, g.ldb, threads, cancel);
+        }
         if (cuda) gemm_cuda(g, cancel);
         else gemm_cpu(g, threads, cancel, allow_blas);
       },
@@ -77,9 +85,14 @@ Napi::Value Nearest(const Napi::CallbackInfo& info) {
   a.distances = array_field<float>(o, "distances", static_cast<std::size_t>(a.n * a.topk));
   int threads = static_cast<int>(int_field(o, "threads", 0));
   bool cuda = wants_cuda(o);
+  bool screen = bool_field(o, "checkFinite");
   return AsyncJob::Start(
       info.Env(),
-      [a, threads, cuda](const CancelFlag& cancel) {
+      [a, threads, cuda, screen](const CancelFlag& cancel) {
+        if (screen) {
+          check_finite("x", a.x, a.n, a.d, threads, cancel);
+          check_finite("centroids", a.centroids, a.k, a.d, threads, cancel);
+        }
         if (cuda) nearest_cuda(a, cancel);
         else nearest_cpu(a, threads, cancel);
       },

@@ -1,0 +1,37 @@
+/** The `semid` command line: dispatches to one module per command. */
+import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../native/loader.js';
+import { doctor } from './doctor.js';
+
+const USAGE = `Usage: semid <command> [options]
+
+Commands:
+  doctor [--json]     show the native backend: addon, CUDA device, SIMD, threads, OpenBLAS
+  help                show this text
+  version             print the version
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'doctor': {
+      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean', default: false } } });
+      return doctor({ json: values.json ?? false });
+    }
+    case 'version':
+    case '--version':
+      process.stdout.write(JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')).version + '\n');
+      return 0;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return 0;
+    default:
+      process.stderr.write(`semid: unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}

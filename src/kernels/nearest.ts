@@ -1,0 +1,71 @@
+/** Fused nearest-centroid search (the assignment step of k-means and residual quantization). */
+import { loadAddon } from '../native/loader.js';
+import { cancelFlag } from './abort.js';
+import { resolveDevice, type Device } from './device.js';
+import { fromNative, SemidArgumentError } from './errors.js';
+import { expectBoolean, expectFloat32Array, expectInt, expectOptions, expectSignal, expectThreads } from './validate.js';
+
+export interface NearestOptions {
+  /** Vector dimension d: x is [n x d], centroids [k x d], row-major. */
+  dim: number;
+  /** How many nearest centroids per row (1 <= topk <= k; default 1). */
+  topk?: number;
+  /** 'auto' (default: CUDA when present), 'cpu' or 'cuda'. */
+  device?: Device;
+  /** CPU threads; 0 or absent = all cores. */
+  threads?: number;
+  signal?: AbortSignal;
+  /** Reject NaN and infinity in x and centroids (default true). */
+  checkFinite?: boolean;
+}
+
+export interface NearestResult {
+  /** Rows of x. */
+  n: number;
+  topk: number;
+  /** [n x topk] centroid indices, nearest first; ties go to the lower index. */
+  indices: Int32Array;
+  /** [n x topk] squared Euclidean distances, ascending, clamped at 0. */
+  distances: Float32Array;
+}
+
+/**
+ * For each row of x, the `topk` nearest rows of `centroids` by squared L2 distance, computed
+ * tile by tile (|x|² − 2x·c + |c|²) without holding the n x k distance matrix.
+ *
+ * @example
+ * const x = new Float32Array([0, 0, 10, 10]);       // two points in 2-D
+ * const c = new Float32Array([9, 9, 1, 0]);         // two centroids
+ * const { indices, distances } = await nearestCentroids(x, c, { dim: 2 });
+ * // indices = [1, 0], distances = [1, 2]
+ */
+export async function nearestCentroids(x: Float32Array, centroids: Float32Array, options: NearestOptions): Promise<NearestResult> {
+  const o = expectOptions<NearestOptions>('options', options);
+  const d = expectInt('dim', o.dim, 1, 2 ** 24);
+  const xArr = expectFloat32Array('x', x);
+  const cArr = expectFloat32Array('centroids', centroids);
+  if (xArr.length % d !== 0) throw new SemidArgumentError('x', `a Float32Array whose length is a multiple of dim=${d}`, xArr);
+  if (cArr.length === 0 || cArr.length % d !== 0) {
+    throw new SemidArgumentError('centroids', `a non-empty Float32Array whose length is a multiple of dim=${d}`, cArr);
+  }
+  const n = xArr.length / d, k = cArr.length / d;
+  if (k > 2 ** 31 - 1) throw new SemidArgumentError('centroids', 'at most 2^31 - 1 rows', cArr);
+  const topk = expectInt('topk', o.topk ?? 1, 1, k);
+  const threads = expectThreads(o.threads);
+  const signal = expectSignal('signal', o.signal);
+  const checkFinite = expectBoolean('checkFinite', o.checkFinite ?? true);
+  const device = resolveDevice(o.device);
+  const indices = new Int32Array(n * topk);
+  const distances = new Float32Array(n * topk);
+  const cancel = cancelFlag(signal);
+  try {
+    await loadAddon().addon.nearest({
+      x: xArr, centroids: cArr, n, d, k, topk, indices, distances, device, threads, checkFinite, cancel: cancel.flag,
+    });
+  } catch (err) {
+    throw fromNative(err, signal);
+  } finally {
+    cancel.dispose();
+  }
+  return { n, topk, indices, distances };
+}

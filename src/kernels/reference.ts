@@ -1,0 +1,58 @@
+/**
+ * Plain TypeScript references of the kernels: the simplest correct versions, used as test oracles
+ * and for tiny inputs. Float64 accumulation; same semantics and tie rules as the native kernels.
+ */
+
+/**
+ * C = alpha·op(A)·op(B) + beta·C, one matrix (see gemm for shapes).
+ * @example gemmReference(new Float32Array([1, 2]), new Float32Array([3, 4]), { m: 1, n: 1, k: 2 }) // [11]
+ */
+export function gemmReference(
+  a: Float32Array, b: Float32Array,
+  o: { m: number; n: number; k: number; transA?: boolean; transB?: boolean; alpha?: number; beta?: number; out?: Float32Array },
+): Float32Array {
+  const { m, n, k } = o;
+  const c = o.out ?? new Float32Array(m * n);
+  const alpha = o.alpha ?? 1, beta = o.beta ?? 0;
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) {
+        const av = o.transA ? a[p * m + i] : a[i * k + p];
+        const bv = o.transB ? b[j * k + p] : b[p * n + j];
+        s += av * bv;
+      }
+      c[i * n + j] = alpha * s + (beta === 0 ? 0 : beta * c[i * n + j]);
+    }
+  }
+  return c;
+}
+
+/**
+ * Brute-force nearest centroids: exact (x − c)² in float64, ties to the lower index.
+ * @example nearestReference(new Float32Array([0, 0]), new Float32Array([1, 1, 0, 1]), 2, 1) // indices [1]
+ */
+export function nearestReference(x: Float32Array, centroids: Float32Array, dim: number, topk: number): { indices: Int32Array; distances: Float64Array } {
+  const n = x.length / dim, k = centroids.length / dim;
+  const indices = new Int32Array(n * topk);
+  const distances = new Float64Array(n * topk);
+  const order = new Int32Array(k);
+  const dist = new Float64Array(k);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < k; j++) {
+      let s = 0;
+      for (let p = 0; p < dim; p++) {
+        const diff = x[i * dim + p] - centroids[j * dim + p];
+        s += diff * diff;
+      }
+      dist[j] = s;
+      order[j] = j;
+    }
+    order.sort((u, v) => dist[u] - dist[v] || u - v);
+    for (let t = 0; t < topk; t++) {
+      indices[i * topk + t] = order[t];
+      distances[i * topk + t] = dist[order[t]];
+    }
+  }
+  return { indices, distances };
+}

@@ -1,0 +1,78 @@
+/** The raw native module as the addon exports it. Use the validated API in src/kernels instead. */
+
+/** Facts the addon reports about itself and the machine. */
+export interface RawInfo {
+  /** SIMD level the CPU kernels use now ("scalar" | "avx2+fma" | "avx512"). */
+  simd: string;
+  /** Best SIMD level the CPU supports (SEMID_SIMD can lower the one in use). */
+  simdDetected: string;
+  /** Default worker threads for CPU kernels (hardware concurrency or SEMID_THREADS). */
+  threads: number;
+  /** Whether this build links OpenBLAS for gemm. */
+  openblas: boolean;
+  cuda: {
+    compiled: boolean;
+    deviceCount: number;
+    runtimeVersion: number;
+    driverVersion: number;
+    /** Why no device is usable, when deviceCount is 0. */
+    reason: string;
+    device?: {
+      index: number;
+      name: string;
+      /** bytes */
+      totalMemory: number;
+      /** bytes */
+      freeMemory: number;
+      computeCapability: string;
+      multiprocessors: number;
+    };
+  };
+}
+
+export interface RawGemmArgs {
+  a: Float32Array;
+  b: Float32Array;
+  c: Float32Array;
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+  transA: boolean;
+  transB: boolean;
+  lda: number;
+  ldb: number;
+  ldc: number;
+  strideA: number;
+  strideB: number;
+  strideC: number;
+  alpha: number;
+  beta: number;
+  device: 'cpu' | 'cuda';
+  threads: number;
+  impl?: 'auto' | 'native';
+  checkFinite?: boolean;
+  cancel?: Int32Array;
+}
+
+export interface RawNearestArgs {
+  x: Float32Array;
+  centroids: Float32Array;
+  n: number;
+  d: number;
+  k: number;
+  topk: number;
+  indices: Int32Array;
+  distances: Float32Array;
+  device: 'cpu' | 'cuda';
+  threads: number;
+  checkFinite?: boolean;
+  cancel?: Int32Array;
+}
+
+export interface RawAddon {
+  abiVersion: number;
+  info(): RawInfo;
+  gemm(args: RawGemmArgs): Promise<void>;
+  nearest(args: RawNearestArgs): Promise<void>;
+}
