@@ -26,9 +26,9 @@ void validate_gemm_shape(const GemmArgs& g) {
   if (g.m < 0 || g.n < 0 || g.k < 0)
     fail("gemm: m, n, k must be >= 0, got " + str(g.m) + ", " + str(g.n) + ", " + str(g.k));
   i64 a_cols = g.trans_a ? g.m : g.k, b_cols = g.trans_b ? g.k : g.n;
-  if (g.lda < std::max<i64>(1, a_cols)) fail("gemm: lda " + str(g.lda) + " < " + str(a_cols));
-  if (g.ldb < std::max<i64>(1, b_cols)) fail("gemm: ldb " + str(g.ldb) + " < " + str(b_cols));
-  if (g.ldc < std::max<i64>(1, g.n)) fail("gemm: ldc " + str(g.ldc) + " < " + str(g.n));
+  if (g.lda < std::max<i64>(1, a_cols)) fail("gemm: lda must be >= " + str(std::max<i64>(1, a_cols)) + ", got " + str(g.lda));
+  if (g.ldb < std::max<i64>(1, b_cols)) fail("gemm: ldb must be >= " + str(std::max<i64>(1, b_cols)) + ", got " + str(g.ldb));
+  if (g.ldc < std::max<i64>(1, g.n)) fail("gemm: ldc must be >= " + str(std::max<i64>(1, g.n)) + ", got " + str(g.ldc));
   if (g.stride_a < 0 || g.stride_b < 0 || g.stride_c < 0) fail("gemm: strides must be >= 0");
   if (g.batch > 1 && g.stride_c == 0 && g.m > 0 && g.n > 0)
     fail("gemm: stride_c must be > 0 when batch > 1");

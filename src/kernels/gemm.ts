@@ -88,7 +88,7 @@ export async function gemm(a: Float32Array, b: Float32Array, options: GemmOption
   try {
     await loadAddon().addon.gemm({
       a: aArr, b: bArr, c: out, batch, m, n, k, transA, transB,
-      lda: transA ? m : k, ldb: transB ? k : n, ldc: n,
+      lda: Math.max(1, transA ? m : k), ldb: Math.max(1, transB ? k : n), ldc: Math.max(1, n),
       strideA: aBroadcast ? 0 : aSize, strideB: bBroadcast ? 0 : bSize, strideC: m * n,
       alpha, beta, device, threads, impl, checkFinite, cancel: cancel.flag,
     });

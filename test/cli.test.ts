@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const bin = fileURLToPath(new URL('../bin/semid.js', import.meta.url));
+const built = existsSync(fileURLToPath(new URL('../dist/cli/main.js', import.meta.url)));
+const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
+
+describe.skipIf(!built)('semid CLI', () => {
+  it('doctor prints the addon, backends, CUDA status, SIMD, threads and OpenBLAS', () => {
+    const r = run('doctor');
+    expect(r.status).toBe(0);
+    for (const key of ['addon', 'backends', 'cuda device', 'simd', 'threads', 'openblas']) expect(r.stdout).toContain(key);
+    expect(r.stdout).toMatch(/semid\.node/);
+  });
+  it('doctor --json is machine-readable', () => {
+    const r = run('doctor', '--json');
+    const info = JSON.parse(r.stdout);
+    expect(info.backends).toContain('cpu');
+    expect(typeof info.threads).toBe('number');
+    expect(typeof info.cuda.reason).toBe('string');
+  });
+  it('an unknown command exits 2 with usage', () => {
+    const r = run('frobnicate');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/unknown command "frobnicate"/);
+  });
+});

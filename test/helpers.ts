@@ -1,0 +1,36 @@
+/** Deterministic test data. */
+
+/** mulberry32: a small seeded PRNG returning floats in [0, 1). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Uniform floats in [-1, 1). */
+export function randomFloats(count: number, seed: number): Float32Array {
+  const r = rng(seed);
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i++) out[i] = r() * 2 - 1;
+  return out;
+}
+
+/** Small integers in [-4, 4]: every product and partial sum is exact in float32, so results
+ * must match the reference bit for bit (ties included, which then go to the lower index). */
+export function randomInts(count: number, seed: number): Float32Array {
+  const r = rng(seed);
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i++) out[i] = Math.floor(r() * 9) - 4;
+  return out;
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}

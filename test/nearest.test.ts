@@ -1,0 +1,101 @@
+import { describe, expect, it, afterEach } from 'vitest';
+import { nearestCentroids, nearestReference } from '../src/index.js';
+import { loadAddon } from '../src/native/loader.js';
+import { randomFloats, randomInts } from './helpers.js';
+
+const cases: Array<[number, number, number, number]> = [
+  // n, d, k, topk
+  [1, 1, 1, 1], [100, 1, 7, 1], [333, 7, 300, 1], [97, 130, 257, 1], [129, 64, 256, 5],
+  [200, 33, 1000, 32], [77, 20, 300, 50], [50, 16, 700, 100], [300, 768, 256, 1], [10, 3, 5, 5],
+];
+
+describe('nearestCentroids parity with the TypeScript reference', () => {
+  for (const [n, d, k, topk] of cases) {
+    it(`n=${n} d=${d} k=${k} topk=${topk}, integer data: exact indices and distances`, async () => {
+      const x = randomInts(n * d, n + d), c = randomInts(k * d, k + d);
+      const want = nearestReference(x, c, d, topk);
+      const got = await nearestCentroids(x, c, { dim: d, topk, device: 'cpu' });
+      expect(got.n).toBe(n);
+      expect(Array.from(got.indices)).toEqual(Array.from(want.indices));
+      expect(Array.from(got.distances)).toEqual(Array.from(want.distances));
+    });
+
+    it(`n=${n} d=${d} k=${k} topk=${topk}, float data: same ranking up to rounding`, async () => {
+      const x = randomFloats(n * d, 2 * n + d), c = randomFloats(k * d, 2 * k + d);
+      const want = nearestReference(x, c, d, topk);
+      const got = await nearestCentroids(x, c, { dim: d, topk, device: 'cpu' });
+      for (let e = 0; e < n * topk; e++) {
+        const tol = 1e-5 * (want.distances[e] + d);
+        expect(Math.abs(got.distances[e] - want.distances[e])).toBeLessThan(tol);
+        // A different index can only be a near-tie: its exact distance equals the reference's.
+        if (got.indices[e] !== want.indices[e]) {
+          const i = Math.floor(e / topk);
+          const j = got.indices[e];
+          let s = 0;
+          for (let p = 0; p < d; p++) s += (x[i * d + p] - c[j * d + p]) ** 2;
+          expect(Math.abs(s - want.distances[e])).toBeLessThan(tol);
+        }
+      }
+    });
+  }
+
+  it('a tie goes to the lower index', async () => {
+    const x = new Float32Array([0, 0]);
+    const c = new Float32Array([5, 5, 1, 0, 0, 1, -1, 0]);
+    const got = await nearestCentroids(x, c, { dim: 2, topk: 3 });
+    expect(Array.from(got.indices)).toEqual([1, 2, 3]);
+    expect(Array.from(got.distances)).toEqual([1, 1, 1]);
+  });
+
+  it('the documented example', async () => {
+    const got = await nearestCentroids(new Float32Array([0, 0, 10, 10]), new Float32Array([9, 9, 1, 0]), { dim: 2 });
+    expect(Array.from(got.indices)).toEqual([1, 0]);
+    expect(Array.from(got.distances)).toEqual([1, 2]);
+  });
+
+  it('n = 0 gives empty results', async () => {
+    const got = await nearestCentroids(new Float32Array(0), new Float32Array(6), { dim: 3, topk: 2 });
+    expect(got.n).toBe(0);
+    expect(got.indices.length).toBe(0);
+  });
+
+  it('threads = 1 and threads = N give identical results', async () => {
+    const n = 1000, d = 50, k = 300;
+    const x = randomFloats(n * d, 20), c = randomFloats(k * d, 21);
+    for (const topk of [1, 7]) {
+      const one = await nearestCentroids(x, c, { dim: d, topk, threads: 1, device: 'cpu' });
+      for (const threads of [2, 5]) {
+        const many = await nearestCentroids(x, c, { dim: d, topk, threads, device: 'cpu' });
+        expect(Array.from(many.indices)).toEqual(Array.from(one.indices));
+        expect(Array.from(many.distances)).toEqual(Array.from(one.distances));
+      }
+    }
+  });
+
+  it('writes nothing past its outputs (raw addon with sentinel padding)', async () => {
+    const n = 101, d = 9, k = 40, topk = 3, pad = 16;
+    const indices = new Int32Array(n * topk + pad).fill(-7);
+    const distances = new Float32Array(n * topk + pad).fill(-12345);
+    await loadAddon().addon.nearest({
+      x: randomFloats(n * d, 22), centroids: randomFloats(k * d, 23), n, d, k, topk, indices, distances, device: 'cpu', threads: 0,
+    });
+    for (let i = n * topk; i < n * topk + pad; i++) {
+      expect(indices[i]).toBe(-7);
+      expect(distances[i]).toBe(-12345);
+    }
+    for (let i = 0; i < n * topk; i++) expect(indices[i]).toBeGreaterThanOrEqual(0);
+  });
+
+  describe('SIMD paths agree', () => {
+    afterEach(() => { delete process.env.SEMID_SIMD; });
+    it('scalar equals the detected path on integer data', async () => {
+      const n = 200, d = 40, k = 100;
+      const x = randomInts(n * d, 24), c = randomInts(k * d, 25);
+      const best = await nearestCentroids(x, c, { dim: d, topk: 4, device: 'cpu' });
+      process.env.SEMID_SIMD = 'scalar';
+      const scalar = await nearestCentroids(x, c, { dim: d, topk: 4, device: 'cpu' });
+      expect(Array.from(scalar.indices)).toEqual(Array.from(best.indices));
+      expect(Array.from(scalar.distances)).toEqual(Array.from(best.distances));
+    });
+  });
+});

@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { gemm, nearestCentroids, SemidArgumentError } from '../src/index.js';
+import { resolveDevice } from '../src/kernels/device.js';
+
+const f = (n: number) => new Float32Array(n);
+
+async function rejects(p: Promise<unknown>, parameter: string, pattern: RegExp) {
+  const err = await p.then(() => undefined, (e) => e);
+  expect(err, 'expected a rejection').toBeInstanceOf(Error);
+  expect(err.code).toBe('ERR_SEMID_INVALID_ARG');
+  if (parameter) expect(err.parameter ?? parameter).toBe(parameter);
+  expect(err.message).toMatch(pattern);
+}
+
+describe('gemm rejects bad input with a clear message', () => {
+  const ok = { m: 2, n: 2, k: 2 };
+  it('non-integer and out-of-range sizes', async () => {
+    await rejects(gemm(f(4), f(4), { ...ok, m: 2.5 }), 'm', /Expected integer between 0 and \d+ for m but received 2\.5/);
+    await rejects(gemm(f(4), f(4), { ...ok, n: -1 }), 'n', /for n but received -1/);
+    await rejects(gemm(f(4), f(4), { ...ok, k: NaN }), 'k', /for k but received NaN/);
+    await rejects(gemm(f(4), f(4), { ...ok, batch: 0 }), 'batch', /between 1 and/);
+  });
+  it('wrong array types and lengths', async () => {
+    await rejects(gemm([1, 2, 3, 4] as unknown as Float32Array, f(4), ok), 'a', /Expected Float32Array for a but received Array of length 4/);
+    await rejects(gemm(f(4), new Float64Array(4) as unknown as Float32Array, ok), 'b', /Float32Array for b but received Float64Array/);
+    await rejects(gemm(f(5), f(4), ok), 'a', /length 4 \(2 x 2\) for a but received Float32Array of length 5/);
+    await rejects(gemm(f(4), f(3), { ...ok, transB: true }), 'b', /for b/);
+    await rejects(gemm(f(4), f(4), { ...ok, out: f(3) }), 'out', /for out/);
+    await rejects(gemm(f(5), f(4), { ...ok, batch: 3 }), 'a', /3 x 2 x 2, or one 2 x 2 to broadcast/);
+  });
+  it('bad options', async () => {
+    await rejects(gemm(f(4), f(4), null as never), 'options', /options object/);
+    await rejects(gemm(f(4), f(4), { ...ok, transA: 1 as never }), 'transA', /boolean for transA/);
+    await rejects(gemm(f(4), f(4), { ...ok, alpha: Infinity }), 'alpha', /finite number for alpha/);
+    await rejects(gemm(f(4), f(4), { ...ok, beta: 1 }), 'out', /when beta is non-zero/);
+    await rejects(gemm(f(4), f(4), { ...ok, threads: -2 }), 'threads', /threads/);
+    await rejects(gemm(f(4), f(4), { ...ok, device: 'gpu' as never }), 'device', /one of "auto", "cpu", "cuda" for device but received "gpu"/);
+    await rejects(gemm(f(4), f(4), { ...ok, signal: {} as never }), 'signal', /AbortSignal/);
+    await rejects(gemm(f(4), f(4), { ...ok, impl: 'blas' as never }), 'impl', /impl/);
+  });
+  it('NaN and infinity in the inputs, located', async () => {
+    const a = f(4); a[3] = NaN;
+    await rejects(gemm(a, f(4), ok), '', /finite values for a but received NaN at row 1, column 1/);
+    const b = f(4); b[2] = -Infinity;
+    await rejects(gemm(f(4), b, ok), '', /finite values for b but received -Infinity at row 1, column 0/);
+    // Opting out of the screen is allowed.
+    await expect(gemm(a, f(4), { ...ok, checkFinite: false })).resolves.toBeInstanceOf(Float32Array);
+  });
+});
+
+describe('nearestCentroids rejects bad input with a clear message', () => {
+  it('bad dim, shapes and topk', async () => {
+    await rejects(nearestCentroids(f(4), f(4), { dim: 0 }), 'dim', /Expected integer between 1 and \d+ for dim but received 0/);
+    await rejects(nearestCentroids(f(5), f(4), { dim: 2 }), 'x', /multiple of dim=2 for x but received Float32Array of length 5/);
+    await rejects(nearestCentroids(f(4), f(0), { dim: 2 }), 'centroids', /non-empty Float32Array/);
+    await rejects(nearestCentroids(f(4), f(3), { dim: 2 }), 'centroids', /multiple of dim=2/);
+    await rejects(nearestCentroids(f(4), f(4), { dim: 2, topk: 3 }), 'topk', /integer between 1 and 2 for topk but received 3/);
+    await rejects(nearestCentroids(f(4), f(4), { dim: 2, topk: 1.5 }), 'topk', /for topk but received 1.5/);
+    await rejects(nearestCentroids(f(4), f(4), undefined as never), 'dim', /for dim but received undefined/);
+    await rejects(nearestCentroids('x' as never, f(4), { dim: 2 }), 'x', /Float32Array for x but received "x"/);
+  });
+  it('NaN and infinity in x or centroids, located', async () => {
+    const x = f(6); x[4] = Infinity;
+    await rejects(nearestCentroids(x, f(4), { dim: 2 }), '', /finite values for x but received Infinity at row 2, column 0/);
+    const c = f(4); c[1] = NaN;
+    await rejects(nearestCentroids(f(4), c, { dim: 2 }), '', /finite values for centroids but received NaN at row 0, column 1/);
+  });
+  it('errors are SemidArgumentError instances naming the parameter', async () => {
+    const err = await nearestCentroids(f(4), f(4), { dim: 2, topk: 9 }).catch((e) => e);
+    expect(err).toBeInstanceOf(SemidArgumentError);
+    expect(err.parameter).toBe('topk');
+  });
+});
+
+describe('device selection', () => {
+  it('rejects unknown devices and explains a missing CUDA device', () => {
+    expect(() => resolveDevice('tpu')).toThrow(/for device but received "tpu"/);
+    expect(resolveDevice('cpu')).toBe('cpu');
+    if (resolveDevice('auto') === 'cpu') {
+      expect(() => resolveDevice('cuda')).toThrow(/device "cuda" was requested but is not available/);
+    }
+  });
+});
