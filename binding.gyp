@@ -9,6 +9,7 @@
         "native/addon/addon.cc",
         "native/addon/info.cc",
         "native/addon/kernels.cc",
+        "native/addon/rq.cc",
         "native/cpu/parallel.cc",
         "native/cpu/cpu_features.cc",
         "native/cpu/gemm_pack.cc",
@@ -18,6 +19,10 @@
         "native/cpu/gemm.cc",
         "native/cpu/nearest.cc",
         "native/cpu/finite.cc",
+        "native/cpu/kmeans.cc",
+        "native/cpu/distance.cc",
+        "native/cpu/kmeans_backend_cpu.cc",
+        "native/cpu/rq.cc",
         "native/cpu/cuda_stub.cc"
       ],
       "include_dirs": [

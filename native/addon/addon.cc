@@ -9,6 +9,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, semid::addon::Info, "info"));
   exports.Set("gemm", Napi::Function::New(env, semid::addon::Gemm, "gemm"));
   exports.Set("nearest", Napi::Function::New(env, semid::addon::Nearest, "nearest"));
+  exports.Set("rqTrain", Napi::Function::New(env, semid::addon::RqTrain, "rqTrain"));
+  exports.Set("rqEncode", Napi::Function::New(env, semid::addon::RqEncode, "rqEncode"));
+  exports.Set("rqDecode", Napi::Function::New(env, semid::addon::RqDecode, "rqDecode"));
   exports.Set("abiVersion", Napi::Number::New(env, 1));
   return exports;
 }

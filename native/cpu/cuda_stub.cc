@@ -20,3 +20,10 @@ void nearest_cuda(const NearestArgs&, const CancelFlag&) { no_cuda(); }
 void nearest_cuda_device(const NearestArgs&, const CancelFlag&) { no_cuda(); }
 
 }  // namespace semid
+
+#include "semid/kmeans.h"
+namespace semid {
+std::unique_ptr<KMeansBackend> make_cuda_kmeans_backend(const CancelFlag&) {
+  throw Error("ERR_SEMID_NO_CUDA", "The CUDA backend is not available: this addon was built without CUDA");
+}
+}  // namespace semid

@@ -169,8 +169,12 @@ void nearest_cuda_device(const NearestArgs& a, const CancelFlag& cancel) {
   const float* dc = a.centroids;
   float* out_d = a.distances;
   int* out_i = a.indices;
-  DeviceBuffer<float> xnorm(n), cnorm(k);
-  row_norms_kernel<<<blocks_for(n, 256), 256>>>(dx, n, d, xnorm.get());
+  DeviceBuffer<float> own_xnorm(a.x_norms ? 0 : n), cnorm(k);
+  const float* xnorm_ptr = a.x_norms;
+  if (!xnorm_ptr) {
+    row_norms_kernel<<<blocks_for(n, 256), 256>>>(dx, n, d, own_xnorm.get());
+    xnorm_ptr = own_xnorm.get();
+  }
   row_norms_kernel<<<blocks_for(k, 256), 256>>>(dc, k, d, cnorm.get());
   SEMID_CUDA_LAUNCH_CHECK();
 
@@ -185,7 +189,7 @@ void nearest_cuda_device(const NearestArgs& a, const CancelFlag& cancel) {
       const i64 rows = std::min(max_rows, n - r0);
       TileOperands o{dx + r0 * d, d, false, dc, d, true, rows, k, d};
       dim3 grid((unsigned)parts, (unsigned)((rows + kBM - 1) / kBM));
-      argmin_tile_kernel<<<grid, kThreads>>>(o, xnorm.get() + r0, cnorm.get(), part_d.get(),
+      argmin_tile_kernel<<<grid, kThreads>>>(o, xnorm_ptr + r0, cnorm.get(), part_d.get(),
                                              part_i.get());
       SEMID_CUDA_LAUNCH_CHECK();
       argmin_reduce_kernel<<<blocks_for(rows, 256), 256>>>(part_d.get(), part_i.get(), rows,
@@ -209,13 +213,13 @@ void nearest_cuda_device(const NearestArgs& a, const CancelFlag& cancel) {
       launch_gemm(o, 1, 0, 0, dots.get(), k, 0, 1.0f, 0.0f, nullptr);
       if (small) {
         select_small_kernel<<<blocks_for(rows, 4), 128>>>(dots.get(), rows, k, (int)topk,
-                                                          xnorm.get(), cnorm.get(), r0,
+                                                          xnorm_ptr, cnorm.get(), r0,
                                                           out_d, out_i);
         SEMID_CUDA_LAUNCH_CHECK();
         continue;
       }
       if (rows * k > INT_MAX) throw Error("ERR_SEMID_INVALID_ARG", "nearest_cuda: chunk too large");
-      distances_kernel<<<blocks_for(rows * k, 256), 256>>>(dots.get(), rows, k, xnorm.get(),
+      distances_kernel<<<blocks_for(rows * k, 256), 256>>>(dots.get(), rows, k, xnorm_ptr,
                                                             cnorm.get(), r0, idx.get());
       offsets_kernel<<<blocks_for(rows + 1, 256), 256>>>(offsets.get(), rows, k);
       SEMID_CUDA_LAUNCH_CHECK();
@@ -250,6 +254,7 @@ void nearest_cuda(const NearestArgs& a, const CancelFlag& cancel) {
   dev.centroids = dc.get();
   dev.indices = out_i.get();
   dev.distances = out_d.get();
+  dev.x_norms = nullptr;
   nearest_cuda_device(dev, cancel);
   out_d.download(a.distances, n * topk);
   out_i.download(a.indices, n * topk);

@@ -4,11 +4,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../native/loader.js';
 import { doctor } from './doctor.js';
+import { quantize } from './quantize.js';
 
 const USAGE = `Usage: semid <command> [options]
 
 Commands:
   doctor [--json]     show the native backend: addon, CUDA device, SIMD, threads, OpenBLAS
+  quantize <x.npy>    RQ-KMeans Semantic IDs for embeddings (semid quantize --help)
   help                show this text
   version             print the version
 `;
@@ -20,6 +22,8 @@ export async function main(argv: string[]): Promise<number> {
       const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean', default: false } } });
       return doctor({ json: values.json ?? false });
     }
+    case 'quantize':
+      return quantize(rest);
     case 'version':
     case '--version':
       process.stdout.write(JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')).version + '\n');

@@ -70,9 +70,70 @@ export interface RawNearestArgs {
   cancel?: Int32Array;
 }
 
+export interface RawRqTrainArgs {
+  x: Float32Array;
+  n: number;
+  d: number;
+  levels: number;
+  k: number;
+  iters: number;
+  tol: number;
+  seed: number;
+  init: 'kmeans++' | 'random';
+  initSample: number;
+  beam: number;
+  maxTrainPoints: number;
+  device: 'cpu' | 'cuda';
+  threads: number;
+  checkFinite?: boolean;
+  cancel?: Int32Array;
+  onProgress?: (e: { level: number; iteration: number; inertia: number; changed: number; splits: number }) => void;
+}
+
+export interface RawRqTrainResult {
+  /** [levels x k x d] */
+  codebooks: Float32Array;
+  iterations: Array<Array<{ inertia: number; changed: number; splits: number }>>;
+  trainRows: number;
+  /** [n x levels], present when every row was trained on. */
+  codes?: Int32Array;
+  levelError?: Float64Array;
+}
+
+export interface RawRqEncodeArgs {
+  x: Float32Array;
+  n: number;
+  d: number;
+  codebooks: Float32Array;
+  levels: number;
+  k: number;
+  beam: number;
+  device: 'cpu' | 'cuda';
+  threads: number;
+  checkFinite?: boolean;
+  codes: Int32Array;
+  levelError?: Float64Array;
+  cancel?: Int32Array;
+}
+
+export interface RawRqDecodeArgs {
+  codes: Int32Array;
+  n: number;
+  codebooks: Float32Array;
+  levels: number;
+  k: number;
+  d: number;
+  out: Float32Array;
+  threads: number;
+  cancel?: Int32Array;
+}
+
 export interface RawAddon {
   abiVersion: number;
   info(): RawInfo;
   gemm(args: RawGemmArgs): Promise<void>;
   nearest(args: RawNearestArgs): Promise<void>;
+  rqTrain(args: RawRqTrainArgs): Promise<RawRqTrainResult>;
+  rqEncode(args: RawRqEncodeArgs): Promise<void>;
+  rqDecode(args: RawRqDecodeArgs): Promise<void>;
 }

@@ -15,6 +15,8 @@ struct NearestArgs {
   const float* centroids = nullptr;  // [k x d]
   std::int32_t* indices = nullptr;   // out [n x topk]
   float* distances = nullptr;        // out [n x topk], squared L2
+  /** Optional precomputed squared norms of the rows of x [n] (used by nearest_cuda_device). */
+  const float* x_norms = nullptr;
 };
 
 /** Throws semid::Error when sizes are out of range (validate_nearest also checks pointers). */

@@ -1,0 +1,414 @@
+// The CPU k-means backend. Assignment prunes distance computations with triangle-inequality
+// bounds, so that once assignments settle most of the n x k distances are never computed:
+//  - Elkan (when n x k bounds fit in 256 MiB): per row an upper bound u on the distance to its
+//    centroid and a lower bound l[j] on the distance to every centroid j. After centroid j moves by
+//    delta[j], l[j] -= delta[j] and u += delta[a]; centroid j is examined only when
+//    u > max(l[j], |c_a - c_j| / 2). When too many pairs would be examined (early iterations) the
+//    pass is a full GEMM over all centroids instead.
+//  - Hamerly (otherwise): one lower bound for all other centroids, l -= max delta, and a row is
+//    recomputed against all centroids (fused GEMM kernel, topk = 2) when u > max(l, s[a]).
+// Bounds computed from |x|^2 - 2x.c + |c|^2 carry a margin for its float rounding. The update
+// keeps per-cluster sums in double, applied row by row in index order (incrementally after the
+// first iteration), so results never depend on the thread count.
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "distance.h"
+#include "semid/gemm.h"
+#include "semid/kmeans.h"
+#include "semid/nearest.h"
+#include "semid/parallel.h"
+
+namespace semid {
+
+namespace {
+
+constexpr i64 kRowBlock = 4096;    // rows per bound-check task (fixed: determinism)
+constexpr i64 kGatherRows = 16384; // rows recomputed per nearest call (bounds scratch memory)
+constexpr i64 kClusterGroups = 64; // cluster groups for the incremental update (fixed)
+constexpr float kMarginScale = 1e-5f;
+constexpr i64 kElkanMaxBounds = i64(1) << 26;  // n x k lower bounds (floats) for Elkan
+constexpr double kElkanFullFraction = 0.25;    // examined pairs above which a pass is a full GEMM
+
+double sq_dist(const float* a, const float* b, i64 d) {
+  double s = 0;
+  for (i64 t = 0; t < d; ++t) {
+    const double diff = double(a[t]) - double(b[t]);
+    s += diff * diff;
+  }
+  return s;
+}
+
+class CpuKMeansBackend final : public KMeansBackend {
+ public:
+  CpuKMeansBackend(int threads, const CancelFlag& cancel) : threads_(threads), cancel_(cancel) {}
+
+  void set_data(const float* x, i64 n, i64 d) override {
+    x_ = x; n_ = n; d_ = d;
+    xnorm_.assign(n, 0.0f);
+    std::vector<double> part((n + kRowBlock - 1) / kRowBlock);
+    parallel_for(static_cast<i64>(part.size()), threads_, cancel_, [&](i64 b, int) {
+      double s = 0;
+      for (i64 i = b * kRowBlock; i < std::min(n, (b + 1) * kRowBlock); ++i) {
+        double r = 0;
+        for (i64 t = 0; t < d; ++t) r += double(x[i * d + t]) * double(x[i * d + t]);
+        xnorm_[i] = float(r);
+        s += r;
+      }
+      part[b] = s;
+    });
+    xx_ = 0;
+    for (double s : part) xx_ += s;
+    assign_.assign(n, -1);
+    bounds_ = false;
+    sums_valid_ = false;
+  }
+
+  void set_centroids(const float* c, i64 k) override {
+    if (k != k_) sums_valid_ = false;
+    k_ = k;
+    c_.assign(c, c + k * d_);
+    bounds_ = false;
+  }
+  void move_centroids(const float* c) override { std::copy(c, c + k_ * d_, c_.begin()); }
+  void get_centroids(float* c) const override { std::copy(c_.begin(), c_.end(), c); }
+  const std::vector<i64>& counts() const override { return counts_; }
+  const std::int32_t* assignment() override { return assign_.data(); }
+
+  i64 assign() override {
+    if (elkan()) return bounds_ ? elkan_step() : elkan_full();
+    if (!bounds_ || k_ == 1) return full_assign();
+    // Centroid movements since the last assignment.
+    std::vector<double> delta(k_);
+    double max1 = 0, max2 = 0;
+    i64 arg1 = -1;
+    for (i64 j = 0; j < k_; ++j) {
+      delta[j] = std::sqrt(sq_dist(c_.data() + j * d_, prev_c_.data() + j * d_, d_));
+      if (delta[j] > max1) { max2 = max1; max1 = delta[j]; arg1 = j; }
+      else if (delta[j] > max2) max2 = delta[j];
+    }
+    const std::vector<float> half_gap = half_gaps();
+    const i64 blocks = (n_ + kRowBlock - 1) / kRowBlock;
+    std::vector<std::vector<i64>> lists(blocks);
+    parallel_for(blocks, threads_, cancel_, [&](i64 b, int) {
+      auto& list = lists[b];
+      for (i64 i = b * kRowBlock; i < std::min(n_, (b + 1) * kRowBlock); ++i) {
+        const i64 a = assign_[i];
+        float u = float(upper_[i] + delta[a]);
+        const float l = float(lower_[i] - (a == arg1 ? max2 : max1));
+        lower_[i] = l;
+        const float m = std::max(half_gap[a], l);
+        if (u > m) u = float(std::sqrt(sq_dist(x_ + i * d_, c_.data() + a * d_, d_))) * (1 + 1e-6f);
+        upper_[i] = u;
+        if (u > m) list.push_back(i);
+      }
+    });
+    std::vector<i64> rows;
+    for (auto& l : lists) rows.insert(rows.end(), l.begin(), l.end());
+    const i64 changed = recompute(rows);
+    if (std::getenv("SEMID_DEBUG_KMEANS"))
+      std::fprintf(stderr, "hamerly: recomputed %lld of %lld rows, max delta %.4g\n", (long long)rows.size(), (long long)n_, max1);
+    prev_c_ = c_;
+    return changed;
+  }
+
+  double update() override {
+    const i64 k = k_, d = d_;
+    if (!sums_valid_) {
+      full_sums();
+    } else {
+      std::vector<i64> moves;
+      for (i64 i = 0; i < n_; ++i) if (assign_[i] != sums_assign_[i]) moves.push_back(i);
+      parallel_for(kClusterGroups, threads_, cancel_, [&](i64 g, int) {
+        for (i64 i : moves) {
+          const i64 from = sums_assign_[i], to = assign_[i];
+          const float* xi = x_ + i * d;
+          if (from % kClusterGroups == g) {
+            double* s = sums_.data() + from * d;
+            for (i64 t = 0; t < d; ++t) s[t] -= xi[t];
+            counts_[from]--;
+          }
+          if (to % kClusterGroups == g) {
+            double* s = sums_.data() + to * d;
+            for (i64 t = 0; t < d; ++t) s[t] += xi[t];
+            counts_[to]++;
+          }
+        }
+      });
+    }
+    sums_assign_ = assign_;
+    sums_valid_ = true;
+    // Inertia against the centroids before the move: |x|^2 - 2 c.S + n |c|^2 per cluster.
+    std::vector<double> part(k);
+    parallel_for(k, threads_, cancel_, [&](i64 j, int) {
+      const float* c = c_.data() + j * d;
+      const double* s = sums_.data() + j * d;
+      double cs = 0, cc = 0;
+      for (i64 t = 0; t < d; ++t) { cs += double(c[t]) * s[t]; cc += double(c[t]) * double(c[t]); }
+      part[j] = -2 * cs + double(counts_[j]) * cc;
+      if (counts_[j] > 0) {
+        float* cm = c_.data() + j * d;
+        const double inv = 1.0 / double(counts_[j]);
+        for (i64 t = 0; t < d; ++t) cm[t] = float(s[t] * inv);
+      }
+    });
+    double inertia = xx_;
+    for (double p : part) inertia += p;
+    return std::max(0.0, inertia);
+  }
+
+ private:
+  bool elkan() const { return k_ > 1 && n_ * k_ <= kElkanMaxBounds; }
+
+  float max_centroid_norm() const {
+    float cmax = 0;
+    for (i64 j = 0; j < k_; ++j) {
+      double r = 0;
+      for (i64 t = 0; t < d_; ++t) r += double(c_[j * d_ + t]) * c_[j * d_ + t];
+      cmax = std::max(cmax, float(r));
+    }
+    return cmax;
+  }
+
+  // Elkan, full pass: all n x k distances by GEMM, tile by tile; exact bounds for every pair.
+  i64 elkan_full() {
+    const i64 k = k_, d = d_, rows_per_tile = std::max<i64>(64, std::min<i64>(4096, (i64(1) << 22) / k));
+    lower_.resize(n_ * k);
+    upper_.resize(n_);
+    std::vector<float> cnorm(k), tile(rows_per_tile * k);
+    for (i64 j = 0; j < k; ++j) {
+      double r = 0;
+      for (i64 t = 0; t < d; ++t) r += double(c_[j * d + t]) * c_[j * d + t];
+      cnorm[j] = float(r);
+    }
+    const float cmax = *std::max_element(cnorm.begin(), cnorm.end());
+    i64 changed = 0;
+    for (i64 r0 = 0; r0 < n_; r0 += rows_per_tile) {
+      const i64 m = std::min(rows_per_tile, n_ - r0);
+      GemmArgs g;
+      g.m = m; g.n = k; g.k = d; g.trans_b = true;
+      g.a = x_ + r0 * d; g.lda = d; g.b = c_.data(); g.ldb = d; g.c = tile.data(); g.ldc = k;
+      gemm_cpu(g, threads_, cancel_, false);
+      std::vector<i64> block_changed((m + 255) / 256, 0);
+      parallel_for(static_cast<i64>(block_changed.size()), threads_, cancel_, [&](i64 b, int) {
+        for (i64 i = b * 256; i < std::min(m, (b + 1) * 256); ++i) {
+          const i64 row = r0 + i;
+          const float xn = xnorm_[row], margin = kMarginScale * (xn + cmax);
+          const float* dots = tile.data() + i * k;
+          float* l = lower_.data() + row * k;
+          float best = std::numeric_limits<float>::infinity();
+          std::int32_t best_j = 0;
+          for (i64 j = 0; j < k; ++j) {
+            const float d2 = std::max(xn + cnorm[j] - 2.0f * dots[j], 0.0f);
+            l[j] = std::sqrt(std::max(0.0f, d2 - margin));
+            if (d2 < best) { best = d2; best_j = std::int32_t(j); }
+          }
+          upper_[row] = std::sqrt(best + margin);
+          if (assign_[row] != best_j) ++block_changed[b];
+          assign_[row] = best_j;
+        }
+      });
+      for (i64 c : block_changed) changed += c;
+    }
+    prev_c_ = c_;
+    bounds_ = true;
+    return changed;
+  }
+
+  // Elkan, pruned pass.
+  i64 elkan_step() {
+    const i64 k = k_, d = d_;
+    std::vector<float> delta(k);
+    for (i64 j = 0; j < k; ++j)
+      delta[j] = float(std::sqrt(sq_dist(c_.data() + j * d, prev_c_.data() + j * d, d))) * (1 + 1e-6f);
+    // Half the distances between centroids (from a GEMM, with a margin), and s[a] = min over j.
+    std::vector<float> half_cc(k * k), s(k, std::numeric_limits<float>::infinity());
+    {
+      GemmArgs g;
+      g.m = k; g.n = k; g.k = d; g.trans_b = true;
+      g.a = c_.data(); g.lda = d; g.b = c_.data(); g.ldb = d; g.c = half_cc.data(); g.ldc = k;
+      gemm_cpu(g, threads_, cancel_, false);
+      std::vector<float> cn(k);
+      for (i64 j = 0; j < k; ++j) cn[j] = half_cc[j * k + j];
+      const float cmax = *std::max_element(cn.begin(), cn.end());
+      for (i64 a = 0; a < k; ++a)
+        for (i64 j = 0; j < k; ++j) {
+          const float d2 = std::max(cn[a] + cn[j] - 2.0f * half_cc[a * k + j] - 4 * kMarginScale * cmax, 0.0f);
+          half_cc[a * k + j] = a == j ? 0.0f : 0.5f * std::sqrt(d2);
+          if (a != j) s[a] = std::min(s[a], half_cc[a * k + j]);
+        }
+    }
+    // Pass A: move the bounds and count the pairs that would be examined.
+    const i64 blocks = (n_ + kRowBlock - 1) / kRowBlock;
+    std::vector<i64> examined(blocks, 0);
+    parallel_for(blocks, threads_, cancel_, [&](i64 b, int) {
+      i64 count = 0;
+      for (i64 i = b * kRowBlock; i < std::min(n_, (b + 1) * kRowBlock); ++i) {
+        const i64 a = assign_[i];
+        const float u = upper_[i] + delta[a];
+        upper_[i] = u;
+        float* l = lower_.data() + i * k;
+        const float* hc = half_cc.data() + a * k;
+        for (i64 j = 0; j < k; ++j) {
+          l[j] = std::max(0.0f, l[j] - delta[j]);
+          count += (u > l[j]) & (u > hc[j]);
+        }
+      }
+      examined[b] = count;
+    });
+    i64 total = 0;
+    for (i64 c : examined) total += c;
+    if (double(total) > kElkanFullFraction * double(n_) * double(k)) return elkan_full();
+    // Pass B: examine the candidate centroids of each row.
+    const cpu::SqDistFn dist2 = cpu::sq_dist_fn();
+    std::vector<i64> block_changed(blocks, 0);
+    parallel_for(blocks, threads_, cancel_, [&](i64 b, int) {
+      for (i64 i = b * kRowBlock; i < std::min(n_, (b + 1) * kRowBlock); ++i) {
+        std::int32_t a = assign_[i];
+        float u = upper_[i];
+        if (u <= s[a]) continue;
+        const float* xi = x_ + i * d;
+        float* l = lower_.data() + i * k;
+        bool tight = false;
+        for (i64 j = 0; j < k; ++j) {
+          if (j == a) continue;
+          const float z = std::max(l[j], half_cc[a * k + j]);
+          if (u <= z) continue;
+          if (!tight) {
+            u = std::sqrt(dist2(xi, c_.data() + i64(a) * d, d));
+            l[a] = u;
+            tight = true;
+            if (u <= z) continue;
+          }
+          const float dj = std::sqrt(dist2(xi, c_.data() + j * d, d));
+          l[j] = dj;
+          if (dj < u || (dj == u && j < a)) { a = std::int32_t(j); u = dj; }
+        }
+        upper_[i] = u;
+        if (a != assign_[i]) { assign_[i] = a; ++block_changed[b]; }
+      }
+    });
+    prev_c_ = c_;
+    i64 changed = 0;
+    for (i64 c : block_changed) changed += c;
+    if (std::getenv("SEMID_DEBUG_KMEANS"))
+      std::fprintf(stderr, "elkan: examined %lld of %lld pairs, changed %lld\n", (long long)total, (long long)(n_ * k), (long long)changed);
+    return changed;
+  }
+
+  // Half the distance from each centroid to its nearest other centroid (0 when not worth it).
+  std::vector<float> half_gaps() {
+    std::vector<float> s(k_, 0.0f);
+    if (k_ < 2 || k_ * 4 > n_) return s;
+    std::vector<std::int32_t> idx(k_ * 2);
+    std::vector<float> dist(k_ * 2);
+    NearestArgs a{k_, d_, k_, 2, c_.data(), c_.data(), idx.data(), dist.data()};
+    nearest_cpu(a, threads_, cancel_);
+    float cmax = 0;
+    for (i64 j = 0; j < k_; ++j) {
+      double r = 0;
+      for (i64 t = 0; t < d_; ++t) r += double(c_[j * d_ + t]) * c_[j * d_ + t];
+      cmax = std::max(cmax, float(r));
+    }
+    for (i64 j = 0; j < k_; ++j) {
+      const float other = idx[2 * j] == j ? dist[2 * j + 1] : dist[2 * j];
+      s[j] = 0.5f * std::sqrt(std::max(0.0f, other - 4 * kMarginScale * cmax));
+    }
+    return s;
+  }
+
+  i64 full_assign() {
+    upper_.assign(n_, 0.0f);
+    lower_.assign(n_, 0.0f);
+    std::vector<i64> rows(n_);
+    for (i64 i = 0; i < n_; ++i) rows[i] = i;
+    const i64 changed = recompute(rows);
+    prev_c_ = c_;
+    bounds_ = true;
+    return changed;
+  }
+
+  // Exact nearest and second-nearest for the listed rows; returns assignments changed.
+  i64 recompute(const std::vector<i64>& rows) {
+    if (rows.empty()) return 0;
+    const i64 topk = std::min<i64>(2, k_);
+    float cmax = 0;
+    for (i64 j = 0; j < k_; ++j) {
+      double r = 0;
+      for (i64 t = 0; t < d_; ++t) r += double(c_[j * d_ + t]) * c_[j * d_ + t];
+      cmax = std::max(cmax, float(r));
+    }
+    const bool all = static_cast<i64>(rows.size()) == n_;
+    std::vector<float> gathered;
+    std::vector<std::int32_t> idx;
+    std::vector<float> dist;
+    i64 changed = 0;
+    for (i64 r0 = 0; r0 < static_cast<i64>(rows.size()); r0 += kGatherRows) {
+      const i64 m = std::min<i64>(kGatherRows, rows.size() - r0);
+      const float* src = x_ + rows[r0] * d_;
+      if (!all) {
+        gathered.resize(m * d_);
+        parallel_for((m + 255) / 256, threads_, cancel_, [&](i64 b, int) {
+          for (i64 i = b * 256; i < std::min(m, (b + 1) * 256); ++i)
+            std::copy(x_ + rows[r0 + i] * d_, x_ + rows[r0 + i] * d_ + d_, gathered.data() + i * d_);
+        });
+        src = gathered.data();
+      }
+      idx.resize(m * topk);
+      dist.resize(m * topk);
+      NearestArgs a{m, d_, k_, topk, src, c_.data(), idx.data(), dist.data()};
+      nearest_cpu(a, threads_, cancel_);
+      for (i64 i = 0; i < m; ++i) {
+        const i64 row = rows[r0 + i];
+        const float margin = kMarginScale * (xnorm_[row] + cmax);
+        if (assign_[row] != idx[i * topk]) ++changed;
+        assign_[row] = idx[i * topk];
+        upper_[row] = std::sqrt(dist[i * topk] + margin);
+        lower_[row] = topk == 2 ? std::sqrt(std::max(0.0f, dist[i * topk + 1] - margin))
+                                : std::numeric_limits<float>::infinity();
+      }
+    }
+    return changed;
+  }
+
+  void full_sums() {
+    const i64 k = k_, d = d_;
+    counts_.assign(k, 0);
+    for (i64 i = 0; i < n_; ++i) counts_[assign_[i]]++;
+    std::vector<i64> offset(k + 1, 0), order(n_);
+    for (i64 j = 0; j < k; ++j) offset[j + 1] = offset[j] + counts_[j];
+    std::vector<i64> fill(offset.begin(), offset.end() - 1);
+    for (i64 i = 0; i < n_; ++i) order[fill[assign_[i]]++] = i;
+    sums_.assign(k * d, 0.0);
+    parallel_for(k, threads_, cancel_, [&](i64 j, int) {
+      double* s = sums_.data() + j * d;
+      for (i64 p = offset[j]; p < offset[j + 1]; ++p) {
+        const float* xi = x_ + order[p] * d;
+        for (i64 t = 0; t < d; ++t) s[t] += xi[t];
+      }
+    });
+  }
+
+  int threads_;
+  CancelFlag cancel_;
+  const float* x_ = nullptr;
+  i64 n_ = 0, d_ = 0, k_ = 0;
+  double xx_ = 0;
+  std::vector<float> c_, prev_c_, xnorm_, upper_, lower_;
+  std::vector<std::int32_t> assign_, sums_assign_;
+  std::vector<double> sums_;
+  std::vector<i64> counts_;
+  bool bounds_ = false, sums_valid_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<KMeansBackend> make_cpu_kmeans_backend(int threads, const CancelFlag& cancel) {
+  return std::make_unique<CpuKMeansBackend>(threads, cancel);
+}
+
+}  // namespace semid

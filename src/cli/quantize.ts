@@ -1,0 +1,118 @@
+/**
+ * `semid quantize`: train RQ-KMeans codebooks on embeddings (.npy) and write the codes, or encode
+ * new (cold-start) items with saved codebooks.
+ */
+import { parseArgs } from 'node:util';
+import { basename, dirname, extname, join } from 'node:path';
+import { readNpyMatrix, writeNpy } from '../data/npy.js';
+import { RQKMeans, type Codes } from '../kernels/rqkmeans.js';
+import { SemidArgumentError } from '../kernels/errors.js';
+import type { Device } from '../kernels/device.js';
+import { table } from './format.js';
+import { ProgressLine } from './progress.js';
+
+export const QUANTIZE_USAGE = `Usage:
+  semid quantize <embeddings.npy> [--levels 2] [--codebook 256] [--iters 20] [--tol 1e-4]
+                 [--seed 0] [--init kmeans++|random] [--beam 1] [--max-train N]
+                 [--device auto|cpu|cuda] [--threads N] [--out codes.npy]
+                 [--save-codebooks codebooks.npy] [--dtype uint16|uint32] [--json]
+  semid quantize --codebooks <codebooks.npy> <new.npy> [--beam 1] [--out codes.npy] ...
+
+Trains residual k-means codebooks (level l clusters the residuals of levels 0..l-1), writes the
+codes [n x levels] as .npy (uint16 by default) and the codebooks [levels x K x dim] beside them,
+and prints reconstruction error, codebook usage, perplexity and collisions.
+With --codebooks, encodes new items with trained codebooks (no retraining).
+`;
+
+function intArg(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const v = Number(value);
+  if (!Number.isInteger(v)) throw new SemidArgumentError(`--${name}`, 'an integer', value);
+  return v;
+}
+
+export async function quantize(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      levels: { type: 'string' }, codebook: { type: 'string' }, iters: { type: 'string' }, tol: { type: 'string' },
+      seed: { type: 'string' }, init: { type: 'string' }, beam: { type: 'string' }, 'max-train': { type: 'string' },
+      device: { type: 'string' }, threads: { type: 'string' }, out: { type: 'string' }, codebooks: { type: 'string' },
+      'save-codebooks': { type: 'string' }, dtype: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(QUANTIZE_USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    process.stderr.write(`semid quantize: expected one embeddings .npy file, got ${positionals.length}\n\n${QUANTIZE_USAGE}`);
+    return 2;
+  }
+  const input = positionals[0];
+  const dtype = values.dtype ?? 'uint16';
+  if (dtype !== 'uint16' && dtype !== 'uint32') throw new SemidArgumentError('--dtype', '"uint16" or "uint32"', dtype);
+  const device = (values.device ?? 'auto') as Device;
+  const threads = intArg('threads', values.threads, 0);
+  const out = values.out ?? join(dirname(input), `${basename(input, extname(input))}.codes.npy`);
+
+  const x = readNpyMatrix(input);
+  const controller = new AbortController();
+  const onSigint = () => controller.abort(new Error('interrupted (SIGINT)'));
+  process.once('SIGINT', onSigint);
+  const progress = new ProgressLine();
+  try {
+    let model: RQKMeans;
+    let codes: Codes;
+    const started = performance.now();
+    const beamArg = values.beam === undefined ? undefined : intArg('beam', values.beam, 1);
+    if (values.codebooks) {
+      model = RQKMeans.load(values.codebooks);
+      if (model.dim !== x.cols) {
+        throw new SemidArgumentError('<new.npy>', `rows of dimension ${model.dim} (as in ${values.codebooks})`, `rows of dimension ${x.cols}`);
+      }
+      codes = await model.encode(x, { beam: beamArg ?? 1, device, threads, signal: controller.signal });
+    } else {
+      const levels = intArg('levels', values.levels, 2);
+      const iters = intArg('iters', values.iters, 20);
+      const tol = values.tol === undefined ? 1e-4 : Number(values.tol);
+      model = await RQKMeans.train(x, {
+        levels, codebookSize: intArg('codebook', values.codebook, 256), iters, tol,
+        seed: intArg('seed', values.seed, 0), init: (values.init ?? 'kmeans++') as 'kmeans++' | 'random',
+        beam: beamArg ?? 1, maxTrainPoints: intArg('max-train', values['max-train'], 0), device, threads,
+        signal: controller.signal,
+        onProgress: (e) => progress.update((e.level + (e.iteration + 1) / Math.max(1, iters)) / levels,
+          `level ${e.level + 1}/${levels}  iteration ${e.iteration + 1}/${iters}  relative error ${e.relativeError.toFixed(4)}  changed ${e.changed}`),
+      });
+      progress.done();
+      codes = model.trainingCodes ?? (await model.encode(x, { device, threads, signal: controller.signal }));
+      const saveTo = values['save-codebooks'] ?? join(dirname(out), `${basename(out, extname(out)).replace(/\.codes$/, '')}.codebooks.npy`);
+      model.save(saveTo);
+      process.stderr.write(`codebooks: ${saveTo}\n`);
+    }
+    const seconds = (performance.now() - started) / 1e3;
+    const data = dtype === 'uint16' && model.codebookSize <= 65536 ? Uint16Array.from(codes.data) : Uint32Array.from(codes.data);
+    writeNpy(out, data, [codes.n, codes.levels]);
+    const stats = model.stats(x, codes);
+    if (values.json) {
+      process.stdout.write(JSON.stringify({ out, seconds, ...stats }, null, 2) + '\n');
+    } else {
+      const rows: Array<[string, string]> = [
+        ['items', `${x.rows} x ${x.cols} (${x.dtype})`],
+        ['levels x codebook', `${model.levels} x ${model.codebookSize}`],
+        ...stats.relativeError.map((e, l): [string, string] => [`relative error after level ${l + 1}`, e.toFixed(5)]),
+        ...stats.usage.map((u, l): [string, string] => [`level ${l + 1} usage / perplexity`, `${(100 * u).toFixed(1)}% / ${stats.perplexity[l].toFixed(1)}`]),
+        ['distinct IDs', String(stats.distinctIds)],
+        ['items in colliding IDs', `${stats.itemsInCollidingIds} (${((100 * stats.itemsInCollidingIds) / Math.max(1, x.rows)).toFixed(2)}%)`],
+        ['largest bucket', String(stats.largestBucket)],
+        ['time', `${seconds.toFixed(2)} s`],
+        ['codes', `${out} (${dtype})`],
+      ];
+      process.stdout.write(table(rows) + '\n');
+    }
+    return 0;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+}

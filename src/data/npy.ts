@@ -1,0 +1,200 @@
+/**
+ * NumPy .npy files (format versions 1, 2 and 3): read any C- or Fortran-ordered array of
+ * float16/32/64 or (u)int8/16/32/64, little- or big-endian; write float32/float64 and integer
+ * arrays. Embeddings from Python tools load directly, and our outputs load in NumPy.
+ */
+import { readFileSync } from 'node:fs';
+import { SemidError } from '../kernels/errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+
+export type NpyDtype = 'f2' | 'f4' | 'f8' | 'i1' | 'u1' | 'i2' | 'u2' | 'i4' | 'u4' | 'i8' | 'u8';
+export type NpyData = Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array;
+
+export interface NpyArray {
+  /** Element type (float16 is returned as float32 data with dtype 'f2'). */
+  dtype: NpyDtype;
+  shape: number[];
+  /** Elements in C (row-major) order, whatever order the file used. */
+  data: NpyData;
+}
+
+const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
+const SIZES: Record<NpyDtype, number> = { f2: 2, f4: 4, f8: 8, i1: 1, u1: 1, i2: 2, u2: 2, i4: 4, u4: 4, i8: 8, u8: 8 };
+
+function npyError(source: string, message: string): SemidError {
+  return new SemidError('ERR_SEMID_NPY', `${source}: ${message}`);
+}
+
+/** float16 bits -> float32 value. */
+export function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1, exp = (h >> 10) & 0x1f, frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+/** Parse the header dictionary: {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }. */
+function parseHeader(text: string, source: string) {
+  const descr = /'descr'\s*:\s*'([^']+)'/.exec(text)?.[1];
+  const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(text)?.[1];
+  const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(text)?.[1];
+  if (descr === undefined || fortran === undefined || shapeText === undefined) {
+    throw npyError(source, `malformed header ${JSON.stringify(text.trim().slice(0, 120))}`);
+  }
+  const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map((s) => {
+    const v = Number(s.replace(/L$/, ''));
+    if (!Number.isInteger(v) || v < 0) throw npyError(source, `bad shape entry "${s}"`);
+    return v;
+  });
+  const m = /^([<>|=])([fiu])(\d+)$/.exec(descr);
+  if (!m) throw npyError(source, `unsupported dtype '${descr}' (expected float16/32/64 or an integer type)`);
+  const dtype = `${m[2]}${m[3]}` as NpyDtype;
+  if (!(dtype in SIZES) || SIZES[dtype] !== Number(m[3])) throw npyError(source, `unsupported dtype '${descr}'`);
+  const bigEndian = m[1] === '>' || (m[1] === '=' && false);
+  return { dtype, shape, fortranOrder: fortran === 'True', bigEndian };
+}
+
+/**
+ * Read a .npy file (path or bytes).
+ * @example const { shape, data } = readNpy('embeddings.npy'); // shape [n, d]
+ */
+export function readNpy(input: string | Uint8Array, name?: string): NpyArray {
+  const source = name ?? (typeof input === 'string' ? input : '.npy data');
+  let bytes: Uint8Array;
+  if (typeof input === 'string') {
+    try {
+      bytes = readFileSync(input);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw npyError(source, e.code === 'ENOENT' ? 'no such file (expected a NumPy .npy file)' : e.message);
+    }
+  } else {
+    bytes = input;
+  }
+  if (bytes.byteLength === 0) throw npyError(source, 'the file is empty (expected a NumPy .npy file)');
+  if (bytes.byteLength < 10 || MAGIC.some((b, i) => bytes[i] !== b)) {
+    throw npyError(source, 'not a .npy file (the \\x93NUMPY magic is missing)');
+  }
+  const major = bytes[6];
+  if (major < 1 || major > 3) throw npyError(source, `unsupported .npy format version ${major}.${bytes[7]}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLenSize = major === 1 ? 2 : 4;
+  if (bytes.byteLength < 8 + headerLenSize) throw npyError(source, 'truncated header');
+  const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
+  const dataStart = 8 + headerLenSize + headerLen;
+  if (bytes.byteLength < dataStart) throw npyError(source, `truncated header (needs ${dataStart} bytes, file has ${bytes.byteLength})`);
+  const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(8 + headerLenSize, dataStart));
+  const { dtype, shape, fortranOrder, bigEndian } = parseHeader(header, source);
+  const count = shape.reduce((a, b) => a * b, 1);
+  const size = SIZES[dtype];
+  const need = count * size;
+  const have = bytes.byteLength - dataStart;
+  if (have < need) {
+    throw npyError(source, `truncated data: shape (${shape.join(', ')}) of ${dtype} needs ${need} bytes, the file has ${have}`);
+  }
+  let data = decode(view, dataStart, count, dtype, !bigEndian);
+  if (fortranOrder && shape.length > 1) data = toCOrder(data, shape);
+  return { dtype, shape, data };
+}
+
+function decode(view: DataView, start: number, count: number, dtype: NpyDtype, little: boolean): NpyData {
+  const size = SIZES[dtype];
+  const aligned = (view.byteOffset + start) % size === 0 && little;
+  const slice = (C: { new (buf: ArrayBufferLike, off: number, len: number): NpyData; new (len: number): NpyData }) => {
+    if (aligned) return new C(view.buffer, view.byteOffset + start, count).slice() as NpyData;
+    const out = new C(count) as NpyData;
+    const copy = new Uint8Array(out.buffer);
+    copy.set(new Uint8Array(view.buffer, view.byteOffset + start, count * size));
+    if (!little) for (let i = 0; i < count; i++) copy.subarray(i * size, (i + 1) * size).reverse();
+    return out;
+  };
+  switch (dtype) {
+    case 'f2': {
+      const out = new Float32Array(count);
+      for (let i = 0; i < count; i++) out[i] = halfToFloat(view.getUint16(start + 2 * i, little));
+      return out;
+    }
+    case 'f4': return slice(Float32Array as never);
+    case 'f8': return slice(Float64Array as never);
+    case 'i1': return slice(Int8Array as never);
+    case 'u1': return slice(Uint8Array as never);
+    case 'i2': return slice(Int16Array as never);
+    case 'u2': return slice(Uint16Array as never);
+    case 'i4': return slice(Int32Array as never);
+    case 'u4': return slice(Uint32Array as never);
+    case 'i8': return slice(BigInt64Array as never);
+    case 'u8': return slice(BigUint64Array as never);
+  }
+}
+
+function toCOrder(data: NpyData, shape: number[]): NpyData {
+  const out = new (data.constructor as { new (n: number): NpyData })(data.length);
+  const nd = shape.length;
+  const idx = new Array<number>(nd).fill(0);
+  const fStrides = shape.map((_, i) => shape.slice(0, i).reduce((a, b) => a * b, 1));
+  for (let c = 0; c < data.length; c++) {
+    let f = 0;
+    for (let k = 0; k < nd; k++) f += idx[k] * fStrides[k];
+    (out as unknown as number[])[c] = (data as unknown as number[])[f];
+    for (let k = nd - 1; k >= 0; k--) {
+      if (++idx[k] < shape[k]) break;
+      idx[k] = 0;
+    }
+  }
+  return out;
+}
+
+/**
+ * Read a 2-D .npy as float32 rows (float16/float64/integers converted), for embeddings.
+ * @example const { data, rows, cols } = readNpyMatrix('embeddings.npy');
+ */
+export function readNpyMatrix(input: string | Uint8Array, name?: string): { data: Float32Array; rows: number; cols: number; dtype: NpyDtype } {
+  const source = name ?? (typeof input === 'string' ? input : '.npy data');
+  const arr = readNpy(input, name);
+  if (arr.shape.length !== 2) {
+    throw npyError(source, `expected a 2-D array (rows x dim), got shape (${arr.shape.join(', ')})`);
+  }
+  const [rows, cols] = arr.shape;
+  let data: Float32Array;
+  if (arr.data instanceof Float32Array) data = arr.data;
+  else if (arr.data instanceof BigInt64Array || arr.data instanceof BigUint64Array) data = Float32Array.from(arr.data, (v) => Number(v));
+  else data = Float32Array.from(arr.data as ArrayLike<number>);
+  return { data, rows, cols, dtype: arr.dtype };
+}
+
+function dtypeOf(data: NpyData): string {
+  if (data instanceof Float32Array) return '<f4';
+  if (data instanceof Float64Array) return '<f8';
+  if (data instanceof Int8Array) return '|i1';
+  if (data instanceof Uint8Array) return '|u1';
+  if (data instanceof Int16Array) return '<i2';
+  if (data instanceof Uint16Array) return '<u2';
+  if (data instanceof Int32Array) return '<i4';
+  if (data instanceof Uint32Array) return '<u4';
+  if (data instanceof BigInt64Array) return '<i8';
+  return '<u8';
+}
+
+/** The bytes of a .npy (version 1.0) holding `data` with `shape`, C order, little-endian. */
+export function encodeNpy(data: NpyData, shape: number[]): Uint8Array[] {
+  const count = shape.reduce((a, b) => a * b, 1);
+  if (count !== data.length) throw new SemidError('ERR_SEMID_INVALID_ARG', `shape (${shape.join(', ')}) has ${count} elements but data has ${data.length}`);
+  const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
+  let header = `{'descr': '${dtypeOf(data)}', 'fortran_order': False, 'shape': ${shapeText}, }`;
+  const total = 10 + header.length + 1;
+  header += ' '.repeat((64 - (total % 64)) % 64) + '\n';
+  const pre = new Uint8Array(10);
+  pre.set(MAGIC);
+  pre[6] = 1;
+  pre[7] = 0;
+  new DataView(pre.buffer).setUint16(8, header.length, true);
+  return [pre, new TextEncoder().encode(header), new Uint8Array(data.buffer, data.byteOffset, data.byteLength)];
+}
+
+/**
+ * Write a .npy file atomically (temp file + rename).
+ * @example writeNpy('codes.npy', new Uint16Array([1, 2, 3, 4]), [2, 2]);
+ */
+export function writeNpy(path: string, data: NpyData, shape: number[]): void {
+  writeFileAtomic(path, encodeNpy(data, shape));
+}
