@@ -50,7 +50,7 @@ function parseHeader(text: string, source: string) {
   if (!m) throw npyError(source, `unsupported dtype '${descr}' (expected float16/32/64 or an integer type)`);
   const dtype = `${m[2]}${m[3]}` as NpyDtype;
   if (!(dtype in SIZES) || SIZES[dtype] !== Number(m[3])) throw npyError(source, `unsupported dtype '${descr}'`);
-  const bigEndian = m[1] === '>' || (m[1] === '=' && false);
+  const bigEndian = m[1] === '>';
   return { dtype, shape, fortranOrder: fortran === 'True', bigEndian };
 }
 

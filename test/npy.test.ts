@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { encodeNpy, readNpy, readNpyMatrix, writeNpy } from '../src/index.js';
+import { halfToFloat } from '../src/data/npy.js';
+
+const tmp = (name: string) => `/tmp/semid-npy-${process.pid}-${name}`;
+const concat = (parts: Uint8Array[]) => Buffer.concat(parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength)));
+
+/** A .npy with a hand-written header (to test what NumPy writes that we do not). */
+function rawNpy(descr: string, shape: string, body: Uint8Array, fortran = false, major = 1): Buffer {
+  let header = `{'descr': '${descr}', 'fortran_order': ${fortran ? 'True' : 'False'}, 'shape': ${shape}, }`;
+  const lenBytes = major === 1 ? 2 : 4;
+  header += ' '.repeat((64 - ((8 + lenBytes + header.length + 1) % 64)) % 64) + '\n';
+  const pre = Buffer.alloc(8 + lenBytes);
+  Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, major, 0]).copy(pre);
+  if (major === 1) pre.writeUInt16LE(header.length, 8); else pre.writeUInt32LE(header.length, 8);
+  return Buffer.concat([pre, Buffer.from(header, 'latin1'), Buffer.from(body)]);
+}
+
+describe('.npy read and write', () => {
+  it('round-trips every written dtype', () => {
+    for (const data of [new Float32Array([1.5, -2, 3, 4, 5, 6]), new Float64Array([1, 2, 3, 4, 5, 6.25]), new Uint16Array([1, 2, 3, 65535, 5, 6]), new Uint32Array([1, 2, 3, 4, 5, 2 ** 32 - 1]), new Int32Array([-1, 2, 3, 4, 5, 6])]) {
+      const path = tmp(data.constructor.name);
+      writeNpy(path, data, [2, 3]);
+      const arr = readNpy(path);
+      expect(arr.shape).toEqual([2, 3]);
+      expect(Array.from(arr.data as ArrayLike<number>)).toEqual(Array.from(data));
+      const bytes = readFileSync(path);
+      expect((10 + bytes.readUInt16LE(8)) % 64).toBe(0); // header padded to 64 bytes as NumPy does
+    }
+  });
+  it('reads float16, Fortran order, big-endian and format version 2', () => {
+    const half = new Uint16Array([0x3c00, 0xc000, 0x3555, 0x0001]); // 1, -2, ~0.333, smallest subnormal
+    const f16 = readNpyMatrix(rawNpy('<f2', '(2, 2)', new Uint8Array(half.buffer)));
+    expect(f16.data[0]).toBe(1);
+    expect(f16.data[1]).toBe(-2);
+    expect(f16.data[2]).toBeCloseTo(0.33325, 4);
+    expect(f16.data[3]).toBe(halfToFloat(1));
+    const fortran = readNpy(rawNpy('<f4', '(2, 3)', new Uint8Array(new Float32Array([1, 4, 2, 5, 3, 6]).buffer), true));
+    expect(Array.from(fortran.data as Float32Array)).toEqual([1, 2, 3, 4, 5, 6]);
+    const be = Buffer.alloc(8);
+    be.writeFloatBE(1.5, 0);
+    be.writeFloatBE(-3, 4);
+    expect(Array.from(readNpy(rawNpy('>f4', '(2,)', be)).data as Float32Array)).toEqual([1.5, -3]);
+    const v2 = readNpy(rawNpy('<u2', '(3,)', new Uint8Array(new Uint16Array([7, 8, 9]).buffer), false, 2));
+    expect(Array.from(v2.data as Uint16Array)).toEqual([7, 8, 9]);
+    const f64 = readNpyMatrix(concat(encodeNpy(new Float64Array([1, 2, 3, 4]), [2, 2])));
+    expect(f64.data).toBeInstanceOf(Float32Array);
+    expect(f64.cols).toBe(2);
+  });
+  it('names the file and the problem for bad input', () => {
+    expect(() => readNpy('/nonexistent/x.npy')).toThrow(/\/nonexistent\/x\.npy: no such file/);
+    writeFileSync(tmp('empty'), '');
+    expect(() => readNpy(tmp('empty'))).toThrow(/the file is empty/);
+    writeFileSync(tmp('text'), 'hello world, not numpy');
+    expect(() => readNpy(tmp('text'))).toThrow(/not a \.npy file/);
+    const good = rawNpy('<f4', '(4, 2)', new Uint8Array(32));
+    writeFileSync(tmp('trunc-header'), good.subarray(0, 40));
+    expect(() => readNpy(tmp('trunc-header'))).toThrow(/truncated header/);
+    writeFileSync(tmp('trunc-data'), good.subarray(0, good.length - 4));
+    expect(() => readNpy(tmp('trunc-data'))).toThrow(/truncated data: shape \(4, 2\) of f4 needs 32 bytes, the file has 28/);
+    expect(() => readNpy(rawNpy('<c8', '(1,)', new Uint8Array(8)))).toThrow(/unsupported dtype '<c8'/);
+    expect(() => readNpyMatrix(rawNpy('<f4', '(4,)', new Uint8Array(16)), 'vec.npy')).toThrow(/vec\.npy: expected a 2-D array \(rows x dim\), got shape \(4\)/);
+    expect(() => encodeNpy(new Float32Array(5), [2, 3])).toThrow(/has 6 elements but data has 5/);
+  });
+});

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { readNpy, writeNpy } from '../src/index.js';
+import { randomFloats } from './helpers.js';
+
+const bin = fileURLToPath(new URL('../bin/semid.js', import.meta.url));
+const built = existsSync(fileURLToPath(new URL('../dist/cli/main.js', import.meta.url)));
+const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
+const dir = `/tmp/semid-cli-${process.pid}`;
+
+describe.skipIf(!built)('semid quantize', () => {
+  it('trains, writes codes and codebooks, prints statistics; then encodes new items with the codebooks', () => {
+    spawnSync('mkdir', ['-p', dir]);
+    writeNpy(`${dir}/emb.npy`, randomFloats(3000 * 16, 1), [3000, 16]);
+    const r = run('quantize', `${dir}/emb.npy`, '--levels', '3', '--codebook', '32', '--seed', '7', '--out', `${dir}/codes.npy`);
+    expect(r.status, r.stderr).toBe(0);
+    for (const key of ['relative error after level 3', 'usage / perplexity', 'distinct IDs', 'items in colliding IDs', 'largest bucket']) expect(r.stdout).toContain(key);
+    const codes = readNpy(`${dir}/codes.npy`);
+    expect(codes.shape).toEqual([3000, 3]);
+    expect(codes.data).toBeInstanceOf(Uint16Array);
+    expect(readNpy(`${dir}/codes.codebooks.npy`).shape).toEqual([3, 32, 16]);
+
+    writeNpy(`${dir}/new.npy`, randomFloats(100 * 16, 2), [100, 16]);
+    const r2 = run('quantize', '--codebooks', `${dir}/codes.codebooks.npy`, `${dir}/new.npy`, '--out', `${dir}/new-codes.npy`, '--dtype', 'uint32', '--json');
+    expect(r2.status, r2.stderr).toBe(0);
+    expect(JSON.parse(r2.stdout).n).toBe(100);
+    expect(readNpy(`${dir}/new-codes.npy`).data).toBeInstanceOf(Uint32Array);
+  });
+
+  it('clear errors: missing file, codebook larger than the data, dimension mismatch', () => {
+    const missing = run('quantize', `${dir}/nope.npy`);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/nope\.npy: no such file/);
+    writeNpy(`${dir}/small.npy`, randomFloats(50 * 4, 3), [50, 4]);
+    const big = run('quantize', `${dir}/small.npy`, '--codebook', '256');
+    expect(big.stderr).toMatch(/no larger than the 50 training rows for codebookSize but received 256/);
+    const mismatch = run('quantize', '--codebooks', `${dir}/codes.codebooks.npy`, `${dir}/small.npy`);
+    expect(mismatch.status).toBe(1);
+    expect(mismatch.stderr).toMatch(/rows of dimension 16/);
+    expect(run('quantize').status).toBe(2);
+  });
+});

@@ -1,0 +1,205 @@
+import { describe, expect, it } from 'vitest';
+import { RQKMeans, nearestReference, cudaAvailable } from '../src/index.js';
+import { randomFloats, rng } from './helpers.js';
+
+/** n rows around `clusters` planted centres (spread `scale`, noise `noise`), with the labels. */
+function planted(n: number, d: number, clusters: number, scale: number, noise: number, seed: number) {
+  const r = rng(seed);
+  const gauss = () => Math.sqrt(-2 * Math.log(r() || 1e-12)) * Math.cos(2 * Math.PI * r());
+  const centres = new Float32Array(clusters * d).map(() => gauss() * scale);
+  const x = new Float32Array(n * d);
+  const labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = i % clusters;
+    labels[i] = c;
+    for (let j = 0; j < d; j++) x[i * d + j] = centres[c * d + j] + noise * gauss();
+  }
+  return { x, labels, centres };
+}
+
+describe('RQKMeans training', () => {
+  it('recovers planted clusters exactly (one code per cluster)', async () => {
+    const { x, labels } = planted(3000, 8, 16, 10, 0.01, 1);
+    const model = await RQKMeans.train(x, { dim: 8, levels: 1, codebookSize: 16, seed: 3 });
+    const codes = model.trainingCodes!;
+    const codeOf = new Map<number, number>();
+    for (let i = 0; i < 3000; i++) {
+      const c = codes.data[i];
+      if (!codeOf.has(labels[i])) codeOf.set(labels[i], c);
+      expect(codeOf.get(labels[i])).toBe(c);
+    }
+    expect(new Set(codeOf.values()).size).toBe(16);
+    expect(model.stats(x, codes).totalRelativeError).toBeLessThan(1e-4);
+  });
+
+  it('inertia never increases from one iteration to the next (no splits)', async () => {
+    const { x } = planted(4000, 16, 40, 1, 0.5, 2);
+    const model = await RQKMeans.train(x, { dim: 16, levels: 3, codebookSize: 32, iters: 25, tol: 0, seed: 5 });
+    for (const level of model.training!.iterations) {
+      for (let i = 1; i < level.length; i++) {
+        if (level[i - 1].splits > 0) continue;
+        expect(level[i].inertia).toBeLessThanOrEqual(level[i - 1].inertia * (1 + 1e-9));
+      }
+    }
+  });
+
+  it('greedy codes pick the nearest centroid to each residual', async () => {
+    const d = 12, n = 500;
+    const x = randomFloats(n * d, 7);
+    const model = await RQKMeans.train(x, { dim: d, levels: 3, codebookSize: 8, seed: 1 });
+    const codes = await model.encode(x, { beam: 1 });
+    const residual = x.slice();
+    for (let l = 0; l < 3; l++) {
+      const book = model.codebooks.subarray(l * 8 * d, (l + 1) * 8 * d);
+      const want = nearestReference(residual, book, d, 2);
+      for (let i = 0; i < n; i++) {
+        const got = codes.data[i * 3 + l];
+        // Equal to the reference, or a tie within float rounding.
+        if (got !== want.indices[i * 2]) expect(want.distances[i * 2 + 1] - want.distances[i * 2]).toBeLessThan(1e-4);
+        for (let j = 0; j < d; j++) residual[i * d + j] -= book[got * d + j];
+      }
+    }
+    const xhat = await model.decode(codes.data);
+    let err = 0;
+    for (let e = 0; e < x.length; e++) err += (x[e] - xhat[e]) ** 2;
+    expect(Math.abs(err - codes.levelSquaredError[2]) / err).toBeLessThan(1e-4);
+  });
+
+  it('the training codes are what encode gives', async () => {
+    const d = 24, n = 3000;
+    const x = randomFloats(n * d, 8);
+    const model = await RQKMeans.train(x, { dim: d, levels: 2, codebookSize: 64, seed: 2 });
+    const codes = await model.encode(x);
+    let same = 0;
+    for (let e = 0; e < codes.data.length; e++) same += Number(codes.data[e] === model.trainingCodes!.data[e]);
+    expect(same / codes.data.length).toBeGreaterThan(0.999);
+    expect(codes.levelSquaredError[1]).toBeCloseTo(model.trainingCodes!.levelSquaredError[1], -1);
+  });
+
+  it('beam encoding is at least as good as greedy', async () => {
+    const d = 16, n = 2000;
+    const x = randomFloats(n * d, 9);
+    for (const levels of [2, 3]) {
+      const model = await RQKMeans.train(x, { dim: d, levels, codebookSize: 16, seed: 4 });
+      const greedy = await model.encode(x, { beam: 1 });
+      const beam = await model.encode(x, { beam: 8 });
+      expect(beam.levelSquaredError[levels - 1]).toBeLessThanOrEqual(greedy.levelSquaredError[levels - 1] * (1 + 1e-6));
+    }
+    // Training with a beam encodes the training rows with it between levels.
+    const beamModel = await RQKMeans.train(x, { dim: d, levels: 3, codebookSize: 16, seed: 4, beam: 4 });
+    expect(beamModel.beam).toBe(4);
+    expect(beamModel.trainingCodes!.n).toBe(n);
+  });
+
+  it('same seed, same codebooks and codes, whatever the thread count', async () => {
+    const { x } = planted(5000, 20, 100, 1, 0.7, 3);
+    const runs = await Promise.all([1, 2, 3, 1].map((threads) => RQKMeans.train(x, { dim: 20, levels: 2, codebookSize: 64, seed: 11, threads })));
+    for (const m of runs.slice(1)) {
+      expect(Buffer.from(m.codebooks.buffer).equals(Buffer.from(runs[0].codebooks.buffer))).toBe(true);
+      expect(Array.from(m.trainingCodes!.data)).toEqual(Array.from(runs[0].trainingCodes!.data));
+    }
+    const other = await RQKMeans.train(x, { dim: 20, levels: 2, codebookSize: 64, seed: 12 });
+    expect(Buffer.from(other.codebooks.buffer).equals(Buffer.from(runs[0].codebooks.buffer))).toBe(false);
+  });
+
+  it('random init, tolerance and a training sample cap', async () => {
+    const { x } = planted(4000, 10, 30, 1, 0.3, 4);
+    const model = await RQKMeans.train(x, { dim: 10, levels: 2, codebookSize: 32, init: 'random', maxTrainPoints: 1000, seed: 1 });
+    expect(model.training!.trainRows).toBe(1000);
+    expect(model.trainingCodes).toBeUndefined();
+    const codes = await model.encode(x);
+    expect(model.stats(x, codes).totalRelativeError).toBeLessThan(0.5);
+  });
+
+  it('re-seeds empty clusters by splitting (duplicate rows, more clusters than distinct points)', async () => {
+    const d = 4, distinct = 10, n = 200;
+    const base = randomFloats(distinct * d, 5);
+    const x = new Float32Array(n * d);
+    for (let i = 0; i < n; i++) x.set(base.subarray((i % distinct) * d, (i % distinct + 1) * d), i * d);
+    const model = await RQKMeans.train(x, { dim: d, levels: 1, codebookSize: 20, iters: 5, seed: 1 });
+    const splits = model.training!.iterations[0].reduce((s, it) => s + it.splits, 0);
+    expect(splits).toBeGreaterThan(0);
+    expect(model.stats(x, model.trainingCodes!).totalRelativeError).toBeLessThan(1e-6);
+  });
+
+  it('statistics: usage, perplexity, collisions', async () => {
+    const { x } = planted(2000, 8, 20, 5, 0.05, 6);
+    const model = await RQKMeans.train(x, { dim: 8, levels: 2, codebookSize: 20, seed: 2 });
+    const s = model.stats(x, model.trainingCodes!);
+    expect(s.usage[0]).toBe(1);
+    expect(s.perplexity[0]).toBeGreaterThan(19.9);
+    expect(s.distinctIds).toBeGreaterThan(20);
+    expect(s.largestBucket).toBeGreaterThanOrEqual(Math.ceil(2000 / s.distinctIds));
+    expect(s.itemsInCollidingIds).toBeLessThanOrEqual(2000);
+    expect(s.relativeError[1]).toBeLessThanOrEqual(s.relativeError[0]);
+  });
+
+  it('save and load round trip', async () => {
+    const { x } = planted(500, 6, 8, 3, 0.1, 7);
+    const model = await RQKMeans.train(x, { dim: 6, levels: 2, codebookSize: 8, seed: 1 });
+    const path = `/tmp/semid-test-codebooks-${process.pid}.npy`;
+    model.save(path);
+    const again = RQKMeans.load(path);
+    expect(again.levels).toBe(2);
+    expect(again.codebookSize).toBe(8);
+    expect(Array.from(again.codebooks)).toEqual(Array.from(model.codebooks));
+    expect(Array.from((await again.encode(x)).data)).toEqual(Array.from((await model.encode(x)).data));
+  });
+
+  it('progress events, a throwing callback, and abort', async () => {
+    const { x } = planted(2000, 8, 30, 1, 0.5, 8);
+    const events: number[] = [];
+    await RQKMeans.train(x, { dim: 8, levels: 2, codebookSize: 16, seed: 1, onProgress: (e) => events.push(e.level) });
+    expect(events.length).toBeGreaterThan(2);
+    expect(events).toContain(1);
+    const boom = new Error('stop from callback');
+    await expect(RQKMeans.train(x, { dim: 8, levels: 2, codebookSize: 16, onProgress: () => { throw boom; } })).rejects.toBe(boom);
+    await expect(RQKMeans.train(x, { dim: 8, codebookSize: 16, signal: AbortSignal.abort() })).rejects.toThrow(/abort/i);
+  });
+});
+
+describe('RQKMeans rejects bad input', () => {
+  const x = randomFloats(100 * 4, 1);
+  it('training arguments', async () => {
+    await expect(RQKMeans.train(x, { dim: 4, codebookSize: 256 })).rejects.toThrow(/Expected integer no larger than the 100 training rows for codebookSize but received 256/);
+    await expect(RQKMeans.train(x, { dim: 4, codebookSize: 1 })).rejects.toThrow(/between 2 and 65536 for codebookSize but received 1/);
+    await expect(RQKMeans.train(x, { dim: 4, codebookSize: 70000 })).rejects.toThrow(/for codebookSize but received 70000/);
+    await expect(RQKMeans.train(x, { dim: 4, levels: 0 })).rejects.toThrow(/for levels but received 0/);
+    await expect(RQKMeans.train(x, { dim: 4, codebookSize: 8, beam: 0 })).rejects.toThrow(/for beam but received 0/);
+    await expect(RQKMeans.train(x, { dim: 3, codebookSize: 8 })).rejects.toThrow(/multiple of dim=3/);
+    await expect(RQKMeans.train(new Float64Array(400) as never, { dim: 4, codebookSize: 8 })).rejects.toThrow(/Expected Float32Array for x but received Float64Array/);
+    await expect(RQKMeans.train(x, { dim: 4, codebookSize: 8, init: 'greedy' as never })).rejects.toThrow(/"kmeans\+\+" or "random" for init/);
+    await expect(RQKMeans.train(x, { dim: 4, codebookSize: 8, tol: -1 })).rejects.toThrow(/for tol/);
+    const bad = x.slice();
+    bad[17] = NaN;
+    await expect(RQKMeans.train(bad, { dim: 4, codebookSize: 8 })).rejects.toThrow(/finite values for x but received NaN at row 4, column 1/);
+  });
+  it('encode and decode arguments', async () => {
+    const model = await RQKMeans.train(x, { dim: 4, codebookSize: 8, seed: 1 });
+    await expect(model.encode(randomFloats(30, 2))).rejects.toThrow(/multiple of dim=4/);
+    await expect(model.encode({ data: randomFloats(30, 2), rows: 10, cols: 3 })).rejects.toThrow(/rows of dimension 4/);
+    await expect(model.decode(new Int32Array([0, 9]))).rejects.toThrow(/code 9 at row 0, level 1 is outside \[0, 8\)/);
+    await expect(model.decode(new Int32Array([0, 1, 2]))).rejects.toThrow(/multiple of levels=2/);
+    await expect(model.decode([0, 1] as never)).rejects.toThrow(/Int32Array, Uint16Array or Uint32Array/);
+    expect(() => new RQKMeans(new Float32Array(10), 2, 8, 4)).toThrow(/length 64 \(2 x 8 x 4\) for codebooks/);
+  });
+});
+
+describe.skipIf(!cudaAvailable())('RQKMeans CUDA parity', () => {
+  it('planted data: same codes, codebooks within rounding', async () => {
+    const { x } = planted(20000, 32, 64, 10, 0.01, 9);
+    const cpu = await RQKMeans.train(x, { dim: 32, levels: 2, codebookSize: 64, seed: 1, device: 'cpu' });
+    const gpu = await RQKMeans.train(x, { dim: 32, levels: 2, codebookSize: 64, seed: 1, device: 'cuda' });
+    expect(Array.from(gpu.trainingCodes!.data)).toEqual(Array.from(cpu.trainingCodes!.data));
+    let diff = 0;
+    for (let e = 0; e < cpu.codebooks.length; e++) diff = Math.max(diff, Math.abs(cpu.codebooks[e] - gpu.codebooks[e]));
+    expect(diff).toBeLessThan(1e-4);
+  });
+  it('realistic data: relative error within 1%', async () => {
+    const { x } = planted(30000, 64, 500, 1, 0.6, 10);
+    const cpu = await RQKMeans.train(x, { dim: 64, levels: 2, codebookSize: 256, seed: 1, device: 'cpu' });
+    const gpu = await RQKMeans.train(x, { dim: 64, levels: 2, codebookSize: 256, seed: 1, device: 'cuda' });
+    const ec = cpu.stats(x, cpu.trainingCodes!).totalRelativeError, eg = gpu.stats(x, gpu.trainingCodes!).totalRelativeError;
+    expect(Math.abs(eg - ec) / ec).toBeLessThan(0.01);
+  });
+});
