@@ -83,11 +83,12 @@ export function randomFloats(count, seed) {
 }
 
 /** Append a section to bench/RESULTS.md: title, machine, and a table with ratios to `base`. */
-export function appendResults(title, rows, base, notes = []) {
-  const baseFor = (shape) => rows.find((r) => r.name === base && r.shape === shape)?.ms;
+export function appendResults(title, rows, base, notes = [], baseLabel = typeof base === 'string' ? base : 'semid') {
+  const isBase = typeof base === 'function' ? base : (r) => r.name === base;
+  const baseFor = (shape) => rows.find((r) => isBase(r) && r.shape === shape)?.ms;
   const lines = [
     '', `## ${title}`, '', `${new Date().toISOString()} — ${machine()}`, '',
-    `| case | shape | time (ms) | ratio to ${base} (same shape) |`, '| --- | --- | ---: | ---: |',
+    `| case | shape | time (ms) | ratio to ${baseLabel} (same shape) |`, '| --- | --- | ---: | ---: |',
     ...rows.map((r) => `| ${r.name} | ${r.shape} | ${r.ms.toFixed(2)} | ${baseFor(r.shape) ? (r.ms / baseFor(r.shape)).toFixed(2) + '×' : ''} |`),
     ...(notes.length ? ['', ...notes.map((n) => `- ${n}`)] : []), '',
   ];

@@ -12,7 +12,9 @@ cmake --build build-device -j 16 >>"$out/cmake.log" 2>&1 || { tail -40 "$out/cma
 echo "== parity"
 ./build-device/semid_parity | tee "$out/parity.txt" | grep -v '^OK' ; parity=${PIPESTATUS[0]}
 echo "== native bench"
-SEMID_THREADS=${SEMID_THREADS:-16} ./build-device/semid_bench_native 3 | tee "$out/bench_native.txt"
+mkdir -p /tmp/semid-bench
+SEMID_BENCH_NPY_DIR=/tmp/semid-bench SEMID_THREADS=${SEMID_THREADS:-16} ./build-device/semid_bench_native 3 | tee "$out/bench_native.txt"
 echo "== torch peer"
 python3 bench/peers/torch_nearest.py | tee "$out/bench_torch.txt"
+python3 bench/peers/torch_rq.py /tmp/semid-bench/rq-384.npy /tmp/semid-bench/rq-768.npy | tee -a "$out/bench_torch.txt"
 exit $parity

@@ -14,6 +14,13 @@
 #include "semid/gemm.h"
 #include "semid/nearest.h"
 #include "semid/parallel.h"
+#include "semid/rq.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
 
 #ifdef SEMID_WITH_CUDA
 #include <cuda_runtime.h>
@@ -31,6 +38,61 @@ static double median_ms(int reps, const std::function<void()>& fn) {
   }
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
+}
+
+// Embedding-like rows: 2,000 latent topics, noisy members, L2-normalised.
+static std::vector<float> embedding_like(i64 n, i64 d, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::uniform_int_distribution<int> topic(0, 1999);
+  std::vector<float> centres(2000 * d), x(n * d);
+  for (auto& v : centres) v = g(rng);
+  for (i64 i = 0; i < n; ++i) {
+    const int c = topic(rng);
+    double norm = 0;
+    for (i64 j = 0; j < d; ++j) { x[i * d + j] = centres[c * d + j] + 0.8f * g(rng); norm += double(x[i * d + j]) * x[i * d + j]; }
+    for (i64 j = 0; j < d; ++j) x[i * d + j] = float(x[i * d + j] / std::sqrt(norm));
+  }
+  return x;
+}
+
+static void write_npy(const std::string& path, const std::vector<float>& x, i64 n, i64 d) {
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(n) + ", " + std::to_string(d) + "), }";
+  while ((10 + header.size() + 1) % 64) header += ' ';
+  header += '\n';
+  std::ofstream f(path, std::ios::binary);
+  const unsigned char pre[8] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0};
+  f.write(reinterpret_cast<const char*>(pre), 8);
+  const unsigned short len = static_cast<unsigned short>(header.size());
+  f.write(reinterpret_cast<const char*>(&len), 2);
+  f << header;
+  f.write(reinterpret_cast<const char*>(x.data()), x.size() * sizeof(float));
+}
+
+// RQ-KMeans 2 x 256, 20 iterations per level (tol 0), greedy: training (which returns the
+// training rows' codes) timed per backend, with the relative reconstruction error.
+static void bench_rq(const char* npy_dir, bool cuda) {
+  for (i64 d : {384, 768}) {
+    const i64 n = 62138;
+    auto x = embedding_like(n, d, 42 + unsigned(d));
+    if (npy_dir) write_npy(std::string(npy_dir) + "/rq-" + std::to_string(d) + ".npy", x, n, d);
+    double xx = 0;
+    for (float v : x) xx += double(v) * v;
+    for (Backend b : {Backend::Cpu, Backend::Cuda}) {
+      if (b == Backend::Cuda && !cuda) continue;
+      RqParams p;
+      p.levels = 2;
+      p.kmeans.k = 256;
+      p.kmeans.max_iter = 20;
+      p.kmeans.tol = 0;
+      p.kmeans.seed = 1;
+      p.backend = b;
+      RqTrainResult r;
+      double t = median_ms(b == Backend::Cuda ? 3 : 1, [&] { r = rq_train(x.data(), n, d, p, CancelFlag{}); });
+      std::printf("%s rq-kmeans 62138x%lld 2x256 train+codes %9.1f ms  rel_err %.5f\n",
+                  b == Backend::Cuda ? "cuda" : "cpu ", (long long)d, t, r.level_sq_error.back() / xx);
+    }
+  }
 }
 
 int main(int argc, char** argv) {
@@ -71,5 +133,7 @@ int main(int argc, char** argv) {
     cudaFree(dx); cudaFree(dc); cudaFree(dd); cudaFree(di);
 #endif
   }
+  const char* npy_dir = std::getenv("SEMID_BENCH_NPY_DIR");
+  bench_rq(npy_dir, cs.device_count > 0);
   return 0;
 }

@@ -50,6 +50,7 @@ Napi::Value RqTrain(const Napi::CallbackInfo& info) {
   p.kmeans.seed = static_cast<std::uint64_t>(int_field(o, "seed", 0));
   p.kmeans.init = str_field(o, "init", "kmeans++") == "random" ? KMeansInit::Random : KMeansInit::KMeansPlusPlus;
   p.kmeans.init_sample = int_field(o, "initSample", 0);
+  p.kmeans.presample = int_field(o, "presample", 0);
   p.kmeans.threads = static_cast<int>(int_field(o, "threads", 0));
   p.beam = static_cast<int>(int_field(o, "beam", 1));
   p.max_train_points = int_field(o, "maxTrainPoints", 0);

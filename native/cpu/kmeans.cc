@@ -148,7 +148,23 @@ KMeansResult kmeans_train(KMeansBackend& backend, const float* x, i64 n, i64 d,
   const bool debug = std::getenv("SEMID_DEBUG_KMEANS") != nullptr;
   const auto t0 = std::chrono::steady_clock::now();
   auto ms = [&] { return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(); };
-  result.centroids = kmeans_init(x, n, d, p, cancel);
+  const i64 presample = p.presample < 0 ? (n >= 128 * p.k ? 64 * p.k : 0) : p.presample;
+  if (presample >= p.k && presample < n) {
+    // Coarse pass on a seeded sample (rows kept in index order); its centroids start the run.
+    Rng rng(p.seed ^ 0x2545f4914f6cdd1dull);
+    std::vector<i64> rows(n);
+    for (i64 i = 0; i < n; ++i) rows[i] = i;
+    for (i64 j = 0; j < presample; ++j) std::swap(rows[j], rows[j + static_cast<i64>(rng.below(n - j))]);
+    rows.resize(presample);
+    std::sort(rows.begin(), rows.end());
+    std::vector<float> sample(presample * d);
+    for (i64 i = 0; i < presample; ++i) std::copy(x + rows[i] * d, x + rows[i] * d + d, sample.data() + i * d);
+    KMeansParams sp = p;
+    sp.presample = 0;
+    result.centroids = kmeans_train(backend, sample.data(), presample, d, sp, cancel).centroids;
+  } else {
+    result.centroids = kmeans_init(x, n, d, p, cancel);
+  }
   if (debug) std::fprintf(stderr, "kmeans: init %.1f ms\n", ms());
   backend.set_data(x, n, d);
   backend.set_centroids(result.centroids.data(), p.k);
@@ -157,9 +173,12 @@ KMeansResult kmeans_train(KMeansBackend& backend, const float* x, i64 n, i64 d,
   for (int it = 0; it < p.max_iter; ++it) {
     cancel.check();
     KMeansIteration rec{};
+    const double t_assign = ms();
     rec.changed = backend.assign();
     if (it > 0 && rec.changed == 0) break;  // converged: the centroids are the means already
+    const double t_update = ms();
     rec.inertia = backend.update();
+    if (debug) std::fprintf(stderr, "kmeans: assign %.1f ms, update %.1f ms\n", t_update - t_assign, ms() - t_update);
     const auto& counts = backend.counts();
     if (std::find(counts.begin(), counts.end(), 0) != counts.end()) {
       backend.get_centroids(result.centroids.data());

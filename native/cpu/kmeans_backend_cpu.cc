@@ -11,6 +11,8 @@
 // keeps per-cluster sums in double, applied row by row in index order (incrementally after the
 // first iteration), so results never depend on the thread count.
 #include <algorithm>
+#include <chrono>
+#include <numeric>
 #include <cstdio>
 #include <cstdlib>
 #include <cmath>
@@ -32,7 +34,7 @@ constexpr i64 kGatherRows = 16384; // rows recomputed per nearest call (bounds s
 constexpr i64 kClusterGroups = 64; // cluster groups for the incremental update (fixed)
 constexpr float kMarginScale = 1e-5f;
 constexpr i64 kElkanMaxBounds = i64(1) << 26;  // n x k lower bounds (floats) for Elkan
-constexpr double kElkanFullFraction = 0.25;    // examined pairs above which a pass is a full GEMM
+
 
 double sq_dist(const float* a, const float* b, i64 d) {
   double s = 0;
@@ -80,7 +82,7 @@ class CpuKMeansBackend final : public KMeansBackend {
   const std::int32_t* assignment() override { return assign_.data(); }
 
   i64 assign() override {
-    if (elkan()) return bounds_ ? elkan_step() : elkan_full();
+    if (elkan()) return elkan_assign();
     if (!bounds_ || k_ == 1) return full_assign();
     // Centroid movements since the last assignment.
     std::vector<double> delta(k_);
@@ -174,130 +176,190 @@ class CpuKMeansBackend final : public KMeansBackend {
     return cmax;
   }
 
-  // Elkan, full pass: all n x k distances by GEMM, tile by tile; exact bounds for every pair.
-  i64 elkan_full() {
-    const i64 k = k_, d = d_, rows_per_tile = std::max<i64>(64, std::min<i64>(4096, (i64(1) << 22) / k));
-    lower_.resize(n_ * k);
-    upper_.resize(n_);
-    std::vector<float> cnorm(k), tile(rows_per_tile * k);
+  // Elkan with lazy drift: for each row an upper bound u on the distance to its centroid, a row
+  // lower bound L on the distance to every other centroid, and per pair a stored value S[i][j]
+  // whose lower bound is S[i][j] - drift[j] (drift[j]: the centroid's total movement so far), so
+  // nothing is updated per pair when centroids move. A row is skipped when u <= max(L, s[a]);
+  // otherwise its candidates (u > max(S - drift, |c_a - c_j| / 2)) are examined one by one, or,
+  // when they are many, the row joins a batch recomputed against all centroids by GEMM.
+  i64 elkan_assign() {
+    const auto t_start = std::chrono::steady_clock::now();
+    const i64 k = k_, d = d_;
+    const bool first = !bounds_;
+    if (first) {
+      pair_.assign(n_ * k, 0.0f);
+      upper_.assign(n_, 0.0f);
+      lower_.assign(n_, 0.0f);
+      drift_.assign(k, 0.0f);
+    }
+    std::vector<float> delta(k, 0.0f);
+    float max1 = 0, max2 = 0;
+    i64 arg1 = -1;
+    if (!first) {
+      for (i64 j = 0; j < k; ++j) {
+        delta[j] = float(std::sqrt(sq_dist(c_.data() + j * d, prev_c_.data() + j * d, d))) * (1 + 1e-6f);
+        drift_[j] += delta[j];
+        if (delta[j] > max1) { max2 = max1; max1 = delta[j]; arg1 = j; }
+        else if (delta[j] > max2) max2 = delta[j];
+      }
+    }
+    const i64 blocks = (n_ + kRowBlock - 1) / kRowBlock;
+    std::vector<std::vector<i64>> dense(blocks);
+    std::vector<i64> block_changed(blocks, 0), block_rows(blocks, 0), block_pairs(blocks, 0);
+    if (first) {
+      for (i64 b = 0; b < blocks; ++b)
+        for (i64 i = b * kRowBlock; i < std::min(n_, (b + 1) * kRowBlock); ++i) dense[b].push_back(i);
+    } else {
+      const bool with_gaps = k <= 2048;
+      std::vector<float> half_cc(with_gaps ? k * k : k, 0.0f), s(k, 0.0f);
+      if (with_gaps) center_half_gaps(half_cc, s);
+      const cpu::SqDistFn dist2 = cpu::sq_dist_fn();
+      const i64 dense_threshold = std::max<i64>(1, k / 4);
+      std::vector<float> zero_row(k, 0.0f);
+      parallel_for(blocks, threads_, cancel_, [&](i64 b, int) {
+        for (i64 i = b * kRowBlock; i < std::min(n_, (b + 1) * kRowBlock); ++i) {
+          std::int32_t a = assign_[i];
+          float u = upper_[i] + delta[a];
+          float L = lower_[i] - (a == arg1 ? max2 : max1);
+          const float m = std::max(s[a], L);
+          if (u <= m) { upper_[i] = u; lower_[i] = L; continue; }
+          const float* xi = x_ + i * d;
+          u = std::sqrt(dist2(xi, c_.data() + i64(a) * d, d)) * (1 + 1e-6f);
+          if (u <= m) { upper_[i] = u; lower_[i] = L; continue; }
+          ++block_rows[b];
+          float* S = pair_.data() + i * k;
+          const std::int32_t a0 = a;
+          const float u0 = u;
+          const float* hc0 = with_gaps ? half_cc.data() + i64(a0) * k : zero_row.data();
+          // Pass 1 (vectorisable): candidates, and a lower bound over the others.
+          i64 candidates = 0;
+          float newL = std::numeric_limits<float>::infinity();
+          for (i64 j = 0; j < k; ++j) {
+            const float lb = S[j] - drift_[j];
+            const bool cand = u0 > std::max(lb, hc0[j]);
+            candidates += cand;
+            newL = std::min(newL, cand ? std::numeric_limits<float>::infinity() : std::max(lb, 2 * hc0[j] - u0));
+          }
+          candidates -= u0 > std::max(S[a0] - drift_[a0], hc0[a0]);  // the own centroid is no candidate
+          if (candidates > dense_threshold) { upper_[i] = u; dense[b].push_back(i); continue; }
+          // Pass 2: the candidates, one exact distance each unless the current centroid rules
+          // them out (the own centroid may count as a candidate: it is skipped).
+          const float* hc = hc0;
+          for (i64 j = 0; candidates > 0 && j < k; ++j) {
+            const float lb0 = S[j] - drift_[j];
+            if (j == a0 || !(u0 > std::max(lb0, hc0[j]))) continue;
+            if (j == a) continue;
+            if (u <= std::max(lb0, hc[j])) {
+              newL = std::min(newL, std::max(lb0, 2 * hc[j] - u));
+              continue;
+            }
+            const float dj = std::sqrt(dist2(xi, c_.data() + j * d, d));
+            ++block_pairs[b];
+            S[j] = dj + drift_[j];
+            if (dj < u || (dj == u && j < a)) {
+              const float u_lower = u * (1 - 2e-6f);  // u carries a rounding allowance upwards
+              newL = std::min(newL, u_lower);
+              S[a] = u_lower + drift_[a];
+              a = std::int32_t(j);
+              u = dj;
+              if (with_gaps) hc = half_cc.data() + i64(a) * k;
+            } else {
+              newL = std::min(newL, dj);
+            }
+          }
+          upper_[i] = u;
+          lower_[i] = std::max(0.0f, newL);
+          if (a != a0) { assign_[i] = a; ++block_changed[b]; }
+        }
+      });
+    }
+    std::vector<i64> rows;
+    for (auto& l : dense) rows.insert(rows.end(), l.begin(), l.end());
+    const auto t_dense = std::chrono::steady_clock::now();
+    i64 changed = elkan_dense(rows);
+    if (std::getenv("SEMID_DEBUG_KMEANS"))
+      std::fprintf(stderr, "elkan: scanned rows %lld, exact pairs %lld; scan %.1f ms, dense %.1f ms\n",
+                   (long long)std::accumulate(block_rows.begin(), block_rows.end(), i64(0)),
+                   (long long)std::accumulate(block_pairs.begin(), block_pairs.end(), i64(0)),
+                   std::chrono::duration<double, std::milli>(t_dense - t_start).count(),
+                   std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_dense).count());
+    for (i64 c : block_changed) changed += c;
+    if (std::getenv("SEMID_DEBUG_KMEANS"))
+      std::fprintf(stderr, "elkan: %lld rows by GEMM, changed %lld\n", (long long)rows.size(), (long long)changed);
+    prev_c_ = c_;
+    bounds_ = true;
+    return changed;
+  }
+
+  // Rows recomputed against every centroid by GEMM; exact bounds for each pair.
+  i64 elkan_dense(const std::vector<i64>& rows) {
+    if (rows.empty()) return 0;
+    const i64 k = k_, d = d_;
+    const i64 tile_rows = std::max<i64>(64, std::min<i64>(4096, (i64(1) << 22) / k));
+    std::vector<float> cnorm(k), tile(tile_rows * k), gathered;
     for (i64 j = 0; j < k; ++j) {
       double r = 0;
       for (i64 t = 0; t < d; ++t) r += double(c_[j * d + t]) * c_[j * d + t];
       cnorm[j] = float(r);
     }
     const float cmax = *std::max_element(cnorm.begin(), cnorm.end());
+    const bool all = static_cast<i64>(rows.size()) == n_;
     i64 changed = 0;
-    for (i64 r0 = 0; r0 < n_; r0 += rows_per_tile) {
-      const i64 m = std::min(rows_per_tile, n_ - r0);
+    for (i64 r0 = 0; r0 < static_cast<i64>(rows.size()); r0 += tile_rows) {
+      const i64 m = std::min<i64>(tile_rows, rows.size() - r0);
+      const float* src = x_ + rows[r0] * d;
+      if (!all) {
+        gathered.resize(m * d);
+        for (i64 i = 0; i < m; ++i) std::copy(x_ + rows[r0 + i] * d, x_ + rows[r0 + i] * d + d, gathered.data() + i * d);
+        src = gathered.data();
+      }
       GemmArgs g;
       g.m = m; g.n = k; g.k = d; g.trans_b = true;
-      g.a = x_ + r0 * d; g.lda = d; g.b = c_.data(); g.ldb = d; g.c = tile.data(); g.ldc = k;
+      g.a = src; g.lda = d; g.b = c_.data(); g.ldb = d; g.c = tile.data(); g.ldc = k;
       gemm_cpu(g, threads_, cancel_, false);
-      std::vector<i64> block_changed((m + 255) / 256, 0);
-      parallel_for(static_cast<i64>(block_changed.size()), threads_, cancel_, [&](i64 b, int) {
+      std::vector<i64> part((m + 255) / 256, 0);
+      parallel_for(static_cast<i64>(part.size()), threads_, cancel_, [&](i64 b, int) {
         for (i64 i = b * 256; i < std::min(m, (b + 1) * 256); ++i) {
-          const i64 row = r0 + i;
+          const i64 row = rows[r0 + i];
           const float xn = xnorm_[row], margin = kMarginScale * (xn + cmax);
-          const float* dots = tile.data() + i * k;
-          float* l = lower_.data() + row * k;
+          float* d2 = tile.data() + i * k;  // dot products in, squared distances out
+          float* S = pair_.data() + row * k;
+          for (i64 j = 0; j < k; ++j) d2[j] = std::max(xn + cnorm[j] - 2.0f * d2[j], 0.0f);
+          for (i64 j = 0; j < k; ++j) S[j] = std::sqrt(std::max(0.0f, d2[j] - margin)) + drift_[j];
           float best = std::numeric_limits<float>::infinity();
+          for (i64 j = 0; j < k; ++j) best = std::min(best, d2[j]);
           std::int32_t best_j = 0;
-          for (i64 j = 0; j < k; ++j) {
-            const float d2 = std::max(xn + cnorm[j] - 2.0f * dots[j], 0.0f);
-            l[j] = std::sqrt(std::max(0.0f, d2 - margin));
-            if (d2 < best) { best = d2; best_j = std::int32_t(j); }
-          }
+          while (d2[best_j] != best) ++best_j;
+          float second = std::numeric_limits<float>::infinity();
+          for (i64 j = 0; j < k; ++j) second = std::min(second, j == best_j ? second : d2[j]);
           upper_[row] = std::sqrt(best + margin);
-          if (assign_[row] != best_j) ++block_changed[b];
+          lower_[row] = std::sqrt(std::max(0.0f, second - margin));
+          if (assign_[row] != best_j) ++part[b];
           assign_[row] = best_j;
         }
       });
-      for (i64 c : block_changed) changed += c;
+      for (i64 c : part) changed += c;
     }
-    prev_c_ = c_;
-    bounds_ = true;
     return changed;
   }
 
-  // Elkan, pruned pass.
-  i64 elkan_step() {
+  // half_cc[a][j] = |c_a - c_j| / 2 (from a GEMM, with a margin), s[a] = min over j != a.
+  void center_half_gaps(std::vector<float>& half_cc, std::vector<float>& s) {
     const i64 k = k_, d = d_;
-    std::vector<float> delta(k);
-    for (i64 j = 0; j < k; ++j)
-      delta[j] = float(std::sqrt(sq_dist(c_.data() + j * d, prev_c_.data() + j * d, d))) * (1 + 1e-6f);
-    // Half the distances between centroids (from a GEMM, with a margin), and s[a] = min over j.
-    std::vector<float> half_cc(k * k), s(k, std::numeric_limits<float>::infinity());
-    {
-      GemmArgs g;
-      g.m = k; g.n = k; g.k = d; g.trans_b = true;
-      g.a = c_.data(); g.lda = d; g.b = c_.data(); g.ldb = d; g.c = half_cc.data(); g.ldc = k;
-      gemm_cpu(g, threads_, cancel_, false);
-      std::vector<float> cn(k);
-      for (i64 j = 0; j < k; ++j) cn[j] = half_cc[j * k + j];
-      const float cmax = *std::max_element(cn.begin(), cn.end());
-      for (i64 a = 0; a < k; ++a)
-        for (i64 j = 0; j < k; ++j) {
-          const float d2 = std::max(cn[a] + cn[j] - 2.0f * half_cc[a * k + j] - 4 * kMarginScale * cmax, 0.0f);
-          half_cc[a * k + j] = a == j ? 0.0f : 0.5f * std::sqrt(d2);
-          if (a != j) s[a] = std::min(s[a], half_cc[a * k + j]);
-        }
-    }
-    // Pass A: move the bounds and count the pairs that would be examined.
-    const i64 blocks = (n_ + kRowBlock - 1) / kRowBlock;
-    std::vector<i64> examined(blocks, 0);
-    parallel_for(blocks, threads_, cancel_, [&](i64 b, int) {
-      i64 count = 0;
-      for (i64 i = b * kRowBlock; i < std::min(n_, (b + 1) * kRowBlock); ++i) {
-        const i64 a = assign_[i];
-        const float u = upper_[i] + delta[a];
-        upper_[i] = u;
-        float* l = lower_.data() + i * k;
-        const float* hc = half_cc.data() + a * k;
-        for (i64 j = 0; j < k; ++j) {
-          l[j] = std::max(0.0f, l[j] - delta[j]);
-          count += (u > l[j]) & (u > hc[j]);
-        }
+    GemmArgs g;
+    g.m = k; g.n = k; g.k = d; g.trans_b = true;
+    g.a = c_.data(); g.lda = d; g.b = c_.data(); g.ldb = d; g.c = half_cc.data(); g.ldc = k;
+    gemm_cpu(g, threads_, cancel_, false);
+    std::vector<float> cn(k);
+    for (i64 j = 0; j < k; ++j) cn[j] = half_cc[j * k + j];
+    const float cmax = *std::max_element(cn.begin(), cn.end());
+    std::fill(s.begin(), s.end(), std::numeric_limits<float>::infinity());
+    for (i64 a = 0; a < k; ++a)
+      for (i64 j = 0; j < k; ++j) {
+        const float d2 = std::max(cn[a] + cn[j] - 2.0f * half_cc[a * k + j] - 4 * kMarginScale * cmax, 0.0f);
+        half_cc[a * k + j] = a == j ? 0.0f : 0.5f * std::sqrt(d2);
+        if (a != j) s[a] = std::min(s[a], half_cc[a * k + j]);
       }
-      examined[b] = count;
-    });
-    i64 total = 0;
-    for (i64 c : examined) total += c;
-    if (double(total) > kElkanFullFraction * double(n_) * double(k)) return elkan_full();
-    // Pass B: examine the candidate centroids of each row.
-    const cpu::SqDistFn dist2 = cpu::sq_dist_fn();
-    std::vector<i64> block_changed(blocks, 0);
-    parallel_for(blocks, threads_, cancel_, [&](i64 b, int) {
-      for (i64 i = b * kRowBlock; i < std::min(n_, (b + 1) * kRowBlock); ++i) {
-        std::int32_t a = assign_[i];
-        float u = upper_[i];
-        if (u <= s[a]) continue;
-        const float* xi = x_ + i * d;
-        float* l = lower_.data() + i * k;
-        bool tight = false;
-        for (i64 j = 0; j < k; ++j) {
-          if (j == a) continue;
-          const float z = std::max(l[j], half_cc[a * k + j]);
-          if (u <= z) continue;
-          if (!tight) {
-            u = std::sqrt(dist2(xi, c_.data() + i64(a) * d, d));
-            l[a] = u;
-            tight = true;
-            if (u <= z) continue;
-          }
-          const float dj = std::sqrt(dist2(xi, c_.data() + j * d, d));
-          l[j] = dj;
-          if (dj < u || (dj == u && j < a)) { a = std::int32_t(j); u = dj; }
-        }
-        upper_[i] = u;
-        if (a != assign_[i]) { assign_[i] = a; ++block_changed[b]; }
-      }
-    });
-    prev_c_ = c_;
-    i64 changed = 0;
-    for (i64 c : block_changed) changed += c;
-    if (std::getenv("SEMID_DEBUG_KMEANS"))
-      std::fprintf(stderr, "elkan: examined %lld of %lld pairs, changed %lld\n", (long long)total, (long long)(n_ * k), (long long)changed);
-    return changed;
   }
 
   // Half the distance from each centroid to its nearest other centroid (0 when not worth it).
@@ -398,7 +460,7 @@ class CpuKMeansBackend final : public KMeansBackend {
   const float* x_ = nullptr;
   i64 n_ = 0, d_ = 0, k_ = 0;
   double xx_ = 0;
-  std::vector<float> c_, prev_c_, xnorm_, upper_, lower_;
+  std::vector<float> c_, prev_c_, xnorm_, upper_, lower_, pair_, drift_;
   std::vector<std::int32_t> assign_, sums_assign_;
   std::vector<double> sums_;
   std::vector<i64> counts_;

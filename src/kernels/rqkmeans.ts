@@ -47,6 +47,13 @@ export interface RQTrainOptions {
   init?: 'kmeans++' | 'random';
   /** Rows used by k-means++ (default max(4096, 16·K)). */
   initSample?: number;
+  /**
+   * Coarse-to-fine: run each level's k-means on a seeded sample of this many rows first and
+   * start the iterations on all rows from its centroids: fewer full passes, but on noisy data
+   * it can settle in a worse optimum (measured: +1.5% relative error with 64·K rows on
+   * 62,138 x 384). Default 0 (off).
+   */
+  presample?: number;
   /** Beam width for encoding the training rows between levels (as FAISS's max_beam_size); default 1. */
   beam?: number;
   /** Train on a seeded sample of at most this many rows (default: all). */
@@ -171,6 +178,7 @@ export class RQKMeans {
     const init = o.init ?? 'kmeans++';
     if (init !== 'kmeans++' && init !== 'random') throw new SemidArgumentError('init', '"kmeans++" or "random"', init);
     const initSample = expectInt('initSample', o.initSample ?? 0, 0, 2 ** 31 - 1);
+    const presample = expectInt('presample', o.presample ?? 0, 0, 2 ** 31 - 1);
     const beam = expectInt('beam', o.beam ?? 1, 1, 1024);
     const maxTrainPoints = expectInt('maxTrainPoints', o.maxTrainPoints ?? 0, 0, 2 ** 31 - 1);
     const threads = expectThreads(o.threads);
@@ -204,7 +212,7 @@ export class RQKMeans {
     try {
       const res = await call(inner.signal, (cancel) =>
         loadAddon().addon.rqTrain({
-          x: m.data, n: m.rows, d: m.cols, levels, k, iters, tol, seed, init, initSample, beam, maxTrainPoints,
+          x: m.data, n: m.rows, d: m.cols, levels, k, iters, tol, seed, init, initSample, presample, beam, maxTrainPoints,
           device, threads, checkFinite, cancel, onProgress,
         }),
       );

@@ -81,6 +81,7 @@ export interface RawRqTrainArgs {
   seed: number;
   init: 'kmeans++' | 'random';
   initSample: number;
+  presample: number;
   beam: number;
   maxTrainPoints: number;
   device: 'cpu' | 'cuda';

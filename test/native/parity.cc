@@ -14,6 +14,7 @@
 #include "semid/cuda.h"
 #include "semid/gemm.h"
 #include "semid/nearest.h"
+#include "semid/rq.h"
 
 using namespace semid;
 
@@ -125,6 +126,71 @@ static void run_backend(const char* backend, std::mt19937& rng) {
   }
 }
 
+// Planted (tie-free) data: CUDA and CPU k-means must make the same decisions.
+static std::vector<float> planted(i64 n, i64 d, i64 clusters, float scale, float noise, std::mt19937& rng) {
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::vector<float> centres(clusters * d), x(n * d);
+  for (auto& v : centres) v = scale * g(rng);
+  for (i64 i = 0; i < n; ++i)
+    for (i64 j = 0; j < d; ++j) x[i * d + j] = centres[(i % clusters) * d + j] + noise * g(rng);
+  return x;
+}
+
+static double rel_error(const std::vector<float>& x, const RqTrainResult& r) {
+  double xx = 0;
+  for (float v : x) xx += double(v) * v;
+  return r.level_sq_error.back() / xx;
+}
+
+static void rq_cuda_parity(std::mt19937& rng) {
+  {
+    const i64 n = 20000, d = 32;
+    auto x = planted(n, d, 64, 10.0f, 0.01f, rng);
+    RqParams p;
+    p.levels = 2;
+    p.kmeans.k = 64;
+    p.kmeans.seed = 1;
+    RqTrainResult cpu = rq_train(x.data(), n, d, p, CancelFlag{});
+    p.backend = Backend::Cuda;
+    RqTrainResult gpu = rq_train(x.data(), n, d, p, CancelFlag{});
+    i64 diff_codes = 0;
+    for (std::size_t e = 0; e < cpu.codes.size(); ++e) diff_codes += cpu.codes[e] != gpu.codes[e];
+    double diff = 0;
+    for (std::size_t e = 0; e < cpu.codebooks.data.size(); ++e)
+      diff = std::max(diff, double(std::fabs(cpu.codebooks.data[e] - gpu.codebooks.data[e])));
+    report(diff_codes == 0 && diff < 1e-4, "rq/cuda planted n=20000 d=32 2x64",
+           "codes_differing=" + std::to_string(diff_codes) + " max_codebook_diff=" + std::to_string(diff));
+  }
+  {
+    const i64 n = 30000, d = 64;
+    auto x = planted(n, d, 500, 1.0f, 0.6f, rng);
+    RqParams p;
+    p.levels = 2;
+    p.kmeans.k = 256;
+    p.kmeans.seed = 1;
+    RqTrainResult cpu = rq_train(x.data(), n, d, p, CancelFlag{});
+    p.backend = Backend::Cuda;
+    RqTrainResult gpu = rq_train(x.data(), n, d, p, CancelFlag{});
+    const double ec = rel_error(x, cpu), eg = rel_error(x, gpu);
+    report(std::fabs(eg - ec) / ec < 0.01, "rq/cuda realistic n=30000 d=64 2x256",
+           "rel_err_cpu=" + std::to_string(ec) + " rel_err_cuda=" + std::to_string(eg));
+    for (int beam : {1, 4}) {
+      std::vector<std::int32_t> c1(n * 2), c2(n * 2);
+      std::vector<double> e1(2), e2(2);
+      RqEncodeArgs a;
+      a.x = x.data(); a.n = n; a.beam = beam; a.codes = c1.data(); a.level_sq_error = e1.data();
+      rq_encode(cpu.codebooks, a, CancelFlag{});
+      a.backend = Backend::Cuda; a.codes = c2.data(); a.level_sq_error = e2.data();
+      rq_encode(cpu.codebooks, a, CancelFlag{});
+      i64 same = 0;
+      for (std::size_t e = 0; e < c1.size(); ++e) same += c1[e] == c2[e];
+      report(double(same) / c1.size() > 0.999 && std::fabs(e1[1] - e2[1]) / e1[1] < 1e-4,
+             "rq/cuda encode beam=" + std::to_string(beam),
+             "same_codes=" + std::to_string(double(same) / c1.size()));
+    }
+  }
+}
+
 int main() {
   std::mt19937 rng(1234);
   std::printf("detected SIMD: %s\n", simd_name(detected_simd()));
@@ -141,6 +207,7 @@ int main() {
     std::printf("-- CUDA %s (sm_%d%d, %d SMs)\n", cs.device.name.c_str(), cs.device.sm_major,
                 cs.device.sm_minor, cs.device.multiprocessors);
     run_backend("cuda", rng);
+    rq_cuda_parity(rng);
     // Errors surface as exceptions, not aborts.
     try {
       GemmArgs bad;

@@ -22,6 +22,11 @@ struct KMeansParams {
   KMeansInit init = KMeansInit::KMeansPlusPlus;
   /** Rows used by k-means++ (a seeded sample; 0 = min(n, max(4096, 16 k))). */
   i64 init_sample = 0;
+  /** Coarse-to-fine: first run k-means on a seeded sample of this many rows and start the
+   * iterations on all rows from its centroids (far fewer full passes before the assignments
+   * settle; on noisy data it can also settle in a worse optimum). -1 = auto (64 k rows when
+   * n >= 128 k), 0 = off (the default). */
+  i64 presample = 0;
   int threads = 0;
 };
 
