@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+// GPU check through Node (for a device machine with node but no npm): the loader must pick the
+// CUDA-enabled addon, and every CUDA entry point must agree with the CPU one. Needs dist/,
+// build-cuda/ and build/ (the CPU addon) from this checkout. Ends with "N passed, N failed".
+import { gemm, info, nearestCentroids, RQKMeans } from '../dist/index.js';
+
+let passed = 0, failed = 0;
+const check = (ok, name, detail = '') => { ok ? passed++ : failed++; console.log(`${ok ? 'OK  ' : 'FAIL'} ${name} ${detail}`); };
+const ints = (n, seed) => { let s = seed; return Float32Array.from({ length: n }, () => { s = (s * 1103515245 + 12345) % 2147483648; return (s % 9) - 4; }); };
+const floats = (n, seed) => { let s = seed; return Float32Array.from({ length: n }, () => { s = (s * 1103515245 + 12345) % 2147483648; return s / 2147483648 * 2 - 1; }); };
+
+const i = info();
+console.log(JSON.stringify({ addon: i.addonPath, backends: i.backends, device: i.cuda.device, simd: i.simd, threads: i.threads }));
+check(i.backends.includes('cuda'), 'loader picked a CUDA-enabled addon that sees the device', i.addonPath);
+
+for (const [m, n, k] of [[7, 5, 3], [130, 33, 517], [1000, 256, 768]]) {
+  for (const transB of [false, true]) {
+    const a = ints(m * k, m), b = ints(k * n, n);
+    const cpu = await gemm(a, b, { m, n, k, transB, device: 'cpu', impl: 'native' });
+    const gpu = await gemm(a, b, { m, n, k, transB, device: 'cuda' });
+    check(cpu.every((v, e) => v === gpu[e]), `gemm ${m}x${n}x${k} transB=${transB}`);
+  }
+}
+for (const [n, d, k, topk] of [[5000, 768, 256, 1], [200, 33, 1000, 32], [50, 16, 2000, 100]]) {
+  const x = ints(n * d, n), c = ints(k * d, k);
+  const cpu = await nearestCentroids(x, c, { dim: d, topk, device: 'cpu' });
+  const gpu = await nearestCentroids(x, c, { dim: d, topk, device: 'cuda' });
+  check(cpu.indices.every((v, e) => v === gpu.indices[e]) && cpu.distances.every((v, e) => v === gpu.distances[e]), `nearest n=${n} d=${d} k=${k} topk=${topk}`);
+}
+{
+  const n = 62138, d = 768;
+  const x = floats(n * d, 3);
+  for (const device of ['cpu', 'cuda']) {
+    const t = performance.now();
+    const model = await RQKMeans.train(x, { dim: d, levels: 2, codebookSize: 256, iters: 20, tol: 0, seed: 1, device });
+    const ms = performance.now() - t;
+    const err = model.stats(x, model.trainingCodes).totalRelativeError;
+    console.log(`RQKMeans ${device} 62138x768 2x256 train+codes ${ms.toFixed(1)} ms (from JS, host arrays), rel err ${err.toFixed(5)}`);
+    globalThis[device] = err;
+  }
+  check(Math.abs(globalThis.cuda - globalThis.cpu) / globalThis.cpu < 0.01, 'RQKMeans cuda vs cpu relative error within 1%', `${globalThis.cpu} vs ${globalThis.cuda}`);
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
