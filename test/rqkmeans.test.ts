@@ -188,8 +188,9 @@ describe('RQKMeans rejects bad input', () => {
 describe.skipIf(!cudaAvailable())('RQKMeans CUDA parity', () => {
   it('planted data: same codes, codebooks within rounding', async () => {
     const { x } = planted(20000, 32, 64, 10, 0.01, 9);
-    const cpu = await RQKMeans.train(x, { dim: 32, levels: 2, codebookSize: 64, seed: 1, device: 'cpu' });
-    const gpu = await RQKMeans.train(x, { dim: 32, levels: 2, codebookSize: 64, seed: 1, device: 'cuda' });
+    // One level: a second one would cluster the planted noise, which is not tie-free.
+    const cpu = await RQKMeans.train(x, { dim: 32, levels: 1, codebookSize: 64, seed: 1, device: 'cpu' });
+    const gpu = await RQKMeans.train(x, { dim: 32, levels: 1, codebookSize: 64, seed: 1, device: 'cuda' });
     expect(Array.from(gpu.trainingCodes!.data)).toEqual(Array.from(cpu.trainingCodes!.data));
     let diff = 0;
     for (let e = 0; e < cpu.codebooks.length; e++) diff = Math.max(diff, Math.abs(cpu.codebooks[e] - gpu.codebooks[e]));

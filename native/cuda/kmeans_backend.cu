@@ -33,20 +33,30 @@ __global__ void count_changes_kernel(const int* now, int* before, long long n, u
   before[i] = now[i];
 }
 
-// One block per cluster: sums its rows (in the given order) per dimension in double, moves the
-// centroid to the mean, and writes the cluster's share of the inertia, -2 c.S + n |c|^2.
-constexpr int kUpdateThreads = 256;
+// One block per (cluster, chunk of 128 dimensions), one thread per dimension: sums the cluster's
+// rows in double, in the given order (four rows in flight, combined in a fixed order), moves the
+// centroid to the mean, and writes the block's share of the inertia, -2 c.S + n |c|^2.
+constexpr int kUpdateThreads = 128;
 __global__ void __launch_bounds__(kUpdateThreads) update_kernel(const float* x, long long d,
                                                                 const int* order, const long long* offsets,
                                                                 float* centroids, double* inertia_part) {
   const long long c = blockIdx.x;
+  const long long j = (long long)blockIdx.y * kUpdateThreads + threadIdx.x;
   const long long begin = offsets[c], end = offsets[c + 1], count = end - begin;
   double part = 0;
-  for (long long j = threadIdx.x; j < d; j += blockDim.x) {
-    double s = 0;
-    for (long long m = begin; m < end; ++m) s += double(x[(long long)order[m] * d + j]);
+  if (j < d) {
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    long long m = begin;
+    for (; m + 4 <= end; m += 4) {
+      s0 += double(x[(long long)order[m] * d + j]);
+      s1 += double(x[(long long)order[m + 1] * d + j]);
+      s2 += double(x[(long long)order[m + 2] * d + j]);
+      s3 += double(x[(long long)order[m + 3] * d + j]);
+    }
+    for (; m < end; ++m) s0 += double(x[(long long)order[m] * d + j]);
+    const double s = (s0 + s1) + (s2 + s3);
     const double old = centroids[c * d + j];
-    part += -2.0 * old * s + double(count) * old * old;
+    part = -2.0 * old * s + double(count) * old * old;
     if (count > 0) centroids[c * d + j] = float(s / double(count));
   }
   __shared__ double red[kUpdateThreads];
@@ -56,7 +66,7 @@ __global__ void __launch_bounds__(kUpdateThreads) update_kernel(const float* x, 
     if (threadIdx.x < off) red[threadIdx.x] += red[threadIdx.x + off];
     __syncthreads();
   }
-  if (threadIdx.x == 0) inertia_part[c] = red[0];
+  if (threadIdx.x == 0) inertia_part[c * gridDim.y + blockIdx.y] = red[0];
 }
 
 class CudaKMeansBackend final : public KMeansBackend {
@@ -89,7 +99,7 @@ class CudaKMeansBackend final : public KMeansBackend {
     c_.resize(k * d_);
     c_.upload(c, k * d_);
     offsets_.resize(k + 1);
-    inertia_part_.resize(k);
+    inertia_part_.resize(k * dim_chunks());
   }
   void move_centroids(const float* c) override { c_.upload(c, k_ * d_); }
   void get_centroids(float* c) const override { c_.download(c, k_ * d_); }
@@ -127,17 +137,18 @@ class CudaKMeansBackend final : public KMeansBackend {
     for (i64 i = 0; i < n_; ++i) order[fill[a[i]]++] = int(i);
     order_.upload(order.data(), n_);
     offsets_.upload(offsets.data(), k_ + 1);
-    update_kernel<<<unsigned(k_), kUpdateThreads>>>(x_.get(), d_, order_.get(), offsets_.get(), c_.get(),
-                                                   inertia_part_.get());
+    update_kernel<<<dim3(unsigned(k_), unsigned(dim_chunks())), kUpdateThreads>>>(
+        x_.get(), d_, order_.get(), offsets_.get(), c_.get(), inertia_part_.get());
     SEMID_CUDA_LAUNCH_CHECK();
-    std::vector<double> part(k_);
-    inertia_part_.download(part.data(), k_);
+    std::vector<double> part(k_ * dim_chunks());
+    inertia_part_.download(part.data(), part.size());
     double inertia = xx_;
     for (double p : part) inertia += p;
     return std::max(0.0, inertia);
   }
 
  private:
+  i64 dim_chunks() const { return (d_ + kUpdateThreads - 1) / kUpdateThreads; }
   CancelFlag cancel_;
   i64 n_ = 0, d_ = 0, k_ = 0;
   double xx_ = 0;

@@ -153,6 +153,13 @@ __global__ void gather_topk_kernel(const float* sd, const int* si, long long row
   out_i[(row_offset + r) * topk + t] = si[r * k + t];
 }
 
+/** A per-thread scratch allocation that only grows (no cudaMalloc/cudaFree per call). */
+template <typename T>
+T* scratch(DeviceBuffer<T>& buf, std::size_t count) {
+  if (buf.size() < count) buf.resize(count);
+  return buf.get();
+}
+
 unsigned blocks_for(long long count, int per_block) {
   return (unsigned)((count + per_block - 1) / per_block);
 }
@@ -169,30 +176,33 @@ void nearest_cuda_device(const NearestArgs& a, const CancelFlag& cancel) {
   const float* dc = a.centroids;
   float* out_d = a.distances;
   int* out_i = a.indices;
-  DeviceBuffer<float> own_xnorm(a.x_norms ? 0 : n), cnorm(k);
+  thread_local DeviceBuffer<float> own_xnorm_buf, cnorm_buf, part_d_buf;
+  thread_local DeviceBuffer<int> part_i_buf;
   const float* xnorm_ptr = a.x_norms;
   if (!xnorm_ptr) {
-    row_norms_kernel<<<blocks_for(n, 256), 256>>>(dx, n, d, own_xnorm.get());
-    xnorm_ptr = own_xnorm.get();
+    float* own = scratch(own_xnorm_buf, n);
+    row_norms_kernel<<<blocks_for(n, 256), 256>>>(dx, n, d, own);
+    xnorm_ptr = own;
   }
-  row_norms_kernel<<<blocks_for(k, 256), 256>>>(dc, k, d, cnorm.get());
+  float* cnorm_ptr = scratch(cnorm_buf, k);
+  row_norms_kernel<<<blocks_for(k, 256), 256>>>(dc, k, d, cnorm_ptr);
   SEMID_CUDA_LAUNCH_CHECK();
 
   if (topk == 1) {
     const i64 parts = (k + kBN - 1) / kBN;
     // Rows per launch: grid.y <= 65535 blocks and the partials within 256 MiB.
     const i64 max_rows = std::min<i64>(i64(65535) * kBM, std::max<i64>(kBM, (i64(32) << 20) / parts));
-    DeviceBuffer<float> part_d(std::min(n, max_rows) * parts);
-    DeviceBuffer<int> part_i(std::min(n, max_rows) * parts);
+    float* part_d = scratch(part_d_buf, std::min(n, max_rows) * parts);
+    int* part_i = scratch(part_i_buf, std::min(n, max_rows) * parts);
     for (i64 r0 = 0; r0 < n; r0 += max_rows) {
       cancel.check();
       const i64 rows = std::min(max_rows, n - r0);
       TileOperands o{dx + r0 * d, d, false, dc, d, true, rows, k, d};
       dim3 grid((unsigned)parts, (unsigned)((rows + kBM - 1) / kBM));
-      argmin_tile_kernel<<<grid, kThreads>>>(o, xnorm_ptr + r0, cnorm.get(), part_d.get(),
-                                             part_i.get());
+      argmin_tile_kernel<<<grid, kThreads>>>(o, xnorm_ptr + r0, cnorm_ptr, part_d,
+                                             part_i);
       SEMID_CUDA_LAUNCH_CHECK();
-      argmin_reduce_kernel<<<blocks_for(rows, 256), 256>>>(part_d.get(), part_i.get(), rows,
+      argmin_reduce_kernel<<<blocks_for(rows, 256), 256>>>(part_d, part_i, rows,
                                                            (int)parts, out_d + r0,
                                                            out_i + r0);
       SEMID_CUDA_LAUNCH_CHECK();
@@ -213,14 +223,14 @@ void nearest_cuda_device(const NearestArgs& a, const CancelFlag& cancel) {
       launch_gemm(o, 1, 0, 0, dots.get(), k, 0, 1.0f, 0.0f, nullptr);
       if (small) {
         select_small_kernel<<<blocks_for(rows, 4), 128>>>(dots.get(), rows, k, (int)topk,
-                                                          xnorm_ptr, cnorm.get(), r0,
+                                                          xnorm_ptr, cnorm_ptr, r0,
                                                           out_d, out_i);
         SEMID_CUDA_LAUNCH_CHECK();
         continue;
       }
       if (rows * k > INT_MAX) throw Error("ERR_SEMID_INVALID_ARG", "nearest_cuda: chunk too large");
       distances_kernel<<<blocks_for(rows * k, 256), 256>>>(dots.get(), rows, k, xnorm_ptr,
-                                                            cnorm.get(), r0, idx.get());
+                                                            cnorm_ptr, r0, idx.get());
       offsets_kernel<<<blocks_for(rows + 1, 256), 256>>>(offsets.get(), rows, k);
       SEMID_CUDA_LAUNCH_CHECK();
       std::size_t temp_bytes = 0;
