@@ -31,6 +31,7 @@ export function embeddingLike(n, d, seed) {
 }
 
 async function semid(x, d, device) {
+  await RQKMeans.train(x.subarray(0, 4096 * d), { dim: d, levels: 1, codebookSize: K, iters: 2, threads, device }); // warm-up
   const t0 = performance.now();
   const model = await RQKMeans.train(x, { dim: d, levels: LEVELS, codebookSize: K, iters: ITERS, tol: 0, seed: 1, threads, device });
   const train = (performance.now() - t0) / 1e3;
@@ -47,7 +48,8 @@ function mlKmeansRq(x, n, d) {
   for (const r of rows) for (const v of r) sq += v * v;
   const t0 = performance.now();
   for (let level = 0; level < LEVELS; level++) {
-    const res = kmeans(rows, K, { maxIterations: ITERS, initialization: 'kmeans++', seed: level + 1, tolerance: 0 });
+    // ml-kmeans's own k-means++ took 12.8 s for 2,048 x 128 here: random init.
+    const res = kmeans(rows, K, { maxIterations: ITERS, initialization: 'random', seed: level + 1, tolerance: 0 });
     for (let i = 0; i < n; i++) {
       const c = res.centroids[res.clusters[i]];
       for (let j = 0; j < d; j++) rows[i][j] -= c[j];
@@ -69,8 +71,11 @@ export async function run() {
     const n = 62138, shape = `${n}×${d}`;
     const x = embeddingLike(n, d, 42 + d);
     console.log(`rqkmeans ${shape}`);
-    const ours = await semid(x, d, 'cpu');
-    console.log(`  semid: train ${ours.train.toFixed(2)} s, encode ${ours.encode.toFixed(2)} s, rel err ${ours.relErr.toFixed(4)}`);
+    // semid runs before and after the peers; its time is the mean of the two (the machine's
+    // speed drifts for minutes at a time).
+    const before = await semid(x, d, 'cpu');
+    console.log(`  semid: train ${before.train.toFixed(2)} s, encode ${before.encode.toFixed(2)} s, rel err ${before.relErr.toFixed(4)}`);
+    const ours = { ...before };
     rows.push({ name: 'semid RQKMeans (CPU)', shape, ms: ours.total * 1e3, extra: ours });
     if (havePeers) {
       const path = join(root, '.bench-data', `rq-${n}-${d}.npy`);
@@ -82,6 +87,12 @@ export async function run() {
         console.log(`  ${label}: train ${r.train_s.toFixed(2)} s, encode ${r.encode_s.toFixed(2)} s, rel err ${r.rel_err.toFixed(4)}`);
         rows.push({ name: label, shape, ms: (r.train_s + r.encode_s) * 1e3, extra: { train: r.train_s, encode: r.encode_s, relErr: r.rel_err } });
       }
+      const after = await semid(x, d, 'cpu');
+      console.log(`  semid again: train ${after.train.toFixed(2)} s`);
+      ours.train = ours.total = (before.train + after.train) / 2;
+      ours.encode = (before.encode + after.encode) / 2;
+      rows.find((r) => r.extra === ours).ms = ours.total * 1e3;
+      notes.push(`semid on ${shape}: ${before.train.toFixed(2)} s before the peers, ${after.train.toFixed(2)} s after; the table uses the mean`);
       const peers = rows.filter((r) => r.shape === shape && r.name !== 'semid RQKMeans (CPU)');
       const fastest = peers.reduce((a, b) => (a.ms < b.ms ? a : b));
       const ratio = ours.total * 1e3 / fastest.ms;
@@ -91,14 +102,14 @@ export async function run() {
   }
   // ml-kmeans (pure JS) on a shape it can finish.
   {
-    const n = 8192, d = 384, shape = `${n}×${d}`;
+    const n = 4096, d = 128, shape = `${n}×${d}`;
     const x = embeddingLike(n, d, 7);
     console.log(`rqkmeans ${shape} (ml-kmeans comparison)`);
     const ours = await semid(x, d, 'cpu');
     rows.push({ name: 'semid RQKMeans (CPU)', shape, ms: ours.total * 1e3, extra: ours });
     const js = mlKmeansRq(x, n, d);
     console.log(`  semid ${ours.total.toFixed(2)} s (rel err ${ours.relErr.toFixed(4)}), ml-kmeans ${js.total.toFixed(2)} s (rel err ${js.relErr.toFixed(4)})`);
-    rows.push({ name: 'ml-kmeans per level (k-means++)', shape, ms: js.total * 1e3, extra: js });
+    rows.push({ name: 'ml-kmeans per level (random init)', shape, ms: js.total * 1e3, extra: js });
   }
   for (const r of rows) r.name = `${r.name} — train ${r.extra.train.toFixed(2)} s, encode ${r.extra.encode.toFixed(2)} s, rel err ${r.extra.relErr.toFixed(4)}`;
   appendResults('RQ-KMeans training + encoding (CPU)', rows, (r) => r.name.startsWith('semid RQKMeans'), notes, 'semid RQKMeans');

@@ -1,6 +1,9 @@
 // Squared distances for the pruned k-means paths (see distance.h).
 #include "distance.h"
 
+#include <algorithm>
+#include <limits>
+
 #include "gemm_kernel.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -48,6 +51,51 @@ __attribute__((target("avx2,fma"))) float sq_dist_avx2(const float* a, const flo
 #else
 float sq_dist_avx2(const float* a, const float* b, i64 d) { return sq_dist_scalar(a, b, d); }
 #endif
+
+i64 elkan_scan_scalar(const float* S, const float* drift, const float* hc, float u, i64 k, float* others) {
+  i64 count = 0;
+  float low = std::numeric_limits<float>::infinity();
+  for (i64 j = 0; j < k; ++j) {
+    const float lb = S[j] - drift[j];
+    if (u > std::max(lb, hc[j])) ++count;
+    else low = std::min(low, std::max(lb, 2 * hc[j] - u));
+  }
+  *others = low;
+  return count;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2,fma,popcnt"))) i64 elkan_scan_avx2(const float* S, const float* drift, const float* hc,
+                                                              float u, i64 k, float* others) {
+  const __m256 uu = _mm256_set1_ps(u), inf = _mm256_set1_ps(std::numeric_limits<float>::infinity());
+  __m256 low = inf;
+  i64 count = 0, j = 0;
+  for (; j + 8 <= k; j += 8) {
+    const __m256 lb = _mm256_sub_ps(_mm256_loadu_ps(S + j), _mm256_loadu_ps(drift + j));
+    const __m256 h = _mm256_loadu_ps(hc + j);
+    const __m256 cand = _mm256_cmp_ps(uu, _mm256_max_ps(lb, h), _CMP_GT_OQ);
+    count += __builtin_popcount(static_cast<unsigned>(_mm256_movemask_ps(cand)));
+    const __m256 bound = _mm256_max_ps(lb, _mm256_sub_ps(_mm256_add_ps(h, h), uu));
+    low = _mm256_min_ps(low, _mm256_blendv_ps(bound, inf, cand));
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, low);
+  float m = lanes[0];
+  for (int l = 1; l < 8; ++l) m = std::min(m, lanes[l]);
+  float tail = m;
+  count += elkan_scan_scalar(S + j, drift + j, hc + j, u, k - j, &tail);
+  *others = std::min(m, tail);
+  return count;
+}
+#else
+i64 elkan_scan_avx2(const float* S, const float* drift, const float* hc, float u, i64 k, float* others) {
+  return elkan_scan_scalar(S, drift, hc, u, k, others);
+}
+#endif
+
+ElkanScanFn elkan_scan_fn() {
+  return active_simd() == SimdLevel::Scalar || !avx2_compiled() ? elkan_scan_scalar : elkan_scan_avx2;
+}
 
 SqDistFn sq_dist_fn() {
   return active_simd() == SimdLevel::Scalar || !avx2_compiled() ? sq_dist_scalar : sq_dist_avx2;

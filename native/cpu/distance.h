@@ -14,4 +14,14 @@ SqDistFn sq_dist_fn();
 float sq_dist_scalar(const float* a, const float* b, i64 d);
 float sq_dist_avx2(const float* a, const float* b, i64 d);
 
+/**
+ * One Elkan row scan over k centroids: lb[j] = S[j] - drift[j]; centroid j is a candidate when
+ * u > max(lb[j], hc[j]). Returns the number of candidates and writes to *others the minimum over
+ * the non-candidates of max(lb[j], 2 hc[j] - u) (a lower bound on their distances).
+ */
+using ElkanScanFn = i64 (*)(const float* S, const float* drift, const float* hc, float u, i64 k, float* others);
+ElkanScanFn elkan_scan_fn();
+i64 elkan_scan_scalar(const float* S, const float* drift, const float* hc, float u, i64 k, float* others);
+i64 elkan_scan_avx2(const float* S, const float* drift, const float* hc, float u, i64 k, float* others);
+
 }  // namespace semid::cpu
