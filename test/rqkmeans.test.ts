@@ -76,6 +76,29 @@ describe('RQKMeans training', () => {
     expect(codes.levelSquaredError[1]).toBeCloseTo(model.trainingCodes!.levelSquaredError[1], -1);
   });
 
+  it('pruned assignments are exact: every training code is the nearest centroid (noisy data)', async () => {
+    // Noisy clusters make most rows near several centroids, exercising every pruning path.
+    const d = 32, n = 8000, k = 128;
+    const { x } = planted(n, d, 200, 1, 0.6, 12);
+    for (const threads of [1, 2]) {
+      const model = await RQKMeans.train(x, { dim: d, levels: 1, codebookSize: k, seed: 3, iters: 25, tol: 0, threads });
+      const c = model.codebooks;
+      let wrong = 0;
+      for (let i = 0; i < n; i++) {
+        const a = model.trainingCodes!.data[i];
+        let da = 0, best = Infinity;
+        for (let j = 0; j < d; j++) da += (x[i * d + j] - c[a * d + j]) ** 2;
+        for (let q = 0; q < k; q++) {
+          let s = 0;
+          for (let j = 0; j < d; j++) s += (x[i * d + j] - c[q * d + j]) ** 2;
+          best = Math.min(best, s);
+        }
+        if (da > best * (1 + 1e-5)) wrong++;
+      }
+      expect(wrong).toBe(0);
+    }
+  });
+
   it('beam encoding is at least as good as greedy', async () => {
     const d = 16, n = 2000;
     const x = randomFloats(n * d, 9);

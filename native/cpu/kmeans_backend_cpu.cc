@@ -186,6 +186,7 @@ class CpuKMeansBackend final : public KMeansBackend {
     const auto t_start = std::chrono::steady_clock::now();
     const i64 k = k_, d = d_;
     const bool first = !bounds_;
+    if (std::getenv("SEMID_VERIFY_KMEANS")) path_.assign(n_, 0);
     if (first) {
       pair_.assign(n_ * k, 0.0f);
       upper_.assign(n_, 0.0f);
@@ -213,6 +214,15 @@ class CpuKMeansBackend final : public KMeansBackend {
       const bool with_gaps = k <= 2048;
       std::vector<float> half_cc(with_gaps ? k * k : k, 0.0f), s(k, 0.0f);
       if (with_gaps) center_half_gaps(half_cc, s);
+      if (std::getenv("SEMID_VERIFY_KMEANS")) {
+        i64 badh = 0;
+        for (i64 a = 0; a < k && with_gaps; ++a)
+          for (i64 j = 0; j < k; ++j) {
+            const double t = 0.5 * std::sqrt(sq_dist(c_.data() + a * d, c_.data() + j * d, d));
+            if (half_cc[a * k + j] > t * (1 + 1e-4) + 1e-6) { if (badh < 3) std::fprintf(stderr, "half_cc(%lld,%lld)=%.6f true %.6f\n", (long long)a, (long long)j, half_cc[a * k + j], t); ++badh; }
+          }
+        std::fprintf(stderr, "half_cc bad: %lld\n", (long long)badh);
+      }
       const cpu::SqDistFn dist2 = cpu::sq_dist_fn();
       const cpu::ElkanScanFn scan = cpu::elkan_scan_fn();
       const i64 dense_threshold = std::max<i64>(1, k / 4);  // measured best of k/3, k/4, k/12, k/32
@@ -223,10 +233,13 @@ class CpuKMeansBackend final : public KMeansBackend {
           float u = upper_[i] + delta[a];
           float L = lower_[i] - (a == arg1 ? max2 : max1);
           const float m = std::max(s[a], L);
+          if (!path_.empty()) path_[i] = 1;
           if (u <= m) { upper_[i] = u; lower_[i] = L; continue; }
           const float* xi = x_ + i * d;
           u = std::sqrt(dist2(xi, c_.data() + i64(a) * d, d)) * (1 + 1e-6f);
+          if (!path_.empty()) path_[i] = 2;
           if (u <= m) { upper_[i] = u; lower_[i] = L; continue; }
+          if (!path_.empty()) path_[i] = 3;
           ++block_rows[b];
           float* S = pair_.data() + i * k;
           const std::int32_t a0 = a;
@@ -235,7 +248,6 @@ class CpuKMeansBackend final : public KMeansBackend {
           // Pass 1 (SIMD): candidates, and a lower bound over the others.
           float newL;
           i64 candidates = scan(S, drift_.data(), hc0, u0, k, &newL);
-          candidates -= u0 > std::max(S[a0] - drift_[a0], hc0[a0]);  // the own centroid is no candidate
           candidates -= u0 > std::max(S[a0] - drift_[a0], hc0[a0]);  // the own centroid is no candidate
           if (candidates > dense_threshold) { upper_[i] = u; dense[b].push_back(i); continue; }
           // Pass 2: the candidates, one exact distance each unless the current centroid rules
@@ -284,7 +296,25 @@ class CpuKMeansBackend final : public KMeansBackend {
       std::fprintf(stderr, "elkan: %lld rows by GEMM, changed %lld\n", (long long)rows.size(), (long long)changed);
     prev_c_ = c_;
     bounds_ = true;
+    if (std::getenv("SEMID_VERIFY_KMEANS")) verify();
     return changed;
+  }
+
+  void verify() {
+    i64 bad = 0;
+    for (i64 i = 0; i < n_; ++i) {
+      double best = 1e300; i64 bj = -1;
+      for (i64 j = 0; j < k_; ++j) { double dd = sq_dist(x_ + i * d_, c_.data() + j * d_, d_); if (dd < best) { best = dd; bj = j; } }
+      double da = sq_dist(x_ + i * d_, c_.data() + assign_[i] * d_, d_);
+      if (da > best * (1 + 1e-5)) {
+        if (bad < 5) std::fprintf(stderr, "verify: row %lld assigned %d (%.6f) nearest %lld (%.6f) u=%.6f L=%.6f path=%d lb_nearest=%.6f S=%.6f drift=%.6f\n", (long long)i, assign_[i], std::sqrt(da), (long long)bj, std::sqrt(best), upper_[i], lower_[i], path_.empty() ? -1 : path_[i], pair_[i * k_ + bj] - drift_[bj], pair_[i * k_ + bj], drift_[bj]);
+        ++bad;
+      }
+      double trueL = 1e300; for (i64 j = 0; j < k_; ++j) if (j != assign_[i]) trueL = std::min(trueL, std::sqrt(sq_dist(x_ + i * d_, c_.data() + j * d_, d_)));
+      if (lower_[i] > trueL * (1 + 1e-5) + 1e-6 && bad < 5) { std::fprintf(stderr, "verify: row %lld L=%.6f > true %.6f path=%d\n", (long long)i, lower_[i], trueL, path_.empty() ? -1 : path_[i]); ++bad; }
+      if (upper_[i] < std::sqrt(da) * (1 - 1e-5) && bad < 5) { std::fprintf(stderr, "verify: row %lld u=%.6f < true %.6f path=%d\n", (long long)i, upper_[i], std::sqrt(da), path_.empty() ? -1 : path_[i]); ++bad; }
+    }
+    std::fprintf(stderr, "verify: %lld bad rows\n", (long long)bad);
   }
 
   // Rows recomputed against every centroid by GEMM; exact bounds for each pair.
@@ -457,6 +487,7 @@ class CpuKMeansBackend final : public KMeansBackend {
   i64 n_ = 0, d_ = 0, k_ = 0;
   double xx_ = 0;
   std::vector<float> c_, prev_c_, xnorm_, upper_, lower_, pair_, drift_;
+  std::vector<int> path_;
   std::vector<std::int32_t> assign_, sums_assign_;
   std::vector<double> sums_;
   std::vector<i64> counts_;
