@@ -45,6 +45,18 @@ void pack_b(const MatView& b, i64 p0, i64 kc, i64 j0, i64 nc, int nr, float* dst
 
 inline i64 round_up(i64 v, i64 m) { return (v + m - 1) / m * m; }
 
+/** Write (or add) the valid mr x nr corner of a register tile (row stride `stride`) into C. */
+inline void store_tile(const float* tile, int stride, float* c, i64 ldc, int mr, int nr, bool accumulate) {
+  for (int i = 0; i < mr; ++i) {
+    float* row = c + i * ldc;
+    const float* t = tile + i * stride;
+    if (accumulate)
+      for (int j = 0; j < nr; ++j) row[j] += t[j];
+    else
+      for (int j = 0; j < nr; ++j) row[j] = t[j];
+  }
+}
+
 // Kernels compiled per instruction set (each in its own translation unit).
 void kernel_scalar_6x16(i64, const float*, const float*, float*, i64, int, int, bool);
 void kernel_avx2_6x16(i64, const float*, const float*, float*, i64, int, int, bool);

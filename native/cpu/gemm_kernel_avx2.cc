@@ -49,13 +49,7 @@ __attribute__((target("avx2,fma"))) void kernel_avx2_6x16(i64 kc, const float* a
     }
     return;
   }
-  for (int i = 0; i < mr; ++i) {
-    float* row = c + i * ldc;
-    if (accumulate)
-      for (int j = 0; j < nr; ++j) row[j] += tile[i][j];
-    else
-      for (int j = 0; j < nr; ++j) row[j] = tile[i][j];
-  }
+  store_tile(&tile[0][0], 16, c, ldc, mr, nr, accumulate);
 }
 
 }  // namespace semid::cpu

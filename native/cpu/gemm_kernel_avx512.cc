@@ -35,13 +35,7 @@ __attribute__((target("avx512f"))) void kernel_avx512_12x32(i64 kc, const float*
     _mm512_store_ps(tile[i], acc0[i]);
     _mm512_store_ps(tile[i] + 16, acc1[i]);
   }
-  for (int i = 0; i < mr; ++i) {
-    float* row = c + i * ldc;
-    if (accumulate)
-      for (int j = 0; j < nr; ++j) row[j] += tile[i][j];
-    else
-      for (int j = 0; j < nr; ++j) row[j] = tile[i][j];
-  }
+  store_tile(&tile[0][0], 32, c, ldc, mr, nr, accumulate);
 }
 
 }  // namespace semid::cpu

@@ -15,13 +15,7 @@ void kernel_scalar_6x16(i64 kc, const float* a, const float* b, float* c, i64 ld
       for (int j = 0; j < NR; ++j) acc[i][j] += av * bp[j];
     }
   }
-  for (int i = 0; i < mr; ++i) {
-    float* row = c + i * ldc;
-    if (accumulate)
-      for (int j = 0; j < nr; ++j) row[j] += acc[i][j];
-    else
-      for (int j = 0; j < nr; ++j) row[j] = acc[i][j];
-  }
+  store_tile(&acc[0][0], NR, c, ldc, mr, nr, accumulate);
 }
 
 }  // namespace semid::cpu

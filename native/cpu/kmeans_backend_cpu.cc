@@ -166,14 +166,19 @@ class CpuKMeansBackend final : public KMeansBackend {
  private:
   bool elkan() const { return k_ > 1 && n_ * k_ <= kElkanMaxBounds; }
 
-  float max_centroid_norm() const {
-    float cmax = 0;
+  /** Squared norms of the current centroids (k). */
+  std::vector<float> centroid_norms() const {
+    std::vector<float> norms(k_);
     for (i64 j = 0; j < k_; ++j) {
       double r = 0;
       for (i64 t = 0; t < d_; ++t) r += double(c_[j * d_ + t]) * c_[j * d_ + t];
-      cmax = std::max(cmax, float(r));
+      norms[j] = float(r);
     }
-    return cmax;
+    return norms;
+  }
+  float max_centroid_norm() const {
+    const std::vector<float> norms = centroid_norms();
+    return *std::max_element(norms.begin(), norms.end());
   }
 
   // Elkan with lazy drift: for each row an upper bound u on the distance to its centroid, a row
@@ -322,12 +327,8 @@ class CpuKMeansBackend final : public KMeansBackend {
     if (rows.empty()) return 0;
     const i64 k = k_, d = d_;
     const i64 tile_rows = std::max<i64>(64, std::min<i64>(4096, (i64(1) << 22) / k));
-    std::vector<float> cnorm(k), tile(tile_rows * k), gathered;
-    for (i64 j = 0; j < k; ++j) {
-      double r = 0;
-      for (i64 t = 0; t < d; ++t) r += double(c_[j * d + t]) * c_[j * d + t];
-      cnorm[j] = float(r);
-    }
+    std::vector<float> tile(tile_rows * k), gathered;
+    const std::vector<float> cnorm = centroid_norms();
     const float cmax = *std::max_element(cnorm.begin(), cnorm.end());
     const bool all = static_cast<i64>(rows.size()) == n_;
     i64 changed = 0;
@@ -396,12 +397,7 @@ class CpuKMeansBackend final : public KMeansBackend {
     std::vector<float> dist(k_ * 2);
     NearestArgs a{k_, d_, k_, 2, c_.data(), c_.data(), idx.data(), dist.data()};
     nearest_cpu(a, threads_, cancel_);
-    float cmax = 0;
-    for (i64 j = 0; j < k_; ++j) {
-      double r = 0;
-      for (i64 t = 0; t < d_; ++t) r += double(c_[j * d_ + t]) * c_[j * d_ + t];
-      cmax = std::max(cmax, float(r));
-    }
+    const float cmax = max_centroid_norm();
     for (i64 j = 0; j < k_; ++j) {
       const float other = idx[2 * j] == j ? dist[2 * j + 1] : dist[2 * j];
       s[j] = 0.5f * std::sqrt(std::max(0.0f, other - 4 * kMarginScale * cmax));
@@ -424,12 +420,7 @@ class CpuKMeansBackend final : public KMeansBackend {
   i64 recompute(const std::vector<i64>& rows) {
     if (rows.empty()) return 0;
     const i64 topk = std::min<i64>(2, k_);
-    float cmax = 0;
-    for (i64 j = 0; j < k_; ++j) {
-      double r = 0;
-      for (i64 t = 0; t < d_; ++t) r += double(c_[j * d_ + t]) * c_[j * d_ + t];
-      cmax = std::max(cmax, float(r));
-    }
+    const float cmax = max_centroid_norm();
     const bool all = static_cast<i64>(rows.size()) == n_;
     std::vector<float> gathered;
     std::vector<std::int32_t> idx;
