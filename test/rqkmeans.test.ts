@@ -99,6 +99,26 @@ describe('RQKMeans training', () => {
     }
   });
 
+  it('large codebooks take the Hamerly path (n x K over the Elkan budget) and stay exact', async () => {
+    const d = 4, n = 20000, k = 4096; // n x k = 82M bounds > 2^26: one lower bound per row
+    const x = randomFloats(n * d, 13);
+    const model = await RQKMeans.train(x, { dim: d, levels: 1, codebookSize: k, seed: 2, iters: 6, tol: 0, initSample: 8192 });
+    const codes = model.trainingCodes!.data, c = model.codebooks;
+    let wrong = 0;
+    for (let i = 0; i < n; i += 7) {
+      let da = 0, best = Infinity;
+      for (let j = 0; j < d; j++) da += (x[i * d + j] - c[codes[i] * d + j]) ** 2;
+      for (let q = 0; q < k; q++) {
+        let s = 0;
+        for (let j = 0; j < d; j++) s += (x[i * d + j] - c[q * d + j]) ** 2;
+        best = Math.min(best, s);
+      }
+      if (da > best * (1 + 1e-4) + 1e-9) wrong++;
+    }
+    expect(wrong).toBe(0);
+    expect(model.stats(x, model.trainingCodes!).usage[0]).toBeGreaterThan(0.9);
+  });
+
   it('beam encoding is at least as good as greedy', async () => {
     const d = 16, n = 2000;
     const x = randomFloats(n * d, 9);
