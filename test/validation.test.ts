@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gemm, nearestCentroids, SemidArgumentError } from '../src/index.js';
+import { codeStats, gemm, gemmReference, nearestCentroids, nearestReference, SemidArgumentError } from '../src/index.js';
 import { resolveDevice } from '../src/kernels/device.js';
 
 const f = (n: number) => new Float32Array(n);
@@ -79,5 +79,21 @@ describe('device selection', () => {
     if (resolveDevice('auto') === 'cpu') {
       expect(() => resolveDevice('cuda')).toThrow(/device "cuda" was requested but is not available/);
     }
+  });
+});
+
+describe('references and code statistics reject bad input', () => {
+  it('gemmReference and nearestReference', () => {
+    expect(() => gemmReference(f(3), f(4), { m: 2, n: 2, k: 2 })).toThrow(/at least 4 elements for a/);
+    expect(() => gemmReference(f(4), f(4), { m: -1, n: 2, k: 2 })).toThrow(/for m but received -1/);
+    expect(() => nearestReference(f(5), f(4), 2, 1)).toThrow(/multiple of dim=2 for x/);
+    expect(() => nearestReference(f(4), f(4), 2, 3)).toThrow(/between 1 and 2 for topk but received 3/);
+  });
+  it('codeStats', () => {
+    expect(() => codeStats(new Int32Array([0, 1, 2]), 2, 4)).toThrow(/multiple of levels=2 for codes/);
+    expect(() => codeStats(new Int32Array([0, 9]), 2, 4)).toThrow(/integers in \[0, 4\) for codes but received "9 at row 0, level 1"/);
+    expect(() => codeStats(new Int32Array([0, 1]), 0, 4)).toThrow(/for levels but received 0/);
+    expect(() => codeStats(null as never, 1, 4)).toThrow(/for codes/);
+    expect(codeStats([0, 1, 0, 1], 2, 4).distinctIds).toBe(1);
   });
 });

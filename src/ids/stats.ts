@@ -1,4 +1,6 @@
 /** Statistics of Semantic ID codes: codebook usage, perplexity, collisions. */
+import { SemidArgumentError } from '../kernels/errors.js';
+import { expectInt } from '../kernels/validate.js';
 
 export interface CodeStats {
   /** Rows encoded. */
@@ -22,7 +24,19 @@ export interface CodeStats {
  * @example codeStats(new Int32Array([0, 1, 0, 1, 2, 3]), 2, 4).distinctIds // 2
  */
 export function codeStats(codes: ArrayLike<number>, levels: number, codebookSize: number): CodeStats {
-  const n = Math.floor(codes.length / levels);
+  expectInt('levels', levels, 1, 1024);
+  expectInt('codebookSize', codebookSize, 1, 2 ** 31 - 1);
+  if (codes === null || typeof codes !== 'object' || typeof (codes as ArrayLike<number>).length !== 'number') {
+    throw new SemidArgumentError('codes', 'an array or typed array of codes', codes);
+  }
+  if (codes.length % levels !== 0) throw new SemidArgumentError('codes', `a length that is a multiple of levels=${levels}`, codes);
+  for (let e = 0; e < codes.length; e++) {
+    const v = codes[e];
+    if (!Number.isInteger(v) || v < 0 || v >= codebookSize) {
+      throw new SemidArgumentError('codes', `integers in [0, ${codebookSize})`, `${v} at row ${Math.floor(e / levels)}, level ${e % levels}`);
+    }
+  }
+  const n = codes.length / levels;
   const usage: number[] = [], perplexity: number[] = [];
   const hist = new Float64Array(codebookSize);
   for (let l = 0; l < levels; l++) {

@@ -1,3 +1,6 @@
+import { SemidArgumentError } from './errors.js';
+import { expectFloat32Array, expectInt } from './validate.js';
+
 /**
  * Plain TypeScript references of the kernels: the simplest correct versions, used as test oracles
  * and for tiny inputs. Float64 accumulation; same semantics and tie rules as the native kernels.
@@ -11,7 +14,9 @@ export function gemmReference(
   a: Float32Array, b: Float32Array,
   o: { m: number; n: number; k: number; transA?: boolean; transB?: boolean; alpha?: number; beta?: number; out?: Float32Array },
 ): Float32Array {
-  const { m, n, k } = o;
+  const m = expectInt('m', o.m, 0, 2 ** 31 - 1), n = expectInt('n', o.n, 0, 2 ** 31 - 1), k = expectInt('k', o.k, 0, 2 ** 31 - 1);
+  if (expectFloat32Array('a', a).length < m * k) throw new SemidArgumentError('a', `at least ${m * k} elements`, a);
+  if (expectFloat32Array('b', b).length < k * n) throw new SemidArgumentError('b', `at least ${k * n} elements`, b);
   const c = o.out ?? new Float32Array(m * n);
   const alpha = o.alpha ?? 1, beta = o.beta ?? 0;
   for (let i = 0; i < m; i++) {
@@ -33,7 +38,13 @@ export function gemmReference(
  * @example nearestReference(new Float32Array([0, 0]), new Float32Array([1, 1, 0, 1]), 2, 1) // indices [1]
  */
 export function nearestReference(x: Float32Array, centroids: Float32Array, dim: number, topk: number): { indices: Int32Array; distances: Float64Array } {
+  expectInt('dim', dim, 1, 2 ** 24);
+  if (expectFloat32Array('x', x).length % dim !== 0) throw new SemidArgumentError('x', `a length that is a multiple of dim=${dim}`, x);
+  if (expectFloat32Array('centroids', centroids).length % dim !== 0 || centroids.length === 0) {
+    throw new SemidArgumentError('centroids', `a non-empty length that is a multiple of dim=${dim}`, centroids);
+  }
   const n = x.length / dim, k = centroids.length / dim;
+  expectInt('topk', topk, 1, k);
   const indices = new Int32Array(n * topk);
   const distances = new Float64Array(n * topk);
   const order = new Int32Array(k);
