@@ -80,6 +80,7 @@ static void bench_rq(const char* npy_dir, bool cuda) {
     for (float v : x) xx += double(v) * v;
     for (Backend b : {Backend::Cpu, Backend::Cuda}) {
       if (b == Backend::Cuda && !cuda) continue;
+      if (b == Backend::Cpu && std::getenv("SEMID_BENCH_RQ_ONLY")) continue;
       RqParams p;
       p.levels = 2;
       p.kmeans.k = 256;
@@ -100,7 +101,9 @@ int main(int argc, char** argv) {
   const int cpu_reps = argc > 1 ? std::atoi(argv[1]) : 3;
   std::printf("cpu: %s, %d threads\n", simd_name(active_simd()), default_threads());
   CudaStatus cs = cuda_status();
+  const bool rq_only = std::getenv("SEMID_BENCH_RQ_ONLY") != nullptr;
   for (i64 d : {384, 768}) {
+    if (rq_only) break;
     std::mt19937 rng(7);
     std::uniform_real_distribution<float> u(-1, 1);
     std::vector<float> x(n * d), c(k * d), out(n * k), dist(n);
