@@ -71,8 +71,11 @@ class Pool {
     return *pool;
   }
 
-  /** Ask up to `helpers` pool threads to join `loop`. */
+  /** Ask up to `helpers` pool threads to join `loop` (the pool holds at most
+   * max(64, 2 x hardware threads); a loop asking for more runs on fewer). */
   void offer(const std::shared_ptr<Loop>& loop, int helpers) {
+    const int cap = std::max(64, 2 * static_cast<int>(std::thread::hardware_concurrency()));
+    helpers = std::min(helpers, cap);
     {
       std::lock_guard<std::mutex> lock(mutex_);
       grow(helpers);
