@@ -47,7 +47,11 @@ double sq_dist(const float* a, const float* b, i64 d) {
 
 class CpuKMeansBackend final : public KMeansBackend {
  public:
-  CpuKMeansBackend(int threads, const CancelFlag& cancel) : threads_(threads), cancel_(cancel) {}
+  CpuKMeansBackend(int threads, const CancelFlag& cancel)
+      : threads_(threads),
+        cancel_(cancel),
+        debug_(std::getenv("SEMID_DEBUG_KMEANS") != nullptr),
+        verify_(std::getenv("SEMID_VERIFY_KMEANS") != nullptr) {}
 
   void set_data(const float* x, i64 n, i64 d) override {
     x_ = x; n_ = n; d_ = d;
@@ -112,7 +116,7 @@ class CpuKMeansBackend final : public KMeansBackend {
     std::vector<i64> rows;
     for (auto& l : lists) rows.insert(rows.end(), l.begin(), l.end());
     const i64 changed = recompute(rows);
-    if (std::getenv("SEMID_DEBUG_KMEANS"))
+    if (debug_)
       std::fprintf(stderr, "hamerly: recomputed %lld of %lld rows, max delta %.4g\n", (long long)rows.size(), (long long)n_, max1);
     prev_c_ = c_;
     return changed;
@@ -191,7 +195,7 @@ class CpuKMeansBackend final : public KMeansBackend {
     const auto t_start = std::chrono::steady_clock::now();
     const i64 k = k_, d = d_;
     const bool first = !bounds_;
-    if (std::getenv("SEMID_VERIFY_KMEANS")) path_.assign(n_, 0);
+    if (verify_) path_.assign(n_, 0);
     if (first) {
       pair_.assign(n_ * k, 0.0f);
       upper_.assign(n_, 0.0f);
@@ -219,7 +223,7 @@ class CpuKMeansBackend final : public KMeansBackend {
       const bool with_gaps = k <= 2048;
       std::vector<float> half_cc(with_gaps ? k * k : k, 0.0f), s(k, 0.0f);
       if (with_gaps) center_half_gaps(half_cc, s);
-      if (std::getenv("SEMID_VERIFY_KMEANS")) {
+      if (verify_) {
         i64 badh = 0;
         for (i64 a = 0; a < k && with_gaps; ++a)
           for (i64 j = 0; j < k; ++j) {
@@ -290,18 +294,18 @@ class CpuKMeansBackend final : public KMeansBackend {
     for (auto& l : dense) rows.insert(rows.end(), l.begin(), l.end());
     const auto t_dense = std::chrono::steady_clock::now();
     i64 changed = elkan_dense(rows);
-    if (std::getenv("SEMID_DEBUG_KMEANS"))
+    if (debug_)
       std::fprintf(stderr, "elkan: scanned rows %lld, exact pairs %lld; scan %.1f ms, dense %.1f ms\n",
                    (long long)std::accumulate(block_rows.begin(), block_rows.end(), i64(0)),
                    (long long)std::accumulate(block_pairs.begin(), block_pairs.end(), i64(0)),
                    std::chrono::duration<double, std::milli>(t_dense - t_start).count(),
                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_dense).count());
     for (i64 c : block_changed) changed += c;
-    if (std::getenv("SEMID_DEBUG_KMEANS"))
+    if (debug_)
       std::fprintf(stderr, "elkan: %lld rows by GEMM, changed %lld\n", (long long)rows.size(), (long long)changed);
     prev_c_ = c_;
     bounds_ = true;
-    if (std::getenv("SEMID_VERIFY_KMEANS")) verify();
+    if (verify_) verify();
     return changed;
   }
 
@@ -322,6 +326,18 @@ class CpuKMeansBackend final : public KMeansBackend {
     std::fprintf(stderr, "verify: %lld bad rows\n", (long long)bad);
   }
 
+  // Rows [r0, r0 + m) of `rows` as one contiguous block: x itself when every row is listed,
+  // else copied into `buffer`.
+  const float* gather_rows(const std::vector<i64>& rows, i64 r0, i64 m, std::vector<float>& buffer) {
+    if (static_cast<i64>(rows.size()) == n_) return x_ + rows[r0] * d_;
+    buffer.resize(m * d_);
+    parallel_for((m + 255) / 256, threads_, cancel_, [&](i64 b, int) {
+      for (i64 i = b * 256; i < std::min(m, (b + 1) * 256); ++i)
+        std::copy(x_ + rows[r0 + i] * d_, x_ + rows[r0 + i] * d_ + d_, buffer.data() + i * d_);
+    });
+    return buffer.data();
+  }
+
   // Rows recomputed against every centroid by GEMM; exact bounds for each pair.
   i64 elkan_dense(const std::vector<i64>& rows) {
     if (rows.empty()) return 0;
@@ -330,16 +346,10 @@ class CpuKMeansBackend final : public KMeansBackend {
     std::vector<float> tile(tile_rows * k), gathered;
     const std::vector<float> cnorm = centroid_norms();
     const float cmax = *std::max_element(cnorm.begin(), cnorm.end());
-    const bool all = static_cast<i64>(rows.size()) == n_;
     i64 changed = 0;
     for (i64 r0 = 0; r0 < static_cast<i64>(rows.size()); r0 += tile_rows) {
       const i64 m = std::min<i64>(tile_rows, rows.size() - r0);
-      const float* src = x_ + rows[r0] * d;
-      if (!all) {
-        gathered.resize(m * d);
-        for (i64 i = 0; i < m; ++i) std::copy(x_ + rows[r0 + i] * d, x_ + rows[r0 + i] * d + d, gathered.data() + i * d);
-        src = gathered.data();
-      }
+      const float* src = gather_rows(rows, r0, m, gathered);
       GemmArgs g;
       g.m = m; g.n = k; g.k = d; g.trans_b = true;
       g.a = src; g.lda = d; g.b = c_.data(); g.ldb = d; g.c = tile.data(); g.ldc = k;
@@ -421,22 +431,13 @@ class CpuKMeansBackend final : public KMeansBackend {
     if (rows.empty()) return 0;
     const i64 topk = std::min<i64>(2, k_);
     const float cmax = max_centroid_norm();
-    const bool all = static_cast<i64>(rows.size()) == n_;
     std::vector<float> gathered;
     std::vector<std::int32_t> idx;
     std::vector<float> dist;
     i64 changed = 0;
     for (i64 r0 = 0; r0 < static_cast<i64>(rows.size()); r0 += kGatherRows) {
       const i64 m = std::min<i64>(kGatherRows, rows.size() - r0);
-      const float* src = x_ + rows[r0] * d_;
-      if (!all) {
-        gathered.resize(m * d_);
-        parallel_for((m + 255) / 256, threads_, cancel_, [&](i64 b, int) {
-          for (i64 i = b * 256; i < std::min(m, (b + 1) * 256); ++i)
-            std::copy(x_ + rows[r0 + i] * d_, x_ + rows[r0 + i] * d_ + d_, gathered.data() + i * d_);
-        });
-        src = gathered.data();
-      }
+      const float* src = gather_rows(rows, r0, m, gathered);
       idx.resize(m * topk);
       dist.resize(m * topk);
       NearestArgs a{m, d_, k_, topk, src, c_.data(), idx.data(), dist.data()};
@@ -474,6 +475,7 @@ class CpuKMeansBackend final : public KMeansBackend {
 
   int threads_;
   CancelFlag cancel_;
+  bool debug_, verify_;  // SEMID_DEBUG_KMEANS, SEMID_VERIFY_KMEANS (read once)
   const float* x_ = nullptr;
   i64 n_ = 0, d_ = 0, k_ = 0;
   double xx_ = 0;
