@@ -10,6 +10,7 @@
         "native/addon/info.cc",
         "native/addon/kernels.cc",
         "native/addon/rq.cc",
+        "native/addon/beam.cc",
         "native/cpu/parallel.cc",
         "native/cpu/cpu_features.cc",
         "native/cpu/gemm_pack.cc",
@@ -23,6 +24,8 @@
         "native/cpu/distance.cc",
         "native/cpu/kmeans_backend_cpu.cc",
         "native/cpu/rq.cc",
+        "native/cpu/logsumexp.cc",
+        "native/cpu/beam_step.cc",
         "native/cpu/cuda_stub.cc"
       ],
       "include_dirs": [
@@ -32,7 +35,7 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fno-math-errno"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fno-math-errno", "-ffp-contract=off"],
       "xcode_settings": {
         "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
         "CLANG_CXX_LANGUAGE_STANDARD": "c++17",

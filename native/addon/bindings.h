@@ -9,4 +9,5 @@ Napi::Value Nearest(const Napi::CallbackInfo& info);
 Napi::Value RqTrain(const Napi::CallbackInfo& info);
 Napi::Value RqEncode(const Napi::CallbackInfo& info);
 Napi::Value RqDecode(const Napi::CallbackInfo& info);
+Napi::Value BeamStep(const Napi::CallbackInfo& info);
 }  // namespace semid::addon

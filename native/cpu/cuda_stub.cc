@@ -27,3 +27,13 @@ std::unique_ptr<KMeansBackend> make_cuda_kmeans_backend(const CancelFlag&) {
   throw Error("ERR_SEMID_NO_CUDA", "The CUDA backend is not available: this addon was built without CUDA");
 }
 }  // namespace semid
+
+#include "semid/beam.h"
+namespace semid {
+void beam_step_cuda(const TrieView&, const BeamStepArgs&, const CancelFlag&) {
+  throw Error("ERR_SEMID_NO_CUDA", "The CUDA backend is not available: this addon was built without CUDA");
+}
+void beam_step_cuda_device(const TrieView&, const BeamStepArgs&, const CancelFlag&) {
+  throw Error("ERR_SEMID_NO_CUDA", "The CUDA backend is not available: this addon was built without CUDA");
+}
+}  // namespace semid

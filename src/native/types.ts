@@ -137,4 +137,37 @@ export interface RawAddon {
   rqTrain(args: RawRqTrainArgs): Promise<RawRqTrainResult>;
   rqEncode(args: RawRqEncodeArgs): Promise<void>;
   rqDecode(args: RawRqDecodeArgs): Promise<void>;
+  beamStep(args: RawBeamStepArgs): Promise<void>;
+}
+
+export interface RawBeamStepArgs {
+  trieNodes: number;
+  trieEdges: number;
+  childStart: Int32Array;
+  childToken: Int32Array;
+  childNode: Int32Array;
+  terminal: Int32Array;
+  scores: Float32Array;
+  logits: boolean;
+  inputBeams: number;
+  nodes: Int32Array;
+  beamScores: Float32Array;
+  groupDone?: Uint8Array;
+  batch: number;
+  beams: number;
+  groups: number;
+  vocab: number;
+  penalty: number;
+  endToken: number;
+  nextNodes: Int32Array;
+  nextScores: Float32Array;
+  nextParents: Int32Array;
+  nextTokens: Int32Array;
+  finishedCount: Int32Array;
+  finishedParent: Int32Array;
+  finishedScore: Float32Array;
+  finishedNode: Int32Array;
+  device: 'cpu' | 'cuda';
+  threads: number;
+  cancel?: Int32Array;
 }

@@ -1,0 +1,187 @@
+// Trie-constrained diverse beam search step on the CPU (semantics in semid/beam.h): one task
+// per query; within a query, groups run in order, each gathering the candidates its beams' trie
+// nodes allow into a sorted top-(2 * group_size) buffer, then walking it.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "logsumexp.h"
+#include "semid/beam.h"
+#include "semid/parallel.h"
+
+namespace semid {
+
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+[[noreturn]] void invalid(const std::string& message) { throw Error("ERR_SEMID_INVALID_ARG", message); }
+
+struct Candidate {
+  float score;
+  i64 flat;      // beam_in_group * vocab + token: the tie order
+  int beam;      // beam index within the query
+  int token;
+  int child;     // next trie node, or -1 when the candidate is the end token
+};
+
+inline bool better(float s1, i64 f1, float s2, i64 f2) { return s1 > s2 || (s1 == s2 && f1 < f2); }
+
+/** Keeps the best `cap` candidates, sorted best first. */
+struct TopBuffer {
+  std::vector<Candidate> items;
+  std::size_t cap = 0;
+  void reset(std::size_t c) { items.clear(); cap = c; }
+  void offer(const Candidate& c) {
+    if (items.size() == cap && !better(c.score, c.flat, items.back().score, items.back().flat)) return;
+    auto pos = items.begin();
+    while (pos != items.end() && better(pos->score, pos->flat, c.score, c.flat)) ++pos;
+    if (items.size() == cap) items.pop_back();
+    items.insert(pos, c);
+  }
+};
+
+struct Scratch {
+  std::vector<double> lse;        // [input_beams]
+  std::vector<std::int32_t> freq; // [vocab], zero between queries
+  std::vector<std::int32_t> chosen;
+  TopBuffer top;
+};
+
+[[noreturn]] void trie_error(i64 node) {
+  throw Error("ERR_SEMID_TRIE", "Trie node " + std::to_string(node) +
+                                    " has no children and ends no ID: the trie is malformed");
+}
+
+void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, Scratch& s,
+                cpu::LogSumExpFn lse_fn) {
+  const i64 B = a.beams, G = a.groups, gs = B / G, V = a.vocab;
+  const float* rows = a.scores + b * a.input_beams * V;
+  const std::int32_t* nodes = a.nodes + b * B;
+  const float* bscore = a.beam_scores + b * B;
+  // Log-normalisers of the rows some active beam reads.
+  if (a.logits) {
+    for (i64 r = 0; r < a.input_beams; ++r) s.lse[r] = std::numeric_limits<double>::quiet_NaN();
+    for (i64 j = 0; j < B; ++j) {
+      if (nodes[j] < 0) continue;
+      const i64 r = a.input_beams == 1 ? 0 : j;
+      if (!std::isnan(s.lse[r])) continue;
+      if (cpu::row_has_nan_or_posinf(rows + r * V, V))
+        throw Error("ERR_SEMID_NOT_FINITE", "scores row " + std::to_string(b * a.input_beams + r) +
+                                                " (query " + std::to_string(b) + ") holds NaN or +Infinity");
+      s.lse[r] = lse_fn(rows + r * V, V);
+    }
+  }
+  s.chosen.clear();
+  for (i64 g = 0; g < G; ++g) {
+    const i64 first = g * gs;
+    std::int32_t* fin_count = a.finished_count + b * G + g;
+    *fin_count = 0;
+    auto deactivate_from = [&](i64 slot) {
+      for (i64 j = slot; j < gs; ++j) {
+        const i64 o = b * B + first + j;
+        a.next_nodes[o] = -1; a.next_scores[o] = kNegInf; a.next_parents[o] = -1; a.next_tokens[o] = -1;
+      }
+    };
+    if (a.group_done && a.group_done[b * G + g]) { deactivate_from(0); continue; }
+    s.top.reset(static_cast<std::size_t>(2 * gs));
+    for (i64 jl = 0; jl < gs; ++jl) {
+      const i64 j = first + jl;
+      const std::int32_t node = nodes[j];
+      if (node < 0) continue;
+      if (node >= trie.nodes) invalid("nodes holds " + std::to_string(node) + ", the trie has " + std::to_string(trie.nodes) + " nodes");
+      const i64 r = a.input_beams == 1 ? 0 : j;
+      const float* row = rows + r * V;
+      const double lse = a.logits ? s.lse[r] : 0.0;
+      const float base = bscore[j];
+      auto score_of = [&](std::int32_t t) {
+        float lp = a.logits ? static_cast<float>(double(row[t]) - lse) : row[t];
+        if (std::isnan(lp)) throw Error("ERR_SEMID_NOT_FINITE", "scores hold NaN for query " + std::to_string(b) + ", beam " + std::to_string(j) + ", token " + std::to_string(t));
+        const std::int32_t f = s.freq[t];
+        if (f != 0) lp = lp - a.penalty * static_cast<float>(f);
+        return lp + base;
+      };
+      const std::int32_t c0 = trie.child_start[node], c1 = trie.child_start[node + 1];
+      const bool ends = trie.terminal[node] >= 0;
+      if (c0 == c1 && !ends) trie_error(node);
+      if (ends && a.end_token >= 0) {
+        const float sc = score_of(a.end_token);
+        if (sc > kNegInf) s.top.offer({sc, jl * V + a.end_token, int(j), a.end_token, -1});
+      } else if (ends && c0 == c1) {
+        throw Error("ERR_SEMID_TRIE", "Beam " + std::to_string(j) + " of query " + std::to_string(b) +
+                                          " is at a finished ID and there is no end token");
+      }
+      for (std::int32_t e = c0; e < c1; ++e) {
+        const std::int32_t t = trie.child_token[e];
+        const float sc = score_of(t);
+        if (sc > kNegInf) s.top.offer({sc, jl * V + t, int(j), t, trie.child_node[e]});
+      }
+    }
+    i64 filled = 0;
+    const auto& top = s.top.items;
+    for (std::size_t rank = 0; rank < top.size() && filled < gs; ++rank) {
+      const Candidate& c = top[rank];
+      if (c.child < 0) {
+        if (static_cast<i64>(rank) >= gs) continue;
+        const i64 o = (b * G + g) * gs + *fin_count;
+        a.finished_parent[o] = c.beam;
+        a.finished_score[o] = c.score;
+        a.finished_node[o] = nodes[c.beam];
+        ++*fin_count;
+        continue;
+      }
+      const i64 o = b * B + first + filled;
+      a.next_nodes[o] = c.child; a.next_scores[o] = c.score; a.next_parents[o] = c.beam; a.next_tokens[o] = c.token;
+      ++filled;
+    }
+    deactivate_from(filled);
+    // The continuing beams' tokens penalise the later groups of this query.
+    for (i64 jl = 0; jl < filled; ++jl) {
+      const std::int32_t t = a.next_tokens[b * B + first + jl];
+      if (s.freq[t]++ == 0) s.chosen.push_back(t);
+    }
+  }
+  for (std::int32_t t : s.chosen) s.freq[t] = 0;
+}
+
+}  // namespace
+
+void validate_beam_step(const TrieView& trie, const BeamStepArgs& a) {
+  if (a.batch < 0) invalid("batch must be >= 0, got " + std::to_string(a.batch));
+  if (a.beams < 1 || a.beams > 1024) invalid("beams must be in [1, 1024], got " + std::to_string(a.beams));
+  if (a.groups < 1 || a.beams % a.groups != 0)
+    invalid("groups must divide beams=" + std::to_string(a.beams) + ", got " + std::to_string(a.groups));
+  if (a.vocab < 1 || a.vocab > (i64(1) << 30)) invalid("vocab must be in [1, 2^30], got " + std::to_string(a.vocab));
+  if (a.input_beams != 1 && a.input_beams != a.beams)
+    invalid("input_beams must be 1 or beams=" + std::to_string(a.beams) + ", got " + std::to_string(a.input_beams));
+  if (!(a.penalty >= 0) || std::isinf(a.penalty)) invalid("penalty must be a finite number >= 0, got " + std::to_string(a.penalty));
+  if (a.end_token < -1 || a.end_token >= a.vocab)
+    invalid("end_token must be -1 or in [0, vocab=" + std::to_string(a.vocab) + "), got " + std::to_string(a.end_token));
+  if (trie.nodes < 1) invalid("the trie has no nodes");
+  if (a.batch > 0 && (!a.scores || !a.nodes || !a.beam_scores || !a.next_nodes || !a.next_scores ||
+                      !a.next_parents || !a.next_tokens || !a.finished_count || !a.finished_parent ||
+                      !a.finished_score || !a.finished_node))
+    invalid("beam step: a required buffer is missing");
+}
+
+void beam_step_cpu(const TrieView& trie, const BeamStepArgs& a, int threads, const CancelFlag& cancel) {
+  validate_beam_step(trie, a);
+  // Tokens on the trie's edges must index the rows; checked once per call (O(edges)).
+  for (i64 e = 0; e < trie.edges; ++e)
+    if (trie.child_token[e] < 0 || trie.child_token[e] >= a.vocab)
+      invalid("the trie holds token " + std::to_string(trie.child_token[e]) + ", outside the vocabulary of " +
+              std::to_string(a.vocab) + " scores per row");
+  if (a.batch == 0) return;
+  const int t = resolve_threads(threads, a.batch);
+  std::vector<Scratch> scratch(t);
+  for (auto& s : scratch) {
+    s.lse.resize(a.input_beams);
+    s.freq.assign(a.vocab, 0);
+  }
+  const cpu::LogSumExpFn lse_fn = cpu::logsumexp_fn();
+  parallel_for(a.batch, t, cancel, [&](i64 b, int w) { step_query(trie, a, b, scratch[w], lse_fn); });
+}
+
+}  // namespace semid

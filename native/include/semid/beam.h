@@ -1,0 +1,71 @@
+// One step of trie-constrained diverse (group) beam search, batched over queries.
+//
+// Semantics follow Hugging Face transformers' group beam search with a prefix_allowed_tokens_fn
+// that allows the trie's children (and the end token where an ID ends):
+//   - beams are split into `groups` groups of group_size = beams / groups, processed in order;
+//   - a candidate's score is  (log_softmax(row)[t] - penalty * freq[t]) + beam_score, rounded to
+//     float32 after each operation, where freq[t] counts how often token t was chosen at this
+//     step by the continuing beams of groups 0..g-1 of the same query (Hamming diversity);
+//   - each group keeps its top 2 * group_size candidates, ordered by score descending and, on
+//     ties, by the flat index (beam_in_group * vocab + token) ascending;
+//   - walking that list: an end-token candidate finishes its ID when its rank is < group_size
+//     (otherwise it is skipped), any other candidate becomes the next beam, until group_size
+//     beams are filled.
+// Explicit cases: a beam with node < 0 is inactive and proposes nothing; a candidate scoring -inf
+// is never chosen; a group that cannot fill its beams leaves the rest inactive (node -1, score
+// -inf); a trie node with no children that ends no ID is an error (ERR_SEMID_TRIE), and so is a
+// beam at a finished ID when there is no end token (the driver stops at the leaves instead).
+#pragma once
+#include <cstdint>
+
+#include "semid/common.h"
+
+namespace semid {
+
+/** A trie in CSR layout: the children of node u are entries child_start[u] .. child_start[u+1]. */
+struct TrieView {
+  i64 nodes = 0;
+  i64 edges = 0;
+  const std::int32_t* child_start = nullptr;  // [nodes + 1]
+  const std::int32_t* child_token = nullptr;  // [edges], ascending within each node
+  const std::int32_t* child_node = nullptr;   // [edges]
+  const std::int32_t* terminal = nullptr;     // [nodes] index of the ID that ends here, or -1
+};
+
+struct BeamStepArgs {
+  i64 batch = 0, beams = 0, groups = 1, vocab = 0;
+  /** Rows of `scores` per query: 1 (every beam reads the same row, the first step) or beams. */
+  i64 input_beams = 0;
+  const float* scores = nullptr;           // [batch, input_beams, vocab]
+  bool logits = false;                     // scores are logits: log-softmax each row first
+  const std::int32_t* nodes = nullptr;     // [batch, beams] current trie node, -1 = inactive
+  const float* beam_scores = nullptr;      // [batch, beams] running log-probabilities
+  const std::uint8_t* group_done = nullptr;  // optional [batch, groups]: 1 = group finished
+  float penalty = 0;                       // Hamming diversity penalty (>= 0)
+  std::int32_t end_token = -1;             // token that ends an ID (-1: none)
+  // Outputs, [batch, beams]: the next beams. parent is the beam (0..beams-1) they extend.
+  std::int32_t* next_nodes = nullptr;
+  float* next_scores = nullptr;
+  std::int32_t* next_parents = nullptr;
+  std::int32_t* next_tokens = nullptr;
+  // Outputs, IDs finished by the end token at this step: finished_count [batch, groups], and
+  // [batch, groups, group_size] entries of parent beam, score and the terminal node.
+  std::int32_t* finished_count = nullptr;
+  std::int32_t* finished_parent = nullptr;
+  float* finished_score = nullptr;
+  std::int32_t* finished_node = nullptr;
+};
+
+/** Sizes and pointers; throws semid::Error (ERR_SEMID_INVALID_ARG) when they do not fit. */
+void validate_beam_step(const TrieView& trie, const BeamStepArgs& args);
+
+/** CPU backend: threads over the queries. */
+void beam_step_cpu(const TrieView& trie, const BeamStepArgs& args, int threads, const CancelFlag& cancel);
+
+/** CUDA backend with host pointers: copies the trie, inputs and outputs. */
+void beam_step_cuda(const TrieView& trie, const BeamStepArgs& args, const CancelFlag& cancel);
+
+/** CUDA backend with every pointer (trie and args) in device memory; nothing is copied. */
+void beam_step_cuda_device(const TrieView& trie, const BeamStepArgs& args, const CancelFlag& cancel);
+
+}  // namespace semid

@@ -1,0 +1,279 @@
+/**
+ * Trie-constrained diverse beam search over a catalogue: drives any model through a `step`
+ * callback (the T5 in tfjs, or anything that maps prefixes to next-token scores) and returns, for
+ * each query, the ranked IDs with their scores and the items they name.
+ *
+ * Bookkeeping follows Hugging Face transformers' group beam search: the first beam of each group
+ * starts at score 0 and the others at -1e9; every group keeps up to groupSize finished hypotheses,
+ * scored sum_logprobs / generated_len ** lengthPenalty (generated_len = tokens generated, the end
+ * token included, as transformers >= 4.36), and stops when they cannot be beaten (earlyStopping
+ * false) or are full (true).
+ * When the longest ID (plus the end token) has been generated, every unfinished group adds its
+ * beams that stand at a complete ID; beams in the middle of an ID are never returned.
+ * The final list is all groups' hypotheses sorted by score (ties: the later group, then the later
+ * finisher first, as transformers' sort-and-pop), cut to numReturn; `items` expands it to items in that order, each ID once.
+ */
+import { throwIfAborted } from '../kernels/abort.js';
+import type { Device } from '../kernels/device.js';
+import { SemidArgumentError, SemidError } from '../kernels/errors.js';
+import { expectBoolean, expectInt, expectNumber, expectOptions, expectSignal, expectThreads } from '../kernels/validate.js';
+import { beamStep } from './beam-step.js';
+import type { IdTrie } from './trie.js';
+
+/** What the model is asked at each step. */
+export interface StepRequest {
+  /** Step number: 0 for the first token. */
+  step: number;
+  /** Rows to score: batch at step 0 (one per query), batch * beams after. */
+  rows: number;
+  /** [rows x step] tokens generated so far for each row (0 in inactive rows). */
+  tokens: Int32Array;
+  /** [rows] the row of the previous request each row extends (-1 at step 0): reorder caches by it. */
+  parents: Int32Array;
+  /** [rows] the query each row belongs to. */
+  queries: Int32Array;
+  /** [rows] 1 when the row's beam is alive; inactive rows' scores are ignored. */
+  active: Uint8Array;
+}
+
+/** Returns [rows x vocab] next-token logits (or log-probabilities with inputs: 'logprobs'). */
+export type StepFn = (request: StepRequest) => Float32Array | Promise<Float32Array>;
+
+export interface BeamSearchOptions {
+  trie: IdTrie;
+  step: StepFn;
+  /** Number of queries. */
+  batch: number;
+  /** Beams per query (paper: 60). */
+  beams?: number;
+  /** Diversity groups (paper: 30); must divide beams. */
+  groups?: number;
+  /** Hamming diversity penalty (paper: 0.25). */
+  diversityPenalty?: number;
+  /** Token ending an ID (e.g. the model's EOS); needed when IDs have different lengths. */
+  endToken?: number;
+  /** Namespace to decode in: one for all queries, or one per query (default: the first). */
+  namespace?: string | string[];
+  /** What step returns: 'logits' (default) or 'logprobs'. */
+  inputs?: 'logits' | 'logprobs';
+  /** Exponent on the ID length when ranking finished IDs (default 1, as transformers). */
+  lengthPenalty?: number;
+  earlyStopping?: boolean;
+  /** Hypotheses returned per query (default: beams). */
+  numReturn?: number;
+  backend?: 'native' | 'reference';
+  device?: Device;
+  threads?: number;
+  signal?: AbortSignal;
+}
+
+export interface Hypothesis {
+  /** The ID's tokens. */
+  tokens: number[];
+  /** Length-normalised score (sum of log-probabilities / length ** lengthPenalty). */
+  score: number;
+  /** Index of the ID in the trie, and the items it names. */
+  id: number;
+  items: Int32Array;
+}
+
+export interface QueryResult {
+  /** Ranked hypotheses, best first (an ID can appear twice when two beams reached it). */
+  hypotheses: Hypothesis[];
+  /** Items in rank order, each ID expanded once; itemScores are their hypotheses' scores. */
+  items: Int32Array;
+  itemScores: Float32Array;
+}
+
+interface Hyp { score: number; node: number; tokens: number[]; order: number }
+
+/** transformers' BeamHypotheses for one (query, group). */
+class GroupHypotheses {
+  readonly list: Hyp[] = [];
+  worst = 1e9;
+  constructor(private readonly size: number, private readonly lengthPenalty: number, private readonly early: boolean) {}
+  add(sum: number, len: number, node: number, tokens: number[], order: number): void {
+    const score = sum / len ** this.lengthPenalty;
+    if (this.list.length < this.size || score > this.worst) {
+      this.list.push({ score, node, tokens, order });
+      if (this.list.length > this.size) {
+        let wi = 0;
+        for (let i = 1; i < this.list.length; ++i) if (this.list[i].score < this.list[wi].score) wi = i;
+        this.list.splice(wi, 1);
+        this.worst = Math.min(...this.list.map((h) => h.score));
+      } else {
+        this.worst = Math.min(score, this.worst);
+      }
+    }
+  }
+  isDone(bestSum: number, len: number): boolean {
+    if (this.list.length < this.size) return false;
+    if (this.early) return true;
+    return this.worst >= bestSum / len ** this.lengthPenalty;
+  }
+}
+
+/**
+ * Decode every query with trie-constrained diverse beam search.
+ *
+ * @example
+ * const trie = IdTrie.build({ codes: new Int32Array([0, 1, 1, 0, 1, 1]), length: 2 });
+ * const results = await constrainedBeamSearch({
+ *   trie, batch: 1, beams: 2, groups: 2, diversityPenalty: 0.25,
+ *   step: ({ rows }) => new Float32Array(rows * 2).fill(0),  // uniform logits over 2 tokens
+ * });
+ * // results[0].items: the items of the two best IDs
+ */
+export async function constrainedBeamSearch(options: BeamSearchOptions): Promise<QueryResult[]> {
+  const o = expectOptions<BeamSearchOptions>('options', options);
+  const trie = o.trie;
+  if (!trie || typeof trie !== 'object' || !(trie.childStart instanceof Int32Array)) throw new SemidArgumentError('trie', 'an IdTrie', trie);
+  if (typeof o.step !== 'function') throw new SemidArgumentError('step', 'a function (request) => Float32Array', o.step);
+  const batch = expectInt('batch', o.batch, 0, 2 ** 31 - 1);
+  const beams = expectInt('beams', o.beams ?? 60, 1, 1024);
+  const groups = expectInt('groups', o.groups ?? (o.beams === undefined ? 30 : 1), 1, beams);
+  if (beams % groups !== 0) throw new SemidArgumentError('groups', `a divisor of beams=${beams}`, groups);
+  const penalty = expectNumber('diversityPenalty', o.diversityPenalty ?? (o.beams === undefined ? 0.25 : 0), 0);
+  const endToken = o.endToken === undefined ? -1 : expectInt('endToken', o.endToken, 0, 2 ** 30 - 1);
+  const lengthPenalty = expectNumber('lengthPenalty', o.lengthPenalty ?? 1);
+  const early = expectBoolean('earlyStopping', o.earlyStopping ?? false);
+  const numReturn = expectInt('numReturn', o.numReturn ?? beams, 1, beams);
+  const inputs = o.inputs ?? 'logits';
+  if (inputs !== 'logits' && inputs !== 'logprobs') throw new SemidArgumentError('inputs', '"logits" or "logprobs"', inputs);
+  const signal = expectSignal('signal', o.signal);
+  const threads = expectThreads(o.threads);
+  const roots = rootsFor(trie, batch, o.namespace);
+  const maxDepth = trie.maxDepth;
+  if (endToken < 0) requireUniformLeaves(trie);
+  const gs = beams / groups;
+  const maxSteps = maxDepth + (endToken >= 0 ? 1 : 0);
+
+  let nodes: Int32Array = new Int32Array(batch * beams);
+  let scores: Float32Array = new Float32Array(batch * beams).fill(-1e9);
+  for (let q = 0; q < batch; ++q) {
+    nodes.fill(roots[q], q * beams, (q + 1) * beams);
+    for (let g = 0; g < groups; ++g) scores[q * beams + g * gs] = 0;
+  }
+  let tokens = new Int32Array(0);
+  let parents = new Int32Array(batch).fill(-1);
+  const hyps: GroupHypotheses[] = [];
+  for (let i = 0; i < batch * groups; ++i) hyps.push(new GroupHypotheses(gs, lengthPenalty, early));
+  const done = new Uint8Array(batch * groups);
+  let order = 0;
+  let vocab = -1;
+
+  for (let step = 0; step < maxSteps && batch > 0; ++step) {
+    throwIfAborted(signal);
+    const rows = step === 0 ? batch : batch * beams;
+    const queries = new Int32Array(rows), active = new Uint8Array(rows);
+    for (let r = 0; r < rows; ++r) {
+      queries[r] = step === 0 ? r : Math.floor(r / beams);
+      active[r] = step === 0 ? 1 : nodes[r] >= 0 ? 1 : 0;
+    }
+    const out = await o.step({ step, rows, tokens, parents, queries, active });
+    if (!(out instanceof Float32Array) || out.length === 0 || out.length % rows !== 0) {
+      throw new SemidArgumentError('step() result', `a Float32Array of rows=${rows} x vocab values`, out);
+    }
+    if (vocab < 0) vocab = out.length / rows;
+    else if (out.length !== rows * vocab) throw new SemidArgumentError('step() result', `a Float32Array of ${rows} x ${vocab} values`, out);
+    const next = await beamStep(trie, {
+      batch, beams, groups, vocab, scores: out, inputBeams: step === 0 ? 1 : beams, logits: inputs === 'logits',
+      nodes, beamScores: scores, groupDone: done, penalty, endToken,
+    }, { backend: o.backend, device: o.device, threads, signal });
+    // IDs finished by the end token (their length is `step` ID tokens).
+    for (let q = 0; q < batch; ++q) {
+      for (let g = 0; g < groups; ++g) {
+        const fg = q * groups + g;
+        if (done[fg]) continue;
+        let best = -Infinity;
+        for (let f = 0; f < next.finishedCount[fg]; ++f) {
+          const idx = fg * gs + f, parent = next.finishedParent[idx];
+          const sc = next.finishedScore[idx];
+          best = Math.max(best, sc);
+          hyps[fg].add(sc, step + 1, next.finishedNode[idx], rowTokens(tokens, step, q * beams + parent, step === 0), order++);
+        }
+        for (let jl = 0; jl < gs; ++jl) best = Math.max(best, next.nextScores[q * beams + g * gs + jl]);
+        if (best > -Infinity && hyps[fg].isDone(best, step + 1)) done[fg] = 1;
+        if (best === -Infinity) done[fg] = 1;  // nothing left to extend
+      }
+    }
+    // Reorder histories by parent and append the chosen tokens.
+    const width = step + 1;
+    const nextTokens = new Int32Array(batch * beams * width);
+    const nextParents = new Int32Array(batch * beams);
+    for (let q = 0; q < batch; ++q) {
+      for (let j = 0; j < beams; ++j) {
+        const r = q * beams + j, p = next.nextParents[r];
+        if (p < 0) { nextParents[r] = step === 0 ? q : q * beams; continue; }
+        const prevRow = step === 0 ? q : q * beams + p;
+        nextParents[r] = prevRow;
+        if (step > 0) nextTokens.set(tokens.subarray(prevRow * step, prevRow * step + step), r * width);
+        nextTokens[r * width + step] = next.nextTokens[r];
+      }
+    }
+    tokens = nextTokens;
+    parents = nextParents;
+    nodes = next.nextNodes;
+    scores = next.nextScores;
+    if (done.every((d) => d === 1)) break;
+  }
+  // Unfinished groups add their beams that stand at complete IDs.
+  const finalLen = tokens.length / Math.max(1, batch * beams);
+  for (let q = 0; q < batch; ++q) {
+    for (let g = 0; g < groups; ++g) {
+      const fg = q * groups + g;
+      if (done[fg]) continue;
+      for (let jl = 0; jl < gs; ++jl) {
+        const r = q * beams + g * gs + jl, node = nodes[r];
+        if (node >= 0 && trie.terminal[node] >= 0) hyps[fg].add(scores[r], finalLen, node, rowTokens(tokens, finalLen, r, false), order++);
+      }
+    }
+  }
+  const results: QueryResult[] = [];
+  for (let q = 0; q < batch; ++q) {
+    const all: Hyp[] = [];
+    for (let g = 0; g < groups; ++g) all.push(...hyps[q * groups + g].list.map((h) => ({ ...h, order: g * 1e9 + h.order })));
+    all.sort((a, b) => b.score - a.score || b.order - a.order);
+    const hypotheses: Hypothesis[] = all.slice(0, numReturn).map((h) => {
+      const id = trie.terminal[h.node];
+      return { tokens: h.tokens, score: h.score, id, items: trie.itemsOf(id) };
+    });
+    results.push(rankItems(hypotheses));
+  }
+  return results;
+}
+
+function rowTokens(tokens: Int32Array, width: number, row: number, empty: boolean): number[] {
+  return empty || width === 0 ? [] : Array.from(tokens.subarray(row * width, (row + 1) * width));
+}
+
+/** Expand ranked hypotheses into ranked items, each ID once. */
+export function rankItems(hypotheses: Hypothesis[]): QueryResult {
+  const seen = new Set<number>();
+  const items: number[] = [], itemScores: number[] = [];
+  for (const h of hypotheses) {
+    if (seen.has(h.id)) continue;
+    seen.add(h.id);
+    for (const it of h.items) { items.push(it); itemScores.push(h.score); }
+  }
+  return { hypotheses, items: Int32Array.from(items), itemScores: Float32Array.from(itemScores) };
+}
+
+export function rootsFor(trie: IdTrie, batch: number, namespace: string | string[] | undefined): Int32Array {
+  const roots = new Int32Array(batch);
+  if (Array.isArray(namespace)) {
+    if (namespace.length !== batch) throw new SemidArgumentError('namespace', `one namespace per query (${batch})`, namespace);
+    for (let q = 0; q < batch; ++q) roots[q] = trie.root(namespace[q]);
+  } else {
+    roots.fill(trie.root(namespace));
+  }
+  return roots;
+}
+
+function requireUniformLeaves(trie: IdTrie): void {
+  for (let u = 0; u < trie.nodes; ++u) {
+    if (trie.terminal[u] >= 0 && trie.childStart[u + 1] > trie.childStart[u]) {
+      throw new SemidError('ERR_SEMID_INVALID_ARG', `The trie has an ID that is a prefix of another (node ${u}): pass endToken so that decoding can tell where IDs end`);
+    }
+  }
+}

@@ -1,0 +1,410 @@
+/**
+ * IdTrie: the catalogue's Semantic IDs as a prefix tree in a compact array (CSR) layout, the
+ * structure constrained decoding walks. Children of node u are the entries
+ * childStart[u] .. childStart[u + 1] of childToken / childNode, sorted by token. Several
+ * namespaces (e.g. the Separate strategy's search and recommendation IDs) live side by side, each
+ * under its own root. An ID (a full path) may name several items when IDs collide.
+ */
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../io/atomic.js';
+import { SemidArgumentError, SemidError } from '../kernels/errors.js';
+
+/** One namespace of IDs to insert. */
+export interface IdTrieNamespace {
+  /** Namespace name (default "default"); decoding starts at its root. */
+  name?: string;
+  /**
+   * The IDs: a flat Int32Array [items x length] of fixed-length codes (with `length`), or one
+   * array of codes per item (variable length allowed).
+   */
+  codes: Int32Array | ArrayLike<number>[];
+  /** ID length, required with a flat Int32Array. */
+  length?: number;
+  /**
+   * Token = code + offset: one offset for every level, or one per level (e.g. [0, 256, 512] so
+   * that every (level, code) is its own token). Default 0.
+   */
+  offsets?: number | ArrayLike<number>;
+  /** Item number of each row (default: the row index). */
+  items?: ArrayLike<number>;
+}
+
+/** Shape statistics of a trie. */
+export interface IdTrieStats {
+  namespaces: string[];
+  nodes: number;
+  edges: number;
+  /** Distinct IDs (full paths). */
+  ids: number;
+  /** (item, namespace) entries inserted. */
+  entries: number;
+  /** Longest ID, in tokens. */
+  maxDepth: number;
+  /** Per depth (0 = roots): how many nodes, and their mean and largest number of children. */
+  levels: Array<{ depth: number; nodes: number; meanChildren: number; maxChildren: number }>;
+  /** IDs naming more than one item, the entries inside them, and the largest such bucket. */
+  collidingIds: number;
+  entriesInCollisions: number;
+  largestBucket: number;
+}
+
+const MAGIC = 'SEMIDTRIE1';
+const MAX_TOKEN = 2 ** 30;
+
+export class IdTrie {
+  /** Namespace names, in the order of `roots`. */
+  readonly namespaces: readonly string[];
+  /** Root node of each namespace. */
+  readonly roots: Int32Array;
+  /** [nodes + 1] offsets into childToken / childNode. */
+  readonly childStart: Int32Array;
+  /** [edges] tokens, ascending within each node. */
+  readonly childToken: Int32Array;
+  /** [edges] child node of each edge. */
+  readonly childNode: Int32Array;
+  /** [nodes] the ID that ends at each node, or -1. */
+  readonly terminal: Int32Array;
+  /** [nodes] parent node (-1 for roots) and the token on the edge from it. */
+  readonly parent: Int32Array;
+  readonly parentToken: Int32Array;
+  /** [nodes] depth in tokens (0 for roots). */
+  readonly depth: Int32Array;
+  /** [ids + 1] offsets into idItems: the items each ID names, ascending. */
+  readonly idStart: Int32Array;
+  readonly idItems: Int32Array;
+  /** [ids] the node where each ID ends. */
+  readonly idNode: Int32Array;
+
+  private constructor(fields: {
+    namespaces: string[]; roots: Int32Array; childStart: Int32Array; childToken: Int32Array; childNode: Int32Array;
+    terminal: Int32Array; parent: Int32Array; parentToken: Int32Array; depth: Int32Array; idStart: Int32Array;
+    idItems: Int32Array; idNode: Int32Array;
+  }) {
+    this.namespaces = fields.namespaces;
+    this.roots = fields.roots;
+    this.childStart = fields.childStart;
+    this.childToken = fields.childToken;
+    this.childNode = fields.childNode;
+    this.terminal = fields.terminal;
+    this.parent = fields.parent;
+    this.parentToken = fields.parentToken;
+    this.depth = fields.depth;
+    this.idStart = fields.idStart;
+    this.idItems = fields.idItems;
+    this.idNode = fields.idNode;
+  }
+
+  get nodes(): number { return this.terminal.length; }
+  get edges(): number { return this.childToken.length; }
+  get ids(): number { return this.idNode.length; }
+  /** One more than the largest token on any edge: step outputs need at least this many columns. */
+  get vocabSize(): number {
+    let m = -1;
+    for (let e = 0; e < this.childToken.length; ++e) if (this.childToken[e] > m) m = this.childToken[e];
+    return m + 1;
+  }
+  /** Longest ID in tokens. */
+  get maxDepth(): number {
+    let m = 0;
+    for (let u = 0; u < this.depth.length; ++u) if (this.terminal[u] >= 0 && this.depth[u] > m) m = this.depth[u];
+    return m;
+  }
+
+  /**
+   * Build a trie from one or more namespaces of IDs.
+   *
+   * @example
+   * const trie = IdTrie.build({ codes: new Int32Array([1, 2, 1, 3, 4, 0]), length: 2 });
+   * trie.lookup([1, 3]); // Int32Array [1]: item 1 has ID (1, 3)
+   */
+  static build(input: IdTrieNamespace | IdTrieNamespace[]): IdTrie {
+    const list = Array.isArray(input) ? input : [input];
+    if (list.length === 0) throw new SemidArgumentError('namespaces', 'at least one namespace', list);
+    // Insertion into a map-based trie, then a breadth-first numbering into CSR.
+    type MapNode = { children: Map<number, MapNode>; items: number[] | null; depth: number };
+    const names: string[] = [];
+    const mapRoots: MapNode[] = [];
+    for (let ns = 0; ns < list.length; ++ns) {
+      const spec = list[ns];
+      if (spec === null || typeof spec !== 'object') throw new SemidArgumentError(`namespaces[${ns}]`, 'an object with codes', spec);
+      const name = spec.name ?? 'default';
+      if (typeof name !== 'string' || name.length === 0) throw new SemidArgumentError(`namespaces[${ns}].name`, 'a non-empty string', name);
+      if (names.includes(name)) throw new SemidArgumentError(`namespaces[${ns}].name`, 'a name not used by another namespace', name);
+      names.push(name);
+      const root: MapNode = { children: new Map(), items: null, depth: 0 };
+      mapRoots.push(root);
+      const rows = namespaceRows(spec, ns);
+      const offsetOf = offsetsFn(spec.offsets, ns);
+      const items = spec.items;
+      if (items !== undefined && items.length !== rows.count) {
+        throw new SemidArgumentError(`namespaces[${ns}].items`, `${rows.count} item numbers (one per ID)`, items);
+      }
+      for (let r = 0; r < rows.count; ++r) {
+        const seq = rows.row(r);
+        if (seq.length === 0) throw new SemidArgumentError(`namespaces[${ns}].codes[${r}]`, 'a non-empty ID', seq);
+        let node = root;
+        for (let level = 0; level < seq.length; ++level) {
+          const code = seq[level];
+          const token = code + offsetOf(level);
+          if (!Number.isInteger(code) || !Number.isInteger(token) || token < 0 || token >= MAX_TOKEN) {
+            throw new SemidArgumentError(`namespaces[${ns}].codes[${r}][${level}]`, `an integer code whose token (code + offset) is in [0, 2^30)`, code);
+          }
+          let next = node.children.get(token);
+          if (!next) {
+            next = { children: new Map(), items: null, depth: level + 1 };
+            node.children.set(token, next);
+          }
+          node = next;
+        }
+        const item = items === undefined ? r : items[r];
+        if (!Number.isInteger(item) || item < 0 || item >= 2 ** 31) {
+          throw new SemidArgumentError(`namespaces[${ns}].items[${r}]`, 'a non-negative integer', item);
+        }
+        (node.items ??= []).push(item);
+      }
+    }
+    const order: MapNode[] = [...mapRoots];
+    for (let i = 0; i < order.length; ++i) {
+      const kids = [...order[i].children.keys()].sort((a, b) => a - b);
+      for (const t of kids) order.push(order[i].children.get(t)!);
+    }
+    const nodes = order.length;
+    const index = new Map<MapNode, number>();
+    order.forEach((n, i) => index.set(n, i));
+    const childStart = new Int32Array(nodes + 1);
+    const edges = nodes - mapRoots.length;
+    const childToken = new Int32Array(edges), childNode = new Int32Array(edges);
+    const terminal = new Int32Array(nodes).fill(-1), parent = new Int32Array(nodes).fill(-1);
+    const parentToken = new Int32Array(nodes).fill(-1), depth = new Int32Array(nodes);
+    const idNodes: number[] = [], idStartList: number[] = [0], idItemsList: number[] = [];
+    let e = 0;
+    for (let u = 0; u < nodes; ++u) {
+      const n = order[u];
+      childStart[u] = e;
+      depth[u] = n.depth;
+      const kids = [...n.children.keys()].sort((a, b) => a - b);
+      for (const t of kids) {
+        const c = index.get(n.children.get(t)!)!;
+        childToken[e] = t;
+        childNode[e] = c;
+        parent[c] = u;
+        parentToken[c] = t;
+        ++e;
+      }
+      if (n.items) {
+        terminal[u] = idNodes.length;
+        idNodes.push(u);
+        const sorted = [...new Set(n.items)].sort((a, b) => a - b);
+        for (const it of sorted) idItemsList.push(it);
+        idStartList.push(idItemsList.length);
+      }
+    }
+    childStart[nodes] = e;
+    return new IdTrie({
+      namespaces: names, roots: Int32Array.from(mapRoots.map((r) => index.get(r)!)), childStart, childToken, childNode,
+      terminal, parent, parentToken, depth, idStart: Int32Array.from(idStartList), idItems: Int32Array.from(idItemsList),
+      idNode: Int32Array.from(idNodes),
+    });
+  }
+
+  /** Root node of a namespace (default: the first). */
+  root(namespace?: string): number {
+    if (namespace === undefined) return this.roots[0];
+    const i = this.namespaces.indexOf(namespace);
+    if (i < 0) throw new SemidArgumentError('namespace', `one of ${this.namespaces.map((n) => JSON.stringify(n)).join(', ')}`, namespace);
+    return this.roots[i];
+  }
+
+  /** The child of `node` along `token`, or -1 (binary search over the sorted children). */
+  child(node: number, token: number): number {
+    let lo = this.childStart[node], hi = this.childStart[node + 1] - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1, t = this.childToken[mid];
+      if (t === token) return this.childNode[mid];
+      if (t < token) lo = mid + 1; else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  /** Tokens allowed after `node` (its children's tokens, ascending). */
+  allowed(node: number): Int32Array {
+    return this.childToken.subarray(this.childStart[node], this.childStart[node + 1]);
+  }
+
+  /** The node reached by following `tokens` from a namespace's root, or -1. */
+  walk(tokens: ArrayLike<number>, namespace?: string): number {
+    let node = this.root(namespace);
+    for (let i = 0; i < tokens.length && node >= 0; ++i) node = this.child(node, tokens[i]);
+    return node;
+  }
+
+  /** The items whose ID is exactly `tokens` (empty when it is not an ID). */
+  lookup(tokens: ArrayLike<number>, namespace?: string): Int32Array {
+    const node = this.walk(tokens, namespace);
+    if (node < 0 || this.terminal[node] < 0) return new Int32Array(0);
+    return this.itemsOf(this.terminal[node]);
+  }
+
+  /** The items an ID (by index) names. */
+  itemsOf(id: number): Int32Array {
+    return this.idItems.subarray(this.idStart[id], this.idStart[id + 1]);
+  }
+
+  /** The token path from the root to `node`. */
+  tokensOf(node: number): number[] {
+    const out: number[] = [];
+    for (let u = node; this.parent[u] >= 0; u = this.parent[u]) out.push(this.parentToken[u]);
+    return out.reverse();
+  }
+
+  /** Nodes, edges, depth, branching per level and collisions. */
+  stats(): IdTrieStats {
+    const maxDepth = this.maxDepth;
+    const levels: IdTrieStats['levels'] = [];
+    for (let d = 0; d <= Math.max(0, ...this.depth); ++d) levels.push({ depth: d, nodes: 0, meanChildren: 0, maxChildren: 0 });
+    for (let u = 0; u < this.nodes; ++u) {
+      const lv = levels[this.depth[u]], c = this.childStart[u + 1] - this.childStart[u];
+      lv.nodes += 1;
+      lv.meanChildren += c;
+      lv.maxChildren = Math.max(lv.maxChildren, c);
+    }
+    for (const lv of levels) lv.meanChildren = lv.nodes ? lv.meanChildren / lv.nodes : 0;
+    let colliding = 0, inCollisions = 0, largest = 0;
+    for (let id = 0; id < this.ids; ++id) {
+      const size = this.idStart[id + 1] - this.idStart[id];
+      largest = Math.max(largest, size);
+      if (size > 1) { colliding += 1; inCollisions += size; }
+    }
+    return {
+      namespaces: [...this.namespaces], nodes: this.nodes, edges: this.edges, ids: this.ids, entries: this.idItems.length,
+      maxDepth, levels, collidingIds: colliding, entriesInCollisions: inCollisions, largestBucket: largest,
+    };
+  }
+
+  /** Serialise: magic, a JSON header, then the arrays (int32 little-endian, 4-byte aligned). */
+  toBuffer(): Buffer {
+    const arrays = this.arrays();
+    const header = Buffer.from(JSON.stringify({
+      version: 1, namespaces: this.namespaces, lengths: Object.fromEntries(Object.entries(arrays).map(([k, v]) => [k, v.length])),
+    }));
+    const pad = (4 - ((MAGIC.length + 4 + header.length) % 4)) % 4;
+    const parts: Buffer[] = [Buffer.from(MAGIC, 'latin1'), u32(header.length + pad), header, Buffer.alloc(pad, 0x20)];
+    for (const arr of Object.values(arrays)) parts.push(int32le(arr));
+    return Buffer.concat(parts);
+  }
+
+  /** Read what toBuffer wrote; `source` names the data in errors. */
+  static fromBuffer(buf: Uint8Array, source = 'buffer'): IdTrie {
+    const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+    const bad = (why: string) => new SemidError('ERR_SEMID_BAD_FILE', `${source} is not a semid trie file: ${why}`);
+    if (b.length < MAGIC.length + 4 || b.toString('latin1', 0, MAGIC.length) !== MAGIC) throw bad(`it does not start with ${MAGIC}`);
+    const hlen = b.readUInt32LE(MAGIC.length);
+    let header: { version: number; namespaces: string[]; lengths: Record<string, number> };
+    try {
+      header = JSON.parse(b.toString('utf8', MAGIC.length + 4, MAGIC.length + 4 + hlen));
+    } catch {
+      throw bad('its header is not JSON');
+    }
+    if (header.version !== 1) throw bad(`unsupported version ${header.version}`);
+    let off = MAGIC.length + 4 + hlen;
+    const fields: Record<string, Int32Array> = {};
+    for (const name of ARRAY_NAMES) {
+      const len = header.lengths?.[name];
+      if (!Number.isInteger(len) || len < 0 || off + 4 * len > b.length) throw bad(`array ${name} is missing or truncated`);
+      const arr = new Int32Array(len);
+      for (let i = 0; i < len; ++i) arr[i] = b.readInt32LE(off + 4 * i);
+      fields[name] = arr;
+      off += 4 * len;
+    }
+    if (off !== b.length) throw bad(`${b.length - off} trailing bytes`);
+    const trie = new IdTrie({ namespaces: header.namespaces, ...(fields as Record<(typeof ARRAY_NAMES)[number], Int32Array>) });
+    trie.check(source);
+    return trie;
+  }
+
+  /** Write atomically to `path`. */
+  save(path: string): void {
+    writeFileAtomic(path, [this.toBuffer()]);
+  }
+
+  /** Load a trie written by save(). */
+  static load(path: string): IdTrie {
+    let buf: Buffer;
+    try {
+      buf = readFileSync(path);
+    } catch (err) {
+      throw new SemidError('ERR_SEMID_NOT_FOUND', `Cannot read the trie file ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    return IdTrie.fromBuffer(buf, path);
+  }
+
+  private arrays(): Record<(typeof ARRAY_NAMES)[number], Int32Array> {
+    return {
+      roots: this.roots, childStart: this.childStart, childToken: this.childToken, childNode: this.childNode,
+      terminal: this.terminal, parent: this.parent, parentToken: this.parentToken, depth: this.depth,
+      idStart: this.idStart, idItems: this.idItems, idNode: this.idNode,
+    };
+  }
+
+  /** Structural checks after loading (indices in range, sorted children, consistent IDs). */
+  private check(source: string): void {
+    const fail = (why: string) => { throw new SemidError('ERR_SEMID_BAD_FILE', `${source} holds a malformed trie: ${why}`); };
+    const n = this.nodes;
+    if (this.childStart.length !== n + 1 || this.parent.length !== n || this.depth.length !== n) fail('array lengths disagree');
+    if (this.roots.length !== this.namespaces.length) fail('one root per namespace expected');
+    if (this.childStart[0] !== 0 || this.childStart[n] !== this.edges) fail('child offsets do not cover the edges');
+    for (let u = 0; u < n; ++u) {
+      const c0 = this.childStart[u], c1 = this.childStart[u + 1];
+      if (c1 < c0) fail(`child offsets of node ${u} decrease`);
+      for (let e = c0; e < c1; ++e) {
+        const c = this.childNode[e];
+        if (c < 0 || c >= n || this.parent[c] !== u) fail(`edge ${e} points to a bad node`);
+        if (e > c0 && this.childToken[e] <= this.childToken[e - 1]) fail(`children of node ${u} are not sorted`);
+      }
+      if (c0 === c1 && this.terminal[u] < 0) fail(`node ${u} has no children and ends no ID`);
+      if (this.terminal[u] >= this.ids) fail(`node ${u} names ID ${this.terminal[u]} of ${this.ids}`);
+    }
+    if (this.idStart.length !== this.ids + 1 || this.idStart[this.ids] !== this.idItems.length) fail('ID item offsets disagree');
+  }
+}
+
+const ARRAY_NAMES = ['roots', 'childStart', 'childToken', 'childNode', 'terminal', 'parent', 'parentToken', 'depth', 'idStart', 'idItems', 'idNode'] as const;
+
+function u32(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v);
+  return b;
+}
+
+function int32le(arr: Int32Array): Buffer {
+  const b = Buffer.alloc(arr.length * 4);
+  for (let i = 0; i < arr.length; ++i) b.writeInt32LE(arr[i], 4 * i);
+  return b;
+}
+
+function namespaceRows(spec: IdTrieNamespace, ns: number): { count: number; row: (r: number) => ArrayLike<number> } {
+  const codes = spec.codes;
+  if (codes instanceof Int32Array) {
+    const len = spec.length;
+    if (typeof len !== 'number' || !Number.isInteger(len) || len < 1 || codes.length % len !== 0) {
+      throw new SemidArgumentError(`namespaces[${ns}].length`, `a positive integer dividing codes.length=${codes.length}`, len);
+    }
+    return { count: codes.length / len, row: (r) => codes.subarray(r * len, (r + 1) * len) };
+  }
+  if (!Array.isArray(codes)) throw new SemidArgumentError(`namespaces[${ns}].codes`, 'an Int32Array [items x length] or an array of code arrays', codes);
+  return { count: codes.length, row: (r) => codes[r] };
+}
+
+function offsetsFn(offsets: IdTrieNamespace['offsets'], ns: number): (level: number) => number {
+  if (offsets === undefined) return () => 0;
+  if (typeof offsets === 'number') {
+    if (!Number.isInteger(offsets) || offsets < 0) throw new SemidArgumentError(`namespaces[${ns}].offsets`, 'a non-negative integer', offsets);
+    return () => offsets;
+  }
+  return (level) => {
+    const o = offsets[level];
+    if (o === undefined) throw new SemidArgumentError(`namespaces[${ns}].offsets`, `an offset for level ${level}`, offsets);
+    if (!Number.isInteger(o) || o < 0) throw new SemidArgumentError(`namespaces[${ns}].offsets[${level}]`, 'a non-negative integer', o);
+    return o;
+  };
+}
