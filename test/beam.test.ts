@@ -226,7 +226,7 @@ describe('constrained beam search', () => {
           const row = logits.subarray(i * 16, (i + 1) * 16);
           const m = Math.max(...row);
           const lse = m + Math.log(row.reduce((s, v) => s + Math.exp(v - m), 0));
-          for (const t of trie.allowed(b.node)) cand.push({ tokens: [...b.tokens, t], node: trie.child(b.node, t), score: Math.fround(Math.fround(row[t] - lse) + b.score) });
+          for (const t of trie.allowed(b.node)) cand.push({ tokens: [...b.tokens, t], node: trie.child(b.node, t), score: Math.fround(Math.fround(row[t] - Math.fround(lse)) + b.score) });
         });
         cand.sort((a, b) => b.score - a.score);
         beams = cand.slice(0, 4);

@@ -6,9 +6,11 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <random>
 #include <vector>
 
+#include "semid/beam.h"
 #include "semid/cpu_features.h"
 #include "semid/cuda.h"
 #include "semid/gemm.h"
@@ -96,12 +98,152 @@ static void bench_rq(const char* npy_dir, bool cuda) {
   }
 }
 
+// ---- beam step: 62,138 items, 2- or 3-level IDs over 256 codes, beam 60 / 30 groups / 0.25 ----
+struct BenchTrie {
+  std::vector<std::int32_t> start, token, node, terminal;
+  std::vector<int> depth1;  // nodes at depth 1 (where a mid-search step stands)
+  TrieView view() const {
+    TrieView t;
+    t.nodes = i64(terminal.size()); t.edges = i64(token.size());
+    t.child_start = start.data(); t.child_token = token.data(); t.child_node = node.data(); t.terminal = terminal.data();
+    return t;
+  }
+};
+
+static BenchTrie bench_trie(i64 items, int levels, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> code(0, 255);
+  std::vector<std::map<int, int>> kids(1);
+  std::vector<int> ends(1, -1), depth(1, 0);
+  int ids = 0;
+  for (i64 i = 0; i < items; ++i) {
+    int u = 0;
+    for (int l = 0; l < levels; ++l) {
+      const int t = code(rng);
+      auto it = kids[u].find(t);
+      if (it == kids[u].end()) {
+        kids.emplace_back(); ends.push_back(-1); depth.push_back(l + 1);
+        it = kids[u].emplace(t, int(kids.size()) - 1).first;
+      }
+      u = it->second;
+    }
+    if (ends[u] < 0) ends[u] = ids++;
+  }
+  std::vector<int> order{0}, index(kids.size());
+  for (std::size_t i = 0; i < order.size(); ++i)
+    for (auto& kv : kids[order[i]]) order.push_back(kv.second);
+  for (std::size_t i = 0; i < order.size(); ++i) index[order[i]] = int(i);
+  BenchTrie t;
+  for (int u : order) {
+    if (depth[u] == 1) t.depth1.push_back(index[u]);
+    t.start.push_back(int(t.token.size()));
+    t.terminal.push_back(ends[u]);
+    for (auto& kv : kids[u]) { t.token.push_back(kv.first); t.node.push_back(index[kv.second]); }
+  }
+  t.start.push_back(int(t.token.size()));
+  return t;
+}
+
+#ifdef SEMID_WITH_CUDA
+__global__ void read_floor_kernel(const float4* x, long long n4, float* out) {
+  float s = 0;
+  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n4; i += (long long)gridDim.x * blockDim.x) {
+    const float4 v = x[i];
+    s += v.x + v.y + v.z + v.w;
+  }
+  if (s == 12345.678f) out[0] = s;  // keeps the loads alive
+}
+#endif
+
+static void bench_beam(bool cuda) {
+  const i64 beams = 60, groups = 30, V = 256;
+  for (int levels : {2, 3}) {
+    BenchTrie trie = bench_trie(62138, levels, 11 + levels);
+    TrieView tv = trie.view();
+    std::printf("beam trie: 62138 items, %d levels, %lld nodes\n", levels, (long long)tv.nodes);
+    for (i64 batch : {1, 16, 128, 1024}) {
+      std::mt19937 rng{static_cast<unsigned>(batch)};
+      std::uniform_real_distribution<float> u(-4, 4);
+      std::uniform_int_distribution<int> pick(0, int(trie.depth1.size()) - 1);
+      std::vector<float> logits(batch * beams * V), bscore(batch * beams), nscore(batch * beams), fscore(batch * beams);
+      std::vector<std::int32_t> nodes(batch * beams), nn(batch * beams), np(batch * beams), nt(batch * beams),
+          fc(batch * groups), fp(batch * beams), fn(batch * beams);
+      for (auto& v : logits) v = u(rng);
+      for (auto& v : bscore) v = -std::fabs(u(rng));
+      for (auto& v : nodes) v = trie.depth1[pick(rng)];
+      BeamStepArgs a;
+      a.batch = batch; a.beams = beams; a.groups = groups; a.vocab = V; a.input_beams = beams; a.logits = true;
+      a.scores = logits.data(); a.nodes = nodes.data(); a.beam_scores = bscore.data(); a.penalty = 0.25f;
+      a.next_nodes = nn.data(); a.next_scores = nscore.data(); a.next_parents = np.data(); a.next_tokens = nt.data();
+      a.finished_count = fc.data(); a.finished_parent = fp.data(); a.finished_score = fscore.data(); a.finished_node = fn.data();
+      const int reps = batch >= 128 ? 9 : 31;
+      const double step = median_ms(reps, [&] { beam_step_cpu(tv, a, 0, CancelFlag{}); });
+      std::vector<double> partial(default_threads());
+      const i64 chunks = 64, per = (i64(logits.size()) + chunks - 1) / chunks;
+      const double floor = median_ms(reps, [&] {
+        parallel_for(chunks, 0, CancelFlag{}, [&](i64 c, int w) {
+          double s = 0;
+          for (i64 i = c * per; i < std::min<i64>((c + 1) * per, i64(logits.size())); ++i) s += logits[i];
+          partial[w] += s;
+        });
+      });
+      a.logits = false;  // the same step on log-probabilities: no log-softmax pass
+      const double step_lp = median_ms(reps, [&] { beam_step_cpu(tv, a, 0, CancelFlag{}); });
+      a.logits = true;
+      std::printf("cpu  beam-step L=%d batch=%5lld  step %9.3f ms  read-floor %8.3f ms  ratio %5.2f  %10.0f queries-steps/s  (log-prob input %8.3f ms)\n",
+                  levels, (long long)batch, step, floor, step / floor, batch / step * 1e3, step_lp);
+#ifdef SEMID_WITH_CUDA
+      if (!cuda) continue;
+      float *d_logits, *d_bs, *d_ns, *d_fs, *d_out;
+      std::int32_t *d_nodes, *d_nn, *d_np, *d_nt, *d_fc, *d_fp, *d_fn, *d_cs, *d_ct, *d_cn, *d_term;
+      const std::size_t B = batch * beams;
+      cudaMalloc(&d_logits, logits.size() * 4); cudaMalloc(&d_bs, B * 4); cudaMalloc(&d_ns, B * 4); cudaMalloc(&d_fs, B * 4);
+      cudaMalloc(&d_out, 4); cudaMalloc(&d_nodes, B * 4); cudaMalloc(&d_nn, B * 4); cudaMalloc(&d_np, B * 4); cudaMalloc(&d_nt, B * 4);
+      cudaMalloc(&d_fc, batch * groups * 4); cudaMalloc(&d_fp, B * 4); cudaMalloc(&d_fn, B * 4);
+      cudaMalloc(&d_cs, trie.start.size() * 4); cudaMalloc(&d_ct, trie.token.size() * 4); cudaMalloc(&d_cn, trie.node.size() * 4);
+      cudaMalloc(&d_term, trie.terminal.size() * 4);
+      cudaMemcpy(d_logits, logits.data(), logits.size() * 4, cudaMemcpyHostToDevice);
+      cudaMemcpy(d_bs, bscore.data(), B * 4, cudaMemcpyHostToDevice);
+      cudaMemcpy(d_nodes, nodes.data(), B * 4, cudaMemcpyHostToDevice);
+      cudaMemcpy(d_cs, trie.start.data(), trie.start.size() * 4, cudaMemcpyHostToDevice);
+      cudaMemcpy(d_ct, trie.token.data(), trie.token.size() * 4, cudaMemcpyHostToDevice);
+      cudaMemcpy(d_cn, trie.node.data(), trie.node.size() * 4, cudaMemcpyHostToDevice);
+      cudaMemcpy(d_term, trie.terminal.data(), trie.terminal.size() * 4, cudaMemcpyHostToDevice);
+      TrieView dt{tv.nodes, tv.edges, d_cs, d_ct, d_cn, d_term};
+      BeamStepArgs d = a;
+      d.scores = d_logits; d.nodes = d_nodes; d.beam_scores = d_bs;
+      d.next_nodes = d_nn; d.next_scores = d_ns; d.next_parents = d_np; d.next_tokens = d_nt;
+      d.finished_count = d_fc; d.finished_parent = d_fp; d.finished_score = d_fs; d.finished_node = d_fn;
+      const double gstep = median_ms(51, [&] { beam_step_cuda_device(dt, d, CancelFlag{}); });
+      const double gfloor = median_ms(51, [&] {
+        read_floor_kernel<<<1024, 256>>>(reinterpret_cast<const float4*>(d_logits), (long long)logits.size() / 4, d_out);
+        cudaDeviceSynchronize();
+      });
+      const double e2e = median_ms(11, [&] { beam_step_cuda(tv, a, CancelFlag{}); });
+      // Parity of this very input: the GPU's selections equal the CPU's.
+      std::vector<std::int32_t> gt(B);
+      cudaMemcpy(gt.data(), d_nt, B * 4, cudaMemcpyDeviceToHost);
+      beam_step_cpu(tv, a, 0, CancelFlag{});
+      const bool same = gt == nt;
+      std::printf("cuda beam-step L=%d batch=%5lld  step %9.3f ms  read-floor %8.3f ms  ratio %5.2f  end-to-end %8.3f ms  %s\n",
+                  levels, (long long)batch, gstep, gfloor, gstep / gfloor, e2e, same ? "parity ok" : "PARITY FAILED");
+      for (void* ptr : std::initializer_list<void*>{d_logits, d_bs, d_ns, d_fs, d_out, d_nodes, d_nn, d_np, d_nt, d_fc, d_fp, d_fn, d_cs, d_ct, d_cn, d_term})
+        cudaFree(ptr);
+#endif
+    }
+  }
+}
+
 int main(int argc, char** argv) {
   const i64 n = 62138, k = 256;
   const int cpu_reps = argc > 1 ? std::atoi(argv[1]) : 3;
   std::printf("cpu: %s, %d threads\n", simd_name(active_simd()), default_threads());
   CudaStatus cs = cuda_status();
   const bool rq_only = std::getenv("SEMID_BENCH_RQ_ONLY") != nullptr;
+  if (std::getenv("SEMID_BENCH_BEAM_ONLY")) {
+    bench_beam(cs.device_count > 0);
+    return 0;
+  }
   for (i64 d : {384, 768}) {
     if (rq_only) break;
     std::mt19937 rng(7);

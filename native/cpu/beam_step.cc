@@ -34,6 +34,8 @@ struct TopBuffer {
   std::vector<Candidate> items;
   std::size_t cap = 0;
   void reset(std::size_t c) { items.clear(); cap = c; }
+  /** Scores below this cannot enter (ties still can, by the flat index). */
+  float threshold() const { return items.size() == cap ? items.back().score : kNegInf; }
   void offer(const Candidate& c) {
     if (items.size() == cap && !better(c.score, c.flat, items.back().score, items.back().flat)) return;
     auto pos = items.begin();
@@ -56,7 +58,7 @@ struct Scratch {
 }
 
 void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, Scratch& s,
-                cpu::LogSumExpFn lse_fn) {
+                cpu::LogSumExpFn lse_fn, cpu::Bound8Fn bound8) {
   const i64 B = a.beams, G = a.groups, gs = B / G, V = a.vocab;
   const float* rows = a.scores + b * a.input_beams * V;
   const std::int32_t* nodes = a.nodes + b * B;
@@ -68,10 +70,10 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, Scratch& s,
       if (nodes[j] < 0) continue;
       const i64 r = a.input_beams == 1 ? 0 : j;
       if (!std::isnan(s.lse[r])) continue;
-      if (cpu::row_has_nan_or_posinf(rows + r * V, V))
+      s.lse[r] = lse_fn(rows + r * V, V);
+      if (std::isnan(s.lse[r]))
         throw Error("ERR_SEMID_NOT_FINITE", "scores row " + std::to_string(b * a.input_beams + r) +
                                                 " (query " + std::to_string(b) + ") holds NaN or +Infinity");
-      s.lse[r] = lse_fn(rows + r * V, V);
     }
   }
   s.chosen.clear();
@@ -87,6 +89,12 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, Scratch& s,
     };
     if (a.group_done && a.group_done[b * G + g]) { deactivate_from(0); continue; }
     s.top.reset(static_cast<std::size_t>(2 * gs));
+    // Log-prob rows are read sparsely (only the allowed tokens): fetch the next group's rows
+    // ahead so that their lines stream in while this group is scored.
+    if (!a.logits && a.input_beams > 1 && g + 1 < G)
+      for (i64 jl = 0; jl < gs; ++jl)
+        if (nodes[first + gs + jl] >= 0)
+          for (i64 off = 0; off < V; off += 16) __builtin_prefetch(rows + (first + gs + jl) * V + off);
     for (i64 jl = 0; jl < gs; ++jl) {
       const i64 j = first + jl;
       const std::int32_t node = nodes[j];
@@ -96,8 +104,10 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, Scratch& s,
       const float* row = rows + r * V;
       const double lse = a.logits ? s.lse[r] : 0.0;
       const float base = bscore[j];
+      const float shift = a.logits ? static_cast<float>(lse) : 0.0f;  // x - 0 is exact
+      // Exact score of token t: (lp - penalty * freq) + base, each rounded to float.
       auto score_of = [&](std::int32_t t) {
-        float lp = a.logits ? static_cast<float>(double(row[t]) - lse) : row[t];
+        float lp = row[t] - shift;
         if (std::isnan(lp)) throw Error("ERR_SEMID_NOT_FINITE", "scores hold NaN for query " + std::to_string(b) + ", beam " + std::to_string(j) + ", token " + std::to_string(t));
         const std::int32_t f = s.freq[t];
         if (f != 0) lp = lp - a.penalty * static_cast<float>(f);
@@ -113,11 +123,29 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, Scratch& s,
         throw Error("ERR_SEMID_TRIE", "Beam " + std::to_string(j) + " of query " + std::to_string(b) +
                                           " is at a finished ID and there is no end token");
       }
-      for (std::int32_t e = c0; e < c1; ++e) {
-        const std::int32_t t = trie.child_token[e];
+      // Rounding is monotone and the penalty only lowers a score, so the unpenalised score
+      // bounds the exact one: candidates whose bound is below the buffer's worst are skipped
+      // (NaN fails the comparison and reaches score_of, which reports it).
+      const std::int32_t* tok = trie.child_token;
+      float thr = s.top.threshold();
+      auto consider = [&](std::int32_t e, float bound) {
+        if (bound < thr) return;
+        const std::int32_t t = tok[e];
         const float sc = score_of(t);
-        if (sc > kNegInf) s.top.offer({sc, jl * V + t, int(j), t, trie.child_node[e]});
+        if (sc > kNegInf) {
+          s.top.offer({sc, jl * V + t, int(j), t, trie.child_node[e]});
+          thr = s.top.threshold();
+        }
+      };
+      std::int32_t e = c0;
+      alignas(32) float bound[8];
+      for (; e + 8 <= c1; e += 8) {
+        for (unsigned mask = bound8(row, tok + e, shift, base, thr, bound); mask; mask &= mask - 1) {
+          const int i = __builtin_ctz(mask);
+          consider(e + i, bound[i]);
+        }
       }
+      for (; e < c1; ++e) consider(e, (row[tok[e]] - shift) + base);
     }
     i64 filled = 0;
     const auto& top = s.top.items;
@@ -181,7 +209,8 @@ void beam_step_cpu(const TrieView& trie, const BeamStepArgs& a, int threads, con
     s.freq.assign(a.vocab, 0);
   }
   const cpu::LogSumExpFn lse_fn = cpu::logsumexp_fn();
-  parallel_for(a.batch, t, cancel, [&](i64 b, int w) { step_query(trie, a, b, scratch[w], lse_fn); });
+  const cpu::Bound8Fn bound8 = cpu::bound8_fn();
+  parallel_for(a.batch, t, cancel, [&](i64 b, int w) { step_query(trie, a, b, scratch[w], lse_fn, bound8); });
 }
 
 }  // namespace semid

@@ -27,6 +27,7 @@ bool row_has_nan_or_posinf(const float* x, i64 n) {
 }
 
 double logsumexp_scalar(const float* x, i64 n) {
+  if (row_has_nan_or_posinf(x, n)) return std::numeric_limits<double>::quiet_NaN();
   const float m = row_max(x, n);
   if (m == -std::numeric_limits<float>::infinity()) return -std::numeric_limits<double>::infinity();
   double s = 0;
@@ -56,8 +57,16 @@ __attribute__((target("avx2,fma"))) static inline __m256 exp256(__m256 x) {
 
 __attribute__((target("avx2,fma"))) double logsumexp_avx2(const float* x, i64 n) {
   __m256 mv = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  const __m256 inf = _mm256_set1_ps(std::numeric_limits<float>::infinity());
+  __m256 bad = _mm256_setzero_ps();
   i64 i = 0;
-  for (; i + 8 <= n; i += 8) mv = _mm256_max_ps(mv, _mm256_loadu_ps(x + i));
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    mv = _mm256_max_ps(mv, v);
+    bad = _mm256_or_ps(bad, _mm256_cmp_ps(v, inf, _CMP_NLT_UQ));  // NaN or +inf
+  }
+  if (_mm256_movemask_ps(bad) != 0 || row_has_nan_or_posinf(x + i, n - i))
+    return std::numeric_limits<double>::quiet_NaN();
   alignas(32) float lanes[8];
   _mm256_store_ps(lanes, mv);
   float m = row_max(x + i, n - i);
@@ -77,9 +86,34 @@ __attribute__((target("avx2,fma"))) double logsumexp_avx2(const float* x, i64 n)
   for (; i < n; ++i) s += std::exp(double(x[i]) - double(m));
   return double(m) + std::log(s);
 }
+
+__attribute__((target("avx2,fma"))) unsigned bound8_avx2(const float* row, const std::int32_t* tok, float shift,
+                                                         float base, float thr, float* bound) {
+  const __m256i idx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tok));
+  const __m256 x = _mm256_i32gather_ps(row, idx, 4);
+  const __m256 b = _mm256_add_ps(_mm256_sub_ps(x, _mm256_set1_ps(shift)), _mm256_set1_ps(base));
+  _mm256_storeu_ps(bound, b);
+  return static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(b, _mm256_set1_ps(thr), _CMP_NLT_UQ)));
+}
 #else
 double logsumexp_avx2(const float* x, i64 n) { return logsumexp_scalar(x, n); }
+unsigned bound8_avx2(const float* row, const std::int32_t* tok, float shift, float base, float thr, float* bound) {
+  return bound8_scalar(row, tok, shift, base, thr, bound);
+}
 #endif
+
+unsigned bound8_scalar(const float* row, const std::int32_t* tok, float shift, float base, float thr, float* bound) {
+  unsigned mask = 0;
+  for (int i = 0; i < 8; ++i) {
+    bound[i] = (row[tok[i]] - shift) + base;
+    if (!(bound[i] < thr)) mask |= 1u << i;
+  }
+  return mask;
+}
+
+Bound8Fn bound8_fn() {
+  return active_simd() == SimdLevel::Scalar || !avx2_compiled() ? bound8_scalar : bound8_avx2;
+}
 
 LogSumExpFn logsumexp_fn() {
   return active_simd() == SimdLevel::Scalar || !avx2_compiled() ? logsumexp_scalar : logsumexp_avx2;

@@ -1,12 +1,14 @@
 // Internal to native/cpu: the log-sum-exp of a float row, SIMD-dispatched, for log-softmax.
 #pragma once
+#include <cstdint>
+
 #include "semid/common.h"
 
 namespace semid::cpu {
 
 /**
  * log(sum(exp(x))) of a row of n floats, computed as max + log(sum(exp(x - max))).
- * A row of only -inf gives -inf. The caller screens NaN and +inf (row_has_nan_or_posinf).
+ * A row of only -inf gives -inf; a row holding NaN or +inf gives NaN (the caller reports it).
  */
 using LogSumExpFn = double (*)(const float* x, i64 n);
 LogSumExpFn logsumexp_fn();
@@ -16,5 +18,14 @@ double logsumexp_avx2(const float* x, i64 n);
 
 /** True when the row holds a NaN or +inf (which log-softmax cannot take). */
 bool row_has_nan_or_posinf(const float* x, i64 n);
+
+/**
+ * Beam-step candidate bounds, eight at a time: bound[i] = (row[tok[i]] - shift) + base (float
+ * operations) for i < 8; returns the bitmask of the i whose bound is not below thr (NaN included).
+ */
+using Bound8Fn = unsigned (*)(const float* row, const std::int32_t* tok, float shift, float base, float thr, float* bound);
+Bound8Fn bound8_fn();
+unsigned bound8_scalar(const float* row, const std::int32_t* tok, float shift, float base, float thr, float* bound);
+unsigned bound8_avx2(const float* row, const std::int32_t* tok, float shift, float base, float thr, float* bound);
 
 }  // namespace semid::cpu

@@ -143,7 +143,7 @@ __global__ void __launch_bounds__(kBeamThreads) beam_step_kernel(BeamKernelArgs 
           const int t = e < nc ? trie.child_token[c0 + e] : a.end_token;
           const int r = a.input_beams == 1 ? 0 : j;
           float lp = rows[(long long)r * V + t];
-          if (a.logits) lp = float(double(lp) - lse[r]);
+          if (a.logits) lp = __fsub_rn(lp, float(lse[r]));
           if (isnan(lp)) { raise(k.error, kErrNotFinite, b, r); continue; }
           int f = 0;
           for (int c = 0; c < chosen_count; ++c) f += chosen[c] == t;

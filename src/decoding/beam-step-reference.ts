@@ -3,7 +3,7 @@
  * (those of Hugging Face transformers' group beam search with prefix_allowed_tokens_fn):
  *  - groups of groupSize = beams / groups beams run in order;
  *  - candidate score = fround(fround(logp[t] - fround(penalty * freq[t])) + beamScore), where
- *    logp is the row itself (log-probs) or fround(row[t] - logsumexp(row)) (logits), and freq[t]
+ *    logp is the row itself (log-probs) or fround(row[t] - fround(logsumexp(row))) (logits), and freq[t]
  *    counts how often t was chosen at this step by the continuing beams of earlier groups;
  *  - a group keeps its top 2 * groupSize candidates (score descending, then flat index
  *    beamInGroup * vocab + token ascending) and walks them: an end-token candidate finishes its ID
@@ -71,7 +71,7 @@ export function beamStepReference(trie: IdTrie, input: BeamStepInput): BeamStepO
         }
         const base = input.beamScores[b * B + j];
         const score = (t: number) => {
-          let lp = input.logits ? Math.fround(input.scores[off + t] - lse.get(r)!) : input.scores[off + t];
+          let lp = input.logits ? Math.fround(input.scores[off + t] - Math.fround(lse.get(r)!)) : input.scores[off + t];
           if (Number.isNaN(lp)) throw new SemidError('ERR_SEMID_NOT_FINITE', `scores hold NaN for query ${b}, beam ${j}, token ${t}`);
           const f = freq.get(t) ?? 0;
           if (f !== 0) lp = Math.fround(lp - Math.fround(penalty * f));

@@ -74,7 +74,7 @@ export async function exhaustiveSearch(options: ExhaustiveSearchOptions): Promis
         const p = chunk[r], off = r * vocab;
         const lse = logits ? logSumExp(out, off, vocab) : 0;
         const lp = (t: number) => {
-          const v = logits ? Math.fround(out[off + t] - lse) : out[off + t];
+          const v = logits ? Math.fround(out[off + t] - Math.fround(lse)) : out[off + t];
           if (Number.isNaN(v)) throw new SemidError('ERR_SEMID_NOT_FINITE', `scores hold NaN for query ${p.query}, token ${t}`);
           return v;
         };

@@ -8,8 +8,10 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <map>
 #include <vector>
 
+#include "semid/beam.h"
 #include "semid/cpu_features.h"
 #include "semid/cuda.h"
 #include "semid/gemm.h"
@@ -191,6 +193,126 @@ static void rq_cuda_parity(std::mt19937& rng) {
   }
 }
 
+// ---- beam step -------------------------------------------------------------------------------
+struct OwnedTrie {
+  std::vector<std::int32_t> start, token, node, terminal;
+  TrieView view() const {
+    TrieView t;
+    t.nodes = i64(terminal.size()); t.edges = i64(token.size());
+    t.child_start = start.data(); t.child_token = token.data(); t.child_node = node.data(); t.terminal = terminal.data();
+    return t;
+  }
+};
+
+// A trie over n random fixed-length codes in [0, k), nodes numbered breadth first.
+static OwnedTrie random_trie(i64 n, int L, int k, std::mt19937& rng) {
+  std::vector<std::map<int, int>> kids(1);
+  std::vector<int> ends(1, -1);
+  int ids = 0;
+  std::uniform_int_distribution<int> code(0, k - 1);
+  for (i64 i = 0; i < n; ++i) {
+    int u = 0;
+    for (int l = 0; l < L; ++l) {
+      int t = code(rng);
+      auto it = kids[u].find(t);
+      if (it == kids[u].end()) {
+        kids.emplace_back();
+        ends.push_back(-1);
+        it = kids[u].emplace(t, int(kids.size()) - 1).first;
+      }
+      u = it->second;
+    }
+    if (ends[u] < 0) ends[u] = ids++;
+  }
+  // Renumber breadth first so that children are contiguous.
+  std::vector<int> order{0}, index(kids.size());
+  for (std::size_t i = 0; i < order.size(); ++i)
+    for (auto& kv : kids[order[i]]) order.push_back(kv.second);
+  for (std::size_t i = 0; i < order.size(); ++i) index[order[i]] = int(i);
+  OwnedTrie t;
+  for (int u : order) {
+    t.start.push_back(int(t.token.size()));
+    t.terminal.push_back(ends[u]);
+    for (auto& kv : kids[u]) { t.token.push_back(kv.first); t.node.push_back(index[kv.second]); }
+  }
+  t.start.push_back(int(t.token.size()));
+  return t;
+}
+
+struct BeamOut {
+  std::vector<std::int32_t> nodes, parents, tokens, fcount, fparent, fnode;
+  std::vector<float> scores, fscore;
+  BeamOut(i64 batch, i64 beams, i64 groups)
+      : nodes(batch * beams), parents(batch * beams), tokens(batch * beams), fcount(batch * groups),
+        fparent(batch * beams), fnode(batch * beams), scores(batch * beams), fscore(batch * beams) {}
+  void bind(BeamStepArgs& a) {
+    a.next_nodes = nodes.data(); a.next_parents = parents.data(); a.next_tokens = tokens.data(); a.next_scores = scores.data();
+    a.finished_count = fcount.data(); a.finished_parent = fparent.data(); a.finished_node = fnode.data(); a.finished_score = fscore.data();
+  }
+};
+
+static void beam_case(const char* backend, i64 batch, i64 beams, i64 groups, int L, i64 vocab, bool logits,
+                      bool end, std::mt19937& rng) {
+  const int k = int(end ? vocab - 1 : vocab);
+  OwnedTrie trie = random_trie(3000, L, k, rng);
+  TrieView tv = trie.view();
+  std::uniform_real_distribution<float> u01(0.0f, 1.0f);
+  std::uniform_int_distribution<int> pick(0, int(tv.nodes) - 1);
+  std::vector<float> scores(batch * beams * vocab), bscore(batch * beams);
+  std::vector<std::int32_t> nodes(batch * beams);
+  for (auto& v : scores) v = logits ? (u01(rng) * 2 - 1) * 5 : std::log(u01(rng) + 1e-9f);
+  for (auto& v : bscore) v = -10 * u01(rng);
+  for (auto& v : nodes) {
+    int u;
+    do u = pick(rng);
+    while (!end && tv.child_start[u + 1] == tv.child_start[u]);
+    v = u01(rng) < 0.1f ? -1 : u;
+  }
+  BeamStepArgs a;
+  a.batch = batch; a.beams = beams; a.groups = groups; a.vocab = vocab; a.input_beams = beams;
+  a.scores = scores.data(); a.logits = logits; a.nodes = nodes.data(); a.beam_scores = bscore.data();
+  a.penalty = 0.25f; a.end_token = end ? std::int32_t(vocab - 1) : -1;
+  BeamOut want(batch, beams, groups), got(batch, beams, groups);
+  char name[160];
+  std::snprintf(name, sizeof name, "beam/%s batch=%lld beams=%lld groups=%lld L=%d vocab=%lld%s%s", backend,
+                (long long)batch, (long long)beams, (long long)groups, L, (long long)vocab, logits ? " logits" : "", end ? " end" : "");
+  try {
+    setenv("SEMID_SIMD", "scalar", 1);  // the oracle: one thread, double exp
+    want.bind(a);
+    beam_step_cpu(tv, a, 1, CancelFlag{});
+    unsetenv("SEMID_SIMD");
+    got.bind(a);
+    if (std::strcmp(backend, "cuda") == 0) beam_step_cuda(tv, a, CancelFlag{});
+    else beam_step_cpu(tv, a, 0, CancelFlag{});
+  } catch (const std::exception& e) {
+    unsetenv("SEMID_SIMD");
+    report(false, name, e.what());
+    return;
+  }
+  bool same = want.nodes == got.nodes && want.parents == got.parents && want.tokens == got.tokens && want.fcount == got.fcount;
+  double max_err = 0;
+  for (std::size_t i = 0; i < want.scores.size(); ++i)
+    if (want.scores[i] != got.scores[i]) max_err = std::max(max_err, std::fabs(double(want.scores[i]) - got.scores[i]));
+  const i64 gs = beams / groups;
+  for (i64 g = 0; g < batch * groups; ++g)
+    for (i64 f = 0; f < want.fcount[g]; ++f) {
+      const i64 o = g * gs + f;
+      same &= want.fparent[o] == got.fparent[o] && want.fnode[o] == got.fnode[o];
+      if (want.fscore[o] != got.fscore[o]) max_err = std::max(max_err, std::fabs(double(want.fscore[o]) - got.fscore[o]));
+    }
+  report(same && max_err <= (logits ? 1e-5 : 0.0), name,
+         std::string(same ? "selections equal" : "SELECTIONS DIFFER") + " max_score_err=" + std::to_string(max_err));
+}
+
+static void run_beam(const char* backend, std::mt19937& rng) {
+  beam_case(backend, 64, 60, 30, 3, 256, false, false, rng);
+  beam_case(backend, 64, 60, 30, 2, 256, true, false, rng);
+  beam_case(backend, 33, 64, 1, 2, 300, true, true, rng);
+  beam_case(backend, 100, 8, 4, 4, 17, false, true, rng);
+  beam_case(backend, 5, 1, 1, 1, 2, true, false, rng);
+  beam_case(backend, 7, 12, 12, 3, 1024, false, false, rng);
+}
+
 int main() {
   std::mt19937 rng(1234);
   std::printf("detected SIMD: %s\n", simd_name(detected_simd()));
@@ -200,6 +322,7 @@ int main() {
     std::printf("-- CPU path %s\n", simd_name(active_simd()));
     run_backend("cpu", rng);
     run_backend("cpu-1thread", rng);
+    run_beam("cpu", rng);
   }
   unsetenv("SEMID_SIMD");
   CudaStatus cs = cuda_status();
@@ -208,6 +331,7 @@ int main() {
                 cs.device.sm_minor, cs.device.multiprocessors);
     run_backend("cuda", rng);
     rq_cuda_parity(rng);
+    run_beam("cuda", rng);
     // Errors surface as exceptions, not aborts.
     try {
       GemmArgs bad;

@@ -4,7 +4,7 @@
 // that allows the trie's children (and the end token where an ID ends):
 //   - beams are split into `groups` groups of group_size = beams / groups, processed in order;
 //   - a candidate's score is  (log_softmax(row)[t] - penalty * freq[t]) + beam_score, rounded to
-//     float32 after each operation, where freq[t] counts how often token t was chosen at this
+//     float32 after each operation (log_softmax(row)[t] = row[t] - float(logsumexp(row))), where freq[t] counts how often token t was chosen at this
 //     step by the continuing beams of groups 0..g-1 of the same query (Hamming diversity);
 //   - each group keeps its top 2 * group_size candidates, ordered by score descending and, on
 //     ties, by the flat index (beam_in_group * vocab + token) ascending;
