@@ -11,10 +11,18 @@ cmake -S . -B build-device -DSEMID_ADDON=OFF -DCMAKE_CUDA_ARCHITECTURES="$arch" 
 cmake --build build-device -j 16 >>"$out/cmake.log" 2>&1 || { tail -40 "$out/cmake.log"; exit 1; }
 echo "== parity"
 ./build-device/semid_parity | tee "$out/parity.txt" | grep -v '^OK' ; parity=${PIPESTATUS[0]}
+if [ "${SEMID_DEVICE_ONLY:-}" = beam ]; then
+  echo "== native beam bench"
+  SEMID_BENCH_BEAM_ONLY=1 SEMID_THREADS=${SEMID_THREADS:-16} ./build-device/semid_bench_native | tee "$out/bench_beam.txt"
+  echo "== torch beam peer"
+  python3 bench/peers/torch_beam.py | tee -a "$out/bench_beam.txt"
+  exit $parity
+fi
 echo "== native bench"
 mkdir -p /tmp/semid-bench
 SEMID_BENCH_NPY_DIR=/tmp/semid-bench SEMID_THREADS=${SEMID_THREADS:-16} ./build-device/semid_bench_native 3 | tee "$out/bench_native.txt"
 echo "== torch peer"
 python3 bench/peers/torch_nearest.py | tee "$out/bench_torch.txt"
 python3 bench/peers/torch_rq.py /tmp/semid-bench/rq-384.npy /tmp/semid-bench/rq-768.npy | tee -a "$out/bench_torch.txt"
+python3 bench/peers/torch_beam.py | tee -a "$out/bench_torch.txt"
 exit $parity

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run prebuild`: fills prebuilds/ for packaging. The CPU addon through prebuildify (N-API,
+// `npm run prebuilds`: fills prebuilds/ for packaging. The CPU addon through prebuildify (N-API,
 // OpenBLAS not linked so it runs anywhere), then the CUDA build, when one exists in build-cuda/,
 // copied to prebuilds/<platform>-<arch>-cuda/semid.node (the loader looks there).
 import { spawnSync } from 'node:child_process';
