@@ -13,7 +13,8 @@ echo "== parity"
 ./build-device/semid_parity | tee "$out/parity.txt" | grep -v '^OK' ; parity=${PIPESTATUS[0]}
 if [ "${SEMID_DEVICE_ONLY:-}" = beam ]; then
   echo "== native beam bench"
-  SEMID_BENCH_BEAM_ONLY=1 SEMID_THREADS=${SEMID_THREADS:-16} ./build-device/semid_bench_native | tee "$out/bench_beam.txt"
+  SEMID_BENCH_BEAM_ONLY=1 SEMID_THREADS=${SEMID_THREADS:-16} ./build-device/semid_bench_native 2>"$out/beam_debug.txt" | tee "$out/bench_beam.txt"
+  [ -n "${SEMID_DEBUG_BEAM:-}" ] && awk "NR % 40 == 0" "$out/beam_debug.txt" | head -24
   echo "== torch beam peer"
   python3 bench/peers/torch_beam.py | tee -a "$out/bench_beam.txt"
   exit $parity

@@ -209,7 +209,9 @@ static void bench_beam(bool cuda) {
       cudaMemcpy(d_ct, trie.token.data(), trie.token.size() * 4, cudaMemcpyHostToDevice);
       cudaMemcpy(d_cn, trie.node.data(), trie.node.size() * 4, cudaMemcpyHostToDevice);
       cudaMemcpy(d_term, trie.terminal.data(), trie.terminal.size() * 4, cudaMemcpyHostToDevice);
-      TrieView dt{tv.nodes, tv.edges, d_cs, d_ct, d_cn, d_term};
+      i64 maxc = 0;
+      for (std::size_t u = 0; u + 1 < trie.start.size(); ++u) maxc = std::max<i64>(maxc, trie.start[u + 1] - trie.start[u]);
+      TrieView dt{tv.nodes, tv.edges, d_cs, d_ct, d_cn, d_term, maxc};
       BeamStepArgs d = a;
       d.scores = d_logits; d.nodes = d_nodes; d.beam_scores = d_bs;
       d.next_nodes = d_nn; d.next_scores = d_ns; d.next_parents = d_np; d.next_tokens = d_nt;

@@ -30,6 +30,8 @@ struct TrieView {
   const std::int32_t* child_token = nullptr;  // [edges], ascending within each node
   const std::int32_t* child_node = nullptr;   // [edges]
   const std::int32_t* terminal = nullptr;     // [nodes] index of the ID that ends here, or -1
+  /** Most children of any node, when known (sizes the CUDA scratch; <= 0: computed on the device). */
+  i64 max_children = 0;
 };
 
 struct BeamStepArgs {
