@@ -11,6 +11,7 @@
         "native/addon/kernels.cc",
         "native/addon/rq.cc",
         "native/addon/beam.cc",
+        "native/addon/svd.cc",
         "native/cpu/parallel.cc",
         "native/cpu/cpu_features.cc",
         "native/cpu/gemm_pack.cc",
@@ -26,6 +27,8 @@
         "native/cpu/rq.cc",
         "native/cpu/logsumexp.cc",
         "native/cpu/beam_step.cc",
+        "native/cpu/symeig.cc",
+        "native/cpu/svd.cc",
         "native/cpu/cuda_stub.cc"
       ],
       "include_dirs": [

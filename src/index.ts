@@ -13,3 +13,5 @@ export { beamStep, validateBeamStep, type BeamStepInput, type BeamStepOutput, ty
 export { beamStepReference } from './decoding/beam-step-reference.js';
 export { constrainedBeamSearch, rankItems, type BeamSearchOptions, type StepFn, type StepRequest, type Hypothesis, type QueryResult } from './decoding/beam-search.js';
 export { exhaustiveSearch, type ExhaustiveSearchOptions } from './decoding/exhaustive.js';
+export { truncatedSvd, TruncatedSVD, type SvdOptions, type SvdResult, type SvdMethod, type CsrMatrix } from './linalg/svd.js';
+export { svdReference } from './linalg/reference.js';

@@ -13,6 +13,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("rqEncode", Napi::Function::New(env, semid::addon::RqEncode, "rqEncode"));
   exports.Set("rqDecode", Napi::Function::New(env, semid::addon::RqDecode, "rqDecode"));
   exports.Set("beamStep", Napi::Function::New(env, semid::addon::BeamStep, "beamStep"));
+  exports.Set("truncatedSvd", Napi::Function::New(env, semid::addon::TruncatedSvd, "truncatedSvd"));
   exports.Set("abiVersion", Napi::Number::New(env, 1));
   return exports;
 }

@@ -10,4 +10,5 @@ Napi::Value RqTrain(const Napi::CallbackInfo& info);
 Napi::Value RqEncode(const Napi::CallbackInfo& info);
 Napi::Value RqDecode(const Napi::CallbackInfo& info);
 Napi::Value BeamStep(const Napi::CallbackInfo& info);
+Napi::Value TruncatedSvd(const Napi::CallbackInfo& info);
 }  // namespace semid::addon

@@ -138,6 +138,34 @@ export interface RawAddon {
   rqEncode(args: RawRqEncodeArgs): Promise<void>;
   rqDecode(args: RawRqDecodeArgs): Promise<void>;
   beamStep(args: RawBeamStepArgs): Promise<void>;
+  truncatedSvd(args: RawSvdArgs): Promise<RawSvdResult>;
+}
+
+export interface RawSvdArgs {
+  x?: Float32Array;
+  indptr?: Int32Array;
+  indices?: Int32Array;
+  values?: Float32Array;
+  n: number;
+  d: number;
+  rank: number;
+  method: string;
+  oversample: number;
+  powerIters: number;
+  center: boolean;
+  seed: number;
+  device: 'cpu' | 'cuda';
+  threads: number;
+  cancel?: Int32Array;
+}
+
+export interface RawSvdResult {
+  method: string;
+  singularValues: Float64Array;
+  components: Float32Array;
+  projected: Float32Array;
+  mean: Float32Array | null;
+  totalVariance: number;
 }
 
 export interface RawBeamStepArgs {

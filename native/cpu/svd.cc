@@ -1,0 +1,500 @@
+// Truncated SVD (see semid/svd.h): the Gram route, the randomized range finder (dense and CSR)
+// and one-sided Jacobi, on our GEMM (CPU, or CUDA for the dense products) and the float64
+// symmetric eigensolver.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "semid/cuda.h"
+#include "semid/gemm.h"
+#include "semid/parallel.h"
+#include "semid/rng.h"
+#include "semid/svd.h"
+
+namespace semid {
+
+namespace {
+
+[[noreturn]] void invalid(const std::string& m) { throw Error("ERR_SEMID_INVALID_ARG", m); }
+
+constexpr i64 kGramBlock = 1024;  // rows summed in float32 before the float64 accumulation
+constexpr i64 kPanel = 256;       // Gram panels: only the upper triangle of panel pairs is formed
+
+/** C (m x n, ldc) = op(A) op(B) on the chosen backend. */
+void product(bool cuda, i64 m, i64 n, i64 k, const float* a, i64 lda, bool ta, const float* b, i64 ldb, bool tb,
+             float* c, i64 ldc, int threads, const CancelFlag& cancel) {
+  if (m == 0 || n == 0) return;
+  GemmArgs g;
+  g.m = m; g.n = n; g.k = k; g.trans_a = ta; g.trans_b = tb;
+  g.a = a; g.lda = lda; g.b = b; g.ldb = ldb; g.c = c; g.ldc = ldc;
+  g.stride_a = 0; g.stride_b = 0; g.stride_c = 0;
+  if (cuda) gemm_cuda(g, cancel);
+  else gemm_cpu(g, threads, cancel, false);
+}
+
+/**
+ * G (p x p, float64) = sum over blocks of Bᵀ B, where B is a kGramBlock-slice of the centred
+ * matrix: rows of x (cols side, p = d) or columns of x (rows side, p = n). Fixed chunks of blocks
+ * each accumulate their own partial, summed in chunk order: the result does not depend on the
+ * thread count.
+ */
+void gram(const float* x, i64 n, i64 d, const double* mean, bool rows_side, double* G, bool cuda, int threads,
+          const CancelFlag& cancel) {
+  const i64 p = rows_side ? n : d;           // Gram size
+  const i64 len = rows_side ? d : n;         // summed dimension
+  const i64 block = cuda ? 8 * kGramBlock : kGramBlock;
+  const i64 blocks = (len + block - 1) / block;
+  const i64 mem_chunks = std::max<i64>(1, (i64(1) << 28) / std::max<i64>(1, p * p * 8));
+  const i64 chunks = std::max<i64>(1, std::min<i64>({16, blocks, mem_chunks}));
+  std::vector<std::vector<double>> partial(chunks);
+  const int t = cuda ? 1 : resolve_threads(threads, chunks);
+  std::vector<std::vector<float>> slab(t), prod(t);
+  parallel_for(chunks, t, cancel, [&](i64 c, int w) {
+    auto& acc = partial[c];
+    acc.assign(p * p, 0.0);
+    slab[w].resize(block * p);
+    prod[w].resize(p * p);
+    float* s = slab[w].data();
+    float* pr = prod[w].data();
+    const i64 b0 = c * blocks / chunks, b1 = (c + 1) * blocks / chunks;
+    for (i64 bl = b0; bl < b1; ++bl) {
+      cancel.check();
+      const i64 lo = bl * block, hi = std::min(len, lo + block), rows = hi - lo;
+      // The slab is rows x p: B with the mean removed.
+      if (!rows_side) {
+        for (i64 i = 0; i < rows; ++i)
+          for (i64 j = 0; j < p; ++j) s[i * p + j] = mean ? float(double(x[(lo + i) * d + j]) - mean[j]) : x[(lo + i) * d + j];
+      } else {
+        for (i64 i = 0; i < rows; ++i)
+          for (i64 j = 0; j < p; ++j) s[i * p + j] = mean ? float(double(x[j * d + lo + i]) - mean[lo + i]) : x[j * d + lo + i];
+      }
+      if (cuda) {  // one product per block: the copies, not the flops, cost on the GPU
+        product(true, p, p, rows, s, p, true, s, p, false, pr, p, 1, cancel);
+        for (i64 e = 0; e < p * p; ++e) acc[e] += pr[e];
+        continue;
+      }
+      for (i64 I = 0; I < p; I += kPanel) {
+        const i64 mi = std::min(kPanel, p - I);
+        for (i64 J = I; J < p; J += kPanel) {
+          const i64 nj = std::min(kPanel, p - J);
+          product(cuda, mi, nj, rows, s + I, p, true, s + J, p, false, pr + I * p + J, p, 1, cancel);
+          for (i64 a = 0; a < mi; ++a)
+            for (i64 b = 0; b < nj; ++b) acc[(I + a) * p + J + b] += pr[(I + a) * p + J + b];
+        }
+      }
+    }
+  });
+  std::fill(G, G + p * p, 0.0);
+  for (auto& acc : partial)
+    for (i64 e = 0; e < p * p; ++e) G[e] += acc[e];
+  for (i64 a = 0; a < p; ++a)  // mirror the upper panels
+    for (i64 b = 0; b < a; ++b) {
+      const i64 I = (a / kPanel) * kPanel, J = (b / kPanel) * kPanel;
+      if (J < I) G[a * p + b] = G[b * p + a];
+    }
+}
+
+/** Fix signs: each component's largest-magnitude entry positive; flip the projection with it. */
+void fix_signs(SvdResult& r, i64 n, i64 d, i64 rank) {
+  for (i64 i = 0; i < rank; ++i) {
+    float* v = r.components.data() + i * d;
+    i64 arg = 0;
+    for (i64 j = 1; j < d; ++j)
+      if (std::fabs(v[j]) > std::fabs(v[arg])) arg = j;
+    if (v[arg] >= 0) continue;
+    for (i64 j = 0; j < d; ++j) v[j] = -v[j];
+    for (i64 row = 0; row < n; ++row) r.projected[row * rank + i] = -r.projected[row * rank + i];
+  }
+}
+
+/** Column means (float64) and the sum of the column variances (ddof 0) of a dense matrix. */
+void column_stats(const float* x, i64 n, i64 d, std::vector<double>& mean, double& total_var, int threads,
+                  const CancelFlag& cancel) {
+  mean.assign(d, 0.0);
+  std::vector<double> sq(d, 0.0);
+  const i64 chunks = std::max<i64>(1, std::min<i64>(16, n));
+  std::vector<std::vector<double>> ps(chunks), pq(chunks);
+  parallel_for(chunks, resolve_threads(threads, chunks), cancel, [&](i64 c, int) {
+    ps[c].assign(d, 0.0);
+    pq[c].assign(d, 0.0);
+    for (i64 i = c * n / chunks; i < (c + 1) * n / chunks; ++i)
+      for (i64 j = 0; j < d; ++j) { const double v = x[i * d + j]; ps[c][j] += v; pq[c][j] += v * v; }
+  });
+  for (i64 c = 0; c < chunks; ++c)
+    for (i64 j = 0; j < d; ++j) { mean[j] += ps[c][j]; sq[j] += pq[c][j]; }
+  total_var = 0;
+  for (i64 j = 0; j < d; ++j) {
+    mean[j] /= double(n);
+    total_var += std::max(0.0, sq[j] / double(n) - mean[j] * mean[j]);
+  }
+}
+
+/** Top `rank` of an ascending eigen-decomposition: values descending as singular values. */
+void top_from_eigen(const std::vector<double>& values, i64 rank, std::vector<double>& sv, std::vector<i64>& idx) {
+  const i64 p = i64(values.size());
+  sv.resize(rank);
+  idx.resize(rank);
+  for (i64 i = 0; i < rank; ++i) {
+    idx[i] = p - 1 - i;
+    sv[i] = std::sqrt(std::max(0.0, values[p - 1 - i]));
+  }
+}
+
+/** The Gram route on a dense matrix. */
+void svd_gram(const float* x, i64 n, i64 d, const double* mean, const SvdParams& prm, int threads,
+              const CancelFlag& cancel, SvdResult& r) {
+  const i64 rank = prm.rank;
+  const bool rows_side = d > n;
+  const i64 p = rows_side ? n : d;
+  std::vector<double> G(p * p), values;
+  gram(x, n, d, mean, rows_side, G.data(), prm.cuda, threads, cancel);
+  symmetric_eigen(G.data(), p, values, cancel);
+  std::vector<i64> idx;
+  top_from_eigen(values, rank, r.singular_values, idx);
+  r.components.assign(rank * d, 0.0f);
+  r.projected.assign(n * rank, 0.0f);
+  if (!rows_side) {
+    for (i64 i = 0; i < rank; ++i)
+      for (i64 j = 0; j < d; ++j) r.components[i * d + j] = float(G[idx[i] * d + j]);
+    product(prm.cuda, n, rank, d, x, d, false, r.components.data(), d, true, r.projected.data(), rank, threads, cancel);
+    if (mean) {
+      std::vector<double> mv(rank, 0.0);
+      for (i64 i = 0; i < rank; ++i)
+        for (i64 j = 0; j < d; ++j) mv[i] += mean[j] * r.components[i * d + j];
+      for (i64 row = 0; row < n; ++row)
+        for (i64 i = 0; i < rank; ++i) r.projected[row * rank + i] = float(r.projected[row * rank + i] - mv[i]);
+    }
+  } else {
+    // Eigenvectors are the left vectors u_i (n); v_i = Xcᵀ u_i / s_i; projection = u_i s_i.
+    std::vector<float> U(rank * n);
+    for (i64 i = 0; i < rank; ++i)
+      for (i64 row = 0; row < n; ++row) {
+        U[i * n + row] = float(G[idx[i] * n + row]);
+        r.projected[row * rank + i] = float(G[idx[i] * n + row] * r.singular_values[i]);
+      }
+    product(prm.cuda, rank, d, n, U.data(), n, false, x, d, false, r.components.data(), d, threads, cancel);
+    for (i64 i = 0; i < rank; ++i) {
+      double usum = 0;
+      for (i64 row = 0; row < n; ++row) usum += U[i * n + row];
+      const double s = r.singular_values[i];
+      for (i64 j = 0; j < d; ++j) {
+        const double v = double(r.components[i * d + j]) - (mean ? usum * mean[j] : 0.0);
+        r.components[i * d + j] = s > 0 ? float(v / s) : 0.0f;
+      }
+    }
+  }
+}
+
+/** One-sided Jacobi (Hestenes) in float64 on the narrow side. */
+void svd_exact(const float* x, i64 n, i64 d, const double* mean, const SvdParams& prm, const CancelFlag& cancel,
+               SvdResult& r) {
+  const i64 rank = prm.rank;
+  const bool wide = d > n;
+  const i64 cols = wide ? n : d, len = wide ? d : n;  // rotate `cols` vectors of length `len`
+  std::vector<double> A(cols * len), V(cols * cols, 0.0);
+  for (i64 i = 0; i < n; ++i)
+    for (i64 j = 0; j < d; ++j) {
+      const double v = double(x[i * d + j]) - (mean ? mean[j] : 0.0);
+      if (wide) A[i * len + j] = v; else A[j * len + i] = v;
+    }
+  for (i64 c = 0; c < cols; ++c) V[c * cols + c] = 1.0;
+  const double eps = 1e-15;
+  for (int sweep = 0; sweep < 80; ++sweep) {
+    cancel.check();
+    bool rotated = false;
+    for (i64 a = 0; a < cols - 1; ++a)
+      for (i64 b = a + 1; b < cols; ++b) {
+        double* pa = A.data() + a * len;
+        double* pb = A.data() + b * len;
+        double alpha = 0, beta = 0, gamma = 0;
+        for (i64 k = 0; k < len; ++k) { alpha += pa[k] * pa[k]; beta += pb[k] * pb[k]; gamma += pa[k] * pb[k]; }
+        if (gamma == 0 || std::fabs(gamma) <= eps * std::sqrt(alpha * beta)) continue;
+        rotated = true;
+        const double zeta = (beta - alpha) / (2 * gamma);
+        const double t = (zeta >= 0 ? 1.0 : -1.0) / (std::fabs(zeta) + std::sqrt(1 + zeta * zeta));
+        const double c = 1 / std::sqrt(1 + t * t), s = c * t;
+        for (i64 k = 0; k < len; ++k) {
+          const double u = pa[k], w = pb[k];
+          pa[k] = c * u - s * w;
+          pb[k] = s * u + c * w;
+        }
+        double* va = V.data() + a * cols;
+        double* vb = V.data() + b * cols;
+        for (i64 k = 0; k < cols; ++k) {
+          const double u = va[k], w = vb[k];
+          va[k] = c * u - s * w;
+          vb[k] = s * u + c * w;
+        }
+      }
+    if (!rotated) break;
+  }
+  std::vector<double> norms(cols);
+  for (i64 c = 0; c < cols; ++c) {
+    double s = 0;
+    for (i64 k = 0; k < len; ++k) s += A[c * len + k] * A[c * len + k];
+    norms[c] = std::sqrt(s);
+  }
+  std::vector<i64> order(cols);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](i64 a, i64 b) { return norms[a] > norms[b]; });
+  r.singular_values.resize(rank);
+  r.components.assign(rank * d, 0.0f);
+  r.projected.assign(n * rank, 0.0f);
+  for (i64 i = 0; i < rank; ++i) {
+    const i64 c = order[i];
+    const double s = norms[c];
+    r.singular_values[i] = s;
+    if (!wide) {
+      // X V = A (columns): component i = column c of the accumulated V; projection = a_c.
+      for (i64 j = 0; j < d; ++j) r.components[i * d + j] = float(V[c * cols + j]);
+      for (i64 row = 0; row < n; ++row) r.projected[row * rank + i] = float(A[c * len + row]);
+    } else {
+      // Xᵀ = A Vᵀ: right vectors of X are the normalised a_c; projection = V[:, c] s.
+      for (i64 j = 0; j < d; ++j) r.components[i * d + j] = s > 0 ? float(A[c * len + j] / s) : 0.0f;
+      for (i64 row = 0; row < n; ++row) r.projected[row * rank + i] = float(V[c * cols + row] * s);
+    }
+  }
+}
+
+// ---- randomized range finder ----------------------------------------------------------------
+
+/** The matrix as an operator: Y = X Q (n x q) and Z = Xᵀ Y (d x q), uncentred. */
+struct Operator {
+  i64 n = 0, d = 0;
+  std::function<void(const float*, i64, float*)> mul;   // Q [d x q] -> Y [n x q]
+  std::function<void(const float*, i64, float*)> tmul;  // Y [n x q] -> Z [d x q]
+};
+
+/**
+ * Orthonormalise the columns of Y (m x q) in place by CholeskyQR, `passes` times (2 = CholeskyQR2,
+ * orthonormal to float precision; 1 suffices between power iterations), with a shift on failure.
+ */
+void orthonormalize(float* Y, i64 m, i64 q, int threads, const CancelFlag& cancel, int passes = 2) {
+  for (int pass = 0; pass < passes; ++pass) {
+    std::vector<double> G(q * q);
+    gram(Y, m, q, nullptr, false, G.data(), false, threads, cancel);
+    double trace = 0;
+    for (i64 i = 0; i < q; ++i) trace += G[i * q + i];
+    // Cholesky G = Rᵀ R (R upper), retried with a growing shift when G is numerically singular.
+    std::vector<double> R(q * q);
+    double shift = 0;
+    for (int attempt = 0;; ++attempt) {
+      bool ok = true;
+      std::fill(R.begin(), R.end(), 0.0);
+      for (i64 j = 0; j < q && ok; ++j) {
+        for (i64 i = 0; i <= j; ++i) {
+          double s = G[i * q + j] + (i == j ? shift : 0.0);
+          for (i64 k = 0; k < i; ++k) s -= R[k * q + i] * R[k * q + j];
+          if (i == j) {
+            if (!(s > 0)) { ok = false; break; }
+            R[j * q + j] = std::sqrt(s);
+          } else {
+            R[i * q + j] = s / R[i * q + i];
+          }
+        }
+      }
+      if (ok) break;
+      if (attempt > 40) throw Error("ERR_SEMID_NO_CONVERGENCE", "Orthonormalisation failed: the sampled range is degenerate");
+      shift = shift == 0 ? std::max(1e-300, 1e-12 * trace) : shift * 10;
+    }
+    // Y <- Y R⁻¹: invert the triangle in float64 (q³/3), then one float32 GEMM.
+    std::vector<double> Rinv(q * q, 0.0);
+    for (i64 j = 0; j < q; ++j) {
+      Rinv[j * q + j] = 1.0 / R[j * q + j];
+      for (i64 i = j - 1; i >= 0; --i) {
+        double s = 0;
+        for (i64 k = i + 1; k <= j; ++k) s += R[i * q + k] * Rinv[k * q + j];
+        Rinv[i * q + j] = -s / R[i * q + i];
+      }
+    }
+    std::vector<float> Rf(Rinv.begin(), Rinv.end()), Yc(Y, Y + m * q);
+    product(false, m, q, q, Yc.data(), q, false, Rf.data(), q, false, Y, q, threads, cancel);
+  }
+}
+
+void svd_randomized(const Operator& op, const double* mean, const SvdParams& prm, int threads,
+                    const CancelFlag& cancel, SvdResult& r) {
+  const i64 n = op.n, d = op.d, rank = prm.rank;
+  const i64 q = std::min<i64>(std::min(n, d), rank + prm.oversample);
+  // Gaussian test matrix [d x q] (Box-Muller on the portable generator).
+  Rng rng(prm.seed * 0x9e3779b97f4a7c15ull + 17);
+  std::vector<float> Q(d * q), Y(n * q), Z(d * q);
+  for (i64 e = 0; e < d * q; e += 2) {
+    const double u1 = std::max(rng.uniform(), 1e-300), u2 = rng.uniform();
+    const double rad = std::sqrt(-2 * std::log(u1));
+    Q[e] = float(rad * std::cos(6.283185307179586 * u2));
+    if (e + 1 < d * q) Q[e + 1] = float(rad * std::sin(6.283185307179586 * u2));
+  }
+  // Centred products: Xc Q = X Q - 1 (μᵀ Q);  Xcᵀ Y = Xᵀ Y - μ (1ᵀ Y).
+  auto mul_c = [&](const float* in, float* out) {
+    op.mul(in, q, out);
+    if (!mean) return;
+    std::vector<double> mq(q, 0.0);
+    for (i64 j = 0; j < d; ++j)
+      for (i64 c = 0; c < q; ++c) mq[c] += mean[j] * in[j * q + c];
+    for (i64 i = 0; i < n; ++i)
+      for (i64 c = 0; c < q; ++c) out[i * q + c] = float(out[i * q + c] - mq[c]);
+  };
+  auto tmul_c = [&](const float* in, float* out) {
+    op.tmul(in, q, out);
+    if (!mean) return;
+    std::vector<double> colsum(q, 0.0);
+    for (i64 i = 0; i < n; ++i)
+      for (i64 c = 0; c < q; ++c) colsum[c] += in[i * q + c];
+    for (i64 j = 0; j < d; ++j)
+      for (i64 c = 0; c < q; ++c) out[j * q + c] = float(out[j * q + c] - mean[j] * colsum[c]);
+  };
+  mul_c(Q.data(), Y.data());
+  orthonormalize(Y.data(), n, q, threads, cancel, prm.power_iters == 0 ? 2 : 1);
+  for (i64 it = 0; it < prm.power_iters; ++it) {
+    tmul_c(Y.data(), Z.data());
+    orthonormalize(Z.data(), d, q, threads, cancel, 1);
+    mul_c(Z.data(), Y.data());
+    orthonormalize(Y.data(), n, q, threads, cancel, it + 1 == prm.power_iters ? 2 : 1);
+  }
+  // B = Qᵀ Xc (q x d) = (Xcᵀ Q)ᵀ; its SVD by the Gram route on B Bᵀ (q x q).
+  tmul_c(Y.data(), Z.data());
+  std::vector<float> B(q * d);
+  for (i64 j = 0; j < d; ++j)
+    for (i64 c = 0; c < q; ++c) B[c * d + j] = Z[j * q + c];
+  std::vector<double> G(q * q), values;
+  gram(B.data(), q, d, nullptr, true, G.data(), false, threads, cancel);
+  symmetric_eigen(G.data(), q, values, cancel);
+  std::vector<i64> idx;
+  top_from_eigen(values, rank, r.singular_values, idx);
+  // Components v_i = Bᵀ w_i / s_i; projection = Y W S (n x r).
+  std::vector<float> W(rank * q), WS(q * rank);
+  for (i64 i = 0; i < rank; ++i)
+    for (i64 c = 0; c < q; ++c) {
+      W[i * q + c] = float(G[idx[i] * q + c]);
+      WS[c * rank + i] = float(G[idx[i] * q + c] * r.singular_values[i]);
+    }
+  r.components.assign(rank * d, 0.0f);
+  product(false, rank, d, q, W.data(), q, false, B.data(), d, false, r.components.data(), d, threads, cancel);
+  for (i64 i = 0; i < rank; ++i) {
+    const double s = r.singular_values[i];
+    for (i64 j = 0; j < d; ++j) r.components[i * d + j] = s > 0 ? float(r.components[i * d + j] / s) : 0.0f;
+  }
+  r.projected.assign(n * rank, 0.0f);
+  product(false, n, rank, q, Y.data(), q, false, WS.data(), rank, false, r.projected.data(), rank, threads, cancel);
+}
+
+void check_params(i64 n, i64 d, const SvdParams& p) {
+  if (n < 1 || d < 1) invalid("the matrix is empty (" + std::to_string(n) + " x " + std::to_string(d) + ")");
+  if (p.rank < 1 || p.rank > std::min(n, d))
+    invalid("rank must be in [1, min(n, d) = " + std::to_string(std::min(n, d)) + "], got " + std::to_string(p.rank));
+  if (p.oversample < 0) invalid("oversample must be >= 0, got " + std::to_string(p.oversample));
+  if (p.power_iters < 0) invalid("power_iters must be >= 0, got " + std::to_string(p.power_iters));
+}
+
+std::string choose(const std::string& method, i64 n, i64 d, bool sparse) {
+  if (method == "auto") return svd_auto_method(n, d, sparse);
+  if (method != "gram" && method != "randomized" && method != "exact")
+    invalid("method must be auto, gram, randomized or exact, got " + method);
+  if (sparse && method != "randomized") invalid("a sparse matrix takes method randomized (or auto), got " + method);
+  return method;
+}
+
+}  // namespace
+
+std::string svd_auto_method(i64 n, i64 d, bool sparse) {
+  if (sparse) return "randomized";
+  const i64 small = std::min(n, d);
+  if (double(n) * double(d) * double(small) <= double(i64(1) << 25)) return "exact";
+  if (small <= 4096) return "gram";
+  return "randomized";
+}
+
+SvdResult truncated_svd(const float* x, i64 n, i64 d, const SvdParams& p, int threads, const CancelFlag& cancel) {
+  check_params(n, d, p);
+  for (i64 e = 0; e < n * d; ++e)
+    if (!std::isfinite(x[e])) invalid("x holds a non-finite value at row " + std::to_string(e / d) + ", column " + std::to_string(e % d));
+  SvdResult r;
+  r.method = choose(p.method, n, d, false);
+  std::vector<double> mean;
+  column_stats(x, n, d, mean, r.total_variance, threads, cancel);
+  const double* mu = p.center ? mean.data() : nullptr;
+  if (p.center) r.mean.assign(mean.begin(), mean.end());
+  if (r.method == "gram") {
+    if (std::min(n, d) > 16384) invalid("method gram needs min(n, d) <= 16384 (the Gram matrix is min(n, d)^2 float64)");
+    svd_gram(x, n, d, mu, p, threads, cancel, r);
+  } else if (r.method == "exact") {
+    if (double(n) * double(d) > 1e8) invalid("method exact is for small matrices (n * d <= 1e8)");
+    svd_exact(x, n, d, mu, p, cancel, r);
+  } else {
+    Operator op;
+    op.n = n; op.d = d;
+    op.mul = [&](const float* Q, i64 q, float* Y) { product(p.cuda, n, q, d, x, d, false, Q, q, false, Y, q, threads, cancel); };
+    op.tmul = [&](const float* Y, i64 q, float* Z) { product(p.cuda, d, q, n, x, d, true, Y, q, false, Z, q, threads, cancel); };
+    svd_randomized(op, mu, p, threads, cancel, r);
+  }
+  fix_signs(r, n, d, p.rank);
+  return r;
+}
+
+SvdResult truncated_svd_csr(const CsrView& x, const SvdParams& p, int threads, const CancelFlag& cancel) {
+  const i64 n = x.rows, d = x.cols;
+  check_params(n, d, p);
+  if (x.indptr[0] != 0) invalid("indptr[0] must be 0");
+  for (i64 i = 0; i < n; ++i)
+    if (x.indptr[i + 1] < x.indptr[i]) invalid("indptr must not decrease (row " + std::to_string(i) + ")");
+  const i64 nnz = x.indptr[n];
+  for (i64 e = 0; e < nnz; ++e) {
+    if (x.indices[e] < 0 || x.indices[e] >= d) invalid("indices[" + std::to_string(e) + "] = " + std::to_string(x.indices[e]) + " is outside [0, " + std::to_string(d) + ")");
+    if (!std::isfinite(x.values[e])) invalid("values[" + std::to_string(e) + "] is not finite");
+  }
+  SvdResult r;
+  r.method = choose(p.method, n, d, true);
+  // Column statistics from the non-zeros.
+  std::vector<double> mean(d, 0.0), sq(d, 0.0);
+  for (i64 e = 0; e < nnz; ++e) { mean[x.indices[e]] += x.values[e]; sq[x.indices[e]] += double(x.values[e]) * x.values[e]; }
+  r.total_variance = 0;
+  for (i64 j = 0; j < d; ++j) {
+    mean[j] /= double(n);
+    r.total_variance += std::max(0.0, sq[j] / double(n) - mean[j] * mean[j]);
+  }
+  if (p.center) r.mean.assign(mean.begin(), mean.end());
+  // The transpose (CSC of x) for Xᵀ Y, by a counting sort.
+  std::vector<std::int64_t> tptr(d + 1, 0);
+  std::vector<std::int32_t> tidx(nnz);
+  std::vector<float> tval(nnz);
+  for (i64 e = 0; e < nnz; ++e) ++tptr[x.indices[e] + 1];
+  for (i64 j = 0; j < d; ++j) tptr[j + 1] += tptr[j];
+  {
+    std::vector<std::int64_t> fill(tptr.begin(), tptr.end() - 1);
+    for (i64 i = 0; i < n; ++i)
+      for (i64 e = x.indptr[i]; e < x.indptr[i + 1]; ++e) {
+        const i64 o = fill[x.indices[e]]++;
+        tidx[o] = std::int32_t(i);
+        tval[o] = x.values[e];
+      }
+  }
+  auto spmm = [&](const std::int64_t* ptr, const std::int32_t* idx, const float* val, i64 rows, const float* in, i64 q, float* out) {
+    parallel_for((rows + 127) / 128, resolve_threads(threads, (rows + 127) / 128), cancel, [&](i64 blk, int) {
+      std::vector<double> acc(q);
+      for (i64 i = blk * 128; i < std::min(rows, (blk + 1) * 128); ++i) {
+        std::fill(acc.begin(), acc.end(), 0.0);
+        for (i64 e = ptr[i]; e < ptr[i + 1]; ++e) {
+          const float v = val[e];
+          const float* src = in + i64(idx[e]) * q;
+          for (i64 c = 0; c < q; ++c) acc[c] += double(v) * src[c];
+        }
+        for (i64 c = 0; c < q; ++c) out[i * q + c] = float(acc[c]);
+      }
+    });
+  };
+  Operator op;
+  op.n = n; op.d = d;
+  op.mul = [&](const float* Q, i64 q, float* Y) { spmm(x.indptr, x.indices, x.values, n, Q, q, Y); };
+  op.tmul = [&](const float* Y, i64 q, float* Z) { spmm(tptr.data(), tidx.data(), tval.data(), d, Y, q, Z); };
+  svd_randomized(op, p.center ? mean.data() : nullptr, p, threads, cancel, r);
+  fix_signs(r, n, d, p.rank);
+  return r;
+}
+
+}  // namespace semid
