@@ -2,7 +2,7 @@
 // GPU check through Node (for a device machine with node but no npm): the loader must pick the
 // CUDA-enabled addon, and every CUDA entry point must agree with the CPU one. Needs dist/,
 // build-cuda/ and build/ (the CPU addon) from this checkout. Ends with "N passed, N failed".
-import { beamStep, constrainedBeamSearch, gemm, IdTrie, info, nearestCentroids, RQKMeans } from '../dist/index.js';
+import { beamStep, constrainedBeamSearch, gemm, IdTrie, info, nearestCentroids, RQKMeans, truncatedSvd } from '../dist/index.js';
 
 let passed = 0, failed = 0;
 const check = (ok, name, detail = '') => { ok ? passed++ : failed++; console.log(`${ok ? 'OK  ' : 'FAIL'} ${name} ${detail}`); };
@@ -65,6 +65,20 @@ for (const [n, d, k, topk] of [[5000, 768, 256, 1], [200, 33, 1000, 32], [50, 16
     const t0 = performance.now(); const a = await run('cpu'); const t1 = performance.now(); const b = await run('cuda'); const t2 = performance.now();
     const same = a.every((q, i) => q.items.length === b[i].items.length && q.items.every((v, e) => v === b[i].items[e]));
     check(same, `constrainedBeamSearch cuda vs cpu L=${levels} batch=${batch}`, `cpu ${(t1 - t0).toFixed(1)} ms, cuda ${(t2 - t1).toFixed(1)} ms (host logits, copies included)`);
+  }
+}
+{
+  // Truncated SVD with the dense products on the CUDA GEMM equals the CPU result.
+  const n = 62138, d = 640, x = floats(n * d, 21);
+  for (const method of ['gram', 'randomized']) {
+    const t0 = performance.now();
+    const cpu = await truncatedSvd({ data: x, rows: n, cols: d }, { rank: 256, method, device: 'cpu', powerIters: 2 });
+    const t1 = performance.now();
+    const gpu = await truncatedSvd({ data: x, rows: n, cols: d }, { rank: 256, method, device: 'cuda', powerIters: 2 });
+    const t2 = performance.now();
+    let m = 0;
+    for (let i = 0; i < 256; i++) m = Math.max(m, Math.abs(cpu.singularValues[i] - gpu.singularValues[i]) / cpu.singularValues[i]);
+    check(m < 1e-4, `truncatedSvd ${method} 62138x640 -> 256 cuda vs cpu`, `max rel diff ${m.toExponential(2)}; cpu ${(t1 - t0).toFixed(0)} ms, cuda ${(t2 - t1).toFixed(0)} ms`);
   }
 }
 console.log(`${passed} passed, ${failed} failed`);

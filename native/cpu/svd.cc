@@ -2,6 +2,9 @@
 // and one-sided Jacobi, on our GEMM (CPU, or CUDA for the dense products) and the float64
 // symmetric eigensolver.
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -21,6 +24,18 @@ namespace semid {
 namespace {
 
 [[noreturn]] void invalid(const std::string& m) { throw Error("ERR_SEMID_INVALID_ARG", m); }
+
+/** SEMID_DEBUG_SVD=1: phase timings on stderr. */
+struct PhaseClock {
+  bool on = std::getenv("SEMID_DEBUG_SVD") != nullptr;
+  std::chrono::steady_clock::time_point t = std::chrono::steady_clock::now();
+  void mark(const char* what) {
+    if (!on) return;
+    const auto now = std::chrono::steady_clock::now();
+    std::fprintf(stderr, "semid svd: %-12s %8.1f ms\n", what, std::chrono::duration<double, std::milli>(now - t).count());
+    t = now;
+  }
+};
 
 constexpr i64 kGramBlock = 1024;  // rows summed in float32 before the float64 accumulation
 constexpr i64 kPanel = 256;       // Gram panels: only the upper triangle of panel pairs is formed
@@ -101,14 +116,22 @@ void gram(const float* x, i64 n, i64 d, const double* mean, bool rows_side, doub
 
 /** Fix signs: each component's largest-magnitude entry positive; flip the projection with it. */
 void fix_signs(SvdResult& r, i64 n, i64 d, i64 rank) {
+  std::vector<char> flip(rank, 0);
+  bool any = false;
   for (i64 i = 0; i < rank; ++i) {
     float* v = r.components.data() + i * d;
     i64 arg = 0;
     for (i64 j = 1; j < d; ++j)
       if (std::fabs(v[j]) > std::fabs(v[arg])) arg = j;
     if (v[arg] >= 0) continue;
+    flip[i] = 1;
+    any = true;
     for (i64 j = 0; j < d; ++j) v[j] = -v[j];
-    for (i64 row = 0; row < n; ++row) r.projected[row * rank + i] = -r.projected[row * rank + i];
+  }
+  if (!any) return;
+  for (i64 row = 0; row < n; ++row) {  // one pass over the projection, row by row
+    float* p = r.projected.data() + row * rank;
+    for (i64 i = 0; i < rank; ++i) p[i] = flip[i] ? -p[i] : p[i];
   }
 }
 
@@ -151,9 +174,12 @@ void svd_gram(const float* x, i64 n, i64 d, const double* mean, const SvdParams&
   const i64 rank = prm.rank;
   const bool rows_side = d > n;
   const i64 p = rows_side ? n : d;
+  PhaseClock clock;
   std::vector<double> G(p * p), values;
   gram(x, n, d, mean, rows_side, G.data(), prm.cuda, threads, cancel);
-  symmetric_eigen(G.data(), p, values, cancel);
+  clock.mark("gram");
+  symmetric_eigen(G.data(), p, values, cancel, threads);
+  clock.mark("eigen");
   std::vector<i64> idx;
   top_from_eigen(values, rank, r.singular_values, idx);
   r.components.assign(rank * d, 0.0f);
@@ -162,6 +188,7 @@ void svd_gram(const float* x, i64 n, i64 d, const double* mean, const SvdParams&
     for (i64 i = 0; i < rank; ++i)
       for (i64 j = 0; j < d; ++j) r.components[i * d + j] = float(G[idx[i] * d + j]);
     product(prm.cuda, n, rank, d, x, d, false, r.components.data(), d, true, r.projected.data(), rank, threads, cancel);
+    clock.mark("projection");
     if (mean) {
       std::vector<double> mv(rank, 0.0);
       for (i64 i = 0; i < rank; ++i)
@@ -364,7 +391,7 @@ void svd_randomized(const Operator& op, const double* mean, const SvdParams& prm
     for (i64 c = 0; c < q; ++c) B[c * d + j] = Z[j * q + c];
   std::vector<double> G(q * q), values;
   gram(B.data(), q, d, nullptr, true, G.data(), false, threads, cancel);
-  symmetric_eigen(G.data(), q, values, cancel);
+  symmetric_eigen(G.data(), q, values, cancel, threads);
   std::vector<i64> idx;
   top_from_eigen(values, rank, r.singular_values, idx);
   // Components v_i = Bᵀ w_i / s_i; projection = Y W S (n x r).
@@ -416,8 +443,10 @@ SvdResult truncated_svd(const float* x, i64 n, i64 d, const SvdParams& p, int th
     if (!std::isfinite(x[e])) invalid("x holds a non-finite value at row " + std::to_string(e / d) + ", column " + std::to_string(e % d));
   SvdResult r;
   r.method = choose(p.method, n, d, false);
+  PhaseClock clock;
   std::vector<double> mean;
   column_stats(x, n, d, mean, r.total_variance, threads, cancel);
+  clock.mark("stats");
   const double* mu = p.center ? mean.data() : nullptr;
   if (p.center) r.mean.assign(mean.begin(), mean.end());
   if (r.method == "gram") {
@@ -433,7 +462,9 @@ SvdResult truncated_svd(const float* x, i64 n, i64 d, const SvdParams& p, int th
     op.tmul = [&](const float* Y, i64 q, float* Z) { product(p.cuda, d, q, n, x, d, true, Y, q, false, Z, q, threads, cancel); };
     svd_randomized(op, mu, p, threads, cancel, r);
   }
+  clock.t = std::chrono::steady_clock::now();
   fix_signs(r, n, d, p.rank);
+  clock.mark("signs");
   return r;
 }
 

@@ -5,7 +5,9 @@
 #include <cmath>
 #include <numeric>
 #include <string>
+#include <vector>
 
+#include "semid/parallel.h"
 #include "semid/svd.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
@@ -19,7 +21,30 @@ namespace semid {
 namespace {
 
 // W = V^T: V(a, b) of JAMA is W[b * n + a].
-SEMID_CLONES void tred2(double* W, i64 n, double* d, double* e, const CancelFlag& cancel) {
+SEMID_CLONES void reflect_rows(double* W, i64 n, const double* wi1, const double* d, i64 i, i64 j0, i64 j1) {
+  for (i64 j = j0; j < j1; ++j) {
+    double* wj = W + j * n;
+    double g = 0.0;
+    for (i64 k = 0; k <= i; ++k) g += wi1[k] * wj[k];
+    for (i64 k = 0; k <= i; ++k) wj[k] -= g * d[k];
+  }
+}
+
+// Applies the rotations (c[i], s[i]) for i = hi-1 down to lo to rows (i, i+1) of W, columns [k0, k1).
+SEMID_CLONES void rotate_rows(double* W, i64 n, const double* c, const double* s, i64 lo, i64 hi, i64 k0, i64 k1) {
+  for (i64 i = hi - 1; i >= lo; --i) {
+    double* a = W + i * n;
+    double* b = W + (i + 1) * n;
+    const double ci = c[i], si = s[i];
+    for (i64 k = k0; k < k1; ++k) {
+      const double hk = b[k];
+      b[k] = si * a[k] + ci * hk;
+      a[k] = ci * a[k] - si * hk;
+    }
+  }
+}
+
+SEMID_CLONES void tred2(double* W, i64 n, double* d, double* e, int threads, const CancelFlag& cancel) {
   for (i64 j = 0; j < n; ++j) d[j] = W[j * n + (n - 1)];
   for (i64 i = n - 1; i > 0; --i) {
     if ((i & 63) == 0) cancel.check();
@@ -76,11 +101,13 @@ SEMID_CLONES void tred2(double* W, i64 n, double* d, double* e, const CancelFlag
     double* wi1 = W + (i + 1) * n;  // V(k, i+1) = wi1[k]
     if (h != 0.0) {
       for (i64 k = 0; k <= i; ++k) d[k] = wi1[k] / h;
-      for (i64 j = 0; j <= i; ++j) {
-        double* wj = W + j * n;
-        double g = 0.0;
-        for (i64 k = 0; k <= i; ++k) g += wi1[k] * wj[k];
-        for (i64 k = 0; k <= i; ++k) wj[k] -= g * d[k];
+      const i64 tasks = std::min<i64>(i + 1, 4 * std::max(1, threads));
+      if ((i + 1) * (i + 1) < 16384) {
+        reflect_rows(W, n, wi1, d, i, 0, i + 1);
+      } else {
+        parallel_for(tasks, threads, cancel, [&](i64 t, int) {
+          reflect_rows(W, n, wi1, d, i, t * (i + 1) / tasks, (t + 1) * (i + 1) / tasks);
+        });
       }
     }
     for (i64 k = 0; k <= i; ++k) wi1[k] = 0.0;
@@ -93,7 +120,9 @@ SEMID_CLONES void tred2(double* W, i64 n, double* d, double* e, const CancelFlag
   e[0] = 0.0;
 }
 
-SEMID_CLONES void tql2(double* W, i64 n, double* d, double* e, const CancelFlag& cancel) {
+SEMID_CLONES void tql2(double* W, i64 n, double* d, double* e, int threads, const CancelFlag& cancel) {
+  std::vector<double> rc(n), rs(n);  // one sweep's rotations, applied to W in column blocks
+  const i64 blocks = std::max<i64>(1, std::min<i64>((n + 127) / 128, 8 * std::max(1, threads)));
   for (i64 i = 1; i < n; ++i) e[i - 1] = e[i];
   e[n - 1] = 0.0;
   double f = 0.0, tst1 = 0.0;
@@ -138,13 +167,15 @@ SEMID_CLONES void tql2(double* W, i64 n, double* d, double* e, const CancelFlag&
           c = p / r;
           p = c * d[i] - s * g;
           d[i + 1] = h + s * (c * g + s * d[i]);
-          double* a = W + i * n;
-          double* b = W + (i + 1) * n;
-          for (i64 k = 0; k < n; ++k) {
-            const double hk = b[k];
-            b[k] = s * a[k] + c * hk;
-            a[k] = c * a[k] - s * hk;
-          }
+          rc[i] = c;
+          rs[i] = s;
+        }
+        if (blocks == 1 || (m - l) * n < 32768) {
+          rotate_rows(W, n, rc.data(), rs.data(), l, m, 0, n);
+        } else {
+          parallel_for(blocks, threads, cancel, [&](i64 bk, int) {
+            rotate_rows(W, n, rc.data(), rs.data(), l, m, bk * n / blocks, (bk + 1) * n / blocks);
+          });
         }
         p = -s * s2 * c3 * el1 * e[l] / dl1;
         e[l] = s * p;
@@ -158,15 +189,16 @@ SEMID_CLONES void tql2(double* W, i64 n, double* d, double* e, const CancelFlag&
 
 }  // namespace
 
-void symmetric_eigen(double* a, i64 n, std::vector<double>& values, const CancelFlag& cancel) {
+void symmetric_eigen(double* a, i64 n, std::vector<double>& values, const CancelFlag& cancel, int threads) {
+  threads = resolve_threads(threads, n);
   values.assign(n, 0.0);
   if (n == 0) return;
   if (n == 1) { values[0] = a[0]; a[0] = 1.0; return; }
   for (i64 i = 0; i < n * n; ++i)
     if (!std::isfinite(a[i])) throw Error("ERR_SEMID_NOT_FINITE", "symmetric_eigen: the matrix holds NaN or infinity");
   std::vector<double> e(n);
-  tred2(a, n, values.data(), e.data(), cancel);
-  tql2(a, n, values.data(), e.data(), cancel);
+  tred2(a, n, values.data(), e.data(), threads, cancel);
+  tql2(a, n, values.data(), e.data(), threads, cancel);
   // Sort ascending, with the vectors (rows of a).
   std::vector<i64> order(n);
   std::iota(order.begin(), order.end(), 0);

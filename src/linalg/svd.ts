@@ -130,14 +130,14 @@ export async function truncatedSvd(x: Matrix | CsrMatrix | Float32Array, options
   // Explained variance: PCA (centred, ddof 1) or TruncatedSVD (variance of the projection, ddof 0).
   const explainedVariance = new Float64Array(rank);
   const ddof = center ? 1 : 0;
-  for (let c = 0; c < rank; c++) {
-    if (center) {
-      explainedVariance[c] = (raw.singularValues[c] ** 2) / Math.max(1, n - 1);
-    } else {
-      let s = 0, s2 = 0;
-      for (let i = 0; i < n; i++) { const v = raw.projected[i * rank + c]; s += v; s2 += v * v; }
-      explainedVariance[c] = Math.max(0, s2 / n - (s / n) ** 2);
+  if (center) {
+    for (let c = 0; c < rank; c++) explainedVariance[c] = (raw.singularValues[c] ** 2) / Math.max(1, n - 1);
+  } else {
+    const sum = new Float64Array(rank), sq = new Float64Array(rank);
+    for (let i = 0, o = 0; i < n; i++) {
+      for (let c = 0; c < rank; c++, o++) { const v = raw.projected[o]; sum[c] += v; sq[c] += v * v; }
     }
+    for (let c = 0; c < rank; c++) explainedVariance[c] = Math.max(0, sq[c] / n - (sum[c] / n) ** 2);
   }
   const total = raw.totalVariance * (n / Math.max(1, n - ddof));
   const explainedVarianceRatio = explainedVariance.map((v) => (total > 0 ? v / total : 0));

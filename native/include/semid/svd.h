@@ -22,9 +22,10 @@ namespace semid {
 /**
  * Eigen-decomposition of a symmetric n x n float64 matrix (row-major, overwritten):
  * Householder tridiagonalisation and implicit QL (EISPACK tred2/tql2). On return `values` holds
- * the eigenvalues ascending and row j of `a` the unit eigenvector of values[j].
+ * the eigenvalues ascending and row j of `a` the unit eigenvector of values[j]. The rotations of
+ * each QL sweep and the accumulation of the reflectors run on `threads` (column blocks).
  */
-void symmetric_eigen(double* a, i64 n, std::vector<double>& values, const CancelFlag& cancel);
+void symmetric_eigen(double* a, i64 n, std::vector<double>& values, const CancelFlag& cancel, int threads = 0);
 
 struct SvdParams {
   i64 rank = 0;
