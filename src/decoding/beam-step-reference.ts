@@ -18,13 +18,25 @@ interface Cand { score: number; flat: number; beam: number; token: number; child
 
 const better = (a: Cand, b: Cand) => a.score > b.score || (a.score === b.score && a.flat < b.flat);
 
-function logSumExp(row: Float32Array, off: number, V: number): number {
+/** log(sum(exp(row[off .. off + V)))) in float64; -Infinity for a row of only -Infinity. */
+export function logSumExp(row: Float32Array, off: number, V: number): number {
   let m = -Infinity;
   for (let i = 0; i < V; ++i) if (row[off + i] > m) m = row[off + i];
   if (m === -Infinity) return -Infinity;
   let s = 0;
   for (let i = 0; i < V; ++i) s += Math.exp(row[off + i] - m);
   return m + Math.log(s);
+}
+
+/** Zeroed output buffers of one step for batch x beams beams in `groups` groups. */
+export function allocateBeamStepOutput(batch: number, beams: number, groups: number): BeamStepOutput {
+  const gs = beams / groups;
+  return {
+    nextNodes: new Int32Array(batch * beams), nextScores: new Float32Array(batch * beams),
+    nextParents: new Int32Array(batch * beams), nextTokens: new Int32Array(batch * beams),
+    finishedCount: new Int32Array(batch * groups), finishedParent: new Int32Array(batch * groups * gs),
+    finishedScore: new Float32Array(batch * groups * gs), finishedNode: new Int32Array(batch * groups * gs),
+  };
 }
 
 /**
@@ -42,12 +54,7 @@ function logSumExp(row: Float32Array, off: number, V: number): number {
 export function beamStepReference(trie: IdTrie, input: BeamStepInput): BeamStepOutput {
   const { batch, beams: B, groups: G, vocab: V, inputBeams } = input;
   const gs = B / G;
-  const out: BeamStepOutput = {
-    nextNodes: new Int32Array(batch * B), nextScores: new Float32Array(batch * B),
-    nextParents: new Int32Array(batch * B), nextTokens: new Int32Array(batch * B),
-    finishedCount: new Int32Array(batch * G), finishedParent: new Int32Array(batch * G * gs),
-    finishedScore: new Float32Array(batch * G * gs), finishedNode: new Int32Array(batch * G * gs),
-  };
+  const out = allocateBeamStepOutput(batch, B, G);
   const penalty = Math.fround(input.penalty);
   const end = input.endToken ?? -1;
   for (let b = 0; b < batch; ++b) {

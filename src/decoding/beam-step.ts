@@ -9,7 +9,7 @@ import { cancelFlag } from '../kernels/abort.js';
 import { resolveDevice, type Device } from '../kernels/device.js';
 import { fromNative, SemidArgumentError } from '../kernels/errors.js';
 import { expectBoolean, expectInt, expectNumber, expectOptions, expectSignal, expectThreads } from '../kernels/validate.js';
-import { beamStepReference } from './beam-step-reference.js';
+import { allocateBeamStepOutput, beamStepReference } from './beam-step-reference.js';
 import type { IdTrie } from './trie.js';
 
 /** The state of every beam and the model's scores for their next token. */
@@ -124,14 +124,7 @@ export async function beamStep(trie: IdTrie, input: BeamStepInput, options: Beam
   if (backend === 'reference') return beamStepReference(trie, v);
   const device = resolveDevice(o.device ?? 'cpu');
   const threads = expectThreads(o.threads);
-  const { batch, beams, groups } = v;
-  const gs = beams / groups;
-  const out: BeamStepOutput = {
-    nextNodes: new Int32Array(batch * beams), nextScores: new Float32Array(batch * beams),
-    nextParents: new Int32Array(batch * beams), nextTokens: new Int32Array(batch * beams),
-    finishedCount: new Int32Array(batch * groups), finishedParent: new Int32Array(batch * groups * gs),
-    finishedScore: new Float32Array(batch * groups * gs), finishedNode: new Int32Array(batch * groups * gs),
-  };
+  const out = allocateBeamStepOutput(v.batch, v.beams, v.groups);
   const cancel = cancelFlag(signal);
   try {
     await loadAddon().addon.beamStep({

@@ -8,6 +8,7 @@ import { throwIfAborted } from '../kernels/abort.js';
 import { SemidArgumentError, SemidError } from '../kernels/errors.js';
 import { expectInt, expectNumber, expectOptions, expectSignal } from '../kernels/validate.js';
 import { rankItems, rootsFor, type Hypothesis, type QueryResult, type StepFn } from './beam-search.js';
+import { logSumExp } from './beam-step-reference.js';
 import type { IdTrie } from './trie.js';
 
 export interface ExhaustiveSearchOptions {
@@ -112,11 +113,3 @@ function compareTokens(a: number[], b: number[]): number {
   return a.length - b.length;
 }
 
-function logSumExp(row: Float32Array, off: number, V: number): number {
-  let m = -Infinity;
-  for (let i = 0; i < V; ++i) if (row[off + i] > m) m = row[off + i];
-  if (m === -Infinity) return -Infinity;
-  let s = 0;
-  for (let i = 0; i < V; ++i) s += Math.exp(row[off + i] - m);
-  return m + Math.log(s);
-}
