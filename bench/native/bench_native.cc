@@ -17,6 +17,7 @@
 #include "semid/nearest.h"
 #include "semid/parallel.h"
 #include "semid/rq.h"
+#include "../../test/native/random_trie.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -99,51 +100,6 @@ static void bench_rq(const char* npy_dir, bool cuda) {
 }
 
 // ---- beam step: 62,138 items, 2- or 3-level IDs over 256 codes, beam 60 / 30 groups / 0.25 ----
-struct BenchTrie {
-  std::vector<std::int32_t> start, token, node, terminal;
-  std::vector<int> depth1;  // nodes at depth 1 (where a mid-search step stands)
-  TrieView view() const {
-    TrieView t;
-    t.nodes = i64(terminal.size()); t.edges = i64(token.size());
-    t.child_start = start.data(); t.child_token = token.data(); t.child_node = node.data(); t.terminal = terminal.data();
-    return t;
-  }
-};
-
-static BenchTrie bench_trie(i64 items, int levels, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> code(0, 255);
-  std::vector<std::map<int, int>> kids(1);
-  std::vector<int> ends(1, -1), depth(1, 0);
-  int ids = 0;
-  for (i64 i = 0; i < items; ++i) {
-    int u = 0;
-    for (int l = 0; l < levels; ++l) {
-      const int t = code(rng);
-      auto it = kids[u].find(t);
-      if (it == kids[u].end()) {
-        kids.emplace_back(); ends.push_back(-1); depth.push_back(l + 1);
-        it = kids[u].emplace(t, int(kids.size()) - 1).first;
-      }
-      u = it->second;
-    }
-    if (ends[u] < 0) ends[u] = ids++;
-  }
-  std::vector<int> order{0}, index(kids.size());
-  for (std::size_t i = 0; i < order.size(); ++i)
-    for (auto& kv : kids[order[i]]) order.push_back(kv.second);
-  for (std::size_t i = 0; i < order.size(); ++i) index[order[i]] = int(i);
-  BenchTrie t;
-  for (int u : order) {
-    if (depth[u] == 1) t.depth1.push_back(index[u]);
-    t.start.push_back(int(t.token.size()));
-    t.terminal.push_back(ends[u]);
-    for (auto& kv : kids[u]) { t.token.push_back(kv.first); t.node.push_back(index[kv.second]); }
-  }
-  t.start.push_back(int(t.token.size()));
-  return t;
-}
-
 #ifdef SEMID_WITH_CUDA
 __global__ void read_floor_kernel(const float4* x, long long n4, float* out) {
   float s = 0;
@@ -158,19 +114,23 @@ __global__ void read_floor_kernel(const float4* x, long long n4, float* out) {
 static void bench_beam(bool cuda) {
   const i64 beams = 60, groups = 30, V = 256;
   for (int levels : {2, 3}) {
-    BenchTrie trie = bench_trie(62138, levels, 11 + levels);
+    std::mt19937 trie_rng(11 + levels);
+    const semid::testing::OwnedTrie trie = semid::testing::random_trie(62138, levels, 256, trie_rng);
+    std::vector<int> depth1;  // nodes at depth 1 (where a mid-search step stands)
+    for (std::size_t u = 0; u < trie.depth.size(); ++u)
+      if (trie.depth[u] == 1) depth1.push_back(int(u));
     TrieView tv = trie.view();
     std::printf("beam trie: 62138 items, %d levels, %lld nodes\n", levels, (long long)tv.nodes);
     for (i64 batch : {1, 16, 128, 1024}) {
       std::mt19937 rng{static_cast<unsigned>(batch)};
       std::uniform_real_distribution<float> u(-4, 4);
-      std::uniform_int_distribution<int> pick(0, int(trie.depth1.size()) - 1);
+      std::uniform_int_distribution<int> pick(0, int(depth1.size()) - 1);
       std::vector<float> logits(batch * beams * V), bscore(batch * beams), nscore(batch * beams), fscore(batch * beams);
       std::vector<std::int32_t> nodes(batch * beams), nn(batch * beams), np(batch * beams), nt(batch * beams),
           fc(batch * groups), fp(batch * beams), fn(batch * beams);
       for (auto& v : logits) v = u(rng);
       for (auto& v : bscore) v = -std::fabs(u(rng));
-      for (auto& v : nodes) v = trie.depth1[pick(rng)];
+      for (auto& v : nodes) v = depth1[pick(rng)];
       BeamStepArgs a;
       a.batch = batch; a.beams = beams; a.groups = groups; a.vocab = V; a.input_beams = beams; a.logits = true;
       a.scores = logits.data(); a.nodes = nodes.data(); a.beam_scores = bscore.data(); a.penalty = 0.25f;

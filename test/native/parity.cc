@@ -17,6 +17,7 @@
 #include "semid/gemm.h"
 #include "semid/nearest.h"
 #include "semid/rq.h"
+#include "random_trie.h"
 
 using namespace semid;
 
@@ -193,52 +194,10 @@ static void rq_cuda_parity(std::mt19937& rng) {
   }
 }
 
+using semid::testing::OwnedTrie;
+using semid::testing::random_trie;
+
 // ---- beam step -------------------------------------------------------------------------------
-struct OwnedTrie {
-  std::vector<std::int32_t> start, token, node, terminal;
-  TrieView view() const {
-    TrieView t;
-    t.nodes = i64(terminal.size()); t.edges = i64(token.size());
-    t.child_start = start.data(); t.child_token = token.data(); t.child_node = node.data(); t.terminal = terminal.data();
-    return t;
-  }
-};
-
-// A trie over n random fixed-length codes in [0, k), nodes numbered breadth first.
-static OwnedTrie random_trie(i64 n, int L, int k, std::mt19937& rng) {
-  std::vector<std::map<int, int>> kids(1);
-  std::vector<int> ends(1, -1);
-  int ids = 0;
-  std::uniform_int_distribution<int> code(0, k - 1);
-  for (i64 i = 0; i < n; ++i) {
-    int u = 0;
-    for (int l = 0; l < L; ++l) {
-      int t = code(rng);
-      auto it = kids[u].find(t);
-      if (it == kids[u].end()) {
-        kids.emplace_back();
-        ends.push_back(-1);
-        it = kids[u].emplace(t, int(kids.size()) - 1).first;
-      }
-      u = it->second;
-    }
-    if (ends[u] < 0) ends[u] = ids++;
-  }
-  // Renumber breadth first so that children are contiguous.
-  std::vector<int> order{0}, index(kids.size());
-  for (std::size_t i = 0; i < order.size(); ++i)
-    for (auto& kv : kids[order[i]]) order.push_back(kv.second);
-  for (std::size_t i = 0; i < order.size(); ++i) index[order[i]] = int(i);
-  OwnedTrie t;
-  for (int u : order) {
-    t.start.push_back(int(t.token.size()));
-    t.terminal.push_back(ends[u]);
-    for (auto& kv : kids[u]) { t.token.push_back(kv.first); t.node.push_back(index[kv.second]); }
-  }
-  t.start.push_back(int(t.token.size()));
-  return t;
-}
-
 struct BeamOut {
   std::vector<std::int32_t> nodes, parents, tokens, fcount, fparent, fnode;
   std::vector<float> scores, fscore;
