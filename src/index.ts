@@ -15,3 +15,18 @@ export { constrainedBeamSearch, rankItems, type BeamSearchOptions, type StepFn, 
 export { exhaustiveSearch, type ExhaustiveSearchOptions } from './decoding/exhaustive.js';
 export { truncatedSvd, TruncatedSVD, type SvdOptions, type SvdResult, type SvdMethod, type CsrMatrix } from './linalg/svd.js';
 export { svdReference } from './linalg/reference.js';
+export { readMovieLens, detectMovieLensFormat, readDescriptions, type ReadMovieLensOptions, type ReadProgress } from './data/movielens/read.js';
+export type { MovieLensData, MovieLensFormat, MovieTable, RatingTable, TagTable, GenomeTable, DropCount } from './data/movielens/types.js';
+export { readNumericColumns, type NumericColumnSpec, type NumericReadOptions, type NumericColumns } from './data/numeric-columns.js';
+export { buildInteractions, headItems, INTERACTION_DEFAULTS, type InteractionOptions, type Interactions } from './data/interactions.js';
+export { buildItemMeta, ITEM_TEXT_DEFAULTS, type ItemMeta, type ItemTextOptions } from './data/item-text.js';
+export { parseTitle, containsTitle, titleMatcher, normalizeWords, type ParsedTitle } from './data/titles.js';
+export { templateQuerySource, templateQueries } from './data/queries/template.js';
+export { jsonlQuerySource } from './data/queries/jsonl.js';
+export { llmQuerySource, queryPrompt, parseQueryAnswer, type LlmQueryOptions } from './data/queries/llm.js';
+export { QUERIES_PER_ITEM, TRAIN_QUERIES_PER_ITEM, queryProblem, type QuerySource, type QuerySourceOptions } from './data/queries/types.js';
+export { buildJointDataset, writeJointDataset, loadJointDataset, recExample, type JointDataset, type DatasetOptions, type DatasetManifest, type DatasetSummary, type SearchExample, type Split } from './data/dataset.js';
+export { syntheticMovieLens, type SyntheticOptions } from './data/synthetic.js';
+export { resolveDataSource, sharedMovieLensDir, type DataSource } from './data/source.js';
+export { downloadMovieLens, unzip, crc32, MOVIELENS_RELEASES } from './data/download.js';
+export { DataFormatError } from './data/errors.js';

@@ -5,11 +5,14 @@ import { join } from 'node:path';
 import { packageRoot } from '../native/loader.js';
 import { doctor } from './doctor.js';
 import { quantize } from './quantize.js';
+import { data } from './data.js';
 
 const USAGE = `Usage: semid <command> [options]
 
 Commands:
   doctor [--json]     show the native backend: addon, CUDA device, SIMD, threads, OpenBLAS
+  data prepare        MovieLens -> the joint search & recommendation data set (semid data --help)
+  data download       fetch an official MovieLens archive
   quantize <x.npy>    RQ-KMeans Semantic IDs for embeddings (semid quantize --help)
   help                show this text
   version             print the version
@@ -24,6 +27,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'quantize':
       return quantize(rest);
+    case 'data':
+      return data(rest);
     case 'version':
     case '--version':
       process.stdout.write(JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')).version + '\n');

@@ -71,6 +71,8 @@ export interface DatasetManifest {
   summary: DatasetSummary;
   dropped: DropCount[];
   files: Record<string, string>;
+  /** A hash of what was asked for (source, query source, options), set by callers that reuse finished data. */
+  request?: string;
 }
 
 export interface JointDataset {

@@ -42,40 +42,36 @@ export interface NumericColumns {
 }
 
 const STAGE_ROWS = 65536;
-const BLOCK_ROWS = 1 << 21;
 const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
 
 type Typed = Int32Array | Float32Array | Float64Array;
 
-/** Accumulates one column in fixed-size typed blocks, then concatenates them once, exactly sized. */
+/**
+ * One column, preallocated from an estimate of the row count (grown by doubling if the estimate
+ * was short). Pages past the last row are never written, so they cost no resident memory; the
+ * result is a view of exactly `rows` elements (copied only when the estimate was far too high).
+ */
 class ColumnBuilder {
-  private blocks: Typed[] = [];
-  private filledInLast = BLOCK_ROWS;
-  constructor(private readonly type: Exclude<NumericColumnType, 'skip'>) {}
+  private data: Typed;
+  private filled = 0;
+  constructor(private readonly type: Exclude<NumericColumnType, 'skip'>, capacity: number) {
+    this.data = this.make(Math.max(1024, capacity));
+  }
   private make(n: number): Typed {
     return this.type === 'int32' ? new Int32Array(n) : this.type === 'float32' ? new Float32Array(n) : new Float64Array(n);
   }
   append(values: Float64Array, count: number): void {
-    let done = 0;
-    while (done < count) {
-      if (this.filledInLast === BLOCK_ROWS) { this.blocks.push(this.make(BLOCK_ROWS)); this.filledInLast = 0; }
-      const take = Math.min(count - done, BLOCK_ROWS - this.filledInLast);
-      this.blocks[this.blocks.length - 1].set(values.subarray(done, done + take), this.filledInLast);
-      this.filledInLast += take;
-      done += take;
+    if (this.filled + count > this.data.length) {
+      const bigger = this.make(Math.max(this.data.length * 2, this.filled + count));
+      bigger.set(this.data.subarray(0, this.filled));
+      this.data = bigger;
     }
+    this.data.set(count === values.length ? values : values.subarray(0, count), this.filled);
+    this.filled += count;
   }
   finish(rows: number): Typed {
-    if (this.blocks.length === 1 && rows === BLOCK_ROWS) return this.blocks[0];
-    const out = this.make(rows);
-    let off = 0;
-    for (const b of this.blocks) {
-      const n = Math.min(b.length, rows - off);
-      out.set(n === b.length ? b : b.subarray(0, n), off);
-      off += n;
-    }
-    this.blocks = [];
-    return out;
+    if (this.data.length - rows > (rows >> 2) + 4096) return this.data.slice(0, rows);
+    return this.data.subarray(0, rows);
   }
 }
 
@@ -96,8 +92,8 @@ export async function readNumericColumns(path: string, options: NumericReadOptio
   const ncol = columns.length;
   const kinds = new Int8Array(ncol); // 0 skip, 1 int, 2 float
   columns.forEach((c, i) => (kinds[i] = c.type === 'skip' ? 0 : c.type === 'int32' ? 1 : 2));
-  const builders = columns.map((c) => (c.type === 'skip' ? null : new ColumnBuilder(c.type)));
   const stage = columns.map(() => new Float64Array(STAGE_ROWS));
+  let builders: Array<ColumnBuilder | null> | null = null;
 
   let size: number;
   try {
@@ -116,8 +112,14 @@ export async function readNumericColumns(path: string, options: NumericReadOptio
   let blankLines = 0;
   let headerPending = header;
 
+  /** Columns sized from the bytes per line of the first read (plus 10%), before the first flush. */
+  const makeBuilders = (bytesSeen: number, linesSeen: number) => {
+    const estimate = linesSeen > 0 ? Math.ceil((size / Math.max(1, bytesSeen / linesSeen)) * 1.1) + 1024 : 1 << 16;
+    builders = columns.map((c) => (c.type === 'skip' ? null : new ColumnBuilder(c.type, estimate)));
+  };
   const flush = () => {
-    for (let c = 0; c < ncol; c++) builders[c]?.append(stage[c], staged);
+    if (!builders) makeBuilders(1, 0);
+    for (let c = 0; c < ncol; c++) builders![c]?.append(stage[c], staged);
     staged = 0;
   };
   const fail = (lineNo: number, message: string): never => {
@@ -207,6 +209,11 @@ export async function readNumericColumns(path: string, options: NumericReadOptio
       const { bytesRead: n } = await fh.read(buf, carry, buf.length - carry, null);
       bytesRead += n;
       const filled = carry + n;
+      if (!builders) {
+        let lines = 0;
+        for (let k = buf.indexOf(10); k >= 0 && k < filled; k = buf.indexOf(10, k + 1)) lines++;
+        makeBuilders(filled, lines);
+      }
       if (n === 0) {
         if (filled > 0) parse(filled); // last line without a newline
         break;
@@ -224,7 +231,7 @@ export async function readNumericColumns(path: string, options: NumericReadOptio
   flush();
   if (headerPending) throw new DataFormatError(path, 0, `is empty (expected ${formatName} with a header line)`);
   const out: Record<string, Typed> = {};
-  columns.forEach((c, i) => { if (builders[i]) out[c.name] = builders[i]!.finish(rows); });
+  columns.forEach((c, i) => { if (builders![i]) out[c.name] = builders![i]!.finish(rows); });
   options.onProgress?.(size, size, rows);
   return { rows, columns: out, blankLines, bytes: size };
 }

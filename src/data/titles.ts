@@ -27,6 +27,7 @@ function unInvert(name: string): string {
 
 /**
  * Parse a MovieLens title.
+ * The names include the part before a colon when it has two words or more (a series title).
  * @example parseTitle('City of Lost Children, The (Cité des enfants perdus, La) (1995)')
  * // { display: 'The City of Lost Children', year: 1995, names: [..., 'La Cité des enfants perdus'] }
  */
@@ -49,6 +50,9 @@ export function parseTitle(raw: string): ParsedTitle {
   const display = unInvert(rest) || raw.trim();
   const names = [display];
   if (rest && rest !== display) names.push(rest);
+  // a series title before a colon names the movie too ("The Lord of the Rings: The Two Towers")
+  const colon = display.indexOf(': ');
+  if (colon > 0 && normalizeWords(display.slice(0, colon)).length >= 2) names.push(display.slice(0, colon));
   for (const alt of alternatives) {
     const u = unInvert(alt);
     if (u) names.push(u);
