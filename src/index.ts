@@ -16,7 +16,7 @@ export { exhaustiveSearch, type ExhaustiveSearchOptions } from './decoding/exhau
 export { truncatedSvd, TruncatedSVD, type SvdOptions, type SvdResult, type SvdMethod, type CsrMatrix } from './linalg/svd.js';
 export { svdReference } from './linalg/reference.js';
 export { readMovieLens, detectMovieLensFormat, readDescriptions, type ReadMovieLensOptions, type ReadProgress } from './data/movielens/read.js';
-export type { MovieLensData, MovieLensFormat, MovieTable, RatingTable, TagTable, GenomeTable, DropCount } from './data/movielens/types.js';
+export type { MovieLensData, MovieLensFormat, MovieTable, RatingTable, TagTable, GenomeTable, LinkTable, DropCount } from './data/movielens/types.js';
 export { readNumericColumns, type NumericColumnSpec, type NumericReadOptions, type NumericColumns } from './data/numeric-columns.js';
 export { buildInteractions, headItems, INTERACTION_DEFAULTS, type InteractionOptions, type Interactions } from './data/interactions.js';
 export { buildItemMeta, ITEM_TEXT_DEFAULTS, type ItemMeta, type ItemTextOptions } from './data/item-text.js';

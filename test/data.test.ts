@@ -50,6 +50,9 @@ describe.skipIf(!hasShared)('ml-latest-small (../shared/data)', () => {
     expect(ml.tags!.length).toBe(3683);
     expect(new Set(ml.ratings.userId).size).toBe(610);
     expect(ml.ratings.rating.every((r) => r >= 0.5 && r <= 5)).toBe(true);
+    expect(ml.links!.movieId.length).toBe(9742);
+    expect(ml.links!.imdbId[0]).toBe('0114709');
+    expect(ml.links!.tmdbId[0]).toBe(862);
     const i = ml.movies.movieId.indexOf(11);
     expect(ml.movies.title[i]).toBe('American President, The (1995)');
     expect(ml.movies.genres[i]).toEqual(['Comedy', 'Drama', 'Romance']);
@@ -153,6 +156,31 @@ describe('MovieLens formats', () => {
     expect(r.columns.tagId).toBeUndefined();
     expect(Array.from(r.columns.relevance)).toEqual(values);
     expect(r.columns.movieId[19999]).toBe(19999);
+  });
+});
+
+describe('genome, links and descriptions', () => {
+  it('item text takes genome tags above the threshold, links and descriptions', async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'movies.csv'), 'movieId,title,genres\n1,Alien (1979),Horror|Sci-Fi\n2,Amélie (2001),Comedy|Romance\n');
+    writeFileSync(join(dir, 'ratings.csv'), 'userId,movieId,rating,timestamp\n1,1,4,1\n1,2,4,2\n1,1,3,3\n');
+    writeFileSync(join(dir, 'links.csv'), 'movieId,imdbId,tmdbId\n1,0078748,348\n2,0211915,\n');
+    writeFileSync(join(dir, 'genome-tags.csv'), 'tagId,tag\n1,space\n2,paris\n3,claustrophobic\n');
+    writeFileSync(join(dir, 'genome-scores.csv'), 'movieId,tagId,relevance\n1,1,0.95\n1,2,0.1\n1,3,0.85\n2,1,0.2\n2,2,0.99\n2,3,0.05\n');
+    writeFileSync(join(dir, 'plots.jsonl'), '{"movieId": 1, "description": "A crew meets a deadly creature."}\n');
+    const ml = await readMovieLens(dir, { descriptions: join(dir, 'plots.jsonl') });
+    expect(ml.genome!.length).toBe(6);
+    const items = buildItemMeta(ml, buildInteractions(ml));
+    expect(items[0].genomeTags).toEqual(['space', 'claustrophobic']);
+    expect(items[1].genomeTags).toEqual(['paris']);
+    expect(items[0].imdbId).toBe('0078748');
+    expect(items[1].tmdbId).toBeNull();
+    expect(items[0].text).toBe('Alien (1979). Genres: Horror, Sci-Fi. Themes: space, claustrophobic. A crew meets a deadly creature.');
+    expect(buildItemMeta(ml, buildInteractions(ml), { genomeThreshold: 0.9 })[0].genomeTags).toEqual(['space']);
+    writeFileSync(join(dir, 'plots.csv'), 'movieId,description\n2,"A shy waitress, in Paris."\n');
+    expect((await readMovieLens(dir, { descriptions: join(dir, 'plots.csv') })).descriptions!.get(2)).toBe('A shy waitress, in Paris.');
+    writeFileSync(join(dir, 'plots.jsonl'), '{"movieId": "x"}\n');
+    await expect(readMovieLens(dir, { descriptions: join(dir, 'plots.jsonl') })).rejects.toThrow(/plots\.jsonl:1: expected \{"movieId"/);
   });
 });
 

@@ -191,7 +191,8 @@ export function writeJointDataset(ds: JointDataset, runDir: string): string {
   const it = ds.interactions;
   files['items.jsonl'] = [jsonl(ds.items.map((m) => ({
     item: m.item, movieId: m.movieId, title: m.title, rawTitle: m.rawTitle, year: m.year, genres: m.genres, tags: m.tags,
-    genomeTags: m.genomeTags, description: m.description, text: m.text, popularity: it.popularity[m.item], head: it.isHead[m.item] === 1,
+    genomeTags: m.genomeTags, description: m.description, imdbId: m.imdbId, tmdbId: m.tmdbId, text: m.text,
+    popularity: it.popularity[m.item], head: it.isHead[m.item] === 1,
   })))];
   files['queries.jsonl'] = [jsonl(ds.items.map((m, i) => ({ movieId: m.movieId, item: i, train: ds.queries[i].train, test: ds.queries[i].test })))];
   for (const split of ['train', 'validation', 'test'] as const) {
@@ -237,7 +238,7 @@ export function loadJointDataset(runDir: string): JointDataset {
   const itemRows = lines('items.jsonl') as Array<ItemMeta & { popularity: number; head: boolean }>;
   const items: ItemMeta[] = itemRows.map((r) => ({
     item: r.item, movieId: r.movieId, rawTitle: r.rawTitle, title: r.title, titleNames: parseTitle(r.rawTitle).names, year: r.year, genres: r.genres, tags: r.tags,
-    genomeTags: r.genomeTags, description: r.description, text: r.text,
+    genomeTags: r.genomeTags, description: r.description, imdbId: r.imdbId, tmdbId: r.tmdbId, text: r.text,
   }));
   const queries = (lines('queries.jsonl') as Array<{ train: string[]; test: string[] }>).map((q) => ({ train: q.train, test: q.test }));
   const userId = npy('users.npy') as Int32Array;

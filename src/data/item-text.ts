@@ -35,6 +35,9 @@ export interface ItemMeta {
   /** Genome tags above the threshold, most relevant first. */
   genomeTags: string[];
   description: string | null;
+  /** IMDb id ("0114709") and TMDB id from links.csv, when the release has them. */
+  imdbId: string | null;
+  tmdbId: number | null;
   /** The assembled item text. */
   text: string;
 }
@@ -80,6 +83,8 @@ export function buildItemMeta(data: MovieLensData, interactions: Interactions, o
     }
   }
 
+  const linkRow = new Map<number, number>();
+  data.links?.movieId.forEach((m, r) => linkRow.set(m, r));
   const out: ItemMeta[] = [];
   for (let item = 0; item < nItems; item++) {
     const row = interactions.itemMovieRow[item];
@@ -99,7 +104,10 @@ export function buildItemMeta(data: MovieLensData, interactions: Interactions, o
     if (tags.length) parts.push(`Tags: ${tags.join(', ')}.`);
     if (genomeTags.length) parts.push(`Themes: ${genomeTags.join(', ')}.`);
     if (description) parts.push(description);
-    out.push({ item, movieId, rawTitle, title: parsed.display, titleNames: parsed.names, year: parsed.year, genres, tags, genomeTags, description, text: parts.join(' ') });
+    const lr = linkRow.get(movieId);
+    const imdbId = lr === undefined || data.links!.imdbId[lr] === '' ? null : data.links!.imdbId[lr];
+    const tmdbId = lr === undefined || data.links!.tmdbId[lr] < 0 ? null : data.links!.tmdbId[lr];
+    out.push({ item, movieId, rawTitle, title: parsed.display, titleNames: parsed.names, year: parsed.year, genres, tags, genomeTags, description, imdbId, tmdbId, text: parts.join(' ') });
   }
   return out;
 }

@@ -116,6 +116,7 @@ export function syntheticMovieLens(options: SyntheticOptions = {}): MovieLensDat
     ratings: { length: uId.length, userId: Int32Array.from(uId), movieId: Int32Array.from(mId), rating: Float32Array.from(rating), timestamp: Float64Array.from(stamp) },
     tags: { length: tu.length, userId: Int32Array.from(tu), movieId: Int32Array.from(tm), tag: tt, timestamp: Float64Array.from(ts) },
     genome: null,
+    links: null,
     descriptions: null,
     dropped: [],
   };

@@ -11,7 +11,7 @@ import { DataFormatError } from '../errors.js';
 import { readNumericColumns } from '../numeric-columns.js';
 import { readTextRecords, type TextRecord } from '../text-records.js';
 import { SemidArgumentError } from '../../kernels/errors.js';
-import type { DropCount, GenomeTable, MovieLensData, MovieLensFormat, MovieTable, RatingTable, TagTable } from './types.js';
+import type { DropCount, GenomeTable, LinkTable, MovieLensData, MovieLensFormat, MovieTable, RatingTable, TagTable } from './types.js';
 
 export interface ReadProgress {
   file: string;
@@ -66,6 +66,7 @@ export async function readMovieLens(dir: string, options: ReadMovieLensOptions =
   let ratings: RatingTable;
   let tags: TagTable | null = null;
   let genome: GenomeTable | null = null;
+  let links: LinkTable | null = null;
 
   if (format === 'csv') {
     movies = moviesFromCsv(await readTextRecords(need('movies.csv', 'movies.csv (movieId,title,genres)'),
@@ -74,6 +75,9 @@ export async function readMovieLens(dir: string, options: ReadMovieLensOptions =
     if (existsSync(join(root, 'tags.csv'))) {
       tags = tagsFrom(await readTextRecords(join(root, 'tags.csv'), { separator: ',', quotes: true, encoding: 'utf8', formatName: 'MovieLens tags.csv' }),
         join(root, 'tags.csv'), true, dropped);
+    }
+    if (existsSync(join(root, 'links.csv'))) {
+      links = linksFrom(await readTextRecords(join(root, 'links.csv'), { separator: ',', quotes: true, encoding: 'utf8', formatName: 'MovieLens links.csv' }), join(root, 'links.csv'));
     }
     if (options.genome !== false && existsSync(join(root, 'genome-scores.csv'))) {
       genome = await readGenome(root, progress('genome-scores.csv'), options.signal);
@@ -95,7 +99,7 @@ export async function readMovieLens(dir: string, options: ReadMovieLensOptions =
   }
 
   const descriptions = options.descriptions ? await readDescriptions(options.descriptions) : null;
-  return { format, source: root, release: basename(root), movies, ratings, tags, genome, descriptions, dropped };
+  return { format, source: root, release: basename(root), movies, ratings, tags, genome, links, descriptions, dropped };
 }
 
 async function readRatings(path: string, separator: ',' | '\t' | '::', header: boolean, formatName: string,
@@ -229,6 +233,21 @@ function tagsFrom(records: TextRecord[], path: string, header: boolean, dropped:
   }
   if (empty) dropped.push({ file: basename(path), reason: 'empty tag text', rows: empty });
   return { length: n, userId: userId.slice(0, n), movieId: movieId.slice(0, n), tag, timestamp: timestamp.slice(0, n) };
+}
+
+function linksFrom(records: TextRecord[], path: string): LinkTable {
+  expectHeader(records, ['movieId', 'imdbId', 'tmdbId'], path);
+  const rows = records.slice(1);
+  const movieId = new Int32Array(rows.length);
+  const tmdbId = new Int32Array(rows.length);
+  const imdbId: string[] = [];
+  rows.forEach((r, i) => {
+    if (r.fields.length !== 3) throw new DataFormatError(path, r.line, `found ${r.fields.length} fields, expected 3 (movieId,imdbId,tmdbId)`);
+    movieId[i] = intField(r.fields[0], path, r.line, 'movieId');
+    imdbId.push(r.fields[1].trim());
+    tmdbId[i] = r.fields[2].trim() === '' ? -1 : intField(r.fields[2], path, r.line, 'tmdbId');
+  });
+  return { movieId, imdbId, tmdbId };
 }
 
 /** Read a file as UTF-8 when it is valid UTF-8, else as Latin-1 (ML-1M and ML-100K are Latin-1). */

@@ -36,6 +36,15 @@ export interface TagTable {
   timestamp: Float64Array;
 }
 
+/** Links to IMDb and TMDB (links.csv; ML-100K/1M have none). */
+export interface LinkTable {
+  movieId: Int32Array;
+  /** IMDb id as written ("0114709"), or "" when missing. */
+  imdbId: string[];
+  /** TMDB id, or -1 when missing. */
+  tmdbId: Int32Array;
+}
+
 /** The tag genome: relevance in [0, 1] of each genome tag to each movie. */
 export interface GenomeTable {
   length: number;
@@ -63,6 +72,7 @@ export interface MovieLensData {
   ratings: RatingTable;
   tags: TagTable | null;
   genome: GenomeTable | null;
+  links: LinkTable | null;
   /** movieId -> description, from the user's optional file. */
   descriptions: Map<number, string> | null;
   dropped: DropCount[];
