@@ -8,6 +8,7 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, semid::addon::Info, "info"));
   exports.Set("gemm", Napi::Function::New(env, semid::addon::Gemm, "gemm"));
+  exports.Set("gemmSync", Napi::Function::New(env, semid::addon::GemmSync, "gemmSync"));
   exports.Set("nearest", Napi::Function::New(env, semid::addon::Nearest, "nearest"));
   exports.Set("rqTrain", Napi::Function::New(env, semid::addon::RqTrain, "rqTrain"));
   exports.Set("rqEncode", Napi::Function::New(env, semid::addon::RqEncode, "rqEncode"));

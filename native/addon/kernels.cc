@@ -15,11 +15,18 @@ namespace {
 bool wants_cuda(const Napi::Object& o) { return str_field(o, "device", "cpu") == "cuda"; }
 }  // namespace
 
-// gemm({a, b, c, batch, m, n, k, transA, transB, lda, ldb, ldc, strideA, strideB, strideC,
-//       alpha, beta, device, threads, cancel}) -> Promise<void>; writes c in place.
-Napi::Value Gemm(const Napi::CallbackInfo& info) {
-  Napi::Object o = info[0].As<Napi::Object>();
+namespace {
+struct ParsedGemm {
   GemmArgs g;
+  int threads = 0;
+  bool cuda = false, allow_blas = true, screen = false;
+};
+
+// Read gemm's options object: {a, b, c, batch, m, n, k, transA, transB, lda, ldb, ldc, strideA,
+// strideB, strideC, alpha, beta, device, threads, impl, checkFinite}.
+ParsedGemm parse_gemm(const Napi::Env& env, const Napi::Object& o) {
+  ParsedGemm p;
+  GemmArgs& g = p.g;
   g.batch = int_field(o, "batch", 1);
   g.m = int_field(o, "m", 0);
   g.n = int_field(o, "n", 0);
@@ -37,7 +44,7 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   try {
     validate_gemm_shape(g);
   } catch (const Error& e) {
-    throw Napi::RangeError::New(info.Env(), e.what());
+    throw Napi::RangeError::New(env, e.what());
   }
   auto extent = [&](i64 rows, i64 ld, i64 stride) {
     return rows == 0 ? 0 : static_cast<std::size_t>((g.batch - 1) * stride + (rows - 1) * ld + 1);
@@ -46,23 +53,61 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   g.a = array_field<float>(o, "a", empty_k ? 0 : extent(g.trans_a ? g.k : g.m, g.lda, g.stride_a));
   g.b = array_field<float>(o, "b", empty_k ? 0 : extent(g.trans_b ? g.n : g.k, g.ldb, g.stride_b));
   g.c = array_field<float>(o, "c", extent(g.m, g.ldc, g.stride_c));
-  int threads = static_cast<int>(int_field(o, "threads", 0));
-  bool cuda = wants_cuda(o);
-  bool allow_blas = str_field(o, "impl", "auto") != "native";
-  bool screen = bool_field(o, "checkFinite");
+  p.threads = static_cast<int>(int_field(o, "threads", 0));
+  p.cuda = wants_cuda(o);
+  p.allow_blas = str_field(o, "impl", "auto") != "native";
+  p.screen = bool_field(o, "checkFinite");
+  return p;
+}
+
+void run_gemm(const ParsedGemm& p, const CancelFlag& cancel) {
+  const GemmArgs& g = p.g;
+  if (p.screen && g.k > 0) {
+    for (i64 b = 0; b < (g.stride_a ? g.batch : 1); ++b)
+      check_finite("a", g.a + b * g.stride_a, g.trans_a ? g.k : g.m, g.lda, p.threads, cancel);
+    for (i64 b = 0; b < (g.stride_b ? g.batch : 1); ++b)
+      check_finite("b", g.b + b * g.stride_b, g.trans_b ? g.n : g.k, g.ldb, p.threads, cancel);
+  }
+  if (p.cuda) gemm_cuda(g, cancel);
+  else gemm_cpu(g, p.threads, cancel, p.allow_blas);
+}
+}  // namespace
+
+// gemm({...}) -> Promise<void>; writes c in place on a worker thread.
+Napi::Value Gemm(const Napi::CallbackInfo& info) {
+  Napi::Object o = info[0].As<Napi::Object>();
+  ParsedGemm p = parse_gemm(info.Env(), o);
   return AsyncJob::Start(
-      info.Env(),
-      [g, threads, cuda, allow_blas, screen](const CancelFlag& cancel) {
-        if (screen && g.k > 0) {
-          for (i64 b = 0; b < (g.stride_a ? g.batch : 1); ++b)
-            check_finite("a", g.a + b * g.stride_a, g.trans_a ? g.k : g.m, g.lda, threads, cancel);
-          for (i64 b = 0; b < (g.stride_b ? g.batch : 1); ++b)
-            check_finite("b", g.b + b * g.stride_b, g.trans_b ? g.n : g.k, g.ldb, threads, cancel);
-        }
-        if (cuda) gemm_cuda(g, cancel);
-        else gemm_cpu(g, threads, cancel, allow_blas);
-      },
-      {o.Get("a"), o.Get("b"), o.Get("c")}, o.Get("cancel"));
+      info.Env(), [p](const CancelFlag& cancel) { run_gemm(p, cancel); }, {o.Get("a"), o.Get("b"), o.Get("c")},
+      o.Get("cancel"));
+}
+
+// gemmSync({...}) -> undefined; the same product on the calling thread (its inner loops still use
+// the thread pool). For callers that must be synchronous, such as TensorFlow.js kernels; the
+// arrays may be views of WebAssembly memory. Errors are thrown as JS errors with their code.
+Napi::Value GemmSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ParsedGemm p = parse_gemm(env, info[0].As<Napi::Object>());
+  std::string code, message;
+  try {
+    CancelFlag never;
+    run_gemm(p, never);
+  } catch (const Error& e) {
+    code = e.code();
+    message = e.what();
+  } catch (const std::bad_alloc&) {
+    code = "ERR_SEMID_OUT_OF_MEMORY";
+    message = "out of memory in gemm";
+  } catch (const std::exception& e) {
+    code = "ERR_SEMID_NATIVE";
+    message = e.what();
+  }
+  if (!code.empty()) {
+    Napi::Error err = Napi::Error::New(env, message);
+    err.Set("code", Napi::String::New(env, code));
+    throw err;
+  }
+  return env.Undefined();
 }
 
 // nearest({x, centroids, n, d, k, topk, indices, distances, device, threads, cancel})

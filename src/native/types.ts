@@ -55,6 +55,9 @@ export interface RawGemmArgs {
   cancel?: Int32Array;
 }
 
+/** gemmSync's arguments: leading dimensions and strides default to the packed layout. */
+export type RawGemmSyncArgs = Pick<RawGemmArgs, 'a' | 'b' | 'c' | 'batch' | 'm' | 'n' | 'k' | 'transA' | 'transB' | 'device' | 'threads'> & Partial<RawGemmArgs>;
+
 export interface RawNearestArgs {
   x: Float32Array;
   centroids: Float32Array;
@@ -133,6 +136,8 @@ export interface RawAddon {
   abiVersion: number;
   info(): RawInfo;
   gemm(args: RawGemmArgs): Promise<void>;
+  /** The same product on the calling thread (for synchronous callers such as tfjs kernels). */
+  gemmSync(args: RawGemmSyncArgs): void;
   nearest(args: RawNearestArgs): Promise<void>;
   rqTrain(args: RawRqTrainArgs): Promise<RawRqTrainResult>;
   rqEncode(args: RawRqEncodeArgs): Promise<void>;

@@ -1,0 +1,162 @@
+/**
+ * The TensorFlow.js runtime every model here trains on: one call picks the best backend available
+ * and says which. Order: @tensorflow/tfjs-node-gpu, @tensorflow/tfjs-node (optional; absent is
+ * normal), the wasm backend with our native kernels (BatchMatMul on our GEMM, UnsortedSegmentSum,
+ * and the cpu kernels wasm lacks), then the plain cpu backend (also with the native BatchMatMul).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import '@tensorflow/tfjs'; // registers the gradients (and the cpu backend)
+import { SemidArgumentError } from '../../kernels/errors.js';
+import { loadAddon } from '../../native/loader.js';
+import { batchMatMulConfig, matMulSettings } from './kernels/batch-matmul.js';
+import { unsortedSegmentSumConfig } from './kernels/unsorted-segment-sum.js';
+import { borrowMissingCpuKernels } from './kernels/borrow-cpu.js';
+
+export type RuntimeBackend = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+
+export interface RuntimeOptions {
+  /** 'auto' (default) tries tfjs-node(-gpu), then wasm, then cpu. */
+  backend?: RuntimeBackend;
+  /** Register our native kernels on wasm/cpu (default true; false gives stock tfjs, for comparisons). */
+  native?: boolean;
+  /** Where BatchMatMul runs: 'auto' (CUDA for large products when a device is present), 'cpu' or 'cuda'. */
+  gemmDevice?: 'auto' | 'cpu' | 'cuda';
+  /** Smallest product (multiply-adds) sent to CUDA under 'auto' (default 2^27). */
+  cudaMinMacs?: number;
+  /** CPU threads for native kernels (0: all). */
+  threads?: number;
+}
+
+export interface RuntimeInfo {
+  /** The active tfjs backend: 'tensorflow', 'wasm' or 'cpu'. */
+  backend: string;
+  /** Kernels replaced or added with native/host implementations. */
+  nativeKernels: string[];
+  /** Kernels the backend lacked, borrowed from the cpu backend. */
+  borrowedKernels: string[];
+  /** Where BatchMatMul runs. */
+  matmul: 'tfjs' | 'semid-cpu' | 'semid-cuda';
+  /** Why better backends were not used. */
+  skipped: string[];
+  /** One line for logs: "wasm + semid native kernels (BatchMatMul on semid GEMM, CPU, AVX2, 2 threads)". */
+  description: string;
+}
+
+const stock = new Map<string, tf.KernelConfig>();
+let current: RuntimeInfo | null = null;
+
+function override(config: tf.KernelConfig): void {
+  const key = `${config.backendName}/${config.kernelName}`;
+  const existing = tf.getKernel(config.kernelName, config.backendName);
+  if (existing && !stock.has(key)) stock.set(key, existing);
+  if (existing) tf.unregisterKernel(config.kernelName, config.backendName);
+  tf.registerKernel(config);
+}
+
+/** Put back the stock tfjs kernels replaced by `initRuntime` (for side-by-side measurements). */
+export function restoreStockKernels(): void {
+  for (const [key, config] of stock) {
+    const [backendName, kernelName] = key.split('/');
+    if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
+    tf.registerKernel(config);
+  }
+  stock.clear();
+  matMulSettings.cuda = false;
+  if (current) current = { ...current, nativeKernels: [], matmul: 'tfjs', description: `${current.backend} (stock kernels)` };
+}
+
+async function tryTfjsNode(skipped: string[]): Promise<boolean> {
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    try {
+      await import(pkg);
+    } catch (err) {
+      skipped.push(`${pkg}: not installed`);
+      continue;
+    }
+    if (!tf.findBackend('tensorflow')) {
+      skipped.push(`${pkg}: installed, but it registered its backend with another copy of @tensorflow/tfjs-core (install versions matching ${tf.version_core})`);
+      continue;
+    }
+    if (await tf.setBackend('tensorflow')) return true;
+    skipped.push(`${pkg}: the tensorflow backend failed to initialise`);
+  }
+  return false;
+}
+
+/**
+ * Choose and initialise the tfjs backend, registering our native kernels where they apply.
+ * @example
+ * const rt = await initRuntime();
+ * console.log(rt.description); // "wasm + semid native kernels (BatchMatMul on semid GEMM, cpu)"
+ */
+export async function initRuntime(options: RuntimeOptions = {}): Promise<RuntimeInfo> {
+  const want = options.backend ?? 'auto';
+  if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(want)) throw new SemidArgumentError('backend', '"auto", "tensorflow", "wasm" or "cpu"', want);
+  const gemmDevice = options.gemmDevice ?? 'auto';
+  if (!['auto', 'cpu', 'cuda'].includes(gemmDevice)) throw new SemidArgumentError('gemmDevice', '"auto", "cpu" or "cuda"', gemmDevice);
+  restoreStockKernels();
+  const skipped: string[] = [];
+  let backend: string | null = null;
+  if (want === 'auto' || want === 'tensorflow') {
+    if (await tryTfjsNode(skipped)) backend = 'tensorflow';
+    else if (want === 'tensorflow') throw new Error(`the tensorflow backend is not available: ${skipped.join('; ')}`);
+  }
+  if (!backend && (want === 'auto' || want === 'wasm')) {
+    try {
+      if (await tf.setBackend('wasm')) backend = 'wasm';
+      else skipped.push('wasm: failed to initialise');
+    } catch (err) {
+      skipped.push(`wasm: ${(err as Error).message}`);
+    }
+    if (!backend && want === 'wasm') throw new Error(`the wasm backend is not available: ${skipped.join('; ')}`);
+  }
+  if (!backend) {
+    await tf.setBackend('cpu');
+    backend = 'cpu';
+    // initRuntime reports the backend itself; skip tfjs's "install tfjs-node" banner
+    (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+  }
+  await tf.ready();
+
+  const nativeKernels: string[] = [];
+  let borrowedKernels: string[] = [];
+  let matmul: RuntimeInfo['matmul'] = 'tfjs';
+  let addonNote = '';
+  if (backend === 'wasm' || backend === 'cpu') {
+    if (backend === 'wasm') {
+      override(unsortedSegmentSumConfig('wasm'));
+      nativeKernels.push('UnsortedSegmentSum');
+      borrowedKernels = borrowMissingCpuKernels('wasm', new Set(['UnsortedSegmentSum']));
+    }
+    if (options.native !== false) {
+      try {
+        const { addon, cudaBuild } = loadAddon();
+        const info = addon.info();
+        const cudaOk = cudaBuild && info.cuda.deviceCount > 0;
+        if (gemmDevice === 'cuda' && !cudaOk) throw new SemidArgumentError('gemmDevice', 'a CUDA device (none is available)', 'cuda');
+        matMulSettings.cuda = gemmDevice !== 'cpu' && cudaOk;
+        matMulSettings.cudaMinMacs = gemmDevice === 'cuda' ? 0 : options.cudaMinMacs ?? 2 ** 27;
+        matMulSettings.threads = options.threads ?? 0;
+        override(batchMatMulConfig(backend));
+        nativeKernels.push('BatchMatMul');
+        matmul = matMulSettings.cuda ? 'semid-cuda' : 'semid-cpu';
+        addonNote = `BatchMatMul on semid GEMM (${matMulSettings.cuda ? 'CUDA for large products, ' : ''}CPU ${info.simd}, ${matMulSettings.threads || info.threads} threads)`;
+      } catch (err) {
+        if (err instanceof SemidArgumentError) throw err;
+        skipped.push(`native kernels: ${(err as Error).message.split('\n')[0]}`);
+      }
+    } else skipped.push('native kernels: turned off (native: false)');
+  }
+  const description = backend === 'tensorflow'
+    ? 'tensorflow (tfjs-node: libtensorflow kernels)'
+    : `${backend}${nativeKernels.length ? ` + semid kernels (${[addonNote || 'stock BatchMatMul', nativeKernels.includes('UnsortedSegmentSum') ? 'UnsortedSegmentSum' : ''].filter(Boolean).join('; ')})` : ' (stock kernels)'}`;
+  current = { backend, nativeKernels, borrowedKernels, matmul, skipped, description };
+  return current;
+}
+
+/** What `initRuntime` chose last, or null before it ran. */
+export function runtimeInfo(): RuntimeInfo | null {
+  return current;
+}

@@ -1,0 +1,184 @@
+/**
+ * safetensors files, our own reader and writer (https://github.com/huggingface/safetensors):
+ * an 8-byte little-endian header length N, N bytes of JSON ({name: {dtype, shape, data_offsets}},
+ * optional "__metadata__" of string values; padded with spaces to a multiple of 8), then the
+ * tensors' bytes, little-endian, C order, back to back in the order of their offsets.
+ */
+import { readFileSync } from 'node:fs';
+import { SemidArgumentError, SemidError } from '../kernels/errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { halfToFloat } from '../data/npy.js';
+
+/** The dtypes we read and write. F16 and BF16 are converted to and from float32. */
+export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'I32' | 'I64' | 'F64' | 'U8' | 'I8';
+
+export interface SafeTensor {
+  dtype: SafetensorsDtype;
+  shape: number[];
+  /** Float32Array for F32/F16/BF16 (converted), Float64Array for F64, Int32Array for I32, BigInt64Array for I64, Int8/Uint8Array. */
+  data: Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array;
+}
+
+export interface SafetensorsFile {
+  tensors: Map<string, SafeTensor>;
+  metadata: Record<string, string>;
+}
+
+const SIZE: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2, I32: 4, I64: 8, F64: 8, U8: 1, I8: 1 };
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** float32 -> IEEE half (round to nearest even), as a uint16. */
+export function floatToHalf(value: number): number {
+  const f = new Float32Array([value]);
+  const x = new Uint32Array(f.buffer)[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  let e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let half = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const mid = 1 << (shift - 1);
+    if (rem > mid || (rem === mid && (half & 1))) half++;
+    return sign | half;
+  }
+  let half = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && (half & 1))) half++;
+  return sign | half;
+}
+
+/** float32 -> bfloat16 (round to nearest even), as a uint16. */
+export function floatToBf16(value: number): number {
+  const x = new Uint32Array(new Float32Array([value]).buffer)[0];
+  if ((x & 0x7f800000) === 0x7f800000 && (x & 0x7fffff)) return ((x >>> 16) | 0x40) & 0xffff; // NaN stays NaN
+  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+function tensorBytes(t: SafeTensor, name: string): Uint8Array {
+  const count = t.shape.reduce((a, b) => a * b, 1);
+  if (t.data.length !== count) throw new SemidArgumentError(`tensors["${name}"].data`, `${count} elements (shape [${t.shape.join(', ')}])`, t.data);
+  const d = t.data;
+  const native = { F32: Float32Array, F64: Float64Array, I32: Int32Array, I64: BigInt64Array, U8: Uint8Array, I8: Int8Array } as Record<string, unknown>;
+  if (LITTLE_ENDIAN && native[t.dtype] && d instanceof (native[t.dtype] as typeof Float32Array)) {
+    return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+  }
+  const le = new DataView(new ArrayBuffer(count * SIZE[t.dtype]));
+  switch (t.dtype) {
+    case 'F32': for (let i = 0; i < count; i++) le.setFloat32(i * 4, (d as Float32Array)[i], true); break;
+    case 'F64': for (let i = 0; i < count; i++) le.setFloat64(i * 8, (d as Float64Array)[i], true); break;
+    case 'F16': for (let i = 0; i < count; i++) le.setUint16(i * 2, floatToHalf(Number(d[i])), true); break;
+    case 'BF16': for (let i = 0; i < count; i++) le.setUint16(i * 2, floatToBf16(Number(d[i])), true); break;
+    case 'I32': for (let i = 0; i < count; i++) le.setInt32(i * 4, Number(d[i]), true); break;
+    case 'I64': for (let i = 0; i < count; i++) le.setBigInt64(i * 8, typeof d[i] === 'bigint' ? (d[i] as bigint) : BigInt(d[i] as number), true); break;
+    case 'U8': for (let i = 0; i < count; i++) le.setUint8(i, Number(d[i])); break;
+    case 'I8': for (let i = 0; i < count; i++) le.setInt8(i, Number(d[i])); break;
+  }
+  return new Uint8Array(le.buffer);
+}
+
+/**
+ * The bytes of a safetensors file. Tensors are laid out in name order (the header lists them with
+ * their offsets); metadata values must be strings.
+ * @example
+ * const bytes = encodeSafetensors(new Map([['w', { dtype: 'F32', shape: [2], data: new Float32Array([1, 2]) }]]), { step: '10' });
+ */
+export function encodeSafetensors(tensors: Map<string, SafeTensor>, metadata: Record<string, string> = {}): Uint8Array[] {
+  const names = [...tensors.keys()].sort();
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length) {
+    for (const [k, v] of Object.entries(metadata)) if (typeof v !== 'string') throw new SemidArgumentError(`metadata.${k}`, 'string', v);
+    header.__metadata__ = metadata;
+  }
+  const blobs: Uint8Array[] = [];
+  let offset = 0;
+  for (const name of names) {
+    if (name === '__metadata__') throw new SemidArgumentError('tensors', 'no tensor named __metadata__', name);
+    const t = tensors.get(name)!;
+    if (!(t.dtype in SIZE)) throw new SemidArgumentError(`tensors["${name}"].dtype`, Object.keys(SIZE).join(', '), t.dtype);
+    const bytes = tensorBytes(t, name);
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes.byteLength] };
+    blobs.push(bytes);
+    offset += bytes.byteLength;
+  }
+  let json = JSON.stringify(header);
+  const pad = (8 - (Buffer.byteLength(json) % 8)) % 8;
+  json += ' '.repeat(pad);
+  const jsonBytes = Buffer.from(json, 'utf8');
+  const len = new Uint8Array(8);
+  new DataView(len.buffer).setBigUint64(0, BigInt(jsonBytes.byteLength), true);
+  return [len, jsonBytes, ...blobs];
+}
+
+/**
+ * Write a safetensors file atomically.
+ * @example writeSafetensors('model.safetensors', new Map([['w', { dtype: 'F32', shape: [1], data: new Float32Array([3]) }]]));
+ */
+export function writeSafetensors(path: string, tensors: Map<string, SafeTensor>, metadata: Record<string, string> = {}): void {
+  writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+}
+
+/**
+ * Read a safetensors file (or its bytes). F16 and BF16 come back as Float32Array.
+ * @example const { tensors, metadata } = readSafetensors('model.safetensors'); tensors.get('w')!.shape
+ */
+export function readSafetensors(input: string | Uint8Array): SafetensorsFile {
+  const name = typeof input === 'string' ? input : '<bytes>';
+  const bytes = typeof input === 'string' ? readFileSync(input) : input;
+  const bad = (why: string) => new SemidError('ERR_SEMID_SAFETENSORS', `${name}: ${why}`);
+  if (bytes.byteLength < 8) throw bad('too short for a safetensors header');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = Number(view.getBigUint64(0, true));
+  if (n > bytes.byteLength - 8 || n > 100_000_000) throw bad(`header length ${n} exceeds the file (${bytes.byteLength} bytes)`);
+  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
+  try {
+    header = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + 8, n).toString('utf8'));
+  } catch (err) {
+    throw bad(`header is not JSON (${(err as Error).message})`);
+  }
+  const base = 8 + n;
+  const tensors = new Map<string, SafeTensor>();
+  let metadata: Record<string, string> = {};
+  for (const [key, entry] of Object.entries(header)) {
+    if (key === '__metadata__') { metadata = entry as Record<string, string>; continue; }
+    const e = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
+    const dtype = e.dtype as SafetensorsDtype;
+    if (!(dtype in SIZE)) throw bad(`tensor "${key}" has dtype ${e.dtype}; supported: ${Object.keys(SIZE).join(', ')}`);
+    const count = e.shape.reduce((a, b) => a * b, 1);
+    const [begin, end] = e.data_offsets;
+    if (end - begin !== count * SIZE[dtype] || base + end > bytes.byteLength || begin < 0) {
+      throw bad(`tensor "${key}" offsets [${begin}, ${end}] do not fit its shape [${e.shape.join(', ')}] of ${dtype} or the file`);
+    }
+    const dv = new DataView(bytes.buffer, bytes.byteOffset + base + begin, end - begin);
+    let data: SafeTensor['data'];
+    const copy = () => bytes.slice(base + begin, base + end).buffer;
+    if (LITTLE_ENDIAN && dtype !== 'F16' && dtype !== 'BF16') {
+      const C = { F32: Float32Array, F64: Float64Array, I32: Int32Array, I64: BigInt64Array, U8: Uint8Array, I8: Int8Array }[dtype];
+      tensors.set(key, { dtype, shape: e.shape, data: new C(copy()) });
+      continue;
+    }
+    switch (dtype) {
+      case 'F32': data = new Float32Array(count); for (let i = 0; i < count; i++) data[i] = dv.getFloat32(i * 4, true); break;
+      case 'F64': data = new Float64Array(count); for (let i = 0; i < count; i++) data[i] = dv.getFloat64(i * 8, true); break;
+      case 'F16': data = new Float32Array(count); for (let i = 0; i < count; i++) data[i] = halfToFloat(dv.getUint16(i * 2, true)); break;
+      case 'BF16': {
+        const f = new Float32Array(count);
+        const u = new Uint32Array(f.buffer);
+        for (let i = 0; i < count; i++) u[i] = dv.getUint16(i * 2, true) << 16;
+        data = f;
+        break;
+      }
+      case 'I32': data = new Int32Array(count); for (let i = 0; i < count; i++) data[i] = dv.getInt32(i * 4, true); break;
+      case 'I64': data = new BigInt64Array(count); for (let i = 0; i < count; i++) data[i] = dv.getBigInt64(i * 8, true); break;
+      case 'U8': data = new Uint8Array(count); for (let i = 0; i < count; i++) data[i] = dv.getUint8(i); break;
+      case 'I8': data = new Int8Array(count); for (let i = 0; i < count; i++) data[i] = dv.getInt8(i); break;
+    }
+    tensors.set(key, { dtype, shape: e.shape, data: data! });
+  }
+  return { tensors, metadata };
+}
