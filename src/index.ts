@@ -30,3 +30,5 @@ export { syntheticMovieLens, type SyntheticOptions } from './data/synthetic.js';
 export { resolveDataSource, sharedMovieLensDir, type DataSource } from './data/source.js';
 export { downloadMovieLens, unzip, crc32, MOVIELENS_RELEASES } from './data/download.js';
 export { DataFormatError } from './data/errors.js';
+export * from './model/runtime/index.js';
+export { readSafetensors, writeSafetensors, encodeSafetensors, floatToHalf, floatToBf16, type SafeTensor, type SafetensorsDtype, type SafetensorsFile } from './model/safetensors.js';

@@ -156,7 +156,7 @@ export function readSafetensors(input: string | Uint8Array): SafetensorsFile {
     }
     const dv = new DataView(bytes.buffer, bytes.byteOffset + base + begin, end - begin);
     let data: SafeTensor['data'];
-    const copy = () => bytes.slice(base + begin, base + end).buffer;
+    const copy = () => new Uint8Array(bytes.buffer, bytes.byteOffset + base + begin, end - begin).slice().buffer; // a copy (Buffer#slice would be a view of a shared pool)
     if (LITTLE_ENDIAN && dtype !== 'F16' && dtype !== 'BF16') {
       const C = { F32: Float32Array, F64: Float64Array, I32: Int32Array, I64: BigInt64Array, U8: Uint8Array, I8: Int8Array }[dtype];
       tensors.set(key, { dtype, shape: e.shape, data: new C(copy()) });

@@ -13,6 +13,7 @@ import { loadAddon } from '../../native/loader.js';
 import { batchMatMulConfig, matMulSettings } from './kernels/batch-matmul.js';
 import { unsortedSegmentSumConfig } from './kernels/unsorted-segment-sum.js';
 import { borrowMissingCpuKernels } from './kernels/borrow-cpu.js';
+import { batchMatMulGradConfig } from './kernels/batch-matmul-grad.js';
 
 export type RuntimeBackend = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 
@@ -53,6 +54,16 @@ function override(config: tf.KernelConfig): void {
   if (existing && !stock.has(key)) stock.set(key, existing);
   if (existing) tf.unregisterKernel(config.kernelName, config.backendName);
   tf.registerKernel(config);
+}
+
+let gradRegistered = false;
+/** tfjs's BatchMatMul gradient does not sum broadcast batch dimensions; ours does (registered once). */
+function registerBroadcastingMatMulGrad(): void {
+  if (gradRegistered) return;
+  const warn = console.warn;
+  console.warn = () => {}; // tfjs warns that a gradient is overridden: that is the point
+  try { tf.registerGradient(batchMatMulGradConfig); } finally { console.warn = warn; }
+  gradRegistered = true;
 }
 
 /** Put back the stock tfjs kernels replaced by `initRuntime` (for side-by-side measurements). */
@@ -97,6 +108,7 @@ export async function initRuntime(options: RuntimeOptions = {}): Promise<Runtime
   const gemmDevice = options.gemmDevice ?? 'auto';
   if (!['auto', 'cpu', 'cuda'].includes(gemmDevice)) throw new SemidArgumentError('gemmDevice', '"auto", "cpu" or "cuda"', gemmDevice);
   restoreStockKernels();
+  registerBroadcastingMatMulGrad();
   const skipped: string[] = [];
   let backend: string | null = null;
   if (want === 'auto' || want === 'tensorflow') {

@@ -1,0 +1,88 @@
+// safetensors: byte layout against the specification, dtype conversions, round trips, files
+// written by Hugging Face (../shared/fixtures), and damaged input.
+import { describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeSafetensors, floatToBf16, floatToHalf, readSafetensors, writeSafetensors, type SafeTensor } from '../src/index.js';
+
+const fixtures = join(__dirname, '..', '..', 'shared', 'fixtures');
+
+describe('safetensors', () => {
+  it('lays bytes out as the specification says', () => {
+    const tensors = new Map<string, SafeTensor>([
+      ['b', { dtype: 'I32', shape: [2], data: new Int32Array([7, -1]) }],
+      ['a', { dtype: 'F32', shape: [1, 2], data: new Float32Array([1.5, -2]) }],
+    ]);
+    const bytes = Buffer.concat(encodeSafetensors(tensors, { step: '3' }));
+    const n = Number(bytes.readBigUInt64LE(0));
+    expect((8 + n) % 8).toBe(0);
+    const header = JSON.parse(bytes.subarray(8, 8 + n).toString('utf8'));
+    expect(header.__metadata__).toEqual({ step: '3' });
+    expect(header.a).toEqual({ dtype: 'F32', shape: [1, 2], data_offsets: [0, 8] });
+    expect(header.b).toEqual({ dtype: 'I32', shape: [2], data_offsets: [8, 16] });
+    expect(bytes.length).toBe(8 + n + 16);
+    expect(bytes.readFloatLE(8 + n)).toBe(1.5);
+    expect(bytes.readInt32LE(8 + n + 12)).toBe(-1);
+    expect(bytes.subarray(8, 8 + n).toString('utf8')).toMatch(/^\{.*\} *$/);
+  });
+
+  it('round-trips F32, F16, BF16, I32, I64, F64 and U8 through a file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'semid-st-'));
+    const f = new Float32Array([0, 1, -2.5, 65504, 1e-3, 3.140625]);
+    const tensors = new Map<string, SafeTensor>([
+      ['f32', { dtype: 'F32', shape: [2, 3], data: f }],
+      ['f16', { dtype: 'F16', shape: [6], data: f }],
+      ['bf16', { dtype: 'BF16', shape: [6], data: f }],
+      ['i64', { dtype: 'I64', shape: [2], data: new BigInt64Array([2n ** 40n, -3n]) }],
+      ['f64', { dtype: 'F64', shape: [1], data: new Float64Array([Math.PI]) }],
+      ['u8', { dtype: 'U8', shape: [3], data: new Uint8Array([0, 128, 255]) }],
+      ['empty', { dtype: 'F32', shape: [0, 4], data: new Float32Array(0) }],
+    ]);
+    writeSafetensors(join(dir, 'x.safetensors'), tensors, { note: 'hi' });
+    const back = readSafetensors(join(dir, 'x.safetensors'));
+    expect(back.metadata).toEqual({ note: 'hi' });
+    expect(Array.from(back.tensors.get('f32')!.data as Float32Array)).toEqual(Array.from(f));
+    const h = back.tensors.get('f16')!.data as Float32Array;
+    expect(Array.from(h.slice(0, 4))).toEqual([0, 1, -2.5, 65504]);
+    expect(Math.abs(h[4] - 1e-3)).toBeLessThan(1e-6);
+    const bf = back.tensors.get('bf16')!.data as Float32Array;
+    expect(bf[5]).toBe(3.140625);
+    expect(Math.abs(bf[4] - 1e-3) / 1e-3).toBeLessThan(4e-3);
+    expect(Array.from(back.tensors.get('i64')!.data as BigInt64Array)).toEqual([2n ** 40n, -3n]);
+    expect((back.tensors.get('f64')!.data as Float64Array)[0]).toBe(Math.PI);
+    expect(back.tensors.get('empty')!.shape).toEqual([0, 4]);
+  });
+
+  it('rounds to nearest even in F16 and BF16', () => {
+    expect(floatToHalf(1)).toBe(0x3c00);
+    expect(floatToHalf(65520)).toBe(0x7c00); // rounds up to infinity
+    expect(floatToHalf(5.960464477539063e-8)).toBe(1); // smallest subnormal
+    expect(floatToHalf(-0)).toBe(0x8000);
+    expect(floatToBf16(1)).toBe(0x3f80);
+    expect(floatToBf16(1.00390625)).toBe(0x3f80); // exactly halfway: to even
+    expect(floatToBf16(1.01171875)).toBe(0x3f82); // halfway above odd: up
+    expect(Number.isNaN(new Float32Array(new Uint32Array([floatToBf16(NaN) << 16]).buffer)[0])).toBe(true);
+  });
+
+  it.skipIf(!existsSync(join(fixtures, 't5-tiny', 'model.safetensors')))('reads the files Hugging Face wrote', () => {
+    const { tensors } = readSafetensors(join(fixtures, 't5-tiny', 'model.safetensors'));
+    const config = JSON.parse(readFileSync(join(fixtures, 't5-tiny', 'config.json'), 'utf8'));
+    const shared = tensors.get('shared.weight')!;
+    expect(shared.shape).toEqual([config.vocab_size, config.d_model]);
+    expect((shared.data as Float32Array).every(Number.isFinite)).toBe(true);
+    expect(tensors.has('lm_head.weight')).toBe(true);
+    const bert = readSafetensors(join(fixtures, 'bert-tiny-st', 'model.safetensors'));
+    expect([...bert.tensors.keys()].some((k) => k.includes('embeddings.word_embeddings.weight'))).toBe(true);
+  });
+
+  it('reports damaged files', () => {
+    expect(() => readSafetensors(new Uint8Array(4))).toThrow(/too short/);
+    const bad = Buffer.alloc(16);
+    bad.writeBigUInt64LE(1000n, 0);
+    expect(() => readSafetensors(bad)).toThrow(/header length 1000 exceeds the file/);
+    const ok = Buffer.concat(encodeSafetensors(new Map([['w', { dtype: 'F32', shape: [4], data: new Float32Array(4) }]])));
+    expect(() => readSafetensors(ok.subarray(0, ok.length - 4))).toThrow(/"w" offsets \[0, 16\] do not fit/);
+    expect(() => encodeSafetensors(new Map([['w', { dtype: 'F32', shape: [3], data: new Float32Array(4) }]]))).toThrow(/Expected 3 elements \(shape \[3\]\) for tensors\["w"\]\.data/);
+  });
+});
