@@ -12,6 +12,7 @@
         "native/addon/rq.cc",
         "native/addon/beam.cc",
         "native/addon/svd.cc",
+        "native/addon/optim.cc",
         "native/cpu/parallel.cc",
         "native/cpu/cpu_features.cc",
         "native/cpu/gemm_pack.cc",
@@ -29,6 +30,7 @@
         "native/cpu/beam_step.cc",
         "native/cpu/symeig.cc",
         "native/cpu/svd.cc",
+        "native/cpu/optim.cc",
         "native/cpu/cuda_stub.cc"
       ],
       "include_dirs": [

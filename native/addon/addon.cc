@@ -15,6 +15,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("rqDecode", Napi::Function::New(env, semid::addon::RqDecode, "rqDecode"));
   exports.Set("beamStep", Napi::Function::New(env, semid::addon::BeamStep, "beamStep"));
   exports.Set("truncatedSvd", Napi::Function::New(env, semid::addon::TruncatedSvd, "truncatedSvd"));
+  exports.Set("adamwSync", Napi::Function::New(env, semid::addon::AdamWSync, "adamwSync"));
+  exports.Set("sumSquaresSync", Napi::Function::New(env, semid::addon::SumSquaresSync, "sumSquaresSync"));
   exports.Set("abiVersion", Napi::Number::New(env, 1));
   return exports;
 }

@@ -6,6 +6,8 @@ namespace semid::addon {
 Napi::Value Info(const Napi::CallbackInfo& info);
 Napi::Value Gemm(const Napi::CallbackInfo& info);
 Napi::Value GemmSync(const Napi::CallbackInfo& info);
+Napi::Value AdamWSync(const Napi::CallbackInfo& info);
+Napi::Value SumSquaresSync(const Napi::CallbackInfo& info);
 Napi::Value Nearest(const Napi::CallbackInfo& info);
 Napi::Value RqTrain(const Napi::CallbackInfo& info);
 Napi::Value RqEncode(const Napi::CallbackInfo& info);

@@ -88,3 +88,12 @@ function noAddon(skipped: string[], what: string): Error {
   err.code = 'ERR_SEMID_NO_ADDON';
   return err;
 }
+
+/** The addon, or null when none loads (callers with a JavaScript fallback use this). */
+export function tryLoadAddon(): RawAddon | null {
+  try {
+    return loadAddon().addon;
+  } catch {
+    return null;
+  }
+}

@@ -138,6 +138,11 @@ export interface RawAddon {
   gemm(args: RawGemmArgs): Promise<void>;
   /** The same product on the calling thread (for synchronous callers such as tfjs kernels). */
   gemmSync(args: RawGemmSyncArgs): void;
+  /** torch.optim.AdamW's update in place over host float32 buffers. */
+  adamwSync(args: { p: Float32Array; g: Float32Array; m: Float32Array; v: Float32Array; n: number; gradScale: number; beta1: number; beta2: number;
+    decayFactor: number; stepSize: number; invSqrtBc2: number; eps: number; threads?: number }): void;
+  /** Sum of squares in float64. */
+  sumSquaresSync(x: Float32Array, threads?: number): number;
   nearest(args: RawNearestArgs): Promise<void>;
   rqTrain(args: RawRqTrainArgs): Promise<RawRqTrainResult>;
   rqEncode(args: RawRqEncodeArgs): Promise<void>;

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { SemidArgumentError } from '../../kernels/errors.js';
 import { expectNumber } from '../../kernels/validate.js';
 import { hostKind, hostView } from './host-memory.js';
+import { tryLoadAddon } from '../../native/loader.js';
 
 export interface AdamWOptions {
   /** A number, or a schedule giving the rate for a step (1-based). */
@@ -93,10 +94,12 @@ export class AdamW {
     const lr = this.learningRate(t);
     // global norm in float64 (host) or float32 tfjs ops
     let sq = 0;
+    const addon = host ? tryLoadAddon() : null;
     if (host) {
       for (const n of names) {
         const g = hostView(backend, grads.get(n)!) as Float32Array;
-        for (let i = 0; i < g.length; i++) sq += g[i] * g[i];
+        if (addon) sq += addon.sumSquaresSync(g);
+        else for (let i = 0; i < g.length; i++) sq += g[i] * g[i];
       }
     } else {
       sq = tf.tidy(() => tf.addN(names.map((n) => tf.sum(tf.square(grads.get(n)!)))).dataSync()[0]);
@@ -122,11 +125,10 @@ export class AdamW {
         const g = hostView(backend, grad) as Float32Array;
         const shared = (backend as unknown as { refCount?(id: object): number }).refCount?.(variable.dataId) ?? 1;
         const p = shared === 1 ? (hostView(backend, variable) as Float32Array) : (variable.dataSync() as Float32Array).slice();
-        for (let i = 0; i < p.length; i++) {
-          const gi = g[i] * clipScale;
-          const mi = (m[i] = b1 * m[i] + (1 - b1) * gi);
-          const vi = (v[i] = b2 * v[i] + (1 - b2) * gi * gi);
-          p[i] = p[i] * decayFactor - stepSize * (mi / (Math.sqrt(vi) / sqrtBc2 + this.epsilon));
+        if (addon) {
+          addon.adamwSync({ p, g, m, v, n: p.length, gradScale: clipScale, beta1: b1, beta2: b2, decayFactor, stepSize, invSqrtBc2: 1 / sqrtBc2, eps: this.epsilon });
+        } else {
+          adamwKernel(p, g, m, v, clipScale, b1, b2, decayFactor, stepSize, sqrtBc2, this.epsilon);
         }
         if (shared !== 1) variable.assign(tf.tensor(p, variable.shape, 'float32'));
       } else {
@@ -142,6 +144,23 @@ export class AdamW {
       }
     }
     return { step: t, learningRate: lr, gradNorm, clipScale };
+  }
+}
+
+/** One fused AdamW pass over a parameter (monomorphic, constants in locals). */
+function adamwKernel(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, clipScale: number, b1: number, b2: number,
+  decayFactor: number, stepSize: number, sqrtBc2: number, eps: number): void {
+  const c1 = 1 - b1;
+  const c2 = 1 - b2;
+  const invSqrtBc2 = 1 / sqrtBc2;
+  const n = p.length;
+  for (let i = 0; i < n; i++) {
+    const gi = g[i] * clipScale;
+    const mi = b1 * m[i] + c1 * gi;
+    const vi = b2 * v[i] + c2 * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = p[i] * decayFactor - (stepSize * mi) / (Math.sqrt(vi) * invSqrtBc2 + eps);
   }
 }
 

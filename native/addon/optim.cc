@@ -1,0 +1,40 @@
+// N-API entry points for optimizer steps. Synchronous on purpose: they run inside a tfjs training
+// step on memory the caller owns (often WebAssembly heap views), and take milliseconds.
+#include "args.h"
+#include "bindings.h"
+#include "semid/optim.h"
+
+namespace semid::addon {
+
+// adamwSync({p, g, m, v, n, gradScale, beta1, beta2, decayFactor, stepSize, invSqrtBc2, eps, threads})
+Napi::Value AdamWSync(const Napi::CallbackInfo& info) {
+  Napi::Object o = info[0].As<Napi::Object>();
+  AdamWArgs a;
+  a.n = int_field(o, "n", 0);
+  if (a.n < 0) throw Napi::RangeError::New(info.Env(), "n must be >= 0");
+  const auto n = static_cast<std::size_t>(a.n);
+  a.p = array_field<float>(o, "p", n);
+  a.g = array_field<float>(o, "g", n);
+  a.m = array_field<float>(o, "m", n);
+  a.v = array_field<float>(o, "v", n);
+  a.grad_scale = static_cast<float>(num_field(o, "gradScale", 1.0));
+  a.beta1 = static_cast<float>(num_field(o, "beta1", 0.9));
+  a.beta2 = static_cast<float>(num_field(o, "beta2", 0.999));
+  a.decay_factor = static_cast<float>(num_field(o, "decayFactor", 1.0));
+  a.step_size = static_cast<float>(num_field(o, "stepSize", 0.0));
+  a.inv_sqrt_bc2 = static_cast<float>(num_field(o, "invSqrtBc2", 1.0));
+  a.eps = static_cast<float>(num_field(o, "eps", 1e-8));
+  adamw_cpu(a, static_cast<int>(int_field(o, "threads", 0)));
+  return info.Env().Undefined();
+}
+
+// sumSquaresSync(x: Float32Array, threads) -> number (float64 accumulation)
+Napi::Value SumSquaresSync(const Napi::CallbackInfo& info) {
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw Napi::TypeError::New(info.Env(), "Expected Float32Array for x");
+  auto x = info[0].As<Napi::Float32Array>();
+  int threads = info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 0;
+  return Napi::Number::New(info.Env(), sum_squares_cpu(x.Data(), static_cast<i64>(x.ElementLength()), threads));
+}
+
+}  // namespace semid::addon

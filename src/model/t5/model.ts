@@ -1,0 +1,366 @@
+/**
+ * T5 (v1.1 / flan-t5, and the original with a tied, scaled head) in TensorFlow.js, with Hugging
+ * Face's parameter names and layouts (linear weights [out, in], used as x·Wᵀ through the GEMM's
+ * transpose flag, so checkpoints import without copies): shared embedding, encoder and decoder
+ * stacks of RMS-normed pre-norm blocks, relative position bias computed in the first layer of each
+ * stack and shared, gated-GELU or ReLU feed-forward, dropout, LM head.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { SemidArgumentError } from '../../kernels/errors.js';
+import { hashSeed, mulberry32 } from '../../data/random.js';
+import type { SafeTensor } from '../safetensors.js';
+import type { T5Config } from './config.js';
+import { positionBuckets } from './position.js';
+
+/** A batch of token ids, row-major. */
+export interface T5Batch {
+  batchSize: number;
+  /** [batchSize x sourceLength] encoder input ids. */
+  inputIds: Int32Array;
+  /** [batchSize x sourceLength] 1 for tokens, 0 for padding. */
+  attentionMask: Int32Array;
+  sourceLength: number;
+  /** [batchSize x targetLength] decoder input ids (the labels shifted right, starting with decoderStartTokenId). */
+  decoderInputIds: Int32Array;
+  targetLength: number;
+  /** [batchSize x targetLength] target ids; -100 is ignored by the loss. */
+  labels?: Int32Array;
+}
+
+export interface ForwardOptions {
+  /** Apply dropout (default false). */
+  training?: boolean;
+  /** Seed of this forward pass's dropout masks (e.g. the update number). */
+  seed?: number;
+}
+
+const MASKED = -1e9;
+
+let variableCount = 0;
+/** A trainable variable that is the only owner of its data (so optimizers may update it in place). */
+function ownedVariable(data: Float32Array, shape: number[], name: string): tf.Variable {
+  const initial = tf.tensor(data, shape, 'float32');
+  const v = tf.variable(initial, true, `${name}#${++variableCount}`);
+  initial.dispose();
+  return v;
+}
+
+class DropoutStream {
+  private n = 0;
+  constructor(private readonly rate: number, private readonly on: boolean, private readonly seed: number) {}
+  apply(x: tf.Tensor): tf.Tensor {
+    if (!this.on || this.rate <= 0) return x;
+    return dropout(x, this.rate, hashSeed(this.seed, ++this.n));
+  }
+}
+
+/**
+ * Inverted dropout with a seeded mask (tf.dropout's per-element seedrandom is ~50x slower):
+ * each element kept with probability 1 - rate and scaled by 1 / (1 - rate).
+ * @example const y = dropout(x, 0.1, 42);
+ */
+export function dropout(x: tf.Tensor, rate: number, seed: number): tf.Tensor {
+  if (rate <= 0) return x;
+  const rand = mulberry32(seed);
+  const scale = 1 / (1 - rate);
+  const mask = new Float32Array(x.size);
+  for (let i = 0; i < mask.length; i++) mask[i] = rand() >= rate ? scale : 0;
+  return tf.mul(x, tf.tensor(mask, x.shape, 'float32'));
+}
+
+/**
+ * The model: parameters by Hugging Face name, forward passes and the training loss.
+ * @example
+ * const model = T5Model.create({ ...T5_PRESETS.tiny, vocabSize: 300 }, 42);
+ * const logits = model.forward(batch); // [batch, targetLength, vocab]
+ */
+export class T5Model {
+  readonly params = new Map<string, tf.Variable>();
+
+  private constructor(readonly config: T5Config) {}
+
+  /** Names and shapes of every parameter. */
+  static parameterShapes(c: T5Config): Map<string, number[]> {
+    const s = new Map<string, number[]>();
+    const inner = c.numHeads * c.dKv;
+    const gated = c.feedForwardProj.startsWith('gated');
+    s.set('shared.weight', [c.vocabSize, c.dModel]);
+    const attention = (p: string, bias: boolean) => {
+      for (const w of ['q', 'k', 'v']) s.set(`${p}.${w}.weight`, [inner, c.dModel]);
+      s.set(`${p}.o.weight`, [c.dModel, inner]);
+      if (bias) s.set(`${p}.relative_attention_bias.weight`, [c.relativeAttentionNumBuckets, c.numHeads]);
+    };
+    const ff = (p: string) => {
+      if (gated) { s.set(`${p}.DenseReluDense.wi_0.weight`, [c.dFf, c.dModel]); s.set(`${p}.DenseReluDense.wi_1.weight`, [c.dFf, c.dModel]); }
+      else s.set(`${p}.DenseReluDense.wi.weight`, [c.dFf, c.dModel]);
+      s.set(`${p}.DenseReluDense.wo.weight`, [c.dModel, c.dFf]);
+      s.set(`${p}.layer_norm.weight`, [c.dModel]);
+    };
+    for (let i = 0; i < c.numLayers; i++) {
+      attention(`encoder.block.${i}.layer.0.SelfAttention`, i === 0);
+      s.set(`encoder.block.${i}.layer.0.layer_norm.weight`, [c.dModel]);
+      ff(`encoder.block.${i}.layer.1`);
+    }
+    s.set('encoder.final_layer_norm.weight', [c.dModel]);
+    for (let i = 0; i < c.numDecoderLayers; i++) {
+      attention(`decoder.block.${i}.layer.0.SelfAttention`, i === 0);
+      s.set(`decoder.block.${i}.layer.0.layer_norm.weight`, [c.dModel]);
+      attention(`decoder.block.${i}.layer.1.EncDecAttention`, false);
+      s.set(`decoder.block.${i}.layer.1.layer_norm.weight`, [c.dModel]);
+      ff(`decoder.block.${i}.layer.2`);
+    }
+    s.set('decoder.final_layer_norm.weight', [c.dModel]);
+    if (!c.tieWordEmbeddings) s.set('lm_head.weight', [c.vocabSize, c.dModel]);
+    return s;
+  }
+
+  /**
+   * A new model initialised as transformers' T5PreTrainedModel._init_weights does (normal
+   * distributions scaled by fan-in and initializer_factor; norms at 1), seeded.
+   * @example const model = T5Model.create({ ...T5_PRESETS.small, vocabSize: 4096 }, 1);
+   */
+  static create(config: T5Config, seed = 0): T5Model {
+    const m = new T5Model(config);
+    const rand = mulberry32(seed);
+    const normal = (n: number, std: number) => {
+      const out = new Float32Array(n);
+      for (let i = 0; i < n; i += 2) {
+        const u = Math.max(rand(), 1e-12);
+        const v = rand();
+        const r = Math.sqrt(-2 * Math.log(u));
+        out[i] = r * Math.cos(2 * Math.PI * v) * std;
+        if (i + 1 < n) out[i + 1] = r * Math.sin(2 * Math.PI * v) * std;
+      }
+      return out;
+    };
+    const f = config.initializerFactor;
+    const d = config.dModel;
+    for (const [name, shape] of T5Model.parameterShapes(config)) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      let data: Float32Array;
+      if (name.endsWith('layer_norm.weight')) data = new Float32Array(n).fill(f);
+      else if (name === 'shared.weight') data = normal(n, f);
+      else if (name === 'lm_head.weight') data = normal(n, f * d ** -0.5);
+      else if (/\.q\.weight$/.test(name)) data = normal(n, f * (d * config.dKv) ** -0.5);
+      else if (/\.[kv]\.weight$/.test(name)) data = normal(n, f * d ** -0.5);
+      else if (/\.o\.weight$/.test(name)) data = normal(n, f * (config.numHeads * config.dKv) ** -0.5);
+      else if (name.endsWith('relative_attention_bias.weight')) data = normal(n, f * d ** -0.5);
+      else if (/wi(_[01])?\.weight$/.test(name)) data = normal(n, f * d ** -0.5);
+      else if (name.endsWith('wo.weight')) data = normal(n, f * config.dFf ** -0.5);
+      else throw new Error(`no initialiser for ${name}`);
+      m.params.set(name, ownedVariable(data, shape, `t5/${seed}/${name}`));
+    }
+    return m;
+  }
+
+  /**
+   * A model from named tensors (a Hugging Face model.safetensors). Missing or mis-shaped
+   * parameters are errors; tensors we do not use are returned in `unused`.
+   * @example const { model } = T5Model.fromTensors(config, readSafetensors('model.safetensors').tensors);
+   */
+  static fromTensors(config: T5Config, tensors: Map<string, SafeTensor>): { model: T5Model; unused: string[] } {
+    const m = new T5Model(config);
+    const shapes = T5Model.parameterShapes(config);
+    for (const [name, shape] of shapes) {
+      const t = tensors.get(name) ?? (name === 'shared.weight' ? tensors.get('encoder.embed_tokens.weight') : undefined);
+      if (!t) throw new SemidArgumentError(`tensors["${name}"]`, `a tensor of shape [${shape}] (T5 parameter)`, undefined);
+      if (t.shape.join(',') !== shape.join(',')) throw new SemidArgumentError(`tensors["${name}"]`, `shape [${shape}]`, `shape [${t.shape}]`);
+      const data = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number>);
+      m.params.set(name, ownedVariable(data, shape, `t5/import/${name}`));
+    }
+    const unused = [...tensors.keys()].filter((k) => !shapes.has(k) && k !== 'encoder.embed_tokens.weight' && k !== 'decoder.embed_tokens.weight');
+    return { model: m, unused };
+  }
+
+  /** Parameters as named float32 tensors, in Hugging Face layout (for safetensors export). */
+  toTensors(): Map<string, SafeTensor> {
+    const out = new Map<string, SafeTensor>();
+    for (const [name, v] of this.params) out.set(name, { dtype: 'F32', shape: v.shape, data: v.dataSync() as Float32Array });
+    return out;
+  }
+
+  /** Number of parameters. */
+  get size(): number {
+    let n = 0;
+    for (const v of this.params.values()) n += v.size;
+    return n;
+  }
+
+  private p(name: string): tf.Variable {
+    const v = this.params.get(name);
+    if (!v) throw new Error(`T5: no parameter ${name}`);
+    return v;
+  }
+
+  private rmsNorm(x: tf.Tensor, weight: string): tf.Tensor {
+    const variance = tf.mean(tf.square(x), -1, true);
+    return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, this.config.layerNormEpsilon))), this.p(weight));
+  }
+
+  /** x [rows, in] · Wᵀ with W [out, in]. */
+  private linear(x: tf.Tensor, weight: string): tf.Tensor {
+    return tf.matMul(x, this.p(weight), false, true);
+  }
+
+  private attention(prefix: string, xq: tf.Tensor, xkv: tf.Tensor, batch: number, lq: number, lk: number, bias: tf.Tensor, drop: DropoutStream): tf.Tensor {
+    const { numHeads: h, dKv: dk } = this.config;
+    const heads = (x: tf.Tensor, len: number) => tf.transpose(tf.reshape(x, [batch, len, h, dk]), [0, 2, 1, 3]);
+    const q = heads(this.linear(xq, `${prefix}.q.weight`), lq);
+    const k = heads(this.linear(xkv, `${prefix}.k.weight`), lk);
+    const v = heads(this.linear(xkv, `${prefix}.v.weight`), lk);
+    const scores = tf.add(tf.matMul(q, k, false, true), bias); // [B, H, Lq, Lk]; T5 does not scale by 1/sqrt(d_kv)
+    const probs = drop.apply(tf.softmax(scores, -1));
+    const ctx = tf.reshape(tf.transpose(tf.matMul(probs, v), [0, 2, 1, 3]), [batch * lq, h * dk]);
+    return this.linear(ctx, `${prefix}.o.weight`);
+  }
+
+  private feedForward(prefix: string, x: tf.Tensor, drop: DropoutStream): tf.Tensor {
+    const act = (t: tf.Tensor) => (this.config.feedForwardProj.endsWith('gelu') ? geluNew(t) : tf.relu(t));
+    let hidden: tf.Tensor;
+    if (this.config.feedForwardProj.startsWith('gated')) {
+      hidden = tf.mul(act(this.linear(x, `${prefix}.DenseReluDense.wi_0.weight`)), this.linear(x, `${prefix}.DenseReluDense.wi_1.weight`));
+    } else {
+      hidden = act(this.linear(x, `${prefix}.DenseReluDense.wi.weight`));
+    }
+    return this.linear(drop.apply(hidden), `${prefix}.DenseReluDense.wo.weight`);
+  }
+
+  /** Relative position bias [1, H, Lq, Lk] from a stack's first-layer table. */
+  private positionBias(table: string, lq: number, lk: number, bidirectional: boolean): tf.Tensor {
+    const { relativeAttentionNumBuckets: nb, relativeAttentionMaxDistance: md, numHeads: h } = this.config;
+    const buckets = tf.tensor1d(positionBuckets(lq, lk, bidirectional, nb, md), 'int32');
+    const values = tf.gather(this.p(table), buckets); // [Lq*Lk, H]
+    return tf.expandDims(tf.transpose(tf.reshape(values, [lq, lk, h]), [2, 0, 1]), 0);
+  }
+
+  private maskBias(mask: Int32Array, batch: number, len: number): tf.Tensor {
+    const bias = new Float32Array(batch * len);
+    for (let i = 0; i < bias.length; i++) bias[i] = mask[i] ? 0 : MASKED;
+    return tf.tensor4d(bias, [batch, 1, 1, len]);
+  }
+
+  /**
+   * Encoder states [batch, sourceLength, dModel].
+   * @example const states = model.encode(batch);
+   */
+  encode(batch: Pick<T5Batch, 'batchSize' | 'inputIds' | 'attentionMask' | 'sourceLength'>, options: ForwardOptions = {}): tf.Tensor3D {
+    const c = this.config;
+    const { batchSize: b, sourceLength: ls } = batch;
+    const drop = new DropoutStream(c.dropoutRate, options.training ?? false, options.seed ?? 0);
+    return tf.tidy(() => {
+      const ids = tf.tensor1d(batch.inputIds, 'int32');
+      let x = drop.apply(tf.gather(this.p('shared.weight'), ids)); // [B*Ls, d]
+      const bias = tf.add(this.positionBias('encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight', ls, ls, true),
+        this.maskBias(batch.attentionMask, b, ls));
+      for (let i = 0; i < c.numLayers; i++) {
+        const pre = `encoder.block.${i}`;
+        const normed = this.rmsNorm(x, `${pre}.layer.0.layer_norm.weight`);
+        x = tf.add(x, drop.apply(this.attention(`${pre}.layer.0.SelfAttention`, normed, normed, b, ls, ls, bias, drop)));
+        x = tf.add(x, drop.apply(this.feedForward(`${pre}.layer.1`, this.rmsNorm(x, `${pre}.layer.1.layer_norm.weight`), drop)));
+      }
+      return tf.reshape(drop.apply(this.rmsNorm(x, 'encoder.final_layer_norm.weight')), [b, ls, c.dModel]) as tf.Tensor3D;
+    });
+  }
+
+  /**
+   * Decoder logits [batch, targetLength, vocab] given encoder states.
+   * @example const logits = model.decode(states, batch);
+   */
+  decode(encoderStates: tf.Tensor3D, batch: Omit<T5Batch, 'inputIds' | 'labels'>, options: ForwardOptions = {}): tf.Tensor3D {
+    const c = this.config;
+    const { batchSize: b, sourceLength: ls, targetLength: lt } = batch;
+    const drop = new DropoutStream(c.dropoutRate, options.training ?? false, (options.seed ?? 0) + 1_000_003);
+    return tf.tidy(() => {
+      const enc = tf.reshape(encoderStates, [b * ls, c.dModel]);
+      let x = drop.apply(tf.gather(this.p('shared.weight'), tf.tensor1d(batch.decoderInputIds, 'int32')));
+      const causal = new Float32Array(lt * lt);
+      for (let q = 0; q < lt; q++) for (let k = q + 1; k < lt; k++) causal[q * lt + k] = MASKED;
+      const selfBias = tf.add(this.positionBias('decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight', lt, lt, false),
+        tf.tensor4d(causal, [1, 1, lt, lt]));
+      const crossBias = this.maskBias(batch.attentionMask, b, ls);
+      for (let i = 0; i < c.numDecoderLayers; i++) {
+        const pre = `decoder.block.${i}`;
+        const n0 = this.rmsNorm(x, `${pre}.layer.0.layer_norm.weight`);
+        x = tf.add(x, drop.apply(this.attention(`${pre}.layer.0.SelfAttention`, n0, n0, b, lt, lt, selfBias, drop)));
+        const n1 = this.rmsNorm(x, `${pre}.layer.1.layer_norm.weight`);
+        x = tf.add(x, drop.apply(this.attention(`${pre}.layer.1.EncDecAttention`, n1, enc, b, lt, ls, crossBias, drop)));
+        x = tf.add(x, drop.apply(this.feedForward(`${pre}.layer.2`, this.rmsNorm(x, `${pre}.layer.2.layer_norm.weight`), drop)));
+      }
+      let h = drop.apply(this.rmsNorm(x, 'decoder.final_layer_norm.weight'));
+      let logits: tf.Tensor;
+      if (c.tieWordEmbeddings) {
+        h = tf.mul(h, c.dModel ** -0.5);
+        logits = tf.matMul(h, this.p('shared.weight'), false, true);
+      } else {
+        logits = this.linear(h, 'lm_head.weight');
+      }
+      return tf.reshape(logits, [b, lt, c.vocabSize]) as tf.Tensor3D;
+    });
+  }
+
+  /** Logits [batch, targetLength, vocab] (teacher forcing). */
+  forward(batch: T5Batch, options: ForwardOptions = {}): tf.Tensor3D {
+    return tf.tidy(() => this.decode(this.encode(batch, options), batch, options));
+  }
+
+  /**
+   * Mean token cross-entropy over labels that are not -100 (as transformers' T5ForConditionalGeneration).
+   * @example const loss = model.loss(batch, { training: true, seed: step });
+   */
+  loss(batch: T5Batch, options: ForwardOptions = {}): tf.Scalar {
+    if (!batch.labels) throw new SemidArgumentError('batch.labels', 'Int32Array of target ids', batch.labels);
+    return tf.tidy(() => {
+      const logits = tf.reshape(this.forward(batch, options), [-1, this.config.vocabSize]);
+      return tokenCrossEntropy(logits, batch.labels!);
+    });
+  }
+
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+    this.params.clear();
+  }
+}
+
+/** gelu_new (the tanh approximation), as T5 v1.1 uses. */
+export function geluNew(x: tf.Tensor): tf.Tensor {
+  // 0.5·x·(1 + tanh(z)) = x·sigmoid(2z), z = sqrt(2/π)·(x + 0.044715·x³); x³ as products (pow is slow and its gradient slower)
+  const x2 = tf.mul(x, x);
+  const twoZ = tf.mul(x, tf.add(2 * Math.sqrt(2 / Math.PI), tf.mul(2 * Math.sqrt(2 / Math.PI) * 0.044715, x2)));
+  return tf.mul(x, tf.sigmoid(twoZ));
+}
+
+/** Mean cross-entropy of logits [n, vocab] against labels [n], skipping -100. */
+export function tokenCrossEntropy(logits: tf.Tensor, labels: Int32Array): tf.Scalar {
+  return tf.tidy(() => {
+    const [n, v] = logits.shape;
+    const idx = new Int32Array(n);
+    const valid = new Float32Array(n);
+    let count = 0;
+    for (let i = 0; i < n; i++) {
+      const l = labels[i];
+      if (l === -100) continue;
+      if (l < 0 || l >= v) throw new SemidArgumentError(`labels[${i}]`, `an id between 0 and ${v - 1} or -100`, l);
+      idx[i] = i * v + l;
+      valid[i] = 1;
+      count++;
+    }
+    if (count === 0) return tf.scalar(0);
+    const labelIds = Int32Array.from(labels, (l) => (l === -100 ? 0 : l));
+    // d loss / d logits = (softmax - onehot) * valid / count, written out (tfjs's logSumExp gradient goes through max/equal and is slow)
+    const ce = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+      const logp = tf.logSoftmax(x, -1);
+      save([logp]);
+      const picked = tf.gather(tf.reshape(logp, [n * v]), tf.tensor1d(idx, 'int32'));
+      const value = tf.div(tf.neg(tf.sum(tf.mul(picked, tf.tensor1d(valid)))), count);
+      return {
+        value,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const probs = tf.exp(saved[0]);
+          const g = tf.mul(tf.sub(probs, tf.oneHot(tf.tensor1d(labelIds, 'int32'), v)), tf.div(tf.tensor2d(valid, [n, 1]), count));
+          return tf.mul(g, dy);
+        },
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0]);
+    return ce(logits) as tf.Scalar;
+  });
+}
