@@ -31,6 +31,7 @@
         "native/cpu/symeig.cc",
         "native/cpu/svd.cc",
         "native/cpu/optim.cc",
+        "native/cpu/fused.cc",
         "native/cpu/cuda_stub.cc"
       ],
       "include_dirs": [

@@ -5,7 +5,7 @@ import { AdamW, initRuntime } from '../dist/index.js';
 import { T5Model } from '../dist/model/t5/model.js';
 import { T5_PRESETS } from '../dist/model/t5/config.js';
 
-const [backend, native, stepsArg] = process.argv.slice(2);
+const [backend, native, stepsArg, warmupArg = '1'] = process.argv.slice(2);
 const rt = await initRuntime({ backend, native: native === '1' });
 const config = { ...T5_PRESETS.bench, vocabSize: 2048 };
 const model = T5Model.create(config, 1);
@@ -16,7 +16,7 @@ const labels = rnd(B * Lt);
 const decoderInputIds = new Int32Array(B * Lt);
 for (let b = 0; b < B; b++) for (let t = 1; t < Lt; t++) decoderInputIds[b * Lt + t] = labels[b * Lt + t - 1];
 const batch = { batchSize: B, sourceLength: Ls, targetLength: Lt, inputIds: rnd(B * Ls), attentionMask: new Int32Array(B * Ls).fill(1), decoderInputIds, labels };
-const opt = new AdamW({ learningRate: 1e-3, weightDecay: 0.01, clipNorm: 1 });
+const opt = new AdamW({ learningRate: 1e-3, weightDecay: 0.01, clipNorm: 1, impl: native === '1' ? 'auto' : 'ops' });
 const vars = [...model.params.values()];
 const names = new Map([...model.params].map(([n, v]) => [v.name, n]));
 const step = (i) => {
@@ -27,7 +27,7 @@ const step = (i) => {
   tf.dispose([value, ...Object.values(grads)]);
   return loss;
 };
-step(0); // warm-up
+if (warmupArg === '1') step(0); // warm-up (skipped for the very slow stock cpu run)
 const steps = Number(stepsArg);
 const t = performance.now();
 let loss = 0;

@@ -17,6 +17,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("truncatedSvd", Napi::Function::New(env, semid::addon::TruncatedSvd, "truncatedSvd"));
   exports.Set("adamwSync", Napi::Function::New(env, semid::addon::AdamWSync, "adamwSync"));
   exports.Set("sumSquaresSync", Napi::Function::New(env, semid::addon::SumSquaresSync, "sumSquaresSync"));
+  exports.Set("rmsNormForwardSync", Napi::Function::New(env, semid::addon::RmsNormForwardSync, "rmsNormForwardSync"));
+  exports.Set("rmsNormBackwardSync", Napi::Function::New(env, semid::addon::RmsNormBackwardSync, "rmsNormBackwardSync"));
+  exports.Set("gatedForwardSync", Napi::Function::New(env, semid::addon::GatedForwardSync, "gatedForwardSync"));
+  exports.Set("gatedBackwardSync", Napi::Function::New(env, semid::addon::GatedBackwardSync, "gatedBackwardSync"));
   exports.Set("abiVersion", Napi::Number::New(env, 1));
   return exports;
 }

@@ -38,3 +38,56 @@ Napi::Value SumSquaresSync(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace semid::addon
+
+#include "semid/fused.h"
+
+namespace semid::addon {
+
+// rmsNormForwardSync({x, w, y, rstd, rows, d, eps, threads})
+Napi::Value RmsNormForwardSync(const Napi::CallbackInfo& info) {
+  Napi::Object o = info[0].As<Napi::Object>();
+  const i64 rows = int_field(o, "rows", 0), d = int_field(o, "d", 0);
+  if (rows < 0 || d < 1) throw Napi::RangeError::New(info.Env(), "rows must be >= 0 and d >= 1");
+  const auto n = static_cast<std::size_t>(rows * d);
+  rmsnorm_forward(array_field<float>(o, "x", n), array_field<float>(o, "w", static_cast<std::size_t>(d)), rows, d,
+                  static_cast<float>(num_field(o, "eps", 1e-6)), array_field<float>(o, "y", n),
+                  array_field<float>(o, "rstd", static_cast<std::size_t>(rows)), static_cast<int>(int_field(o, "threads", 0)));
+  return info.Env().Undefined();
+}
+
+// rmsNormBackwardSync({dy, x, w, rstd, dx, dw, rows, d, threads})
+Napi::Value RmsNormBackwardSync(const Napi::CallbackInfo& info) {
+  Napi::Object o = info[0].As<Napi::Object>();
+  const i64 rows = int_field(o, "rows", 0), d = int_field(o, "d", 0);
+  if (rows < 0 || d < 1) throw Napi::RangeError::New(info.Env(), "rows must be >= 0 and d >= 1");
+  const auto n = static_cast<std::size_t>(rows * d);
+  rmsnorm_backward(array_field<float>(o, "dy", n), array_field<float>(o, "x", n), array_field<float>(o, "w", static_cast<std::size_t>(d)),
+                   array_field<float>(o, "rstd", static_cast<std::size_t>(rows)), rows, d, array_field<float>(o, "dx", n),
+                   array_field<float>(o, "dw", static_cast<std::size_t>(d)), static_cast<int>(int_field(o, "threads", 0)));
+  return info.Env().Undefined();
+}
+
+// gatedForwardSync({a, b, out, n, act: 0 gelu_new | 1 relu, threads})
+Napi::Value GatedForwardSync(const Napi::CallbackInfo& info) {
+  Napi::Object o = info[0].As<Napi::Object>();
+  const i64 n = int_field(o, "n", 0);
+  if (n < 0) throw Napi::RangeError::New(info.Env(), "n must be >= 0");
+  const auto count = static_cast<std::size_t>(n);
+  gated_forward(array_field<float>(o, "a", count), array_field<float>(o, "b", count), n, static_cast<GateAct>(int_field(o, "act", 0)),
+                array_field<float>(o, "out", count), static_cast<int>(int_field(o, "threads", 0)));
+  return info.Env().Undefined();
+}
+
+// gatedBackwardSync({dy, a, b, da, db, n, act, threads})
+Napi::Value GatedBackwardSync(const Napi::CallbackInfo& info) {
+  Napi::Object o = info[0].As<Napi::Object>();
+  const i64 n = int_field(o, "n", 0);
+  if (n < 0) throw Napi::RangeError::New(info.Env(), "n must be >= 0");
+  const auto count = static_cast<std::size_t>(n);
+  gated_backward(array_field<float>(o, "dy", count), array_field<float>(o, "a", count), array_field<float>(o, "b", count), n,
+                 static_cast<GateAct>(int_field(o, "act", 0)), array_field<float>(o, "da", count), array_field<float>(o, "db", count),
+                 static_cast<int>(int_field(o, "threads", 0)));
+  return info.Env().Undefined();
+}
+
+}  // namespace semid::addon

@@ -141,6 +141,12 @@ export interface RawAddon {
   /** torch.optim.AdamW's update in place over host float32 buffers. */
   adamwSync(args: { p: Float32Array; g: Float32Array; m: Float32Array; v: Float32Array; n: number; gradScale: number; beta1: number; beta2: number;
     decayFactor: number; stepSize: number; invSqrtBc2: number; eps: number; threads?: number }): void;
+  /** T5 RMS norm forward: y [rows x d], rstd [rows]. */
+  rmsNormForwardSync(args: { x: Float32Array; w: Float32Array; y: Float32Array; rstd: Float32Array; rows: number; d: number; eps: number; threads?: number }): void;
+  rmsNormBackwardSync(args: { dy: Float32Array; x: Float32Array; w: Float32Array; rstd: Float32Array; dx: Float32Array; dw: Float32Array; rows: number; d: number; threads?: number }): void;
+  /** act(a)·b; act 0 = gelu_new, 1 = relu. */
+  gatedForwardSync(args: { a: Float32Array; b: Float32Array; out: Float32Array; n: number; act: 0 | 1; threads?: number }): void;
+  gatedBackwardSync(args: { dy: Float32Array; a: Float32Array; b: Float32Array; da: Float32Array; db: Float32Array; n: number; act: 0 | 1; threads?: number }): void;
   /** Sum of squares in float64. */
   sumSquaresSync(x: Float32Array, threads?: number): number;
   nearest(args: RawNearestArgs): Promise<void>;

@@ -14,6 +14,7 @@ import { batchMatMulConfig, matMulSettings } from './kernels/batch-matmul.js';
 import { unsortedSegmentSumConfig } from './kernels/unsorted-segment-sum.js';
 import { borrowMissingCpuKernels } from './kernels/borrow-cpu.js';
 import { batchMatMulGradConfig } from './kernels/batch-matmul-grad.js';
+import { registerFusedKernels } from './fused-ops.js';
 
 export type RuntimeBackend = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 
@@ -74,6 +75,11 @@ export function restoreStockKernels(): void {
     tf.registerKernel(config);
   }
   stock.clear();
+  for (const backendName of ['wasm', 'cpu']) {
+    for (const name of ['SemidRmsNorm', 'SemidRmsNormGrad', 'SemidGated', 'SemidGatedGrad']) {
+      if (tf.getKernel(name, backendName)) tf.unregisterKernel(name, backendName);
+    }
+  }
   matMulSettings.cuda = false;
   if (current) current = { ...current, nativeKernels: [], matmul: 'tfjs', description: `${current.backend} (stock kernels)` };
 }
@@ -133,6 +139,7 @@ export async function initRuntime(options: RuntimeOptions = {}): Promise<Runtime
   await tf.ready();
 
   const nativeKernels: string[] = [];
+  const stockIdentity = tf.getKernel('Identity', 'wasm');
   let borrowedKernels: string[] = [];
   let matmul: RuntimeInfo['matmul'] = 'tfjs';
   let addonNote = '';
@@ -140,6 +147,18 @@ export async function initRuntime(options: RuntimeOptions = {}): Promise<Runtime
     if (backend === 'wasm') {
       override(unsortedSegmentSumConfig('wasm'));
       nativeKernels.push('UnsortedSegmentSum');
+      // Identity shares the data (tensors are immutable; the cpu backend does the same) instead of
+      // copying it: gradients pass through hundreds of identities per training step.
+      if (options.native !== false) override({
+        kernelName: 'Identity', backendName: 'wasm',
+        kernelFunc: ({ inputs, backend: b }) => {
+          const x = (inputs as { x: tf.TensorInfo }).x;
+          if (x.dtype === 'string') return stockIdentity!.kernelFunc({ inputs, backend: b, attrs: {} });
+          (b as unknown as { incRef(id: object): void }).incRef(x.dataId);
+          return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+        },
+      });
+      if (options.native !== false) nativeKernels.push('Identity (shared data)');
       borrowedKernels = borrowMissingCpuKernels('wasm', new Set(['UnsortedSegmentSum']));
     }
     if (options.native !== false) {
@@ -153,6 +172,7 @@ export async function initRuntime(options: RuntimeOptions = {}): Promise<Runtime
         matMulSettings.threads = options.threads ?? 0;
         override(batchMatMulConfig(backend));
         nativeKernels.push('BatchMatMul');
+        if (registerFusedKernels(backend)) nativeKernels.push('SemidRmsNorm', 'SemidGated');
         matmul = matMulSettings.cuda ? 'semid-cuda' : 'semid-cpu';
         addonNote = `BatchMatMul on semid GEMM (${matMulSettings.cuda ? 'CUDA for large products, ' : ''}CPU ${info.simd}, ${matMulSettings.threads || info.threads} threads)`;
       } catch (err) {
@@ -161,9 +181,12 @@ export async function initRuntime(options: RuntimeOptions = {}): Promise<Runtime
       }
     } else skipped.push('native kernels: turned off (native: false)');
   }
+  const extras = nativeKernels.filter((k) => k !== 'BatchMatMul');
   const description = backend === 'tensorflow'
     ? 'tensorflow (tfjs-node: libtensorflow kernels)'
-    : `${backend}${nativeKernels.length ? ` + semid kernels (${[addonNote || 'stock BatchMatMul', nativeKernels.includes('UnsortedSegmentSum') ? 'UnsortedSegmentSum' : ''].filter(Boolean).join('; ')})` : ' (stock kernels)'}`;
+    : nativeKernels.length
+      ? `${backend} + semid kernels (${[addonNote || 'stock BatchMatMul', ...extras].join('; ')})`
+      : `${backend} (stock kernels)`;
   current = { backend, nativeKernels, borrowedKernels, matmul, skipped, description };
   return current;
 }

@@ -11,6 +11,7 @@ import { hashSeed, mulberry32 } from '../../data/random.js';
 import type { SafeTensor } from '../safetensors.js';
 import type { T5Config } from './config.js';
 import { positionBuckets } from './position.js';
+import { gatedActivation, geluNew, rmsNorm } from '../runtime/fused-ops.js';
 
 /** A batch of token ids, row-major. */
 export interface T5Batch {
@@ -193,8 +194,7 @@ export class T5Model {
   }
 
   private rmsNorm(x: tf.Tensor, weight: string): tf.Tensor {
-    const variance = tf.mean(tf.square(x), -1, true);
-    return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, this.config.layerNormEpsilon))), this.p(weight));
+    return rmsNorm(x, this.p(weight), this.config.layerNormEpsilon);
   }
 
   /** x [rows, in] · Wᵀ with W [out, in]. */
@@ -215,10 +215,11 @@ export class T5Model {
   }
 
   private feedForward(prefix: string, x: tf.Tensor, drop: DropoutStream): tf.Tensor {
-    const act = (t: tf.Tensor) => (this.config.feedForwardProj.endsWith('gelu') ? geluNew(t) : tf.relu(t));
+    const gelu = this.config.feedForwardProj.endsWith('gelu');
+    const act = (t: tf.Tensor) => (gelu ? geluNew(t) : tf.relu(t));
     let hidden: tf.Tensor;
     if (this.config.feedForwardProj.startsWith('gated')) {
-      hidden = tf.mul(act(this.linear(x, `${prefix}.DenseReluDense.wi_0.weight`)), this.linear(x, `${prefix}.DenseReluDense.wi_1.weight`));
+      hidden = gatedActivation(this.linear(x, `${prefix}.DenseReluDense.wi_0.weight`), this.linear(x, `${prefix}.DenseReluDense.wi_1.weight`), gelu ? 'gelu' : 'relu');
     } else {
       hidden = act(this.linear(x, `${prefix}.DenseReluDense.wi.weight`));
     }
@@ -319,14 +320,6 @@ export class T5Model {
     for (const v of this.params.values()) v.dispose();
     this.params.clear();
   }
-}
-
-/** gelu_new (the tanh approximation), as T5 v1.1 uses. */
-export function geluNew(x: tf.Tensor): tf.Tensor {
-  // 0.5·x·(1 + tanh(z)) = x·sigmoid(2z), z = sqrt(2/π)·(x + 0.044715·x³); x³ as products (pow is slow and its gradient slower)
-  const x2 = tf.mul(x, x);
-  const twoZ = tf.mul(x, tf.add(2 * Math.sqrt(2 / Math.PI), tf.mul(2 * Math.sqrt(2 / Math.PI) * 0.044715, x2)));
-  return tf.mul(x, tf.sigmoid(twoZ));
 }
 
 /** Mean cross-entropy of logits [n, vocab] against labels [n], skipping -100. */

@@ -1,0 +1,123 @@
+/**
+ * Fused ops for transformer training: RMS norm and gated activations, forward and backward each
+ * one native pass over host memory (on the wasm and cpu backends with the addon), instead of the
+ * 6-12 tfjs ops and their broadcast gradients. Elsewhere they fall back to plain tfjs ops with the
+ * same results (within float32 rounding).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { tryLoadAddon } from '../../native/loader.js';
+import { hostKind, hostOutput, hostView } from './host-memory.js';
+
+const RMS = 'SemidRmsNorm';
+const RMS_GRAD = 'SemidRmsNormGrad';
+const GATED = 'SemidGated';
+const GATED_GRAD = 'SemidGatedGrad';
+const ACTS = { gelu: 0, relu: 1 } as const;
+
+type Info = tf.TensorInfo;
+
+/** Register the fused kernels for a host backend ('wasm' or 'cpu'); false when the addon lacks them. */
+export function registerFusedKernels(backendName: string): boolean {
+  const addon = tryLoadAddon();
+  if (!addon || typeof addon.rmsNormForwardSync !== 'function') return false;
+  const reg = (kernelName: string, kernelFunc: tf.KernelFunc) => {
+    if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
+    tf.registerKernel({ kernelName, backendName, kernelFunc });
+  };
+  reg(RMS, ({ inputs, backend, attrs }) => {
+    const { x, w } = inputs as { x: Info; w: Info };
+    const d = x.shape[x.shape.length - 1];
+    const rows = x.shape.reduce((a, b) => a * b, 1) / d;
+    const y = hostOutput(backend, x.shape, 'float32');
+    const rstd = hostOutput(backend, [rows], 'float32');
+    addon.rmsNormForwardSync({
+      x: hostView(backend, x) as Float32Array, w: hostView(backend, w) as Float32Array, y: hostView(backend, y) as Float32Array,
+      rstd: hostView(backend, rstd) as Float32Array, rows, d, eps: (attrs as { eps: number }).eps,
+    });
+    return [y, rstd];
+  });
+  reg(RMS_GRAD, ({ inputs, backend }) => {
+    const { dy, x, w, rstd } = inputs as { dy: Info; x: Info; w: Info; rstd: Info };
+    const d = x.shape[x.shape.length - 1];
+    const rows = x.shape.reduce((a, b) => a * b, 1) / d;
+    const dx = hostOutput(backend, x.shape, 'float32');
+    const dw = hostOutput(backend, [d], 'float32');
+    addon.rmsNormBackwardSync({
+      dy: hostView(backend, dy) as Float32Array, x: hostView(backend, x) as Float32Array, w: hostView(backend, w) as Float32Array,
+      rstd: hostView(backend, rstd) as Float32Array, dx: hostView(backend, dx) as Float32Array, dw: hostView(backend, dw) as Float32Array, rows, d,
+    });
+    return [dx, dw];
+  });
+  reg(GATED, ({ inputs, backend, attrs }) => {
+    const { a, b } = inputs as { a: Info; b: Info };
+    const out = hostOutput(backend, a.shape, 'float32');
+    addon.gatedForwardSync({
+      a: hostView(backend, a) as Float32Array, b: hostView(backend, b) as Float32Array, out: hostView(backend, out) as Float32Array,
+      n: out.shape.reduce((p, q) => p * q, 1), act: (attrs as { act: 0 | 1 }).act,
+    });
+    return out;
+  });
+  reg(GATED_GRAD, ({ inputs, backend, attrs }) => {
+    const { dy, a, b } = inputs as { dy: Info; a: Info; b: Info };
+    const da = hostOutput(backend, a.shape, 'float32');
+    const db = hostOutput(backend, a.shape, 'float32');
+    addon.gatedBackwardSync({
+      dy: hostView(backend, dy) as Float32Array, a: hostView(backend, a) as Float32Array, b: hostView(backend, b) as Float32Array,
+      da: hostView(backend, da) as Float32Array, db: hostView(backend, db) as Float32Array, n: a.shape.reduce((p, q) => p * q, 1),
+      act: (attrs as { act: 0 | 1 }).act,
+    });
+    return [da, db];
+  });
+  return true;
+}
+
+function fusedAvailable(kernel: string): boolean {
+  return hostKind(tf.backend()) !== null && tf.getKernel(kernel, tf.getBackend()) !== undefined;
+}
+
+/**
+ * T5's RMS norm over the last axis: x * rsqrt(mean(x²) + eps) * w.
+ * @example const y = rmsNorm(x, weight, 1e-6);
+ */
+export function rmsNorm(x: tf.Tensor, w: tf.Tensor, eps: number): tf.Tensor {
+  if (!fusedAvailable(RMS)) {
+    return tf.tidy(() => tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))), w));
+  }
+  const f = tf.customGrad(((xi: tf.Tensor, wi: tf.Tensor, save: tf.GradSaveFunc) => {
+    const [y, rstd] = tf.engine().runKernel(RMS, { x: xi, w: wi }, { eps } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    save([xi, wi, rstd]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, sw, sr] = saved;
+        return tf.engine().runKernel(RMS_GRAD, { dy, x: sx, w: sw, rstd: sr }, {}) as tf.Tensor[];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(x, w);
+}
+
+/** gelu_new (the tanh approximation), in tfjs ops. */
+export function geluNew(x: tf.Tensor): tf.Tensor {
+  // 0.5·x·(1 + tanh(z)) = x·sigmoid(2z), z = sqrt(2/π)·(x + 0.044715·x³); x³ as products (tf.pow and its gradient are slow)
+  const c = 2 * Math.sqrt(2 / Math.PI);
+  return tf.mul(x, tf.sigmoid(tf.mul(x, tf.add(c, tf.mul(c * 0.044715, tf.mul(x, x))))));
+}
+
+/**
+ * act(a) · b, the gated feed-forward of T5 v1.1 (act = gelu_new) or gated-relu.
+ * @example const h = gatedActivation(xW0, xW1, 'gelu');
+ */
+export function gatedActivation(a: tf.Tensor, b: tf.Tensor, act: 'gelu' | 'relu'): tf.Tensor {
+  if (!fusedAvailable(GATED)) return tf.tidy(() => tf.mul(act === 'gelu' ? geluNew(a) : tf.relu(a), b));
+  const code = ACTS[act];
+  const f = tf.customGrad(((ai: tf.Tensor, bi: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([ai, bi]);
+    return {
+      value: tf.engine().runKernel(GATED, { a: ai, b: bi }, { act: code } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.engine().runKernel(GATED_GRAD, { dy, a: saved[0], b: saved[1] }, { act: code } as unknown as tf.NamedAttrMap) as tf.Tensor[],
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(a, b);
+}
