@@ -6,3 +6,4 @@ export { trainLoop, type TrainLoopOptions, type TrainProgress, type TrainResult 
 export { saveCheckpoint, loadLatestCheckpoint, listCheckpoints, type LoopPosition } from './checkpoint.js';
 export { batchMatMul, matMulSettings } from './kernels/batch-matmul.js';
 export { unsortedSegmentSum } from './kernels/unsorted-segment-sum.js';
+export { rmsNorm, gatedActivation, geluNew, registerFusedKernels } from './fused-ops.js';
