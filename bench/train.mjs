@@ -6,8 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { appendResults, benchDir } from './lib.mjs';
 
-function child(backend, native, steps, warmup = true) {
-  const r = spawnSync(process.execPath, [join(benchDir, 'train-step.mjs'), backend, native ? '1' : '0', String(steps), warmup ? '1' : '0'], { encoding: 'utf8', maxBuffer: 1 << 24 });
+function child(backend, native, steps, warmup = true, workers = 0) {
+  const r = spawnSync(process.execPath, [join(benchDir, 'train-step.mjs'), backend, native ? '1' : '0', String(steps), warmup ? '1' : '0', String(workers)], { encoding: 'utf8', maxBuffer: 1 << 24 });
   if (r.status !== 0) throw new Error(`train-step ${backend} failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
@@ -17,10 +17,12 @@ export async function run() {
   const stockWasm = child('wasm', false, 2);
   const stockCpu = child('cpu', false, 1, false); // one step, no warm-up: about 4 minutes here
   const oursAfter = child('wasm', true, 10);
+  const parallel = child('wasm', true, 6, true, 2);
   const oursMs = (oursBefore.msPerStep + oursAfter.msPerStep) / 2;
   const shape = `T5 ${(oursBefore.params / 1e6).toFixed(2)}M params, batch 32, 32->4`;
   const rows = [
     { name: 'semid runtime (wasm + native kernels), mean of a run before and after the peers', shape, ms: oursMs },
+    { name: 'semid runtime, data-parallel: 2 piscina workers, 1 native thread each', shape, ms: parallel.msPerStep },
     { name: 'stock tfjs wasm', shape, ms: stockWasm.msPerStep },
     { name: 'stock tfjs cpu', shape, ms: stockCpu.msPerStep },
   ];
@@ -28,6 +30,7 @@ export async function run() {
     `steps/s: semid ${(1000 / oursMs).toFixed(2)} (runs ${oursBefore.msPerStep.toFixed(0)} and ${oursAfter.msPerStep.toFixed(0)} ms/step), stock wasm ${(1000 / stockWasm.msPerStep).toFixed(3)}, stock cpu ${(1000 / stockCpu.msPerStep).toFixed(3)}`,
     `semid is ${(stockWasm.msPerStep / oursMs).toFixed(1)}x stock wasm (target >= 30x) and ${(stockCpu.msPerStep / oursMs).toFixed(1)}x stock cpu`,
     `runtime: ${oursBefore.runtime}`,
+    `data-parallel (2 workers) is ${(parallel.msPerStep / oursMs).toFixed(2)}x the single-process step on ${(await import('node:os')).availableParallelism()} cores: the native kernels already use every core, so DataParallel is for machines with cores to spare`,
     'stock runs use tfjs kernels (plus UnsortedSegmentSum on wasm, without which the embedding gradient cannot run) and AdamW as tfjs ops; every run uses the same model code and seeded dropout',
   ];
   appendResults('Training step, T5-shaped model (bench/train)', rows, rows[0].name, notes);

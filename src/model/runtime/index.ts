@@ -7,3 +7,4 @@ export { saveCheckpoint, loadLatestCheckpoint, listCheckpoints, type LoopPositio
 export { batchMatMul, matMulSettings } from './kernels/batch-matmul.js';
 export { unsortedSegmentSum } from './kernels/unsorted-segment-sum.js';
 export { rmsNorm, gatedActivation, geluNew, registerFusedKernels } from './fused-ops.js';
+export { DataParallel, type DataParallelOptions, type Replica } from './data-parallel.js';

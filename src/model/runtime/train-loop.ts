@@ -9,6 +9,7 @@ import { expectInt } from '../../kernels/validate.js';
 import type { AdamW, AdamWStepInfo } from './adamw.js';
 import { epochBatches, type Batch } from './batches.js';
 import { loadLatestCheckpoint, saveCheckpoint } from './checkpoint.js';
+import type { DataParallel } from './data-parallel.js';
 
 export interface TrainProgress {
   step: number;
@@ -43,6 +44,8 @@ export interface TrainLoopOptions {
   resume?: boolean;
   signal?: AbortSignal;
   onProgress?: (p: TrainProgress) => void;
+  /** Compute each batch's gradients on these data-parallel replicas instead of in this thread. */
+  parallel?: DataParallel;
 }
 
 export interface TrainResult {
@@ -106,16 +109,25 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainResult> {
       }
       const batch = plan.batch(b);
       const nextStep = step + 1;
-      const { value, grads } = tf.variableGrads(() => o.loss(batch, { step: nextStep, epoch }), varList);
+      let loss: number;
       const named = new Map<string, tf.Tensor>();
-      for (const [vname, g] of Object.entries(grads)) named.set(nameOf.get(vname)!, g);
-      const loss = (await value.data())[0];
+      if (o.parallel) {
+        const r = await o.parallel.gradients(batch, { step: nextStep, epoch });
+        loss = r.loss;
+        for (const [name, g] of r.grads) named.set(name, g);
+      } else {
+        const { value, grads } = tf.variableGrads(() => o.loss(batch, { step: nextStep, epoch }), varList);
+        for (const [vname, g] of Object.entries(grads)) named.set(nameOf.get(vname)!, g);
+        loss = (await value.data())[0];
+        value.dispose();
+      }
       if (!Number.isFinite(loss)) {
-        tf.dispose([value, ...Object.values(grads)]);
+        tf.dispose([...named.values()]);
         throw new Error(`the loss is ${loss} at step ${nextStep} (epoch ${epoch}, batch ${b})`);
       }
       lastStep = o.optimizer.apply(o.variables, named);
-      tf.dispose([value, ...Object.values(grads)]);
+      tf.dispose([...named.values()]);
+      o.parallel?.publish();
       step = nextStep;
       lossSum += loss;
       lossCount++;
