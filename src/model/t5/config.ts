@@ -21,16 +21,18 @@ export interface T5Config {
   padTokenId: number;
   eosTokenId: number;
   initializerFactor: number;
+  /** Longest encoder or decoder sequence accepted (HF n_positions; T5's relative positions need no table, this is a guard). */
+  maxLength: number;
 }
 
 /** Presets: `tiny` for tests, `small` for the default from-scratch study model, `bench` for bench/train. */
 export const T5_PRESETS: Record<'tiny' | 'small' | 'bench', Omit<T5Config, 'vocabSize'>> = {
   tiny: { dModel: 32, dKv: 8, dFf: 64, numLayers: 2, numDecoderLayers: 2, numHeads: 4, relativeAttentionNumBuckets: 8, relativeAttentionMaxDistance: 20,
-    dropoutRate: 0.1, layerNormEpsilon: 1e-6, feedForwardProj: 'gated-gelu', tieWordEmbeddings: false, decoderStartTokenId: 0, padTokenId: 0, eosTokenId: 1, initializerFactor: 1 },
+    dropoutRate: 0.1, layerNormEpsilon: 1e-6, feedForwardProj: 'gated-gelu', tieWordEmbeddings: false, decoderStartTokenId: 0, padTokenId: 0, eosTokenId: 1, initializerFactor: 1, maxLength: 512 },
   small: { dModel: 256, dKv: 64, dFf: 1024, numLayers: 4, numDecoderLayers: 4, numHeads: 4, relativeAttentionNumBuckets: 32, relativeAttentionMaxDistance: 128,
-    dropoutRate: 0.1, layerNormEpsilon: 1e-6, feedForwardProj: 'gated-gelu', tieWordEmbeddings: false, decoderStartTokenId: 0, padTokenId: 0, eosTokenId: 1, initializerFactor: 1 },
+    dropoutRate: 0.1, layerNormEpsilon: 1e-6, feedForwardProj: 'gated-gelu', tieWordEmbeddings: false, decoderStartTokenId: 0, padTokenId: 0, eosTokenId: 1, initializerFactor: 1, maxLength: 512 },
   bench: { dModel: 256, dKv: 64, dFf: 1024, numLayers: 2, numDecoderLayers: 2, numHeads: 4, relativeAttentionNumBuckets: 32, relativeAttentionMaxDistance: 128,
-    dropoutRate: 0.1, layerNormEpsilon: 1e-6, feedForwardProj: 'gated-gelu', tieWordEmbeddings: false, decoderStartTokenId: 0, padTokenId: 0, eosTokenId: 1, initializerFactor: 1 },
+    dropoutRate: 0.1, layerNormEpsilon: 1e-6, feedForwardProj: 'gated-gelu', tieWordEmbeddings: false, decoderStartTokenId: 0, padTokenId: 0, eosTokenId: 1, initializerFactor: 1, maxLength: 512 },
 };
 
 /**
@@ -53,6 +55,7 @@ export function t5ConfigFromHf(hf: Record<string, unknown>): T5Config {
     tieWordEmbeddings: hf.tie_word_embeddings === undefined ? true : Boolean(hf.tie_word_embeddings),
     decoderStartTokenId: num('decoder_start_token_id', 0), padTokenId: num('pad_token_id', 0), eosTokenId: num('eos_token_id', 1),
     initializerFactor: num('initializer_factor', 1),
+    maxLength: num('n_positions', 512),
   };
 }
 
@@ -66,6 +69,6 @@ export function t5ConfigToHf(c: T5Config): Record<string, unknown> {
     dropout_rate: c.dropoutRate, layer_norm_epsilon: c.layerNormEpsilon, feed_forward_proj: c.feedForwardProj,
     dense_act_fn: c.feedForwardProj.endsWith('gelu') ? 'gelu_new' : 'relu', is_gated_act: gated,
     tie_word_embeddings: c.tieWordEmbeddings, decoder_start_token_id: c.decoderStartTokenId, pad_token_id: c.padTokenId,
-    eos_token_id: c.eosTokenId, initializer_factor: c.initializerFactor, is_encoder_decoder: true, torch_dtype: 'float32',
+    eos_token_id: c.eosTokenId, initializer_factor: c.initializerFactor, n_positions: c.maxLength, is_encoder_decoder: true, torch_dtype: 'float32',
   };
 }

@@ -187,6 +187,21 @@ export class T5Model {
     return n;
   }
 
+  /** Ids must be an Int32Array of batch x length tokens, each below the vocabulary size, length within maxLength. */
+  private checkIds(name: string, ids: Int32Array, batch: number, length: number): void {
+    const c = this.config;
+    if (!Number.isInteger(batch) || batch < 1) throw new SemidArgumentError('batch.batchSize', 'a positive integer', batch);
+    if (!Number.isInteger(length) || length < 1 || length > c.maxLength) {
+      throw new SemidArgumentError(`length of ${name}`, `between 1 and ${c.maxLength} tokens (the model's maxLength)`, length);
+    }
+    if (!(ids instanceof Int32Array) || ids.length !== batch * length) throw new SemidArgumentError(`batch.${name}`, `Int32Array of length ${batch * length}`, ids);
+    for (let i = 0; i < ids.length; i++) {
+      if (ids[i] < 0 || ids[i] >= c.vocabSize) {
+        throw new SemidArgumentError(`batch.${name}[${i}]`, `a token id between 0 and ${c.vocabSize - 1} (unknown token: grow the vocabulary with resizeTokenEmbeddings)`, ids[i]);
+      }
+    }
+  }
+
   private p(name: string): tf.Variable {
     const v = this.params.get(name);
     if (!v) throw new Error(`T5: no parameter ${name}`);
@@ -247,6 +262,10 @@ export class T5Model {
   encode(batch: Pick<T5Batch, 'batchSize' | 'inputIds' | 'attentionMask' | 'sourceLength'>, options: ForwardOptions = {}): tf.Tensor3D {
     const c = this.config;
     const { batchSize: b, sourceLength: ls } = batch;
+    this.checkIds('inputIds', batch.inputIds, b, ls);
+    if (!(batch.attentionMask instanceof Int32Array) || batch.attentionMask.length !== b * ls) {
+      throw new SemidArgumentError('batch.attentionMask', `Int32Array of length ${b * ls} (batchSize x sourceLength)`, batch.attentionMask);
+    }
     const drop = new DropoutStream(c.dropoutRate, options.training ?? false, options.seed ?? 0);
     return tf.tidy(() => {
       const ids = tf.tensor1d(batch.inputIds, 'int32');
@@ -270,6 +289,7 @@ export class T5Model {
   decode(encoderStates: tf.Tensor3D, batch: Omit<T5Batch, 'inputIds' | 'labels'>, options: ForwardOptions = {}): tf.Tensor3D {
     const c = this.config;
     const { batchSize: b, sourceLength: ls, targetLength: lt } = batch;
+    this.checkIds('decoderInputIds', batch.decoderInputIds, b, lt);
     const drop = new DropoutStream(c.dropoutRate, options.training ?? false, (options.seed ?? 0) + 1_000_003);
     return tf.tidy(() => {
       const enc = tf.reshape(encoderStates, [b * ls, c.dModel]);

@@ -1,0 +1,108 @@
+/**
+ * Hugging Face checkpoint folders (config.json, model.safetensors, tokenizer.json,
+ * generation_config.json) in and out, and the vocabulary growth that adds Semantic ID tokens.
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SemidArgumentError, SemidError } from '../../kernels/errors.js';
+import { expectInt } from '../../kernels/validate.js';
+import { writeFileAtomic } from '../../io/atomic.js';
+import { mulberry32 } from '../../data/random.js';
+import { readSafetensors, writeSafetensors, type SafeTensor } from '../safetensors.js';
+import { t5ConfigFromHf, t5ConfigToHf, type T5Config } from './config.js';
+import { T5Model } from './model.js';
+import { T5Tokenizer } from './tokenizer.js';
+
+/**
+ * Load a folder written by transformers' save_pretrained (or by saveT5Folder).
+ * @example const { model, tokenizer } = loadT5Folder('models/flan-t5-small');
+ */
+export function loadT5Folder(dir: string): { model: T5Model; tokenizer: T5Tokenizer | null; config: T5Config } {
+  const need = (f: string) => {
+    const p = join(dir, f);
+    if (!existsSync(p)) throw new SemidError('ERR_SEMID_CHECKPOINT', `${p} is missing (expected a Hugging Face T5 folder: config.json, model.safetensors, tokenizer.json)`);
+    return p;
+  };
+  const hf = JSON.parse(readFileSync(need('config.json'), 'utf8'));
+  if (hf.model_type && hf.model_type !== 't5') throw new SemidError('ERR_SEMID_CHECKPOINT', `${join(dir, 'config.json')}: model_type is "${hf.model_type}", expected "t5"`);
+  const config = t5ConfigFromHf(hf);
+  const { tensors } = readSafetensors(need('model.safetensors'));
+  let model: T5Model;
+  try {
+    model = T5Model.fromTensors(config, tensors).model;
+  } catch (err) {
+    throw new SemidError('ERR_SEMID_CHECKPOINT', `${join(dir, 'model.safetensors')} does not match ${join(dir, 'config.json')}: ${(err as Error).message}`);
+  }
+  const tokPath = join(dir, 'tokenizer.json');
+  const tokenizer = existsSync(tokPath) ? T5Tokenizer.load(tokPath) : null;
+  if (tokenizer && tokenizer.vocabSize > config.vocabSize) {
+    throw new SemidError('ERR_SEMID_CHECKPOINT', `${tokPath} has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${config.vocabSize}`);
+  }
+  return { model, tokenizer, config };
+}
+
+/**
+ * Write a folder transformers can load (T5ForConditionalGeneration.from_pretrained): config.json,
+ * model.safetensors (our parameter names are transformers'), generation_config.json, tokenizer.json.
+ * @example saveT5Folder('runs/x/t5', model, tokenizer);
+ */
+export function saveT5Folder(dir: string, model: T5Model, tokenizer: T5Tokenizer | null, metadata: Record<string, string> = {}): void {
+  mkdirSync(dir, { recursive: true });
+  const c = model.config;
+  writeSafetensors(join(dir, 'model.safetensors'), model.toTensors(), { format: 'pt', ...metadata });
+  writeFileAtomic(join(dir, 'generation_config.json'), [Buffer.from(JSON.stringify({
+    decoder_start_token_id: c.decoderStartTokenId, eos_token_id: c.eosTokenId, pad_token_id: c.padTokenId,
+  }, null, 2))]);
+  if (tokenizer) tokenizer.save(join(dir, 'tokenizer.json'));
+  writeFileAtomic(join(dir, 'config.json'), [Buffer.from(JSON.stringify(t5ConfigToHf(c), null, 2))]);
+}
+
+/**
+ * Token names for Semantic IDs: one per (level, code), "<{prefix}_{level}_{code}>" (e.g. <id_0_17>;
+ * prefixes "s" and "r" give the Separate strategy's two namespaces).
+ * @example idTokenNames(2, 256, 'id').length // 512
+ */
+export function idTokenNames(levels: number, codebook: number, prefix = 'id'): string[] {
+  expectInt('levels', levels, 1, 64);
+  expectInt('codebook', codebook, 1, 1 << 20);
+  const out: string[] = [];
+  for (let l = 0; l < levels; l++) for (let c = 0; c < codebook; c++) out.push(`<${prefix}_${l}_${c}>`);
+  return out;
+}
+
+/**
+ * A model whose vocabulary grew to `vocabSize`: existing rows kept; new rows of the embedding (and
+ * of an untied head) drawn as mean + N(0, std) of the existing rows, per dimension (seeded), so new
+ * ID tokens start where the model's tokens live rather than at an arbitrary scale.
+ * @example const bigger = resizeTokenEmbeddings(model, tokenizer.vocabSize, 42);
+ */
+export function resizeTokenEmbeddings(model: T5Model, vocabSize: number, seed = 0): T5Model {
+  const c = model.config;
+  expectInt('vocabSize', vocabSize, 1, 1 << 24);
+  if (vocabSize < c.vocabSize) throw new SemidArgumentError('vocabSize', `at least the current ${c.vocabSize}`, vocabSize);
+  const tensors = new Map<string, SafeTensor>(model.toTensors());
+  const rand = mulberry32(seed);
+  const gauss = () => Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand());
+  for (const name of ['shared.weight', 'lm_head.weight']) {
+    const t = tensors.get(name);
+    if (!t) continue;
+    const [rows, d] = t.shape;
+    const old = t.data as Float32Array;
+    const mean = new Float64Array(d);
+    const sq = new Float64Array(d);
+    for (let r = 0; r < rows; r++) for (let j = 0; j < d; j++) { mean[j] += old[r * d + j]; sq[j] += old[r * d + j] ** 2; }
+    const grown = new Float32Array(vocabSize * d);
+    grown.set(old);
+    for (let r = rows; r < vocabSize; r++) {
+      for (let j = 0; j < d; j++) {
+        const m = mean[j] / rows;
+        const sd = Math.sqrt(Math.max(0, sq[j] / rows - m * m));
+        grown[r * d + j] = m + sd * gauss();
+      }
+    }
+    tensors.set(name, { dtype: 'F32', shape: [vocabSize, d], data: grown });
+  }
+  const { model: out } = T5Model.fromTensors({ ...c, vocabSize }, tensors);
+  return out;
+}
+

@@ -1,0 +1,107 @@
+// The joint task on T5: prompts as documented, a tiny model overfits a tiny joint set to exact
+// generations, checkpoint folders round-trip, and bad inputs are named.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  JointTask, REC_TASK, SEARCH_TASK, T5Model, T5_PRESETS, generate, idTokenNames, initRuntime, loadT5Folder, resizeTokenEmbeddings,
+  saveT5Folder, trainJointT5, trainWordPieceTokenizer, type JointDataset,
+} from '../src/index.js';
+
+/** 6 items with 2-level IDs, one search query each, 4 recommendation examples. */
+function tinyDataset(): JointDataset {
+  const queries = ['funny dog movie', 'space robots', 'scary house', 'love in paris', 'war at sea', 'cowboy duel'];
+  const items = queries.map((_, i) => ({ item: i, movieId: i + 1, rawTitle: `Item ${i}`, title: `Item ${i}`, titleNames: [`Item ${i}`], year: 2000, genres: [], tags: [], genomeTags: [], description: null, imdbId: null, tmdbId: null, text: '' }));
+  const sequence = Int32Array.from([0, 1, 2, 3, 4, 5, 0, 2, 4]);
+  // (user, historyStart, historyEnd, target): histories inside `sequence`
+  const recTrain = Int32Array.from([0, 0, 2, 2, 0, 1, 3, 3, 0, 3, 5, 5, 1, 6, 8, 4]);
+  return {
+    manifest: {} as JointDataset['manifest'],
+    items,
+    interactions: { sequence } as JointDataset['interactions'],
+    queries: [],
+    search: { train: queries.map((q, i) => ({ id: `q${i + 1}.0`, item: i, query: q })), validation: [], test: [] },
+    rec: { train: recTrain, validation: new Int32Array(0), test: new Int32Array(0) },
+  };
+}
+
+describe('T5 joint task', () => {
+  beforeAll(async () => { await initRuntime({ backend: 'wasm' }); });
+
+  function setup() {
+    const ds = tinyDataset();
+    const tokenizer = trainWordPieceTokenizer(['search: recommend:', ...ds.search.train.map((e) => e.query)], { vocabSize: 200, minFrequency: 1 });
+    const idIds = tokenizer.addTokens(idTokenNames(2, 4));
+    const codes = [[0, 1], [0, 2], [1, 0], [1, 3], [2, 2], [3, 1]];
+    const itemTokens = codes.map(([a, b]) => Int32Array.of(idIds[a], idIds[4 + b]));
+    const task = new JointTask(tokenizer, ds, { search: itemTokens, rec: itemTokens }, { historyItems: 2 });
+    return { ds, tokenizer, idIds, itemTokens, task };
+  }
+
+  it('builds prompts as documented', () => {
+    const { tokenizer, itemTokens, task } = setup();
+    const s = task.example(SEARCH_TASK, 1, 'train');
+    expect(tokenizer.decode(s.source)).toBe('search : space robots');
+    expect(s.source[s.source.length - 1]).toBe(1);
+    expect(Array.from(s.target)).toEqual([...itemTokens[1], 1]);
+    // rec example 2: history = sequence[3:5] = items 3, 4 -> target 5
+    const r = task.example(REC_TASK, 2, 'train');
+    const prefix = Array.from(tokenizer.encode('recommend:')).slice(0, -1);
+    expect(Array.from(r.source)).toEqual([...prefix, ...itemTokens[3], ...itemTokens[4], 1]);
+    expect(Array.from(r.target)).toEqual([...itemTokens[5], 1]);
+    // historyItems = 2 keeps only the last two items
+    const r0 = task.example(REC_TASK, 3, 'train'); // sequence[6:8] = items 0, 2
+    expect(Array.from(r0.source)).toEqual([...prefix, ...itemTokens[0], ...itemTokens[2], 1]);
+    const b = task.batch({ task: Int32Array.of(0, 1), index: Int32Array.of(0, 0) }, 'train');
+    expect(b.labels!.filter((l) => l === -100).length).toBe(0);
+    expect(Array.from(b.decoderInputIds.subarray(0, 3))).toEqual([0, itemTokens[0][0], itemTokens[0][1]]);
+  });
+
+  it('a tiny model overfits the joint set to exact generations, and its folder round-trips', async () => {
+    const { tokenizer, task, itemTokens } = setup();
+    const model = T5Model.create({ ...T5_PRESETS.tiny, dropoutRate: 0, vocabSize: tokenizer.vocabSize }, 1);
+    const result = await trainJointT5({ model, task, batchSize: 10, epochs: 150, learningRate: 1e-2, warmupFraction: 0.02, weightDecay: 0, seed: 3 });
+    expect(result.epochLoss[result.epochLoss.length - 1]).toBeLessThan(0.05);
+    const check = (m: T5Model) => {
+      for (const [t, n] of [[SEARCH_TASK, 6], [REC_TASK, 4]]) {
+        for (let i = 0; i < n; i++) {
+          const ex = task.example(t, i, 'train');
+          const out = generate(m, { batchSize: 1, sourceLength: ex.source.length, inputIds: ex.source, attentionMask: new Int32Array(ex.source.length).fill(1) }, { maxNewTokens: 3 });
+          expect(out[0].slice(1)).toEqual([...itemTokens[ex.item], 1]);
+        }
+      }
+    };
+    check(model);
+    const dir = mkdtempSync(join(tmpdir(), 'semid-t5-'));
+    saveT5Folder(dir, model, tokenizer);
+    const back = loadT5Folder(dir);
+    expect(back.config).toEqual(model.config);
+    expect(Array.from(back.tokenizer!.encode('search: space robots'))).toEqual(Array.from(tokenizer.encode('search: space robots')));
+    check(back.model);
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    expect(config.feed_forward_proj).toBe('gated-gelu');
+    // a config that does not match the weights is refused with the reason
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, d_model: 64 }));
+    expect(() => loadT5Folder(dir)).toThrow(/does not match .*config\.json.*shape \[\d+,64\]/);
+    model.dispose();
+    back.model.dispose();
+  });
+
+  it('grows the vocabulary for ID tokens and names bad inputs', () => {
+    const model = T5Model.create({ ...T5_PRESETS.tiny, vocabSize: 20 }, 2);
+    const grown = resizeTokenEmbeddings(model, 28, 1);
+    expect(grown.config.vocabSize).toBe(28);
+    const old = model.params.get('shared.weight')!.dataSync();
+    const now = grown.params.get('shared.weight')!.dataSync();
+    expect(Array.from(now.subarray(0, old.length))).toEqual(Array.from(old));
+    expect(now.subarray(old.length).some((v) => v !== 0)).toBe(true);
+    const batch = { batchSize: 1, sourceLength: 3, inputIds: Int32Array.of(4, 25, 1), attentionMask: new Int32Array(3).fill(1) };
+    expect(() => model.encode(batch)).toThrow(/Expected a token id between 0 and 19 \(unknown token: grow the vocabulary with resizeTokenEmbeddings\) for batch\.inputIds\[1\] but received 25/);
+    const long = { batchSize: 1, sourceLength: 600, inputIds: new Int32Array(600).fill(3), attentionMask: new Int32Array(600).fill(1) };
+    expect(() => model.encode(long)).toThrow(/Expected between 1 and 512 tokens \(the model's maxLength\) for length of inputIds but received 600/);
+    expect(() => resizeTokenEmbeddings(model, 10)).toThrow(/at least the current 20/);
+    model.dispose();
+    grown.dispose();
+  });
+});
