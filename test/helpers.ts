@@ -1,16 +1,8 @@
 /** Deterministic test data. */
 
-/** mulberry32: a small seeded PRNG returning floats in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32: a small seeded PRNG returning floats in [0, 1) (the library's own). */
+export { mulberry32 as rng } from '../src/data/random.js';
+import { mulberry32 as rng } from '../src/data/random.js';
 
 /** Uniform floats in [-1, 1). */
 export function randomFloats(count: number, seed: number): Float32Array {

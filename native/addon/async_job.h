@@ -13,6 +13,38 @@
 
 namespace semid::addon {
 
+/** Run fn, turning any C++ exception into (code, message); nothing escapes. */
+template <typename Fn>
+void capture_native_error(Fn&& fn, std::string& code, std::string& message) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    code = e.code();
+    message = e.what();
+  } catch (const std::bad_alloc&) {
+    code = "ERR_SEMID_OUT_OF_MEMORY";
+    message = "Out of memory in a native kernel";
+  } catch (const std::exception& e) {
+    code = "ERR_SEMID_NATIVE";
+    message = e.what();
+  } catch (...) {
+    code = "ERR_SEMID_NATIVE";
+    message = "Unknown native error";
+  }
+}
+
+/** Run fn on the calling thread; a C++ exception becomes a thrown JS Error with its `code`. */
+template <typename Fn>
+void run_sync(const Napi::Env& env, Fn&& fn) {
+  std::string code, message;
+  capture_native_error(std::forward<Fn>(fn), code, message);
+  if (!code.empty()) {
+    Napi::Error err = Napi::Error::New(env, message);
+    err.Set("code", Napi::String::New(env, code));
+    throw err;
+  }
+}
+
 class AsyncJob : public Napi::AsyncWorker {
  public:
   using Work = std::function<void(const CancelFlag&)>;
@@ -34,23 +66,7 @@ class AsyncJob : public Napi::AsyncWorker {
   }
 
  protected:
-  void Execute() override {
-    try {
-      work_(cancel_);
-    } catch (const Error& e) {
-      code_ = e.code();
-      message_ = e.what();
-    } catch (const std::bad_alloc&) {
-      code_ = "ERR_SEMID_OUT_OF_MEMORY";
-      message_ = "Out of memory in a native kernel";
-    } catch (const std::exception& e) {
-      code_ = "ERR_SEMID_NATIVE";
-      message_ = e.what();
-    } catch (...) {
-      code_ = "ERR_SEMID_NATIVE";
-      message_ = "Unknown native error";
-    }
-  }
+  void Execute() override { capture_native_error([&] { work_(cancel_); }, code_, message_); }
 
   void OnOK() override {
     Napi::Env env = Env();

@@ -88,25 +88,10 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
 Napi::Value GemmSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ParsedGemm p = parse_gemm(env, info[0].As<Napi::Object>());
-  std::string code, message;
-  try {
+  run_sync(env, [&] {
     CancelFlag never;
     run_gemm(p, never);
-  } catch (const Error& e) {
-    code = e.code();
-    message = e.what();
-  } catch (const std::bad_alloc&) {
-    code = "ERR_SEMID_OUT_OF_MEMORY";
-    message = "out of memory in gemm";
-  } catch (const std::exception& e) {
-    code = "ERR_SEMID_NATIVE";
-    message = e.what();
-  }
-  if (!code.empty()) {
-    Napi::Error err = Napi::Error::New(env, message);
-    err.Set("code", Napi::String::New(env, code));
-    throw err;
-  }
+  });
   return env.Undefined();
 }
 

@@ -1,6 +1,7 @@
 // N-API entry points for optimizer steps. Synchronous on purpose: they run inside a tfjs training
 // step on memory the caller owns (often WebAssembly heap views), and take milliseconds.
 #include "args.h"
+#include "async_job.h"
 #include "bindings.h"
 #include "semid/optim.h"
 
@@ -24,7 +25,8 @@ Napi::Value AdamWSync(const Napi::CallbackInfo& info) {
   a.step_size = static_cast<float>(num_field(o, "stepSize", 0.0));
   a.inv_sqrt_bc2 = static_cast<float>(num_field(o, "invSqrtBc2", 1.0));
   a.eps = static_cast<float>(num_field(o, "eps", 1e-8));
-  adamw_cpu(a, static_cast<int>(int_field(o, "threads", 0)));
+  const int threads = static_cast<int>(int_field(o, "threads", 0));
+  run_sync(info.Env(), [&] { adamw_cpu(a, threads); });
   return info.Env().Undefined();
 }
 
@@ -34,7 +36,9 @@ Napi::Value SumSquaresSync(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(info.Env(), "Expected Float32Array for x");
   auto x = info[0].As<Napi::Float32Array>();
   int threads = info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 0;
-  return Napi::Number::New(info.Env(), sum_squares_cpu(x.Data(), static_cast<i64>(x.ElementLength()), threads));
+  double sum = 0;
+  run_sync(info.Env(), [&] { sum = sum_squares_cpu(x.Data(), static_cast<i64>(x.ElementLength()), threads); });
+  return Napi::Number::New(info.Env(), sum);
 }
 
 }  // namespace semid::addon
@@ -49,9 +53,13 @@ Napi::Value RmsNormForwardSync(const Napi::CallbackInfo& info) {
   const i64 rows = int_field(o, "rows", 0), d = int_field(o, "d", 0);
   if (rows < 0 || d < 1) throw Napi::RangeError::New(info.Env(), "rows must be >= 0 and d >= 1");
   const auto n = static_cast<std::size_t>(rows * d);
-  rmsnorm_forward(array_field<float>(o, "x", n), array_field<float>(o, "w", static_cast<std::size_t>(d)), rows, d,
-                  static_cast<float>(num_field(o, "eps", 1e-6)), array_field<float>(o, "y", n),
-                  array_field<float>(o, "rstd", static_cast<std::size_t>(rows)), static_cast<int>(int_field(o, "threads", 0)));
+  const float* x = array_field<float>(o, "x", n);
+  const float* w = array_field<float>(o, "w", static_cast<std::size_t>(d));
+  float* y = array_field<float>(o, "y", n);
+  float* rstd = array_field<float>(o, "rstd", static_cast<std::size_t>(rows));
+  const float eps = static_cast<float>(num_field(o, "eps", 1e-6));
+  const int threads = static_cast<int>(int_field(o, "threads", 0));
+  run_sync(info.Env(), [&] { rmsnorm_forward(x, w, rows, d, eps, y, rstd, threads); });
   return info.Env().Undefined();
 }
 
@@ -61,9 +69,14 @@ Napi::Value RmsNormBackwardSync(const Napi::CallbackInfo& info) {
   const i64 rows = int_field(o, "rows", 0), d = int_field(o, "d", 0);
   if (rows < 0 || d < 1) throw Napi::RangeError::New(info.Env(), "rows must be >= 0 and d >= 1");
   const auto n = static_cast<std::size_t>(rows * d);
-  rmsnorm_backward(array_field<float>(o, "dy", n), array_field<float>(o, "x", n), array_field<float>(o, "w", static_cast<std::size_t>(d)),
-                   array_field<float>(o, "rstd", static_cast<std::size_t>(rows)), rows, d, array_field<float>(o, "dx", n),
-                   array_field<float>(o, "dw", static_cast<std::size_t>(d)), static_cast<int>(int_field(o, "threads", 0)));
+  const float* dy = array_field<float>(o, "dy", n);
+  const float* x = array_field<float>(o, "x", n);
+  const float* w = array_field<float>(o, "w", static_cast<std::size_t>(d));
+  const float* rstd = array_field<float>(o, "rstd", static_cast<std::size_t>(rows));
+  float* dx = array_field<float>(o, "dx", n);
+  float* dw = array_field<float>(o, "dw", static_cast<std::size_t>(d));
+  const int threads = static_cast<int>(int_field(o, "threads", 0));
+  run_sync(info.Env(), [&] { rmsnorm_backward(dy, x, w, rstd, rows, d, dx, dw, threads); });
   return info.Env().Undefined();
 }
 
@@ -73,8 +86,12 @@ Napi::Value GatedForwardSync(const Napi::CallbackInfo& info) {
   const i64 n = int_field(o, "n", 0);
   if (n < 0) throw Napi::RangeError::New(info.Env(), "n must be >= 0");
   const auto count = static_cast<std::size_t>(n);
-  gated_forward(array_field<float>(o, "a", count), array_field<float>(o, "b", count), n, static_cast<GateAct>(int_field(o, "act", 0)),
-                array_field<float>(o, "out", count), static_cast<int>(int_field(o, "threads", 0)));
+  const float* a = array_field<float>(o, "a", count);
+  const float* b = array_field<float>(o, "b", count);
+  float* out = array_field<float>(o, "out", count);
+  const auto act = static_cast<GateAct>(int_field(o, "act", 0));
+  const int threads = static_cast<int>(int_field(o, "threads", 0));
+  run_sync(info.Env(), [&] { gated_forward(a, b, n, act, out, threads); });
   return info.Env().Undefined();
 }
 
@@ -84,9 +101,14 @@ Napi::Value GatedBackwardSync(const Napi::CallbackInfo& info) {
   const i64 n = int_field(o, "n", 0);
   if (n < 0) throw Napi::RangeError::New(info.Env(), "n must be >= 0");
   const auto count = static_cast<std::size_t>(n);
-  gated_backward(array_field<float>(o, "dy", count), array_field<float>(o, "a", count), array_field<float>(o, "b", count), n,
-                 static_cast<GateAct>(int_field(o, "act", 0)), array_field<float>(o, "da", count), array_field<float>(o, "db", count),
-                 static_cast<int>(int_field(o, "threads", 0)));
+  const float* dy = array_field<float>(o, "dy", count);
+  const float* a = array_field<float>(o, "a", count);
+  const float* b = array_field<float>(o, "b", count);
+  float* da = array_field<float>(o, "da", count);
+  float* db = array_field<float>(o, "db", count);
+  const auto act = static_cast<GateAct>(int_field(o, "act", 0));
+  const int threads = static_cast<int>(int_field(o, "threads", 0));
+  run_sync(info.Env(), [&] { gated_backward(dy, a, b, n, act, da, db, threads); });
   return info.Env().Undefined();
 }
 
