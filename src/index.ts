@@ -33,3 +33,4 @@ export { DataFormatError } from './data/errors.js';
 export * from './model/runtime/index.js';
 export { readSafetensors, writeSafetensors, encodeSafetensors, floatToHalf, floatToBf16, type SafeTensor, type SafetensorsDtype, type SafetensorsFile } from './model/safetensors.js';
 export * from './model/t5/index.js';
+export * from './embed/index.js';

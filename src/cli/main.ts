@@ -6,6 +6,7 @@ import { packageRoot } from '../native/loader.js';
 import { doctor } from './doctor.js';
 import { quantize } from './quantize.js';
 import { data } from './data.js';
+import { embed } from './embed.js';
 
 const USAGE = `Usage: semid <command> [options]
 
@@ -13,6 +14,7 @@ Commands:
   doctor [--json]     show the native backend: addon, CUDA device, SIMD, threads, OpenBLAS
   data prepare        MovieLens -> the joint search & recommendation data set (semid data --help)
   data download       fetch an official MovieLens archive
+  embed <kind>        an embedding space of the study (semid embed --help)
   quantize <x.npy>    RQ-KMeans Semantic IDs for embeddings (semid quantize --help)
   help                show this text
   version             print the version
@@ -29,6 +31,8 @@ export async function main(argv: string[]): Promise<number> {
       return quantize(rest);
     case 'data':
       return data(rest);
+    case 'embed':
+      return embed(rest);
     case 'version':
     case '--version':
       process.stdout.write(JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')).version + '\n');

@@ -12,6 +12,7 @@ import { SemidArgumentError } from '../../kernels/errors.js';
 import { loadAddon } from '../../native/loader.js';
 import { batchMatMulConfig, matMulSettings } from './kernels/batch-matmul.js';
 import { unsortedSegmentSumConfig } from './kernels/unsorted-segment-sum.js';
+import { gatherConfig } from './kernels/gather.js';
 import { borrowMissingCpuKernels } from './kernels/borrow-cpu.js';
 import { batchMatMulGradConfig } from './kernels/batch-matmul-grad.js';
 import { registerFusedKernels } from './fused-ops.js';
@@ -158,7 +159,11 @@ export async function initRuntime(options: RuntimeOptions = {}): Promise<Runtime
           return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
         },
       });
-      if (options.native !== false) nativeKernels.push('Identity (shared data)');
+      if (options.native !== false) {
+        nativeKernels.push('Identity (shared data)');
+        override(gatherConfig('wasm', stock.get('wasm/GatherV2') ?? tf.getKernel('GatherV2', 'wasm')));
+        nativeKernels.push('GatherV2 (block copies)');
+      }
       borrowedKernels = borrowMissingCpuKernels('wasm', new Set(['UnsortedSegmentSum']));
     }
     if (options.native !== false) {
