@@ -1,0 +1,138 @@
+// Item embeddings: MNRL and ENMF losses against hand and naive computations, fusions, training
+// lowers the loss, the sanity margins on a synthetic catalogue, and bad inputs.
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  TfidfVectorizer, buildJointDataset, embedStage, enmfBatchLoss, fuseConcat, fuseSvd, initRuntime, mnrlLoss, syntheticMovieLens,
+  templateQuerySource, trainEnmf, writeJointDataset, topK, readMovieLens, sharedMovieLensDir,
+} from '../src/index.js';
+
+const shared = sharedMovieLensDir();
+import { rng } from './helpers.js';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'semid-embed-'));
+
+describe('embedding losses and fusions', () => {
+  beforeAll(async () => { await initRuntime({ backend: 'wasm' }); });
+
+  it('MNRL equals the hand-computed cross-entropy of scaled cosines', () => {
+    const a = [[1, 0], [0.6, 0.8], [0, 2]];
+    const b = [[2, 0], [0, 1], [1, 1]];
+    const unit = (v: number[]) => v.map((x) => x / Math.hypot(...v));
+    let want = 0;
+    for (let i = 0; i < 3; i++) {
+      const s = b.map((bj) => 20 * unit(a[i]).reduce((acc, x, k) => acc + x * unit(bj)[k], 0));
+      const lse = Math.log(s.reduce((acc, x) => acc + Math.exp(x), 0));
+      want += lse - s[i];
+    }
+    want /= 3;
+    expect(mnrlLoss(tf.tensor2d(a), tf.tensor2d(b)).dataSync()[0]).toBeCloseTo(want, 4);
+  });
+
+  it('ENMF\'s efficient loss equals the naive whole-data loss', () => {
+    const r = rng(3);
+    const users = 5, items = 7, d = 4, c0 = 0.3;
+    const P = tf.tensor2d(Float32Array.from({ length: users * d }, () => r() - 0.5), [users, d]);
+    const Q = tf.tensor2d(Float32Array.from({ length: items * d }, () => r() - 0.5), [items, d]);
+    const h = tf.tensor1d(Float32Array.from({ length: d }, () => r() + 0.5));
+    const batch = Int32Array.of(1, 3, 4);
+    const pos: Array<[number, number]> = [[0, 2], [0, 5], [1, 0], [2, 6], [2, 1]]; // (batch row, item)
+    const got = enmfBatchLoss(P, Q, h, batch, Int32Array.from(pos.map((p) => p[0])), Int32Array.from(pos.map((p) => p[1])), c0).dataSync()[0];
+    const p = P.arraySync(); const q = Q.arraySync(); const hv = h.arraySync();
+    const yhat = (u: number, i: number) => p[u].reduce((s, x, k) => s + x * q[i][k] * hv[k], 0);
+    // Σ_pos (1 - ŷ)² + c0 Σ_neg ŷ², minus the constant Σ_pos 1
+    let naive = 0;
+    batch.forEach((u, k) => {
+      for (let i = 0; i < items; i++) {
+        const y = yhat(u, i);
+        const isPos = pos.some(([row, it]) => row === k && it === i);
+        naive += isPos ? (1 - y) ** 2 - 1 : c0 * y * y;
+      }
+    });
+    expect(got).toBeCloseTo(naive, 4);
+  });
+
+  it('fusions have the documented shapes and norms', async () => {
+    const r = rng(5);
+    const rows = 50;
+    const a = Float32Array.from({ length: rows * 12 }, () => r() - 0.5);
+    const b = Float32Array.from({ length: rows * 8 }, () => r() - 0.5);
+    const c = fuseConcat(a, 12, b, 8, rows);
+    expect(c.length).toBe(rows * 20);
+    for (let i = 0; i < rows; i++) {
+      const na = Math.hypot(...c.subarray(i * 20, i * 20 + 12));
+      const nb = Math.hypot(...c.subarray(i * 20 + 12, i * 20 + 20));
+      expect(na).toBeCloseTo(1, 5);
+      expect(nb).toBeCloseTo(1, 5);
+    }
+    const s = await fuseSvd(a, 12, b, 8, rows);
+    expect(s.dim).toBe(8);
+    expect(s.embeddings.length).toBe(rows * 8);
+    for (let i = 0; i < rows; i++) expect(Math.hypot(...s.embeddings.subarray(i * 8, i * 8 + 8))).toBeLessThanOrEqual(2 + 1e-5);
+    expect(() => fuseConcat(a, 12, b, 9, rows)).toThrow(/Expected Float32Array \[50 x 9\] for b/);
+  });
+
+  it('TF-IDF matches scikit-learn\'s sublinear, smooth-idf, L2 definition', () => {
+    const v = TfidfVectorizer.fit(['funny dog movie', 'scary dog', 'dog dog dog'], { bigrams: false });
+    const csr = v.transform(['dog dog funny']);
+    const idfDog = Math.log(4 / 4) + 1;
+    const idfFunny = Math.log(4 / 2) + 1;
+    const wDog = (1 + Math.log(2)) * idfDog;
+    const wFunny = idfFunny;
+    const norm = Math.hypot(wDog, wFunny);
+    const got = new Map(Array.from(csr.indices, (c, k) => [c, csr.values[k]]));
+    expect(got.get(v.vocab.get('dog')!)).toBeCloseTo(wDog / norm, 6);
+    expect(got.get(v.vocab.get('funny')!)).toBeCloseTo(wFunny / norm, 6);
+    expect(Array.from(topK(Float32Array.of(0.1, 0.9, 0.5, 0.9), 2))).toEqual([1, 3]);
+  });
+});
+
+describe('embedding stages on a synthetic catalogue', () => {
+  it('train for real; stages need their inputs; fusions combine them', async () => {
+    await initRuntime({ backend: 'wasm' });
+    const run = tmp();
+    const ml = syntheticMovieLens({ movies: 300, users: 300, ratingsPerUser: 40, seed: 4 });
+    writeJointDataset(await buildJointDataset(ml, templateQuerySource(4), { seed: 4 }), run);
+    await expect(embedStage('search', run, { epochs: 1 })).rejects.toThrow(/content-model\.json is missing: .*semid embed content --run/);
+    await expect(embedStage('fused-svd', run)).rejects.toThrow(/search\.npy is missing/);
+    await embedStage('content', run, { seed: 1 });
+    const search = await embedStage('search', run, { seed: 1, epochs: 1 });
+    const losses: number[] = [];
+    const rec = await embedStage('rec', run, { seed: 1, epochs: 40, onProgress: (_s, p) => losses.push(p.meanLoss) });
+    expect(losses[losses.length - 1]).toBeLessThan(losses[0]);
+    expect(rec.metrics.popularityRecall30).not.toBeNull();
+    const fused = await embedStage('fused-concat', run);
+    expect(fused.dim).toBe(search.dim + rec.dim);
+  }, 240_000);
+
+  it.skipIf(!existsSync(join(shared, 'ratings.csv')))('search-tuned beats content on search (a slice of ml-latest-small)', async () => {
+    await initRuntime({ backend: 'wasm' });
+    const run = tmp();
+    const ml = await readMovieLens(shared);
+    writeJointDataset(await buildJointDataset(ml, templateQuerySource(4), { seed: 4, maxUsers: 60 }), run);
+    const content = await embedStage('content', run, { seed: 1, evalSample: 3000 });
+    const search = await embedStage('search', run, { seed: 1, epochs: 1, evalSample: 3000 });
+    expect(search.metrics.searchRecall30!).toBeGreaterThan(content.metrics.searchRecall30! * 1.5);
+  }, 240_000);
+
+  it.skipIf(!existsSync(join(shared, 'ratings.csv')))('ENMF beats popularity by a clear margin (ml-latest-small, 300 users)', async () => {
+    await initRuntime({ backend: 'wasm' });
+    const run = tmp();
+    const ml = await readMovieLens(shared);
+    writeJointDataset(await buildJointDataset(ml, templateQuerySource(4), { seed: 4, maxUsers: 300 }), run);
+    const rec = await embedStage('rec', run, { seed: 1, epochs: 60 });
+    expect(rec.metrics.recRecall30!).toBeGreaterThan(rec.metrics.popularityRecall30! * 1.2);
+  }, 240_000);
+
+  it('ENMF training lowers its loss', async () => {
+    await initRuntime({ backend: 'wasm' });
+    const offsets = Int32Array.of(0, 2, 3, 5);
+    const itemIds = Int32Array.of(0, 1, 1, 2, 3);
+    const seen: number[] = [];
+    await trainEnmf({ users: 3, items: 4, offsets, itemIds }, { dim: 8, epochs: 30, batchSize: 3, learningRate: 0.05, seed: 1, onProgress: (p) => seen.push(p.loss) });
+    expect(seen[seen.length - 1]).toBeLessThan(seen[0]);
+  });
+});
