@@ -2,12 +2,12 @@
 // lowers the loss, the sanity margins on a synthetic catalogue, and bad inputs.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   TfidfVectorizer, buildJointDataset, embedStage, enmfBatchLoss, fuseConcat, fuseSvd, initRuntime, mnrlLoss, syntheticMovieLens,
-  templateQuerySource, trainEnmf, writeJointDataset, topK, readMovieLens, sharedMovieLensDir,
+  templateQuerySource, trainEnmf, writeJointDataset, topK, readMovieLens, sharedMovieLensDir, SentenceEncoder,
 } from '../src/index.js';
 
 const shared = sharedMovieLensDir();
@@ -88,6 +88,26 @@ describe('embedding losses and fusions', () => {
     expect(got.get(v.vocab.get('funny')!)).toBeCloseTo(wFunny / norm, 6);
     expect(Array.from(topK(Float32Array.of(0.1, 0.9, 0.5, 0.9), 2))).toEqual([1, 3]);
   });
+});
+
+const fixtures = join(__dirname, '..', '..', 'shared', 'fixtures');
+
+describe('sentence-transformers encoders', () => {
+  for (const name of ['bert-tiny-st', 'mpnet-tiny-st']) {
+    it.skipIf(!existsSync(join(fixtures, name)))(`match sentence-transformers on ${name} (tokens exactly, embeddings within 1e-4)`, async () => {
+      await initRuntime({ backend: 'wasm' });
+      const fx = JSON.parse(readFileSync(join(fixtures, name, 'fixture.json'), 'utf8'));
+      const enc = SentenceEncoder.load(join(fixtures, name));
+      expect(Array.from(enc.tokenize(fx.texts).ids)).toEqual(fx.input_ids.flat());
+      const e = enc.encode(fx.texts);
+      const ref = fx.sentence_embeddings.flat() as number[];
+      let num = 0;
+      let den = 0;
+      ref.forEach((r, i) => { num = Math.max(num, Math.abs(e[i] - r)); den = Math.max(den, Math.abs(r)); });
+      expect(num / den).toBeLessThan(1e-4);
+      enc.dispose();
+    });
+  }
 });
 
 describe('embedding stages on a synthetic catalogue', () => {

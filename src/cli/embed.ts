@@ -8,7 +8,7 @@ import { EMBEDDING_KINDS, type EmbeddingKind } from '../embed/store.js';
 import { table } from './format.js';
 import { ProgressLine } from './progress.js';
 
-export const EMBED_USAGE = `Usage: semid embed <${EMBEDDING_KINDS.join('|')}> --run <dir> [--profile default|paper] [--epochs N] [--seed 42] [--eval-sample 5000] [--max-pairs N]
+export const EMBED_USAGE = `Usage: semid embed <${EMBEDDING_KINDS.join('|')}> --run <dir> [--profile default|paper] [--epochs N] [--seed 42] [--eval-sample 5000] [--max-pairs N] [--encoder <sentence-transformers folder>]
 
 Reads <dir>/data (semid data prepare), trains the space and writes <dir>/embeddings/<kind>.npy
 (float32, items in movieId order) with a JSON sidecar, then prints its dense Recall@30 on test
@@ -19,7 +19,7 @@ fused-concat and fused-svd combine search and rec.
 export async function embed(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv, allowPositionals: true,
-    options: { run: { type: 'string' }, profile: { type: 'string' }, epochs: { type: 'string' }, seed: { type: 'string' }, 'eval-sample': { type: 'string' }, 'max-pairs': { type: 'string' }, help: { type: 'boolean', default: false } },
+    options: { run: { type: 'string' }, profile: { type: 'string' }, epochs: { type: 'string' }, seed: { type: 'string' }, 'eval-sample': { type: 'string' }, 'max-pairs': { type: 'string' }, encoder: { type: 'string' }, help: { type: 'boolean', default: false } },
   });
   if (values.help || positionals.length === 0) { process.stdout.write(EMBED_USAGE); return values.help ? 0 : 2; }
   const kind = positionals[0] as EmbeddingKind;
@@ -41,7 +41,7 @@ export async function embed(argv: string[]): Promise<number> {
   try {
     const r = await embedStage(kind, resolve(values.run), {
       profile: values.profile as 'default' | 'paper' | undefined, epochs: int('epochs', values.epochs), seed: int('seed', values.seed),
-      evalSample: int('eval-sample', values['eval-sample']), maxPairs: int('max-pairs', values['max-pairs']), signal: controller.signal,
+      evalSample: int('eval-sample', values['eval-sample']), maxPairs: int('max-pairs', values['max-pairs']), encoder: values.encoder ? resolve(values.encoder) : undefined, signal: controller.signal,
       onProgress: (stage, p) => progress.update(p.step / p.totalSteps, `${stage} epoch ${p.epoch + 1} step ${p.step}/${p.totalSteps} loss ${p.meanLoss.toFixed(4)} ${p.examplesPerSecond.toFixed(0)} ex/s ETA ${p.etaSeconds.toFixed(0)} s`),
     });
     progress.done();

@@ -9,3 +9,4 @@ export { trainUserItems, testTargets, popularityRecall } from './histories.js';
 export { saveEmbeddings, loadEmbeddings, EMBEDDING_KINDS, type EmbeddingKind } from './store.js';
 export { embedStage, type EmbedOptions, type EmbedResult } from './stages.js';
 export { normalizeRows, csrTimesDense } from './vectors.js';
+export { SentenceEncoder, type SentenceEncoderConfig } from './sentence-encoder.js';

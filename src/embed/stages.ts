@@ -21,6 +21,7 @@ import { popularityRecall, testTargets, trainUserItems } from './histories.js';
 import { recallAtK } from './retrieval.js';
 import { EMBEDDING_KINDS, loadEmbeddings, saveEmbeddings, type EmbeddingKind } from './store.js';
 import { normalizeRows } from './vectors.js';
+import { SentenceEncoder } from './sentence-encoder.js';
 
 export interface EmbedOptions {
   profile?: 'default' | 'paper';
@@ -30,6 +31,8 @@ export interface EmbedOptions {
   evalSample?: number;
   /** Multi-task item pairs cap (default: as many as search pairs). */
   maxPairs?: number;
+  /** content: a local sentence-transformers folder to use instead of TF-IDF + SVD. */
+  encoder?: string;
   signal?: AbortSignal;
   onProgress?: (stage: string, p: TrainProgress) => void;
 }
@@ -111,7 +114,15 @@ export async function embedStage(kind: EmbeddingKind, runDir: string, o: EmbedOp
   let rec: number | null = null;
   let pop: number | null = null;
   const settings: Record<string, unknown> = { seed, profile: o.profile ?? 'default' };
-  if (kind === 'content') {
+  if (kind === 'content' && o.encoder) {
+    const enc = SentenceEncoder.load(o.encoder);
+    emb = normalizeRows(enc.encode(texts), enc.config.hiddenSize);
+    dim = enc.config.hiddenSize;
+    settings.encoder = { kind: 'sentence-transformers', folder: o.encoder, model: enc.config.modelType, pooling: enc.config.pooling };
+    search = await searchRecall(ds, emb, dim, (q) => normalizeRows(enc.encode(q), dim), max, seed);
+    rec = await recRecall(ds, meanHistoryVectors(ds, emb, dim), emb, dim, max, seed);
+    enc.dispose();
+  } else if (kind === 'content') {
     const { model, embeddings } = await fitContentEncoder(texts, { seed, signal: o.signal });
     saveContentModel(runDir, model);
     emb = embeddings;

@@ -1,0 +1,157 @@
+/**
+ * Local sentence-transformers models (a folder with config.json, tokenizer.json, model.safetensors,
+ * modules.json, 1_Pooling/config.json) run in tfjs: BERT (all-MiniLM-L6-v2 and the like) and MPNet
+ * (all-mpnet-base-v2), post-LN transformer encoders with exact-erf GELU, and mean pooling over the
+ * attention mask as sentence-transformers does.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SemidError } from '../kernels/errors.js';
+import { readSafetensors } from '../model/safetensors.js';
+import { T5Tokenizer } from '../model/t5/tokenizer.js';
+import { relativePositionBucket } from '../model/t5/position.js';
+
+export interface SentenceEncoderConfig {
+  modelType: 'bert' | 'mpnet';
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  layerNormEps: number;
+  maxPositions: number;
+  padTokenId: number;
+  relativeBuckets: number;
+  pooling: 'mean' | 'cls';
+  normalize: boolean;
+}
+
+/**
+ * A loaded encoder. `encode(texts)` gives [texts x hidden] sentence embeddings.
+ * @example const enc = SentenceEncoder.load('models/all-MiniLM-L6-v2'); const e = enc.encode(['a funny movie']);
+ */
+export class SentenceEncoder {
+  private constructor(readonly config: SentenceEncoderConfig, readonly tokenizer: T5Tokenizer, private readonly w: Map<string, tf.Tensor>) {}
+
+  static load(dir: string): SentenceEncoder {
+    const need = (f: string) => {
+      const p = join(dir, f);
+      if (!existsSync(p)) throw new SemidError('ERR_SEMID_ENCODER', `${p} is missing (expected a sentence-transformers folder: config.json, tokenizer.json, model.safetensors)`);
+      return p;
+    };
+    const c = JSON.parse(readFileSync(need('config.json'), 'utf8'));
+    if (c.model_type !== 'bert' && c.model_type !== 'mpnet') throw new SemidError('ERR_SEMID_ENCODER', `${join(dir, 'config.json')}: model_type "${c.model_type}" is not supported (bert, mpnet)`);
+    if (c.hidden_act && c.hidden_act !== 'gelu') throw new SemidError('ERR_SEMID_ENCODER', `hidden_act "${c.hidden_act}" is not supported (gelu)`);
+    const poolPath = join(dir, '1_Pooling', 'config.json');
+    const pool = existsSync(poolPath) ? JSON.parse(readFileSync(poolPath, 'utf8')) : { pooling_mode_mean_tokens: true };
+    const pooling = pool.pooling_mode === 'cls' || pool.pooling_mode_cls_token ? 'cls' : 'mean';
+    const modules = existsSync(join(dir, 'modules.json')) ? readFileSync(join(dir, 'modules.json'), 'utf8') : '';
+    const config: SentenceEncoderConfig = {
+      modelType: c.model_type, hiddenSize: c.hidden_size, numLayers: c.num_hidden_layers, numHeads: c.num_attention_heads,
+      layerNormEps: c.layer_norm_eps ?? 1e-12, maxPositions: c.max_position_embeddings, padTokenId: c.pad_token_id ?? 0,
+      relativeBuckets: c.relative_attention_num_buckets ?? 32, pooling, normalize: /Normalize/.test(modules),
+    };
+    const { tensors } = readSafetensors(need('model.safetensors'));
+    const w = new Map<string, tf.Tensor>();
+    for (const [name, t] of tensors) {
+      const key = name.replace(/^(bert|mpnet|model)\./, '');
+      w.set(key, tf.tensor(t.data as Float32Array, t.shape, 'float32'));
+    }
+    return new SentenceEncoder(config, T5Tokenizer.load(need('tokenizer.json')), w);
+  }
+
+  private p(name: string): tf.Tensor {
+    const t = this.w.get(name);
+    if (!t) throw new SemidError('ERR_SEMID_ENCODER', `the encoder has no weight ${name}`);
+    return t;
+  }
+
+  private linear(x: tf.Tensor, name: string): tf.Tensor {
+    return tf.add(tf.matMul(x, this.p(`${name}.weight`), false, true), this.p(`${name}.bias`));
+  }
+
+  private layerNorm(x: tf.Tensor, name: string): tf.Tensor {
+    const mean = tf.mean(x, -1, true);
+    const centered = tf.sub(x, mean);
+    const variance = tf.mean(tf.square(centered), -1, true);
+    return tf.add(tf.mul(tf.mul(centered, tf.rsqrt(tf.add(variance, this.config.layerNormEps))), this.p(`${name}.weight`)), this.p(`${name}.bias`));
+  }
+
+  /** Last hidden states [batch, length, hidden] of token ids with a mask. */
+  hiddenStates(ids: Int32Array, mask: Int32Array, batch: number, length: number): tf.Tensor3D {
+    const c = this.config;
+    const h = c.numHeads;
+    const dh = c.hiddenSize / h;
+    return tf.tidy(() => {
+      const pos = new Int32Array(batch * length);
+      if (c.modelType === 'mpnet') {
+        // MPNet: positions count non-padding tokens from padding_idx + 1
+        for (let b = 0; b < batch; b++) { let k = 0; for (let t = 0; t < length; t++) { const on = ids[b * length + t] !== c.padTokenId; if (on) k++; pos[b * length + t] = on ? k + c.padTokenId : c.padTokenId; } }
+      } else {
+        for (let b = 0; b < batch; b++) for (let t = 0; t < length; t++) pos[b * length + t] = t;
+      }
+      let x = tf.add(tf.gather(this.p('embeddings.word_embeddings.weight'), tf.tensor1d(ids, 'int32')), tf.gather(this.p('embeddings.position_embeddings.weight'), tf.tensor1d(pos, 'int32')));
+      if (c.modelType === 'bert') x = tf.add(x, tf.gather(this.p('embeddings.token_type_embeddings.weight'), tf.zeros([batch * length], 'int32')));
+      x = this.layerNorm(x, 'embeddings.LayerNorm');
+      const maskBias = tf.tensor4d(Float32Array.from(mask, (m) => (m ? 0 : -1e9)), [batch, 1, 1, length]);
+      let bias: tf.Tensor = maskBias;
+      if (c.modelType === 'mpnet') {
+        const buckets = new Int32Array(length * length);
+        for (let q = 0; q < length; q++) for (let k = 0; k < length; k++) buckets[q * length + k] = relativePositionBucket(k - q, true, c.relativeBuckets, 128);
+        const rel = tf.transpose(tf.reshape(tf.gather(this.p('encoder.relative_attention_bias.weight'), tf.tensor1d(buckets, 'int32')), [length, length, h]), [2, 0, 1]);
+        bias = tf.add(tf.expandDims(rel, 0), maskBias);
+      }
+      const heads = (y: tf.Tensor) => tf.transpose(tf.reshape(y, [batch, length, h, dh]), [0, 2, 1, 3]);
+      for (let i = 0; i < c.numLayers; i++) {
+        const pre = `encoder.layer.${i}`;
+        const [qn, kn, vn, on, ln] = c.modelType === 'bert'
+          ? [`${pre}.attention.self.query`, `${pre}.attention.self.key`, `${pre}.attention.self.value`, `${pre}.attention.output.dense`, `${pre}.attention.output.LayerNorm`]
+          : [`${pre}.attention.attn.q`, `${pre}.attention.attn.k`, `${pre}.attention.attn.v`, `${pre}.attention.attn.o`, `${pre}.attention.LayerNorm`];
+        const scores = tf.add(tf.div(tf.matMul(heads(this.linear(x, qn)), heads(this.linear(x, kn)), false, true), Math.sqrt(dh)), bias);
+        const ctx = tf.reshape(tf.transpose(tf.matMul(tf.softmax(scores, -1), heads(this.linear(x, vn))), [0, 2, 1, 3]), [batch * length, c.hiddenSize]);
+        x = this.layerNorm(tf.add(this.linear(ctx, on), x), ln);
+        const inter = this.linear(x, `${pre}.intermediate.dense`);
+        const gelu = tf.mul(tf.mul(inter, 0.5), tf.add(1, tf.erf(tf.div(inter, Math.SQRT2))));
+        x = this.layerNorm(tf.add(this.linear(gelu, `${pre}.output.dense`), x), `${pre}.output.LayerNorm`);
+      }
+      return tf.reshape(x, [batch, length, c.hiddenSize]) as tf.Tensor3D;
+    });
+  }
+
+  /** Token ids of texts, padded (ids and mask [batch x length]). */
+  tokenize(texts: string[]): { ids: Int32Array; mask: Int32Array; length: number } {
+    const enc = texts.map((t) => {
+      const e = this.tokenizer.encode(t);
+      return e.length > this.config.maxPositions - 2 ? e.slice(0, this.config.maxPositions - 2) : e;
+    });
+    const length = Math.max(1, ...enc.map((e) => e.length));
+    const ids = new Int32Array(texts.length * length).fill(this.config.padTokenId);
+    const mask = new Int32Array(texts.length * length);
+    enc.forEach((e, i) => { ids.set(e, i * length); mask.fill(1, i * length, i * length + e.length); });
+    return { ids, mask, length };
+  }
+
+  /** Sentence embeddings [texts x hidden] (mean pooling over the mask, normalised when the model has a Normalize module). */
+  encode(texts: string[], batchSize = 64): Float32Array {
+    const d = this.config.hiddenSize;
+    const out = new Float32Array(texts.length * d);
+    for (let s = 0; s < texts.length; s += batchSize) {
+      const chunk = texts.slice(s, s + batchSize);
+      const { ids, mask, length } = this.tokenize(chunk);
+      const emb = tf.tidy(() => {
+        const hs = this.hiddenStates(ids, mask, chunk.length, length);
+        if (this.config.pooling === 'cls') return tf.reshape(tf.slice(hs, [0, 0, 0], [chunk.length, 1, d]), [chunk.length, d]);
+        const m = tf.tensor3d(Float32Array.from(mask), [chunk.length, length, 1]);
+        const pooled = tf.div(tf.sum(tf.mul(hs, m), 1), tf.maximum(tf.sum(m, 1), 1e-9));
+        return this.config.normalize ? tf.div(pooled, tf.maximum(tf.norm(pooled, 2, 1, true), 1e-12)) : pooled;
+      });
+      out.set(emb.dataSync() as Float32Array, s * d);
+      emb.dispose();
+    }
+    return out;
+  }
+
+  dispose(): void {
+    tf.dispose([...this.w.values()]);
+    this.w.clear();
+  }
+}
