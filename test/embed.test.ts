@@ -126,6 +126,14 @@ describe('embedding stages on a synthetic catalogue', () => {
     expect(rec.metrics.popularityRecall30).not.toBeNull();
     const fused = await embedStage('fused-concat', run);
     expect(fused.dim).toBe(search.dim + rec.dim);
+    // a local pretrained sentence-transformers encoder is fine-tuned instead of our tower
+    if (existsSync(join(fixtures, 'bert-tiny-st'))) {
+      const ft: number[] = [];
+      const tuned = await embedStage('search', run, { encoder: join(fixtures, 'bert-tiny-st'), profile: 'default', epochs: 2, seed: 1, onProgress: (_s, p) => ft.push(p.loss) });
+      expect(tuned.dim).toBe(32);
+      const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+      expect(mean(ft.slice(-5))).toBeLessThan(mean(ft.slice(0, 5)));
+    }
   }, 240_000);
 
   it.skipIf(!existsSync(join(shared, 'ratings.csv')))('search-tuned beats content on search (a slice of ml-latest-small)', async () => {

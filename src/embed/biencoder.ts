@@ -99,11 +99,26 @@ export class TextTower {
     return normalizeRows(out, this.dim);
   }
 
+  variables(): Map<string, tf.Variable> {
+    return new Map([['E', this.E], ['W', this.W]]);
+  }
+
+  /** Differentiable (not normalised) embeddings of texts. */
+  embedTexts(texts: string[]): tf.Tensor2D {
+    return this.forward(texts.map((t) => this.content.vectorizer.termIds(t)));
+  }
+
   weights(): TowerWeights {
     return { termEmbeddings: this.E.dataSync() as Float32Array, projection: this.W.dataSync() as Float32Array, dim: this.dim };
   }
 
   dispose(): void { tf.dispose([this.E, this.W]); }
+}
+
+/** What trainBiEncoder needs of a text tower: its variables and a differentiable text embedding. */
+export interface Tower {
+  variables(): Map<string, tf.Variable>;
+  embedTexts(texts: string[]): tf.Tensor2D;
 }
 
 export interface BiEncoderTrainOptions {
@@ -126,7 +141,7 @@ export interface BiEncoderTrainOptions {
  * loss is the sum of the two tasks' in-batch losses.
  * @example await trainBiEncoder(tower, { searchPairs, itemTexts, epochs: 3 });
  */
-export async function trainBiEncoder(tower: TextTower, o: BiEncoderTrainOptions): Promise<number[]> {
+export async function trainBiEncoder(tower: Tower, o: BiEncoderTrainOptions): Promise<number[]> {
   const epochs = expectInt('epochs', o.epochs ?? BIENCODER_PROFILES.default.epochs, 1, 1e6);
   const batchSize = expectInt('batchSize', o.batchSize ?? BIENCODER_PROFILES.default.batchSize, 2, 1e6);
   const lr = expectNumber('learningRate', o.learningRate ?? BIENCODER_PROFILES.default.learningRate, 0);
@@ -134,27 +149,24 @@ export async function trainBiEncoder(tower: TextTower, o: BiEncoderTrainOptions)
   const seed = o.seed ?? 0;
   if (!Array.isArray(o.searchPairs) || o.searchPairs.length === 0) throw new SemidArgumentError('searchPairs', 'a non-empty array of {query, item}', o.searchPairs);
   const itemPairs = o.itemPairs ?? [];
-  const itemIds = o.itemTexts.map((t) => tower.content.vectorizer.termIds(t));
-  const queryIds = new Map<string, Int32Array>();
-  const qids = (q: string) => { let v = queryIds.get(q); if (!v) { v = tower.content.vectorizer.termIds(q); queryIds.set(q, v); } return v; };
   const sizes = itemPairs.length ? [o.searchPairs.length, itemPairs.length] : [o.searchPairs.length];
   const steps = epochBatches({ sizes, batchSize, seed, epoch: 0 }).count * epochs;
   const result = await trainLoop({
-    variables: new Map([['E', tower.E], ['W', tower.W]]),
+    variables: tower.variables(),
     optimizer: new AdamW({ learningRate: linearSchedule({ peak: lr, warmupSteps: Math.round(steps * 0.1), totalSteps: steps }), weightDecay: 0 }),
     taskSizes: sizes, batchSize, epochs, seed, signal: o.signal, onProgress: o.onProgress,
     loss: (batch) => {
-      const sq: Int32Array[] = [];
-      const sd: Int32Array[] = [];
-      const ia: Int32Array[] = [];
-      const ib: Int32Array[] = [];
+      const sq: string[] = [];
+      const sd: string[] = [];
+      const ia: string[] = [];
+      const ib: string[] = [];
       batch.task.forEach((t, k) => {
         const i = batch.index[k];
-        if (t === 0) { sq.push(qids(o.searchPairs[i].query)); sd.push(itemIds[o.searchPairs[i].item]); } else { ia.push(itemIds[itemPairs[i][0]]); ib.push(itemIds[itemPairs[i][1]]); }
+        if (t === 0) { sq.push(o.searchPairs[i].query); sd.push(o.itemTexts[o.searchPairs[i].item]); } else { ia.push(o.itemTexts[itemPairs[i][0]]); ib.push(o.itemTexts[itemPairs[i][1]]); }
       });
       let loss = tf.scalar(0);
-      if (sq.length > 1) loss = tf.add(loss, mnrlLoss(tower.forward(sq), tower.forward(sd), scale));
-      if (ia.length > 1) loss = tf.add(loss, mnrlLoss(tower.forward(ia), tower.forward(ib), scale));
+      if (sq.length > 1) loss = tf.add(loss, mnrlLoss(tower.embedTexts(sq), tower.embedTexts(sd), scale));
+      if (ia.length > 1) loss = tf.add(loss, mnrlLoss(tower.embedTexts(ia), tower.embedTexts(ib), scale));
       return loss as tf.Scalar;
     },
   });

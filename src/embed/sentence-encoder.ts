@@ -32,7 +32,29 @@ export interface SentenceEncoderConfig {
 export class SentenceEncoder {
   private constructor(readonly config: SentenceEncoderConfig, readonly tokenizer: T5Tokenizer, private readonly w: Map<string, tf.Tensor>) {}
 
-  static load(dir: string): SentenceEncoder {
+  /** The weights as trainable variables (when loaded with trainable: true). */
+  variables(): Map<string, tf.Variable> {
+    const out = new Map<string, tf.Variable>();
+    for (const [k, v] of this.w) if (v instanceof tf.Variable) out.set(k, v);
+    return out;
+  }
+
+  get dim(): number { return this.config.hiddenSize; }
+
+  /** Differentiable pooled embeddings [texts x hidden] (not normalised), for fine-tuning. */
+  embedTexts(texts: string[]): tf.Tensor2D {
+    const { ids, mask, length } = this.tokenize(texts);
+    return tf.tidy(() => this.pool(this.hiddenStates(ids, mask, texts.length, length), mask, texts.length, length));
+  }
+
+  private pool(hs: tf.Tensor3D, mask: Int32Array, batch: number, length: number): tf.Tensor2D {
+    const d = this.config.hiddenSize;
+    if (this.config.pooling === 'cls') return tf.reshape(tf.slice(hs, [0, 0, 0], [batch, 1, d]), [batch, d]) as tf.Tensor2D;
+    const m = tf.tensor3d(Float32Array.from(mask), [batch, length, 1]);
+    return tf.div(tf.sum(tf.mul(hs, m), 1), tf.maximum(tf.sum(m, 1), 1e-9)) as tf.Tensor2D;
+  }
+
+  static load(dir: string, options: { trainable?: boolean } = {}): SentenceEncoder {
     const need = (f: string) => {
       const p = join(dir, f);
       if (!existsSync(p)) throw new SemidError('ERR_SEMID_ENCODER', `${p} is missing (expected a sentence-transformers folder: config.json, tokenizer.json, model.safetensors)`);
@@ -54,7 +76,11 @@ export class SentenceEncoder {
     const w = new Map<string, tf.Tensor>();
     for (const [name, t] of tensors) {
       const key = name.replace(/^(bert|mpnet|model)\./, '');
-      w.set(key, tf.tensor(t.data as Float32Array, t.shape, 'float32'));
+      const value = tf.tensor(t.data as Float32Array, t.shape, 'float32');
+      if (options.trainable && !key.startsWith('pooler.')) {
+        w.set(key, tf.variable(value, true, `st/${key}/${Math.random().toString(36).slice(2)}`));
+        value.dispose();
+      } else w.set(key, value);
     }
     return new SentenceEncoder(config, T5Tokenizer.load(need('tokenizer.json')), w);
   }
@@ -138,10 +164,7 @@ export class SentenceEncoder {
       const chunk = texts.slice(s, s + batchSize);
       const { ids, mask, length } = this.tokenize(chunk);
       const emb = tf.tidy(() => {
-        const hs = this.hiddenStates(ids, mask, chunk.length, length);
-        if (this.config.pooling === 'cls') return tf.reshape(tf.slice(hs, [0, 0, 0], [chunk.length, 1, d]), [chunk.length, d]);
-        const m = tf.tensor3d(Float32Array.from(mask), [chunk.length, length, 1]);
-        const pooled = tf.div(tf.sum(tf.mul(hs, m), 1), tf.maximum(tf.sum(m, 1), 1e-9));
+        const pooled = this.pool(this.hiddenStates(ids, mask, chunk.length, length), mask, chunk.length, length);
         return this.config.normalize ? tf.div(pooled, tf.maximum(tf.norm(pooled, 2, 1, true), 1e-12)) : pooled;
       });
       out.set(emb.dataSync() as Float32Array, s * d);

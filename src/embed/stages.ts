@@ -131,9 +131,10 @@ export async function embedStage(kind: EmbeddingKind, runDir: string, o: EmbedOp
     search = await searchRecall(ds, emb, dim, (q) => encodeContent(model, q), max, seed);
     rec = await recRecall(ds, meanHistoryVectors(ds, emb, dim), emb, dim, max, seed);
   } else if (kind === 'search' || kind === 'multitask') {
-    const content = loadContentModel(runDir);
-    const prof = { ...BIENCODER_PROFILES[o.profile ?? 'default'], ...(o.epochs ? { epochs: o.epochs } : {}) };
-    const tower = new TextTower(content);
+    // a local pretrained encoder is fine-tuned (paper profile by default); else our tower starts from the content model
+    const pretrained = o.encoder ? SentenceEncoder.load(o.encoder, { trainable: true }) : null;
+    const prof = { ...BIENCODER_PROFILES[o.profile ?? (pretrained ? 'paper' : 'default')], ...(o.epochs ? { epochs: o.epochs } : {}) };
+    const tower = pretrained ?? new TextTower(loadContentModel(runDir));
     const searchPairs = ds.search.train.map((e) => ({ query: e.query, item: e.item }));
     let itemPairs: Array<[number, number]> = [];
     if (kind === 'multitask') {
@@ -143,10 +144,11 @@ export async function embedStage(kind: EmbeddingKind, runDir: string, o: EmbedOp
       if (itemPairs.length > cap) itemPairs = Array.from(shuffleInPlace(itemPairs, mulberry32(hashSeed(seed, 'pairs'))).slice(0, cap));
     }
     const losses = await trainBiEncoder(tower, { searchPairs, itemPairs, itemTexts: texts, ...prof, seed, signal: o.signal, onProgress: progress(kind) });
-    emb = tower.encode(texts);
     dim = tower.dim;
-    settings.training = { ...prof, loss: 'MNRL', scale: 20, searchPairs: searchPairs.length, itemPairs: itemPairs.length, epochLoss: losses };
-    search = await searchRecall(ds, emb, dim, (q) => tower.encode(q), max, seed);
+    const encodeUnit = (t: string[]) => normalizeRows(tower.encode(t), dim);
+    emb = encodeUnit(texts);
+    settings.training = { ...prof, tower: pretrained ? { kind: 'sentence-transformers', folder: o.encoder } : 'tfidf-terms', loss: 'MNRL', scale: 20, searchPairs: searchPairs.length, itemPairs: itemPairs.length, epochLoss: losses };
+    search = await searchRecall(ds, emb, dim, encodeUnit, max, seed);
     rec = await recRecall(ds, meanHistoryVectors(ds, emb, dim), emb, dim, max, seed);
     tower.dispose();
   } else if (kind === 'rec') {
