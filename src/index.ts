@@ -34,3 +34,4 @@ export * from './model/runtime/index.js';
 export { readSafetensors, writeSafetensors, encodeSafetensors, floatToHalf, floatToBf16, type SafeTensor, type SafetensorsDtype, type SafetensorsFile } from './model/safetensors.js';
 export * from './model/t5/index.js';
 export * from './embed/index.js';
+export * from './ids/index.js';

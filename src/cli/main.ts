@@ -7,6 +7,7 @@ import { doctor } from './doctor.js';
 import { quantize } from './quantize.js';
 import { data } from './data.js';
 import { embed } from './embed.js';
+import { ids } from './ids.js';
 
 const USAGE = `Usage: semid <command> [options]
 
@@ -15,6 +16,7 @@ Commands:
   data prepare        MovieLens -> the joint search & recommendation data set (semid data --help)
   data download       fetch an official MovieLens archive
   embed <kind>        an embedding space of the study (semid embed --help)
+  ids <strategy>      Semantic IDs of a strategy and quantizer (semid ids --help)
   quantize <x.npy>    RQ-KMeans Semantic IDs for embeddings (semid quantize --help)
   help                show this text
   version             print the version
@@ -33,6 +35,8 @@ export async function main(argv: string[]): Promise<number> {
       return data(rest);
     case 'embed':
       return embed(rest);
+    case 'ids':
+      return ids(rest);
     case 'version':
     case '--version':
       process.stdout.write(JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')).version + '\n');

@@ -1,0 +1,48 @@
+/** `semid ids <strategy> --run <dir>`: Semantic IDs of one strategy and quantizer, with their statistics. */
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { SemidArgumentError } from '../kernels/errors.js';
+import { initRuntime } from '../model/runtime/backend.js';
+import { buildIds, QUANTIZERS, STRATEGIES, type Strategy } from '../ids/strategies.js';
+import type { QuantizerName } from '../ids/quantizer.js';
+import { saveIds } from '../ids/store.js';
+import { table } from './format.js';
+
+export const IDS_USAGE = `Usage: semid ids <${STRATEGIES.join('|')}> --run <dir>
+                 [--quantizer ${QUANTIZERS.join('|')}] [--levels 2] [--codebook 256] [--collisions keep|dedup] [--seed 42] [--iters 20]
+
+Quantizes the run's embeddings (semid embed) into each item's Semantic ID for search and for
+recommendation, writes <dir>/ids/<strategy>-<quantizer>-<collisions>.json (+ codes .npy) and prints
+reconstruction error, codebook usage and collisions.
+`;
+
+export async function ids(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true,
+    options: { run: { type: 'string' }, quantizer: { type: 'string' }, levels: { type: 'string' }, codebook: { type: 'string' }, collisions: { type: 'string' }, seed: { type: 'string' }, iters: { type: 'string' }, help: { type: 'boolean', default: false } },
+  });
+  if (values.help || positionals.length === 0) { process.stdout.write(IDS_USAGE); return values.help ? 0 : 2; }
+  const strategy = positionals[0] as Strategy;
+  if (!STRATEGIES.includes(strategy)) throw new SemidArgumentError('strategy', STRATEGIES.join(', '), strategy);
+  if (!values.run) throw new SemidArgumentError('--run', 'a run folder', values.run);
+  const int = (name: string, v: string | undefined) => {
+    if (v === undefined) return undefined;
+    const x = Number(v);
+    if (!Number.isInteger(x)) throw new SemidArgumentError(`--${name}`, 'an integer', v);
+    return x;
+  };
+  await initRuntime();
+  const result = await buildIds(strategy, resolve(values.run), {
+    quantizer: values.quantizer as QuantizerName | undefined, levels: int('levels', values.levels), codebookSize: int('codebook', values.codebook),
+    collisions: values.collisions as 'keep' | 'dedup' | undefined, seed: int('seed', values.seed), iters: int('iters', values.iters),
+  });
+  const path = saveIds(resolve(values.run), result);
+  const f = (x: number) => x.toFixed(4);
+  const rows = [result.search, ...(result.rec === result.search ? [] : [result.rec])].map((ns) => [
+    ns.name, ns.quality ? ns.quality.relativeError.map(f).join(' / ') : '-', ns.quality ? ns.quality.usage.map((u) => u.toFixed(2)).join(' / ') : '-',
+    ns.quality ? ns.quality.perplexity.map((p) => p.toFixed(0)).join(' / ') : '-', ns.collisions.distinctIds, ns.collisions.itemsInCollidingIds, ns.collisions.largestBucket,
+  ]);
+  process.stdout.write(`\n${strategy} with ${result.settings.quantizer} (${result.settings.levels} x ${result.settings.codebookSize}, collisions ${result.settings.collisions}): ${result.vocabulary.length} new tokens\n`);
+  process.stdout.write(table(rows, ['namespace', 'rel. error per level', 'usage per level', 'perplexity', 'distinct IDs', 'items in colliding IDs', 'largest bucket']) + `\nwrote ${path}\n`);
+  return 0;
+}

@@ -1,0 +1,170 @@
+/**
+ * RQ-VAE (Lee et al. 2022; TIGER's tokenizer) in tfjs: an MLP encoder to a small latent, residual
+ * vector quantization of the latent (L codebooks of K codes, initialised by our RQ-KMeans on the
+ * encoded training rows, dead codes re-seeded from live residuals after every epoch), an MLP
+ * decoder, and the loss |x - x̂|² + Σ_l (|sg(r_l) - q_l|² + β |r_l - sg(q_l)|²) with the
+ * straight-through estimator.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { expectInt } from '../kernels/validate.js';
+import { mulberry32 } from '../data/random.js';
+import { RQKMeans } from '../kernels/rqkmeans.js';
+import { AdamW } from '../model/runtime/adamw.js';
+import { trainLoop } from '../model/runtime/train-loop.js';
+import type { Quantizer, QuantizerFitOptions } from './quantizer.js';
+
+export interface RqVaeOptions extends QuantizerFitOptions {
+  hidden?: number;
+  latent?: number;
+  beta?: number;
+  batchSize?: number;
+  learningRate?: number;
+}
+
+/** A copy of t that gradients do not flow through. */
+function sg(t: tf.Tensor): tf.Tensor {
+  return tf.tensor(t.dataSync(), t.shape, t.dtype);
+}
+
+export class RqVaeQuantizer implements Quantizer {
+  readonly name = 'rqvae' as const;
+  /** Codes used per level in the last training epoch (before re-seeding). */
+  lastUsage: number[] = [];
+
+  private constructor(readonly levels: number, readonly codebookSize: number, readonly dim: number, readonly hidden: number, readonly latent: number,
+    private readonly vars: Map<string, tf.Variable>) {}
+
+  private v(name: string): tf.Variable { return this.vars.get(name)!; }
+
+  private encodeLatent(x: tf.Tensor): tf.Tensor2D {
+    return tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(x, this.v('enc1')), this.v('encb1'))), this.v('enc2')), this.v('encb2')) as tf.Tensor2D;
+  }
+
+  private decodeLatent(z: tf.Tensor): tf.Tensor2D {
+    return tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(z, this.v('dec1')), this.v('decb1'))), this.v('dec2')), this.v('decb2')) as tf.Tensor2D;
+  }
+
+  /** Nearest code of each row of r in codebook l (squared distance), no gradient. */
+  private nearest(r: tf.Tensor2D, l: number): tf.Tensor1D {
+    const codes = tf.tidy(() => {
+      const c = this.v(`cb${l}`);
+      const d = tf.sub(tf.sum(tf.square(c), 1), tf.mul(2, tf.matMul(r, c, false, true)));
+      return tf.argMin(d, 1).dataSync() as Int32Array;
+    });
+    return tf.tensor1d(codes, 'int32'); // a constant: no gradient flows through the choice of code
+  }
+
+  static async fit(x: Float32Array, dim: number, o: RqVaeOptions): Promise<RqVaeQuantizer> {
+    const n = x.length / dim;
+    const L = expectInt('levels', o.levels, 1, 16);
+    const K = expectInt('codebookSize', o.codebookSize, 2, 1 << 16);
+    const hidden = o.hidden ?? 256;
+    const latent = o.latent ?? 32;
+    const beta = o.beta ?? 0.25;
+    const epochs = expectInt('iters', o.iters ?? 30, 1, 1e6);
+    const rand = mulberry32(o.seed ?? 0);
+    const glorot = (a: number, b: number) => { const s = Math.sqrt(6 / (a + b)); return Float32Array.from({ length: a * b }, () => (rand() * 2 - 1) * s); };
+    const own = (data: Float32Array, shape: number[], name: string) => { const t = tf.tensor(data, shape); const v = tf.variable(t, true, `rqvae/${name}/${Math.random().toString(36).slice(2)}`); t.dispose(); return v; };
+    const vars = new Map<string, tf.Variable>([
+      ['enc1', own(glorot(dim, hidden), [dim, hidden], 'enc1')], ['encb1', own(new Float32Array(hidden), [hidden], 'encb1')],
+      ['enc2', own(glorot(hidden, latent), [hidden, latent], 'enc2')], ['encb2', own(new Float32Array(latent), [latent], 'encb2')],
+      ['dec1', own(glorot(latent, hidden), [latent, hidden], 'dec1')], ['decb1', own(new Float32Array(hidden), [hidden], 'decb1')],
+      ['dec2', own(glorot(hidden, dim), [hidden, dim], 'dec2')], ['decb2', own(new Float32Array(dim), [dim], 'decb2')],
+    ]);
+    const q = new RqVaeQuantizer(L, K, dim, hidden, latent, vars);
+    const X = tf.tensor2d(x, [n, dim]);
+    // k-means initialisation of the codebooks on the initial latents
+    const z0 = tf.tidy(() => q.encodeLatent(X));
+    const rq = await RQKMeans.train(z0.dataSync() as Float32Array, { dim: latent, levels: L, codebookSize: Math.min(K, n), seed: o.seed ?? 0, iters: 10 });
+    z0.dispose();
+    for (let l = 0; l < L; l++) {
+      const cb = new Float32Array(K * latent);
+      cb.set(rq.codebooks.subarray(l * rq.codebookSize * latent, (l + 1) * rq.codebookSize * latent));
+      vars.set(`cb${l}`, own(cb, [K, latent], `cb${l}`));
+    }
+    const usage = Array.from({ length: L }, () => new Uint8Array(K));
+    const lastResiduals: Float32Array[] = Array.from({ length: L }, () => new Float32Array(0));
+    const batchSize = o.batchSize ?? 1024;
+    const optimizer = new AdamW({ learningRate: o.learningRate ?? 1e-3, weightDecay: 0 });
+    for (let e = 0; e < epochs; e++) {
+      await trainLoop({
+        variables: vars, optimizer, taskSizes: [n], batchSize, epochs: 1,
+        seed: (o.seed ?? 0) + e, signal: o.signal,
+        loss: (batch) => tf.tidy(() => {
+          const xb = tf.gather(X, tf.tensor1d(batch.index, 'int32'));
+          const z = q.encodeLatent(xb);
+          let r: tf.Tensor2D = z;
+          let zq: tf.Tensor = tf.zerosLike(z);
+          let vq: tf.Tensor = tf.scalar(0);
+          for (let l = 0; l < L; l++) {
+            const idx = q.nearest(sg(r) as tf.Tensor2D, l);
+            const codes = idx.dataSync();
+            for (const c of codes) usage[l][c] = 1;
+            lastResiduals[l] = r.dataSync() as Float32Array;
+            const ql = tf.gather(q.v(`cb${l}`), idx);
+            vq = tf.add(vq, tf.add(tf.mean(tf.sum(tf.square(tf.sub(sg(r), ql)), 1)), tf.mul(beta, tf.mean(tf.sum(tf.square(tf.sub(r, sg(ql))), 1)))));
+            zq = tf.add(zq, ql);
+            r = tf.sub(r, sg(ql)) as tf.Tensor2D;
+          }
+          const st = tf.add(z, sg(tf.sub(zq, z)));
+          const rec = tf.mean(tf.sum(tf.square(tf.sub(q.decodeLatent(st), xb)), 1));
+          return tf.add(rec, vq) as tf.Scalar;
+        }),
+      });
+      // dead-code reset: codes no row chose this epoch take a random live residual
+      q.lastUsage = usage.map((u) => u.reduce((a, b) => a + b, 0) / K);
+      for (let l = 0; l < L; l++) {
+        const res = lastResiduals[l];
+        const rows = res.length / latent;
+        if (e === epochs - 1 || rows === 0) break;
+        const cb = q.v(`cb${l}`).dataSync().slice() as Float32Array;
+        let changed = false;
+        for (let k = 0; k < K; k++) {
+          if (usage[l][k]) continue;
+          const r = Math.floor(rand() * rows);
+          cb.set(res.subarray(r * latent, (r + 1) * latent), k * latent);
+          changed = true;
+        }
+        if (changed) q.v(`cb${l}`).assign(tf.tensor2d(cb, [K, latent]));
+      }
+      usage.forEach((u) => u.fill(0));
+    }
+    X.dispose();
+    return q;
+  }
+
+  async encode(x: Float32Array): Promise<Int32Array> {
+    const n = x.length / this.dim;
+    const out = new Int32Array(n * this.levels);
+    tf.tidy(() => {
+      let r = this.encodeLatent(tf.tensor2d(x, [n, this.dim]));
+      for (let l = 0; l < this.levels; l++) {
+        const idx = this.nearest(r, l);
+        const codes = idx.dataSync();
+        for (let i = 0; i < n; i++) out[i * this.levels + l] = codes[i];
+        r = tf.sub(r, tf.gather(this.v(`cb${l}`), idx)) as tf.Tensor2D;
+      }
+    });
+    return out;
+  }
+
+  async decode(codes: Int32Array, upTo = this.levels): Promise<Float32Array> {
+    const n = codes.length / this.levels;
+    return tf.tidy(() => {
+      let zq: tf.Tensor = tf.zeros([n, this.latent]);
+      for (let l = 0; l < upTo; l++) {
+        const idx = tf.tensor1d(Int32Array.from({ length: n }, (_, i) => codes[i * this.levels + l]), 'int32');
+        zq = tf.add(zq, tf.gather(this.v(`cb${l}`), idx));
+      }
+      return this.decodeLatent(zq).dataSync() as Float32Array;
+    });
+  }
+
+  toJSON() {
+    const out: Record<string, unknown> = { name: this.name, levels: this.levels, codebookSize: this.codebookSize, dim: this.dim, hidden: this.hidden, latent: this.latent };
+    for (const [k, v] of this.vars) out[k] = Array.from(v.dataSync());
+    return out;
+  }
+
+  dispose(): void { tf.dispose([...this.vars.values()]); }
+}

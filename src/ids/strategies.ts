@@ -1,0 +1,178 @@
+/**
+ * The eight Semantic ID constructions of the study, from embeddings to each item's token sequence
+ * for search and for recommendation, with the vocabulary they add:
+ *   content, search, rec, multitask, fused-concat, fused-svd: one space, one quantizer, one token
+ *     set <id_l_c> shared by both tasks (levels x K tokens, 512 for 2 x 256);
+ *   separate: search IDs from the search space as <s_l_c>, rec IDs from the rec space as <r_l_c>;
+ *     the search prompt decodes only search tokens, the rec prompt only rec tokens (2 x 512);
+ *   prefix-share: a shared first level quantizes the concatenation of both (normalised) spaces
+ *     (<p_0_c>, K tokens); each task's later levels quantize what that shared code leaves of its own
+ *     space (<s_l_c>, <r_l_c>): the encoder over the concatenation and two task decoders, 256 + 512.
+ * Collisions: `keep` (an ID names all its items) or `dedup` (an extra level <dup_k> numbering the
+ * items that share an ID, as TIGER does; every item gets one, so IDs keep one length).
+ */
+import { SemidArgumentError } from '../kernels/errors.js';
+import { expectInt } from '../kernels/validate.js';
+import { loadEmbeddings } from '../embed/store.js';
+import { normalizeRows } from '../embed/vectors.js';
+import { codeStats, type CodeStats } from './stats.js';
+import { DictionaryQuantizer, RQKMeansQuantizer, ResidualLFQ, quantizerStats, type Quantizer, type QuantizerFitOptions, type QuantizerName, type QuantizerStats } from './quantizer.js';
+import { RqVaeQuantizer } from './rqvae.js';
+
+export const STRATEGIES = ['content', 'search', 'rec', 'multitask', 'separate', 'prefix-share', 'fused-concat', 'fused-svd'] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+export const QUANTIZERS: QuantizerName[] = ['rqkmeans', 'dictionary', 'rlfq', 'rqvae'];
+
+export interface IdSettings {
+  quantizer?: QuantizerName;
+  levels?: number;
+  codebookSize?: number;
+  collisions?: 'keep' | 'dedup';
+  seed?: number;
+  iters?: number;
+  signal?: AbortSignal;
+}
+
+export interface NamespaceIds {
+  /** Namespace name: "id" (shared), "s" / "r" (Separate), "p+s" / "p+r" (Prefix-share). */
+  name: string;
+  /** [items x levels] codes (before the dedup level). */
+  codes: Int32Array;
+  levels: number;
+  /** Token names of each item's ID (dedup level included). */
+  tokens: string[][];
+  quality: QuantizerStats | null;
+  /** Collisions after the policy. */
+  collisions: CodeStats;
+}
+
+export interface IdAssignment {
+  strategy: Strategy;
+  settings: Required<Omit<IdSettings, 'signal'>>;
+  items: number;
+  search: NamespaceIds;
+  rec: NamespaceIds;
+  /** Every token the strategy adds to the model's vocabulary, in a fixed order. */
+  vocabulary: string[];
+}
+
+/** Fit the named quantizer. */
+export async function fitQuantizer(name: QuantizerName, x: Float32Array, dim: number, o: QuantizerFitOptions): Promise<Quantizer> {
+  switch (name) {
+    case 'rqkmeans': return RQKMeansQuantizer.fit(x, dim, o);
+    case 'dictionary': return DictionaryQuantizer.fit(x, dim, o);
+    case 'rlfq': return ResidualLFQ.fit(x, dim, o);
+    case 'rqvae': return RqVaeQuantizer.fit(x, dim, o);
+    default: throw new SemidArgumentError('quantizer', QUANTIZERS.join(', '), name);
+  }
+}
+
+function tokensOf(codes: Int32Array, levels: number, prefixes: string[], offsetLevel = 0): string[][] {
+  const n = codes.length / levels;
+  return Array.from({ length: n }, (_, i) => Array.from({ length: levels }, (_, l) => `<${prefixes[l]}_${l + offsetLevel}_${codes[i * levels + l]}>`));
+}
+
+/** Apply the collision policy: `dedup` appends <dup_k>, k = rank of the item among those sharing its ID. */
+function applyCollisions(tokens: string[][], policy: 'keep' | 'dedup'): { tokens: string[][]; maxBucket: number } {
+  const groups = new Map<string, number>();
+  let maxBucket = 1;
+  const out = tokens.map((t) => {
+    const key = t.join(' ');
+    const k = groups.get(key) ?? 0;
+    groups.set(key, k + 1);
+    maxBucket = Math.max(maxBucket, k + 1);
+    return policy === 'dedup' ? [...t, `<dup_${k}>`] : t;
+  });
+  return { tokens: out, maxBucket };
+}
+
+function collisionStats(tokens: string[][]): CodeStats {
+  const ids = new Map<string, number>();
+  const codes = new Int32Array(tokens.length);
+  tokens.forEach((t, i) => { const key = t.join(' '); if (!ids.has(key)) ids.set(key, ids.size); codes[i] = ids.get(key)!; });
+  return codeStats(codes, 1, Math.max(1, ids.size));
+}
+
+async function quantizeSpace(space: Float32Array, dim: number, s: Required<Omit<IdSettings, 'signal'>>, signal?: AbortSignal) {
+  const q = await fitQuantizer(s.quantizer, space, dim, { levels: s.levels, codebookSize: s.codebookSize, seed: s.seed, iters: s.iters, signal });
+  const codes = await q.encode(space);
+  return { codes, quality: await quantizerStats(q, space, codes) };
+}
+
+/**
+ * Build a strategy's IDs from a run's embeddings.
+ * @example const ids = await buildIds('multitask', 'runs/default', { quantizer: 'rqkmeans', levels: 2, codebookSize: 256 });
+ */
+export async function buildIds(strategy: Strategy, runDir: string, options: IdSettings = {}): Promise<IdAssignment> {
+  if (!STRATEGIES.includes(strategy)) throw new SemidArgumentError('strategy', STRATEGIES.join(', '), strategy);
+  const s = {
+    quantizer: options.quantizer ?? 'rqkmeans', levels: expectInt('levels', options.levels ?? 2, 1, 16),
+    codebookSize: expectInt('codebookSize', options.codebookSize ?? 256, 2, 1 << 16), collisions: options.collisions ?? 'keep',
+    seed: options.seed ?? 42, iters: options.iters ?? 20,
+  } as Required<Omit<IdSettings, 'signal'>>;
+  if (!QUANTIZERS.includes(s.quantizer)) throw new SemidArgumentError('quantizer', QUANTIZERS.join(', '), s.quantizer);
+  if (s.collisions !== 'keep' && s.collisions !== 'dedup') throw new SemidArgumentError('collisions', '"keep" or "dedup"', s.collisions);
+  const L = s.levels;
+  const K = s.codebookSize;
+  const make = (name: string, codes: Int32Array, levels: number, prefixes: string[], quality: QuantizerStats | null): NamespaceIds => {
+    const { tokens } = applyCollisions(tokensOf(codes, levels, prefixes), s.collisions);
+    return { name, codes, levels, tokens, quality, collisions: collisionStats(tokens) };
+  };
+  let search: NamespaceIds;
+  let rec: NamespaceIds;
+  const vocabulary: string[] = [];
+  const addVocab = (prefix: string, from: number, to: number) => { for (let l = from; l < to; l++) for (let c = 0; c < K; c++) vocabulary.push(`<${prefix}_${l}_${c}>`); };
+  if (strategy === 'separate') {
+    const a = loadEmbeddings(runDir, 'search');
+    const b = loadEmbeddings(runDir, 'rec');
+    const qa = await quantizeSpace(a.data, a.dim, s, options.signal);
+    const qb = await quantizeSpace(b.data, b.dim, s, options.signal);
+    search = make('s', qa.codes, L, Array(L).fill('s'), qa.quality);
+    rec = make('r', qb.codes, L, Array(L).fill('r'), qb.quality);
+    addVocab('s', 0, L);
+    addVocab('r', 0, L);
+  } else if (strategy === 'prefix-share') {
+    if (L < 2) throw new SemidArgumentError('levels', 'at least 2 for prefix-share (one shared level, then task levels)', L);
+    const a = loadEmbeddings(runDir, 'search');
+    const b = loadEmbeddings(runDir, 'rec');
+    const n = a.rows;
+    const na = normalizeRows(Float32Array.from(a.data), a.dim);
+    const nb = normalizeRows(Float32Array.from(b.data), b.dim);
+    const cat = new Float32Array(n * (a.dim + b.dim));
+    for (let i = 0; i < n; i++) { cat.set(na.subarray(i * a.dim, (i + 1) * a.dim), i * (a.dim + b.dim)); cat.set(nb.subarray(i * b.dim, (i + 1) * b.dim), i * (a.dim + b.dim) + a.dim); }
+    const shared = await fitQuantizer(s.quantizer, cat, a.dim + b.dim, { levels: 1, codebookSize: K, seed: s.seed, iters: s.iters, signal: options.signal });
+    const c0 = await shared.encode(cat);
+    const rec0 = await shared.decode(c0);
+    const residual = (src: Float32Array, dim: number, offset: number) => {
+      const out = new Float32Array(n * dim);
+      for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) out[i * dim + j] = src[i * dim + j] - rec0[i * (a.dim + b.dim) + offset + j];
+      return out;
+    };
+    const sub = { ...s, levels: L - 1 };
+    const qa = await quantizeSpace(residual(na, a.dim, 0), a.dim, sub, options.signal);
+    const qb = await quantizeSpace(residual(nb, b.dim, a.dim), b.dim, sub, options.signal);
+    const join = (rest: Int32Array) => { const out = new Int32Array(n * L); for (let i = 0; i < n; i++) { out[i * L] = c0[i]; out.set(rest.subarray(i * (L - 1), (i + 1) * (L - 1)), i * L + 1); } return out; };
+    search = make('p+s', join(qa.codes), L, ['p', ...Array(L - 1).fill('s')], qa.quality);
+    rec = make('p+r', join(qb.codes), L, ['p', ...Array(L - 1).fill('r')], qb.quality);
+    addVocab('p', 0, 1);
+    addVocab('s', 1, L);
+    addVocab('r', 1, L);
+  } else {
+    const e = loadEmbeddings(runDir, strategy);
+    const q = await quantizeSpace(e.data, e.dim, s, options.signal);
+    search = make('id', q.codes, L, Array(L).fill('id'), q.quality);
+    rec = search;
+    addVocab('id', 0, L);
+  }
+  if (s.collisions === 'dedup') {
+    const maxBucket = Math.max(search.collisions.n ? bucketMax(search.tokens) : 1, bucketMax(rec.tokens));
+    for (let k = 0; k < maxBucket; k++) vocabulary.push(`<dup_${k}>`);
+  }
+  return { strategy, settings: s, items: search.tokens.length, search, rec, vocabulary };
+}
+
+function bucketMax(tokens: string[][]): number {
+  let m = 0;
+  for (const t of tokens) { const last = t[t.length - 1]; const k = /^<dup_(\d+)>$/.exec(last); if (k) m = Math.max(m, Number(k[1]) + 1); }
+  return m;
+}

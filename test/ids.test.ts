@@ -1,0 +1,165 @@
+// Semantic ID quantizers and strategies: planted clusters recovered, honest statistics, RQ-VAE
+// without collapse, the namespaces and token counts of each construction, collisions policies.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import {
+  DictionaryQuantizer, RQKMeansQuantizer, ResidualLFQ, RqVaeQuantizer, buildIds, fitContentEncoder, initRuntime, loadIds, quantizerStats,
+  readMovieLens, saveEmbeddings, saveIds, sharedMovieLensDir, type Quantizer,
+} from '../src/index.js';
+import { rng } from './helpers.js';
+
+const shared = sharedMovieLensDir();
+
+function gauss(r: () => number): number {
+  return Math.sqrt(-2 * Math.log(Math.max(r(), 1e-12))) * Math.cos(2 * Math.PI * r());
+}
+
+/** n points around `centers` [k x dim] with noise; labels returned. */
+function planted(centers: number[][], perCluster: number, noise: number, seed: number) {
+  const r = rng(seed);
+  const dim = centers[0].length;
+  const x = new Float32Array(centers.length * perCluster * dim);
+  const labels: number[] = [];
+  centers.forEach((c, k) => {
+    for (let i = 0; i < perCluster; i++) {
+      const row = k * perCluster + i;
+      for (let j = 0; j < dim; j++) x[row * dim + j] = c[j] + noise * gauss(r);
+      labels.push(k);
+    }
+  });
+  return { x, labels, dim };
+}
+
+/** Level-0 codes are one per cluster and different across clusters. */
+function expectRecovered(codes: Int32Array, levels: number, labels: number[], k: number) {
+  const codeOf = new Map<number, Map<number, number>>();
+  labels.forEach((l, i) => {
+    const m = codeOf.get(l) ?? new Map<number, number>();
+    m.set(codes[i * levels], (m.get(codes[i * levels]) ?? 0) + 1);
+    codeOf.set(l, m);
+  });
+  const majority = new Set<number>();
+  for (const [, m] of codeOf) {
+    const [code, count] = [...m.entries()].sort((a, b) => b[1] - a[1])[0];
+    expect(count / [...m.values()].reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(0.95);
+    majority.add(code);
+  }
+  expect(majority.size).toBe(k);
+}
+
+describe('quantizers', () => {
+  beforeAll(async () => { await initRuntime({ backend: 'wasm' }); });
+  const r = rng(11);
+  const dirs = Array.from({ length: 8 }, () => { const v = Array.from({ length: 16 }, () => gauss(r)); const n = Math.hypot(...v); return v.map((x) => (5 * x) / n); });
+
+  const cases: Array<[string, (x: Float32Array, dim: number) => Promise<Quantizer>, number]> = [
+    ['rqkmeans', (x, dim) => RQKMeansQuantizer.fit(x, dim, { levels: 2, codebookSize: 8, seed: 1 }), 0.05],
+    ['dictionary', (x, dim) => DictionaryQuantizer.fit(x, dim, { levels: 2, codebookSize: 8, seed: 1, iters: 5 }), 0.05],
+    // the decoder is a small MLP: its reconstruction is looser than a codebook's
+    ['rqvae', (x, dim) => RqVaeQuantizer.fit(x, dim, { levels: 2, codebookSize: 8, seed: 1, iters: 30, hidden: 64, latent: 8, batchSize: 128 }), 0.15],
+  ];
+  for (const [name, fit, bound] of cases) {
+    it(`${name} recovers planted clusters and reports honest statistics`, async () => {
+      const { x, labels, dim } = planted(dirs, 60, 0.1, 3);
+      const q = await fit(x, dim);
+      const codes = await q.encode(x);
+      expectRecovered(codes, 2, labels, 8);
+      const s = await quantizerStats(q, x, codes);
+      expect(s.usage[0]).toBe(1);
+      expect(s.relativeError[0]).toBeLessThan(bound);
+      expect(s.relativeError[1]).toBeLessThanOrEqual(s.relativeError[0] + 1e-6);
+      expect(s.n).toBe(480);
+    }, 120_000);
+  }
+
+  it('ResidualLFQ recovers clusters at the corners of a cube (one sign bit per direction)', async () => {
+    const corners: number[][] = [];
+    // unequal sides (4, 3, 2) so the principal directions are the cube's axes
+    for (let c = 0; c < 8; c++) corners.push(Array.from({ length: 12 }, (_, j) => (j < 3 ? ((c >> j) & 1 ? 1 : -1) * (4 - j) : 0)));
+    const { x, labels, dim } = planted(corners, 50, 0.2, 5);
+    const q = await ResidualLFQ.fit(x, dim, { levels: 1, codebookSize: 8, seed: 1 });
+    const codes = await q.encode(x);
+    expectRecovered(codes, 1, labels, 8);
+    const s = await quantizerStats(q, x, codes);
+    expect(s.totalRelativeError).toBeLessThan(0.05);
+    await expect(ResidualLFQ.fit(x, dim, { levels: 1, codebookSize: 12 })).rejects.toThrow(/a power of two for ResidualLFQ/);
+  });
+
+  it.skipIf(!existsSync(join(shared, 'movies.csv')))('RQ-VAE does not collapse on real embeddings (usage >= 0.5 per level)', async () => {
+    const ml = await readMovieLens(shared);
+    const texts = ml.movies.title.slice(0, 3000).map((t, i) => `${t} ${ml.movies.genres[i].join(' ')}`);
+    const { embeddings, model } = await fitContentEncoder(texts, { dim: 64, seed: 1 });
+    const q = await RqVaeQuantizer.fit(embeddings, model.dim, { levels: 2, codebookSize: 64, iters: 8, seed: 2, batchSize: 256 });
+    const s = await quantizerStats(q, embeddings);
+    for (const u of s.usage) expect(u).toBeGreaterThanOrEqual(0.5);
+  }, 120_000);
+});
+
+describe('strategies', () => {
+  let run: string;
+  beforeAll(async () => {
+    await initRuntime({ backend: 'wasm' });
+    run = mkdtempSync(join(tmpdir(), 'semid-ids-'));
+    const r = rng(21);
+    const n = 700;
+    const emb = (dim: number) => Float32Array.from({ length: n * dim }, () => gauss(r));
+    for (const [name, dim] of [['content', 24], ['search', 24], ['rec', 16], ['multitask', 24], ['fused-concat', 40], ['fused-svd', 16]] as const) {
+      saveEmbeddings(run, name, emb(dim), dim, {});
+    }
+  });
+
+  it('single-space strategies share one 512-token ID space between the tasks', async () => {
+    const ids = await buildIds('multitask', run, { levels: 2, codebookSize: 256 });
+    expect(ids.vocabulary.length).toBe(512);
+    expect(ids.rec).toBe(ids.search);
+    expect(ids.search.tokens[0][0]).toMatch(/^<id_0_\d+>$/);
+    expect(ids.search.collisions.n).toBe(700);
+  });
+
+  it('Separate keeps the namespaces apart (2 x 512 tokens)', async () => {
+    const ids = await buildIds('separate', run, { levels: 2, codebookSize: 256 });
+    expect(ids.vocabulary.length).toBe(1024);
+    for (const t of ids.search.tokens) for (const tok of t) expect(tok).toMatch(/^<s_/);
+    for (const t of ids.rec.tokens) for (const tok of t) expect(tok).toMatch(/^<r_/);
+  });
+
+  it('Prefix-share shares its first code between the tasks (256 + 512 tokens)', async () => {
+    const ids = await buildIds('prefix-share', run, { levels: 2, codebookSize: 256 });
+    expect(ids.vocabulary.length).toBe(768);
+    ids.search.tokens.forEach((t, i) => {
+      expect(t[0]).toMatch(/^<p_0_\d+>$/);
+      expect(ids.rec.tokens[i][0]).toBe(t[0]);
+      expect(t[1]).toMatch(/^<s_1_/);
+      expect(ids.rec.tokens[i][1]).toMatch(/^<r_1_/);
+    });
+    await expect(buildIds('prefix-share', run, { levels: 1 })).rejects.toThrow(/at least 2 for prefix-share/);
+  });
+
+  it('dedup makes every ID unique; keep reports the collisions; IDs round-trip through the run folder', async () => {
+    const keep = await buildIds('content', run, { levels: 1, codebookSize: 16 });
+    expect(keep.search.collisions.itemsInCollidingIds).toBeGreaterThan(0);
+    const dedup = await buildIds('content', run, { levels: 1, codebookSize: 16, collisions: 'dedup' });
+    expect(dedup.search.collisions.distinctIds).toBe(700);
+    expect(dedup.search.collisions.itemsInCollidingIds).toBe(0);
+    expect(dedup.vocabulary.filter((t) => t.startsWith('<dup_')).length).toBe(keep.search.collisions.largestBucket);
+    saveIds(run, dedup);
+    const back = loadIds(run, 'content', 'rqkmeans', 'dedup');
+    expect(back.search[5]).toEqual(dedup.search.tokens[5]);
+    await expect(buildIds('nope' as never, run)).rejects.toThrow(/Expected content, search, rec/);
+    await expect(buildIds('content', run, { quantizer: 'pq' as never })).rejects.toThrow(/Expected rqkmeans, dictionary, rlfq, rqvae for quantizer/);
+    expect(() => loadIds(run, 'separate')).toThrow(/separate-rqkmeans-keep\.json is missing: run `semid ids separate/);
+  });
+
+  it('semid ids prints the statistics table', () => {
+    const bin = fileURLToPath(new URL('../bin/semid.js', import.meta.url));
+    if (!existsSync(fileURLToPath(new URL('../dist/cli/ids.js', import.meta.url)))) return;
+    const r = spawnSync(process.execPath, [bin, 'ids', 'rec', '--run', run, '--codebook', '32'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/rec with rqkmeans \(2 x 32, collisions keep\): 64 new tokens/);
+    expect(r.stdout).toMatch(/distinct IDs/);
+  });
+});
