@@ -8,11 +8,13 @@ import { quantize } from './quantize.js';
 import { data } from './data.js';
 import { embed } from './embed.js';
 import { ids } from './ids.js';
+import { run } from './run.js';
 
 const USAGE = `Usage: semid <command> [options]
 
 Commands:
   doctor [--json]     show the native backend: addon, CUDA device, SIMD, threads, OpenBLAS
+  run                 the study end to end: report.md with the paper's tables (semid run --help)
   data prepare        MovieLens -> the joint search & recommendation data set (semid data --help)
   data download       fetch an official MovieLens archive
   embed <kind>        an embedding space of the study (semid embed --help)
@@ -37,6 +39,8 @@ export async function main(argv: string[]): Promise<number> {
       return embed(rest);
     case 'ids':
       return ids(rest);
+    case 'run':
+      return run(rest);
     case 'version':
     case '--version':
       process.stdout.write(JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')).version + '\n');

@@ -1,0 +1,150 @@
+/**
+ * The study's report: report.md with the paper's tables (ours beside the paper's), significance
+ * against Multi-task (paired t-tests on per-example Recall@30, Bonferroni), Figure 1 as SVG,
+ * collision statistics, the embedding spaces' dense baselines, timings and settings; and
+ * results.json with every per-example result.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import os from 'node:os';
+import { writeFileAtomic } from '../io/atomic.js';
+import { bonferroni, mean, pairedTTest, std } from '../eval/stats.js';
+import type { ExampleResult } from '../eval/generative.js';
+import type { StrategyResult, StudyProfile } from './study.js';
+import type { DatasetManifest } from '../data/dataset.js';
+
+/** The paper's Recall@30 (search / rec), Table 2 and the quantizer ablation. */
+export const PAPER_RECALL30: Record<string, { search: number; rec: number }> = {
+  content: { search: 0.013, rec: 0.023 }, search: { search: 0.072, rec: 0.026 }, rec: { search: 0.004, rec: 0.062 },
+  multitask: { search: 0.046, rec: 0.049 }, separate: { search: 0.028, rec: 0.032 }, 'prefix-share': { search: 0.007, rec: 0.021 },
+  'fused-concat': { search: 0.048, rec: 0.018 }, 'fused-svd': { search: 0.033, rec: 0.038 },
+};
+export const PAPER_QUANTIZERS: Record<string, { search: number; rec: number }> = {
+  rqkmeans: { search: 0.046, rec: 0.049 }, dictionary: { search: 0.019, rec: 0.029 }, rlfq: { search: 0.018, rec: 0.023 }, rqvae: { search: 0.002, rec: 0.024 },
+};
+const NAMES: Record<string, string> = {
+  content: 'Content', search: 'Search-based', rec: 'Rec-based', multitask: 'Multi-task', separate: 'Separate', 'prefix-share': 'Prefix-share',
+  'fused-concat': 'Fused-concat', 'fused-svd': 'Fused-SVD',
+};
+
+const r30 = (xs: ExampleResult[]) => xs.map((x) => x.recall30);
+
+interface Row { key: string; search: number[]; rec: number[]; head: number[]; torso: number[]; perExampleSearch: number[]; perExampleRec: number[] }
+
+function aggregate(results: StrategyResult[], by: (r: StrategyResult) => string): Map<string, Row> {
+  const rows = new Map<string, Row>();
+  for (const r of results) {
+    const key = by(r);
+    const row = rows.get(key) ?? { key, search: [], rec: [], head: [], torso: [], perExampleSearch: [], perExampleRec: [] };
+    row.search.push(mean(r30(r.search)));
+    row.rec.push(mean(r30(r.rec)));
+    row.head.push(mean(r30(r.rec.filter((x) => x.head))));
+    row.torso.push(mean(r30(r.rec.filter((x) => !x.head))));
+    if (r.seed === 0) { row.perExampleSearch = r30(r.search); row.perExampleRec = r30(r.rec); }
+    rows.set(key, row);
+  }
+  return rows;
+}
+
+function fmt(xs: number[]): string {
+  return xs.length > 1 ? `${mean(xs).toFixed(3)} ± ${std(xs).toFixed(3)}` : mean(xs).toFixed(3);
+}
+
+/** Significance marks against a reference row: ▲ / ▼ significantly above / below after Bonferroni (p < 0.05). */
+function marks(rows: Map<string, Row>, ref: string, field: 'perExampleSearch' | 'perExampleRec'): Map<string, string> {
+  const out = new Map<string, string>();
+  const base = rows.get(ref);
+  if (!base) return out;
+  const others = [...rows.keys()].filter((k) => k !== ref && rows.get(k)![field].length === base[field].length && base[field].length > 1);
+  const tests = others.map((k) => pairedTTest(rows.get(k)![field], base[field]));
+  const adjusted = bonferroni(tests.map((t) => t.pValue));
+  others.forEach((k, i) => out.set(k, adjusted[i] < 0.05 ? (tests[i].meanDifference > 0 ? ' ▲' : ' ▼') : ''));
+  return out;
+}
+
+/** Figure 1: search vs recommendation Recall@30 per strategy, ours and the paper's. */
+export function figureSvg(rows: Map<string, Row>): string {
+  const pts = [...rows.values()].map((r) => ({ name: NAMES[r.key] ?? r.key, x: mean(r.rec), y: mean(r.search), px: PAPER_RECALL30[r.key]?.rec, py: PAPER_RECALL30[r.key]?.search }));
+  const maxX = Math.max(0.01, ...pts.flatMap((p) => [p.x, p.px ?? 0])) * 1.15;
+  const maxY = Math.max(0.01, ...pts.flatMap((p) => [p.y, p.py ?? 0])) * 1.15;
+  const W = 560, H = 420, L = 60, B = 50, T = 20, R = 20;
+  const sx = (v: number) => L + (v / maxX) * (W - L - R);
+  const sy = (v: number) => H - B - (v / maxY) * (H - B - T);
+  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="black"/><line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="black"/>`,
+    `<text x="${(L + W - R) / 2}" y="${H - 12}" text-anchor="middle">Recommendation Recall@30</text>`,
+    `<text x="14" y="${(T + H - B) / 2}" text-anchor="middle" transform="rotate(-90 14 ${(T + H - B) / 2})">Search Recall@30</text>`];
+  for (let i = 0; i <= 4; i++) {
+    parts.push(`<text x="${sx((maxX * i) / 4)}" y="${H - B + 14}" text-anchor="middle">${((maxX * i) / 4).toFixed(3)}</text>`);
+    parts.push(`<text x="${L - 6}" y="${sy((maxY * i) / 4) + 4}" text-anchor="end">${((maxY * i) / 4).toFixed(3)}</text>`);
+  }
+  for (const p of pts) {
+    parts.push(`<circle cx="${sx(p.x)}" cy="${sy(p.y)}" r="5" fill="#1f77b4"/><text x="${sx(p.x) + 7}" y="${sy(p.y) - 5}">${p.name}</text>`);
+    if (p.px !== undefined) parts.push(`<rect x="${sx(p.px) - 4}" y="${sy(p.py!) - 4}" width="8" height="8" fill="none" stroke="#d62728"/>`);
+  }
+  parts.push(`<circle cx="${W - 150}" cy="${T + 10}" r="5" fill="#1f77b4"/><text x="${W - 140}" y="${T + 14}">semid (this run)</text>`);
+  parts.push(`<rect x="${W - 154}" y="${T + 22}" width="8" height="8" fill="none" stroke="#d62728"/><text x="${W - 140}" y="${T + 30}">paper</text>`);
+  parts.push('</svg>');
+  return parts.join('\n');
+}
+
+/**
+ * Write report.md, figure1.svg and results.json into the run folder.
+ * @example writeReport('runs/tiny', study.results, study.profile, study.manifest, study.timings);
+ */
+export function writeReport(out: string, results: StrategyResult[], profile: StudyProfile, manifest: DatasetManifest, timings: Record<string, number>): string {
+  const strategies = aggregate(results.filter((r) => r.quantizer === 'rqkmeans'), (r) => r.strategy);
+  const quantizers = aggregate(results.filter((r) => r.strategy === 'multitask'), (r) => r.quantizer);
+  const ms = marks(strategies, 'multitask', 'perExampleSearch');
+  const mr = marks(strategies, 'multitask', 'perExampleRec');
+  const s = manifest.summary;
+  const lines: string[] = [
+    `# semid study report (${profile.name})`, '',
+    `Data: ${manifest.source.synthetic ? 'SYNTHETIC catalogue (no MovieLens found)' : `${manifest.source.release} (${manifest.source.format})`}; ${s.users} users, ${s.items} items, ${s.interactions} interactions; queries: ${manifest.queries.source}.`,
+    `Evaluated: ${results[0]?.search.length ?? 0} test queries (seeded sample), ${results[0]?.rec.length ?? 0} test users; constrained diverse beam search (${profile.eval.beams} beams, ${profile.eval.groups} groups, penalty ${profile.eval.penalty}); Recall@30.`,
+    `Seeds: ${Math.max(...results.map((r) => r.seed)) + 1}. Marks: ▲ / ▼ = significantly above / below Multi-task (paired t-test on per-example Recall@30, Bonferroni over ${Math.max(0, strategies.size - 1)} comparisons, p < 0.05).`, '',
+    '## Table 1: task-specific Semantic IDs', '', '| IDs from | search R@30 | rec R@30 | paper search | paper rec |', '| --- | ---: | ---: | ---: | ---: |',
+  ];
+  for (const k of ['content', 'search', 'rec']) {
+    const r = strategies.get(k);
+    if (r) lines.push(`| ${NAMES[k]} | ${fmt(r.search)}${ms.get(k) ?? ''} | ${fmt(r.rec)}${mr.get(k) ?? ''} | ${PAPER_RECALL30[k].search} | ${PAPER_RECALL30[k].rec} |`);
+  }
+  lines.push('', '## Table 2: all strategies (search; recommendation all / head / torso)', '',
+    '| strategy | search R@30 | rec R@30 | rec head | rec torso | paper search | paper rec |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const [k, r] of strategies) {
+    lines.push(`| ${NAMES[k] ?? k} | ${fmt(r.search)}${ms.get(k) ?? ''} | ${fmt(r.rec)}${mr.get(k) ?? ''} | ${fmt(r.head)} | ${fmt(r.torso)} | ${PAPER_RECALL30[k]?.search ?? '-'} | ${PAPER_RECALL30[k]?.rec ?? '-'} |`);
+  }
+  if (quantizers.size > 1) {
+    lines.push('', '## Table 3: quantizers on Multi-task', '', '| quantizer | search R@30 | rec R@30 | paper search | paper rec |', '| --- | ---: | ---: | ---: | ---: |');
+    for (const [k, r] of quantizers) lines.push(`| ${k} | ${fmt(r.search)} | ${fmt(r.rec)} | ${PAPER_QUANTIZERS[k]?.search ?? '-'} | ${PAPER_QUANTIZERS[k]?.rec ?? '-'} |`);
+  }
+  lines.push('', '## Figure 1: search vs recommendation', '', '![Figure 1](figure1.svg)', '', '## Dense retrieval with each embedding space', '',
+    '| space | dim | search R@30 | rec R@30 | popularity rec R@30 |', '| --- | ---: | ---: | ---: | ---: |');
+  for (const k of ['content', 'search', 'rec', 'multitask', 'fused-concat', 'fused-svd']) {
+    const p = join(out, 'embeddings', `${k}.json`);
+    if (!existsSync(p)) continue;
+    const j = JSON.parse(readFileSync(p, 'utf8'));
+    const f = (x: number | null) => (x === null || x === undefined ? '-' : x.toFixed(3));
+    lines.push(`| ${k} | ${j.dim} | ${f(j.metrics?.searchRecall30)} | ${f(j.metrics?.recRecall30)} | ${f(j.metrics?.popularityRecall30)} |`);
+  }
+  lines.push('', '## Collisions', '', '| strategy | namespace | distinct IDs | items in colliding IDs | largest bucket | rel. error |', '| --- | --- | ---: | ---: | ---: | --- |');
+  for (const k of strategies.keys()) {
+    const p = join(out, 'ids', `${k}-rqkmeans-keep.json`);
+    if (!existsSync(p)) continue;
+    const j = JSON.parse(readFileSync(p, 'utf8'));
+    for (const ns of [j.search, ...(j.rec === 'same as search' ? [] : [j.rec])]) {
+      lines.push(`| ${NAMES[k] ?? k} | ${ns.name} | ${ns.collisions.distinctIds} | ${ns.collisions.itemsInCollidingIds} | ${ns.collisions.largestBucket} | ${ns.quality ? ns.quality.relativeError.map((x: number) => x.toFixed(3)).join(' / ') : '-'} |`);
+    }
+  }
+  lines.push('', '## Timings (seconds)', '', '| stage | seconds |', '| --- | ---: |');
+  for (const [k, v] of Object.entries(timings)) lines.push(`| ${k} | ${v.toFixed(1)} |`);
+  for (const r of results) for (const [k, v] of Object.entries(r.seconds)) lines.push(`| ${r.strategy}/${r.quantizer}/seed ${r.seed}: ${k} | ${v.toFixed(1)} |`);
+  lines.push('', '## Settings', '', '```json', JSON.stringify({ profile, data: manifest.settings }, null, 2), '```', '',
+    `Machine: ${os.cpus()[0]?.model?.trim() ?? 'unknown'}, ${os.cpus().length} cores, Node ${process.version}.`, '');
+  writeFileAtomic(join(out, 'figure1.svg'), [Buffer.from(figureSvg(strategies))]);
+  writeFileAtomic(join(out, 'results.json'), [Buffer.from(JSON.stringify({ profile: profile.name, results }))]);
+  const path = join(out, 'report.md');
+  writeFileAtomic(path, [Buffer.from(lines.join('\n'))]);
+  return path;
+}

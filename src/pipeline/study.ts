@@ -1,0 +1,208 @@
+/**
+ * The study end to end: data -> embeddings -> Semantic IDs -> joint T5 -> constrained decoding ->
+ * Recall@30, for every requested strategy and seed. Every stage writes its artifact atomically and
+ * is skipped when its artifact (keyed by a hash of its settings) already exists, so a killed run
+ * resumes where it stopped; T5 training also resumes from its last checkpoint.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SemidArgumentError } from '../kernels/errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { readMovieLens } from '../data/movielens/read.js';
+import { syntheticMovieLens } from '../data/synthetic.js';
+import { resolveDataSource } from '../data/source.js';
+import { buildJointDataset, loadJointDataset, writeJointDataset, type DatasetManifest } from '../data/dataset.js';
+import { templateQuerySource } from '../data/queries/template.js';
+import { hashSeed, mulberry32, shuffleInPlace } from '../data/random.js';
+import { embedStage } from '../embed/stages.js';
+import { EMBEDDING_KINDS, type EmbeddingKind } from '../embed/store.js';
+import { buildIds, STRATEGIES, type Strategy } from '../ids/strategies.js';
+import { loadIds, saveIds } from '../ids/store.js';
+import type { QuantizerName } from '../ids/quantizer.js';
+import { initRuntime } from '../model/runtime/backend.js';
+import { T5Model } from '../model/t5/model.js';
+import { T5_PRESETS, type T5Config } from '../model/t5/config.js';
+import { T5Tokenizer, trainWordPieceTokenizer } from '../model/t5/tokenizer.js';
+import { JointTask, REC_TASK, SEARCH_TASK } from '../model/t5/joint-task.js';
+import { trainJointT5 } from '../model/t5/train-joint.js';
+import { saveT5Folder, loadT5Folder } from '../model/t5/checkpoint-folder.js';
+import { evaluateTask, itemTrie, type ExampleResult } from '../eval/generative.js';
+
+export interface StudyProfile {
+  name: string;
+  data: { maxUsers: number | null };
+  embed: { profile: 'default' | 'paper'; searchEpochs?: number; enmfEpochs?: number };
+  ids: { levels: number; codebook: number };
+  t5: { preset: Omit<T5Config, 'vocabSize'>; epochs: number; batchSize: number; learningRate: number; vocab: number };
+  eval: { searchQueries: number; users: number; beams: number; groups: number; penalty: number };
+  seeds: number;
+}
+
+const tinyT5 = { ...T5_PRESETS.tiny, dModel: 64, dKv: 16, dFf: 128, numHeads: 4, dropoutRate: 0.1 };
+
+/** Profiles: tiny (CI, minutes), quick (ml-latest-small, one seed), small (all, 5 seeds), paper (the paper's settings). */
+export const STUDY_PROFILES: Record<'tiny' | 'quick' | 'small' | 'paper', StudyProfile> = {
+  tiny: { name: 'tiny', data: { maxUsers: 120 }, embed: { profile: 'default', searchEpochs: 1, enmfEpochs: 30 }, ids: { levels: 2, codebook: 64 },
+    t5: { preset: tinyT5, epochs: 4, batchSize: 64, learningRate: 5e-3, vocab: 2000 }, eval: { searchQueries: 200, users: 120, beams: 20, groups: 10, penalty: 0.25 }, seeds: 1 },
+  quick: { name: 'quick', data: { maxUsers: null }, embed: { profile: 'default' }, ids: { levels: 2, codebook: 256 },
+    t5: { preset: { ...T5_PRESETS.small, numLayers: 2, numDecoderLayers: 2 }, epochs: 1, batchSize: 128, learningRate: 2e-3, vocab: 8000 }, eval: { searchQueries: 2000, users: 610, beams: 60, groups: 30, penalty: 0.25 }, seeds: 1 },
+  small: { name: 'small', data: { maxUsers: null }, embed: { profile: 'default' }, ids: { levels: 2, codebook: 256 },
+    t5: { preset: T5_PRESETS.small, epochs: 3, batchSize: 128, learningRate: 2e-3, vocab: 8000 }, eval: { searchQueries: 5000, users: 610, beams: 60, groups: 30, penalty: 0.25 }, seeds: 5 },
+  paper: { name: 'paper', data: { maxUsers: null }, embed: { profile: 'paper' }, ids: { levels: 2, codebook: 256 },
+    t5: { preset: T5_PRESETS.small, epochs: 3, batchSize: 128, learningRate: 2e-3, vocab: 32000 }, eval: { searchQueries: 1_000_000, users: 1_000_000, beams: 60, groups: 30, penalty: 0.25 }, seeds: 5 },
+};
+
+export interface StudyOptions {
+  profile?: keyof typeof STUDY_PROFILES;
+  strategies?: Strategy[];
+  quantizers?: QuantizerName[];
+  seeds?: number;
+  out: string;
+  movielens?: string;
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+}
+
+export interface StrategyResult {
+  strategy: Strategy;
+  quantizer: QuantizerName;
+  seed: number;
+  search: ExampleResult[];
+  rec: ExampleResult[];
+  seconds: Record<string, number>;
+}
+
+const hash = (x: unknown) => createHash('sha256').update(JSON.stringify(x)).digest('hex').slice(0, 16);
+
+/** Embedding spaces a strategy needs. */
+export function spacesFor(strategy: Strategy): EmbeddingKind[] {
+  switch (strategy) {
+    case 'separate': case 'prefix-share': case 'fused-concat': case 'fused-svd': return ['content', 'search', 'rec', ...(strategy.startsWith('fused') ? [strategy as EmbeddingKind] : [])];
+    case 'search': case 'multitask': return ['content', strategy];
+    default: return [strategy];
+  }
+}
+
+/**
+ * Run (or resume) the study.
+ * @example const results = await runStudy({ profile: 'tiny', out: 'runs/tiny' });
+ */
+export async function runStudy(o: StudyOptions): Promise<{ results: StrategyResult[]; profile: StudyProfile; manifest: DatasetManifest; timings: Record<string, number> }> {
+  const profile = STUDY_PROFILES[o.profile ?? 'tiny'];
+  if (!profile) throw new SemidArgumentError('profile', Object.keys(STUDY_PROFILES).join(', '), o.profile);
+  const strategies = o.strategies ?? [...STRATEGIES];
+  for (const s of strategies) if (!STRATEGIES.includes(s)) throw new SemidArgumentError('strategies', STRATEGIES.join(', '), s);
+  const quantizers = o.quantizers ?? ['rqkmeans'];
+  const seeds = o.seeds ?? profile.seeds;
+  const log = o.log ?? (() => {});
+  const out = o.out;
+  mkdirSync(out, { recursive: true });
+  const timings: Record<string, number> = {};
+  const timed = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    const r = await f();
+    timings[name] = (timings[name] ?? 0) + (performance.now() - t0) / 1000;
+    return r;
+  };
+  await initRuntime();
+
+  // 1. data
+  const source = resolveDataSource(o.movielens);
+  const dataKey = hash({ source: source.dir ?? 'synthetic', maxUsers: profile.data.maxUsers, v: 1 });
+  const manifestPath = join(out, 'data', 'manifest.json');
+  if (!existsSync(manifestPath) || JSON.parse(readFileSync(manifestPath, 'utf8')).request !== dataKey) {
+    await timed('data', async () => {
+      log(source.dir ? `data: MovieLens from ${source.dir}` : 'data: NO MovieLens found; using the embedded SYNTHETIC catalogue');
+      const ml = source.dir ? await readMovieLens(source.dir, { signal: o.signal }) : syntheticMovieLens({ seed: 42 });
+      const ds = await buildJointDataset(ml, templateQuerySource(42), { seed: 42, maxUsers: source.dir ? profile.data.maxUsers : null });
+      ds.manifest.request = dataKey;
+      writeJointDataset(ds, out);
+    });
+  } else log('data: reusing the finished data set');
+  const ds = loadJointDataset(out);
+
+  // 2. embeddings the strategies need
+  const spaces = new Set<EmbeddingKind>();
+  for (const s of strategies) for (const k of spacesFor(s)) spaces.add(k);
+  for (const k of EMBEDDING_KINDS) {
+    if (!spaces.has(k)) continue;
+    if (existsSync(join(out, 'embeddings', `${k}.npy`))) { log(`embed ${k}: reusing`); continue; }
+    await timed(`embed:${k}`, async () => {
+      log(`embed ${k} ...`);
+      const epochs = k === 'rec' ? profile.embed.enmfEpochs : k === 'search' || k === 'multitask' ? profile.embed.searchEpochs : undefined;
+      const r = await embedStage(k, out, { profile: profile.embed.profile, epochs, seed: 42, signal: o.signal });
+      log(`embed ${k}: search R@30 ${r.metrics.searchRecall30 ?? '-'}, rec R@30 ${r.metrics.recRecall30 ?? '-'}`);
+    });
+  }
+
+  // 3. the base tokenizer (corpus: prompts, queries, item texts)
+  const tokPath = join(out, 'tokenizer.json');
+  if (!existsSync(tokPath)) {
+    const corpus = ['search: recommend:', ...ds.search.train.map((e) => e.query), ...ds.items.map((m) => m.text)];
+    trainWordPieceTokenizer(corpus, { vocabSize: profile.t5.vocab, minFrequency: 2 }).save(tokPath);
+  }
+
+  // 4-6. per strategy, quantizer and seed: IDs, T5, decoding
+  const results: StrategyResult[] = [];
+  const rand = mulberry32(hashSeed(42, 'eval'));
+  const searchEval = shuffleInPlace(Int32Array.from({ length: ds.search.test.length }, (_, i) => i), rand).slice(0, profile.eval.searchQueries).sort();
+  const recEval = Int32Array.from({ length: Math.min(profile.eval.users, ds.rec.test.length / 4) }, (_, i) => i);
+  for (const quantizer of quantizers) {
+    for (const strategy of strategies) {
+      for (let seed = 0; seed < seeds; seed++) {
+        const key = hash({ strategy, quantizer, seed, ids: profile.ids, t5: profile.t5, eval: profile.eval, data: dataKey });
+        const resultPath = join(out, 'results', `${strategy}-${quantizer}-seed${seed}-${key}.json`);
+        if (existsSync(resultPath)) { results.push(JSON.parse(readFileSync(resultPath, 'utf8'))); log(`${strategy}/${quantizer}/seed ${seed}: reusing results`); continue; }
+        const seconds: Record<string, number> = {};
+        const t0 = performance.now();
+        // IDs
+        let idsFile: ReturnType<typeof loadIds>;
+        try {
+          idsFile = loadIds(out, strategy, quantizer, 'keep');
+          if ((idsFile.raw as { settings: { codebookSize: number; levels: number } }).settings.codebookSize !== profile.ids.codebook) throw new Error('other settings');
+        } catch {
+          const ids = await buildIds(strategy, out, { quantizer, levels: profile.ids.levels, codebookSize: profile.ids.codebook, seed: 42, signal: o.signal });
+          saveIds(out, ids);
+          idsFile = loadIds(out, strategy, quantizer, 'keep');
+        }
+        seconds.ids = (performance.now() - t0) / 1000;
+        // tokenizer + ID tokens, model
+        const tokenizer = T5Tokenizer.load(tokPath);
+        const idIds = tokenizer.addTokens(idsFile.vocabulary);
+        const idOf = new Map(idsFile.vocabulary.map((t, i) => [t, idIds[i]]));
+        const toIds = (tokens: string[][]) => tokens.map((t) => Int32Array.from(t, (x) => idOf.get(x)!));
+        const space = { search: toIds(idsFile.search), rec: toIds(idsFile.rec) };
+        const task = new JointTask(tokenizer, ds, space, { historyItems: 20 });
+        const modelDir = join(out, 't5', `${strategy}-${quantizer}-seed${seed}-${key}`);
+        let model: T5Model;
+        const t1 = performance.now();
+        if (existsSync(join(modelDir, 'done.json'))) {
+          model = loadT5Folder(modelDir).model;
+        } else {
+          model = T5Model.create({ ...profile.t5.preset, vocabSize: tokenizer.vocabSize }, hashSeed(seed, strategy));
+          log(`${strategy}/${quantizer}/seed ${seed}: training T5 (${(model.size / 1e6).toFixed(2)}M parameters)`);
+          await trainJointT5({ model, task, batchSize: profile.t5.batchSize, epochs: profile.t5.epochs, learningRate: profile.t5.learningRate, seed: seed + 1,
+            checkpoint: { dir: join(modelDir, 'checkpoints'), everySteps: 200 }, signal: o.signal });
+          saveT5Folder(modelDir, model, tokenizer);
+          writeFileAtomic(join(modelDir, 'done.json'), [Buffer.from('{}')]);
+        }
+        seconds.t5 = (performance.now() - t1) / 1000;
+        // decoding and metrics
+        const t2 = performance.now();
+        const dec = { beams: profile.eval.beams, groups: profile.eval.groups, diversityPenalty: profile.eval.penalty, signal: o.signal };
+        const search = await evaluateTask(model, task, SEARCH_TASK, searchEval, itemTrie(space.search), ds, dec);
+        const rec = await evaluateTask(model, task, REC_TASK, recEval, itemTrie(space.rec), ds, dec);
+        seconds.decode = (performance.now() - t2) / 1000;
+        model.dispose();
+        const r: StrategyResult = { strategy, quantizer, seed, search, rec, seconds };
+        mkdirSync(join(out, 'results'), { recursive: true });
+        writeFileAtomic(resultPath, [Buffer.from(JSON.stringify(r))]);
+        const m = (xs: ExampleResult[]) => (xs.reduce((s, x) => s + x.recall30, 0) / Math.max(1, xs.length)).toFixed(4);
+        log(`${strategy}/${quantizer}/seed ${seed}: search R@30 ${m(search)}, rec R@30 ${m(rec)} (${Object.entries(seconds).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')})`);
+        results.push(r);
+      }
+    }
+  }
+  return { results, profile, manifest: ds.manifest, timings };
+}
