@@ -35,3 +35,8 @@ export { readSafetensors, writeSafetensors, encodeSafetensors, floatToHalf, floa
 export * from './model/t5/index.js';
 export * from './embed/index.js';
 export * from './ids/index.js';
+export { pairedTTest, bonferroni, mean, std, incompleteBeta, type TTestResult } from './eval/stats.js';
+export { recallAt, ndcgAt } from './eval/metrics.js';
+export { evaluateTask, itemTrie, type ExampleResult, type DecodeSettings } from './eval/generative.js';
+export { runStudy, STUDY_PROFILES, spacesFor, type StudyOptions, type StudyProfile, type StrategyResult } from './pipeline/study.js';
+export { writeReport, figureSvg, PAPER_RECALL30, PAPER_QUANTIZERS } from './pipeline/report.js';

@@ -34,7 +34,8 @@ export interface StudyProfile {
   data: { maxUsers: number | null };
   embed: { profile: 'default' | 'paper'; searchEpochs?: number; enmfEpochs?: number };
   ids: { levels: number; codebook: number };
-  t5: { preset: Omit<T5Config, 'vocabSize'>; epochs: number; batchSize: number; learningRate: number; vocab: number };
+  /** searchPerItem: training queries per item used for T5 (the data set has 10). */
+  t5: { preset: Omit<T5Config, 'vocabSize'>; epochs: number; batchSize: number; learningRate: number; vocab: number; searchPerItem: number };
   eval: { searchQueries: number; users: number; beams: number; groups: number; penalty: number };
   seeds: number;
 }
@@ -43,14 +44,14 @@ const tinyT5 = { ...T5_PRESETS.tiny, dModel: 64, dKv: 16, dFf: 128, numHeads: 4,
 
 /** Profiles: tiny (CI, minutes), quick (ml-latest-small, one seed), small (all, 5 seeds), paper (the paper's settings). */
 export const STUDY_PROFILES: Record<'tiny' | 'quick' | 'small' | 'paper', StudyProfile> = {
-  tiny: { name: 'tiny', data: { maxUsers: 120 }, embed: { profile: 'default', searchEpochs: 1, enmfEpochs: 30 }, ids: { levels: 2, codebook: 64 },
-    t5: { preset: tinyT5, epochs: 4, batchSize: 64, learningRate: 5e-3, vocab: 2000 }, eval: { searchQueries: 200, users: 120, beams: 20, groups: 10, penalty: 0.25 }, seeds: 1 },
+  tiny: { name: 'tiny', data: { maxUsers: 40 }, embed: { profile: 'default', searchEpochs: 1, enmfEpochs: 30 }, ids: { levels: 2, codebook: 64 },
+    t5: { preset: tinyT5, epochs: 2, batchSize: 128, learningRate: 5e-3, vocab: 2000, searchPerItem: 2 }, eval: { searchQueries: 200, users: 40, beams: 20, groups: 10, penalty: 0.25 }, seeds: 1 },
   quick: { name: 'quick', data: { maxUsers: null }, embed: { profile: 'default' }, ids: { levels: 2, codebook: 256 },
-    t5: { preset: { ...T5_PRESETS.small, numLayers: 2, numDecoderLayers: 2 }, epochs: 1, batchSize: 128, learningRate: 2e-3, vocab: 8000 }, eval: { searchQueries: 2000, users: 610, beams: 60, groups: 30, penalty: 0.25 }, seeds: 1 },
+    t5: { preset: { ...T5_PRESETS.small, numLayers: 2, numDecoderLayers: 2 }, epochs: 1, batchSize: 128, learningRate: 2e-3, vocab: 8000, searchPerItem: 10 }, eval: { searchQueries: 2000, users: 610, beams: 60, groups: 30, penalty: 0.25 }, seeds: 1 },
   small: { name: 'small', data: { maxUsers: null }, embed: { profile: 'default' }, ids: { levels: 2, codebook: 256 },
-    t5: { preset: T5_PRESETS.small, epochs: 3, batchSize: 128, learningRate: 2e-3, vocab: 8000 }, eval: { searchQueries: 5000, users: 610, beams: 60, groups: 30, penalty: 0.25 }, seeds: 5 },
+    t5: { preset: T5_PRESETS.small, epochs: 3, batchSize: 128, learningRate: 2e-3, vocab: 8000, searchPerItem: 10 }, eval: { searchQueries: 5000, users: 610, beams: 60, groups: 30, penalty: 0.25 }, seeds: 5 },
   paper: { name: 'paper', data: { maxUsers: null }, embed: { profile: 'paper' }, ids: { levels: 2, codebook: 256 },
-    t5: { preset: T5_PRESETS.small, epochs: 3, batchSize: 128, learningRate: 2e-3, vocab: 32000 }, eval: { searchQueries: 1_000_000, users: 1_000_000, beams: 60, groups: 30, penalty: 0.25 }, seeds: 5 },
+    t5: { preset: T5_PRESETS.small, epochs: 3, batchSize: 128, learningRate: 2e-3, vocab: 32000, searchPerItem: 10 }, eval: { searchQueries: 1_000_000, users: 1_000_000, beams: 60, groups: 30, penalty: 0.25 }, seeds: 5 },
 };
 
 export interface StudyOptions {
@@ -60,6 +61,10 @@ export interface StudyOptions {
   seeds?: number;
   out: string;
   movielens?: string;
+  /** 'synthetic' forces the embedded catalogue (tests); default: the usual source order. */
+  data?: 'auto' | 'synthetic';
+  /** Settings that replace the profile's (experiments and tests), merged field by field. */
+  override?: { [K in keyof StudyProfile]?: Partial<StudyProfile[K]> };
   signal?: AbortSignal;
   log?: (line: string) => void;
 }
@@ -89,8 +94,10 @@ export function spacesFor(strategy: Strategy): EmbeddingKind[] {
  * @example const results = await runStudy({ profile: 'tiny', out: 'runs/tiny' });
  */
 export async function runStudy(o: StudyOptions): Promise<{ results: StrategyResult[]; profile: StudyProfile; manifest: DatasetManifest; timings: Record<string, number> }> {
-  const profile = STUDY_PROFILES[o.profile ?? 'tiny'];
-  if (!profile) throw new SemidArgumentError('profile', Object.keys(STUDY_PROFILES).join(', '), o.profile);
+  const base = STUDY_PROFILES[o.profile ?? 'tiny'];
+  if (!base) throw new SemidArgumentError('profile', Object.keys(STUDY_PROFILES).join(', '), o.profile);
+  const profile = { ...base } as StudyProfile;
+  for (const [k, v] of Object.entries(o.override ?? {})) (profile as unknown as Record<string, unknown>)[k] = typeof v === 'object' ? { ...(base as unknown as Record<string, object>)[k], ...v } : v;
   const strategies = o.strategies ?? [...STRATEGIES];
   for (const s of strategies) if (!STRATEGIES.includes(s)) throw new SemidArgumentError('strategies', STRATEGIES.join(', '), s);
   const quantizers = o.quantizers ?? ['rqkmeans'];
@@ -108,7 +115,7 @@ export async function runStudy(o: StudyOptions): Promise<{ results: StrategyResu
   await initRuntime();
 
   // 1. data
-  const source = resolveDataSource(o.movielens);
+  const source = o.data === 'synthetic' ? { dir: null, origin: 'synthetic' as const } : resolveDataSource(o.movielens);
   const dataKey = hash({ source: source.dir ?? 'synthetic', maxUsers: profile.data.maxUsers, v: 1 });
   const manifestPath = join(out, 'data', 'manifest.json');
   if (!existsSync(manifestPath) || JSON.parse(readFileSync(manifestPath, 'utf8')).request !== dataKey) {
@@ -173,7 +180,11 @@ export async function runStudy(o: StudyOptions): Promise<{ results: StrategyResu
         const idOf = new Map(idsFile.vocabulary.map((t, i) => [t, idIds[i]]));
         const toIds = (tokens: string[][]) => tokens.map((t) => Int32Array.from(t, (x) => idOf.get(x)!));
         const space = { search: toIds(idsFile.search), rec: toIds(idsFile.rec) };
-        const task = new JointTask(tokenizer, ds, space, { historyItems: 20 });
+        const perItem = new Map<number, number>();
+        const trainDs = profile.t5.searchPerItem >= 10 ? ds : {
+          ...ds, search: { ...ds.search, train: ds.search.train.filter((e) => { const c = perItem.get(e.item) ?? 0; perItem.set(e.item, c + 1); return c < profile.t5.searchPerItem; }) },
+        };
+        const task = new JointTask(tokenizer, trainDs, space, { historyItems: 20 });
         const modelDir = join(out, 't5', `${strategy}-${quantizer}-seed${seed}-${key}`);
         let model: T5Model;
         const t1 = performance.now();

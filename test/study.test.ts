@@ -1,0 +1,80 @@
+// The study end to end: metrics on hand-computed cases, the t-test against SciPy, and a small run
+// on the synthetic catalogue that fills the report, resumes after a kill with identical results,
+// and names bad inputs.
+import { describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bonferroni, mean, ndcgAt, pairedTTest, recallAt, runStudy, std, writeReport } from '../src/index.js';
+
+describe('metrics and statistics', () => {
+  it('Recall@k and NDCG@k count distinct items, shorter lists and collided IDs', () => {
+    expect(recallAt([5, 3, 5, 9], 9, 3)).toBe(1); // distinct: 5, 3, 9
+    expect(recallAt([5, 3, 5, 9], 9, 2)).toBe(0);
+    expect(recallAt([1, 2], 7, 30)).toBe(0); // fewer than k results
+    expect(recallAt([], 7, 30)).toBe(0);
+    expect(recallAt([4, 8, 8, 2], 2, 3)).toBe(1); // a collided ID expanded twice counts once
+    expect(ndcgAt([4, 9], 9, 30)).toBeCloseTo(1 / Math.log2(3), 12);
+    expect(ndcgAt([9], 9, 30)).toBe(1);
+  });
+
+  it('the paired t-test equals scipy.stats.ttest_rel; Bonferroni caps at 1', () => {
+    // scipy 1.x: ttest_rel(a, b) -> (2.2644882372722064, 0.04980985195181713)
+    const r = pairedTTest([0.1, 0.4, 0.35, 0.8, 0.05, 0.6, 0.2, 0.0, 1.0, 0.3], [0.05, 0.3, 0.4, 0.6, 0.05, 0.5, 0.1, 0.1, 0.9, 0.1]);
+    expect(r.statistic).toBeCloseTo(2.2644882372722064, 10);
+    expect(r.pValue).toBeCloseTo(0.04980985195181713, 10);
+    // binary per-example recalls: (1.4529663145135578, 0.16254999902972705)
+    const b = pairedTTest([1, 0, 0, 1, 1, 0, 1, 1, 0, 1, 1, 1, 0, 1, 0, 0, 1, 1, 1, 0], [0, 0, 1, 1, 0, 0, 1, 0, 0, 1, 1, 0, 0, 0, 0, 1, 1, 0, 1, 0]);
+    expect(b.statistic).toBeCloseTo(1.4529663145135578, 10);
+    expect(b.pValue).toBeCloseTo(0.16254999902972705, 10);
+    // (-2.1650635094610973, 0.16278164172107853)
+    expect(pairedTTest([1, 2, 3], [1.5, 2.1, 3.9]).pValue).toBeCloseTo(0.16278164172107853, 10);
+    expect(pairedTTest([1, 1], [1, 1])).toMatchObject({ statistic: 0, pValue: 1 });
+    const adj = bonferroni([0.01, 0.3, 0.6], 3);
+    expect(adj[0]).toBeCloseTo(0.03, 12);
+    expect(adj[1]).toBeCloseTo(0.9, 12);
+    expect(adj[2]).toBe(1);
+    expect(mean([1, 2, 3])).toBe(2);
+    expect(std([1, 2, 3])).toBe(1);
+    expect(() => pairedTTest([1, 2], [1])).toThrow(/Expected 2 values paired with a for b/);
+  });
+});
+
+describe('semid run (synthetic catalogue, two strategies)', () => {
+  const override = {
+    t5: { epochs: 1, searchPerItem: 1, batchSize: 128 },
+    eval: { searchQueries: 60, users: 40, beams: 8, groups: 4 },
+    embed: { searchEpochs: 1, enmfEpochs: 10 },
+  };
+  const strategies = ['multitask', 'separate'] as const;
+
+  it('fills the report, resumes after a kill with identical results, and names bad inputs', async () => {
+    const a = mkdtempSync(join(tmpdir(), 'semid-study-'));
+    const full = await runStudy({ profile: 'tiny', out: a, data: 'synthetic', strategies: [...strategies], override });
+    const report = readFileSync(writeReport(a, full.results, full.profile, full.manifest, full.timings), 'utf8');
+    expect(report).toMatch(/## Table 2/);
+    expect(report).toMatch(/\| Multi-task \| \d\.\d{3}/);
+    expect(report).toMatch(/\| Separate \| \d\.\d{3}/);
+    expect(report).not.toMatch(/NaN/);
+    expect(existsSync(join(a, 'figure1.svg'))).toBe(true);
+    expect(JSON.parse(readFileSync(join(a, 'results.json'), 'utf8')).results.length).toBe(2);
+
+    // a second run directory, killed during T5 training of the first strategy, then resumed
+    const b = mkdtempSync(join(tmpdir(), 'semid-study-'));
+    const controller = new AbortController();
+    await expect(runStudy({ profile: 'tiny', out: b, data: 'synthetic', strategies: [...strategies], override, signal: controller.signal,
+      log: (line) => { if (/training T5/.test(line)) setTimeout(() => controller.abort(new Error('killed')), 1500); } })).rejects.toThrow(/killed/);
+    expect(existsSync(join(b, 'embeddings', 'multitask.npy'))).toBe(true); // finished stages stay
+    const resumed = await runStudy({ profile: 'tiny', out: b, data: 'synthetic', strategies: [...strategies], override });
+    for (let i = 0; i < 2; i++) {
+      expect(resumed.results[i].search.map((x) => x.recall30)).toEqual(full.results[i].search.map((x) => x.recall30));
+      expect(resumed.results[i].rec.map((x) => x.recall30)).toEqual(full.results[i].rec.map((x) => x.recall30));
+    }
+
+    await expect(runStudy({ profile: 'tiny', out: b, strategies: ['best' as never] })).rejects.toThrow(/Expected content, search, rec, multitask/);
+    await expect(runStudy({ profile: 'tiny', out: b, movielens: join(b, 'nope') })).rejects.toThrow(/nope: does not exist \(given by --movielens\)/);
+    writeFileSync(join(b, 'data', 'sequence.npy'), 'garbage');
+    await expect(runStudy({ profile: 'tiny', out: b, data: 'synthetic', strategies: [...strategies], override })).rejects.toThrow(/sequence\.npy: does not match the manifest/);
+    expect(existsSync(join(b, 'embeddings', 'multitask.npy'))).toBe(true);
+  }, 600_000);
+});
