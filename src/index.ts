@@ -39,4 +39,5 @@ export { pairedTTest, bonferroni, mean, std, incompleteBeta, type TTestResult } 
 export { recallAt, ndcgAt } from './eval/metrics.js';
 export { evaluateTask, itemTrie, type ExampleResult, type DecodeSettings } from './eval/generative.js';
 export { runStudy, STUDY_PROFILES, spacesFor, type StudyOptions, type StudyProfile, type StrategyResult } from './pipeline/study.js';
-export { writeReport, figureSvg, PAPER_RECALL30, PAPER_QUANTIZERS } from './pipeline/report.js';
+export { writeReport, figureSvg, figurePng, PAPER_RECALL30, PAPER_QUANTIZERS } from './pipeline/report.js';
+export { encodePng, Canvas } from './pipeline/png.js';

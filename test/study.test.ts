@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bonferroni, mean, ndcgAt, pairedTTest, recallAt, runStudy, std, writeReport } from '../src/index.js';
+import { inflateSync } from 'node:zlib';
+import { Canvas, bonferroni, encodePng, mean, ndcgAt, pairedTTest, recallAt, runStudy, std, writeReport } from '../src/index.js';
 
 describe('metrics and statistics', () => {
   it('Recall@k and NDCG@k count distinct items, shorter lists and collided IDs', () => {
@@ -40,6 +41,23 @@ describe('metrics and statistics', () => {
   });
 });
 
+describe('PNG', () => {
+  it('writes a valid RGBA PNG (signature, IHDR, CRCs, pixels after inflating)', () => {
+    const png = encodePng(2, 1, Uint8Array.of(255, 0, 0, 255, 0, 0, 255, 128));
+    expect(Array.from(png.subarray(0, 8))).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    expect(png.toString('latin1', 12, 16)).toBe('IHDR');
+    expect(png.readUInt32BE(16)).toBe(2);
+    expect(png.readUInt32BE(20)).toBe(1);
+    const idatLen = png.readUInt32BE(33);
+    expect(png.toString('latin1', 37, 41)).toBe('IDAT');
+    const raw = inflateSync(png.subarray(41, 41 + idatLen));
+    expect(Array.from(raw)).toEqual([0, 255, 0, 0, 255, 0, 0, 255, 128]);
+    const c = new Canvas(40, 12);
+    c.text(1, 1, 'A1');
+    expect(c.rgba.some((v, i) => i % 4 === 0 && v === 0)).toBe(true);
+  });
+});
+
 describe('semid run (synthetic catalogue, two strategies)', () => {
   const override = {
     t5: { epochs: 1, searchPerItem: 1, batchSize: 128 },
@@ -57,6 +75,7 @@ describe('semid run (synthetic catalogue, two strategies)', () => {
     expect(report).toMatch(/\| Separate \| \d\.\d{3}/);
     expect(report).not.toMatch(/NaN/);
     expect(existsSync(join(a, 'figure1.svg'))).toBe(true);
+    expect(readFileSync(join(a, 'figure1.png')).subarray(1, 4).toString('latin1')).toBe('PNG');
     expect(JSON.parse(readFileSync(join(a, 'results.json'), 'utf8')).results.length).toBe(2);
 
     // a second run directory, killed during T5 training of the first strategy, then resumed

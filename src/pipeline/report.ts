@@ -12,6 +12,7 @@ import { bonferroni, mean, pairedTTest, std } from '../eval/stats.js';
 import type { ExampleResult } from '../eval/generative.js';
 import type { StrategyResult, StudyProfile } from './study.js';
 import type { DatasetManifest } from '../data/dataset.js';
+import { Canvas } from './png.js';
 
 /** The paper's Recall@30 (search / rec), Table 2 and the quantizer ablation. */
 export const PAPER_RECALL30: Record<string, { search: number; rec: number }> = {
@@ -89,8 +90,42 @@ export function figureSvg(rows: Map<string, Row>): string {
   return parts.join('\n');
 }
 
+/** Figure 1 as a PNG (the same layout as the SVG, drawn with our raster canvas and 5x7 font). */
+export function figurePng(rows: Map<string, Row>): Buffer {
+  const pts = [...rows.values()].map((r) => ({ name: NAMES[r.key] ?? r.key, x: mean(r.rec), y: mean(r.search), px: PAPER_RECALL30[r.key]?.rec, py: PAPER_RECALL30[r.key]?.search }));
+  const maxX = Math.max(0.01, ...pts.flatMap((p) => [p.x, p.px ?? 0])) * 1.15;
+  const maxY = Math.max(0.01, ...pts.flatMap((p) => [p.y, p.py ?? 0])) * 1.15;
+  const W = 560, H = 420, L = 60, B = 50, T = 20, R = 20;
+  const sx = (v: number) => L + (v / maxX) * (W - L - R);
+  const sy = (v: number) => H - B - (v / maxY) * (H - B - T);
+  const c = new Canvas(W, H);
+  const black: [number, number, number] = [0, 0, 0];
+  c.line(L, H - B, W - R, H - B, black);
+  c.line(L, T, L, H - B, black);
+  for (let i = 0; i <= 4; i++) {
+    const vx = (maxX * i) / 4;
+    const vy = (maxY * i) / 4;
+    c.line(sx(vx), H - B, sx(vx), H - B + 4, black);
+    c.text(sx(vx) - 15, H - B + 8, vx.toFixed(3));
+    c.line(L - 4, sy(vy), L, sy(vy), black);
+    c.text(L - 38, sy(vy) - 3, vy.toFixed(3));
+  }
+  c.text((L + W - R) / 2 - 75, H - 16, 'RECOMMENDATION RECALL@30');
+  c.text(4, T - 14, 'SEARCH RECALL@30');
+  for (const p of pts) {
+    c.dot(sx(p.x), sy(p.y), 4, [31, 119, 180]);
+    c.text(sx(p.x) + 7, sy(p.y) - 10, p.name.replace(/[^A-Za-z0-9 .-]/g, ' '));
+    if (p.px !== undefined) c.square(sx(p.px), sy(p.py!), 4, [214, 39, 40]);
+  }
+  c.dot(W - 150, T + 10, 4, [31, 119, 180]);
+  c.text(W - 140, T + 7, 'SEMID (THIS RUN)');
+  c.square(W - 150, T + 26, 4, [214, 39, 40]);
+  c.text(W - 140, T + 23, 'PAPER');
+  return c.png();
+}
+
 /**
- * Write report.md, figure1.svg and results.json into the run folder.
+ * Write report.md, figure1.svg, figure1.png and results.json into the run folder.
  * @example writeReport('runs/tiny', study.results, study.profile, study.manifest, study.timings);
  */
 export function writeReport(out: string, results: StrategyResult[], profile: StudyProfile, manifest: DatasetManifest, timings: Record<string, number>): string {
@@ -119,7 +154,7 @@ export function writeReport(out: string, results: StrategyResult[], profile: Stu
     lines.push('', '## Table 3: quantizers on Multi-task', '', '| quantizer | search R@30 | rec R@30 | paper search | paper rec |', '| --- | ---: | ---: | ---: | ---: |');
     for (const [k, r] of quantizers) lines.push(`| ${k} | ${fmt(r.search)} | ${fmt(r.rec)} | ${PAPER_QUANTIZERS[k]?.search ?? '-'} | ${PAPER_QUANTIZERS[k]?.rec ?? '-'} |`);
   }
-  lines.push('', '## Figure 1: search vs recommendation', '', '![Figure 1](figure1.svg)', '', '## Dense retrieval with each embedding space', '',
+  lines.push('', '## Figure 1: search vs recommendation', '', '![Figure 1](figure1.svg)', '', '(also as figure1.png)', '', '## Dense retrieval with each embedding space', '',
     '| space | dim | search R@30 | rec R@30 | popularity rec R@30 |', '| --- | ---: | ---: | ---: | ---: |');
   for (const k of ['content', 'search', 'rec', 'multitask', 'fused-concat', 'fused-svd']) {
     const p = join(out, 'embeddings', `${k}.json`);
@@ -143,6 +178,7 @@ export function writeReport(out: string, results: StrategyResult[], profile: Stu
   lines.push('', '## Settings', '', '```json', JSON.stringify({ profile, data: manifest.settings }, null, 2), '```', '',
     `Machine: ${os.cpus()[0]?.model?.trim() ?? 'unknown'}, ${os.cpus().length} cores, Node ${process.version}.`, '');
   writeFileAtomic(join(out, 'figure1.svg'), [Buffer.from(figureSvg(strategies))]);
+  writeFileAtomic(join(out, 'figure1.png'), [figurePng(strategies)]);
   writeFileAtomic(join(out, 'results.json'), [Buffer.from(JSON.stringify({ profile: profile.name, results }))]);
   const path = join(out, 'report.md');
   writeFileAtomic(path, [Buffer.from(lines.join('\n'))]);
