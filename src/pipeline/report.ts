@@ -64,13 +64,19 @@ function marks(rows: Map<string, Row>, ref: string, field: 'perExampleSearch' | 
 }
 
 /** Figure 1: search vs recommendation Recall@30 per strategy, ours and the paper's. */
-export function figureSvg(rows: Map<string, Row>): string {
+/** Points and axes of Figure 1 (shared by the SVG and the PNG). */
+function figureLayout(rows: Map<string, Row>) {
   const pts = [...rows.values()].map((r) => ({ name: NAMES[r.key] ?? r.key, x: mean(r.rec), y: mean(r.search), px: PAPER_RECALL30[r.key]?.rec, py: PAPER_RECALL30[r.key]?.search }));
   const maxX = Math.max(0.01, ...pts.flatMap((p) => [p.x, p.px ?? 0])) * 1.15;
   const maxY = Math.max(0.01, ...pts.flatMap((p) => [p.y, p.py ?? 0])) * 1.15;
   const W = 560, H = 420, L = 60, B = 50, T = 20, R = 20;
   const sx = (v: number) => L + (v / maxX) * (W - L - R);
   const sy = (v: number) => H - B - (v / maxY) * (H - B - T);
+  return { pts, maxX, maxY, W, H, L, B, T, R, sx, sy };
+}
+
+export function figureSvg(rows: Map<string, Row>): string {
+  const { pts, maxX, maxY, W, H, L, B, T, R, sx, sy } = figureLayout(rows);
   const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="black"/><line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="black"/>`,
@@ -92,12 +98,7 @@ export function figureSvg(rows: Map<string, Row>): string {
 
 /** Figure 1 as a PNG (the same layout as the SVG, drawn with our raster canvas and 5x7 font). */
 export function figurePng(rows: Map<string, Row>): Buffer {
-  const pts = [...rows.values()].map((r) => ({ name: NAMES[r.key] ?? r.key, x: mean(r.rec), y: mean(r.search), px: PAPER_RECALL30[r.key]?.rec, py: PAPER_RECALL30[r.key]?.search }));
-  const maxX = Math.max(0.01, ...pts.flatMap((p) => [p.x, p.px ?? 0])) * 1.15;
-  const maxY = Math.max(0.01, ...pts.flatMap((p) => [p.y, p.py ?? 0])) * 1.15;
-  const W = 560, H = 420, L = 60, B = 50, T = 20, R = 20;
-  const sx = (v: number) => L + (v / maxX) * (W - L - R);
-  const sy = (v: number) => H - B - (v / maxY) * (H - B - T);
+  const { pts, maxX, maxY, W, H, L, B, T, R, sx, sy } = figureLayout(rows);
   const c = new Canvas(W, H);
   const black: [number, number, number] = [0, 0, 0];
   c.line(L, H - B, W - R, H - B, black);
