@@ -3,12 +3,8 @@ import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../native/loader.js';
-import { doctor } from './doctor.js';
-import { quantize } from './quantize.js';
-import { data } from './data.js';
-import { embed } from './embed.js';
-import { ids } from './ids.js';
-import { run } from './run.js';
+// Commands are imported when they run: the training commands load TensorFlow.js, which the
+// others (doctor, version, data, quantize) should not pay for at start-up.
 
 const USAGE = `Usage: semid <command> [options]
 
@@ -29,18 +25,18 @@ export async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'doctor': {
       const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean', default: false } } });
-      return doctor({ json: values.json ?? false });
+      return (await import('./doctor.js')).doctor({ json: values.json ?? false });
     }
     case 'quantize':
-      return quantize(rest);
+      return (await import('./quantize.js')).quantize(rest);
     case 'data':
-      return data(rest);
+      return (await import('./data.js')).data(rest);
     case 'embed':
-      return embed(rest);
+      return (await import('./embed.js')).embed(rest);
     case 'ids':
-      return ids(rest);
+      return (await import('./ids.js')).ids(rest);
     case 'run':
-      return run(rest);
+      return (await import('./run.js')).run(rest);
     case 'version':
     case '--version':
       process.stdout.write(JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')).version + '\n');
