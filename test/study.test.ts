@@ -6,7 +6,8 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
-import { Canvas, bonferroni, encodePng, mean, ndcgAt, pairedTTest, recallAt, runStudy, std, writeReport } from '../src/index.js';
+import { Canvas, bonferroni, encodePng, mean, ndcgAt, pairedTTest, recallAt, runStudy, std, writeReport, DecodePool } from '../src/index.js';
+
 
 describe('metrics and statistics', () => {
   it('Recall@k and NDCG@k count distinct items, shorter lists and collided IDs', () => {
@@ -68,7 +69,8 @@ describe('semid run (synthetic catalogue, two strategies)', () => {
 
   it('fills the report, resumes after a kill with identical results, and names bad inputs', async () => {
     const a = mkdtempSync(join(tmpdir(), 'semid-study-'));
-    const full = await runStudy({ profile: 'tiny', out: a, data: 'synthetic', strategies: [...strategies], override });
+    // decoded by a pool of two workers here, and in the main thread (workers: 0) in the resumed run below
+    const full = await runStudy({ profile: 'tiny', out: a, data: 'synthetic', strategies: [...strategies], override, workers: 2 });
     const report = readFileSync(writeReport(a, full.results, full.profile, full.manifest, full.timings), 'utf8');
     expect(report).toMatch(/## Table 2/);
     expect(report).toMatch(/\| Multi-task \| \d\.\d{3}/);
@@ -84,11 +86,12 @@ describe('semid run (synthetic catalogue, two strategies)', () => {
     await expect(runStudy({ profile: 'tiny', out: b, data: 'synthetic', strategies: [...strategies], override, signal: controller.signal,
       log: (line) => { if (/training T5/.test(line)) setTimeout(() => controller.abort(new Error('killed')), 1500); } })).rejects.toThrow(/killed/);
     expect(existsSync(join(b, 'embeddings', 'multitask.npy'))).toBe(true); // finished stages stay
-    const resumed = await runStudy({ profile: 'tiny', out: b, data: 'synthetic', strategies: [...strategies], override });
+    const resumed = await runStudy({ profile: 'tiny', out: b, data: 'synthetic', strategies: [...strategies], override, workers: 0 });
     for (let i = 0; i < 2; i++) {
-      expect(resumed.results[i].search.map((x) => x.recall30)).toEqual(full.results[i].search.map((x) => x.recall30));
-      expect(resumed.results[i].rec.map((x) => x.recall30)).toEqual(full.results[i].rec.map((x) => x.recall30));
+      expect(resumed.results[i].search).toEqual(full.results[i].search);
+      expect(resumed.results[i].rec).toEqual(full.results[i].rec);
     }
+    expect(() => new DecodePool({ workers: 0 })).toThrow(/workers.*positive integer/);
 
     await expect(runStudy({ profile: 'tiny', out: b, strategies: ['best' as never] })).rejects.toThrow(/Expected content, search, rec, multitask/);
     await expect(runStudy({ profile: 'tiny', out: b, movielens: join(b, 'nope') })).rejects.toThrow(/nope: does not exist \(given by --movielens\)/);

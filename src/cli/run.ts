@@ -8,17 +8,19 @@ import { STRATEGIES, QUANTIZERS, type Strategy } from '../ids/strategies.js';
 import type { QuantizerName } from '../ids/quantizer.js';
 
 export const RUN_USAGE = `Usage: semid run [--profile tiny|quick|small|paper] [--strategies a,b,...] [--quantizers rqkmeans,...]
-                 [--seeds N] [--movielens <dir>] --out <dir>
+                 [--seeds N] [--workers N] [--movielens <dir>] --out <dir>
 
 Runs data -> embeddings -> Semantic IDs -> joint T5 -> constrained decoding -> Recall@30 for every
 strategy (default: all eight) and seed, reusing finished stages, and writes <dir>/report.md,
 figure1.svg and results.json. A killed run continues where it stopped when run again.
+--workers: decoding worker threads, each holding the model (default: cores / 2; 0: decode in
+the main thread).
 `;
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { profile: { type: 'string', default: 'tiny' }, strategies: { type: 'string' }, quantizers: { type: 'string' }, seeds: { type: 'string' },
+    options: { profile: { type: 'string', default: 'tiny' }, strategies: { type: 'string' }, quantizers: { type: 'string' }, seeds: { type: 'string' }, workers: { type: 'string' },
       movielens: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', default: false } },
   });
   if (values.help) { process.stdout.write(RUN_USAGE); return 0; }
@@ -30,13 +32,15 @@ export async function run(argv: string[]): Promise<number> {
   for (const q of quantizers ?? []) if (!QUANTIZERS.includes(q)) throw new SemidArgumentError('--quantizers', QUANTIZERS.join(', '), q);
   const seeds = values.seeds === undefined ? undefined : Number(values.seeds);
   if (seeds !== undefined && (!Number.isInteger(seeds) || seeds < 1)) throw new SemidArgumentError('--seeds', 'a positive integer', values.seeds);
+  const workers = values.workers === undefined ? undefined : Number(values.workers);
+  if (workers !== undefined && (!Number.isInteger(workers) || workers < 0)) throw new SemidArgumentError('--workers', 'a non-negative integer', values.workers);
   const out = resolve(values.out);
   const controller = new AbortController();
   const onSigint = () => controller.abort(new SemidError('ERR_SEMID_ABORTED', 'interrupted (run again to resume)'));
   process.once('SIGINT', onSigint);
   try {
     const t0 = performance.now();
-    const study = await runStudy({ profile: values.profile as keyof typeof STUDY_PROFILES, strategies, quantizers, seeds, out, movielens: values.movielens,
+    const study = await runStudy({ profile: values.profile as keyof typeof STUDY_PROFILES, strategies, quantizers, seeds, workers, out, movielens: values.movielens,
       signal: controller.signal, log: (line) => process.stderr.write(`semid run: ${line}\n`) });
     const report = writeReport(out, study.results, study.profile, study.manifest, study.timings);
     process.stdout.write(`semid run: done in ${((performance.now() - t0) / 1000).toFixed(0)} s; report: ${report}\n`);

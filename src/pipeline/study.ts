@@ -23,8 +23,10 @@ import type { QuantizerName } from '../ids/quantizer.js';
 import { initRuntime } from '../model/runtime/backend.js';
 import { T5Model } from '../model/t5/model.js';
 import { T5_PRESETS, type T5Config } from '../model/t5/config.js';
-import { T5Tokenizer, trainWordPieceTokenizer } from '../model/t5/tokenizer.js';
-import { JointTask, REC_TASK, SEARCH_TASK } from '../model/t5/joint-task.js';
+import { trainWordPieceTokenizer } from '../model/t5/tokenizer.js';
+import { REC_TASK, SEARCH_TASK } from '../model/t5/joint-task.js';
+import { DecodePool } from '../eval/decode-pool.js';
+import { strategyTask } from './strategy-task.js';
 import { trainJointT5 } from '../model/t5/train-joint.js';
 import { saveT5Folder, loadT5Folder } from '../model/t5/checkpoint-folder.js';
 import { evaluateTask, itemTrie, type ExampleResult } from '../eval/generative.js';
@@ -65,6 +67,8 @@ export interface StudyOptions {
   data?: 'auto' | 'synthetic';
   /** Settings that replace the profile's (experiments and tests), merged field by field. */
   override?: { [K in keyof StudyProfile]?: Partial<StudyProfile[K]> };
+  /** Decoding workers (default: cores / 2, at least 1); 0 decodes in this thread. */
+  workers?: number;
   signal?: AbortSignal;
   log?: (line: string) => void;
 }
@@ -77,6 +81,13 @@ export interface StrategyResult {
   rec: ExampleResult[];
   seconds: Record<string, number>;
 }
+
+/** Wrap f so that it runs at most once every `seconds` (progress lines). */
+function every<T>(seconds: number, f: (x: T) => void): (x: T) => void {
+  let last = performance.now();
+  return (x) => { const now = performance.now(); if (now - last >= seconds * 1000) { last = now; f(x); } };
+}
+const clock = (s: number) => (Number.isFinite(s) ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : '?');
 
 const hash = (x: unknown) => createHash('sha256').update(JSON.stringify(x)).digest('hex').slice(0, 16);
 
@@ -144,7 +155,7 @@ export async function runStudy(o: StudyOptions): Promise<{ results: StrategyResu
   }
 
   // 3. the base tokenizer (corpus: prompts, queries, item texts)
-  const tokPath = join(out, 'tokenizer.json');
+  const tokPath = join(out, `tokenizer-${profile.t5.vocab}.json`);
   if (!existsSync(tokPath)) {
     const corpus = ['search: recommend:', ...ds.search.train.map((e) => e.query), ...ds.items.map((m) => m.text)];
     trainWordPieceTokenizer(corpus, { vocabSize: profile.t5.vocab, minFrequency: 2 }).save(tokPath);
@@ -155,65 +166,79 @@ export async function runStudy(o: StudyOptions): Promise<{ results: StrategyResu
   const rand = mulberry32(hashSeed(42, 'eval'));
   const searchEval = shuffleInPlace(Int32Array.from({ length: ds.search.test.length }, (_, i) => i), rand).slice(0, profile.eval.searchQueries).sort();
   const recEval = Int32Array.from({ length: Math.min(profile.eval.users, ds.rec.test.length / 4) }, (_, i) => i);
-  for (const quantizer of quantizers) {
-    for (const strategy of strategies) {
-      for (let seed = 0; seed < seeds; seed++) {
-        const key = hash({ strategy, quantizer, seed, ids: profile.ids, t5: profile.t5, eval: profile.eval, data: dataKey });
-        const resultPath = join(out, 'results', `${strategy}-${quantizer}-seed${seed}-${key}.json`);
-        if (existsSync(resultPath)) { results.push(JSON.parse(readFileSync(resultPath, 'utf8'))); log(`${strategy}/${quantizer}/seed ${seed}: reusing results`); continue; }
-        const seconds: Record<string, number> = {};
-        const t0 = performance.now();
-        // IDs
-        let idsFile: ReturnType<typeof loadIds>;
-        try {
-          idsFile = loadIds(out, strategy, quantizer, 'keep');
-          if ((idsFile.raw as { settings: { codebookSize: number; levels: number } }).settings.codebookSize !== profile.ids.codebook) throw new Error('other settings');
-        } catch {
-          const ids = await buildIds(strategy, out, { quantizer, levels: profile.ids.levels, codebookSize: profile.ids.codebook, seed: 42, signal: o.signal });
-          saveIds(out, ids);
-          idsFile = loadIds(out, strategy, quantizer, 'keep');
+  const pool = o.workers === 0 ? null : new DecodePool({ workers: o.workers });
+  try {
+    for (const quantizer of quantizers) {
+      for (const strategy of strategies) {
+        for (let seed = 0; seed < seeds; seed++) {
+          const key = hash({ strategy, quantizer, seed, ids: profile.ids, t5: profile.t5, eval: profile.eval, data: dataKey });
+          const resultPath = join(out, 'results', `${strategy}-${quantizer}-seed${seed}-${key}.json`);
+          if (existsSync(resultPath)) { results.push(JSON.parse(readFileSync(resultPath, 'utf8'))); log(`${strategy}/${quantizer}/seed ${seed}: reusing results`); continue; }
+          const seconds: Record<string, number> = {};
+          const t0 = performance.now();
+          // IDs
+          try {
+            const settings = (loadIds(out, strategy, quantizer, 'keep').raw as { settings: { codebookSize: number; levels: number } }).settings;
+            if (settings.codebookSize !== profile.ids.codebook || settings.levels !== profile.ids.levels) throw new Error('other settings');
+          } catch {
+            saveIds(out, await buildIds(strategy, out, { quantizer, levels: profile.ids.levels, codebookSize: profile.ids.codebook, seed: 42, signal: o.signal }));
+          }
+          seconds.ids = (performance.now() - t0) / 1000;
+          // tokenizer + ID tokens, model
+          const perItem = new Map<number, number>();
+          const trainDs = profile.t5.searchPerItem >= 10 ? ds : {
+            ...ds, search: { ...ds.search, train: ds.search.train.filter((e) => { const c = perItem.get(e.item) ?? 0; perItem.set(e.item, c + 1); return c < profile.t5.searchPerItem; }) },
+          };
+          const { tokenizer, space, task } = strategyTask(out, tokPath, strategy, quantizer, ds, trainDs);
+          const modelDir = join(out, 't5', `${strategy}-${quantizer}-seed${seed}-${key}`);
+          let model: T5Model | null = null;
+          const t1 = performance.now();
+          if (!existsSync(join(modelDir, 'done.json'))) {
+            model = T5Model.create({ ...profile.t5.preset, vocabSize: tokenizer.vocabSize }, hashSeed(seed, strategy));
+            log(`${strategy}/${quantizer}/seed ${seed}: training T5 (${(model.size / 1e6).toFixed(2)}M parameters, ${task.sizes('train').join(' + ')} examples an epoch)`);
+            await trainJointT5({ model, task, batchSize: profile.t5.batchSize, epochs: profile.t5.epochs, learningRate: profile.t5.learningRate, seed: seed + 1,
+              checkpoint: { dir: join(modelDir, 'checkpoints'), everySteps: 200 }, signal: o.signal,
+              onProgress: every(30, (p) => log(`${strategy}/${quantizer}/seed ${seed}: T5 step ${p.step}/${p.totalSteps} (epoch ${p.epoch + 1}), loss ${p.meanLoss.toFixed(3)}, ${p.examplesPerSecond.toFixed(0)} ex/s, ETA ${clock(p.etaSeconds)}`)) });
+            saveT5Folder(modelDir, model, tokenizer);
+            writeFileAtomic(join(modelDir, 'done.json'), [Buffer.from('{}')]);
+          }
+          seconds.t5 = (performance.now() - t1) / 1000;
+          // decoding and metrics (in the worker pool, or here with workers: 0)
+          const t2 = performance.now();
+          const dec = { beams: profile.eval.beams, groups: profile.eval.groups, diversityPenalty: profile.eval.penalty };
+          const decodeProgress = (what: string) => {
+            const tStart = performance.now();
+            return every(30, ([done, total]: [number, number]) => {
+              const rate = done / ((performance.now() - tStart) / 1000);
+              log(`${strategy}/${quantizer}/seed ${seed}: decoding ${what} ${done}/${total}, ${rate.toFixed(1)} ex/s, ETA ${clock((total - done) / rate)}`);
+            });
+          };
+          const evaluate = async (kind: number, indices: Int32Array, what: string): Promise<ExampleResult[]> => {
+            const progress = decodeProgress(what);
+            const onProgress = (d: number, t: number) => progress([d, t]);
+            if (pool) {
+              model?.dispose();
+              model = null;
+              return pool.evaluate({ out, modelDir, tokenizerPath: tokPath, strategy, quantizer, kind, decode: dec }, indices, { signal: o.signal, onProgress });
+            }
+            model ??= loadT5Folder(modelDir).model;
+            return evaluateTask(model, task, kind, indices, itemTrie(kind === SEARCH_TASK ? space.search : space.rec), ds, { ...dec, signal: o.signal, onProgress });
+          };
+          const search = await evaluate(SEARCH_TASK, searchEval, 'search');
+          const rec = await evaluate(REC_TASK, recEval, 'rec');
+          seconds.decode = (performance.now() - t2) / 1000;
+          (model as T5Model | null)?.dispose();
+          const r: StrategyResult = { strategy, quantizer, seed, search, rec, seconds };
+          mkdirSync(join(out, 'results'), { recursive: true });
+          writeFileAtomic(resultPath, [Buffer.from(JSON.stringify(r))]);
+          const m = (xs: ExampleResult[]) => (xs.reduce((s, x) => s + x.recall30, 0) / Math.max(1, xs.length)).toFixed(4);
+          log(`${strategy}/${quantizer}/seed ${seed}: search R@30 ${m(search)}, rec R@30 ${m(rec)} (${Object.entries(seconds).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')})`);
+          results.push(r);
         }
-        seconds.ids = (performance.now() - t0) / 1000;
-        // tokenizer + ID tokens, model
-        const tokenizer = T5Tokenizer.load(tokPath);
-        const idIds = tokenizer.addTokens(idsFile.vocabulary);
-        const idOf = new Map(idsFile.vocabulary.map((t, i) => [t, idIds[i]]));
-        const toIds = (tokens: string[][]) => tokens.map((t) => Int32Array.from(t, (x) => idOf.get(x)!));
-        const space = { search: toIds(idsFile.search), rec: toIds(idsFile.rec) };
-        const perItem = new Map<number, number>();
-        const trainDs = profile.t5.searchPerItem >= 10 ? ds : {
-          ...ds, search: { ...ds.search, train: ds.search.train.filter((e) => { const c = perItem.get(e.item) ?? 0; perItem.set(e.item, c + 1); return c < profile.t5.searchPerItem; }) },
-        };
-        const task = new JointTask(tokenizer, trainDs, space, { historyItems: 20 });
-        const modelDir = join(out, 't5', `${strategy}-${quantizer}-seed${seed}-${key}`);
-        let model: T5Model;
-        const t1 = performance.now();
-        if (existsSync(join(modelDir, 'done.json'))) {
-          model = loadT5Folder(modelDir).model;
-        } else {
-          model = T5Model.create({ ...profile.t5.preset, vocabSize: tokenizer.vocabSize }, hashSeed(seed, strategy));
-          log(`${strategy}/${quantizer}/seed ${seed}: training T5 (${(model.size / 1e6).toFixed(2)}M parameters)`);
-          await trainJointT5({ model, task, batchSize: profile.t5.batchSize, epochs: profile.t5.epochs, learningRate: profile.t5.learningRate, seed: seed + 1,
-            checkpoint: { dir: join(modelDir, 'checkpoints'), everySteps: 200 }, signal: o.signal });
-          saveT5Folder(modelDir, model, tokenizer);
-          writeFileAtomic(join(modelDir, 'done.json'), [Buffer.from('{}')]);
-        }
-        seconds.t5 = (performance.now() - t1) / 1000;
-        // decoding and metrics
-        const t2 = performance.now();
-        const dec = { beams: profile.eval.beams, groups: profile.eval.groups, diversityPenalty: profile.eval.penalty, signal: o.signal };
-        const search = await evaluateTask(model, task, SEARCH_TASK, searchEval, itemTrie(space.search), ds, dec);
-        const rec = await evaluateTask(model, task, REC_TASK, recEval, itemTrie(space.rec), ds, dec);
-        seconds.decode = (performance.now() - t2) / 1000;
-        model.dispose();
-        const r: StrategyResult = { strategy, quantizer, seed, search, rec, seconds };
-        mkdirSync(join(out, 'results'), { recursive: true });
-        writeFileAtomic(resultPath, [Buffer.from(JSON.stringify(r))]);
-        const m = (xs: ExampleResult[]) => (xs.reduce((s, x) => s + x.recall30, 0) / Math.max(1, xs.length)).toFixed(4);
-        log(`${strategy}/${quantizer}/seed ${seed}: search R@30 ${m(search)}, rec R@30 ${m(rec)} (${Object.entries(seconds).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')})`);
-        results.push(r);
       }
     }
+  } finally {
+    await pool?.close();
   }
   return { results, profile, manifest: ds.manifest, timings };
 }

@@ -1,0 +1,96 @@
+/**
+ * Generative evaluation across a piscina worker pool: each worker holds the trained model (loaded
+ * from its saved folder), the examples are cut into chunks of `batch` and handed out, and the
+ * results come back in example order, whatever order the chunks finish in.
+ */
+import { Piscina } from 'piscina';
+import { availableParallelism } from 'node:os';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../native/loader.js';
+import { SemidArgumentError } from '../kernels/errors.js';
+import type { DecodeSettings, ExampleResult } from './generative.js';
+
+/** One unit of work: decode these examples of one task with one trained model. */
+export interface DecodeChunk {
+  /** Run folder (data set, IDs). */
+  out: string;
+  /** Saved T5 folder (config.json, model.safetensors). */
+  modelDir: string;
+  /** The base tokenizer the strategy's ID tokens are added to. */
+  tokenizerPath: string;
+  strategy: string;
+  quantizer: string;
+  /** SEARCH_TASK or REC_TASK. */
+  kind: number;
+  /** Example indices into the task's test split. */
+  indices: number[];
+  decode: Omit<DecodeSettings, 'batch'>;
+  /** Native threads in the worker. */
+  threads: number;
+}
+
+export interface DecodePoolOptions {
+  /** Worker threads (default: cores / 2, at least 1, at most 8). */
+  workers?: number;
+  /** Native threads per worker (default: cores / workers, at least 1). */
+  threadsPerWorker?: number;
+}
+
+function workerFile(): string {
+  const here = fileURLToPath(new URL('./decode-worker.js', import.meta.url));
+  return existsSync(here) ? here : join(packageRoot, 'dist', 'eval', 'decode-worker.js');
+}
+
+/**
+ * A pool of decoding workers.
+ * @example
+ * const pool = new DecodePool({ workers: 2 });
+ * const results = await pool.evaluate({ out, modelDir, tokenizerPath, strategy: 'multitask', quantizer: 'rqkmeans', kind: SEARCH_TASK, decode: {} }, indices);
+ * await pool.close();
+ */
+export class DecodePool {
+  readonly workers: number;
+  readonly threadsPerWorker: number;
+  private readonly pool: Piscina;
+
+  constructor(o: DecodePoolOptions = {}) {
+    const cores = availableParallelism();
+    const workers = o.workers ?? Math.max(1, Math.min(8, Math.floor(cores / 2)));
+    if (!Number.isInteger(workers) || workers < 1) throw new SemidArgumentError('workers', 'a positive integer', workers);
+    this.workers = workers;
+    this.threadsPerWorker = o.threadsPerWorker ?? Math.max(1, Math.floor(cores / workers));
+    this.pool = new Piscina({ filename: workerFile(), minThreads: workers, maxThreads: workers, idleTimeout: 60_000 });
+  }
+
+  /**
+   * Decode and score `indices` in chunks of `batch` (default 32); results in the order of `indices`.
+   * @example const results = await pool.evaluate(job, [0, 1, 2], { batch: 32, onProgress: (d, t) => console.log(d, t) });
+   */
+  async evaluate(job: Omit<DecodeChunk, 'indices' | 'threads'>, indices: ArrayLike<number>,
+    o: { batch?: number; signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {}): Promise<ExampleResult[]> {
+    const batch = o.batch ?? 32;
+    if (!Number.isInteger(batch) || batch < 1) throw new SemidArgumentError('batch', 'a positive integer', batch);
+    const chunks: number[][] = [];
+    for (let s = 0; s < indices.length; s += batch) chunks.push(Array.from({ length: Math.min(batch, indices.length - s) }, (_, i) => indices[s + i]));
+    let done = 0;
+    try {
+      const parts = await Promise.all(chunks.map(async (c) => {
+        const r = (await this.pool.run({ ...job, indices: c, threads: this.threadsPerWorker } satisfies DecodeChunk, { signal: o.signal })) as ExampleResult[];
+        done += c.length;
+        o.onProgress?.(done, indices.length);
+        return r;
+      }));
+      return parts.flat();
+    } catch (e) {
+      if (o.signal?.aborted) throw o.signal.reason;
+      throw e;
+    }
+  }
+
+  /** Stop the workers (waits for running chunks). */
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}
