@@ -39,6 +39,6 @@ export { pairedTTest, bonferroni, mean, std, incompleteBeta, type TTestResult } 
 export { recallAt, ndcgAt } from './eval/metrics.js';
 export { evaluateTask, itemTrie, type ExampleResult, type DecodeSettings } from './eval/generative.js';
 export { DecodePool, type DecodePoolOptions, type DecodeChunk } from './eval/decode-pool.js';
-export { runStudy, STUDY_PROFILES, spacesFor, type StudyOptions, type StudyProfile, type StrategyResult } from './pipeline/study.js';
+export { runStudy, STUDY_PROFILES, spacesFor, resolvePretrained, trainingSubset, type StudyOptions, type StudyProfile, type StrategyResult } from './pipeline/study.js';
 export { writeReport, figureSvg, figurePng, PAPER_RECALL30, PAPER_QUANTIZERS } from './pipeline/report.js';
 export { encodePng, Canvas } from './pipeline/png.js';

@@ -2,11 +2,12 @@
 // on the synthetic catalogue that fills the report, resumes after a kill with identical results,
 // and names bad inputs.
 import { describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
-import { Canvas, bonferroni, encodePng, mean, ndcgAt, pairedTTest, recallAt, runStudy, std, writeReport, DecodePool } from '../src/index.js';
+import { Canvas, bonferroni, encodePng, mean, ndcgAt, pairedTTest, recallAt, runStudy, std, writeReport, DecodePool,
+  STUDY_PROFILES, resolvePretrained, BIENCODER_PROFILES, ENMF_PROFILES, PAPER_T5_TRAINING, T5Model, T5_PRESETS, trainWordPieceTokenizer, saveT5Folder, loadT5Folder } from '../src/index.js';
 
 
 describe('metrics and statistics', () => {
@@ -59,6 +60,28 @@ describe('PNG', () => {
   });
 });
 
+describe('profiles', () => {
+  it("paper holds the paper's settings and fine-tunes flan-t5-base from a local folder", () => {
+    const p = STUDY_PROFILES.paper;
+    expect(p.data.release).toBe('ml-25m');
+    expect(p.embed.profile).toBe('paper');
+    expect(BIENCODER_PROFILES.paper).toEqual({ epochs: 5, batchSize: 512, learningRate: 2e-5 });
+    expect(ENMF_PROFILES.paper).toMatchObject({ dim: 256, epochs: 30, batchSize: 512, learningRate: 1e-3 });
+    expect(p.ids).toEqual({ levels: 2, codebook: 256 });
+    expect(p.t5).toMatchObject({ pretrained: 'flan-t5-base', epochs: 3, batchSize: 128, learningRate: 2e-3, searchPerItem: 10, recPerUser: null });
+    expect(PAPER_T5_TRAINING.weightDecay).toBe(0.01);
+    expect(p.eval).toMatchObject({ beams: 60, groups: 30, penalty: 0.25 });
+    expect(p.eval.searchQueries).toBeGreaterThan(1e9); // every test query and every test user
+    expect(p.eval.users).toBeGreaterThan(1e9);
+    expect(p.seeds).toBe(5);
+    expect(STUDY_PROFILES.small.seeds).toBe(5);
+    expect(STUDY_PROFILES.quick.seeds).toBe(1);
+    expect(() => resolvePretrained(p, undefined, {})).toThrow(/flan-t5-base for profile paper \(pass --pretrained <dir> or set SEMID_MODELS/);
+    expect(() => resolvePretrained(p, undefined, { SEMID_MODELS: '/nonexistent' })).toThrow(/\/nonexistent\/flan-t5-base \(missing config\.json, model\.safetensors, tokenizer\.json\)/);
+    expect(resolvePretrained(STUDY_PROFILES.quick, undefined, {})).toBeNull();
+  });
+});
+
 describe('semid run (synthetic catalogue, two strategies)', () => {
   const override = {
     t5: { epochs: 1, searchPerItem: 1, batchSize: 128 },
@@ -92,6 +115,19 @@ describe('semid run (synthetic catalogue, two strategies)', () => {
       expect(resumed.results[i].rec).toEqual(full.results[i].rec);
     }
     expect(() => new DecodePool({ workers: 0 })).toThrow(/workers.*positive integer/);
+
+    // fine-tuning a pretrained T5 folder (here one we save; paper: flan-t5-base) instead of training from scratch
+    const pre = mkdtempSync(join(tmpdir(), 'semid-pretrained-'));
+    const tok = trainWordPieceTokenizer(['search: recommend: a pretrained vocabulary of words', 'movies about space and time'], { vocabSize: 300, minFrequency: 1 });
+    const base = T5Model.create({ ...T5_PRESETS.tiny, vocabSize: tok.vocabSize + 5 }, 3);
+    saveT5Folder(pre, base, tok);
+    const lines: string[] = [];
+    const tuned = await runStudy({ profile: 'tiny', out: a, data: 'synthetic', strategies: ['multitask'], override, pretrained: pre, workers: 0, log: (l) => lines.push(l) });
+    expect(tuned.results[0].search.length).toBe(60);
+    expect(lines.some((l) => /multitask.*training T5/.test(l))).toBe(true); // a new model (the key names the pretrained folder)
+    const saved = readdirSync(join(a, 't5')).map((d) => loadT5Folder(join(a, 't5', d)).config.vocabSize);
+    expect(saved).toContain(tok.vocabSize + 2 * 64); // 2 x 64 ID tokens after the tokenizer's words, reusing the model's 5 padding rows first
+    base.dispose();
 
     await expect(runStudy({ profile: 'tiny', out: b, strategies: ['best' as never] })).rejects.toThrow(/Expected content, search, rec, multitask/);
     await expect(runStudy({ profile: 'tiny', out: b, movielens: join(b, 'nope') })).rejects.toThrow(/nope: does not exist \(given by --movielens\)/);

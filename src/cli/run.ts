@@ -8,19 +8,21 @@ import { STRATEGIES, QUANTIZERS, type Strategy } from '../ids/strategies.js';
 import type { QuantizerName } from '../ids/quantizer.js';
 
 export const RUN_USAGE = `Usage: semid run [--profile tiny|quick|small|paper] [--strategies a,b,...] [--quantizers rqkmeans,...]
-                 [--seeds N] [--workers N] [--movielens <dir>] --out <dir>
+                 [--seeds N] [--workers N] [--movielens <dir>] [--pretrained <dir>] --out <dir>
 
 Runs data -> embeddings -> Semantic IDs -> joint T5 -> constrained decoding -> Recall@30 for every
 strategy (default: all eight) and seed, reusing finished stages, and writes <dir>/report.md,
 figure1.svg and results.json. A killed run continues where it stopped when run again.
 --workers: decoding worker threads, each holding the model (default: cores / 2; 0: decode in
 the main thread).
+--pretrained: a local Hugging Face T5 folder to fine-tune instead of training from scratch (profile
+paper: flan-t5-base, found as $SEMID_MODELS/flan-t5-base when not given).
 `;
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { profile: { type: 'string', default: 'tiny' }, strategies: { type: 'string' }, quantizers: { type: 'string' }, seeds: { type: 'string' }, workers: { type: 'string' },
+    options: { profile: { type: 'string', default: 'tiny' }, strategies: { type: 'string' }, quantizers: { type: 'string' }, seeds: { type: 'string' }, workers: { type: 'string' }, pretrained: { type: 'string' },
       movielens: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', default: false } },
   });
   if (values.help) { process.stdout.write(RUN_USAGE); return 0; }
@@ -40,7 +42,7 @@ export async function run(argv: string[]): Promise<number> {
   process.once('SIGINT', onSigint);
   try {
     const t0 = performance.now();
-    const study = await runStudy({ profile: values.profile as keyof typeof STUDY_PROFILES, strategies, quantizers, seeds, workers, out, movielens: values.movielens,
+    const study = await runStudy({ profile: values.profile as keyof typeof STUDY_PROFILES, strategies, quantizers, seeds, workers, out, movielens: values.movielens, pretrained: values.pretrained,
       signal: controller.signal, log: (line) => process.stderr.write(`semid run: ${line}\n`) });
     const report = writeReport(out, study.results, study.profile, study.manifest, study.timings);
     process.stdout.write(`semid run: done in ${((performance.now() - t0) / 1000).toFixed(0)} s; report: ${report}\n`);

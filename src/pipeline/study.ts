@@ -6,19 +6,21 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { SemidArgumentError } from '../kernels/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { readMovieLens } from '../data/movielens/read.js';
 import { syntheticMovieLens } from '../data/synthetic.js';
 import { resolveDataSource } from '../data/source.js';
-import { buildJointDataset, loadJointDataset, writeJointDataset, type DatasetManifest } from '../data/dataset.js';
+import { buildJointDataset, loadJointDataset, writeJointDataset, type DatasetManifest, type JointDataset } from '../data/dataset.js';
 import { templateQuerySource } from '../data/queries/template.js';
 import { hashSeed, mulberry32, shuffleInPlace } from '../data/random.js';
 import { embedStage } from '../embed/stages.js';
 import { EMBEDDING_KINDS, type EmbeddingKind } from '../embed/store.js';
+import { BIENCODER_PROFILES } from '../embed/biencoder.js';
+import { ENMF_PROFILES } from '../embed/enmf.js';
 import { buildIds, STRATEGIES, type Strategy } from '../ids/strategies.js';
-import { loadIds, saveIds } from '../ids/store.js';
+import { idsName, loadIds, saveIds } from '../ids/store.js';
 import type { QuantizerName } from '../ids/quantizer.js';
 import { initRuntime } from '../model/runtime/backend.js';
 import { T5Model } from '../model/t5/model.js';
@@ -28,20 +30,28 @@ import { REC_TASK, SEARCH_TASK } from '../model/t5/joint-task.js';
 import { DecodePool } from '../eval/decode-pool.js';
 import { strategyTask } from './strategy-task.js';
 import { trainJointT5 } from '../model/t5/train-joint.js';
-import { saveT5Folder, loadT5Folder } from '../model/t5/checkpoint-folder.js';
+import { saveT5Folder, loadT5Folder, resizeTokenEmbeddings } from '../model/t5/checkpoint-folder.js';
 import { evaluateTask, itemTrie, type ExampleResult } from '../eval/generative.js';
 
 export interface StudyProfile {
   name: string;
-  data: { maxUsers: number | null };
+  /** release: the MovieLens release the profile is defined on (checked against the data found); absent: any. */
+  data: { maxUsers: number | null; release?: string };
   embed: { profile: 'default' | 'paper'; searchEpochs?: number; enmfEpochs?: number };
   ids: { levels: number; codebook: number };
-  /** searchPerItem: training queries per item used for T5 (the data set has 10). */
-  t5: { preset: Omit<T5Config, 'vocabSize'>; epochs: number; batchSize: number; learningRate: number; vocab: number; searchPerItem: number };
+  /**
+   * searchPerItem: training queries per item used for T5 (the data set has 10); recPerUser: the
+   * most recent training windows per user used (absent or null: all).
+   */
+  t5: { preset: Omit<T5Config, 'vocabSize'>; epochs: number; batchSize: number; learningRate: number; vocab: number; searchPerItem: number; recPerUser?: number | null;
+    /** Fine-tune this pretrained model (a local Hugging Face T5 folder of that name) instead of training `preset` from scratch. */
+    pretrained?: string };
   eval: { searchQueries: number; users: number; beams: number; groups: number; penalty: number };
   seeds: number;
 }
 
+/** quick: a 3.4M-parameter T5 (2+2 layers, d_model 128) that trains on ml-latest-small in minutes here. */
+const quickT5 = { ...T5_PRESETS.small, dModel: 128, dKv: 32, dFf: 512, numLayers: 2, numDecoderLayers: 2, numHeads: 4 };
 const tinyT5 = { ...T5_PRESETS.tiny, dModel: 64, dKv: 16, dFf: 128, numHeads: 4, dropoutRate: 0.1 };
 
 /** Profiles: tiny (CI, minutes), quick (ml-latest-small, one seed), small (all, 5 seeds), paper (the paper's settings). */
@@ -49,11 +59,13 @@ export const STUDY_PROFILES: Record<'tiny' | 'quick' | 'small' | 'paper', StudyP
   tiny: { name: 'tiny', data: { maxUsers: 40 }, embed: { profile: 'default', searchEpochs: 1, enmfEpochs: 30 }, ids: { levels: 2, codebook: 64 },
     t5: { preset: tinyT5, epochs: 2, batchSize: 128, learningRate: 5e-3, vocab: 2000, searchPerItem: 2 }, eval: { searchQueries: 200, users: 40, beams: 20, groups: 10, penalty: 0.25 }, seeds: 1 },
   quick: { name: 'quick', data: { maxUsers: null }, embed: { profile: 'default' }, ids: { levels: 2, codebook: 256 },
-    t5: { preset: { ...T5_PRESETS.small, numLayers: 2, numDecoderLayers: 2 }, epochs: 1, batchSize: 128, learningRate: 2e-3, vocab: 8000, searchPerItem: 10 }, eval: { searchQueries: 2000, users: 610, beams: 60, groups: 30, penalty: 0.25 }, seeds: 1 },
+    t5: { preset: quickT5, epochs: 1, batchSize: 128, learningRate: 3e-3, vocab: 8000, searchPerItem: 5, recPerUser: 60 },
+    eval: { searchQueries: 2000, users: 610, beams: 60, groups: 30, penalty: 0.25 }, seeds: 1 },
   small: { name: 'small', data: { maxUsers: null }, embed: { profile: 'default' }, ids: { levels: 2, codebook: 256 },
     t5: { preset: T5_PRESETS.small, epochs: 3, batchSize: 128, learningRate: 2e-3, vocab: 8000, searchPerItem: 10 }, eval: { searchQueries: 5000, users: 610, beams: 60, groups: 30, penalty: 0.25 }, seeds: 5 },
-  paper: { name: 'paper', data: { maxUsers: null }, embed: { profile: 'paper' }, ids: { levels: 2, codebook: 256 },
-    t5: { preset: T5_PRESETS.small, epochs: 3, batchSize: 128, learningRate: 2e-3, vocab: 32000, searchPerItem: 10 }, eval: { searchQueries: 1_000_000, users: 1_000_000, beams: 60, groups: 30, penalty: 0.25 }, seeds: 5 },
+  paper: { name: 'paper', data: { maxUsers: null, release: 'ml-25m' }, embed: { profile: 'paper' }, ids: { levels: 2, codebook: 256 },
+    t5: { preset: T5_PRESETS.small, pretrained: 'flan-t5-base', epochs: 3, batchSize: 128, learningRate: 2e-3, vocab: 32000, searchPerItem: 10, recPerUser: null },
+    eval: { searchQueries: Number.MAX_SAFE_INTEGER, users: Number.MAX_SAFE_INTEGER, beams: 60, groups: 30, penalty: 0.25 }, seeds: 5 },
 };
 
 export interface StudyOptions {
@@ -67,6 +79,11 @@ export interface StudyOptions {
   data?: 'auto' | 'synthetic';
   /** Settings that replace the profile's (experiments and tests), merged field by field. */
   override?: { [K in keyof StudyProfile]?: Partial<StudyProfile[K]> };
+  /**
+   * A local Hugging Face T5 folder (config.json, model.safetensors, tokenizer.json) to fine-tune;
+   * default for a profile that names one (paper: flan-t5-base): $SEMID_MODELS/<name>.
+   */
+  pretrained?: string;
   /** Decoding workers (default: cores / 2, at least 1); 0 decodes in this thread. */
   workers?: number;
   signal?: AbortSignal;
@@ -80,6 +97,62 @@ export interface StrategyResult {
   search: ExampleResult[];
   rec: ExampleResult[];
   seconds: Record<string, number>;
+}
+
+/**
+ * The training examples a profile uses: the first `searchPerItem` training queries of every item
+ * and the last `recPerUser` sliding windows of every user (null: all).
+ */
+export function trainingSubset(ds: JointDataset, searchPerItem: number, recPerUser: number | null): JointDataset {
+  const perItem = new Map<number, number>();
+  const search = searchPerItem >= 10 ? ds.search.train
+    : ds.search.train.filter((e) => { const c = perItem.get(e.item) ?? 0; perItem.set(e.item, c + 1); return c < searchPerItem; });
+  let rec = ds.rec.train;
+  if (recPerUser !== null) {
+    const rows = rec.length / 4;
+    const keep: number[] = [];
+    const seen = new Map<number, number>();
+    for (let r = rows - 1; r >= 0; r--) {
+      const u = rec[r * 4];
+      const c = seen.get(u) ?? 0;
+      seen.set(u, c + 1);
+      if (c < recPerUser) keep.push(r);
+    }
+    keep.reverse();
+    rec = new Int32Array(keep.length * 4);
+    keep.forEach((r, i) => rec.set(ds.rec.train.subarray(r * 4, r * 4 + 4), i * 4));
+  }
+  return { ...ds, search: { ...ds.search, train: search }, rec: { ...ds.rec, train: rec } };
+}
+
+/**
+ * The pretrained T5 folder a run fine-tunes: the one given, else $SEMID_MODELS/<name> for a profile
+ * that names a model; null: train the profile's preset from scratch.
+ */
+export function resolvePretrained(profile: StudyProfile, given?: string, env: NodeJS.ProcessEnv = process.env): string | null {
+  const need = ['config.json', 'model.safetensors', 'tokenizer.json'];
+  const check = (dir: string, what: string) => {
+    const missing = need.filter((f) => !existsSync(join(dir, f)));
+    if (missing.length) throw new SemidArgumentError(what, `a Hugging Face T5 folder (${need.join(', ')})`, `${dir} (missing ${missing.join(', ')})`);
+    return resolve(dir);
+  };
+  if (given) return check(given, 'pretrained');
+  const name = profile.t5.pretrained;
+  if (!name) return null;
+  if (env.SEMID_MODELS) return check(join(env.SEMID_MODELS, name), `$SEMID_MODELS/${name}`);
+  throw new SemidArgumentError('pretrained', `the folder of ${name} for profile ${profile.name} (pass --pretrained <dir> or set SEMID_MODELS to the folder that holds ${name}/; weights cannot be downloaded at run time)`, undefined);
+}
+
+/** Whether a finished embedding stage was made for this data set and these settings. */
+function embeddingCurrent(out: string, kind: EmbeddingKind, profile: StudyProfile, items: number): boolean {
+  const meta = join(out, 'embeddings', `${kind}.json`);
+  if (!existsSync(join(out, 'embeddings', `${kind}.npy`)) || !existsSync(meta)) return false;
+  const j = JSON.parse(readFileSync(meta, 'utf8')) as { rows: number; settings: { profile?: string; training?: { epochs?: number } } };
+  if (j.rows !== items || j.settings.profile !== profile.embed.profile) return false;
+  const p = profile.embed.profile;
+  const epochs = kind === 'rec' ? profile.embed.enmfEpochs ?? ENMF_PROFILES[p].epochs
+    : kind === 'search' || kind === 'multitask' ? profile.embed.searchEpochs ?? BIENCODER_PROFILES[p].epochs : undefined;
+  return epochs === undefined || j.settings.training?.epochs === epochs;
 }
 
 /** Wrap f so that it runs at most once every `seconds` (progress lines). */
@@ -127,9 +200,14 @@ export async function runStudy(o: StudyOptions): Promise<{ results: StrategyResu
 
   // 1. data
   const source = o.data === 'synthetic' ? { dir: null, origin: 'synthetic' as const } : resolveDataSource(o.movielens);
+  if (profile.data.release && (!source.dir || basename(source.dir).toLowerCase() !== profile.data.release)) {
+    log(`WARNING: profile ${profile.name} is defined on ${profile.data.release}; running on ${source.dir ?? 'the synthetic catalogue'} (pass --movielens <${profile.data.release} folder>; \`semid data download ${profile.data.release}\` fetches it)`);
+  }
+  const pretrainedDir = resolvePretrained(profile, o.pretrained);
   const dataKey = hash({ source: source.dir ?? 'synthetic', maxUsers: profile.data.maxUsers, v: 1 });
   const manifestPath = join(out, 'data', 'manifest.json');
-  if (!existsSync(manifestPath) || JSON.parse(readFileSync(manifestPath, 'utf8')).request !== dataKey) {
+  const dataRebuilt = !existsSync(manifestPath) || JSON.parse(readFileSync(manifestPath, 'utf8')).request !== dataKey;
+  if (dataRebuilt) {
     await timed('data', async () => {
       log(source.dir ? `data: MovieLens from ${source.dir}` : 'data: NO MovieLens found; using the embedded SYNTHETIC catalogue');
       const ml = source.dir ? await readMovieLens(source.dir, { signal: o.signal }) : syntheticMovieLens({ seed: 42 });
@@ -143,9 +221,12 @@ export async function runStudy(o: StudyOptions): Promise<{ results: StrategyResu
   // 2. embeddings the strategies need
   const spaces = new Set<EmbeddingKind>();
   for (const s of strategies) for (const k of spacesFor(s)) spaces.add(k);
+  const rebuilt = new Set<EmbeddingKind>();
   for (const k of EMBEDDING_KINDS) {
     if (!spaces.has(k)) continue;
-    if (existsSync(join(out, 'embeddings', `${k}.npy`))) { log(`embed ${k}: reusing`); continue; }
+    const stale = (k === 'fused-concat' || k === 'fused-svd') && (rebuilt.has('search') || rebuilt.has('rec'));
+    if (!stale && !dataRebuilt && embeddingCurrent(out, k, profile, ds.items.length)) { log(`embed ${k}: reusing`); continue; }
+    rebuilt.add(k);
     await timed(`embed:${k}`, async () => {
       log(`embed ${k} ...`);
       const epochs = k === 'rec' ? profile.embed.enmfEpochs : k === 'search' || k === 'multitask' ? profile.embed.searchEpochs : undefined;
@@ -155,8 +236,8 @@ export async function runStudy(o: StudyOptions): Promise<{ results: StrategyResu
   }
 
   // 3. the base tokenizer (corpus: prompts, queries, item texts)
-  const tokPath = join(out, `tokenizer-${profile.t5.vocab}.json`);
-  if (!existsSync(tokPath)) {
+  const tokPath = pretrainedDir ? join(pretrainedDir, 'tokenizer.json') : join(out, `tokenizer-${profile.t5.vocab}.json`);
+  if (!pretrainedDir && (dataRebuilt || !existsSync(tokPath))) {
     const corpus = ['search: recommend:', ...ds.search.train.map((e) => e.query), ...ds.items.map((m) => m.text)];
     trainWordPieceTokenizer(corpus, { vocabSize: profile.t5.vocab, minFrequency: 2 }).save(tokPath);
   }
@@ -171,30 +252,37 @@ export async function runStudy(o: StudyOptions): Promise<{ results: StrategyResu
     for (const quantizer of quantizers) {
       for (const strategy of strategies) {
         for (let seed = 0; seed < seeds; seed++) {
-          const key = hash({ strategy, quantizer, seed, ids: profile.ids, t5: profile.t5, eval: profile.eval, data: dataKey });
-          const resultPath = join(out, 'results', `${strategy}-${quantizer}-seed${seed}-${key}.json`);
-          if (existsSync(resultPath)) { results.push(JSON.parse(readFileSync(resultPath, 'utf8'))); log(`${strategy}/${quantizer}/seed ${seed}: reusing results`); continue; }
-          const seconds: Record<string, number> = {};
+          // IDs: reused when made with these settings from embeddings not rebuilt in this run
           const t0 = performance.now();
-          // IDs
           try {
+            if (spacesFor(strategy).some((k) => rebuilt.has(k))) throw new Error('embeddings rebuilt');
             const settings = (loadIds(out, strategy, quantizer, 'keep').raw as { settings: { codebookSize: number; levels: number } }).settings;
             if (settings.codebookSize !== profile.ids.codebook || settings.levels !== profile.ids.levels) throw new Error('other settings');
           } catch {
             saveIds(out, await buildIds(strategy, out, { quantizer, levels: profile.ids.levels, codebookSize: profile.ids.codebook, seed: 42, signal: o.signal }));
           }
-          seconds.ids = (performance.now() - t0) / 1000;
+          const idsSeconds = (performance.now() - t0) / 1000;
+          // everything after the IDs is keyed by the IDs themselves, so new IDs never meet an old model or result
+          const idsDigest = createHash('sha256').update(readFileSync(join(out, 'ids', `${idsName(strategy, quantizer, 'keep')}.json`))).digest('hex').slice(0, 16);
+          const key = hash({ strategy, quantizer, seed, ids: profile.ids, idsDigest, t5: profile.t5, eval: profile.eval, data: dataKey, ...(pretrainedDir ? { pretrainedDir } : {}) });
+          const resultPath = join(out, 'results', `${strategy}-${quantizer}-seed${seed}-${key}.json`);
+          if (existsSync(resultPath)) { results.push(JSON.parse(readFileSync(resultPath, 'utf8'))); log(`${strategy}/${quantizer}/seed ${seed}: reusing results`); continue; }
+          const seconds: Record<string, number> = { ids: idsSeconds };
           // tokenizer + ID tokens, model
-          const perItem = new Map<number, number>();
-          const trainDs = profile.t5.searchPerItem >= 10 ? ds : {
-            ...ds, search: { ...ds.search, train: ds.search.train.filter((e) => { const c = perItem.get(e.item) ?? 0; perItem.set(e.item, c + 1); return c < profile.t5.searchPerItem; }) },
-          };
+          const trainDs = trainingSubset(ds, profile.t5.searchPerItem, profile.t5.recPerUser ?? null);
           const { tokenizer, space, task } = strategyTask(out, tokPath, strategy, quantizer, ds, trainDs);
           const modelDir = join(out, 't5', `${strategy}-${quantizer}-seed${seed}-${key}`);
           let model: T5Model | null = null;
           const t1 = performance.now();
           if (!existsSync(join(modelDir, 'done.json'))) {
-            model = T5Model.create({ ...profile.t5.preset, vocabSize: tokenizer.vocabSize }, hashSeed(seed, strategy));
+            if (pretrainedDir) {
+              // the pretrained model grows to hold the ID tokens (its padding rows first, as Hugging Face's resize does)
+              const base = loadT5Folder(pretrainedDir).model;
+              model = base.config.vocabSize >= tokenizer.vocabSize ? base : resizeTokenEmbeddings(base, tokenizer.vocabSize, hashSeed(seed, strategy));
+              if (model !== base) base.dispose();
+            } else {
+              model = T5Model.create({ ...profile.t5.preset, vocabSize: tokenizer.vocabSize }, hashSeed(seed, strategy));
+            }
             log(`${strategy}/${quantizer}/seed ${seed}: training T5 (${(model.size / 1e6).toFixed(2)}M parameters, ${task.sizes('train').join(' + ')} examples an epoch)`);
             await trainJointT5({ model, task, batchSize: profile.t5.batchSize, epochs: profile.t5.epochs, learningRate: profile.t5.learningRate, seed: seed + 1,
               checkpoint: { dir: join(modelDir, 'checkpoints'), everySteps: 200 }, signal: o.signal,
