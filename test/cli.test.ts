@@ -21,6 +21,18 @@ describe.skipIf(!built)('semid CLI', () => {
     expect(typeof info.threads).toBe('number');
     expect(typeof info.cuda.reason).toBe('string');
   });
+  it("'semid/core' loads the native core without TensorFlow.js; 'semid' adds the model", () => {
+    const script = "const core = await import('semid/core'); const a = typeof globalThis._tfengine; const full = await import('semid');" +
+      " console.log(JSON.stringify({ a, b: typeof globalThis._tfengine, core: Object.keys(core).length, full: Object.keys(full).length, same: full.RQKMeans === core.RQKMeans }));";
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', cwd: fileURLToPath(new URL('..', import.meta.url)) });
+    expect(r.status, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.a).toBe('undefined');
+    expect(j.b).toBe('object');
+    expect(j.full).toBeGreaterThan(j.core);
+    expect(j.same).toBe(true);
+  });
+
   it('an unknown command exits 2 with usage', () => {
     const r = run('frobnicate');
     expect(r.status).toBe(2);

@@ -75,16 +75,18 @@ describe('profiles', () => {
     expect(p.eval.users).toBeGreaterThan(1e9);
     expect(p.seeds).toBe(5);
     expect(STUDY_PROFILES.small.seeds).toBe(5);
+    expect(STUDY_PROFILES.small.quantizers).toEqual(['rqkmeans', 'dictionary', 'rlfq', 'rqvae']); // Table 3 (on Multi-task)
+    expect(p.quantizers).toEqual(['rqkmeans', 'dictionary', 'rlfq', 'rqvae']);
     expect(STUDY_PROFILES.quick.seeds).toBe(1);
     expect(() => resolvePretrained(p, undefined, {})).toThrow(/flan-t5-base for profile paper \(pass --pretrained <dir> or set SEMID_MODELS/);
-    expect(() => resolvePretrained(p, undefined, { SEMID_MODELS: '/nonexistent' })).toThrow(/\/nonexistent\/flan-t5-base \(missing config\.json, model\.safetensors, tokenizer\.json\)/);
+    expect(() => resolvePretrained(p, undefined, { SEMID_MODELS: '/nonexistent' })).toThrow(/for \$SEMID_MODELS\/flan-t5-base but \/nonexistent\/flan-t5-base is missing config\.json, model\.safetensors, tokenizer\.json/);
     expect(resolvePretrained(STUDY_PROFILES.quick, undefined, {})).toBeNull();
   });
 });
 
 describe('semid run (synthetic catalogue, two strategies)', () => {
   const override = {
-    t5: { epochs: 1, searchPerItem: 1, batchSize: 128 },
+    t5: { epochs: 1, searchPerItem: 1, batchSize: 128, recPerUser: 5 },
     eval: { searchQueries: 60, users: 40, beams: 8, groups: 4 },
     embed: { searchEpochs: 1, enmfEpochs: 10 },
   };

@@ -38,6 +38,16 @@ export interface DecodePoolOptions {
   threadsPerWorker?: number;
 }
 
+/**
+ * The number of decoding workers for a request (validated; default cores / 2, at least 1, at most 8).
+ * @example decodeWorkers(undefined); // 1 on a 2-core machine
+ */
+export function decodeWorkers(workers?: number): number {
+  const n = workers ?? Math.max(1, Math.min(8, Math.floor(availableParallelism() / 2)));
+  if (!Number.isInteger(n) || n < 1) throw new SemidArgumentError('workers', 'a positive integer', workers);
+  return n;
+}
+
 function workerFile(): string {
   const here = fileURLToPath(new URL('./decode-worker.js', import.meta.url));
   return existsSync(here) ? here : join(packageRoot, 'dist', 'eval', 'decode-worker.js');
@@ -57,10 +67,10 @@ export class DecodePool {
 
   constructor(o: DecodePoolOptions = {}) {
     const cores = availableParallelism();
-    const workers = o.workers ?? Math.max(1, Math.min(8, Math.floor(cores / 2)));
-    if (!Number.isInteger(workers) || workers < 1) throw new SemidArgumentError('workers', 'a positive integer', workers);
+    const workers = decodeWorkers(o.workers);
     this.workers = workers;
     this.threadsPerWorker = o.threadsPerWorker ?? Math.max(1, Math.floor(cores / workers));
+    if (!Number.isInteger(this.threadsPerWorker) || this.threadsPerWorker < 1) throw new SemidArgumentError('threadsPerWorker', 'a positive integer', o.threadsPerWorker);
     this.pool = new Piscina({ filename: workerFile(), minThreads: workers, maxThreads: workers, idleTimeout: 60_000 });
   }
 
@@ -70,6 +80,7 @@ export class DecodePool {
    */
   async evaluate(job: Omit<DecodeChunk, 'indices' | 'threads'>, indices: ArrayLike<number>,
     o: { batch?: number; signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {}): Promise<ExampleResult[]> {
+    const pool = this.pool;
     const batch = o.batch ?? 32;
     if (!Number.isInteger(batch) || batch < 1) throw new SemidArgumentError('batch', 'a positive integer', batch);
     const chunks: number[][] = [];
@@ -77,7 +88,7 @@ export class DecodePool {
     let done = 0;
     try {
       const parts = await Promise.all(chunks.map(async (c) => {
-        const r = (await this.pool.run({ ...job, indices: c, threads: this.threadsPerWorker } satisfies DecodeChunk, { signal: o.signal })) as ExampleResult[];
+        const r = (await pool.run({ ...job, indices: c, threads: this.threadsPerWorker } satisfies DecodeChunk, { signal: o.signal })) as ExampleResult[];
         done += c.length;
         o.onProgress?.(done, indices.length);
         return r;

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { SemidArgumentError } from '../kernels/errors.js';
+import { SemidArgumentError, SemidError } from '../kernels/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { readMovieLens } from '../data/movielens/read.js';
 import { syntheticMovieLens } from '../data/synthetic.js';
@@ -19,7 +19,7 @@ import { embedStage } from '../embed/stages.js';
 import { EMBEDDING_KINDS, type EmbeddingKind } from '../embed/store.js';
 import { BIENCODER_PROFILES } from '../embed/biencoder.js';
 import { ENMF_PROFILES } from '../embed/enmf.js';
-import { buildIds, STRATEGIES, type Strategy } from '../ids/strategies.js';
+import { buildIds, QUANTIZERS, STRATEGIES, type Strategy } from '../ids/strategies.js';
 import { idsName, loadIds, saveIds } from '../ids/store.js';
 import type { QuantizerName } from '../ids/quantizer.js';
 import { initRuntime } from '../model/runtime/backend.js';
@@ -27,7 +27,7 @@ import { T5Model } from '../model/t5/model.js';
 import { T5_PRESETS, type T5Config } from '../model/t5/config.js';
 import { trainWordPieceTokenizer } from '../model/t5/tokenizer.js';
 import { REC_TASK, SEARCH_TASK } from '../model/t5/joint-task.js';
-import { DecodePool } from '../eval/decode-pool.js';
+import { DecodePool, decodeWorkers } from '../eval/decode-pool.js';
 import { strategyTask } from './strategy-task.js';
 import { trainJointT5 } from '../model/t5/train-joint.js';
 import { saveT5Folder, loadT5Folder, resizeTokenEmbeddings } from '../model/t5/checkpoint-folder.js';
@@ -48,6 +48,11 @@ export interface StudyProfile {
     pretrained?: string };
   eval: { searchQueries: number; users: number; beams: number; groups: number; penalty: number };
   seeds: number;
+  /**
+   * Quantizers run by default (absent: RQ-KMeans only). As in the paper's Table 3, quantizers other
+   * than RQ-KMeans run on Multi-task only, unless strategies are named explicitly.
+   */
+  quantizers?: QuantizerName[];
 }
 
 /** quick: a 3.4M-parameter T5 (2+2 layers, d_model 128) that trains on ml-latest-small in minutes here. */
@@ -62,10 +67,12 @@ export const STUDY_PROFILES: Record<'tiny' | 'quick' | 'small' | 'paper', StudyP
     t5: { preset: quickT5, epochs: 1, batchSize: 128, learningRate: 3e-3, vocab: 8000, searchPerItem: 5, recPerUser: 60 },
     eval: { searchQueries: 2000, users: 610, beams: 60, groups: 30, penalty: 0.25 }, seeds: 1 },
   small: { name: 'small', data: { maxUsers: null }, embed: { profile: 'default' }, ids: { levels: 2, codebook: 256 },
-    t5: { preset: T5_PRESETS.small, epochs: 3, batchSize: 128, learningRate: 2e-3, vocab: 8000, searchPerItem: 10 }, eval: { searchQueries: 5000, users: 610, beams: 60, groups: 30, penalty: 0.25 }, seeds: 5 },
+    t5: { preset: T5_PRESETS.small, epochs: 3, batchSize: 128, learningRate: 2e-3, vocab: 8000, searchPerItem: 10 }, eval: { searchQueries: 5000, users: 610, beams: 60, groups: 30, penalty: 0.25 }, seeds: 5,
+    quantizers: ['rqkmeans', 'dictionary', 'rlfq', 'rqvae'] },
   paper: { name: 'paper', data: { maxUsers: null, release: 'ml-25m' }, embed: { profile: 'paper' }, ids: { levels: 2, codebook: 256 },
     t5: { preset: T5_PRESETS.small, pretrained: 'flan-t5-base', epochs: 3, batchSize: 128, learningRate: 2e-3, vocab: 32000, searchPerItem: 10, recPerUser: null },
-    eval: { searchQueries: Number.MAX_SAFE_INTEGER, users: Number.MAX_SAFE_INTEGER, beams: 60, groups: 30, penalty: 0.25 }, seeds: 5 },
+    eval: { searchQueries: Number.MAX_SAFE_INTEGER, users: Number.MAX_SAFE_INTEGER, beams: 60, groups: 30, penalty: 0.25 }, seeds: 5,
+    quantizers: ['rqkmeans', 'dictionary', 'rlfq', 'rqvae'] },
 };
 
 export interface StudyOptions {
@@ -133,7 +140,7 @@ export function resolvePretrained(profile: StudyProfile, given?: string, env: No
   const need = ['config.json', 'model.safetensors', 'tokenizer.json'];
   const check = (dir: string, what: string) => {
     const missing = need.filter((f) => !existsSync(join(dir, f)));
-    if (missing.length) throw new SemidArgumentError(what, `a Hugging Face T5 folder (${need.join(', ')})`, `${dir} (missing ${missing.join(', ')})`);
+    if (missing.length) throw new SemidError('ERR_SEMID_INVALID_ARG', `Expected a Hugging Face T5 folder (${need.join(', ')}) for ${what} but ${dir} is missing ${missing.join(', ')}`);
     return resolve(dir);
   };
   if (given) return check(given, 'pretrained');
@@ -184,7 +191,9 @@ export async function runStudy(o: StudyOptions): Promise<{ results: StrategyResu
   for (const [k, v] of Object.entries(o.override ?? {})) (profile as unknown as Record<string, unknown>)[k] = typeof v === 'object' ? { ...(base as unknown as Record<string, object>)[k], ...v } : v;
   const strategies = o.strategies ?? [...STRATEGIES];
   for (const s of strategies) if (!STRATEGIES.includes(s)) throw new SemidArgumentError('strategies', STRATEGIES.join(', '), s);
-  const quantizers = o.quantizers ?? ['rqkmeans'];
+  const quantizers = o.quantizers ?? profile.quantizers ?? ['rqkmeans'];
+  for (const q of quantizers) if (!QUANTIZERS.includes(q)) throw new SemidArgumentError('quantizers', QUANTIZERS.join(', '), q);
+  const strategiesOf = (q: QuantizerName) => (q === 'rqkmeans' || o.strategies ? strategies : strategies.filter((s) => s === 'multitask'));
   const seeds = o.seeds ?? profile.seeds;
   const log = o.log ?? (() => {});
   const out = o.out;
@@ -204,6 +213,7 @@ export async function runStudy(o: StudyOptions): Promise<{ results: StrategyResu
     log(`WARNING: profile ${profile.name} is defined on ${profile.data.release}; running on ${source.dir ?? 'the synthetic catalogue'} (pass --movielens <${profile.data.release} folder>; \`semid data download ${profile.data.release}\` fetches it)`);
   }
   const pretrainedDir = resolvePretrained(profile, o.pretrained);
+  if (o.workers !== 0) decodeWorkers(o.workers);
   const dataKey = hash({ source: source.dir ?? 'synthetic', maxUsers: profile.data.maxUsers, v: 1 });
   const manifestPath = join(out, 'data', 'manifest.json');
   const dataRebuilt = !existsSync(manifestPath) || JSON.parse(readFileSync(manifestPath, 'utf8')).request !== dataKey;
@@ -247,10 +257,10 @@ export async function runStudy(o: StudyOptions): Promise<{ results: StrategyResu
   const rand = mulberry32(hashSeed(42, 'eval'));
   const searchEval = shuffleInPlace(Int32Array.from({ length: ds.search.test.length }, (_, i) => i), rand).slice(0, profile.eval.searchQueries).sort();
   const recEval = Int32Array.from({ length: Math.min(profile.eval.users, ds.rec.test.length / 4) }, (_, i) => i);
-  const pool = o.workers === 0 ? null : new DecodePool({ workers: o.workers });
+  let pool: DecodePool | null = null; // started on first use (a fully reused run starts no workers)
   try {
     for (const quantizer of quantizers) {
-      for (const strategy of strategies) {
+      for (const strategy of strategiesOf(quantizer)) {
         for (let seed = 0; seed < seeds; seed++) {
           // IDs: reused when made with these settings from embeddings not rebuilt in this run
           const t0 = performance.now();
@@ -304,7 +314,8 @@ export async function runStudy(o: StudyOptions): Promise<{ results: StrategyResu
           const evaluate = async (kind: number, indices: Int32Array, what: string): Promise<ExampleResult[]> => {
             const progress = decodeProgress(what);
             const onProgress = (d: number, t: number) => progress([d, t]);
-            if (pool) {
+            if (o.workers !== 0) {
+              pool ??= new DecodePool({ workers: o.workers });
               model?.dispose();
               model = null;
               return pool.evaluate({ out, modelDir, tokenizerPath: tokPath, strategy, quantizer, kind, decode: dec }, indices, { signal: o.signal, onProgress });
@@ -326,7 +337,7 @@ export async function runStudy(o: StudyOptions): Promise<{ results: StrategyResu
       }
     }
   } finally {
-    await pool?.close();
+    await (pool as DecodePool | null)?.close();
   }
   return { results, profile, manifest: ds.manifest, timings };
 }
