@@ -117,6 +117,12 @@ describe('semid run (synthetic catalogue, two strategies)', () => {
       expect(resumed.results[i].rec).toEqual(full.results[i].rec);
     }
     expect(() => new DecodePool({ workers: 0 })).toThrow(/positive integer for workers/);
+    const pool = new DecodePool({ workers: 1 });
+    const stop = new AbortController();
+    stop.abort(new Error('stopped by the caller'));
+    const job = { out: a, modelDir: join(a, 't5', readdirSync(join(a, 't5'))[0]), tokenizerPath: join(a, 'tokenizer-2000.json'), strategy: 'multitask', quantizer: 'rqkmeans', kind: 0, decode: {} };
+    await expect(pool.evaluate(job, [0, 1, 2], { signal: stop.signal })).rejects.toThrow(/stopped by the caller/);
+    await pool.close();
 
     // fine-tuning a pretrained T5 folder (here one we save; paper: flan-t5-base) instead of training from scratch
     const pre = mkdtempSync(join(tmpdir(), 'semid-pretrained-'));

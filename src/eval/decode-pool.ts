@@ -5,6 +5,7 @@
  */
 import { Piscina } from 'piscina';
 import { availableParallelism } from 'node:os';
+import { setMaxListeners } from 'node:events';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -86,17 +87,26 @@ export class DecodePool {
     const chunks: number[][] = [];
     for (let s = 0; s < indices.length; s += batch) chunks.push(Array.from({ length: Math.min(batch, indices.length - s) }, (_, i) => indices[s + i]));
     let done = 0;
+    // One listener on the caller's signal; the chunks listen to our own signal (one listener each).
+    const inner = new AbortController();
+    setMaxListeners(0, inner.signal);
+    const forward = () => inner.abort(o.signal?.reason);
+    if (o.signal?.aborted) forward();
+    o.signal?.addEventListener('abort', forward, { once: true });
     try {
       const parts = await Promise.all(chunks.map(async (c) => {
-        const r = (await pool.run({ ...job, indices: c, threads: this.threadsPerWorker } satisfies DecodeChunk, { signal: o.signal })) as ExampleResult[];
+        const r = (await pool.run({ ...job, indices: c, threads: this.threadsPerWorker } satisfies DecodeChunk, { signal: inner.signal })) as ExampleResult[];
         done += c.length;
         o.onProgress?.(done, indices.length);
         return r;
       }));
       return parts.flat();
     } catch (e) {
+      inner.abort(e); // the chunks still queued are dropped
       if (o.signal?.aborted) throw o.signal.reason;
       throw e;
+    } finally {
+      o.signal?.removeEventListener('abort', forward);
     }
   }
 
