@@ -127,6 +127,27 @@ describe('strategies', () => {
     for (const t of ids.rec.tokens) for (const tok of t) expect(tok).toMatch(/^<r_/);
   });
 
+  it('the rec space is quantised on unit rows: ENMF-like norms (popularity) do not pile rare items into one ID', async () => {
+    // directions in 8 planted clusters; norms spread over 3 orders of magnitude like ENMF's
+    const dir = mkdtempSync(join(tmpdir(), 'semid-ids-rec-'));
+    const r = rng(5);
+    const n = 800, dim = 16;
+    const centres = Array.from({ length: 8 }, () => Float32Array.from({ length: dim }, () => gauss(r)));
+    const x = new Float32Array(n * dim);
+    for (let i = 0; i < n; i++) {
+      const c = centres[i % 8];
+      const scale = 10 ** (-3 * r()); // 1 .. 0.001
+      for (let j = 0; j < dim; j++) x[i * dim + j] = (c[j] + 0.3 * gauss(r)) * scale;
+    }
+    saveEmbeddings(dir, 'rec', x, dim, {});
+    const ids = await buildIds('rec', dir, { levels: 1, codebookSize: 8, seed: 1 });
+    expect(ids.settings.recSpace).toBe('l2-normalised');
+    // on unit rows the 8 cells are the 8 directions, whatever the norms
+    const cellOf = new Map<number, string>();
+    ids.search.tokens.forEach((t, i) => { const c = i % 8; if (!cellOf.has(c)) cellOf.set(c, t[0]); expect(t[0]).toBe(cellOf.get(c)); });
+    expect(new Set(cellOf.values()).size).toBe(8);
+  });
+
   it('Prefix-share shares its first code between the tasks (256 + 512 tokens)', async () => {
     const ids = await buildIds('prefix-share', run, { levels: 2, codebookSize: 256 });
     expect(ids.vocabulary.length).toBe(768);

@@ -48,7 +48,8 @@ export interface NamespaceIds {
 
 export interface IdAssignment {
   strategy: Strategy;
-  settings: Required<Omit<IdSettings, 'signal'>>;
+  /** recSpace: how the rec space was quantised (rec and separate only). */
+  settings: Required<Omit<IdSettings, 'signal'>> & { recSpace?: string };
   items: number;
   search: NamespaceIds;
   rec: NamespaceIds;
@@ -84,6 +85,20 @@ function applyCollisions(tokens: string[][], policy: 'keep' | 'dedup'): { tokens
     return policy === 'dedup' ? [...t, `<dup_${k}>`] : t;
   });
   return { tokens: out, maxBucket };
+}
+
+/** How the rec (ENMF) space is quantised, recorded in the IDs' settings. */
+export const REC_SPACE = 'l2-normalised';
+
+/**
+ * The rec space as quantised: ENMF item embeddings with each row L2-normalised. ENMF's norms carry
+ * popularity, and residual k-means on the raw vectors sends the many rarely seen items (tiny
+ * norms) into one cell (on ml-latest-small: 1,114 items behind one ID). The other spaces are unit
+ * rows already (content, search, multitask) or fused from normalised rows.
+ */
+function recSpace(runDir: string) {
+  const e = loadEmbeddings(runDir, 'rec');
+  return { ...e, data: normalizeRows(Float32Array.from(e.data), e.dim) };
 }
 
 function collisionStats(tokens: string[][]): CodeStats {
@@ -124,7 +139,7 @@ export async function buildIds(strategy: Strategy, runDir: string, options: IdSe
   const addVocab = (prefix: string, from: number, to: number) => { for (let l = from; l < to; l++) for (let c = 0; c < K; c++) vocabulary.push(`<${prefix}_${l}_${c}>`); };
   if (strategy === 'separate') {
     const a = loadEmbeddings(runDir, 'search');
-    const b = loadEmbeddings(runDir, 'rec');
+    const b = recSpace(runDir);
     const qa = await quantizeSpace(a.data, a.dim, s, options.signal);
     const qb = await quantizeSpace(b.data, b.dim, s, options.signal);
     search = make('s', qa.codes, L, Array(L).fill('s'), qa.quality);
@@ -158,7 +173,7 @@ export async function buildIds(strategy: Strategy, runDir: string, options: IdSe
     addVocab('s', 1, L);
     addVocab('r', 1, L);
   } else {
-    const e = loadEmbeddings(runDir, strategy);
+    const e = strategy === 'rec' ? recSpace(runDir) : loadEmbeddings(runDir, strategy);
     const q = await quantizeSpace(e.data, e.dim, s, options.signal);
     search = make('id', q.codes, L, Array(L).fill('id'), q.quality);
     rec = search;
@@ -168,7 +183,8 @@ export async function buildIds(strategy: Strategy, runDir: string, options: IdSe
     const maxBucket = Math.max(search.collisions.n ? bucketMax(search.tokens) : 1, bucketMax(rec.tokens));
     for (let k = 0; k < maxBucket; k++) vocabulary.push(`<dup_${k}>`);
   }
-  return { strategy, settings: s, items: search.tokens.length, search, rec, vocabulary };
+  const settings = strategy === 'rec' || strategy === 'separate' ? { ...s, recSpace: REC_SPACE } : s;
+  return { strategy, settings, items: search.tokens.length, search, rec, vocabulary };
 }
 
 function bucketMax(tokens: string[][]): number {

@@ -19,7 +19,7 @@ import { embedStage } from '../embed/stages.js';
 import { EMBEDDING_KINDS, type EmbeddingKind } from '../embed/store.js';
 import { BIENCODER_PROFILES } from '../embed/biencoder.js';
 import { ENMF_PROFILES } from '../embed/enmf.js';
-import { buildIds, QUANTIZERS, STRATEGIES, type Strategy } from '../ids/strategies.js';
+import { buildIds, QUANTIZERS, REC_SPACE, STRATEGIES, type Strategy } from '../ids/strategies.js';
 import { idsName, loadIds, saveIds } from '../ids/store.js';
 import type { QuantizerName } from '../ids/quantizer.js';
 import { initRuntime } from '../model/runtime/backend.js';
@@ -268,8 +268,9 @@ export async function runStudy(o: StudyOptions): Promise<{ results: StrategyResu
           const t0 = performance.now();
           try {
             if (spacesFor(strategy).some((k) => rebuilt.has(k))) throw new Error('embeddings rebuilt');
-            const settings = (loadIds(out, strategy, quantizer, 'keep').raw as { settings: { codebookSize: number; levels: number } }).settings;
+            const settings = (loadIds(out, strategy, quantizer, 'keep').raw as { settings: { codebookSize: number; levels: number; recSpace?: string } }).settings;
             if (settings.codebookSize !== profile.ids.codebook || settings.levels !== profile.ids.levels) throw new Error('other settings');
+            if ((strategy === 'rec' || strategy === 'separate') && settings.recSpace !== REC_SPACE) throw new Error('made from the raw rec space');
           } catch {
             saveIds(out, await buildIds(strategy, out, { quantizer, levels: profile.ids.levels, codebookSize: profile.ids.codebook, seed: 42, signal: o.signal }));
           }
