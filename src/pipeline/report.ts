@@ -160,8 +160,11 @@ export function writeReport(out: string, results: StrategyResult[], profile: Stu
     lines.push(`| ${NAMES[k] ?? k} | ${fmt(r.search)}${ms.get(k) ?? ''} | ${fmt(r.rec)}${mr.get(k) ?? ''} | ${fmt(r.head)} | ${fmt(r.torso)} | ${PAPER_RECALL30[k]?.search ?? '-'} | ${PAPER_RECALL30[k]?.rec ?? '-'} |`);
   }
   if (quantizers.size > 1) {
-    lines.push('', '## Table 3: quantizers on Multi-task', '', '| quantizer | search R@30 | rec R@30 | paper search | paper rec |', '| --- | ---: | ---: | ---: | ---: |');
-    for (const [k, r] of quantizers) lines.push(`| ${k} | ${fmt(r.search)} | ${fmt(r.rec)} | ${PAPER_QUANTIZERS[k]?.search ?? '-'} | ${PAPER_QUANTIZERS[k]?.rec ?? '-'} |`);
+    const qs = marks(quantizers, 'rqkmeans', 'perExampleSearch');
+    const qr = marks(quantizers, 'rqkmeans', 'perExampleRec');
+    lines.push('', '## Table 3: quantizers on Multi-task', '', `Marks: ▲ / ▼ = significantly above / below RQ-KMeans (paired t-test, Bonferroni over ${quantizers.size - 1} comparisons, p < 0.05).`, '',
+      '| quantizer | search R@30 | rec R@30 | paper search | paper rec |', '| --- | ---: | ---: | ---: | ---: |');
+    for (const [k, r] of quantizers) lines.push(`| ${k} | ${fmt(r.search)}${qs.get(k) ?? ''} | ${fmt(r.rec)}${qr.get(k) ?? ''} | ${PAPER_QUANTIZERS[k]?.search ?? '-'} | ${PAPER_QUANTIZERS[k]?.rec ?? '-'} |`);
   }
   lines.push('', '## Figure 1: search vs recommendation', '', '![Figure 1](figure1.svg)', '', '(also as figure1.png)', '', '## Dense retrieval with each embedding space', '',
     '| space | dim | search R@30 | rec R@30 | popularity rec R@30 |', '| --- | ---: | ---: | ---: | ---: |');
