@@ -60,6 +60,29 @@ describe('PNG', () => {
   });
 });
 
+describe('report', () => {
+  it('Table 3 marks quantizers against RQ-KMeans; Table 2 marks strategies against Multi-task', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'semid-report-'));
+    const n = 200;
+    const ex = (hit: (i: number) => boolean) => Array.from({ length: n }, (_, i) => ({ id: `e${i}`, target: i, recall30: hit(i) ? 1 : 0, recall10: 0, ndcg30: 0, head: i < 5 }));
+    const res = (strategy: string, quantizer: string, search: (i: number) => boolean, rec: (i: number) => boolean) =>
+      ({ strategy, quantizer, seed: 0, search: ex(search), rec: ex(rec), seconds: { t5: 1 } }) as never;
+    const results = [
+      res('multitask', 'rqkmeans', (i) => i % 10 === 0, (i) => i % 10 === 0),
+      res('search', 'rqkmeans', (i) => i % 2 === 0, (i) => i % 10 === 0), // far better on search
+      res('multitask', 'dictionary', (i) => i % 10 === 0, (i) => i % 11 === 0), // about the same
+      res('multitask', 'rlfq', () => false, (i) => i % 10 === 0), // worse on search
+      res('multitask', 'rqvae', (i) => i % 10 === 0, (i) => i % 2 === 0), // better on rec
+    ];
+    const manifest = { source: { synthetic: true }, queries: { source: 'template' }, summary: { users: 1, items: 1, interactions: 1 }, settings: {} } as never;
+    const md = readFileSync(writeReport(dir, results, STUDY_PROFILES.tiny, manifest, {}), 'utf8');
+    expect(md).toMatch(/\| Search-based \| 0\.500 ▲ \| 0\.100 \|/);
+    expect(md).toMatch(/\| dictionary \| 0\.100 \| 0\.095 \|/);
+    expect(md).toMatch(/\| rlfq \| 0\.000 ▼ \| 0\.100 \|/);
+    expect(md).toMatch(/\| rqvae \| 0\.100 \| 0\.500 ▲ \|/);
+  });
+});
+
 describe('profiles', () => {
   it("paper holds the paper's settings and fine-tunes flan-t5-base from a local folder", () => {
     const p = STUDY_PROFILES.paper;
