@@ -13,6 +13,14 @@ export const RUN_USAGE = `Usage: semid run [--profile tiny|quick|small|paper] [-
 Runs data -> embeddings -> Semantic IDs -> joint T5 -> constrained decoding -> Recall@30 for every
 strategy (default: all eight) and seed, reusing finished stages, and writes <dir>/report.md,
 figure1.svg and results.json. A killed run continues where it stopped when run again.
+
+Profiles (times on a 2-core machine without a GPU):
+  tiny    40 users of ml-latest-small (or the synthetic catalogue), a 0.45M T5: 8-15 minutes
+  quick   ml-latest-small, a 2.4M T5, 1 seed: about 95 minutes
+  small   ml-latest-small, quick's T5, 5 seeds, the quantizer ablation on Multi-task: about 10 hours
+  paper   ML-25M, flan-t5-base fine-tuned, the paper's settings, 5 seeds: for a GPU backend
+--quantizers: quantizers other than rqkmeans run on Multi-task only (the paper's Table 3) unless
+--strategies names others.
 --workers: decoding worker threads, each holding the model (default: cores / 2; 0: decode in
 the main thread).
 --pretrained: a local Hugging Face T5 folder to fine-tune instead of training from scratch (profile
