@@ -111,6 +111,7 @@ export interface StrategyResult {
 /**
  * The training examples a profile uses: the first `searchPerItem` training queries of every item
  * and the last `recPerUser` sliding windows of every user (null: all).
+ * @example const train = trainingSubset(loadJointDataset('runs/quick'), 5, 60); // quick's T5 training set
  */
 export function trainingSubset(ds: JointDataset, searchPerItem: number, recPerUser: number | null): JointDataset {
   const perItem = new Map<number, number>();
@@ -137,6 +138,7 @@ export function trainingSubset(ds: JointDataset, searchPerItem: number, recPerUs
 /**
  * The pretrained T5 folder a run fine-tunes: the one given, else $SEMID_MODELS/<name> for a profile
  * that names a model; null: train the profile's preset from scratch.
+ * @example resolvePretrained(STUDY_PROFILES.paper, 'models/flan-t5-base'); // the absolute folder, checked
  */
 export function resolvePretrained(profile: StudyProfile, given?: string, env: NodeJS.ProcessEnv = process.env): string | null {
   const need = ['config.json', 'model.safetensors', 'tokenizer.json'];
