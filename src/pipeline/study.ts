@@ -261,30 +261,31 @@ export async function runStudy(o: StudyOptions): Promise<{ results: StrategyResu
   const rand = mulberry32(hashSeed(42, 'eval'));
   const searchEval = shuffleInPlace(Int32Array.from({ length: ds.search.test.length }, (_, i) => i), rand).slice(0, profile.eval.searchQueries).sort();
   const recEval = Int32Array.from({ length: Math.min(profile.eval.users, ds.rec.test.length / 4) }, (_, i) => i);
+  const trainDs = trainingSubset(ds, profile.t5.searchPerItem, profile.t5.recPerUser ?? null);
   let pool: DecodePool | null = null; // started on first use (a fully reused run starts no workers)
   try {
     for (const quantizer of quantizers) {
       for (const strategy of strategiesOf(quantizer)) {
+        // IDs (once per strategy and quantizer: they do not depend on the seed): reused when made with
+        // these settings from embeddings not rebuilt in this run
+        const t0 = performance.now();
+        try {
+          if (spacesFor(strategy).some((k) => rebuilt.has(k))) throw new Error('embeddings rebuilt');
+          const settings = (loadIds(out, strategy, quantizer, 'keep').raw as { settings: { codebookSize: number; levels: number; recSpace?: string } }).settings;
+          if (settings.codebookSize !== profile.ids.codebook || settings.levels !== profile.ids.levels) throw new Error('other settings');
+          if ((strategy === 'rec' || strategy === 'separate') && settings.recSpace !== REC_SPACE) throw new Error('made from the raw rec space');
+        } catch {
+          saveIds(out, await buildIds(strategy, out, { quantizer, levels: profile.ids.levels, codebookSize: profile.ids.codebook, seed: 42, signal: o.signal }));
+        }
+        const idsSeconds = (performance.now() - t0) / 1000;
+        // everything after the IDs is keyed by the IDs themselves, so new IDs never meet an old model or result
+        const idsDigest = createHash('sha256').update(readFileSync(join(out, 'ids', `${idsName(strategy, quantizer, 'keep')}.json`))).digest('hex').slice(0, 16);
         for (let seed = 0; seed < seeds; seed++) {
-          // IDs: reused when made with these settings from embeddings not rebuilt in this run
-          const t0 = performance.now();
-          try {
-            if (spacesFor(strategy).some((k) => rebuilt.has(k))) throw new Error('embeddings rebuilt');
-            const settings = (loadIds(out, strategy, quantizer, 'keep').raw as { settings: { codebookSize: number; levels: number; recSpace?: string } }).settings;
-            if (settings.codebookSize !== profile.ids.codebook || settings.levels !== profile.ids.levels) throw new Error('other settings');
-            if ((strategy === 'rec' || strategy === 'separate') && settings.recSpace !== REC_SPACE) throw new Error('made from the raw rec space');
-          } catch {
-            saveIds(out, await buildIds(strategy, out, { quantizer, levels: profile.ids.levels, codebookSize: profile.ids.codebook, seed: 42, signal: o.signal }));
-          }
-          const idsSeconds = (performance.now() - t0) / 1000;
-          // everything after the IDs is keyed by the IDs themselves, so new IDs never meet an old model or result
-          const idsDigest = createHash('sha256').update(readFileSync(join(out, 'ids', `${idsName(strategy, quantizer, 'keep')}.json`))).digest('hex').slice(0, 16);
           const key = hash({ strategy, quantizer, seed, ids: profile.ids, idsDigest, t5: profile.t5, eval: profile.eval, data: dataKey, ...(pretrainedDir ? { pretrainedDir } : {}) });
           const resultPath = join(out, 'results', `${strategy}-${quantizer}-seed${seed}-${key}.json`);
           if (existsSync(resultPath)) { results.push(JSON.parse(readFileSync(resultPath, 'utf8'))); log(`${strategy}/${quantizer}/seed ${seed}: reusing results`); continue; }
           const seconds: Record<string, number> = { ids: idsSeconds };
           // tokenizer + ID tokens, model
-          const trainDs = trainingSubset(ds, profile.t5.searchPerItem, profile.t5.recPerUser ?? null);
           const { tokenizer, space, task } = strategyTask(out, tokPath, strategy, quantizer, ds, trainDs);
           const modelDir = join(out, 't5', `${strategy}-${quantizer}-seed${seed}-${key}`);
           let model: T5Model | null = null;
