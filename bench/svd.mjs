@@ -136,7 +136,7 @@ export async function run() {
     writeFileSync(`${prefix}.shape.npy`, npyInt32(Int32Array.from([tfidf.rows, tfidf.cols])));
     let xx = 0;
     for (const v of tfidf.values) xx += v * v;
-    for (const powerIters of [2, 5]) {
+    for (const powerIters of [5, 7]) {
       const { ms, r } = await time(() => truncatedSvd(tfidf, { rank, threads, powerIters }));
       let pp = 0;
       for (const v of r.projected) pp += v * v;

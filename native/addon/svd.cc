@@ -4,13 +4,15 @@
 #include "args.h"
 #include "async_job.h"
 #include "bindings.h"
+#include "typed_result.h"
 #include "semid/svd.h"
 
 namespace semid::addon {
 
 // truncatedSvd({x?, n, d, indptr?, indices?, values?, rank, method, oversample, powerIters,
 //               center, seed, device, threads, cancel})
-//   -> Promise<{method, singularValues, components, mean, projected, totalVariance}>
+//   -> Promise<{method, singularValues, explainedVariance, components, mean, projected, totalVariance}>
+// The result arrays are handed over without a copy.
 Napi::Value TruncatedSvd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = info[0].As<Napi::Object>();
@@ -54,19 +56,12 @@ Napi::Value TruncatedSvd(const Napi::CallbackInfo& info) {
       [result](Napi::Env e) {
         Napi::Object out = Napi::Object::New(e);
         out.Set("method", result->method);
-        auto sv = Napi::Float64Array::New(e, result->singular_values.size());
-        std::copy(result->singular_values.begin(), result->singular_values.end(), sv.Data());
-        auto comp = Napi::Float32Array::New(e, result->components.size());
-        std::copy(result->components.begin(), result->components.end(), comp.Data());
-        auto proj = Napi::Float32Array::New(e, result->projected.size());
-        std::copy(result->projected.begin(), result->projected.end(), proj.Data());
-        out.Set("singularValues", sv);
-        out.Set("components", comp);
-        out.Set("projected", proj);
+        out.Set("singularValues", adopt_vector(e, std::move(result->singular_values)));
+        out.Set("explainedVariance", adopt_vector(e, std::move(result->explained_variance)));
+        out.Set("components", adopt_vector(e, std::move(result->components)));
+        out.Set("projected", adopt_vector(e, std::move(result->projected)));
         if (!result->mean.empty()) {
-          auto mean = Napi::Float32Array::New(e, result->mean.size());
-          std::copy(result->mean.begin(), result->mean.end(), mean.Data());
-          out.Set("mean", mean);
+          out.Set("mean", adopt_vector(e, std::move(result->mean)));
         } else {
           out.Set("mean", e.Null());
         }

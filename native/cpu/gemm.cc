@@ -81,7 +81,7 @@ void gemm_cpu(const GemmArgs& g, int threads, const CancelFlag& cancel, bool all
     return;
   }
 #ifdef SEMID_WITH_OPENBLAS
-  if (allow_blas) {
+  if (allow_blas && !g.upper_only) {
     openblas_set_num_threads(resolve_threads(threads, 1 << 20));
     for (i64 b = 0; b < g.batch; ++b) {
       cancel.check();
@@ -133,11 +133,13 @@ void gemm_cpu(const GemmArgs& g, int threads, const CancelFlag& cancel, bool all
         cpu::pack_b(bm, pc, kc, jc, nc, mk.nr, b_pack.data());
         for (i64 ic = i0; ic < i1; ic += MC) {
           const i64 mc = std::min(MC, i1 - ic);
+          if (g.upper_only && jc + nc <= ic) continue;  // the whole block lies below the diagonal
           cpu::pack_a(a, ic, mc, pc, kc, mk.mr, g.alpha, a_pack.data());
           for (i64 jr = 0; jr < nc; jr += NR) {
             const int nr = static_cast<int>(std::min(NR, nc - jr));
             for (i64 ir = 0; ir < mc; ir += MR) {
               const int mr = static_cast<int>(std::min(MR, mc - ir));
+              if (g.upper_only && jc + jr + nr <= ic + ir) continue;  // tile wholly below the diagonal
               mk.fn(kc, a_pack.data() + ir * kc, b_pack.data() + jr * kc,
                     c + (ic + ir) * g.ldc + jc + jr, g.ldc, mr, nr, accumulate);
             }

@@ -17,6 +17,7 @@
 #include "semid/gemm.h"
 #include "semid/parallel.h"
 #include "semid/rng.h"
+#include "semid/finite.h"
 #include "semid/svd.h"
 
 namespace semid {
@@ -38,7 +39,6 @@ struct PhaseClock {
 };
 
 constexpr i64 kGramBlock = 1024;  // rows summed in float32 before the float64 accumulation
-constexpr i64 kPanel = 256;       // Gram panels: only the upper triangle of panel pairs is formed
 
 /** C (m x n, ldc) = op(A) op(B) on the chosen backend. */
 void product(bool cuda, i64 m, i64 n, i64 k, const float* a, i64 lda, bool ta, const float* b, i64 ldb, bool tb,
@@ -54,9 +54,10 @@ void product(bool cuda, i64 m, i64 n, i64 k, const float* a, i64 lda, bool ta, c
 
 /**
  * G (p x p, float64) = sum over blocks of Bᵀ B, where B is a kGramBlock-slice of the centred
- * matrix: rows of x (cols side, p = d) or columns of x (rows side, p = n). Fixed chunks of blocks
- * each accumulate their own partial, summed in chunk order: the result does not depend on the
- * thread count.
+ * matrix: rows of x (cols side, p = d) or columns of x (rows side, p = n). Each block's product
+ * is one float32 GEMM that forms only the upper triangle (a SYRK), read in place from x when
+ * there is no mean to remove. Fixed chunks of blocks each accumulate their own partial, summed in
+ * chunk order: the result does not depend on the thread count.
  */
 void gram(const float* x, i64 n, i64 d, const double* mean, bool rows_side, double* G, bool cuda, int threads,
           const CancelFlag& cancel) {
@@ -72,46 +73,43 @@ void gram(const float* x, i64 n, i64 d, const double* mean, bool rows_side, doub
   parallel_for(chunks, t, cancel, [&](i64 c, int w) {
     auto& acc = partial[c];
     acc.assign(p * p, 0.0);
-    slab[w].resize(block * p);
+    if (mean) slab[w].resize(block * p);
     prod[w].resize(p * p);
-    float* s = slab[w].data();
     float* pr = prod[w].data();
     const i64 b0 = c * blocks / chunks, b1 = (c + 1) * blocks / chunks;
     for (i64 bl = b0; bl < b1; ++bl) {
       cancel.check();
       const i64 lo = bl * block, hi = std::min(len, lo + block), rows = hi - lo;
-      // The slab is rows x p: B with the mean removed.
-      if (!rows_side) {
-        for (i64 i = 0; i < rows; ++i)
-          for (i64 j = 0; j < p; ++j) s[i * p + j] = mean ? float(double(x[(lo + i) * d + j]) - mean[j]) : x[(lo + i) * d + j];
-      } else {
-        for (i64 i = 0; i < rows; ++i)
-          for (i64 j = 0; j < p; ++j) s[i * p + j] = mean ? float(double(x[j * d + lo + i]) - mean[lo + i]) : x[j * d + lo + i];
-      }
-      if (cuda) {  // one product per block: the copies, not the flops, cost on the GPU
-        product(true, p, p, rows, s, p, true, s, p, false, pr, p, 1, cancel);
-        for (i64 e = 0; e < p * p; ++e) acc[e] += pr[e];
-        continue;
-      }
-      for (i64 I = 0; I < p; I += kPanel) {
-        const i64 mi = std::min(kPanel, p - I);
-        for (i64 J = I; J < p; J += kPanel) {
-          const i64 nj = std::min(kPanel, p - J);
-          product(cuda, mi, nj, rows, s + I, p, true, s + J, p, false, pr + I * p + J, p, 1, cancel);
-          for (i64 a = 0; a < mi; ++a)
-            for (i64 b = 0; b < nj; ++b) acc[(I + a) * p + J + b] += pr[(I + a) * p + J + b];
+      GemmArgs g;
+      g.m = p; g.n = p; g.k = rows; g.c = pr; g.ldc = p;
+      g.upper_only = !cuda;
+      if (mean) {  // the slab is rows x p: B with the mean removed; C = slabᵀ slab
+        float* s = slab[w].data();
+        if (!rows_side) {
+          for (i64 i = 0; i < rows; ++i)
+            for (i64 j = 0; j < p; ++j) s[i * p + j] = float(double(x[(lo + i) * d + j]) - mean[j]);
+        } else {
+          for (i64 i = 0; i < rows; ++i)
+            for (i64 j = 0; j < p; ++j) s[i * p + j] = float(double(x[j * d + lo + i]) - mean[lo + i]);
         }
+        g.a = s; g.lda = p; g.trans_a = true; g.b = s; g.ldb = p; g.trans_b = false;
+      } else if (!rows_side) {  // C = X[lo:hi]ᵀ X[lo:hi], in place
+        g.a = x + lo * d; g.lda = d; g.trans_a = true; g.b = x + lo * d; g.ldb = d; g.trans_b = false;
+      } else {  // C = X[:, lo:hi] X[:, lo:hi]ᵀ, in place
+        g.a = x + lo; g.lda = d; g.trans_a = false; g.b = x + lo; g.ldb = d; g.trans_b = true;
       }
+      if (cuda) gemm_cuda(g, cancel);
+      else gemm_cpu(g, 1, cancel, false);
+      for (i64 a = 0; a < p; ++a)
+        for (i64 b = a; b < p; ++b) acc[a * p + b] += pr[a * p + b];
     }
   });
   std::fill(G, G + p * p, 0.0);
   for (auto& acc : partial)
-    for (i64 e = 0; e < p * p; ++e) G[e] += acc[e];
-  for (i64 a = 0; a < p; ++a)  // mirror the upper panels
-    for (i64 b = 0; b < a; ++b) {
-      const i64 I = (a / kPanel) * kPanel, J = (b / kPanel) * kPanel;
-      if (J < I) G[a * p + b] = G[b * p + a];
-    }
+    for (i64 a = 0; a < p; ++a)
+      for (i64 b = a; b < p; ++b) G[a * p + b] += acc[a * p + b];
+  for (i64 a = 0; a < p; ++a)  // mirror the upper triangle
+    for (i64 b = 0; b < a; ++b) G[a * p + b] = G[b * p + a];
 }
 
 /** Fix signs: each component's largest-magnitude entry positive; flip the projection with it. */
@@ -132,6 +130,25 @@ void fix_signs(SvdResult& r, i64 n, i64 d, i64 rank) {
   for (i64 row = 0; row < n; ++row) {  // one pass over the projection, row by row
     float* p = r.projected.data() + row * rank;
     for (i64 i = 0; i < rank; ++i) p[i] = flip[i] ? -p[i] : p[i];
+  }
+}
+
+/**
+ * Variance of each projected column: s^2 / (n - 1) when centred (PCA); otherwise, as
+ * TruncatedSVD, the variance (ddof 0) of X v = s^2 / n - (mean . v)^2, with no pass over the rows.
+ */
+void explained_variance(SvdResult& r, const std::vector<double>& column_mean, i64 n, i64 d, bool center) {
+  const i64 rank = i64(r.singular_values.size());
+  r.explained_variance.assign(rank, 0.0);
+  for (i64 i = 0; i < rank; ++i) {
+    const double s2 = r.singular_values[i] * r.singular_values[i];
+    if (center) {
+      r.explained_variance[i] = s2 / double(std::max<i64>(1, n - 1));
+      continue;
+    }
+    double mv = 0.0;
+    for (i64 j = 0; j < d; ++j) mv += column_mean[j] * r.components[i * d + j];
+    r.explained_variance[i] = std::max(0.0, s2 / double(n) - mv * mv);
   }
 }
 
@@ -157,15 +174,11 @@ void column_stats(const float* x, i64 n, i64 d, std::vector<double>& mean, doubl
   }
 }
 
-/** Top `rank` of an ascending eigen-decomposition: values descending as singular values. */
-void top_from_eigen(const std::vector<double>& values, i64 rank, std::vector<double>& sv, std::vector<i64>& idx) {
-  const i64 p = i64(values.size());
-  sv.resize(rank);
-  idx.resize(rank);
-  for (i64 i = 0; i < rank; ++i) {
-    idx[i] = p - 1 - i;
-    sv[i] = std::sqrt(std::max(0.0, values[p - 1 - i]));
-  }
+/** Singular values from the descending eigenvalues of a Gram matrix. */
+std::vector<double> singular_from_eigen(const std::vector<double>& values) {
+  std::vector<double> sv(values.size());
+  for (size_t i = 0; i < values.size(); ++i) sv[i] = std::sqrt(std::max(0.0, values[i]));
+  return sv;
 }
 
 /** The Gram route on a dense matrix. */
@@ -175,18 +188,17 @@ void svd_gram(const float* x, i64 n, i64 d, const double* mean, const SvdParams&
   const bool rows_side = d > n;
   const i64 p = rows_side ? n : d;
   PhaseClock clock;
-  std::vector<double> G(p * p), values;
+  std::vector<double> G(p * p), values, vectors;
   gram(x, n, d, mean, rows_side, G.data(), prm.cuda, threads, cancel);
   clock.mark("gram");
-  symmetric_eigen(G.data(), p, values, cancel, threads);
+  symmetric_eigen_top(G.data(), p, rank, values, vectors, cancel, threads);
   clock.mark("eigen");
-  std::vector<i64> idx;
-  top_from_eigen(values, rank, r.singular_values, idx);
+  r.singular_values = singular_from_eigen(values);
   r.components.assign(rank * d, 0.0f);
   r.projected.assign(n * rank, 0.0f);
   if (!rows_side) {
     for (i64 i = 0; i < rank; ++i)
-      for (i64 j = 0; j < d; ++j) r.components[i * d + j] = float(G[idx[i] * d + j]);
+      for (i64 j = 0; j < d; ++j) r.components[i * d + j] = float(vectors[i * d + j]);
     product(prm.cuda, n, rank, d, x, d, false, r.components.data(), d, true, r.projected.data(), rank, threads, cancel);
     clock.mark("projection");
     if (mean) {
@@ -201,8 +213,8 @@ void svd_gram(const float* x, i64 n, i64 d, const double* mean, const SvdParams&
     std::vector<float> U(rank * n);
     for (i64 i = 0; i < rank; ++i)
       for (i64 row = 0; row < n; ++row) {
-        U[i * n + row] = float(G[idx[i] * n + row]);
-        r.projected[row * rank + i] = float(G[idx[i] * n + row] * r.singular_values[i]);
+        U[i * n + row] = float(vectors[i * n + row]);
+        r.projected[row * rank + i] = float(vectors[i * n + row] * r.singular_values[i]);
       }
     product(prm.cuda, rank, d, n, U.data(), n, false, x, d, false, r.components.data(), d, threads, cancel);
     for (i64 i = 0; i < rank; ++i) {
@@ -344,18 +356,68 @@ void orthonormalize(float* Y, i64 m, i64 q, int threads, const CancelFlag& cance
   }
 }
 
+/**
+ * Components v_i = Bᵀ w_i / s_i are only as good as s_i: past the matrix's numerical rank they
+ * are noise over noise (or zero when s_i = 0). Rows whose s_i is below 1e-5 s_0 are replaced,
+ * in order, by the first unit vector e_j that keeps a residual after modified Gram-Schmidt
+ * (float64) against the rows before them, so the rows stay orthonormal as for the Gram route.
+ */
+void complete_orthonormal_rows(float* V, i64 rank, i64 d, const std::vector<double>& sv) {
+  if (rank == 0) return;
+  const double floor = 1e-5 * sv[0];
+  std::vector<double> v(d);
+  i64 next_unit = 0;
+  for (i64 i = 0; i < rank; ++i) {
+    if (sv[i] > floor && sv[i] > 0) continue;
+    bool done = false;
+    for (; next_unit < d && !done; ++next_unit) {
+      std::fill(v.begin(), v.end(), 0.0);
+      v[next_unit] = 1.0;
+      for (int pass = 0; pass < 2; ++pass)
+        for (i64 k = 0; k < i; ++k) {
+          double dot = 0;
+          for (i64 j = 0; j < d; ++j) dot += double(V[k * d + j]) * v[j];
+          for (i64 j = 0; j < d; ++j) v[j] -= dot * double(V[k * d + j]);
+        }
+      double norm = 0;
+      for (i64 j = 0; j < d; ++j) norm += v[j] * v[j];
+      norm = std::sqrt(norm);
+      if (norm < 0.5) continue;  // e_j lies (nearly) in the span so far
+      for (i64 j = 0; j < d; ++j) V[i * d + j] = float(v[j] / norm);
+      done = true;
+    }
+    if (!done) throw Error("ERR_SEMID_NO_CONVERGENCE", "Could not complete an orthonormal basis of components");
+  }
+}
+
 void svd_randomized(const Operator& op, const double* mean, const SvdParams& prm, int threads,
                     const CancelFlag& cancel, SvdResult& r) {
   const i64 n = op.n, d = op.d, rank = prm.rank;
   const i64 q = std::min<i64>(std::min(n, d), rank + prm.oversample);
-  // Gaussian test matrix [d x q] (Box-Muller on the portable generator).
-  Rng rng(prm.seed * 0x9e3779b97f4a7c15ull + 17);
+  PhaseClock clock;
+  // Gaussian test matrix [d x q]: Marsaglia's polar method on the portable generator, one
+  // generator per fixed block of entries, so the matrix depends on the seed only (not on the
+  // thread count).
   std::vector<float> Q(d * q), Y(n * q), Z(d * q);
-  for (i64 e = 0; e < d * q; e += 2) {
-    const double u1 = std::max(rng.uniform(), 1e-300), u2 = rng.uniform();
-    const double rad = std::sqrt(-2 * std::log(u1));
-    Q[e] = float(rad * std::cos(6.283185307179586 * u2));
-    if (e + 1 < d * q) Q[e + 1] = float(rad * std::sin(6.283185307179586 * u2));
+  {
+    constexpr i64 kBlock = 1 << 14;
+    const i64 blocks = (d * q + kBlock - 1) / kBlock;
+    parallel_for(blocks, resolve_threads(threads, blocks), cancel, [&](i64 b, int) {
+      Rng rng(prm.seed * 0x9e3779b97f4a7c15ull + 17 + std::uint64_t(b) * 0xd1b54a32d192ed03ull);
+      const i64 e1 = std::min(d * q, (b + 1) * kBlock);
+      for (i64 e = b * kBlock; e < e1; e += 2) {
+        float u, v, s;
+        do {
+          const std::uint64_t bits = rng.next();
+          u = float(std::int32_t(bits >> 32)) * 0x1p-31f;
+          v = float(std::int32_t(bits & 0xffffffffu)) * 0x1p-31f;
+          s = u * u + v * v;
+        } while (s >= 1.0f || s == 0.0f);
+        const float f = std::sqrt(-2.0f * std::log(s) / s);
+        Q[e] = u * f;
+        if (e + 1 < e1) Q[e + 1] = v * f;
+      }
+    });
   }
   // Centred products: Xc Q = X Q - 1 (μᵀ Q);  Xcᵀ Y = Xᵀ Y - μ (1ᵀ Y).
   auto mul_c = [&](const float* in, float* out) {
@@ -376,39 +438,48 @@ void svd_randomized(const Operator& op, const double* mean, const SvdParams& prm
     for (i64 j = 0; j < d; ++j)
       for (i64 c = 0; c < q; ++c) out[j * q + c] = float(out[j * q + c] - mean[j] * colsum[c]);
   };
+  clock.mark("test matrix");
+  // Power iterations re-orthonormalise on the short side only (Y when n <= d, Z otherwise): the
+  // other side's columns then carry one more factor of the spectrum, which float32 holds for any
+  // spread sigma_1 / sigma_q below ~1e3, and the orthonormalisation of the long side was most of
+  // the cost. The last Y is orthonormalised twice (CholeskyQR2): it is the basis Q.
+  const bool short_y = n <= d;
   mul_c(Q.data(), Y.data());
-  orthonormalize(Y.data(), n, q, threads, cancel, prm.power_iters == 0 ? 2 : 1);
+  clock.mark("first product");
+  if (short_y || prm.power_iters == 0) orthonormalize(Y.data(), n, q, threads, cancel, prm.power_iters == 0 ? 2 : 1);
+  clock.mark("first orth");
   for (i64 it = 0; it < prm.power_iters; ++it) {
     tmul_c(Y.data(), Z.data());
-    orthonormalize(Z.data(), d, q, threads, cancel, 1);
+    if (!short_y) orthonormalize(Z.data(), d, q, threads, cancel, 1);
     mul_c(Z.data(), Y.data());
-    orthonormalize(Y.data(), n, q, threads, cancel, it + 1 == prm.power_iters ? 2 : 1);
+    if (short_y || it + 1 == prm.power_iters) orthonormalize(Y.data(), n, q, threads, cancel, it + 1 == prm.power_iters ? 2 : 1);
   }
-  // B = Qᵀ Xc (q x d) = (Xcᵀ Q)ᵀ; its SVD by the Gram route on B Bᵀ (q x q).
+  clock.mark("power iterations");
+  // B = Qᵀ Xc (q x d) = Zᵀ with Z = Xcᵀ Q; its SVD by the Gram route on B Bᵀ = Zᵀ Z (q x q).
   tmul_c(Y.data(), Z.data());
-  std::vector<float> B(q * d);
-  for (i64 j = 0; j < d; ++j)
-    for (i64 c = 0; c < q; ++c) B[c * d + j] = Z[j * q + c];
-  std::vector<double> G(q * q), values;
-  gram(B.data(), q, d, nullptr, true, G.data(), false, threads, cancel);
-  symmetric_eigen(G.data(), q, values, cancel, threads);
-  std::vector<i64> idx;
-  top_from_eigen(values, rank, r.singular_values, idx);
+  std::vector<double> G(q * q), values, vectors;
+  gram(Z.data(), d, q, nullptr, false, G.data(), false, threads, cancel);
+  clock.mark("small gram");
+  symmetric_eigen_top(G.data(), q, rank, values, vectors, cancel, threads);
+  r.singular_values = singular_from_eigen(values);
+  clock.mark("eigen");
   // Components v_i = Bᵀ w_i / s_i; projection = Y W S (n x r).
   std::vector<float> W(rank * q), WS(q * rank);
   for (i64 i = 0; i < rank; ++i)
     for (i64 c = 0; c < q; ++c) {
-      W[i * q + c] = float(G[idx[i] * q + c]);
-      WS[c * rank + i] = float(G[idx[i] * q + c] * r.singular_values[i]);
+      W[i * q + c] = float(vectors[i * q + c]);
+      WS[c * rank + i] = float(vectors[i * q + c] * r.singular_values[i]);
     }
   r.components.assign(rank * d, 0.0f);
-  product(false, rank, d, q, W.data(), q, false, B.data(), d, false, r.components.data(), d, threads, cancel);
+  product(false, rank, d, q, W.data(), q, false, Z.data(), q, true, r.components.data(), d, threads, cancel);
   for (i64 i = 0; i < rank; ++i) {
     const double s = r.singular_values[i];
     for (i64 j = 0; j < d; ++j) r.components[i * d + j] = s > 0 ? float(r.components[i * d + j] / s) : 0.0f;
   }
+  complete_orthonormal_rows(r.components.data(), rank, d, r.singular_values);
   r.projected.assign(n * rank, 0.0f);
   product(false, n, rank, q, Y.data(), q, false, WS.data(), rank, false, r.projected.data(), rank, threads, cancel);
+  clock.mark("outputs");
 }
 
 void check_params(i64 n, i64 d, const SvdParams& p) {
@@ -439,8 +510,7 @@ std::string svd_auto_method(i64 n, i64 d, bool sparse) {
 
 SvdResult truncated_svd(const float* x, i64 n, i64 d, const SvdParams& p, int threads, const CancelFlag& cancel) {
   check_params(n, d, p);
-  for (i64 e = 0; e < n * d; ++e)
-    if (!std::isfinite(x[e])) invalid("x holds a non-finite value at row " + std::to_string(e / d) + ", column " + std::to_string(e % d));
+  check_finite("x", x, n, d, threads, cancel);
   SvdResult r;
   r.method = choose(p.method, n, d, false);
   PhaseClock clock;
@@ -464,6 +534,7 @@ SvdResult truncated_svd(const float* x, i64 n, i64 d, const SvdParams& p, int th
   }
   clock.t = std::chrono::steady_clock::now();
   fix_signs(r, n, d, p.rank);
+  explained_variance(r, mean, n, d, p.center);
   clock.mark("signs");
   return r;
 }
@@ -525,6 +596,7 @@ SvdResult truncated_svd_csr(const CsrView& x, const SvdParams& p, int threads, c
   op.tmul = [&](const float* Y, i64 q, float* Z) { spmm(tptr.data(), tidx.data(), tval.data(), d, Y, q, Z); };
   svd_randomized(op, p.center ? mean.data() : nullptr, p, threads, cancel, r);
   fix_signs(r, n, d, p.rank);
+  explained_variance(r, mean, n, d, p.center);
   return r;
 }
 

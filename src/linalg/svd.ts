@@ -109,12 +109,7 @@ export async function truncatedSvd(x: Matrix | CsrMatrix | Float32Array, options
   const threads = expectThreads(o.threads);
   const signal = expectSignal('signal', o.signal);
   const device = resolveDevice(o.device ?? 'cpu');
-  if (dense) {
-    const data = dense.data;
-    for (let i = 0; i < data.length; i++) {
-      if (!Number.isFinite(data[i])) throw new SemidArgumentError('x', `finite values (row ${Math.floor(i / d)}, column ${i % d} is ${data[i]})`, data[i]);
-    }
-  }
+  // Non-finite values are found natively (threaded) and reported with their row and column.
   const cancel = cancelFlag(signal);
   let raw;
   try {
@@ -127,18 +122,9 @@ export async function truncatedSvd(x: Matrix | CsrMatrix | Float32Array, options
   } finally {
     cancel.dispose();
   }
-  // Explained variance: PCA (centred, ddof 1) or TruncatedSVD (variance of the projection, ddof 0).
-  const explainedVariance = new Float64Array(rank);
+  // Explained variance (computed natively): PCA (centred, ddof 1) or TruncatedSVD (variance of the projection, ddof 0).
+  const explainedVariance: Float64Array = raw.explainedVariance;
   const ddof = center ? 1 : 0;
-  if (center) {
-    for (let c = 0; c < rank; c++) explainedVariance[c] = (raw.singularValues[c] ** 2) / Math.max(1, n - 1);
-  } else {
-    const sum = new Float64Array(rank), sq = new Float64Array(rank);
-    for (let i = 0, o = 0; i < n; i++) {
-      for (let c = 0; c < rank; c++, o++) { const v = raw.projected[o]; sum[c] += v; sq[c] += v * v; }
-    }
-    for (let c = 0; c < rank; c++) explainedVariance[c] = Math.max(0, sq[c] / n - (sum[c] / n) ** 2);
-  }
   const total = raw.totalVariance * (n / Math.max(1, n - ddof));
   const explainedVarianceRatio = explainedVariance.map((v) => (total > 0 ? v / total : 0));
   return {

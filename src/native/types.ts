@@ -178,6 +178,8 @@ export interface RawSvdArgs {
 export interface RawSvdResult {
   method: string;
   singularValues: Float64Array;
+  /** [rank] variance of each projected column (ddof 1 when centred, else 0). */
+  explainedVariance: Float64Array;
   components: Float32Array;
   projected: Float32Array;
   mean: Float32Array | null;

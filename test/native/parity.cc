@@ -113,6 +113,31 @@ static void nearest_case(const char* backend, i64 n, i64 d, i64 k, i64 topk, boo
                        (sentinel_ok ? "" : " SENTINEL OVERWRITTEN"));
 }
 
+// upper_only (CPU): the upper triangle equals the full product; every entry below it is either
+// left as it was or equal to the product (whole register tiles are computed or skipped).
+static void gemm_upper_case(i64 n, i64 k, bool ta, std::mt19937& rng) {
+  GemmArgs g;
+  g.m = n; g.n = n; g.k = k; g.trans_a = ta; g.lda = ta ? n : k; g.ldb = n; g.ldc = n;
+  auto a = random_floats(n * k, rng, true), b = random_floats(k * n, rng, true), c0 = random_floats(n * n, rng, true);
+  auto want = c0, got = c0;
+  g.a = a.data(); g.b = b.data(); g.c = want.data();
+  gemm_reference(g);
+  g.c = got.data();
+  g.upper_only = true;
+  gemm_cpu(g, 0, CancelFlag{}, false);
+  bool ok = true;
+  i64 skipped = 0;
+  for (i64 i = 0; i < n; ++i)
+    for (i64 j = 0; j < n; ++j) {
+      const float w = want[i * n + j], v = got[i * n + j];
+      if (j >= i) ok &= v == w;
+      else if (v != w) { ok &= v == c0[i * n + j]; ++skipped; }
+    }
+  report(ok, "gemm/cpu upper_only n=" + std::to_string(n) + " k=" + std::to_string(k) + (ta ? " tA" : ""),
+         "lower entries left as they were: " + std::to_string(skipped) + (n >= 64 && skipped == 0 ? " (expected some)" : ""));
+  if (n >= 64 && skipped == 0) report(false, "gemm/cpu upper_only skips work", "no tile was skipped");
+}
+
 static void run_backend(const char* backend, std::mt19937& rng) {
   const i64 shapes[][3] = {{1, 1, 1}, {7, 5, 3}, {13, 17, 1}, {6, 16, 256}, {67, 129, 300},
                            {130, 33, 517}, {257, 300, 64}};
@@ -120,6 +145,8 @@ static void run_backend(const char* backend, std::mt19937& rng) {
     for (int t = 0; t < 4; ++t) gemm_case(backend, 1, s[0], s[1], s[2], t & 1, t & 2, 1.0f, 0.0f, false, rng);
   gemm_case(backend, 3, 33, 47, 29, false, true, 2.0f, 0.5f, false, rng);
   gemm_case(backend, 4, 19, 40, 70, true, false, 1.0f, 1.0f, true, rng);
+  if (std::strcmp(backend, "cpu") == 0)
+    for (const i64 n : {1, 7, 64, 300}) gemm_upper_case(n, 300, n % 2 == 0, rng);
   const i64 cases[][4] = {{1, 1, 1, 1},   {100, 1, 7, 1},  {333, 7, 300, 1}, {500, 130, 257, 1},
                           {129, 64, 256, 5}, {200, 33, 1000, 32}, {77, 20, 300, 50}, {1000, 768, 256, 1},
                           {50, 16, 2000, 100}};

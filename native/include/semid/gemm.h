@@ -17,6 +17,10 @@ struct GemmArgs {
   float* c = nullptr;  // [batch][m x n], row stride ldc
   i64 ldc = 0, stride_c = 0;
   float alpha = 1.0f, beta = 0.0f;
+  // CPU only, for symmetric products such as Aᵀ A (m == n): compute only the register tiles that
+  // reach the upper triangle (column >= row); tiles wholly below it are left as they were. The
+  // CUDA path computes all of C.
+  bool upper_only = false;
 };
 
 /** Throws semid::Error when shapes or strides are inconsistent (validate_gemm: pointers too). */

@@ -20,12 +20,16 @@
 namespace semid {
 
 /**
- * Eigen-decomposition of a symmetric n x n float64 matrix (row-major, overwritten):
- * Householder tridiagonalisation and implicit QL (EISPACK tred2/tql2). On return `values` holds
- * the eigenvalues ascending and row j of `a` the unit eigenvector of values[j]. The rotations of
- * each QL sweep and the accumulation of the reflectors run on `threads` (column blocks).
+ * The k largest eigenpairs of a symmetric n x n float64 matrix (row-major; overwritten):
+ * Householder tridiagonalisation, implicit QL for the eigenvalues, inverse iteration for the k
+ * eigenvectors of the tridiagonal (re-orthogonalised within clusters of close eigenvalues), and
+ * the reflectors applied to those k vectors (the scheme of LAPACK dsyevx). On return `values`
+ * holds the k largest eigenvalues, descending, and row j of `vectors` (k x n) the unit
+ * eigenvector of values[j]. The back-transformation runs on `threads`; the result does not
+ * depend on the thread count.
  */
-void symmetric_eigen(double* a, i64 n, std::vector<double>& values, const CancelFlag& cancel, int threads = 0);
+void symmetric_eigen_top(double* a, i64 n, i64 k, std::vector<double>& values, std::vector<double>& vectors,
+                         const CancelFlag& cancel, int threads = 0);
 
 struct SvdParams {
   i64 rank = 0;
@@ -51,6 +55,7 @@ struct SvdResult {
   std::vector<float> components;      // [r x d] right singular vectors (rows)
   std::vector<float> mean;            // [d] when centered
   std::vector<float> projected;       // [n x r] = (X - mean) V^T = U S
+  std::vector<double> explained_variance;  // [r] variance of each projected column (ddof 1 centred, else 0)
   double total_variance = 0;          // sum of the column variances of X (ddof 1)
 };
 
