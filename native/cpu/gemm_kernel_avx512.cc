@@ -12,6 +12,10 @@ __attribute__((target("avx512f"))) void kernel_avx512_12x32(i64 kc, const float*
                                                             const float* b, float* c, i64 ldc,
                                                             int mr, int nr, bool accumulate) {
   constexpr int MR = 12;
+  for (int i = 0; i < MR; ++i) {  // the C tile is touched only after the k loop: prefetch it now
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 31), _MM_HINT_T0);
+  }
   __m512 acc0[MR], acc1[MR];
 #pragma GCC unroll 12
   for (int i = 0; i < MR; ++i) {

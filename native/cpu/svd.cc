@@ -73,7 +73,8 @@ void gram(const float* x, i64 n, i64 d, const double* mean, bool rows_side, doub
   parallel_for(chunks, t, cancel, [&](i64 c, int w) {
     auto& acc = partial[c];
     acc.assign(p * p, 0.0);
-    if (mean) slab[w].resize(block * p);
+    const bool copy = mean != nullptr || cuda;  // the CUDA GEMM takes packed host slabs
+    if (copy) slab[w].resize(block * p);
     prod[w].resize(p * p);
     float* pr = prod[w].data();
     const i64 b0 = c * blocks / chunks, b1 = (c + 1) * blocks / chunks;
@@ -83,14 +84,14 @@ void gram(const float* x, i64 n, i64 d, const double* mean, bool rows_side, doub
       GemmArgs g;
       g.m = p; g.n = p; g.k = rows; g.c = pr; g.ldc = p;
       g.upper_only = !cuda;
-      if (mean) {  // the slab is rows x p: B with the mean removed; C = slabᵀ slab
+      if (copy) {  // the slab is rows x p: B (with the mean removed); C = slabᵀ slab
         float* s = slab[w].data();
         if (!rows_side) {
           for (i64 i = 0; i < rows; ++i)
-            for (i64 j = 0; j < p; ++j) s[i * p + j] = float(double(x[(lo + i) * d + j]) - mean[j]);
+            for (i64 j = 0; j < p; ++j) s[i * p + j] = mean ? float(double(x[(lo + i) * d + j]) - mean[j]) : x[(lo + i) * d + j];
         } else {
           for (i64 i = 0; i < rows; ++i)
-            for (i64 j = 0; j < p; ++j) s[i * p + j] = float(double(x[j * d + lo + i]) - mean[lo + i]);
+            for (i64 j = 0; j < p; ++j) s[i * p + j] = mean ? float(double(x[j * d + lo + i]) - mean[lo + i]) : x[j * d + lo + i];
         }
         g.a = s; g.lda = p; g.trans_a = true; g.b = s; g.ldb = p; g.trans_b = false;
       } else if (!rows_side) {  // C = X[lo:hi]ᵀ X[lo:hi], in place

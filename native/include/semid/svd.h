@@ -1,13 +1,15 @@
 // Truncated SVD of a float32 matrix (dense n x d, or sparse CSR) to rank r, and the float64
 // symmetric eigensolver it rests on. Methods:
 //   gram        exact for tall (or wide) matrices: the d x d (or n x n) Gram matrix accumulated in
-//               float64 over 1,024-row blocks of float32 products, a float64 symmetric
-//               eigensolver, then a projection. Singular values come from eigenvalues, so a
+//               float64 over 1,024-row blocks of float32 products (upper triangle only, read in
+//               place), the top-r eigenpairs by a float64 symmetric eigensolver, then a projection. Singular values come from eigenvalues, so a
 //               singular value below ~sqrt(eps_f32) * sigma_max loses relative accuracy (the
 //               Gram matrix squares the condition number).
 //   randomized  range finder (Halko et al.): Gaussian test matrix, q = r + oversample columns,
-//               power iterations re-orthonormalised each time (CholeskyQR2 in float64), then
-//               the small q x d problem by the Gram route. For wide and sparse matrices.
+//               power iterations re-orthonormalised on the short side (CholeskyQR with a float64
+//               Gram; CholeskyQR2 for the final basis), then the small q x q problem B Bᵀ by
+//               the Gram route. Components past the numerical rank are completed to an
+//               orthonormal set. For wide and sparse matrices.
 //   exact       one-sided Jacobi in float64 on the whole matrix: for small matrices.
 // Right singular vectors have their largest-magnitude entry positive (deterministic signs).
 #pragma once
