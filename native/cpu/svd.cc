@@ -56,8 +56,9 @@ void product(bool cuda, i64 m, i64 n, i64 k, const float* a, i64 lda, bool ta, c
  * G (p x p, float64) = sum over blocks of Bᵀ B, where B is a kGramBlock-slice of the centred
  * matrix: rows of x (cols side, p = d) or columns of x (rows side, p = n). Each block's product
  * is one float32 GEMM that forms only the upper triangle (a SYRK), read in place from x when
- * there is no mean to remove. Fixed chunks of blocks each accumulate their own partial, summed in
- * chunk order: the result does not depend on the thread count.
+ * there is no mean to remove. At most 8 fixed chunks of blocks each accumulate their own partial
+ * (the packed upper triangle, float64), summed in chunk order: the result does not depend on the
+ * thread count.
  */
 void gram(const float* x, i64 n, i64 d, const double* mean, bool rows_side, double* G, bool cuda, int threads,
           const CancelFlag& cancel) {
@@ -65,14 +66,15 @@ void gram(const float* x, i64 n, i64 d, const double* mean, bool rows_side, doub
   const i64 len = rows_side ? d : n;         // summed dimension
   const i64 block = cuda ? 8 * kGramBlock : kGramBlock;
   const i64 blocks = (len + block - 1) / block;
-  const i64 mem_chunks = std::max<i64>(1, (i64(1) << 28) / std::max<i64>(1, p * p * 8));
-  const i64 chunks = std::max<i64>(1, std::min<i64>({16, blocks, mem_chunks}));
+  const i64 tri = p * (p + 1) / 2;  // the upper triangle, packed row by row
+  const i64 mem_chunks = std::max<i64>(1, (i64(1) << 27) / std::max<i64>(1, tri * 8));
+  const i64 chunks = std::max<i64>(1, std::min<i64>({8, blocks, mem_chunks}));
   std::vector<std::vector<double>> partial(chunks);
   const int t = cuda ? 1 : resolve_threads(threads, chunks);
   std::vector<std::vector<float>> slab(t), prod(t);
   parallel_for(chunks, t, cancel, [&](i64 c, int w) {
     auto& acc = partial[c];
-    acc.assign(p * p, 0.0);
+    acc.assign(tri, 0.0);
     const bool copy = mean != nullptr || cuda;  // the CUDA GEMM takes packed host slabs
     if (copy) slab[w].resize(block * p);
     prod[w].resize(p * p);
@@ -101,14 +103,17 @@ void gram(const float* x, i64 n, i64 d, const double* mean, bool rows_side, doub
       }
       if (cuda) gemm_cuda(g, cancel);
       else gemm_cpu(g, 1, cancel, false);
-      for (i64 a = 0; a < p; ++a)
-        for (i64 b = a; b < p; ++b) acc[a * p + b] += pr[a * p + b];
+      double* row = acc.data();
+      for (i64 a = 0; a < p; row += p - a, ++a)
+        for (i64 b = a; b < p; ++b) row[b - a] += pr[a * p + b];
     }
   });
   std::fill(G, G + p * p, 0.0);
-  for (auto& acc : partial)
-    for (i64 a = 0; a < p; ++a)
-      for (i64 b = a; b < p; ++b) G[a * p + b] += acc[a * p + b];
+  for (auto& acc : partial) {
+    const double* row = acc.data();
+    for (i64 a = 0; a < p; row += p - a, ++a)
+      for (i64 b = a; b < p; ++b) G[a * p + b] += row[b - a];
+  }
   for (i64 a = 0; a < p; ++a)  // mirror the upper triangle
     for (i64 b = 0; b < a; ++b) G[a * p + b] = G[b * p + a];
 }
