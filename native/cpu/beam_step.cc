@@ -196,11 +196,18 @@ void validate_beam_step(const TrieView& trie, const BeamStepArgs& a) {
 
 void beam_step_cpu(const TrieView& trie, const BeamStepArgs& a, int threads, const CancelFlag& cancel) {
   validate_beam_step(trie, a);
-  // Tokens on the trie's edges must index the rows; checked once per call (O(edges)).
-  for (i64 e = 0; e < trie.edges; ++e)
-    if (trie.child_token[e] < 0 || trie.child_token[e] >= a.vocab)
-      invalid("the trie holds token " + std::to_string(trie.child_token[e]) + ", outside the vocabulary of " +
-              std::to_string(a.vocab) + " scores per row");
+  // Tokens on the trie's edges must index the rows; checked once per call (O(edges), a min/max
+  // reduction that vectorises; the offending token is looked up only on failure).
+  std::int32_t lo = 0, hi = 0;
+  for (i64 e = 0; e < trie.edges; ++e) {
+    lo = std::min(lo, trie.child_token[e]);
+    hi = std::max(hi, trie.child_token[e]);
+  }
+  if (lo < 0 || hi >= a.vocab)
+    for (i64 e = 0; e < trie.edges; ++e)
+      if (trie.child_token[e] < 0 || trie.child_token[e] >= a.vocab)
+        invalid("the trie holds token " + std::to_string(trie.child_token[e]) + ", outside the vocabulary of " +
+                std::to_string(a.vocab) + " scores per row");
   if (a.batch == 0) return;
   const int t = resolve_threads(threads, a.batch);
   std::vector<Scratch> scratch(t);
