@@ -26,15 +26,50 @@ namespace semid {
 
 namespace {
 
+/** ep[0, i) = the part of A d from rows [j0, j1) of the lower triangle (W row j: V(k, j), k >= j). */
+SEMID_CLONES void matvec_rows(const double* W, i64 n, const double* d, i64 i, i64 j0, i64 j1, double* ep) {
+  std::fill(ep, ep + i, 0.0);
+  for (i64 j = j0; j < j1; ++j) {
+    const double fj = d[j];
+    const double* wj = W + j * n;
+    double gj = ep[j] + wj[j] * fj;
+    for (i64 k = j + 1; k <= i - 1; ++k) {
+      gj += wj[k] * d[k];
+      ep[k] += wj[k] * fj;
+    }
+    ep[j] = gj;
+  }
+}
+
+/** The rank-2 update A -= d eᵀ + e dᵀ on rows [j0, j1); each row's next working value to next_row. */
+SEMID_CLONES void update_rows(double* W, i64 n, const double* d, const double* e, i64 i, i64 j0, i64 j1, double* next_row) {
+  for (i64 j = j0; j < j1; ++j) {
+    const double fj = d[j], gj = e[j];
+    double* wj = W + j * n;
+    for (i64 k = j; k <= i - 1; ++k) wj[k] -= (fj * e[k] + gj * d[k]);
+    next_row[j] = wj[i - 1];
+    wj[i] = 0.0;
+  }
+}
+
 /**
  * Householder reduction of the symmetric matrix in W (n x n, both triangles) to tridiagonal form
  * (the reduction half of EISPACK tred2, as in JAMA). On return diag[0..n) and sub[1..n) (sub[i]
  * couples i-1 and i; sub[0] = 0) hold T, and reflector i (1 <= i < n) is P_i = I - u uᵀ / h[i]
  * with u = W[i * n + 0 .. i) (h[i] = 0: the identity), such that A = P_{n-1} ... P_1 T P_1 ... P_{n-1}.
  */
-SEMID_CLONES void householder_tridiagonal(double* W, i64 n, double* diag, double* sub, double* h_out, const CancelFlag& cancel) {
+void householder_tridiagonal(double* W, i64 n, double* diag, double* sub, double* h_out, int threads,
+                                          const CancelFlag& cancel) {
   double* d = h_out;  // the working row, then the h of each reflector (as tred2 keeps them)
   double* e = sub;
+  constexpr i64 kParts = 8;            // fixed slices of the rows: results never depend on threads
+  constexpr i64 kParallelFrom = 192;   // smaller blocks run on one thread (a fork costs ~10 us)
+  std::vector<double> partial(kParts * n), next_row(n);
+  // Slice p of rows [0, i) starts where the triangle's work is p / kParts done.
+  auto slice_start = [](i64 i, i64 p) -> i64 {
+    if (p >= kParts) return i;
+    return std::min<i64>(i, static_cast<i64>(double(i) * (1.0 - std::sqrt(1.0 - double(p) / double(kParts)))));
+  };
   for (i64 j = 0; j < n; ++j) d[j] = W[j * n + (n - 1)];
   for (i64 i = n - 1; i > 0; --i) {
     if ((i & 63) == 0) cancel.check();
@@ -55,30 +90,31 @@ SEMID_CLONES void householder_tridiagonal(double* W, i64 n, double* diag, double
       e[i] = scale * g;
       h -= f * g;
       d[i - 1] = f - g;
-      for (i64 j = 0; j < i; ++j) e[j] = 0.0;
+      for (i64 j = 0; j < i; ++j) W[i * n + j] = d[j];
+      // e = A d over the lower triangle (rows j < i of W): kParts fixed slices of j, balanced on
+      // the triangle, each into its own partial summed in slice order (same bits on any thread
+      // count); slices run in parallel when the block is large enough to pay for it.
+      const bool par = threads > 1 && i >= kParallelFrom;
+      auto slice = [&](i64 part) {
+        matvec_rows(W, n, d, i, slice_start(i, part), slice_start(i, part + 1), partial.data() + part * n);
+      };
+      if (par) parallel_for(kParts, threads, cancel, [&](i64 part, int) { slice(part); });
+      else for (i64 part = 0; part < kParts; ++part) slice(part);
       for (i64 j = 0; j < i; ++j) {
-        f = d[j];
-        W[i * n + j] = f;
-        double* wj = W + j * n;  // V(k, j) = wj[k]
-        g = e[j] + wj[j] * f;
-        for (i64 k = j + 1; k <= i - 1; ++k) {
-          g += wj[k] * d[k];
-          e[k] += wj[k] * f;
-        }
-        e[j] = g;
+        double sum = 0.0;
+        for (i64 part = 0; part < kParts; ++part) sum += partial[part * n + j];
+        e[j] = sum;
       }
       f = 0.0;
       for (i64 j = 0; j < i; ++j) { e[j] /= h; f += e[j] * d[j]; }
       const double hh = f / (h + h);
       for (i64 j = 0; j < i; ++j) e[j] -= hh * d[j];
-      for (i64 j = 0; j < i; ++j) {
-        f = d[j];
-        g = e[j];
-        double* wj = W + j * n;
-        for (i64 k = j; k <= i - 1; ++k) wj[k] -= (f * e[k] + g * d[k]);
-        d[j] = wj[i - 1];
-        wj[i] = 0.0;
-      }
+      // The rank-2 update, row by row (independent rows); the next working row goes to
+      // next_row so that no row reads a d[k] another has already replaced.
+      auto update = [&](i64 j0, i64 j1) { update_rows(W, n, d, e, i, j0, j1, next_row.data()); };
+      if (par) parallel_for(kParts, threads, cancel, [&](i64 part, int) { update(slice_start(i, part), slice_start(i, part + 1)); });
+      else update(0, i);
+      std::copy(next_row.begin(), next_row.begin() + i, d);
     }
     d[i] = h;
   }
@@ -284,7 +320,7 @@ void symmetric_eigen_top(double* a, i64 n, i64 k, std::vector<double>& values, s
     if (!std::isfinite(a[i])) throw Error("ERR_SEMID_NOT_FINITE", "symmetric_eigen: the matrix holds NaN or infinity");
   if (n == 1) { values[0] = a[0]; vectors[0] = 1.0; return; }
   std::vector<double> diag(n), sub(n), h(n);
-  householder_tridiagonal(a, n, diag.data(), sub.data(), h.data(), cancel);
+  householder_tridiagonal(a, n, diag.data(), sub.data(), h.data(), resolve_threads(threads, n), cancel);
   std::vector<double> all(diag), scratch(sub);
   tridiagonal_values(all.data(), scratch.data(), n, cancel);
   std::sort(all.begin(), all.end(), std::greater<double>());
