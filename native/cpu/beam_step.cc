@@ -29,19 +29,29 @@ struct Candidate {
 
 inline bool better(float s1, i64 f1, float s2, i64 f2) { return s1 > s2 || (s1 == s2 && f1 < f2); }
 
-/** Keeps the best `cap` candidates, sorted best first. */
+/** Keeps the best `cap` candidates, sorted best first (storage reserved once, no allocation). */
 struct TopBuffer {
   std::vector<Candidate> items;
   std::size_t cap = 0;
-  void reset(std::size_t c) { items.clear(); cap = c; }
+  void reset(std::size_t c) {
+    cap = c;
+    if (items.capacity() < c + 1) items.reserve(c + 1);
+    items.clear();
+  }
   /** Scores below this cannot enter (ties still can, by the flat index). */
   float threshold() const { return items.size() == cap ? items.back().score : kNegInf; }
   void offer(const Candidate& c) {
-    if (items.size() == cap && !better(c.score, c.flat, items.back().score, items.back().flat)) return;
-    auto pos = items.begin();
-    while (pos != items.end() && better(pos->score, pos->flat, c.score, c.flat)) ++pos;
-    if (items.size() == cap) items.pop_back();
-    items.insert(pos, c);
+    std::size_t n = items.size();
+    if (n == cap && !better(c.score, c.flat, items[n - 1].score, items[n - 1].flat)) return;
+    if (n < cap) items.emplace_back(c);  // room for the shift below (capacity reserved)
+    else n = cap - 1;                    // the worst falls off
+    Candidate* a = items.data();
+    std::size_t pos = n;
+    while (pos > 0 && better(c.score, c.flat, a[pos - 1].score, a[pos - 1].flat)) {
+      a[pos] = a[pos - 1];
+      --pos;
+    }
+    a[pos] = c;
   }
 };
 
