@@ -256,15 +256,18 @@ class CpuKMeansBackend final : public KMeansBackend {
           const float* hc0 = with_gaps ? half_cc.data() + i64(a0) * k : zero_row.data();
           // Pass 1 (SIMD): candidates, and a lower bound over the others.
           float newL;
-          i64 candidates = scan(S, drift_.data(), hc0, u0, k, &newL);
-          candidates -= u0 > std::max(S[a0] - drift_[a0], hc0[a0]);  // the own centroid is no candidate
+          thread_local std::vector<std::int32_t> cand;
+          cand.resize(k);
+          const i64 listed = scan(S, drift_.data(), hc0, u0, k, &newL, cand.data());
+          const i64 candidates = listed - (u0 > std::max(S[a0] - drift_[a0], hc0[a0]));  // the own centroid is no candidate
           if (candidates > dense_threshold) { upper_[i] = u; dense[b].push_back(i); continue; }
-          // Pass 2: the candidates, one exact distance each unless the current centroid rules
-          // them out (the own centroid may count as a candidate: it is skipped).
+          // Pass 2: the candidates (in increasing index, as listed by pass 1), one exact distance
+          // each unless the current centroid rules them out (the own centroid is skipped).
           const float* hc = hc0;
-          for (i64 j = 0; candidates > 0 && j < k; ++j) {
+          for (i64 c = 0; c < listed; ++c) {
+            const i64 j = cand[c];
             const float lb0 = S[j] - drift_[j];
-            if (j == a0 || !(u0 > std::max(lb0, hc0[j]))) continue;
+            if (j == a0) continue;
             if (j == a) continue;
             if (u <= std::max(lb0, hc[j])) {
               newL = std::min(newL, std::max(lb0, 2 * hc[j] - u));
