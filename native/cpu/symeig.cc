@@ -312,7 +312,7 @@ SEMID_CLONES void back_transform(const double* W, const double* h, i64 n, double
 
 void symmetric_eigen_top(double* a, i64 n, i64 k, std::vector<double>& values, std::vector<double>& vectors,
                          const CancelFlag& cancel, int threads) {
-  if (k < 0 || k > n) throw Error("ERR_SEMID_INVALID_ARGUMENT", "symmetric_eigen_top: k must be in [0, n]");
+  if (k < 0 || k > n) throw Error("ERR_SEMID_INVALID_ARG", "symmetric_eigen_top: k must be in [0, n]");
   values.assign(k, 0.0);
   vectors.assign(k * n, 0.0);
   if (n == 0 || k == 0) return;
