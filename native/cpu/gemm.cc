@@ -99,8 +99,49 @@ void gemm_cpu(const GemmArgs& g, int threads, const CancelFlag& cancel, bool all
   const i64 MR = mk.mr, NR = mk.nr;
   const i64 MC = cpu::round_up(cpu::kMC, MR), KC = cpu::kKC, NC = cpu::round_up(cpu::kNC, NR);
 
-  // Task grid: each task owns a rectangle of C (rows tm, columns tn) of one batch item.
   const int t = resolve_threads(threads, 1 << 20);
+  // Narrow products (n <= NC, all of packed B within 4 MiB, enough row blocks for the threads:
+  // projections, nearest-centroid passes, Gram blocks): B is packed once for every k-panel and shared by the tasks, and each
+  // register tile runs its k-panels back to back, so a C tile stays in L1 instead of being read
+  // again from memory once per k-panel. The micro-kernel calls and their k order are those of
+  // the general path below: the same bits.
+  const i64 n_pad = cpu::round_up(g.n, NR);
+  const bool rows_feed_threads = t == 1 || (g.m + MC - 1) / MC >= 2 * i64(t);  // else split columns below
+  if (g.batch == 1 && g.n <= NC && n_pad * g.k <= (i64(1) << 20) && rows_feed_threads) {
+    const cpu::MatView a{g.a, g.lda, g.trans_a}, bm{g.b, g.ldb, g.trans_b};
+    const i64 kpanels = (g.k + KC - 1) / KC;
+    std::vector<float> b_all(n_pad * g.k);  // k-panel pc at offset pc * n_pad
+    parallel_for(kpanels, t, cancel, [&](i64 kb, int) {
+      const i64 pc = kb * KC, kc = std::min(KC, g.k - pc);
+      cpu::pack_b(bm, pc, kc, 0, g.n, mk.nr, b_all.data() + pc * n_pad);
+    });
+    const i64 row_tasks = (g.m + MC - 1) / MC;
+    parallel_for(row_tasks, t, cancel, [&](i64 task, int) {
+      const i64 i0 = task * MC, mb = std::min(MC, g.m - i0);
+      if (g.upper_only && g.n <= i0) return;  // the whole block lies below the diagonal
+      float* c = g.c;
+      if (g.beta != 1.0f && g.beta != 0.0f) apply_beta(c + i0 * g.ldc, g.ldc, mb, g.n, g.beta);
+      thread_local std::vector<float> a_all;
+      a_all.resize(MC * g.k);  // k-panel pc at offset pc * MC
+      for (i64 pc = 0; pc < g.k; pc += KC)
+        cpu::pack_a(a, i0, mb, pc, std::min(KC, g.k - pc), mk.mr, g.alpha, a_all.data() + pc * MC);
+      for (i64 jr = 0; jr < g.n; jr += NR) {
+        const int nr = static_cast<int>(std::min(NR, g.n - jr));
+        for (i64 ir = 0; ir < mb; ir += MR) {
+          const int mr = static_cast<int>(std::min(MR, mb - ir));
+          if (g.upper_only && jr + nr <= i0 + ir) continue;  // tile wholly below the diagonal
+          float* ct = c + (i0 + ir) * g.ldc + jr;
+          for (i64 pc = 0; pc < g.k; pc += KC)
+            mk.fn(std::min(KC, g.k - pc), a_all.data() + pc * MC + ir * std::min(KC, g.k - pc),
+                  b_all.data() + pc * n_pad + jr * std::min(KC, g.k - pc), ct, g.ldc, mr, nr,
+                  pc > 0 || g.beta != 0.0f);
+        }
+      }
+    });
+    return;
+  }
+
+  // Task grid: each task owns a rectangle of C (rows tm, columns tn) of one batch item.
   const i64 row_blocks = (g.m + MC - 1) / MC;
   i64 blocks_per_task = std::max<i64>(1, std::min<i64>(8, row_blocks * g.batch / (4 * t)));
   i64 tm = MC * blocks_per_task;

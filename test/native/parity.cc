@@ -143,6 +143,9 @@ static void run_backend(const char* backend, std::mt19937& rng) {
                            {130, 33, 517}, {257, 300, 64}};
   for (auto& s : shapes)
     for (int t = 0; t < 4; ++t) gemm_case(backend, 1, s[0], s[1], s[2], t & 1, t & 2, 1.0f, 0.0f, false, rng);
+  // Tall and narrow (the path that packs all of B once): enough row blocks for several threads,
+  // with alpha and beta.
+  for (int t = 0; t < 4; ++t) gemm_case(backend, 1, 1000, 37, 300, t & 1, t & 2, 1.5f, 0.5f, false, rng);
   gemm_case(backend, 3, 33, 47, 29, false, true, 2.0f, 0.5f, false, rng);
   gemm_case(backend, 4, 19, 40, 70, true, false, 1.0f, 1.0f, true, rng);
   if (std::strcmp(backend, "cpu") == 0)
