@@ -123,6 +123,13 @@ void householder_tridiagonal(double* W, i64 n, double* diag, double* sub, double
   sub[0] = 0.0;
 }
 
+/** sqrt(a^2 + b^2): the plain formula (std::hypot costs ~10x more), hypot where the squares
+ * could overflow or underflow. */
+inline double norm2(double a, double b) {
+  const double r = std::sqrt(a * a + b * b);
+  return r < 1e150 && r > 1e-150 ? r : std::hypot(a, b);
+}
+
 /**
  * Eigenvalues of the symmetric tridiagonal (diag, sub) by implicit QL (EISPACK tql1, the value
  * half of tql2): O(n^2). Overwrites diag with the eigenvalues, unsorted; sub is destroyed.
@@ -148,7 +155,7 @@ void tridiagonal_values(double* d, double* e, i64 n, const CancelFlag& cancel) {
           throw Error("ERR_SEMID_NO_CONVERGENCE", "The symmetric eigensolver did not converge (eigenvalue " + std::to_string(l) + ")");
         double g = d[l];
         double p = (d[l + 1] - g) / (2.0 * e[l]);
-        double r = std::hypot(p, 1.0);
+        double r = norm2(p, 1.0);
         if (p < 0) r = -r;
         d[l] = e[l] / (p + r);
         d[l + 1] = e[l] * (p + r);
@@ -166,7 +173,7 @@ void tridiagonal_values(double* d, double* e, i64 n, const CancelFlag& cancel) {
           s2 = s;
           g = c * e[i];
           h = c * p;
-          r = std::hypot(p, e[i]);
+          r = norm2(p, e[i]);
           e[i + 1] = s * r;
           s = e[i] / r;
           c = p / r;
