@@ -118,12 +118,12 @@ void gram(const float* x, i64 n, i64 d, const double* mean, bool rows_side, doub
     for (i64 b = 0; b < a; ++b) G[a * p + b] = G[b * p + a];
 }
 
-/** Fix signs: each component's largest-magnitude entry positive; flip the projection with it. */
-void fix_signs(SvdResult& r, i64 n, i64 d, i64 rank) {
-  std::vector<char> flip(rank, 0);
+/** Flips each component (row of V, rank x d) whose largest-magnitude entry is negative; flip[i] = 1 for those. */
+bool fix_component_signs(float* V, i64 d, i64 rank, std::vector<char>& flip) {
+  flip.assign(rank, 0);
   bool any = false;
   for (i64 i = 0; i < rank; ++i) {
-    float* v = r.components.data() + i * d;
+    float* v = V + i * d;
     i64 arg = 0;
     for (i64 j = 1; j < d; ++j)
       if (std::fabs(v[j]) > std::fabs(v[arg])) arg = j;
@@ -132,7 +132,13 @@ void fix_signs(SvdResult& r, i64 n, i64 d, i64 rank) {
     any = true;
     for (i64 j = 0; j < d; ++j) v[j] = -v[j];
   }
-  if (!any) return;
+  return any;
+}
+
+/** Fix signs: each component's largest-magnitude entry positive; flip the projection with it. */
+void fix_signs(SvdResult& r, i64 n, i64 d, i64 rank) {
+  std::vector<char> flip;
+  if (!fix_component_signs(r.components.data(), d, rank, flip)) return;
   for (i64 row = 0; row < n; ++row) {  // one pass over the projection, row by row
     float* p = r.projected.data() + row * rank;
     for (i64 i = 0; i < rank; ++i) p[i] = flip[i] ? -p[i] : p[i];
@@ -205,6 +211,8 @@ void svd_gram(const float* x, i64 n, i64 d, const double* mean, const SvdParams&
   if (!rows_side) {
     for (i64 i = 0; i < rank; ++i)
       for (i64 j = 0; j < d; ++j) r.components[i * d + j] = float(vectors[i * d + j]);
+    std::vector<char> flip;  // signs fixed before projecting: no pass over the projection after
+    fix_component_signs(r.components.data(), d, rank, flip);
     product(prm.cuda, n, rank, d, x, d, false, r.components.data(), d, true, r.projected.data(), rank, threads, cancel);
     clock.mark("projection");
     if (mean) {
@@ -516,12 +524,16 @@ std::string svd_auto_method(i64 n, i64 d, bool sparse) {
 
 SvdResult truncated_svd(const float* x, i64 n, i64 d, const SvdParams& p, int threads, const CancelFlag& cancel) {
   check_params(n, d, p);
-  check_finite("x", x, n, d, threads, cancel);
   SvdResult r;
   r.method = choose(p.method, n, d, false);
   PhaseClock clock;
   std::vector<double> mean;
   column_stats(x, n, d, mean, r.total_variance, threads, cancel);
+  // NaN or infinity in x makes a column sum non-finite (finite floats cannot overflow a double
+  // sum of squares), so the statistics pass doubles as the input check; only then is x scanned
+  // again to name the first bad row and column.
+  if (!std::isfinite(r.total_variance) || !std::all_of(mean.begin(), mean.end(), [](double v) { return std::isfinite(v); }))
+    check_finite("x", x, n, d, threads, cancel);
   clock.mark("stats");
   const double* mu = p.center ? mean.data() : nullptr;
   if (p.center) r.mean.assign(mean.begin(), mean.end());
