@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "semid/common.h"
+#include "semid/prefaulted.h"
 
 namespace semid {
 
@@ -56,7 +57,7 @@ struct SvdResult {
   std::vector<double> singular_values;  // [r], descending
   std::vector<float> components;      // [r x d] right singular vectors (rows)
   std::vector<float> mean;            // [d] when centered
-  std::vector<float> projected;       // [n x r] = (X - mean) V^T = U S
+  std::vector<float, PrefaultedAllocator<float>> projected;  // [n x r] = (X - mean) V^T = U S
   std::vector<double> explained_variance;  // [r] variance of each projected column (ddof 1 centred, else 0)
   double total_variance = 0;          // sum of the column variances of X (ddof 1)
 };
