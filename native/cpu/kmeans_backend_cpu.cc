@@ -364,14 +364,16 @@ class CpuKMeansBackend final : public KMeansBackend {
           const float xn = xnorm_[row], margin = kMarginScale * (xn + cmax);
           float* d2 = tile.data() + i * k;  // dot products in, squared distances out
           float* S = pair_.data() + row * k;
-          for (i64 j = 0; j < k; ++j) d2[j] = std::max(xn + cnorm[j] - 2.0f * d2[j], 0.0f);
-          for (i64 j = 0; j < k; ++j) S[j] = std::sqrt(std::max(0.0f, d2[j] - margin)) + drift_[j];
-          float best = std::numeric_limits<float>::infinity();
-          for (i64 j = 0; j < k; ++j) best = std::min(best, d2[j]);
+          // One pass: distances, pair bounds, the nearest (first index on ties) and the second
+          // nearest (the minimum over the other indices, which may equal the nearest).
+          float best = std::numeric_limits<float>::infinity(), second = best;
           std::int32_t best_j = 0;
-          while (d2[best_j] != best) ++best_j;
-          float second = std::numeric_limits<float>::infinity();
-          for (i64 j = 0; j < k; ++j) second = std::min(second, j == best_j ? second : d2[j]);
+          for (i64 j = 0; j < k; ++j) {
+            const float dj = std::max(xn + cnorm[j] - 2.0f * d2[j], 0.0f);
+            S[j] = std::sqrt(std::max(0.0f, dj - margin)) + drift_[j];
+            if (dj < best) { second = best; best = dj; best_j = std::int32_t(j); }
+            else if (dj < second) second = dj;
+          }
           upper_[row] = std::sqrt(best + margin);
           lower_[row] = std::sqrt(std::max(0.0f, second - margin));
           if (assign_[row] != best_j) ++part[b];
