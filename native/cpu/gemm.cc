@@ -100,14 +100,15 @@ void gemm_cpu(const GemmArgs& g, int threads, const CancelFlag& cancel, bool all
   const i64 MC = cpu::round_up(cpu::kMC, MR), KC = cpu::kKC, NC = cpu::round_up(cpu::kNC, NR);
 
   const int t = resolve_threads(threads, 1 << 20);
-  // Narrow products (n <= NC, all of packed B within 4 MiB, enough row blocks for the threads:
-  // projections, nearest-centroid passes, Gram blocks): B is packed once for every k-panel and shared by the tasks, and each
-  // register tile runs its k-panels back to back, so a C tile stays in L1 instead of being read
-  // again from memory once per k-panel. The micro-kernel calls and their k order are those of
-  // the general path below: the same bits.
+  // Narrow products (n <= NC, packed B and a task's packed A within 4 MiB each, enough row blocks:
+  // projections, nearest-centroid passes, Gram blocks): B is packed once for every k-panel and
+  // shared by the tasks, and each register tile runs its k-panels back to back, so a C tile
+  // stays in L1 instead of being read again from memory once per k-panel. The micro-kernel calls
+  // and their k order are those of the general path below: the same bits.
   const i64 n_pad = cpu::round_up(g.n, NR);
   const bool rows_feed_threads = t == 1 || (g.m + MC - 1) / MC >= 2 * i64(t);  // else split columns below
-  if (g.batch == 1 && g.n <= NC && n_pad * g.k <= (i64(1) << 20) && rows_feed_threads) {
+  const bool packs_fit = n_pad * g.k <= (i64(1) << 20) && MC * g.k <= (i64(1) << 20);  // B, and each task's A
+  if (g.batch == 1 && g.n <= NC && packs_fit && rows_feed_threads) {
     const cpu::MatView a{g.a, g.lda, g.trans_a}, bm{g.b, g.ldb, g.trans_b};
     const i64 kpanels = (g.k + KC - 1) / KC;
     std::vector<float> b_all(n_pad * g.k);  // k-panel pc at offset pc * n_pad
@@ -131,10 +132,11 @@ void gemm_cpu(const GemmArgs& g, int threads, const CancelFlag& cancel, bool all
           const int mr = static_cast<int>(std::min(MR, mb - ir));
           if (g.upper_only && jr + nr <= i0 + ir) continue;  // tile wholly below the diagonal
           float* ct = c + (i0 + ir) * g.ldc + jr;
-          for (i64 pc = 0; pc < g.k; pc += KC)
-            mk.fn(std::min(KC, g.k - pc), a_all.data() + pc * MC + ir * std::min(KC, g.k - pc),
-                  b_all.data() + pc * n_pad + jr * std::min(KC, g.k - pc), ct, g.ldc, mr, nr,
+          for (i64 pc = 0; pc < g.k; pc += KC) {
+            const i64 kc = std::min(KC, g.k - pc);
+            mk.fn(kc, a_all.data() + pc * MC + ir * kc, b_all.data() + pc * n_pad + jr * kc, ct, g.ldc, mr, nr,
                   pc > 0 || g.beta != 0.0f);
+          }
         }
       }
     });
