@@ -7,13 +7,27 @@ arch=${SEMID_CUDA_ARCH:-90}
 out=${OUT:-/tmp}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 lscpu | grep -E 'Model name|^CPU\(s\)' || true
-cmake -S . -B build-device -DSEMID_ADDON=OFF -DCMAKE_CUDA_ARCHITECTURES="$arch" >"$out/cmake.log" 2>&1 || { tail -30 "$out/cmake.log"; exit 1; }
-cmake --build build-device -j 16 >>"$out/cmake.log" 2>&1 || { tail -40 "$out/cmake.log"; exit 1; }
+# SEMID_DEVICE_BIN: a folder with semid_parity and semid_bench_native already built for this
+# card (e.g. on a machine with nvcc but no GPU, carried here), so no build runs on the device.
+bin=${SEMID_DEVICE_BIN:-build-device}
+if [ -z "${SEMID_DEVICE_BIN:-}" ]; then
+  cmake -S . -B build-device -DSEMID_ADDON=OFF -DCMAKE_CUDA_ARCHITECTURES="$arch" >"$out/cmake.log" 2>&1 || { tail -30 "$out/cmake.log"; exit 1; }
+  cmake --build build-device -j 16 >>"$out/cmake.log" 2>&1 || { tail -40 "$out/cmake.log"; exit 1; }
+fi
 echo "== parity"
-./build-device/semid_parity | tee "$out/parity.txt" | grep -v '^OK' ; parity=${PIPESTATUS[0]}
+"$bin"/semid_parity | tee "$out/parity.txt" | grep -v '^OK' ; parity=${PIPESTATUS[0]}
+grep -E '^OK   cuda/svd' "$out/parity.txt"
+mkdir -p /tmp/semid-bench
+if [ "${SEMID_DEVICE_ONLY:-}" = svd ]; then
+  echo "== native svd bench"
+  SEMID_BENCH_SVD_ONLY=1 SEMID_BENCH_SVD_PHASES=1 SEMID_BENCH_NPY_DIR=/tmp/semid-bench SEMID_THREADS=${SEMID_THREADS:-16} "$bin"/semid_bench_native | tee "$out/bench_svd.txt"
+  echo "== torch svd peer"
+  python3 bench/peers/torch_svd.py /tmp/semid-bench/svd-640.npy | tee -a "$out/bench_svd.txt"
+  exit $parity
+fi
 if [ "${SEMID_DEVICE_ONLY:-}" = beam ]; then
   echo "== native beam bench"
-  SEMID_BENCH_BEAM_ONLY=1 SEMID_THREADS=${SEMID_THREADS:-16} ./build-device/semid_bench_native 2>"$out/beam_debug.txt" | tee "$out/bench_beam.txt"
+  SEMID_BENCH_BEAM_ONLY=1 SEMID_THREADS=${SEMID_THREADS:-16} "$bin"/semid_bench_native 2>"$out/beam_debug.txt" | tee "$out/bench_beam.txt"
   [ -n "${SEMID_DEBUG_BEAM:-}" ] && awk "NR % 40 == 0" "$out/beam_debug.txt" | head -24
   echo "== torch beam peer"
   python3 bench/peers/torch_beam.py | tee -a "$out/bench_beam.txt"
@@ -21,7 +35,7 @@ if [ "${SEMID_DEVICE_ONLY:-}" = beam ]; then
 fi
 echo "== native bench"
 mkdir -p /tmp/semid-bench
-SEMID_BENCH_NPY_DIR=/tmp/semid-bench SEMID_THREADS=${SEMID_THREADS:-16} ./build-device/semid_bench_native 3 | tee "$out/bench_native.txt"
+SEMID_BENCH_NPY_DIR=/tmp/semid-bench SEMID_THREADS=${SEMID_THREADS:-16} "$bin"/semid_bench_native 3 | tee "$out/bench_native.txt"
 echo "== torch peer"
 python3 bench/peers/torch_nearest.py | tee "$out/bench_torch.txt"
 python3 bench/peers/torch_rq.py /tmp/semid-bench/rq-384.npy /tmp/semid-bench/rq-768.npy | tee -a "$out/bench_torch.txt"

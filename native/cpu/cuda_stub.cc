@@ -37,3 +37,13 @@ void beam_step_cuda_device(const TrieView&, const BeamStepArgs&, const CancelFla
   throw Error("ERR_SEMID_NO_CUDA", "The CUDA backend is not available: this addon was built without CUDA");
 }
 }  // namespace semid
+
+#include "semid/svd_range.h"
+namespace semid {
+std::unique_ptr<RangeBackend> make_cuda_range_backend(const float*, bool, i64, i64, const double*, float*, const CancelFlag&) {
+  throw Error("ERR_SEMID_NO_CUDA", "The CUDA backend is not available: this addon was built without CUDA");
+}
+void cuda_column_stats(const float*, i64, i64, std::vector<double>&, double&) {
+  throw Error("ERR_SEMID_NO_CUDA", "The CUDA backend is not available: this addon was built without CUDA");
+}
+}  // namespace semid

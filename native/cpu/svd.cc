@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cmath>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <numeric>
@@ -19,6 +20,7 @@
 #include "semid/rng.h"
 #include "semid/finite.h"
 #include "semid/svd.h"
+#include "semid/svd_range.h"
 
 namespace semid {
 
@@ -316,57 +318,122 @@ void svd_exact(const float* x, i64 n, i64 d, const double* mean, const SvdParams
 
 // ---- randomized range finder ----------------------------------------------------------------
 
-/** The matrix as an operator: Y = X Q (n x q) and Z = Xᵀ Y (d x q), uncentred. */
-struct Operator {
-  i64 n = 0, d = 0;
-  std::function<void(const float*, i64, float*)> mul;   // Q [d x q] -> Y [n x q]
-  std::function<void(const float*, i64, float*)> tmul;  // Y [n x q] -> Z [d x q]
+/**
+ * The CPU backend: X as two products on host buffers (our GEMM on a dense matrix, or a CSR
+ * product), centred on the fly: Xc Z = X Z - 1 (μᵀ Z);  Xcᵀ Y = Xᵀ Y - μ (1ᵀ Y).
+ */
+class CpuRange final : public RangeBackend {
+ public:
+  using Product = std::function<void(const float*, i64, float*)>;
+  CpuRange(i64 rows, i64 cols, Product mul_x, Product tmul_x, const double* mean, int threads, const CancelFlag& cancel)
+      : mul_x_(std::move(mul_x)), tmul_x_(std::move(tmul_x)), mean_(mean), threads_(threads), cancel_(cancel) {
+    n = rows;
+    d = cols;
+  }
+  float* alloc(i64 count) override {
+    buffers_.emplace_back(std::max<i64>(count, 1));
+    return buffers_.back().data();
+  }
+  void upload(const float* host, i64 count, float* buf) override { std::copy(host, host + count, buf); }
+  const float* to_host(const float* buf, i64) override { return buf; }
+  void mul(const float* in, i64 q, float* out) override {
+    mul_x_(in, q, out);
+    if (!mean_) return;
+    std::vector<double> mq(q, 0.0);
+    for (i64 j = 0; j < d; ++j)
+      for (i64 c = 0; c < q; ++c) mq[c] += mean_[j] * in[j * q + c];
+    for (i64 i = 0; i < n; ++i)
+      for (i64 c = 0; c < q; ++c) out[i * q + c] = float(out[i * q + c] - mq[c]);
+  }
+  void tmul(const float* in, i64 q, float* out) override {
+    tmul_x_(in, q, out);
+    if (!mean_) return;
+    std::vector<double> colsum(q, 0.0);
+    for (i64 i = 0; i < n; ++i)
+      for (i64 c = 0; c < q; ++c) colsum[c] += in[i * q + c];
+    for (i64 j = 0; j < d; ++j)
+      for (i64 c = 0; c < q; ++c) out[j * q + c] = float(out[j * q + c] - mean_[j] * colsum[c]);
+  }
+  void gram(const float* B, i64 m, i64 q, double* G) override {
+    semid::gram(B, m, q, nullptr, false, G, false, threads_, cancel_);
+  }
+  void times(const float* B, i64 m, i64 q, const float* S, i64 s, float* out) override {
+    product(false, m, s, q, B, q, false, S, s, false, out, s, threads_, cancel_);
+  }
+  void project(const float* B, i64 m, i64 q, const float* S, i64 s, SvdResult& r) override {
+    r.projected.assign(m * s, 0.0f);
+    times(B, m, q, S, s, r.projected.data());
+  }
+
+ private:
+  Product mul_x_, tmul_x_;
+  const double* mean_;
+  int threads_;
+  const CancelFlag& cancel_;
+  std::deque<std::vector<float>> buffers_;
 };
 
 /**
- * Orthonormalise the columns of Y (m x q) in place by CholeskyQR, `passes` times (2 = CholeskyQR2,
- * orthonormal to float precision; 1 suffices between power iterations), with a shift on failure.
+ * R⁻¹ (q x q, upper, row-major, float32) for the Cholesky factor R of G + shift I (G = Rᵀ R),
+ * the shift growing from 0 while G is numerically singular. Both loops run along rows.
  */
-void orthonormalize(float* Y, i64 m, i64 q, int threads, const CancelFlag& cancel, int passes = 2) {
+std::vector<float> cholesky_inverse(const std::vector<double>& G, i64 q) {
+  double trace = 0;
+  for (i64 i = 0; i < q; ++i) trace += G[i * q + i];
+  std::vector<double> A(q * q), R(q * q);
+  double shift = 0;
+  for (int attempt = 0;; ++attempt) {
+    // Right-looking: row j of R from row j of the updated A, then the trailing rows updated.
+    A = G;
+    for (i64 i = 0; i < q; ++i) A[i * q + i] += shift;
+    std::fill(R.begin(), R.end(), 0.0);
+    bool ok = true;
+    for (i64 j = 0; j < q && ok; ++j) {
+      const double s = A[j * q + j];
+      if (!(s > 0)) { ok = false; break; }
+      const double rjj = std::sqrt(s);
+      double* rj = R.data() + j * q;
+      rj[j] = rjj;
+      for (i64 c = j + 1; c < q; ++c) rj[c] = A[j * q + c] / rjj;
+      for (i64 i = j + 1; i < q; ++i) {
+        const double f = rj[i];
+        double* ai = A.data() + i * q;
+        for (i64 c = i; c < q; ++c) ai[c] -= f * rj[c];
+      }
+    }
+    if (ok) break;
+    if (attempt > 40) throw Error("ERR_SEMID_NO_CONVERGENCE", "Orthonormalisation failed: the sampled range is degenerate");
+    shift = shift == 0 ? std::max(1e-300, 1e-12 * trace) : shift * 10;
+  }
+  // Row i of R⁻¹ from the rows below it: R[i][i] X[i][c] = -sum_{k>i} R[i][k] X[k][c] (c > i).
+  std::vector<double> X(q * q, 0.0), acc(q);
+  for (i64 i = q - 1; i >= 0; --i) {
+    std::fill(acc.begin() + i, acc.end(), 0.0);
+    const double* ri = R.data() + i * q;
+    for (i64 k = i + 1; k < q; ++k) {
+      const double f = ri[k];
+      const double* xk = X.data() + k * q;
+      for (i64 c = k; c < q; ++c) acc[c] += f * xk[c];
+    }
+    double* xi = X.data() + i * q;
+    xi[i] = 1.0 / ri[i];
+    for (i64 c = i + 1; c < q; ++c) xi[c] = -acc[c] / ri[i];
+  }
+  return std::vector<float>(X.begin(), X.end());
+}
+
+/**
+ * Orthonormalise the columns of B (m x q) by CholeskyQR, `passes` times (2 = CholeskyQR2,
+ * orthonormal to float precision; 1 suffices between power iterations): B <- B R⁻¹, the result
+ * landing in `scratch` and the two handles swapped.
+ */
+void orthonormalize(RangeBackend& be, float*& B, float*& scratch, i64 m, i64 q, int passes) {
+  std::vector<double> G(q * q);
   for (int pass = 0; pass < passes; ++pass) {
-    std::vector<double> G(q * q);
-    gram(Y, m, q, nullptr, false, G.data(), false, threads, cancel);
-    double trace = 0;
-    for (i64 i = 0; i < q; ++i) trace += G[i * q + i];
-    // Cholesky G = Rᵀ R (R upper), retried with a growing shift when G is numerically singular.
-    std::vector<double> R(q * q);
-    double shift = 0;
-    for (int attempt = 0;; ++attempt) {
-      bool ok = true;
-      std::fill(R.begin(), R.end(), 0.0);
-      for (i64 j = 0; j < q && ok; ++j) {
-        for (i64 i = 0; i <= j; ++i) {
-          double s = G[i * q + j] + (i == j ? shift : 0.0);
-          for (i64 k = 0; k < i; ++k) s -= R[k * q + i] * R[k * q + j];
-          if (i == j) {
-            if (!(s > 0)) { ok = false; break; }
-            R[j * q + j] = std::sqrt(s);
-          } else {
-            R[i * q + j] = s / R[i * q + i];
-          }
-        }
-      }
-      if (ok) break;
-      if (attempt > 40) throw Error("ERR_SEMID_NO_CONVERGENCE", "Orthonormalisation failed: the sampled range is degenerate");
-      shift = shift == 0 ? std::max(1e-300, 1e-12 * trace) : shift * 10;
-    }
-    // Y <- Y R⁻¹: invert the triangle in float64 (q³/3), then one float32 GEMM.
-    std::vector<double> Rinv(q * q, 0.0);
-    for (i64 j = 0; j < q; ++j) {
-      Rinv[j * q + j] = 1.0 / R[j * q + j];
-      for (i64 i = j - 1; i >= 0; --i) {
-        double s = 0;
-        for (i64 k = i + 1; k <= j; ++k) s += R[i * q + k] * Rinv[k * q + j];
-        Rinv[i * q + j] = -s / R[i * q + i];
-      }
-    }
-    std::vector<float> Rf(Rinv.begin(), Rinv.end()), Yc(Y, Y + m * q);
-    product(false, m, q, q, Yc.data(), q, false, Rf.data(), q, false, Y, q, threads, cancel);
+    be.gram(B, m, q, G.data());
+    const std::vector<float> Rinv = cholesky_inverse(G, q);
+    be.times(B, m, q, Rinv.data(), q, scratch);
+    std::swap(B, scratch);
   }
 }
 
@@ -404,15 +471,16 @@ void complete_orthonormal_rows(float* V, i64 rank, i64 d, const std::vector<doub
   }
 }
 
-void svd_randomized(const Operator& op, const double* mean, const SvdParams& prm, int threads,
-                    const CancelFlag& cancel, SvdResult& r) {
-  const i64 n = op.n, d = op.d, rank = prm.rank;
+}  // namespace
+
+void svd_randomized(RangeBackend& be, const SvdParams& prm, int threads, const CancelFlag& cancel, SvdResult& r) {
+  const i64 n = be.n, d = be.d, rank = prm.rank;
   const i64 q = std::min<i64>(std::min(n, d), rank + prm.oversample);
   PhaseClock clock;
   // Gaussian test matrix [d x q]: Marsaglia's polar method on the portable generator, one
   // generator per fixed block of entries, so the matrix depends on the seed only (not on the
-  // thread count).
-  std::vector<float> Q(d * q), Y(n * q), Z(d * q);
+  // thread count or the backend).
+  std::vector<float> omega(d * q);
   {
     constexpr i64 kBlock = 1 << 14;
     const i64 blocks = (d * q + kBlock - 1) / kBlock;
@@ -428,73 +496,66 @@ void svd_randomized(const Operator& op, const double* mean, const SvdParams& prm
           s = u * u + v * v;
         } while (s >= 1.0f || s == 0.0f);
         const float f = std::sqrt(-2.0f * std::log(s) / s);
-        Q[e] = u * f;
-        if (e + 1 < e1) Q[e + 1] = v * f;
+        omega[e] = u * f;
+        if (e + 1 < e1) omega[e + 1] = v * f;
       }
     });
   }
-  // Centred products: Xc Q = X Q - 1 (μᵀ Q);  Xcᵀ Y = Xᵀ Y - μ (1ᵀ Y).
-  auto mul_c = [&](const float* in, float* out) {
-    op.mul(in, q, out);
-    if (!mean) return;
-    std::vector<double> mq(q, 0.0);
-    for (i64 j = 0; j < d; ++j)
-      for (i64 c = 0; c < q; ++c) mq[c] += mean[j] * in[j * q + c];
-    for (i64 i = 0; i < n; ++i)
-      for (i64 c = 0; c < q; ++c) out[i * q + c] = float(out[i * q + c] - mq[c]);
-  };
-  auto tmul_c = [&](const float* in, float* out) {
-    op.tmul(in, q, out);
-    if (!mean) return;
-    std::vector<double> colsum(q, 0.0);
-    for (i64 i = 0; i < n; ++i)
-      for (i64 c = 0; c < q; ++c) colsum[c] += in[i * q + c];
-    for (i64 j = 0; j < d; ++j)
-      for (i64 c = 0; c < q; ++c) out[j * q + c] = float(out[j * q + c] - mean[j] * colsum[c]);
-  };
+  float* Z = be.alloc(d * q);
+  float* Zs = be.alloc(d * q);  // scratch for orthonormalising Z
+  float* Y = be.alloc(n * q);
+  float* Ys = be.alloc(n * q);
+  be.upload(omega.data(), d * q, Z);
   clock.mark("test matrix");
   // Power iterations re-orthonormalise on the short side only (Y when n <= d, Z otherwise): the
   // other side's columns then carry one more factor of the spectrum, which float32 holds for any
   // spread sigma_1 / sigma_q below ~1e3, and the orthonormalisation of the long side was most of
   // the cost. The last Y is orthonormalised twice (CholeskyQR2): it is the basis Q.
   const bool short_y = n <= d;
-  mul_c(Q.data(), Y.data());
+  be.mul(Z, q, Y);
   clock.mark("first product");
-  if (short_y || prm.power_iters == 0) orthonormalize(Y.data(), n, q, threads, cancel, prm.power_iters == 0 ? 2 : 1);
+  if (short_y || prm.power_iters == 0) orthonormalize(be, Y, Ys, n, q, prm.power_iters == 0 ? 2 : 1);
   clock.mark("first orth");
   for (i64 it = 0; it < prm.power_iters; ++it) {
-    tmul_c(Y.data(), Z.data());
-    if (!short_y) orthonormalize(Z.data(), d, q, threads, cancel, 1);
-    mul_c(Z.data(), Y.data());
-    if (short_y || it + 1 == prm.power_iters) orthonormalize(Y.data(), n, q, threads, cancel, it + 1 == prm.power_iters ? 2 : 1);
+    be.tmul(Y, q, Z);
+    if (!short_y) orthonormalize(be, Z, Zs, d, q, 1);
+    be.mul(Z, q, Y);
+    if (short_y || it + 1 == prm.power_iters) orthonormalize(be, Y, Ys, n, q, it + 1 == prm.power_iters ? 2 : 1);
   }
   clock.mark("power iterations");
   // B = Qᵀ Xc (q x d) = Zᵀ with Z = Xcᵀ Q; its SVD by the Gram route on B Bᵀ = Zᵀ Z (q x q).
-  tmul_c(Y.data(), Z.data());
+  be.tmul(Y, q, Z);
   std::vector<double> G(q * q), values, vectors;
-  gram(Z.data(), d, q, nullptr, false, G.data(), false, threads, cancel);
+  be.gram(Z, d, q, G.data());
   clock.mark("small gram");
   symmetric_eigen_top(G.data(), q, rank, values, vectors, cancel, threads);
   r.singular_values = singular_from_eigen(values);
   clock.mark("eigen");
-  // Components v_i = Bᵀ w_i / s_i; projection = Y W S (n x r).
-  std::vector<float> W(rank * q), WS(q * rank);
+  // Components v_i = Bᵀ w_i / s_i (signs fixed here); projection = Y W S (n x r), with the
+  // same sign flips, so no pass over the projection follows.
+  std::vector<float> W(rank * q);
   for (i64 i = 0; i < rank; ++i)
-    for (i64 c = 0; c < q; ++c) {
-      W[i * q + c] = float(vectors[i * q + c]);
-      WS[c * rank + i] = float(vectors[i * q + c] * r.singular_values[i]);
-    }
+    for (i64 c = 0; c < q; ++c) W[i * q + c] = float(vectors[i * q + c]);
   r.components.assign(rank * d, 0.0f);
-  product(false, rank, d, q, W.data(), q, false, Z.data(), q, true, r.components.data(), d, threads, cancel);
+  product(false, rank, d, q, W.data(), q, false, be.to_host(Z, d * q), q, true, r.components.data(), d, threads, cancel);
   for (i64 i = 0; i < rank; ++i) {
     const double s = r.singular_values[i];
     for (i64 j = 0; j < d; ++j) r.components[i * d + j] = s > 0 ? float(r.components[i * d + j] / s) : 0.0f;
   }
   complete_orthonormal_rows(r.components.data(), rank, d, r.singular_values);
-  r.projected.assign(n * rank, 0.0f);
-  product(false, n, rank, q, Y.data(), q, false, WS.data(), rank, false, r.projected.data(), rank, threads, cancel);
+  std::vector<char> flip;
+  fix_component_signs(r.components.data(), d, rank, flip);
+  std::vector<float> WS(q * rank);
+  for (i64 i = 0; i < rank; ++i)
+    for (i64 c = 0; c < q; ++c) {
+      const float v = float(vectors[i * q + c] * r.singular_values[i]);
+      WS[c * rank + i] = flip[i] ? -v : v;
+    }
+  be.project(Y, n, q, WS.data(), rank, r);
   clock.mark("outputs");
 }
+
+namespace {
 
 void check_params(i64 n, i64 d, const SvdParams& p) {
   if (n < 1 || d < 1) invalid("the matrix is empty (" + std::to_string(n) + " x " + std::to_string(d) + ")");
@@ -544,11 +605,16 @@ SvdResult truncated_svd(const float* x, i64 n, i64 d, const SvdParams& p, int th
     if (double(n) * double(d) > 1e8) invalid("method exact is for small matrices (n * d <= 1e8)");
     svd_exact(x, n, d, mu, p, cancel, r);
   } else {
-    Operator op;
-    op.n = n; op.d = d;
-    op.mul = [&](const float* Q, i64 q, float* Y) { product(p.cuda, n, q, d, x, d, false, Q, q, false, Y, q, threads, cancel); };
-    op.tmul = [&](const float* Y, i64 q, float* Z) { product(p.cuda, d, q, n, x, d, true, Y, q, false, Z, q, threads, cancel); };
-    svd_randomized(op, mu, p, threads, cancel, r);
+    if (p.cuda) {
+      auto be = make_cuda_range_backend(x, false, n, d, mu, nullptr, cancel);
+      svd_randomized(*be, p, threads, cancel, r);
+    } else {
+      CpuRange be(
+          n, d, [&](const float* Q, i64 q, float* Y) { product(false, n, q, d, x, d, false, Q, q, false, Y, q, threads, cancel); },
+          [&](const float* Y, i64 q, float* Z) { product(false, d, q, n, x, d, true, Y, q, false, Z, q, threads, cancel); },
+          mu, threads, cancel);
+      svd_randomized(be, p, threads, cancel, r);
+    }
   }
   clock.t = std::chrono::steady_clock::now();
   fix_signs(r, n, d, p.rank);
@@ -608,12 +674,34 @@ SvdResult truncated_svd_csr(const CsrView& x, const SvdParams& p, int threads, c
       }
     });
   };
-  Operator op;
-  op.n = n; op.d = d;
-  op.mul = [&](const float* Q, i64 q, float* Y) { spmm(x.indptr, x.indices, x.values, n, Q, q, Y); };
-  op.tmul = [&](const float* Y, i64 q, float* Z) { spmm(tptr.data(), tidx.data(), tval.data(), d, Y, q, Z); };
-  svd_randomized(op, p.center ? mean.data() : nullptr, p, threads, cancel, r);
+  CpuRange be(
+      n, d, [&](const float* Q, i64 q, float* Y) { spmm(x.indptr, x.indices, x.values, n, Q, q, Y); },
+      [&](const float* Y, i64 q, float* Z) { spmm(tptr.data(), tidx.data(), tval.data(), d, Y, q, Z); },
+      p.center ? mean.data() : nullptr, threads, cancel);
+  svd_randomized(be, p, threads, cancel, r);
   fix_signs(r, n, d, p.rank);
+  explained_variance(r, mean, n, d, p.center);
+  return r;
+}
+
+}  // namespace semid
+
+namespace semid {
+
+SvdResult truncated_svd_cuda_device(const float* device_x, i64 n, i64 d, const SvdParams& p, int threads,
+                                    const CancelFlag& cancel, float* device_projected) {
+  check_params(n, d, p);
+  if (p.method != "auto" && p.method != "randomized")
+    invalid("device-resident input takes method randomized (or auto), got " + p.method);
+  SvdResult r;
+  r.method = "randomized";
+  std::vector<double> mean;
+  cuda_column_stats(device_x, n, d, mean, r.total_variance);
+  if (!std::isfinite(r.total_variance) || !std::all_of(mean.begin(), mean.end(), [](double v) { return std::isfinite(v); }))
+    invalid("x contains NaN or infinity");
+  if (p.center) r.mean.assign(mean.begin(), mean.end());
+  auto be = make_cuda_range_backend(device_x, true, n, d, p.center ? mean.data() : nullptr, device_projected, cancel);
+  svd_randomized(*be, p, threads, cancel, r);
   explained_variance(r, mean, n, d, p.center);
   return r;
 }

@@ -17,6 +17,7 @@
 #include "semid/gemm.h"
 #include "semid/nearest.h"
 #include "semid/rq.h"
+#include "semid/svd.h"
 #include "random_trie.h"
 
 using namespace semid;
@@ -302,6 +303,60 @@ static void run_beam(const char* backend, std::mt19937& rng) {
   beam_case(backend, 7, 12, 12, 3, 1024, false, false, rng);
 }
 
+// Randomized SVD: the CUDA range finder against the CPU one (same seed, so the same test matrix):
+// singular values, the leading components (up to sign), the projection and the variances.
+static void svd_cuda_case(i64 n, i64 d, i64 r0, i64 rank, bool center, std::mt19937& rng) {
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::vector<float> a(n * r0), b(r0 * d), x(n * d);
+  for (auto& v : a) v = g(rng);
+  for (i64 j = 0; j < r0; ++j)
+    for (i64 c = 0; c < d; ++c) b[j * d + c] = g(rng) * std::pow(0.93f, float(j));  // decaying spectrum
+  for (i64 i = 0; i < n; ++i)
+    for (i64 c = 0; c < d; ++c) {
+      double s = 0.5 + 0.01 * g(rng);
+      for (i64 j = 0; j < r0; ++j) s += double(a[i * r0 + j]) * b[j * d + c];
+      x[i * d + c] = float(s);
+    }
+  SvdParams p;
+  p.rank = rank; p.method = "randomized"; p.oversample = 10; p.power_iters = 2; p.center = center; p.seed = 5;
+  const std::string name = "cuda/svd-randomized " + std::to_string(n) + "x" + std::to_string(d) + " r" + std::to_string(rank) + (center ? " centred" : "");
+  try {
+    SvdResult cpu = truncated_svd(x.data(), n, d, p, 0, CancelFlag{});
+    p.cuda = true;
+    SvdResult gpu = truncated_svd(x.data(), n, d, p, 0, CancelFlag{});
+    double sv = 0, comp = 0, proj = 0, pscale = 0, ev = 0;
+    for (i64 i = 0; i < rank; ++i) {
+      sv = std::max(sv, std::fabs(gpu.singular_values[i] - cpu.singular_values[i]) / cpu.singular_values[0]);
+      ev = std::max(ev, std::fabs(gpu.explained_variance[i] - cpu.explained_variance[i]) / cpu.explained_variance[0]);
+    }
+    for (i64 i = 0; i < std::min<i64>(rank, 8); ++i) {  // leading components: well separated
+      double dot = 0;
+      for (i64 c = 0; c < d; ++c) dot += double(gpu.components[i * d + c]) * cpu.components[i * d + c];
+      comp = std::max(comp, 1.0 - dot);  // signs are fixed, so +1 expected
+      for (i64 row = 0; row < n; ++row) {
+        proj = std::max(proj, double(std::fabs(gpu.projected[row * rank + i] - cpu.projected[row * rank + i])));
+        pscale = std::max(pscale, double(std::fabs(cpu.projected[row * rank + i])));
+      }
+    }
+    const bool ok = gpu.method == "randomized" && sv < 1e-4 && ev < 2e-4 && comp < 1e-4 && proj <= 1e-3 * pscale &&
+                    std::fabs(gpu.total_variance - cpu.total_variance) <= 1e-9 * cpu.total_variance &&
+                    gpu.projected.size() == cpu.projected.size();
+    char buf[200];
+    std::snprintf(buf, sizeof buf, "sv %.2e ev %.2e 1-dot %.2e proj %.2e (scale %.3g)", sv, ev, comp, proj, pscale);
+    report(ok, name, buf);
+  } catch (const Error& e) {
+    report(false, name, e.what());
+  }
+}
+
+static void svd_cuda_parity(std::mt19937& rng) {
+  svd_cuda_case(6000, 300, 60, 40, false, rng);
+  svd_cuda_case(6000, 300, 60, 40, true, rng);
+  svd_cuda_case(5000, 1200, 80, 64, false, rng);  // split-k products, more rows than columns
+  svd_cuda_case(257, 3000, 50, 30, true, rng);    // wide: Y is the short side
+  svd_cuda_case(20000, 64, 64, 64, false, rng);   // q capped at d
+}
+
 int main() {
   std::mt19937 rng(1234);
   std::printf("detected SIMD: %s\n", simd_name(detected_simd()));
@@ -321,6 +376,7 @@ int main() {
     run_backend("cuda", rng);
     rq_cuda_parity(rng);
     run_beam("cuda", rng);
+    svd_cuda_parity(rng);
     // Errors surface as exceptions, not aborts.
     try {
       GemmArgs bad;

@@ -41,7 +41,7 @@ struct SvdParams {
   i64 power_iters = 4;
   bool center = false;
   std::uint64_t seed = 0;
-  bool cuda = false;  // dense products on the CUDA GEMM
+  bool cuda = false;  // dense products on the CUDA GEMM (randomized: the whole range finder on the device)
 };
 
 /** A CSR matrix: row i holds values[indptr[i] .. indptr[i+1]) at columns indices[...]. */
@@ -66,6 +66,15 @@ struct SvdResult {
 SvdResult truncated_svd(const float* x, i64 n, i64 d, const SvdParams& p, int threads, const CancelFlag& cancel);
 /** Sparse x (CSR); never densified. */
 SvdResult truncated_svd_csr(const CsrView& x, const SvdParams& p, int threads, const CancelFlag& cancel);
+
+/**
+ * The randomized method on the CUDA backend for X already in device memory (`device_x`,
+ * [n x d]); nothing of X is copied. The projection [n x rank] is written to `device_projected`
+ * (device memory) when non-null, and r.projected stays empty; components and singular values
+ * come back on the host. Needs a CUDA build (ERR_SEMID_NO_CUDA otherwise).
+ */
+SvdResult truncated_svd_cuda_device(const float* device_x, i64 n, i64 d, const SvdParams& p, int threads,
+                                    const CancelFlag& cancel, float* device_projected);
 
 /** The method `auto` picks for this shape. */
 std::string svd_auto_method(i64 n, i64 d, bool sparse);
