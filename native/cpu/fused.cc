@@ -11,7 +11,7 @@
 #include "gemm_kernel.h"
 #include "simd_exp.h"
 
-#define SEMID_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#include "semid/clones.h"
 
 namespace semid {
 namespace {

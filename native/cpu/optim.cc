@@ -5,7 +5,7 @@
 #include "semid/optim.h"
 #include "semid/parallel.h"
 
-#define SEMID_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#include "semid/clones.h"
 
 namespace semid {
 namespace {

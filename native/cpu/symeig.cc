@@ -6,6 +6,10 @@
 // those k vectors only (2 n^2 k flops, against ~7 n^3 for tred2 + tql2 with all vectors).
 // GCC builds an AVX2 clone of the hot loops, picked at load time.
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -13,17 +17,36 @@
 #include <vector>
 
 #include "semid/parallel.h"
+#include "semid/simd_f64.h"
 #include "semid/svd.h"
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define SEMID_CLONES __attribute__((target_clones("arch=haswell", "default")))
-#else
-#define SEMID_CLONES
-#endif
+#include "semid/clones.h"
 
 namespace semid {
 
 namespace {
+
+/** a . b over [0, len): four lanes, then the tail (a fixed order). */
+__attribute__((always_inline)) inline double dot4(const double* a, const double* b, i64 len) {
+  V4 acc0 = {0, 0, 0, 0}, acc1 = {0, 0, 0, 0};  // two chains: the adds' latency, not their count, bounds the loop
+  i64 t = 0;
+  for (; t + 8 <= len; t += 8) {
+    acc0 += load4(a + t) * load4(b + t);
+    acc1 += load4(a + t + 4) * load4(b + t + 4);
+  }
+  if (t + 4 <= len) { acc0 += load4(a + t) * load4(b + t); t += 4; }
+  double s = sum4(acc0 + acc1);
+  for (; t < len; ++t) s += a[t] * b[t];
+  return s;
+}
+
+/** y[0, len) -= f x[0, len). */
+__attribute__((always_inline)) inline void sub_scaled4(double* y, const double* x, double f, i64 len) {
+  const V4 f4 = {f, f, f, f};
+  i64 t = 0;
+  for (; t + 4 <= len; t += 4) store4(y + t, load4(y + t) - f4 * load4(x + t));
+  for (; t < len; ++t) y[t] -= f * x[t];
+}
 
 /** ep[0, i) = the part of A d from rows [j0, j1) of the lower triangle (W row j: V(k, j), k >= j). */
 SEMID_CLONES void matvec_rows(const double* W, i64 n, const double* d, i64 i, i64 j0, i64 j1, double* ep) {
@@ -31,8 +54,16 @@ SEMID_CLONES void matvec_rows(const double* W, i64 n, const double* d, i64 i, i6
   for (i64 j = j0; j < j1; ++j) {
     const double fj = d[j];
     const double* wj = W + j * n;
-    double gj = ep[j] + wj[j] * fj;
-    for (i64 k = j + 1; k <= i - 1; ++k) {
+    const V4 f4 = {fj, fj, fj, fj};
+    V4 acc = {0, 0, 0, 0};
+    i64 k = j + 1;
+    for (; k + 4 <= i; k += 4) {
+      const V4 w = load4(wj + k);
+      acc += w * load4(d + k);
+      store4(ep + k, load4(ep + k) + w * f4);
+    }
+    double gj = ep[j] + wj[j] * fj + sum4(acc);
+    for (; k <= i - 1; ++k) {
       gj += wj[k] * d[k];
       ep[k] += wj[k] * fj;
     }
@@ -62,7 +93,10 @@ void householder_tridiagonal(double* W, i64 n, double* diag, double* sub, double
   double* d = h_out;  // the working row, then the h of each reflector (as tred2 keeps them)
   double* e = sub;
   constexpr i64 kParts = 8;            // fixed slices of the rows: results never depend on threads
-  constexpr i64 kParallelFrom = 192;   // smaller blocks run on one thread (a fork costs ~10 us)
+#ifndef SEMID_TRIDIAGONAL_PARALLEL_FROM
+#define SEMID_TRIDIAGONAL_PARALLEL_FROM 192
+#endif
+  constexpr i64 kParallelFrom = SEMID_TRIDIAGONAL_PARALLEL_FROM;  // smaller blocks run on one thread (a fork costs ~10 us)
   std::vector<double> partial(kParts * n), next_row(n);
   // Slice p of rows [0, i) starts where the triangle's work is p / kParts done.
   auto slice_start = [](i64 i, i64 p) -> i64 {
@@ -239,53 +273,80 @@ struct TridiagonalLu {
 
 /**
  * Unit eigenvectors of the tridiagonal (diag, sub) for `values` (descending) by inverse iteration
- * (LAPACK dstein's scheme): eigenvalues closer than 1e-3 |T|_1 to their neighbour form a cluster
+ * (LAPACK dstein's scheme): eigenvalues closer than 1e-6 |T|_1 to their neighbour form a cluster
  * whose vectors are re-orthogonalised (modified Gram-Schmidt) at every step; equal values are
  * separated by 10 eps |T|_1 so that each shift is distinct. Z is k x n, row j for values[j].
+ * dstein's own threshold is 1e-3 |T|_1, which makes the whole tail one cluster when one
+ * eigenvalue dominates (uncentred embeddings): re-orthogonalisation then costs O(k^2 n) per step.
+ * A vector found by inverse iteration is off by about eps |T| / gap, so outside a 1e-6 |T|_1
+ * cluster it is within ~2e-10 of orthogonal to its neighbours: far below the float32 results
+ * these vectors feed.
  */
-void tridiagonal_vectors(const double* diag, const double* sub, i64 n, const double* values, i64 k, double* Z,
-                         const CancelFlag& cancel) {
-  double norm = 0.0;
-  for (i64 i = 0; i < n; ++i)
-    norm = std::max(norm, std::fabs(diag[i]) + (i > 0 ? std::fabs(sub[i]) : 0.0) + (i + 1 < n ? std::fabs(sub[i + 1]) : 0.0));
-  if (norm == 0.0) norm = 1.0;
-  const double eps = std::ldexp(1.0, -52);
-  const double cluster_gap = 1e-3 * norm, separation = 10 * eps * norm, tiny = eps * norm;
+/**
+ * Rows [j0, j1) of Z: one cluster's vectors, in order, each re-orthogonalised against the
+ * cluster's earlier ones at every step. Each vector starts from its own fixed pseudo-random
+ * vector in [-1, 1), so the result does not depend on which thread runs which cluster.
+ */
+SEMID_CLONES void cluster_vectors(const double* diag, const double* sub, i64 n, const double* shifts, i64 j0, i64 j1,
+                                  double tiny, double* Z) {
   TridiagonalLu lu;
-  i64 cluster_start = 0;
-  double shift = 0.0;
-  std::uint64_t state = 0x9e3779b97f4a7c15ull;
-  for (i64 j = 0; j < k; ++j) {
-    if ((j & 15) == 0) cancel.check();
-    double lambda = values[j];
-    if (j > 0) {
-      if (values[j - 1] - values[j] >= cluster_gap) cluster_start = j;
-      if (shift - lambda < separation) lambda = shift - separation;  // descending: keep shifts distinct
-    }
-    shift = lambda;
-    lu.factor(diag, sub, n, lambda);
+  for (i64 j = j0; j < j1; ++j) {
+    lu.factor(diag, sub, n, shifts[j]);
     double* z = Z + j * n;
-    for (i64 i = 0; i < n; ++i) {  // a fixed pseudo-random start in [-1, 1)
+    std::uint64_t state = 0x9e3779b97f4a7c15ull ^ (std::uint64_t(j + 1) * 0xd1b54a32d192ed03ull);
+    for (i64 i = 0; i < n; ++i) {
       state = state * 6364136223846793005ull + 1442695040888963407ull;
       z[i] = double(state >> 11) * std::ldexp(1.0, -52) - 1.0;
     }
-    const int steps = j > cluster_start ? 5 : 3;
+    const int steps = j > j0 ? 5 : 3;
     for (int step = 0; step < steps; ++step) {
       lu.solve(z, n, tiny);
-      for (i64 c = cluster_start; c < j; ++c) {  // modified Gram-Schmidt against the cluster
+      for (i64 c = j0; c < j; ++c) {  // modified Gram-Schmidt against the cluster
         const double* y = Z + c * n;
-        double dot = 0.0;
-        for (i64 i = 0; i < n; ++i) dot += y[i] * z[i];
-        for (i64 i = 0; i < n; ++i) z[i] -= dot * y[i];
+        sub_scaled4(z, y, dot4(y, z, n), n);
       }
-      double ss = 0.0;
-      for (i64 i = 0; i < n; ++i) ss += z[i] * z[i];
+      const double ss = dot4(z, z, n);
       if (!(ss > 0.0) || !std::isfinite(ss))
         throw Error("ERR_SEMID_NO_CONVERGENCE", "Inverse iteration failed for eigenvalue " + std::to_string(j));
       const double inv = 1.0 / std::sqrt(ss);
       for (i64 i = 0; i < n; ++i) z[i] *= inv;
     }
   }
+}
+
+/**
+ * Unit eigenvectors of the tridiagonal (diag, sub) for `values` (descending) by inverse iteration
+ * (LAPACK dstein's scheme): eigenvalues closer than 1e-6 |T|_1 to their neighbour form a cluster
+ * whose vectors are re-orthogonalised (modified Gram-Schmidt) at every step; equal values are
+ * separated by 10 eps |T|_1 so that each shift is distinct. Z is k x n, row j for values[j].
+ * dstein's own threshold is 1e-3 |T|_1, which makes the whole tail one cluster when one
+ * eigenvalue dominates (uncentred embeddings): re-orthogonalisation then costs O(k^2 n) per step.
+ * A vector found by inverse iteration is off by about eps |T| / gap, so outside a 1e-6 |T|_1
+ * cluster it is within ~2e-10 of orthogonal to its neighbours: far below the float32 results
+ * these vectors feed. Clusters are independent and run on `threads`.
+ */
+void tridiagonal_vectors(const double* diag, const double* sub, i64 n, const double* values, i64 k, double* Z,
+                         const CancelFlag& cancel, int threads) {
+  double norm = 0.0;
+  for (i64 i = 0; i < n; ++i)
+    norm = std::max(norm, std::fabs(diag[i]) + (i > 0 ? std::fabs(sub[i]) : 0.0) + (i + 1 < n ? std::fabs(sub[i + 1]) : 0.0));
+  if (norm == 0.0) norm = 1.0;
+  const double eps = std::ldexp(1.0, -52);
+  const double cluster_gap = 1e-6 * norm, separation = 10 * eps * norm, tiny = eps * norm;
+  // Shifts (kept distinct, descending) and the clusters' first indices, then k as a sentinel.
+  std::vector<double> shifts(k);
+  std::vector<i64> starts;
+  for (i64 j = 0; j < k; ++j) {
+    double lambda = values[j];
+    if (j == 0 || values[j - 1] - values[j] >= cluster_gap) starts.push_back(j);
+    if (j > 0 && shifts[j - 1] - lambda < separation) lambda = shifts[j - 1] - separation;
+    shifts[j] = lambda;
+  }
+  starts.push_back(k);
+  const i64 clusters = i64(starts.size()) - 1;
+  parallel_for(clusters, resolve_threads(threads, clusters), cancel, [&](i64 c, int) {
+    cluster_vectors(diag, sub, n, shifts.data(), starts[c], starts[c + 1], tiny, Z);
+  });
 }
 
 /** Rows [r0, r1) of Z (k x n) <- P_{n-1} ... P_1 z: the reflectors of householder_tridiagonal. */
@@ -325,19 +386,31 @@ void symmetric_eigen_top(double* a, i64 n, i64 k, std::vector<double>& values, s
   for (i64 i = 0; i < n * n; ++i)
     if (!std::isfinite(a[i])) throw Error("ERR_SEMID_NOT_FINITE", "symmetric_eigen: the matrix holds NaN or infinity");
   if (n == 1) { values[0] = a[0]; vectors[0] = 1.0; return; }
+  const bool debug = std::getenv("SEMID_DEBUG_SVD") != nullptr;
+  auto t0 = std::chrono::steady_clock::now();
+  auto mark = [&](const char* what) {
+    if (!debug) return;
+    const auto now = std::chrono::steady_clock::now();
+    std::fprintf(stderr, "semid eigen: %-13s %7.2f ms\n", what, std::chrono::duration<double, std::milli>(now - t0).count());
+    t0 = now;
+  };
   std::vector<double> diag(n), sub(n), h(n);
   householder_tridiagonal(a, n, diag.data(), sub.data(), h.data(), resolve_threads(threads, n), cancel);
+  mark("tridiagonal");
   std::vector<double> all(diag), scratch(sub);
   tridiagonal_values(all.data(), scratch.data(), n, cancel);
   std::sort(all.begin(), all.end(), std::greater<double>());
   std::copy(all.begin(), all.begin() + k, values.begin());
-  tridiagonal_vectors(diag.data(), sub.data(), n, values.data(), k, vectors.data(), cancel);
+  mark("values");
+  tridiagonal_vectors(diag.data(), sub.data(), n, values.data(), k, vectors.data(), cancel, threads);
+  mark("vectors");
   const int t = resolve_threads(threads, (k + 3) / 4);
   const i64 tasks = std::min<i64>((k + 3) / 4, 4 * i64(t));
   parallel_for(tasks, t, cancel, [&](i64 task, int) {
     const i64 r0 = task * k / tasks, r1 = (task + 1) * k / tasks;  // rows are independent: any split gives the same bits
     back_transform(a, h.data(), n, vectors.data(), r0, r1);
   });
+  mark("back-transform");
 }
 
 }  // namespace semid

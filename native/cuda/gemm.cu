@@ -17,6 +17,7 @@ __global__ void __launch_bounds__(kThreads) gemm_kernel(TileOperands o, long lon
   o.b += batch * stride_b;
   c += batch * stride_c;
   const long long row0 = (long long)blockIdx.y * kBM, col0 = (long long)blockIdx.x * kBN;
+  if (o.upper_only && col0 + kBN <= row0) return;  // the whole block: no thread reaches a barrier
   float acc[kTM][kTN];
   sgemm_tile(o, row0, col0, acc);
   const int ty = threadIdx.x / 16, tx = threadIdx.x % 16;

@@ -16,6 +16,7 @@ struct TileOperands {
   long long ldb;
   bool trans_b;
   long long m, n, k;
+  bool upper_only = false;  // gemm_kernel: skip the tiles wholly below the diagonal (a SYRK; m == n)
 };
 
 /** acc[i][j] = sum_p op(A)(row0 + ty*8 + i, p) * op(B)(p, col0 + tx*8 + j). */

@@ -5,7 +5,10 @@
 // chunks' float32 partials are summed in chunk order (in float64 for Gram matrices), so results
 // depend on the shapes only, not on the card.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <vector>
 
@@ -35,6 +38,17 @@ __global__ void sum_chunks(const In* part, int chunks, long long len, Out* out) 
     double s = 0;
     for (int c = 0; c < chunks; ++c) s += double(part[c * len + e]);
     out[e] = Out(s);
+  }
+}
+
+/** G[r][c] (float64, q x q) = sum over chunks (in order) of the upper triangle's partials, mirrored. */
+__global__ void sum_chunks_symmetric(const float* part, int chunks, long long q, double* out) {
+  const long long len = q * q;
+  for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < len; e += (long long)gridDim.x * blockDim.x) {
+    const long long r = e / q, c = e % q, src = r <= c ? e : c * q + r;
+    double s = 0;
+    for (int k = 0; k < chunks; ++k) s += double(part[k * len + src]);
+    out[e] = s;
   }
 }
 
@@ -134,6 +148,28 @@ void product(const TileOperands& o, float* c, DeviceBuffer<float>& part) {
   SEMID_CUDA_LAUNCH_CHECK();
 }
 
+/**
+ * SEMID_DEBUG_SVD=1: each backend call waits for the card and prints its time on stderr (so
+ * the phase clock of the loop sees the GPU work where it happens, not at the next download).
+ */
+class OpTimer {
+ public:
+  explicit OpTimer(const char* what) : what_(what), on_(std::getenv("SEMID_DEBUG_SVD") != nullptr) {
+    if (on_) t0_ = std::chrono::steady_clock::now();
+  }
+  ~OpTimer() {
+    if (!on_) return;
+    cudaDeviceSynchronize();
+    std::fprintf(stderr, "semid svd (cuda): %-8s %7.3f ms\n", what_,
+                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0_).count());
+  }
+
+ private:
+  const char* what_;
+  bool on_;
+  std::chrono::steady_clock::time_point t0_;
+};
+
 class CudaRange final : public RangeBackend {
  public:
   CudaRange(const float* x, bool on_device, i64 rows, i64 cols, const double* mean, float* device_projected,
@@ -167,6 +203,7 @@ class CudaRange final : public RangeBackend {
     return host_copy_.data();
   }
   void mul(const float* Z, i64 q, float* Y) override {
+    OpTimer timer("mul");
     cancel_.check();
     product(TileOperands{x_, d, false, Z, q, false, n, q, d}, Y, part_);
     if (!mean_.get()) return;
@@ -176,6 +213,7 @@ class CudaRange final : public RangeBackend {
     SEMID_CUDA_LAUNCH_CHECK();
   }
   void tmul(const float* Y, i64 q, float* Z) override {
+    OpTimer timer("tmul");
     cancel_.check();
     product(TileOperands{x_, d, true, Y, q, false, d, q, n}, Z, part_);
     if (!mean_.get()) return;
@@ -185,14 +223,18 @@ class CudaRange final : public RangeBackend {
     SEMID_CUDA_LAUNCH_CHECK();
   }
   void gram(const float* B, i64 m, i64 q, double* G) override {
+    OpTimer timer("gram");
     cancel_.check();
-    const int used = partial_products(TileOperands{B, q, true, B, q, false, q, q, m}, split_chunks(q, q, m, true), part_);
+    TileOperands o{B, q, true, B, q, false, q, q, m};
+    o.upper_only = true;  // the tiles below the diagonal are the mirror of those above
+    const int used = partial_products(o, split_chunks(q, q, m, true), part_);
     if ((i64)gram_.size() < q * q) gram_.resize(std::size_t(q * q));
-    sum_chunks<float, double><<<grid_for(q * q), kThreadsPerBlock>>>(part_.get(), used, q * q, gram_.get());
+    sum_chunks_symmetric<<<grid_for(q * q), kThreadsPerBlock>>>(part_.get(), used, q, gram_.get());
     SEMID_CUDA_LAUNCH_CHECK();
     SEMID_CUDA_CHECK(cudaMemcpy(G, gram_.get(), q * q * sizeof(double), cudaMemcpyDeviceToHost));
   }
   void times(const float* B, i64 m, i64 q, const float* S, i64 s, float* out) override {
+    OpTimer timer("times");
     cancel_.check();
     if ((i64)right_.size() < q * s) right_.resize(std::size_t(q * s));
     right_.upload(S, std::size_t(q * s));
