@@ -256,8 +256,12 @@ static void bench_svd(const char* npy_dir, bool cuda) {
   cudaMemcpy(proj.data(), dp, n * rank * 4, cudaMemcpyDeviceToHost);
   double pd = 0;
   for (i64 e = 0; e < n * rank; ++e) pd = std::max(pd, double(std::fabs(proj[e] - host_api.projected[e])));
-  std::printf("cuda svd randomized device-resident            %9.2f ms  rel_err %.6f  (vs host-array run: sv diff %.2e, projection diff %.2e)\n",
+  std::printf("cuda svd randomized device-resident it2        %9.2f ms  rel_err %.6f  (vs host-array run: sv diff %.2e, projection diff %.2e)\n",
               t, svd_rel_error(x, n, d, r, rank), same, pd);
+  SvdParams p3 = p;
+  p3.power_iters = 3;
+  t = median_ms(5, [&] { r = truncated_svd_cuda_device(dx, n, d, p3, 0, CancelFlag{}, dp); });
+  std::printf("cuda svd randomized device-resident it3        %9.2f ms  rel_err %.6f\n", t, svd_rel_error(x, n, d, r, rank));
   if (std::getenv("SEMID_BENCH_SVD_PHASES")) {  // one more run with phase timings on stderr
     setenv("SEMID_DEBUG_SVD", "1", 1);
     truncated_svd_cuda_device(dx, n, d, p, 0, CancelFlag{}, dp);

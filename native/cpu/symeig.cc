@@ -83,6 +83,41 @@ SEMID_CLONES void update_rows(double* W, i64 n, const double* d, const double* e
 }
 
 /**
+ * Step i's rank-2 update (d, e) fused with step i - 1's product A' d2 on rows [j0, j1) (all
+ * below i - 1): each row is updated and, while in registers, multiplied as matvec_rows does (the
+ * same operations in the same order, so the same bits as the two passes). ep is this slice's
+ * partial of A' d2 over [0, i - 1); W[j][i] is cleared.
+ */
+SEMID_CLONES void update_rows_fused(double* W, i64 n, const double* d, const double* e, i64 i, const double* d2,
+                                    i64 j0, i64 j1, double* ep) {
+  const i64 i2 = i - 1;  // the next step's size
+  std::fill(ep, ep + i2, 0.0);
+  for (i64 j = j0; j < j1; ++j) {
+    const double fj = d[j], gj = e[j], hj = d2[j];
+    double* wj = W + j * n;
+    wj[j] -= (fj * e[j] + gj * d[j]);
+    const V4 f4 = splat4(fj), g4 = splat4(gj), h4 = splat4(hj);
+    V4 acc = {0, 0, 0, 0};
+    i64 k = j + 1;
+    for (; k + 4 <= i2; k += 4) {
+      const V4 w = load4(wj + k) - (f4 * load4(e + k) + g4 * load4(d + k));
+      store4(wj + k, w);
+      acc += w * load4(d2 + k);
+      store4(ep + k, load4(ep + k) + w * h4);
+    }
+    double gsum = ep[j] + wj[j] * hj + sum4(acc);
+    for (; k <= i2 - 1; ++k) {
+      wj[k] -= (fj * e[k] + gj * d[k]);
+      gsum += wj[k] * d2[k];
+      ep[k] += wj[k] * hj;
+    }
+    for (; k <= i - 1; ++k) wj[k] -= (fj * e[k] + gj * d[k]);
+    ep[j] = gsum;
+    wj[i] = 0.0;
+  }
+}
+
+/**
  * Householder reduction of the symmetric matrix in W (n x n, both triangles) to tridiagonal form
  * (the reduction half of EISPACK tred2, as in JAMA). On return diag[0..n) and sub[1..n) (sub[i]
  * couples i-1 and i; sub[0] = 0) hold T, and reflector i (1 <= i < n) is P_i = I - u uᵀ / h[i]
@@ -103,11 +138,30 @@ void householder_tridiagonal(double* W, i64 n, double* diag, double* sub, double
     if (p >= kParts) return i;
     return std::min<i64>(i, static_cast<i64>(double(i) * (1.0 - std::sqrt(1.0 - double(p) / double(kParts)))));
   };
+  // The reflector of step i from the working row d[0, i): scaled, its h, e[i] and d[i-1] set.
+  // Returns h, or 0 when the row is zero (no reflector). Pure: step i - 1 of the fused pass
+  // computes it ahead from the same row with the same bits.
+  auto reflector = [](double* d, double* e, i64 i, double& scale_out) -> double {
+    double scale = 0.0, h = 0.0;
+    for (i64 k = 0; k < i; ++k) scale += std::fabs(d[k]);
+    scale_out = scale;
+    if (scale == 0.0) return 0.0;
+    for (i64 k = 0; k < i; ++k) { d[k] /= scale; h += d[k] * d[k]; }
+    const double f = d[i - 1];
+    double g = std::sqrt(h);
+    if (f > 0) g = -g;
+    e[i] = scale * g;
+    h -= f * g;
+    d[i - 1] = f - g;
+    return h;
+  };
+  std::vector<double> ahead(n), ahead_e(n);
+  bool have_product = false;  // partial[] already holds this step's A d (fused into the last update)
   for (i64 j = 0; j < n; ++j) d[j] = W[j * n + (n - 1)];
   for (i64 i = n - 1; i > 0; --i) {
     if ((i & 63) == 0) cancel.check();
-    double scale = 0.0, h = 0.0;
-    for (i64 k = 0; k < i; ++k) scale += std::fabs(d[k]);
+    double scale = 0.0;
+    double h = reflector(d, e, i, scale);
     if (scale == 0.0) {
       e[i] = d[i - 1];
       for (i64 j = 0; j < i; ++j) {
@@ -115,38 +169,53 @@ void householder_tridiagonal(double* W, i64 n, double* diag, double* sub, double
         W[j * n + i] = 0.0;
         W[i * n + j] = 0.0;
       }
+      have_product = false;
     } else {
-      for (i64 k = 0; k < i; ++k) { d[k] /= scale; h += d[k] * d[k]; }
-      double f = d[i - 1];
-      double g = std::sqrt(h);
-      if (f > 0) g = -g;
-      e[i] = scale * g;
-      h -= f * g;
-      d[i - 1] = f - g;
       for (i64 j = 0; j < i; ++j) W[i * n + j] = d[j];
       // e = A d over the lower triangle (rows j < i of W): kParts fixed slices of j, balanced on
       // the triangle, each into its own partial summed in slice order (same bits on any thread
       // count); slices run in parallel when the block is large enough to pay for it.
       const bool par = threads > 1 && i >= kParallelFrom;
-      auto slice = [&](i64 part) {
-        matvec_rows(W, n, d, i, slice_start(i, part), slice_start(i, part + 1), partial.data() + part * n);
-      };
-      if (par) parallel_for(kParts, threads, cancel, [&](i64 part, int) { slice(part); });
-      else for (i64 part = 0; part < kParts; ++part) slice(part);
+      if (!have_product) {
+        auto slice = [&](i64 part) {
+          matvec_rows(W, n, d, i, slice_start(i, part), slice_start(i, part + 1), partial.data() + part * n);
+        };
+        if (par) parallel_for(kParts, threads, cancel, [&](i64 part, int) { slice(part); });
+        else for (i64 part = 0; part < kParts; ++part) slice(part);
+      }
       for (i64 j = 0; j < i; ++j) {
         double sum = 0.0;
         for (i64 part = 0; part < kParts; ++part) sum += partial[part * n + j];
         e[j] = sum;
       }
-      f = 0.0;
+      double f = 0.0;
       for (i64 j = 0; j < i; ++j) { e[j] /= h; f += e[j] * d[j]; }
       const double hh = f / (h + h);
       for (i64 j = 0; j < i; ++j) e[j] -= hh * d[j];
-      // The rank-2 update, row by row (independent rows); the next working row goes to
-      // next_row so that no row reads a d[k] another has already replaced.
-      auto update = [&](i64 j0, i64 j1) { update_rows(W, n, d, e, i, j0, j1, next_row.data()); };
-      if (par) parallel_for(kParts, threads, cancel, [&](i64 part, int) { update(slice_start(i, part), slice_start(i, part + 1)); });
-      else update(0, i);
+      // The rank-2 update. Column i-1 first (it is the next working row), so the next
+      // reflector is known before the pass over the rows; that pass then also forms the next
+      // step's product (one pass over the triangle per step instead of two).
+      for (i64 j = 0; j < i; ++j) next_row[j] = W[j * n + (i - 1)] - (d[j] * e[i - 1] + e[j] * d[i - 1]);
+      const i64 i2 = i - 1;
+      double scale2 = 0.0;
+      if (i2 > 0) {
+        std::copy(next_row.begin(), next_row.begin() + i, ahead.begin());
+        reflector(ahead.data(), ahead_e.data(), i2, scale2);
+      }
+      have_product = scale2 != 0.0;
+      const bool par2 = threads > 1 && i2 >= kParallelFrom;
+      if (have_product) {
+        auto fused = [&](i64 part) {
+          update_rows_fused(W, n, d, e, i, ahead.data(), slice_start(i2, part), slice_start(i2, part + 1), partial.data() + part * n);
+        };
+        if (par2) parallel_for(kParts, threads, cancel, [&](i64 part, int) { fused(part); });
+        else for (i64 part = 0; part < kParts; ++part) fused(part);
+        update_rows(W, n, d, e, i, i2, i, next_row.data());  // row i - 1: its update alone
+      } else {
+        auto update = [&](i64 j0, i64 j1) { update_rows(W, n, d, e, i, j0, j1, next_row.data()); };
+        if (par) parallel_for(kParts, threads, cancel, [&](i64 part, int) { update(slice_start(i, part), slice_start(i, part + 1)); });
+        else update(0, i);
+      }
       std::copy(next_row.begin(), next_row.begin() + i, d);
     }
     d[i] = h;
