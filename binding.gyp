@@ -29,6 +29,7 @@
         "native/cpu/logsumexp.cc",
         "native/cpu/beam_step.cc",
         "native/cpu/symeig.cc",
+        "native/cpu/cholesky.cc",
         "native/cpu/svd.cc",
         "native/cpu/optim.cc",
         "native/cpu/fused.cc",

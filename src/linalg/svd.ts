@@ -43,7 +43,13 @@ export interface SvdOptions {
   center?: boolean;
   /** Seed of the randomized method's test matrix (default 0). */
   seed?: number;
-  /** 'cpu' (default) or 'cuda': dense products on the CUDA GEMM; the small eigenproblem stays on the CPU. */
+  /**
+   * 'cpu' (default) or 'cuda'. With 'cuda' the randomized method runs its whole range finder on
+   * the GPU (X, the n x q and d x q bases and every product stay on the card; only q x q
+   * matrices come back for the float64 Cholesky and eigen steps), which is the fast GPU path
+   * for dense input (62,138 x 640 to 256: 30 ms device-resident on an H100, 90 ms from host
+   * arrays); the Gram route moves only its products to the GPU. Sparse input runs on the CPU.
+   */
   device?: Device;
   threads?: number;
   signal?: AbortSignal;

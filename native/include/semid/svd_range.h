@@ -35,6 +35,14 @@ struct RangeBackend {
 };
 
 /**
+ * R⁻¹ (q x q, upper, row-major, float32) for the Cholesky factor R of G + shift I, G a
+ * symmetric positive semi-definite q x q float64 matrix (G = Rᵀ R): CholeskyQR's small step,
+ * B R⁻¹ having orthonormal columns when G = Bᵀ B. The shift grows from 0 while G is
+ * numerically singular; ERR_SEMID_NO_CONVERGENCE past that. One thread; same bits everywhere.
+ */
+std::vector<float> cholesky_inverse(const std::vector<double>& G, i64 q);
+
+/**
  * The randomized SVD of the backend's matrix (see semid/svd.h): fills singular values,
  * components (signs fixed) and the projection; `prm.rank` <= min(n, d).
  */
