@@ -65,8 +65,27 @@ int split_empty_clusters(std::vector<float>& c, std::vector<i64> counts, i64 d, 
 
 }  // namespace
 
+double KMeansBackend::residualize() {
+  throw Error("ERR_SEMID_INTERNAL", "this k-means backend does not keep its rows (residualize)");
+}
+void KMeansBackend::reuse_data() {
+  throw Error("ERR_SEMID_INTERNAL", "this k-means backend does not keep its rows (reuse_data)");
+}
+void KMeansBackend::fetch_rows(const i64*, i64, float*) const {
+  throw Error("ERR_SEMID_INTERNAL", "this k-means backend does not keep its rows (fetch_rows)");
+}
+
 std::vector<float> kmeans_init(const float* x, i64 n, i64 d, const KMeansParams& p,
                                const CancelFlag& cancel) {
+  return kmeans_init_rows(
+      [&](const i64* rows, i64 count, float* out) {
+        for (i64 t = 0; t < count; ++t) std::copy(x + rows[t] * d, x + rows[t] * d + d, out + t * d);
+      },
+      n, d, p, cancel);
+}
+
+std::vector<float> kmeans_init_rows(const RowFetch& fetch, i64 n, i64 d, const KMeansParams& p,
+                                    const CancelFlag& cancel) {
   validate_kmeans(n, d, p);
   const i64 k = p.k;
   Rng rng(p.seed * 0x9e3779b97f4a7c15ull + 0x1234567ull);
@@ -78,8 +97,8 @@ std::vector<float> kmeans_init(const float* x, i64 n, i64 d, const KMeansParams&
     for (i64 j = 0; j < k; ++j) {
       i64 r = j + static_cast<i64>(rng.below(n - j));
       std::swap(idx[j], idx[r]);
-      std::copy(x + idx[j] * d, x + idx[j] * d + d, c.data() + j * d);
     }
+    fetch(idx.data(), k, c.data());
     return c;
   }
   // k-means++ (D^2 sampling) on a seeded sample of m rows.
@@ -91,7 +110,7 @@ std::vector<float> kmeans_init(const float* x, i64 n, i64 d, const KMeansParams&
   rows.resize(m);
   std::sort(rows.begin(), rows.end());
   std::vector<float> sample(m * d);
-  for (i64 i = 0; i < m; ++i) std::copy(x + rows[i] * d, x + rows[i] * d + d, sample.data() + i * d);
+  fetch(rows.data(), m, sample.data());
 
   std::vector<double> mind(m, std::numeric_limits<double>::infinity());
   std::vector<char> chosen(m, 0);
@@ -145,10 +164,20 @@ KMeansResult kmeans_train(KMeansBackend& backend, const float* x, i64 n, i64 d,
                           const KMeansProgress& progress) {
   validate_kmeans(n, d, p);
   KMeansResult result;
+  std::vector<float> fetched;  // all rows from the backend, when a presample needs them on the host
   const bool debug = std::getenv("SEMID_DEBUG_KMEANS") != nullptr;
   const auto t0 = std::chrono::steady_clock::now();
   auto ms = [&] { return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(); };
   const i64 presample = p.presample < 0 ? (n >= 128 * p.k ? 64 * p.k : 0) : p.presample;
+  const bool on_backend = x == nullptr;
+  if (on_backend && presample >= p.k && presample < n) {
+    // The coarse pass replaces the backend's rows with the sample: bring them to the host first.
+    std::vector<i64> all(n);
+    for (i64 i = 0; i < n; ++i) all[i] = i;
+    fetched.resize(n * d);
+    backend.fetch_rows(all.data(), n, fetched.data());
+    x = fetched.data();
+  }
   if (presample >= p.k && presample < n) {
     // Coarse pass on a seeded sample (rows kept in index order); its centroids start the run.
     Rng rng(p.seed ^ 0x2545f4914f6cdd1dull);
@@ -162,11 +191,15 @@ KMeansResult kmeans_train(KMeansBackend& backend, const float* x, i64 n, i64 d,
     KMeansParams sp = p;
     sp.presample = 0;
     result.centroids = kmeans_train(backend, sample.data(), presample, d, sp, cancel).centroids;
-  } else {
+  } else if (x) {
     result.centroids = kmeans_init(x, n, d, p, cancel);
+  } else {
+    result.centroids = kmeans_init_rows(
+        [&](const i64* rows, i64 count, float* out) { backend.fetch_rows(rows, count, out); }, n, d, p, cancel);
   }
   if (debug) std::fprintf(stderr, "kmeans: init %.1f ms\n", ms());
-  backend.set_data(x, n, d);
+  if (x) backend.set_data(x, n, d);
+  else backend.reuse_data();
   backend.set_centroids(result.centroids.data(), p.k);
   Rng split_rng(p.seed ^ 0x5bd1e995ull);
   double prev_inertia = std::numeric_limits<double>::infinity();

@@ -39,11 +39,19 @@ RqTrainResult rq_train(const float* x, i64 n, i64 d, const RqParams& p, const Ca
   if (p.max_train_points < 0) fail("rq: max_train_points must be >= 0");
   if (d < 1) fail("rq: dimension must be >= 1, got " + std::to_string(d));
   const i64 k = p.kmeans.k;
-  // Training rows: all, or a seeded sample kept in index order.
-  i64 nt = n;
+  const bool sampled = p.max_train_points > 0 && p.max_train_points < n;
+  const i64 nt = sampled ? p.max_train_points : n;
+  if (nt < k) fail("rq: codebook size " + std::to_string(k) + " exceeds the number of training rows " + std::to_string(nt));
+  // One backend for every level: each level's set_data resets its state, and its buffers (on the
+  // CPU the n x k Elkan bounds, 64 MB at 62,138 x 256) are reused instead of allocated anew.
+  auto backend = p.backend == Backend::Cuda ? make_cuda_kmeans_backend(cancel)
+                                            : make_cpu_kmeans_backend(p.kmeans.threads, cancel);
+  // Training rows: all, or a seeded sample kept in index order. A backend that keeps its own
+  // copy of the rows (the GPU) turns them into residuals in place between greedy levels, so
+  // the host then needs no residual copy at all.
   std::vector<float> residual;
-  if (p.max_train_points > 0 && p.max_train_points < n) {
-    nt = p.max_train_points;
+  const bool on_backend = backend->keeps_data() && p.beam == 1 && !sampled;
+  if (sampled) {
     std::vector<i64> rows(n);
     for (i64 i = 0; i < n; ++i) rows[i] = i;
     Rng rng(p.kmeans.seed ^ 0xa5a5a5a5deadbeefull);
@@ -52,10 +60,9 @@ RqTrainResult rq_train(const float* x, i64 n, i64 d, const RqParams& p, const Ca
     std::sort(rows.begin(), rows.end());
     residual.resize(nt * d);
     for (i64 i = 0; i < nt; ++i) std::copy(x + rows[i] * d, x + rows[i] * d + d, residual.data() + i * d);
-  } else {
+  } else if (!on_backend) {
     residual.assign(x, x + n * d);
   }
-  if (nt < k) fail("rq: codebook size " + std::to_string(k) + " exceeds the number of training rows " + std::to_string(nt));
   const std::vector<float> train = p.beam > 1 ? residual : std::vector<float>();
 
   RqTrainResult out;
@@ -64,14 +71,12 @@ RqTrainResult rq_train(const float* x, i64 n, i64 d, const RqParams& p, const Ca
   out.codebooks.k = k;
   out.codebooks.d = d;
   out.codebooks.data.resize(std::size_t(p.levels) * k * d);
-  // One backend for every level: each level's set_data resets its state, and its buffers (on the
-  // CPU the n x k Elkan bounds, 64 MB at 62,138 x 256) are reused instead of allocated anew.
-  auto backend = p.backend == Backend::Cuda ? make_cuda_kmeans_backend(cancel)
-                                            : make_cpu_kmeans_backend(p.kmeans.threads, cancel);
   for (int l = 0; l < p.levels; ++l) {
     KMeansParams kp = p.kmeans;
     kp.seed = p.kmeans.seed + static_cast<std::uint64_t>(l);
-    KMeansResult km = kmeans_train(*backend, residual.data(), nt, d, kp, cancel,
+    // On the backend: level 0 uploads x itself, later levels train on the residuals it holds.
+    const float* level_rows = on_backend ? (l == 0 ? x : nullptr) : residual.data();
+    KMeansResult km = kmeans_train(*backend, level_rows, nt, d, kp, cancel,
                                    [&](int it, const KMeansIteration& rec) { if (progress) progress(l, it, rec); });
     std::copy(km.centroids.begin(), km.centroids.end(), out.codebooks.data.begin() + std::size_t(l) * k * d);
     out.iterations.push_back(std::move(km.iterations));
@@ -84,6 +89,11 @@ RqTrainResult rq_train(const float* x, i64 n, i64 d, const RqParams& p, const Ca
       const std::int32_t* a = backend->assignment();
       const bool keep = nt == n;
       if (keep && l == 0) { out.codes.assign(n * p.levels, 0); out.level_sq_error.assign(p.levels, 0.0); }
+      if (on_backend) {
+        for (i64 i = 0; i < nt; ++i) out.codes[i * p.levels + l] = a[i];
+        out.level_sq_error[l] = backend->residualize();
+        continue;
+      }
       std::vector<double> part((nt + 1023) / 1024, 0.0);
       parallel_for((nt + 1023) / 1024, kp.threads, cancel, [&](i64 b, int) {
         double s = 0;

@@ -1,10 +1,13 @@
-// The CUDA k-means backend: the rows stay on the device for the whole run. Assignment is the
-// fused GEMM + argmin kernel; the update sums each cluster's rows in double, in index order (rows
-// ordered by cluster on the host: a stable counting sort), one block per cluster, and moves the
-// centroids on the device, so results are deterministic. Per iteration only the assignment (n
-// int32), the order and a few scalars cross the bus.
+// The CUDA k-means backend: the rows stay on the device for the whole run (and, for residual
+// quantization, between levels: residualize). Assignment is the fused GEMM + argmin kernel; the
+// update orders the rows by cluster with a stable radix sort on the card, sums each cluster's
+// rows in double in index order, one block per cluster, and moves the centroids on the device,
+// so results are deterministic. Per iteration only the k counts, the k + 1 offsets and a few
+// scalars cross the bus.
 #include <algorithm>
 #include <vector>
+
+#include <cub/cub.cuh>
 
 #include "cuda_check.cuh"
 #include "semid/cuda.h"
@@ -69,6 +72,42 @@ __global__ void __launch_bounds__(kUpdateThreads) update_kernel(const float* x, 
   if (threadIdx.x == 0) inertia_part[c * gridDim.y + blockIdx.y] = red[0];
 }
 
+/** counts[assign[i]] += 1 over the rows. */
+__global__ void count_rows_kernel(const int* assign, long long n, int* counts) {
+  const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) atomicAdd(counts + assign[i], 1);
+}
+
+/** ids[i] = i. */
+__global__ void iota_kernel(int* ids, long long n) {
+  const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) ids[i] = int(i);
+}
+
+/** x[i] -= c[assign[i]] for every row (a warp per row); row_sq[i] = its squared norm (float64). */
+__global__ void residualize_kernel(float* x, long long n, long long d, const float* c, const int* assign,
+                                   double* row_sq) {
+  const long long row = (long long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+  const int lane = threadIdx.x & 31;
+  if (row >= n) return;
+  float* r = x + row * d;
+  const float* cr = c + (long long)assign[row] * d;
+  double s = 0;
+  for (long long t = lane; t < d; t += 32) {
+    const float v = __fsub_rn(r[t], cr[t]);  // as the host loop: r[t] -= c[t] in float32
+    r[t] = v;
+    s += double(v) * double(v);
+  }
+  for (int o = 16; o; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+  if (lane == 0) row_sq[row] = s;
+}
+
+/** out[t] = x[rows[t]] (a block per row). */
+__global__ void gather_rows_kernel(const float* x, long long d, const long long* rows, long long count, float* out) {
+  for (long long t = blockIdx.x; t < count; t += gridDim.x)
+    for (long long j = threadIdx.x; j < d; j += blockDim.x) out[t * d + j] = x[rows[t] * d + j];
+}
+
 class CudaKMeansBackend final : public KMeansBackend {
  public:
   explicit CudaKMeansBackend(const CancelFlag& cancel) : cancel_(cancel) { use_device(); }
@@ -77,6 +116,11 @@ class CudaKMeansBackend final : public KMeansBackend {
     n_ = n; d_ = d;
     x_.resize(n * d);
     x_.upload(x, n * d);
+    reuse_data();
+  }
+  bool keeps_data() const override { return true; }
+  void reuse_data() override {
+    const i64 n = n_, d = d_;
     xnorm_.resize(n);
     DeviceBuffer<double> norms64(n);
     row_norms_double_kernel<<<unsigned((n + 255) / 256), 256>>>(x_.get(), n, d, norms64.get(), xnorm_.get());
@@ -90,6 +134,10 @@ class CudaKMeansBackend final : public KMeansBackend {
     SEMID_CUDA_CHECK(cudaMemset(prev_assign_.get(), 0xff, n * sizeof(int)));
     dist_.resize(n);
     order_.resize(n);
+    sorted_keys_.resize(n);
+    row_ids_.resize(n);
+    iota_kernel<<<unsigned((n + 255) / 256), 256>>>(row_ids_.get(), n);
+    SEMID_CUDA_LAUNCH_CHECK();
     changed_.resize(1);
     host_assign_.assign(n, -1);
     host_valid_ = false;
@@ -99,9 +147,31 @@ class CudaKMeansBackend final : public KMeansBackend {
     c_.resize(k * d_);
     c_.upload(c, k * d_);
     offsets_.resize(k + 1);
+    cluster_rows_.resize(k);
     inertia_part_.resize(k * dim_chunks());
   }
   void move_centroids(const float* c) override { c_.upload(c, k_ * d_); }
+  double residualize() override {
+    cancel_.check();
+    DeviceBuffer<double> row_sq(n_);
+    residualize_kernel<<<unsigned((n_ + 7) / 8), 256>>>(x_.get(), n_, d_, c_.get(), assign_.get(), row_sq.get());
+    SEMID_CUDA_LAUNCH_CHECK();
+    std::vector<double> host(n_);
+    row_sq.download(host.data(), n_);
+    double total = 0;
+    for (double v : host) total += v;  // row order: the same sum on any card
+    return total;
+  }
+  void fetch_rows(const i64* rows, i64 count, float* out) const override {
+    if (count <= 0) return;
+    DeviceBuffer<long long> idx(count);
+    std::vector<long long> host(rows, rows + count);
+    idx.upload(host.data(), count);
+    DeviceBuffer<float> buf(count * d_);
+    gather_rows_kernel<<<unsigned(std::min<i64>(count, 65535)), 128>>>(x_.get(), d_, idx.get(), count, buf.get());
+    SEMID_CUDA_LAUNCH_CHECK();
+    buf.download(out, count * d_);
+  }
   void get_centroids(float* c) const override { c_.download(c, k_ * d_); }
   const std::vector<i64>& counts() const override { return counts_; }
   const std::int32_t* assignment() override {
@@ -127,15 +197,27 @@ class CudaKMeansBackend final : public KMeansBackend {
 
   double update() override {
     cancel_.check();
-    const std::int32_t* a = assignment();
-    counts_.assign(k_, 0);
-    for (i64 i = 0; i < n_; ++i) counts_[a[i]]++;
+    // Rows ordered by cluster, in index order within each (a stable radix sort of the
+    // assignment on the card: the order of the host's counting sort, without the round trip);
+    // only the k counts come to the host.
+    SEMID_CUDA_CHECK(cudaMemset(cluster_rows_.get(), 0, k_ * sizeof(int)));
+    count_rows_kernel<<<unsigned((n_ + 255) / 256), 256>>>(assign_.get(), n_, cluster_rows_.get());
+    SEMID_CUDA_LAUNCH_CHECK();
+    int end_bit = 1;
+    while ((i64(1) << end_bit) < k_) ++end_bit;
+    const auto* keys = reinterpret_cast<const unsigned*>(assign_.get());  // clusters: >= 0
+    auto* keys_out = reinterpret_cast<unsigned*>(sorted_keys_.get());
+    std::size_t temp_bytes = 0;
+    SEMID_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, keys, keys_out, row_ids_.get(), order_.get(),
+                                                     int(n_), 0, end_bit));
+    if (sort_temp_.size() < temp_bytes) sort_temp_.resize(temp_bytes);
+    SEMID_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(sort_temp_.get(), temp_bytes, keys, keys_out, row_ids_.get(),
+                                                     order_.get(), int(n_), 0, end_bit));
+    std::vector<int> counts(k_);
+    cluster_rows_.download(counts.data(), k_);
+    counts_.assign(counts.begin(), counts.end());
     std::vector<long long> offsets(k_ + 1, 0);
     for (i64 j = 0; j < k_; ++j) offsets[j + 1] = offsets[j] + counts_[j];
-    std::vector<long long> fill(offsets.begin(), offsets.end() - 1);
-    std::vector<int> order(n_);
-    for (i64 i = 0; i < n_; ++i) order[fill[a[i]]++] = int(i);
-    order_.upload(order.data(), n_);
     offsets_.upload(offsets.data(), k_ + 1);
     update_kernel<<<dim3(unsigned(k_), unsigned(dim_chunks())), kUpdateThreads>>>(
         x_.get(), d_, order_.get(), offsets_.get(), c_.get(), inertia_part_.get());
@@ -153,7 +235,8 @@ class CudaKMeansBackend final : public KMeansBackend {
   i64 n_ = 0, d_ = 0, k_ = 0;
   double xx_ = 0;
   DeviceBuffer<float> x_, xnorm_, c_, dist_;
-  DeviceBuffer<int> assign_, prev_assign_, order_;
+  DeviceBuffer<int> assign_, prev_assign_, order_, sorted_keys_, row_ids_, cluster_rows_;
+  DeviceBuffer<unsigned char> sort_temp_;
   DeviceBuffer<long long> offsets_;
   DeviceBuffer<double> inertia_part_;
   DeviceBuffer<unsigned long long> changed_;

@@ -64,6 +64,19 @@ class KMeansBackend {
   /** Move some centroids arbitrarily (after splits): like set_centroids but keeps pruning
    * state valid by accounting for the movement. */
   virtual void move_centroids(const float* centroids) = 0;
+
+  // Data kept on the backend between levels (residual quantization on a device). A backend
+  // that keeps its own copy of the rows (keeps_data) can turn them into residuals in place, so
+  // the next level trains on them without a round trip through the host.
+  /** True when set_data copies the rows into the backend's own memory. */
+  virtual bool keeps_data() const { return false; }
+  /** Rows := rows - their assigned centroid (the current assignment and centroids); returns the
+   * sum of the residuals' squared norms. Only where keeps_data(). */
+  virtual double residualize();
+  /** Start over on the backend's current rows, as set_data would on a copy of them. */
+  virtual void reuse_data();
+  /** out [count x d] = the current rows rows[0 .. count) (any order, repeats allowed). */
+  virtual void fetch_rows(const i64* rows, i64 count, float* out) const;
 };
 
 std::unique_ptr<KMeansBackend> make_cpu_kmeans_backend(int threads, const CancelFlag& cancel);
@@ -74,7 +87,8 @@ using KMeansProgress = std::function<void(int iteration, const KMeansIteration& 
 
 /**
  * Train k-means on x (n x d) with the given backend. Validates k <= n. The result does not
- * depend on the thread count.
+ * depend on the thread count. x == nullptr trains on the backend's current rows (after
+ * residualize; the backend must keep_data): initial rows are fetched from it.
  */
 KMeansResult kmeans_train(KMeansBackend& backend, const float* x, i64 n, i64 d,
                           const KMeansParams& params, const CancelFlag& cancel,
@@ -83,5 +97,12 @@ KMeansResult kmeans_train(KMeansBackend& backend, const float* x, i64 n, i64 d,
 /** Initial centroids (k x d) by seeded k-means++ or random distinct rows. */
 std::vector<float> kmeans_init(const float* x, i64 n, i64 d, const KMeansParams& params,
                                const CancelFlag& cancel);
+
+/** Copies rows[0 .. count) of n x d data into out [count x d]. */
+using RowFetch = std::function<void(const i64* rows, i64 count, float* out)>;
+
+/** kmeans_init over rows fetched on demand (k rows for random init, the k-means++ sample). */
+std::vector<float> kmeans_init_rows(const RowFetch& fetch, i64 n, i64 d, const KMeansParams& params,
+                                    const CancelFlag& cancel);
 
 }  // namespace semid
