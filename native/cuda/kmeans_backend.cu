@@ -1,7 +1,8 @@
 // The CUDA k-means backend: the rows stay on the device for the whole run (and, for residual
 // quantization, between levels: residualize). Assignment is the fused GEMM + argmin kernel; the
 // update orders the rows by cluster with a stable radix sort on the card, sums each cluster's
-// rows in double in index order, one block per cluster, and moves the centroids on the device,
+// rows in double in index order (in fixed segments, then the segments in order), and moves the
+// centroids on the device,
 // so results are deterministic. Per iteration only the k counts, the k + 1 offsets and a few
 // scalars cross the bus.
 #include <algorithm>
@@ -36,28 +37,42 @@ __global__ void count_changes_kernel(const int* now, int* before, long long n, u
   before[i] = now[i];
 }
 
-// One block per (cluster, chunk of 128 dimensions), one thread per dimension: sums the cluster's
-// rows in double, in the given order (four rows in flight, combined in a fixed order), moves the
-// centroid to the mean, and writes the block's share of the inertia, -2 c.S + n |c|^2.
+// The update in two steps, so that a large cluster does not hold up the grid: first one block
+// per (segment of at most kSegmentRows of a cluster's rows, chunk of 128 dimensions) sums its
+// rows in double, in the given order (four rows in flight, combined in a fixed order); then one
+// block per (cluster, chunk) adds its segments in order, moves the centroid to the mean and
+// writes the block's share of the inertia, -2 c.S + n |c|^2. The segments depend on the counts
+// only, so the sums do not depend on the card.
 constexpr int kUpdateThreads = 128;
-__global__ void __launch_bounds__(kUpdateThreads) update_kernel(const float* x, long long d,
-                                                                const int* order, const long long* offsets,
+constexpr long long kSegmentRows = 256;
+__global__ void __launch_bounds__(kUpdateThreads) segment_sums_kernel(const float* x, long long d, const int* order,
+                                                                      const long long* seg_begin, double* seg_sum) {
+  const long long seg = blockIdx.x;
+  const long long j = (long long)blockIdx.y * kUpdateThreads + threadIdx.x;
+  if (j >= d) return;
+  const long long begin = seg_begin[seg], end = seg_begin[seg + 1];
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  long long m = begin;
+  for (; m + 4 <= end; m += 4) {
+    s0 += double(x[(long long)order[m] * d + j]);
+    s1 += double(x[(long long)order[m + 1] * d + j]);
+    s2 += double(x[(long long)order[m + 2] * d + j]);
+    s3 += double(x[(long long)order[m + 3] * d + j]);
+  }
+  for (; m < end; ++m) s0 += double(x[(long long)order[m] * d + j]);
+  seg_sum[seg * d + j] = (s0 + s1) + (s2 + s3);
+}
+
+__global__ void __launch_bounds__(kUpdateThreads) update_kernel(long long d, const long long* offsets,
+                                                                const long long* cluster_seg, const double* seg_sum,
                                                                 float* centroids, double* inertia_part) {
   const long long c = blockIdx.x;
   const long long j = (long long)blockIdx.y * kUpdateThreads + threadIdx.x;
-  const long long begin = offsets[c], end = offsets[c + 1], count = end - begin;
+  const long long count = offsets[c + 1] - offsets[c];
   double part = 0;
   if (j < d) {
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    long long m = begin;
-    for (; m + 4 <= end; m += 4) {
-      s0 += double(x[(long long)order[m] * d + j]);
-      s1 += double(x[(long long)order[m + 1] * d + j]);
-      s2 += double(x[(long long)order[m + 2] * d + j]);
-      s3 += double(x[(long long)order[m + 3] * d + j]);
-    }
-    for (; m < end; ++m) s0 += double(x[(long long)order[m] * d + j]);
-    const double s = (s0 + s1) + (s2 + s3);
+    double s = 0;
+    for (long long seg = cluster_seg[c]; seg < cluster_seg[c + 1]; ++seg) s += seg_sum[seg * d + j];
     const double old = centroids[c * d + j];
     part = -2.0 * old * s + double(count) * old * old;
     if (count > 0) centroids[c * d + j] = float(s / double(count));
@@ -218,9 +233,28 @@ class CudaKMeansBackend final : public KMeansBackend {
     counts_.assign(counts.begin(), counts.end());
     std::vector<long long> offsets(k_ + 1, 0);
     for (i64 j = 0; j < k_; ++j) offsets[j + 1] = offsets[j] + counts_[j];
+    // Segments: each cluster's rows cut into runs of at most kSegmentRows (none for an empty one).
+    std::vector<long long> seg_begin, cluster_seg(k_ + 1, 0);
+    for (i64 j = 0; j < k_; ++j) {
+      cluster_seg[j] = i64(seg_begin.size());
+      for (long long r = offsets[j]; r < offsets[j + 1]; r += kSegmentRows) seg_begin.push_back(r);
+    }
+    cluster_seg[k_] = i64(seg_begin.size());
+    const i64 segments = i64(seg_begin.size());
+    seg_begin.push_back(n_);
     offsets_.upload(offsets.data(), k_ + 1);
+    if ((i64)seg_meta_.size() < segments + 1 + k_ + 1) seg_meta_.resize(segments + 1 + k_ + 1);
+    seg_meta_.upload(seg_begin.data(), segments + 1);
+    SEMID_CUDA_CHECK(cudaMemcpy(seg_meta_.get() + segments + 1, cluster_seg.data(), (k_ + 1) * sizeof(long long),
+                                cudaMemcpyHostToDevice));
+    if ((i64)seg_sum_.size() < std::max<i64>(segments, 1) * d_) seg_sum_.resize(std::max<i64>(segments, 1) * d_);
+    if (segments > 0) {
+      segment_sums_kernel<<<dim3(unsigned(segments), unsigned(dim_chunks())), kUpdateThreads>>>(
+          x_.get(), d_, order_.get(), seg_meta_.get(), seg_sum_.get());
+      SEMID_CUDA_LAUNCH_CHECK();
+    }
     update_kernel<<<dim3(unsigned(k_), unsigned(dim_chunks())), kUpdateThreads>>>(
-        x_.get(), d_, order_.get(), offsets_.get(), c_.get(), inertia_part_.get());
+        d_, offsets_.get(), seg_meta_.get() + segments + 1, seg_sum_.get(), c_.get(), inertia_part_.get());
     SEMID_CUDA_LAUNCH_CHECK();
     std::vector<double> part(k_ * dim_chunks());
     inertia_part_.download(part.data(), part.size());
@@ -238,7 +272,8 @@ class CudaKMeansBackend final : public KMeansBackend {
   DeviceBuffer<int> assign_, prev_assign_, order_, sorted_keys_, row_ids_, cluster_rows_;
   DeviceBuffer<unsigned char> sort_temp_;
   DeviceBuffer<long long> offsets_;
-  DeviceBuffer<double> inertia_part_;
+  DeviceBuffer<double> inertia_part_, seg_sum_;
+  DeviceBuffer<long long> seg_meta_;  // segment starts [segments + 1], then each cluster's first segment [k + 1]
   DeviceBuffer<unsigned long long> changed_;
   std::vector<i64> counts_;
   std::vector<std::int32_t> host_assign_;
