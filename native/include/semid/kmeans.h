@@ -88,7 +88,7 @@ using KMeansProgress = std::function<void(int iteration, const KMeansIteration& 
 /**
  * Train k-means on x (n x d) with the given backend. Validates k <= n. The result does not
  * depend on the thread count. x == nullptr trains on the backend's current rows (after
- * residualize; the backend must keep_data): initial rows are fetched from it.
+ * residualize; the backend must keep its data, keeps_data()): initial rows are fetched from it.
  */
 KMeansResult kmeans_train(KMeansBackend& backend, const float* x, i64 n, i64 d,
                           const KMeansParams& params, const CancelFlag& cancel,
