@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The GPU check, for a machine with nvcc + CMake (+ PyTorch for the peer) and no Node:
+# The GPU check, for a machine with nvcc + CMake (+ PyTorch for the peers) and no Node:
 # builds the native core for the local GPU, runs the CUDA-vs-CPU parity binary, the native
-# benchmark, and the PyTorch peer on the same shapes. Output goes to stdout (and $OUT if set).
+# benchmarks (gemm / nearest / RQ-KMeans, truncated SVD, beam step) and the PyTorch peers on the
+# same data. SEMID_DEVICE_ONLY=svd or beam runs one family. Output goes to stdout (and $OUT).
 set -uo pipefail
 arch=${SEMID_CUDA_ARCH:-90}
 out=${OUT:-/tmp}
@@ -40,4 +41,7 @@ echo "== torch peer"
 python3 bench/peers/torch_nearest.py | tee "$out/bench_torch.txt"
 python3 bench/peers/torch_rq.py /tmp/semid-bench/rq-384.npy /tmp/semid-bench/rq-768.npy | tee -a "$out/bench_torch.txt"
 python3 bench/peers/torch_beam.py | tee -a "$out/bench_torch.txt"
+echo "== native svd bench"
+SEMID_BENCH_SVD_ONLY=1 SEMID_BENCH_NPY_DIR=/tmp/semid-bench SEMID_THREADS=${SEMID_THREADS:-16} "$bin"/semid_bench_native | tee "$out/bench_svd.txt"
+python3 bench/peers/torch_svd.py /tmp/semid-bench/svd-640.npy | tee -a "$out/bench_svd.txt"
 exit $parity
