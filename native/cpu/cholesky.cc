@@ -16,15 +16,9 @@ namespace {
 
 constexpr i64 kBlock = 16;  // rows per block
 
-/** y[0, len) -= f x[0, len). */
-SEMID_CLONES void sub_scaled(double* __restrict y, const double* __restrict x, double f, i64 len) {
-  for (i64 c = 0; c < len; ++c) y[c] -= f * x[c];
-}
-
-/** y[0, len) += f x[0, len). */
-SEMID_CLONES void add_scaled(double* __restrict y, const double* __restrict x, double f, i64 len) {
-  for (i64 c = 0; c < len; ++c) y[c] += f * x[c];
-}
+// The shared row updates (semid/simd_f64.h), compiled here in an AVX2 clone.
+SEMID_CLONES void sub_scaled(double* y, const double* x, double f, i64 len) { sub_scaled4(y, x, f, len); }
+SEMID_CLONES void add_scaled(double* y, const double* x, double f, i64 len) { add_scaled4(y, x, f, len); }
 
 /**
  * Row i of the Cholesky's trailing update by a block of rows [j0, j1) of R (q x q):

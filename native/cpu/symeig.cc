@@ -26,28 +26,6 @@ namespace semid {
 
 namespace {
 
-/** a . b over [0, len): four lanes, then the tail (a fixed order). */
-__attribute__((always_inline)) inline double dot4(const double* a, const double* b, i64 len) {
-  V4 acc0 = {0, 0, 0, 0}, acc1 = {0, 0, 0, 0};  // two chains: the adds' latency, not their count, bounds the loop
-  i64 t = 0;
-  for (; t + 8 <= len; t += 8) {
-    acc0 += load4(a + t) * load4(b + t);
-    acc1 += load4(a + t + 4) * load4(b + t + 4);
-  }
-  if (t + 4 <= len) { acc0 += load4(a + t) * load4(b + t); t += 4; }
-  double s = sum4(acc0 + acc1);
-  for (; t < len; ++t) s += a[t] * b[t];
-  return s;
-}
-
-/** y[0, len) -= f x[0, len). */
-__attribute__((always_inline)) inline void sub_scaled4(double* y, const double* x, double f, i64 len) {
-  const V4 f4 = {f, f, f, f};
-  i64 t = 0;
-  for (; t + 4 <= len; t += 4) store4(y + t, load4(y + t) - f4 * load4(x + t));
-  for (; t < len; ++t) y[t] -= f * x[t];
-}
-
 /** ep[0, i) = the part of A d from rows [j0, j1) of the lower triangle (W row j: V(k, j), k >= j). */
 SEMID_CLONES void matvec_rows(const double* W, i64 n, const double* d, i64 i, i64 j0, i64 j1, double* ep) {
   std::fill(ep, ep + i, 0.0);
