@@ -20,6 +20,7 @@
         "native/cpu/gemm_kernel_avx2.cc",
         "native/cpu/gemm_kernel_avx512.cc",
         "native/cpu/gemm.cc",
+        "native/cpu/syrk.cc",
         "native/cpu/nearest.cc",
         "native/cpu/finite.cc",
         "native/cpu/kmeans.cc",

@@ -57,10 +57,25 @@ inline void store_tile(const float* tile, int stride, float* c, i64 ldc, int mr,
   }
 }
 
+/**
+ * The Gram (SYRK) micro-kernel: c[i*ldc + j] (+)= sum_p a[p*a_stride + i] * b[p*kGramNR + j] for
+ * i < mr <= kGramMR, j < nr <= kGramNR. Both operands are NR-column panels of one packed matrix:
+ * `b` is a whole panel and `a` points kGramMR columns into a panel (a_stride = kGramNR), so the
+ * operand is packed once for both sides of Bᵀ B.
+ */
+using GramKernelFn = void (*)(i64 kc, const float* a, i64 a_stride, const float* b, float* c, i64 ldc, int mr,
+                              int nr, bool accumulate);
+constexpr int kGramMR = 4, kGramNR = 24;  // kGramMR divides kGramNR
+
+/** The Gram kernel for active_simd(). */
+GramKernelFn select_gram_kernel();
+
 // Kernels compiled per instruction set (each in its own translation unit).
 void kernel_scalar_6x16(i64, const float*, const float*, float*, i64, int, int, bool);
 void kernel_avx2_6x16(i64, const float*, const float*, float*, i64, int, int, bool);
 void kernel_avx512_12x32(i64, const float*, const float*, float*, i64, int, int, bool);
+void gram_kernel_scalar_4x24(i64, const float*, i64, const float*, float*, i64, int, int, bool);
+void gram_kernel_avx2_4x24(i64, const float*, i64, const float*, float*, i64, int, int, bool);
 bool avx2_compiled();
 bool avx512_compiled();
 

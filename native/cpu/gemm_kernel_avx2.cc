@@ -59,10 +59,46 @@ __attribute__((target("avx2,fma"))) void kernel_avx2_6x16(i64 kc, const float* a
   store_tile(&tile[0][0], 16, c, ldc, mr, nr, accumulate);
 }
 
+// 4x24 Gram kernel: 12 ymm accumulators, three B vectors, one A broadcast per row; A is read
+// kGramMR columns into a 24-wide panel of the same packed operand (row stride a_stride).
+__attribute__((target("avx2,fma"))) void gram_kernel_avx2_4x24(i64 kc, const float* a, i64 a_stride,
+                                                               const float* b, float* c, i64 ldc, int mr,
+                                                               int nr, bool accumulate) {
+  for (int i = 0; i < 4; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 23), _MM_HINT_T0);
+  }
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c02 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps(), c12 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c22 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps(), c32 = _mm256_setzero_ps();
+  for (i64 p = 0; p < kc; ++p) {
+    __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), b2 = _mm256_loadu_ps(b + 16);
+    __m256 av;
+    av = _mm256_broadcast_ss(a + 0);
+    c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01); c02 = _mm256_fmadd_ps(av, b2, c02);
+    av = _mm256_broadcast_ss(a + 1);
+    c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11); c12 = _mm256_fmadd_ps(av, b2, c12);
+    av = _mm256_broadcast_ss(a + 2);
+    c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21); c22 = _mm256_fmadd_ps(av, b2, c22);
+    av = _mm256_broadcast_ss(a + 3);
+    c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31); c32 = _mm256_fmadd_ps(av, b2, c32);
+    a += a_stride;
+    b += 24;
+  }
+  alignas(32) float tile[4][24];
+  _mm256_store_ps(tile[0], c00); _mm256_store_ps(tile[0] + 8, c01); _mm256_store_ps(tile[0] + 16, c02);
+  _mm256_store_ps(tile[1], c10); _mm256_store_ps(tile[1] + 8, c11); _mm256_store_ps(tile[1] + 16, c12);
+  _mm256_store_ps(tile[2], c20); _mm256_store_ps(tile[2] + 8, c21); _mm256_store_ps(tile[2] + 16, c22);
+  _mm256_store_ps(tile[3], c30); _mm256_store_ps(tile[3] + 8, c31); _mm256_store_ps(tile[3] + 16, c32);
+  store_tile(&tile[0][0], 24, c, ldc, mr, nr, accumulate);
+}
+
 }  // namespace semid::cpu
 #else
 namespace semid::cpu {
 bool avx2_compiled() { return false; }
 void kernel_avx2_6x16(i64, const float*, const float*, float*, i64, int, int, bool) {}
+void gram_kernel_avx2_4x24(i64, const float*, i64, const float*, float*, i64, int, int, bool) {}
 }  // namespace semid::cpu
 #endif

@@ -56,11 +56,10 @@ void product(bool cuda, i64 m, i64 n, i64 k, const float* a, i64 lda, bool ta, c
 
 /**
  * G (p x p, float64) = sum over blocks of Bᵀ B, where B is a kGramBlock-slice of the centred
- * matrix: rows of x (cols side, p = d) or columns of x (rows side, p = n). Each block's product
- * is one float32 GEMM that forms only the upper triangle (a SYRK), read in place from x when
- * there is no mean to remove. At most 8 fixed chunks of blocks each accumulate their own partial
- * (the packed upper triangle, float64), summed in chunk order: the result does not depend on the
- * thread count.
+ * matrix: rows of x (cols side, p = d) or columns of x (rows side, p = n). On the CPU each block is
+ * one float32 syrk_upper_cpu (x read in place where it can be); on CUDA one GEMM of a host slab.
+ * At most 8 fixed chunks of blocks each accumulate their own partial (the packed upper triangle,
+ * float64), summed in chunk order: the result does not depend on the thread count.
  */
 void gram(const float* x, i64 n, i64 d, const double* mean, bool rows_side, double* G, bool cuda, int threads,
           const CancelFlag& cancel) {
@@ -77,34 +76,34 @@ void gram(const float* x, i64 n, i64 d, const double* mean, bool rows_side, doub
   parallel_for(chunks, t, cancel, [&](i64 c, int w) {
     auto& acc = partial[c];
     acc.assign(tri, 0.0);
-    const bool copy = mean != nullptr || cuda;  // the CUDA GEMM takes packed host slabs
-    if (copy) slab[w].resize(block * p);
+    // A slab (rows x p, the mean removed) for the CUDA GEMM, and on the rows side when centring
+    // (there the mean varies along the summed dimension); otherwise the CPU reads x in place.
+    const bool use_slab = cuda || (rows_side && mean != nullptr);
+    if (use_slab) slab[w].resize(block * p);
     prod[w].resize(p * p);
     float* pr = prod[w].data();
     const i64 b0 = c * blocks / chunks, b1 = (c + 1) * blocks / chunks;
     for (i64 bl = b0; bl < b1; ++bl) {
       cancel.check();
       const i64 lo = bl * block, hi = std::min(len, lo + block), rows = hi - lo;
-      GemmArgs g;
-      g.m = p; g.n = p; g.k = rows; g.c = pr; g.ldc = p;
-      g.upper_only = !cuda;
-      if (copy) {  // the slab is rows x p: B (with the mean removed); C = slabᵀ slab
+      if (!use_slab) {  // B = X[lo:hi] (rows x d, column mean removed while packing), or X[:, lo:hi]
+        syrk_upper_cpu(rows, p, rows_side ? x + lo : x + lo * d, d, rows_side, mean, pr, p);
+      } else {
         float* s = slab[w].data();
-        if (!rows_side) {
-          for (i64 i = 0; i < rows; ++i)
-            for (i64 j = 0; j < p; ++j) s[i * p + j] = mean ? float(double(x[(lo + i) * d + j]) - mean[j]) : x[(lo + i) * d + j];
+        for (i64 i = 0; i < rows; ++i)
+          for (i64 j = 0; j < p; ++j) {
+            const float v = rows_side ? x[j * d + lo + i] : x[(lo + i) * d + j];
+            s[i * p + j] = mean ? float(double(v) - (rows_side ? mean[lo + i] : mean[j])) : v;
+          }
+        if (cuda) {  // C = slabᵀ slab
+          GemmArgs g;
+          g.m = p; g.n = p; g.k = rows; g.c = pr; g.ldc = p;
+          g.a = s; g.lda = p; g.trans_a = true; g.b = s; g.ldb = p; g.trans_b = false;
+          gemm_cuda(g, cancel);
         } else {
-          for (i64 i = 0; i < rows; ++i)
-            for (i64 j = 0; j < p; ++j) s[i * p + j] = mean ? float(double(x[j * d + lo + i]) - mean[lo + i]) : x[j * d + lo + i];
+          syrk_upper_cpu(rows, p, s, p, false, nullptr, pr, p);
         }
-        g.a = s; g.lda = p; g.trans_a = true; g.b = s; g.ldb = p; g.trans_b = false;
-      } else if (!rows_side) {  // C = X[lo:hi]ᵀ X[lo:hi], in place
-        g.a = x + lo * d; g.lda = d; g.trans_a = true; g.b = x + lo * d; g.ldb = d; g.trans_b = false;
-      } else {  // C = X[:, lo:hi] X[:, lo:hi]ᵀ, in place
-        g.a = x + lo; g.lda = d; g.trans_a = false; g.b = x + lo; g.ldb = d; g.trans_b = true;
       }
-      if (cuda) gemm_cuda(g, cancel);
-      else gemm_cpu(g, 1, cancel, false);
       double* row = acc.data();
       for (i64 a = 0; a < p; row += p - a, ++a)
         for (i64 b = a; b < p; ++b) row[b - a] += pr[a * p + b];
@@ -209,7 +208,7 @@ void svd_gram(const float* x, i64 n, i64 d, const double* mean, const SvdParams&
   clock.mark("eigen");
   r.singular_values = singular_from_eigen(values);
   r.components.assign(rank * d, 0.0f);
-  r.projected.assign(n * rank, 0.0f);
+  r.projected.resize(n * rank);  // zeros from the allocator, no pass over them
   if (!rows_side) {
     for (i64 i = 0; i < rank; ++i)
       for (i64 j = 0; j < d; ++j) r.components[i * d + j] = float(vectors[i * d + j]);
@@ -299,7 +298,7 @@ void svd_exact(const float* x, i64 n, i64 d, const double* mean, const SvdParams
   std::stable_sort(order.begin(), order.end(), [&](i64 a, i64 b) { return norms[a] > norms[b]; });
   r.singular_values.resize(rank);
   r.components.assign(rank * d, 0.0f);
-  r.projected.assign(n * rank, 0.0f);
+  r.projected.resize(n * rank);  // zeros from the allocator, no pass over them
   for (i64 i = 0; i < rank; ++i) {
     const i64 c = order[i];
     const double s = norms[c];
@@ -361,7 +360,7 @@ class CpuRange final : public RangeBackend {
     product(false, m, s, q, B, q, false, S, s, false, out, s, threads_, cancel_);
   }
   void project(const float* B, i64 m, i64 q, const float* S, i64 s, SvdResult& r) override {
-    r.projected.assign(m * s, 0.0f);
+    r.projected.resize(m * s);  // zeros from the allocator, no pass over them
     times(B, m, q, S, s, r.projected.data());
   }
 

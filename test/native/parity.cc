@@ -139,6 +139,51 @@ static void gemm_upper_case(i64 n, i64 k, bool ta, std::mt19937& rng) {
   if (n >= 64 && skipped == 0) report(false, "gemm/cpu upper_only skips work", "no tile was skipped");
 }
 
+// syrk_upper_cpu: the upper triangle of Bᵀ B (with a column mean removed) equals the float64
+// product exactly on integer data; entries below it are either left as they were or equal to it;
+// the padding of C past column p is never written.
+static void syrk_case(i64 k, i64 p, bool trans, bool centred, std::mt19937& rng) {
+  const i64 ldb = (trans ? k : p) + 3, ldc = p + 2;
+  auto b = random_floats((trans ? p : k) * ldb, rng, true);
+  std::vector<double> mean(p);
+  for (i64 j = 0; j < p; ++j) mean[j] = 0.5 * double(int(rng() % 7) - 3);
+  auto elem = [&](i64 q, i64 j) { return double(trans ? b[j * ldb + q] : b[q * ldb + j]) - (centred ? mean[j] : 0.0); };
+  auto c0 = random_floats(p * ldc, rng, true);
+  for (i64 i = 0; i < p; ++i) c0[i * ldc + p] = c0[i * ldc + p + 1] = kSentinel;
+  auto got = c0;
+  syrk_upper_cpu(k, p, b.data(), ldb, trans, centred ? mean.data() : nullptr, got.data(), ldc);
+  bool ok = true;
+  i64 skipped = 0, wrong = 0;
+  for (i64 i = 0; i < p; ++i) {
+    ok &= got[i * ldc + p] == kSentinel && got[i * ldc + p + 1] == kSentinel;
+    for (i64 j = 0; j < p; ++j) {
+      double want = 0;
+      for (i64 q = 0; q < k; ++q) want += elem(q, i) * elem(q, j);
+      const float v = got[i * ldc + j];
+      if (j >= i) wrong += double(v) != want;
+      else if (double(v) != want) { wrong += v != c0[i * ldc + j]; ++skipped; }
+    }
+  }
+  ok &= wrong == 0;
+  report(ok, "syrk/cpu k=" + std::to_string(k) + " p=" + std::to_string(p) + (trans ? " trans" : "") + (centred ? " centred" : ""),
+         "wrong=" + std::to_string(wrong) + " lower entries left as they were: " + std::to_string(skipped));
+}
+
+// PrefaultedAllocator: a large buffer (mapped, faulted in parallel) and a small one (calloc) both
+// come back as zeros from resize, and hold what is written to them.
+static void prefaulted_case() {
+  for (const std::size_t count : {std::size_t(1000), std::size_t(5) << 20}) {
+    std::vector<float, PrefaultedAllocator<float>> v;
+    v.resize(count);
+    bool zero = true;
+    for (float e : v) zero &= e == 0.0f;
+    for (std::size_t i = 0; i < count; i += 4093) v[i] = float(i);
+    bool kept = true;
+    for (std::size_t i = 0; i < count; i += 4093) kept &= v[i] == float(i);
+    report(zero && kept, "prefaulted allocator n=" + std::to_string(count), zero ? (kept ? "" : "lost writes") : "not zeroed");
+  }
+}
+
 static void run_backend(const char* backend, std::mt19937& rng) {
   const i64 shapes[][3] = {{1, 1, 1}, {7, 5, 3}, {13, 17, 1}, {6, 16, 256}, {67, 129, 300},
                            {130, 33, 517}, {257, 300, 64}};
@@ -149,8 +194,12 @@ static void run_backend(const char* backend, std::mt19937& rng) {
   for (int t = 0; t < 4; ++t) gemm_case(backend, 1, 1000, 37, 300, t & 1, t & 2, 1.5f, 0.5f, false, rng);
   gemm_case(backend, 3, 33, 47, 29, false, true, 2.0f, 0.5f, false, rng);
   gemm_case(backend, 4, 19, 40, 70, true, false, 1.0f, 1.0f, true, rng);
-  if (std::strcmp(backend, "cpu") == 0)
+  if (std::strcmp(backend, "cpu") == 0) {
     for (const i64 n : {1, 7, 64, 300}) gemm_upper_case(n, 300, n % 2 == 0, rng);
+    const i64 syrk_shapes[][2] = {{1, 1}, {7, 5}, {256, 24}, {300, 25}, {513, 50}, {40, 97}};
+    for (auto& sh : syrk_shapes)
+      for (int t = 0; t < 4; ++t) syrk_case(sh[0], sh[1], t & 1, t & 2, rng);
+  }
   const i64 cases[][4] = {{1, 1, 1, 1},   {100, 1, 7, 1},  {333, 7, 300, 1}, {500, 130, 257, 1},
                           {129, 64, 256, 5}, {200, 33, 1000, 32}, {77, 20, 300, 50}, {1000, 768, 256, 1},
                           {50, 16, 2000, 100}};
@@ -360,6 +409,7 @@ static void svd_cuda_parity(std::mt19937& rng) {
 int main() {
   std::mt19937 rng(1234);
   std::printf("detected SIMD: %s\n", simd_name(detected_simd()));
+  prefaulted_case();
   for (SimdLevel level : {SimdLevel::Scalar, SimdLevel::Avx2Fma, SimdLevel::Avx512}) {
     if (static_cast<int>(level) > static_cast<int>(detected_simd())) continue;
     setenv("SEMID_SIMD", level == SimdLevel::Scalar ? "scalar" : level == SimdLevel::Avx2Fma ? "avx2" : "avx512", 1);

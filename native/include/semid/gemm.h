@@ -33,6 +33,17 @@ void validate_gemm(const GemmArgs& args);
  */
 void gemm_cpu(const GemmArgs& args, int threads, const CancelFlag& cancel, bool allow_blas = true);
 
+/**
+ * The upper triangle of a Gram block: C (p x p, row stride ldc) = Bᵀ B for one k x p float32
+ * operand B, element (q, j) at b[q * ldb + j], or at b[j * ldb + q] when trans (B stored p x k).
+ * When mean (float64, p) is given, B[q][j] - mean[j] (rounded to float32) is used instead. Sums run
+ * in float32 in q order; every entry on or above the diagonal is written, entries below it are
+ * left unspecified (whole 4 x 24 tiles are computed or skipped). Single-threaded: callers split
+ * long sums into blocks and run them in parallel.
+ *   std::vector<float> g(p * p); syrk_upper_cpu(n, p, x, p, false, nullptr, g.data(), p);  // Xᵀ X
+ */
+void syrk_upper_cpu(i64 k, i64 p, const float* b, i64 ldb, bool trans, const double* mean, float* c, i64 ldc);
+
 /** The simplest correct product (triple loop, float accumulation): the test oracle. */
 void gemm_reference(const GemmArgs& args);
 

@@ -57,7 +57,8 @@ struct SvdResult {
   std::vector<double> singular_values;  // [r], descending
   std::vector<float> components;      // [r x d] right singular vectors (rows)
   std::vector<float> mean;            // [d] when centered
-  std::vector<float, PrefaultedAllocator<float>> projected;  // [n x r] = (X - mean) V^T = U S
+  // [n x r] = (X - mean) V^T = U S; its allocator returns zeroed pages faulted in on every core
+  std::vector<float, PrefaultedAllocator<float>> projected;
   std::vector<double> explained_variance;  // [r] variance of each projected column (ddof 1 centred, else 0)
   double total_variance = 0;          // sum of the column variances of X (ddof 1)
 };
