@@ -59,6 +59,7 @@ struct Scratch {
   std::vector<double> lse;        // [input_beams]
   std::vector<std::int32_t> freq; // [vocab], zero between queries
   std::vector<std::int32_t> chosen;
+  std::vector<float> bound;       // [children of one node] candidate bounds
   TopBuffer top;
 };
 
@@ -68,7 +69,7 @@ struct Scratch {
 }
 
 void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, Scratch& s,
-                cpu::LogSumExpFn lse_fn, cpu::Bound8Fn bound8) {
+                cpu::LogSumExpFn lse_fn, cpu::BoundsFn bounds) {
   const i64 B = a.beams, G = a.groups, gs = B / G, V = a.vocab;
   const float* rows = a.scores + b * a.input_beams * V;
   const std::int32_t* nodes = a.nodes + b * B;
@@ -136,26 +137,21 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, Scratch& s,
       // Rounding is monotone and the penalty only lowers a score, so the unpenalised score
       // bounds the exact one: candidates whose bound is below the buffer's worst are skipped
       // (NaN fails the comparison and reaches score_of, which reports it).
-      const std::int32_t* tok = trie.child_token;
+      // All of the beam's bounds in one pass (gathers), then one compare each against the
+      // buffer's threshold as it rises.
+      if (s.bound.size() < std::size_t(c1 - c0)) s.bound.resize(std::size_t(c1 - c0));
+      bounds(row, trie.child_token + c0, c1 - c0, shift, base, s.bound.data());
+      const float* bound = s.bound.data();  // [c1 - c0]
       float thr = s.top.threshold();
-      auto consider = [&](std::int32_t e, float bound) {
-        if (bound < thr) return;
-        const std::int32_t t = tok[e];
+      for (std::int32_t e = c0; e < c1; ++e) {
+        if (bound[e - c0] < thr) continue;
+        const std::int32_t t = trie.child_token[e];
         const float sc = score_of(t);
         if (sc > kNegInf) {
           s.top.offer({sc, jl * V + t, int(j), t, trie.child_node[e]});
           thr = s.top.threshold();
         }
-      };
-      std::int32_t e = c0;
-      alignas(32) float bound[8];
-      for (; e + 8 <= c1; e += 8) {
-        for (unsigned mask = bound8(row, tok + e, shift, base, thr, bound); mask; mask &= mask - 1) {
-          const int i = __builtin_ctz(mask);
-          consider(e + i, bound[i]);
-        }
       }
-      for (; e < c1; ++e) consider(e, (row[tok[e]] - shift) + base);
     }
     i64 filled = 0;
     const auto& top = s.top.items;
@@ -226,8 +222,8 @@ void beam_step_cpu(const TrieView& trie, const BeamStepArgs& a, int threads, con
     s.freq.assign(a.vocab, 0);
   }
   const cpu::LogSumExpFn lse_fn = cpu::logsumexp_fn();
-  const cpu::Bound8Fn bound8 = cpu::bound8_fn();
-  parallel_for(a.batch, t, cancel, [&](i64 b, int w) { step_query(trie, a, b, scratch[w], lse_fn, bound8); });
+  const cpu::BoundsFn bounds = cpu::bounds_fn();
+  parallel_for(a.batch, t, cancel, [&](i64 b, int w) { step_query(trie, a, b, scratch[w], lse_fn, bounds); });
 }
 
 }  // namespace semid

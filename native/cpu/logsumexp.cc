@@ -69,32 +69,30 @@ __attribute__((target("avx2,fma"))) double logsumexp_avx2(const float* x, i64 n)
   return double(m) + std::log(s);
 }
 
-__attribute__((target("avx2,fma"))) unsigned bound8_avx2(const float* row, const std::int32_t* tok, float shift,
-                                                         float base, float thr, float* bound) {
-  const __m256i idx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tok));
-  const __m256 x = _mm256_i32gather_ps(row, idx, 4);
-  const __m256 b = _mm256_add_ps(_mm256_sub_ps(x, _mm256_set1_ps(shift)), _mm256_set1_ps(base));
-  _mm256_storeu_ps(bound, b);
-  return static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(b, _mm256_set1_ps(thr), _CMP_NLT_UQ)));
+__attribute__((target("avx2,fma"))) void bounds_avx2(const float* row, const std::int32_t* tok, i64 count,
+                                                     float shift, float base, float* bound) {
+  const __m256 sv = _mm256_set1_ps(shift), bv = _mm256_set1_ps(base);
+  i64 i = 0;
+  for (; i + 8 <= count; i += 8) {
+    const __m256i idx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tok + i));
+    const __m256 x = _mm256_i32gather_ps(row, idx, 4);
+    _mm256_storeu_ps(bound + i, _mm256_add_ps(_mm256_sub_ps(x, sv), bv));
+  }
+  for (; i < count; ++i) bound[i] = (row[tok[i]] - shift) + base;
 }
 #else
 double logsumexp_avx2(const float* x, i64 n) { return logsumexp_scalar(x, n); }
-unsigned bound8_avx2(const float* row, const std::int32_t* tok, float shift, float base, float thr, float* bound) {
-  return bound8_scalar(row, tok, shift, base, thr, bound);
+void bounds_avx2(const float* row, const std::int32_t* tok, i64 count, float shift, float base, float* bound) {
+  bounds_scalar(row, tok, count, shift, base, bound);
 }
 #endif
 
-unsigned bound8_scalar(const float* row, const std::int32_t* tok, float shift, float base, float thr, float* bound) {
-  unsigned mask = 0;
-  for (int i = 0; i < 8; ++i) {
-    bound[i] = (row[tok[i]] - shift) + base;
-    if (!(bound[i] < thr)) mask |= 1u << i;
-  }
-  return mask;
+void bounds_scalar(const float* row, const std::int32_t* tok, i64 count, float shift, float base, float* bound) {
+  for (i64 i = 0; i < count; ++i) bound[i] = (row[tok[i]] - shift) + base;
 }
 
-Bound8Fn bound8_fn() {
-  return active_simd() == SimdLevel::Scalar || !avx2_compiled() ? bound8_scalar : bound8_avx2;
+BoundsFn bounds_fn() {
+  return active_simd() == SimdLevel::Scalar || !avx2_compiled() ? bounds_scalar : bounds_avx2;
 }
 
 LogSumExpFn logsumexp_fn() {

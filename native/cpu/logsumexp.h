@@ -20,12 +20,12 @@ double logsumexp_avx2(const float* x, i64 n);
 bool row_has_nan_or_posinf(const float* x, i64 n);
 
 /**
- * Beam-step candidate bounds, eight at a time: bound[i] = (row[tok[i]] - shift) + base (float
- * operations) for i < 8; returns the bitmask of the i whose bound is not below thr (NaN included).
+ * Beam-step candidate bounds of one beam: bound[i] = (row[tok[i]] - shift) + base (float
+ * operations) for i < count, eight at a time with a gather on AVX2.
  */
-using Bound8Fn = unsigned (*)(const float* row, const std::int32_t* tok, float shift, float base, float thr, float* bound);
-Bound8Fn bound8_fn();
-unsigned bound8_scalar(const float* row, const std::int32_t* tok, float shift, float base, float thr, float* bound);
-unsigned bound8_avx2(const float* row, const std::int32_t* tok, float shift, float base, float thr, float* bound);
+using BoundsFn = void (*)(const float* row, const std::int32_t* tok, i64 count, float shift, float base, float* bound);
+BoundsFn bounds_fn();
+void bounds_scalar(const float* row, const std::int32_t* tok, i64 count, float shift, float base, float* bound);
+void bounds_avx2(const float* row, const std::int32_t* tok, i64 count, float shift, float base, float* bound);
 
 }  // namespace semid::cpu
