@@ -2,7 +2,9 @@
 #include "distance.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
+#include <vector>
 
 #include "gemm_kernel.h"
 
@@ -106,6 +108,75 @@ i64 elkan_scan_avx2(const float* S, const float* drift, const float* hc, float u
   return elkan_scan_scalar(S, drift, hc, u, k, others, idx);
 }
 #endif
+
+NearestTwo dense_row_scalar(const float* dots, const float* cnorm, const float* drift, float xn, float margin, i64 k,
+                            float* S) {
+  NearestTwo r{0, std::numeric_limits<float>::infinity(), std::numeric_limits<float>::infinity()};
+  for (i64 j = 0; j < k; ++j) {
+    const float dj = std::max(xn + cnorm[j] - 2.0f * dots[j], 0.0f);
+    S[j] = std::sqrt(std::max(0.0f, dj - margin)) + drift[j];
+    if (dj < r.best) { r.second = r.best; r.best = dj; r.best_j = std::int32_t(j); }
+    else if (dj < r.second) r.second = dj;
+  }
+  return r;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2,fma,popcnt"))) NearestTwo dense_row_avx2(const float* dots, const float* cnorm,
+                                                                    const float* drift, float xn, float margin,
+                                                                    i64 k, float* S) {
+  // Per lane the two smallest distances; the nearest's index is found afterwards (first j whose
+  // distance equals the minimum). Distances are written back over `dots`'s copy in `dist`.
+  const __m256 xv = _mm256_set1_ps(xn), mv = _mm256_set1_ps(margin), two = _mm256_set1_ps(2.0f), zero = _mm256_setzero_ps();
+  const float inf_f = std::numeric_limits<float>::infinity();
+  __m256 min1 = _mm256_set1_ps(inf_f), min2 = min1;
+  thread_local std::vector<float> dist;
+  dist.resize(std::size_t(k));
+  i64 j = 0;
+  for (; j + 8 <= k; j += 8) {
+    const __m256 dj = _mm256_max_ps(_mm256_sub_ps(_mm256_add_ps(xv, _mm256_loadu_ps(cnorm + j)),
+                                                  _mm256_mul_ps(two, _mm256_loadu_ps(dots + j))), zero);
+    _mm256_storeu_ps(dist.data() + j, dj);
+    _mm256_storeu_ps(S + j, _mm256_add_ps(_mm256_sqrt_ps(_mm256_max_ps(zero, _mm256_sub_ps(dj, mv))), _mm256_loadu_ps(drift + j)));
+    min2 = _mm256_min_ps(min2, _mm256_max_ps(dj, min1));
+    min1 = _mm256_min_ps(min1, dj);
+  }
+  alignas(32) float l1[8], l2[8];
+  _mm256_store_ps(l1, min1);
+  _mm256_store_ps(l2, min2);
+  float best = inf_f, second = inf_f;
+  auto take = [&](float v) {
+    if (v < best) { second = best; best = v; }
+    else if (v < second) second = v;
+  };
+  for (int l = 0; l < 8; ++l) { take(l1[l]); take(l2[l]); }
+  for (; j < k; ++j) {
+    const float dj = std::max(xn + cnorm[j] - 2.0f * dots[j], 0.0f);
+    dist[j] = dj;
+    S[j] = std::sqrt(std::max(0.0f, dj - margin)) + drift[j];
+    take(dj);
+  }
+  NearestTwo r{0, best, second};
+  const __m256 bv = _mm256_set1_ps(best);
+  i64 t = 0;
+  for (; t + 8 <= k; t += 8) {
+    const unsigned mask = unsigned(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(dist.data() + t), bv, _CMP_EQ_OQ)));
+    if (mask) { r.best_j = std::int32_t(t + __builtin_ctz(mask)); return r; }
+  }
+  for (; t < k; ++t)
+    if (dist[t] == best) { r.best_j = std::int32_t(t); return r; }
+  return r;
+}
+#else
+NearestTwo dense_row_avx2(const float* dots, const float* cnorm, const float* drift, float xn, float margin, i64 k,
+                          float* S) {
+  return dense_row_scalar(dots, cnorm, drift, xn, margin, k, S);
+}
+#endif
+
+DenseRowFn dense_row_fn() {
+  return active_simd() == SimdLevel::Scalar || !avx2_compiled() ? dense_row_scalar : dense_row_avx2;
+}
 
 ElkanScanFn elkan_scan_fn() {
   return active_simd() == SimdLevel::Scalar || !avx2_compiled() ? elkan_scan_scalar : elkan_scan_avx2;

@@ -27,4 +27,22 @@ ElkanScanFn elkan_scan_fn();
 i64 elkan_scan_scalar(const float* S, const float* drift, const float* hc, float u, i64 k, float* others, std::int32_t* idx);
 i64 elkan_scan_avx2(const float* S, const float* drift, const float* hc, float u, i64 k, float* others, std::int32_t* idx);
 
+/** The nearest centroid of one row: its index (first on ties), squared distance, and the second smallest. */
+struct NearestTwo {
+  std::int32_t best_j;
+  float best, second;  // second: the minimum over the other indices (may equal best)
+};
+
+/**
+ * One row of an Elkan dense pass, from its dot products with the k centroids: the squared
+ * distances d_j = max((xn + cnorm[j]) - 2 dots[j], 0), the pair bounds S[j] =
+ * sqrt(max(0, d_j - margin)) + drift[j], and the nearest two. Same float operations in every
+ * implementation: the same bits.
+ */
+using DenseRowFn = NearestTwo (*)(const float* dots, const float* cnorm, const float* drift, float xn, float margin,
+                                  i64 k, float* S);
+DenseRowFn dense_row_fn();
+NearestTwo dense_row_scalar(const float* dots, const float* cnorm, const float* drift, float xn, float margin, i64 k, float* S);
+NearestTwo dense_row_avx2(const float* dots, const float* cnorm, const float* drift, float xn, float margin, i64 k, float* S);
+
 }  // namespace semid::cpu

@@ -24,6 +24,7 @@
 #include "semid/kmeans.h"
 #include "semid/nearest.h"
 #include "semid/parallel.h"
+#include "semid/prefaulted.h"
 
 namespace semid {
 
@@ -197,7 +198,7 @@ class CpuKMeansBackend final : public KMeansBackend {
     const bool first = !bounds_;
     if (verify_) path_.assign(n_, 0);
     if (first) {
-      pair_.assign(n_ * k, 0.0f);
+      pair_.resize(n_ * k);  // every pair is written by the dense pass below: no zero fill
       upper_.assign(n_, 0.0f);
       lower_.assign(n_, 0.0f);
       drift_.assign(k, 0.0f);
@@ -349,6 +350,7 @@ class CpuKMeansBackend final : public KMeansBackend {
     std::vector<float> tile(tile_rows * k), gathered;
     const std::vector<float> cnorm = centroid_norms();
     const float cmax = *std::max_element(cnorm.begin(), cnorm.end());
+    const cpu::DenseRowFn dense_row = cpu::dense_row_fn();
     i64 changed = 0;
     for (i64 r0 = 0; r0 < static_cast<i64>(rows.size()); r0 += tile_rows) {
       const i64 m = std::min<i64>(tile_rows, rows.size() - r0);
@@ -362,22 +364,14 @@ class CpuKMeansBackend final : public KMeansBackend {
         for (i64 i = b * 256; i < std::min(m, (b + 1) * 256); ++i) {
           const i64 row = rows[r0 + i];
           const float xn = xnorm_[row], margin = kMarginScale * (xn + cmax);
-          float* d2 = tile.data() + i * k;  // dot products in, squared distances out
-          float* S = pair_.data() + row * k;
-          // One pass: distances, pair bounds, the nearest (first index on ties) and the second
-          // nearest (the minimum over the other indices, which may equal the nearest).
-          float best = std::numeric_limits<float>::infinity(), second = best;
-          std::int32_t best_j = 0;
-          for (i64 j = 0; j < k; ++j) {
-            const float dj = std::max(xn + cnorm[j] - 2.0f * d2[j], 0.0f);
-            S[j] = std::sqrt(std::max(0.0f, dj - margin)) + drift_[j];
-            if (dj < best) { second = best; best = dj; best_j = std::int32_t(j); }
-            else if (dj < second) second = dj;
-          }
-          upper_[row] = std::sqrt(best + margin);
-          lower_[row] = std::sqrt(std::max(0.0f, second - margin));
-          if (assign_[row] != best_j) ++part[b];
-          assign_[row] = best_j;
+          // Distances, pair bounds, the nearest (first index on ties) and the second nearest
+          // (the minimum over the other indices, which may equal the nearest).
+          const cpu::NearestTwo near = dense_row(tile.data() + i * k, cnorm.data(), drift_.data(), xn, margin, k,
+                                                 pair_.data() + row * k);
+          upper_[row] = std::sqrt(near.best + margin);
+          lower_[row] = std::sqrt(std::max(0.0f, near.second - margin));
+          if (assign_[row] != near.best_j) ++part[b];
+          assign_[row] = near.best_j;
         }
       });
       for (i64 c : part) changed += c;
@@ -484,7 +478,8 @@ class CpuKMeansBackend final : public KMeansBackend {
   const float* x_ = nullptr;
   i64 n_ = 0, d_ = 0, k_ = 0;
   double xx_ = 0;
-  std::vector<float> c_, prev_c_, xnorm_, upper_, lower_, pair_, drift_;
+  std::vector<float> c_, prev_c_, xnorm_, upper_, lower_, drift_;
+  std::vector<float, PrefaultedAllocator<float>> pair_;  // [n x k] Elkan pair bounds (64 MiB at 62,138 x 256)
   std::vector<int> path_;
   std::vector<std::int32_t> assign_, sums_assign_;
   std::vector<double> sums_;

@@ -19,6 +19,7 @@
 #include "semid/rq.h"
 #include "semid/svd.h"
 #include "random_trie.h"
+#include "distance.h"  // internal CPU kernels (native/cpu)
 
 using namespace semid;
 
@@ -182,6 +183,25 @@ static void prefaulted_case() {
     for (std::size_t i = 0; i < count; i += 4093) kept &= v[i] == float(i);
     report(zero && kept, "prefaulted allocator n=" + std::to_string(count), zero ? (kept ? "" : "lost writes") : "not zeroed");
   }
+}
+
+// The Elkan dense-pass row kernel: the AVX2 path equals the scalar oracle bit for bit (distances,
+// pair bounds, nearest two), with planted ties and lengths that are not multiples of 8.
+static void dense_row_case(i64 k, bool ties, std::mt19937& rng) {
+  if (static_cast<int>(detected_simd()) < static_cast<int>(SimdLevel::Avx2Fma)) return;
+  auto dots = random_floats(k, rng, ties), cnorm = random_floats(k, rng, ties), drift = random_floats(k, rng, false);
+  for (auto& v : cnorm) v = std::fabs(v) * 4.0f;
+  for (auto& v : drift) v = std::fabs(v) * 0.1f;
+  if (ties && k > 3)  // the nearest three times over (indices 1, 2 and k - 1): first index, second == best
+    for (const i64 j : {i64(1), i64(2), k - 1}) { dots[j] = 8.0f; cnorm[j] = 4.0f; }
+  std::vector<float> s_ref(k), s_got(k);
+  const cpu::NearestTwo want = cpu::dense_row_scalar(dots.data(), cnorm.data(), drift.data(), 3.0f, 1e-4f, k, s_ref.data());
+  const cpu::NearestTwo got = cpu::dense_row_avx2(dots.data(), cnorm.data(), drift.data(), 3.0f, 1e-4f, k, s_got.data());
+  bool ok = std::memcmp(s_ref.data(), s_got.data(), sizeof(float) * k) == 0 && want.best_j == got.best_j &&
+             want.best == got.best && want.second == got.second;
+  if (ties && k > 3) ok &= got.best_j == 1 && got.second == got.best;
+  report(ok, "dense_row/avx2 k=" + std::to_string(k) + (ties ? " ties" : ""),
+         "best " + std::to_string(got.best_j) + " (oracle " + std::to_string(want.best_j) + ")");
 }
 
 static void run_backend(const char* backend, std::mt19937& rng) {
@@ -410,6 +430,8 @@ int main() {
   std::mt19937 rng(1234);
   std::printf("detected SIMD: %s\n", simd_name(detected_simd()));
   prefaulted_case();
+  for (const i64 k : {1, 7, 8, 37, 256})
+    for (const bool ties : {false, true}) dense_row_case(k, ties, rng);
   for (SimdLevel level : {SimdLevel::Scalar, SimdLevel::Avx2Fma, SimdLevel::Avx512}) {
     if (static_cast<int>(level) > static_cast<int>(detected_simd())) continue;
     setenv("SEMID_SIMD", level == SimdLevel::Scalar ? "scalar" : level == SimdLevel::Avx2Fma ? "avx2" : "avx512", 1);
