@@ -72,7 +72,7 @@ void gram(const float* x, i64 n, i64 d, const double* mean, bool rows_side, doub
   const i64 chunks = std::max<i64>(1, std::min<i64>({8, blocks, mem_chunks}));
   std::vector<std::vector<double>> partial(chunks);
   const int t = cuda ? 1 : resolve_threads(threads, chunks);
-  std::vector<std::vector<float>> slab(t), prod(t);
+  std::vector<std::vector<float>> slab(t), prod(t), pack(t);
   parallel_for(chunks, t, cancel, [&](i64 c, int w) {
     auto& acc = partial[c];
     acc.assign(tri, 0.0);
@@ -87,7 +87,7 @@ void gram(const float* x, i64 n, i64 d, const double* mean, bool rows_side, doub
       cancel.check();
       const i64 lo = bl * block, hi = std::min(len, lo + block), rows = hi - lo;
       if (!use_slab) {  // B = X[lo:hi] (rows x d, column mean removed while packing), or X[:, lo:hi]
-        syrk_upper_cpu(rows, p, rows_side ? x + lo : x + lo * d, d, rows_side, mean, pr, p);
+        syrk_upper_cpu(rows, p, rows_side ? x + lo : x + lo * d, d, rows_side, mean, pr, p, &pack[w]);
       } else {
         float* s = slab[w].data();
         for (i64 i = 0; i < rows; ++i)
@@ -101,7 +101,7 @@ void gram(const float* x, i64 n, i64 d, const double* mean, bool rows_side, doub
           g.a = s; g.lda = p; g.trans_a = true; g.b = s; g.ldb = p; g.trans_b = false;
           gemm_cuda(g, cancel);
         } else {
-          syrk_upper_cpu(rows, p, s, p, false, nullptr, pr, p);
+          syrk_upper_cpu(rows, p, s, p, false, nullptr, pr, p, &pack[w]);
         }
       }
       double* row = acc.data();

@@ -53,7 +53,8 @@ void pack_gram(i64 p0, i64 kc, i64 p, const float* b, i64 ldb, bool trans, const
 
 }  // namespace
 
-void syrk_upper_cpu(i64 k, i64 p, const float* b, i64 ldb, bool trans, const double* mean, float* c, i64 ldc) {
+void syrk_upper_cpu(i64 k, i64 p, const float* b, i64 ldb, bool trans, const double* mean, float* c, i64 ldc,
+                    std::vector<float>* scratch) {
   if (k < 0 || p < 0) throw Error("ERR_SEMID_INVALID_ARG", "syrk: k and p must be >= 0, got " + std::to_string(k) + ", " + std::to_string(p));
   if (ldb < std::max<i64>(1, trans ? k : p)) throw Error("ERR_SEMID_INVALID_ARG", "syrk: ldb too small: " + std::to_string(ldb));
   if (ldc < std::max<i64>(1, p)) throw Error("ERR_SEMID_INVALID_ARG", "syrk: ldc must be >= p, got " + std::to_string(ldc));
@@ -65,7 +66,8 @@ void syrk_upper_cpu(i64 k, i64 p, const float* b, i64 ldb, bool trans, const dou
   constexpr i64 MR = cpu::kGramMR, NR = cpu::kGramNR;
   const cpu::GramKernelFn kernel = cpu::select_gram_kernel();
   const i64 p_pad = cpu::round_up(p, NR);
-  thread_local std::vector<float> pack;
+  std::vector<float> local;
+  std::vector<float>& pack = scratch ? *scratch : local;
   pack.resize(std::min(k, kSyrkKC) * p_pad);
   for (i64 q0 = 0; q0 < k; q0 += kSyrkKC) {
     const i64 kc = std::min(kSyrkKC, k - q0);

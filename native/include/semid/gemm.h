@@ -3,6 +3,8 @@
 // op(A) is m x k (A stored k x m when trans_a), op(B) is k x n (B stored n x k when trans_b).
 // A batch stride of 0 broadcasts that operand over the batch.
 #pragma once
+#include <vector>
+
 #include "semid/common.h"
 
 namespace semid {
@@ -39,10 +41,12 @@ void gemm_cpu(const GemmArgs& args, int threads, const CancelFlag& cancel, bool 
  * When mean (float64, p) is given, B[q][j] - mean[j] (rounded to float32) is used instead. Sums run
  * in float32 in q order; every entry on or above the diagonal is written, entries below it are
  * left unspecified (whole 4 x 24 tiles are computed or skipped). Single-threaded: callers split
- * long sums into blocks and run them in parallel.
+ * long sums into blocks and run them in parallel, each with its own `scratch` (the packed operand,
+ * up to 256 x p floats, kept between calls; a local buffer when null).
  *   std::vector<float> g(p * p); syrk_upper_cpu(n, p, x, p, false, nullptr, g.data(), p);  // Xᵀ X
  */
-void syrk_upper_cpu(i64 k, i64 p, const float* b, i64 ldb, bool trans, const double* mean, float* c, i64 ldc);
+void syrk_upper_cpu(i64 k, i64 p, const float* b, i64 ldb, bool trans, const double* mean, float* c, i64 ldc,
+                    std::vector<float>* scratch = nullptr);
 
 /** The simplest correct product (triple loop, float accumulation): the test oracle. */
 void gemm_reference(const GemmArgs& args);
