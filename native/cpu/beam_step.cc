@@ -136,9 +136,8 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, Scratch& s,
       }
       // Rounding is monotone and the penalty only lowers a score, so the unpenalised score
       // bounds the exact one: candidates whose bound is below the buffer's worst are skipped
-      // (NaN fails the comparison and reaches score_of, which reports it).
-      // All of the beam's bounds in one pass (gathers), then one compare each against the
-      // buffer's threshold as it rises.
+      // (NaN fails the comparison and reaches score_of, which reports it). The beam's bounds
+      // come in one pass (gathers), then one compare each against the rising threshold.
       if (s.bound.size() < std::size_t(c1 - c0)) s.bound.resize(std::size_t(c1 - c0));
       bounds(row, trie.child_token + c0, c1 - c0, shift, base, s.bound.data());
       const float* bound = s.bound.data();  // [c1 - c0]

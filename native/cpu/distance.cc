@@ -125,8 +125,8 @@ NearestTwo dense_row_scalar(const float* dots, const float* cnorm, const float* 
 __attribute__((target("avx2,fma,popcnt"))) NearestTwo dense_row_avx2(const float* dots, const float* cnorm,
                                                                     const float* drift, float xn, float margin,
                                                                     i64 k, float* S) {
-  // Per lane the two smallest distances; the nearest's index is found afterwards (first j whose
-  // distance equals the minimum). Distances are written back over `dots`'s copy in `dist`.
+  // Per lane the two smallest distances; the nearest's index is found afterwards as the first j
+  // whose distance equals the minimum (the distances are kept in a per-thread buffer for that).
   const __m256 xv = _mm256_set1_ps(xn), mv = _mm256_set1_ps(margin), two = _mm256_set1_ps(2.0f), zero = _mm256_setzero_ps();
   const float inf_f = std::numeric_limits<float>::infinity();
   __m256 min1 = _mm256_set1_ps(inf_f), min2 = min1;

@@ -56,7 +56,9 @@ void pack_gram(i64 p0, i64 kc, i64 p, const float* b, i64 ldb, bool trans, const
 void syrk_upper_cpu(i64 k, i64 p, const float* b, i64 ldb, bool trans, const double* mean, float* c, i64 ldc,
                     std::vector<float>* scratch) {
   if (k < 0 || p < 0) throw Error("ERR_SEMID_INVALID_ARG", "syrk: k and p must be >= 0, got " + std::to_string(k) + ", " + std::to_string(p));
-  if (ldb < std::max<i64>(1, trans ? k : p)) throw Error("ERR_SEMID_INVALID_ARG", "syrk: ldb too small: " + std::to_string(ldb));
+  const i64 ldb_min = std::max<i64>(1, trans ? k : p);
+  if (ldb < ldb_min)
+    throw Error("ERR_SEMID_INVALID_ARG", "syrk: ldb must be >= " + std::to_string(ldb_min) + ", got " + std::to_string(ldb));
   if (ldc < std::max<i64>(1, p)) throw Error("ERR_SEMID_INVALID_ARG", "syrk: ldc must be >= p, got " + std::to_string(ldc));
   if (p == 0) return;
   if (k == 0) {
