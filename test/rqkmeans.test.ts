@@ -43,8 +43,11 @@ describe('RQKMeans training', () => {
     }
   });
 
-  it('greedy codes pick the nearest centroid to each residual', async () => {
-    const d = 12, n = 500;
+  // 500 x 12 is one chunk of the native greedy encoder; 9,000 x 2,048 is three (4,096 rows each).
+  it.each([
+    [500, 12],
+    [9000, 2048],
+  ])('greedy codes pick the nearest centroid to each residual (%i x %i)', async (n, d) => {
     const x = randomFloats(n * d, 7);
     const model = await RQKMeans.train(x, { dim: d, levels: 3, codebookSize: 8, seed: 1 });
     const codes = await model.encode(x, { beam: 1 });

@@ -10,6 +10,7 @@
 #include "semid/cuda.h"
 #include "semid/nearest.h"
 #include "semid/parallel.h"
+#include "semid/prefaulted.h"
 #include "semid/rng.h"
 
 namespace semid {
@@ -28,6 +29,54 @@ void validate_codebooks(const RqCodebooks& cb) {
   if (cb.k < 1 || cb.k > 65536) fail("rq: codebook size must be in [1, 65536], got " + std::to_string(cb.k));
   if (cb.d < 1) fail("rq: dimension must be >= 1");
   if (cb.data.size() != std::size_t(cb.levels) * cb.k * cb.d) fail("rq: codebook data has the wrong size");
+}
+
+/**
+ * Greedy encoding (beam 1): level by level, each row's nearest centroid to its residual. Rows go in
+ * chunks (a multiple of 256 rows, ~32 MB of residuals) through one residual buffer reused by every
+ * chunk; level 0 reads x itself, and each level's squared error is summed while the residual is
+ * updated in place: per 256-row block, in row order, the same sums as the beam path computes.
+ */
+void encode_greedy(const RqCodebooks& cb, const RqEncodeArgs& a, const CancelFlag& cancel) {
+  const i64 n = a.n, d = cb.d, k = cb.k, L = cb.levels;
+  const i64 chunk = std::max<i64>(256, (i64(8) << 20) / d / 256 * 256);
+  std::vector<float, PrefaultedAllocator<float>> res;  // [chunk x d], no zero fill
+  std::vector<std::int32_t> idx;
+  std::vector<float> dist;
+  std::vector<double> level_err(L, 0.0);
+  for (i64 r0 = 0; r0 < n; r0 += chunk) {
+    cancel.check();
+    const i64 m = std::min(chunk, n - r0), blocks = (m + 255) / 256;
+    res.resize(std::max<std::size_t>(res.size(), std::size_t(m * d)));
+    idx.resize(m);
+    dist.resize(m);
+    std::vector<double> part(blocks * L, 0.0);
+    for (i64 l = 0; l < L; ++l) {
+      const float* in = l == 0 ? a.x + r0 * d : res.data();
+      const float* level = cb.level(int(l));
+      NearestArgs na{m, d, k, 1, in, level, idx.data(), dist.data()};
+      nearest_on(a.backend, na, a.threads, cancel);
+      parallel_for(blocks, a.threads, cancel, [&](i64 blk, int) {
+        double sum = 0;
+        for (i64 i = blk * 256; i < std::min(m, (blk + 1) * 256); ++i) {
+          const std::int32_t code = idx[i];
+          a.codes[(r0 + i) * L + l] = code;
+          const float* src = in + i * d;
+          const float* cv = level + i64(code) * d;
+          float* r = res.data() + i * d;
+          double row = 0;
+          for (i64 e = 0; e < d; ++e) {
+            r[e] = src[e] - cv[e];
+            row += double(r[e]) * r[e];
+          }
+          sum += row;
+        }
+        part[blk * L + l] = sum;
+      });
+    }
+    for (std::size_t q = 0; q < part.size(); ++q) level_err[q % L] += part[q];
+  }
+  if (a.level_sq_error) std::copy(level_err.begin(), level_err.end(), a.level_sq_error);
 }
 
 }  // namespace
@@ -141,6 +190,10 @@ void rq_encode(const RqCodebooks& cb, const RqEncodeArgs& a, const CancelFlag& c
   const i64 B = a.beam;
   if (a.level_sq_error) std::fill(a.level_sq_error, a.level_sq_error + L, 0.0);
   if (n == 0) return;
+  if (B == 1) {
+    encode_greedy(cb, a, cancel);
+    return;
+  }
   const i64 chunk = std::max<i64>(1, std::min<i64>(n, (i64(32) << 20) / (B * d)));
   std::vector<float> res, next_res, dist, cand_err;
   std::vector<std::int32_t> idx, beam_codes, next_codes;
