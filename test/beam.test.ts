@@ -110,6 +110,41 @@ describe('IdTrie', () => {
   });
 });
 
+describe('beam step: dense trie nodes (>= 32 children in 256 tokens) read contiguously', () => {
+  // The native CPU step reads such nodes' rows whole (SIMD) instead of gathering the children;
+  // every group size takes a different floor width (2, 4, 16 beams) or none (32).
+  const cases = [
+    { beams: 60, groups: 30, L: 2, vocab: 256, items: 20000, end: false },
+    { beams: 16, groups: 4, L: 2, vocab: 256, items: 30000, end: true },
+    { beams: 64, groups: 4, L: 3, vocab: 64, items: 20000, end: false },
+    { beams: 64, groups: 2, L: 2, vocab: 300, items: 30000, end: true },
+  ];
+  for (const [ci, c] of cases.entries()) {
+    for (const logits of [false, true]) {
+      it(`beams=${c.beams} groups=${c.groups} L=${c.L} vocab=${c.vocab} items=${c.items}${c.end ? ' end' : ''}${logits ? ' logits' : ''}`, async () => {
+        const k = c.end ? c.vocab - 1 : c.vocab;
+        const trie = IdTrie.build({ codes: randomCodes(c.items, c.L, k, 77 + ci), length: c.L });
+        const input = randomState(trie, 37, c.beams, c.groups, c.vocab, c.beams, 500 + ci,
+          { endToken: c.end ? c.vocab - 1 : -1, logits, penalty: 0.25 });
+        const dense: number[] = [];  // most beams stand on dense nodes
+        for (let u = 0; u < trie.nodes; ++u) if (trie.childStart[u + 1] - trie.childStart[u] >= 32) dense.push(u);
+        expect(dense.length).toBeGreaterThan(10);
+        for (let i = 0; i < input.nodes.length; ++i) if (input.nodes[i] >= 0 && i % 5 !== 0) input.nodes[i] = dense[(i * 7919) % dense.length];
+        const want = beamStepReference(trie, input);
+        const got = await beamStep(trie, input);
+        expect(Array.from(got.nextTokens)).toEqual(Array.from(want.nextTokens));
+        expect(Array.from(got.nextParents)).toEqual(Array.from(want.nextParents));
+        expect(Array.from(got.nextNodes)).toEqual(Array.from(want.nextNodes));
+        expect(Array.from(got.finishedCount)).toEqual(Array.from(want.finishedCount));
+        let m = 0;
+        for (let i = 0; i < got.nextScores.length; ++i)
+          if (got.nextScores[i] !== want.nextScores[i]) m = Math.max(m, Math.abs(got.nextScores[i] - want.nextScores[i]));
+        expect(m).toBeLessThanOrEqual(logits ? 1e-5 : 0);
+      });
+    }
+  }
+});
+
 describe('beam step: native equals the TypeScript reference', () => {
   const r = rng(2024);
   const configs: Array<{ beams: number; groups: number; L: number; vocab: number; batch: number; end: boolean; logits: boolean; inputBeams1: boolean }> = [];

@@ -129,7 +129,9 @@ static void bench_beam(bool cuda) {
   const i64 beams = 60, groups = 30, V = 256;
   for (int levels : {2, 3}) {
     std::mt19937 trie_rng(11 + levels);
-    const semid::testing::OwnedTrie trie = semid::testing::random_trie(62138, levels, 256, trie_rng);
+    semid::testing::OwnedTrie trie = semid::testing::random_trie(62138, levels, 256, trie_rng);
+    semid::testing::OwnedTrie trie_gather = trie;  // no bit rows: every node takes the gather path
+    trie.build_dense_rows();
     std::vector<int> depth1;  // nodes at depth 1 (where a mid-search step stands)
     for (std::size_t u = 0; u < trie.depth.size(); ++u)
       if (trie.depth[u] == 1) depth1.push_back(int(u));
@@ -173,8 +175,14 @@ static void bench_beam(bool cuda) {
       a.logits = false;  // the same step on log-probabilities: no log-softmax pass
       const double step_lp = median_ms(reps, [&] { beam_step_cpu(tv, a, 0, CancelFlag{}); });
       a.logits = true;
-      std::printf("cpu  beam-step L=%d batch=%5lld  step %9.3f ms  read-floor %8.3f ms  ratio %5.2f  %10.0f queries-steps/s  (log-prob input %8.3f ms)\n",
-                  levels, (long long)batch, step, floor, step / floor, batch / step * 1e3, step_lp);
+      const TrieView tv_gather = trie_gather.view();  // the same step, children gathered
+      const double step_gather = median_ms(reps, [&] { beam_step_cpu(tv_gather, a, 0, CancelFlag{}); });
+      std::vector<std::int32_t> nt_gather = nt;
+      beam_step_cpu(tv, a, 0, CancelFlag{});
+      const bool same_cpu = nt_gather == nt;
+      std::printf("cpu  beam-step L=%d batch=%5lld  step %9.3f ms  read-floor %8.3f ms  ratio %5.2f  %10.0f queries-steps/s  (log-prob input %8.3f ms; gather path %8.3f ms, %s)\n",
+                  levels, (long long)batch, step, floor, step / floor, batch / step * 1e3, step_lp, step_gather,
+                  same_cpu ? "same beams" : "BEAMS DIFFER");
 #ifdef SEMID_WITH_CUDA
       if (!cuda) continue;
       float *d_logits, *d_bs, *d_ns, *d_fs, *d_out;

@@ -14,6 +14,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("rqEncode", Napi::Function::New(env, semid::addon::RqEncode, "rqEncode"));
   exports.Set("rqDecode", Napi::Function::New(env, semid::addon::RqDecode, "rqDecode"));
   exports.Set("beamStep", Napi::Function::New(env, semid::addon::BeamStep, "beamStep"));
+  exports.Set("trieDenseRows", Napi::Function::New(env, semid::addon::TrieDenseRows, "trieDenseRows"));
   exports.Set("truncatedSvd", Napi::Function::New(env, semid::addon::TruncatedSvd, "truncatedSvd"));
   exports.Set("adamwSync", Napi::Function::New(env, semid::addon::AdamWSync, "adamwSync"));
   exports.Set("sumSquaresSync", Napi::Function::New(env, semid::addon::SumSquaresSync, "sumSquaresSync"));

@@ -37,6 +37,7 @@ inline std::string str_field(const Napi::Object& o, const char* name, const std:
 template <typename T> struct ArrayKind;
 template <> struct ArrayKind<float> { static constexpr napi_typedarray_type type = napi_float32_array; static constexpr const char* name = "Float32Array"; };
 template <> struct ArrayKind<std::int32_t> { static constexpr napi_typedarray_type type = napi_int32_array; static constexpr const char* name = "Int32Array"; };
+template <> struct ArrayKind<std::uint32_t> { static constexpr napi_typedarray_type type = napi_uint32_array; static constexpr const char* name = "Uint32Array"; };
 
 /** A typed array field of element type T with at least `min_len` elements. */
 template <typename T>

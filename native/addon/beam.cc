@@ -36,6 +36,8 @@ Napi::Value BeamStep(const Napi::CallbackInfo& info) {
   t.child_token = array_field<std::int32_t>(o, "childToken", t.edges);
   t.child_node = array_field<std::int32_t>(o, "childNode", t.edges);
   t.terminal = array_field<std::int32_t>(o, "terminal", t.nodes);
+  if (o.Get("denseRows").IsTypedArray())  // checked by the step (validate_trie_dense_rows)
+    t.dense_rows = array_field<std::uint32_t>(o, "denseRows", std::size_t(trie_dense_rows_words(t.edges)));
   a.scores = array_field<float>(o, "scores", a.batch * a.input_beams * a.vocab);
   a.nodes = array_field<std::int32_t>(o, "nodes", B);
   a.beam_scores = array_field<float>(o, "beamScores", B);
@@ -57,7 +59,7 @@ Napi::Value BeamStep(const Napi::CallbackInfo& info) {
   const int threads = static_cast<int>(int_field(o, "threads", 0));
   const bool cuda = str_field(o, "device", "cpu") == "cuda";
   std::vector<Napi::Value> keep;
-  for (const char* name : {"childStart", "childToken", "childNode", "terminal", "scores", "nodes", "beamScores",
+  for (const char* name : {"childStart", "childToken", "childNode", "terminal", "denseRows", "scores", "nodes", "beamScores",
                            "groupDone", "nextNodes", "nextScores", "nextParents", "nextTokens", "finishedCount",
                            "finishedParent", "finishedScore", "finishedNode"})
     if (o.Get(name).IsObject()) keep.push_back(o.Get(name));
@@ -68,6 +70,28 @@ Napi::Value BeamStep(const Napi::CallbackInfo& info) {
         else beam_step_cpu(t, a, threads, cancel);
       },
       std::move(keep), o.Get("cancel"));
+}
+
+// trieDenseRows({trieNodes, trieEdges, childStart, childToken}) -> Uint32Array: the rows that
+// let the CPU step read a dense node's scores contiguously (semid/beam.h). Synchronous, O(edges).
+Napi::Value TrieDenseRows(const Napi::CallbackInfo& info) {
+  Napi::Object o = info[0].As<Napi::Object>();
+  TrieView t;
+  t.nodes = int_field(o, "trieNodes", 0);
+  t.edges = int_field(o, "trieEdges", 0);
+  if (t.nodes < 1 || t.edges < 0) throw Napi::RangeError::New(info.Env(), "trieDenseRows: the trie has no nodes");
+  t.child_start = array_field<std::int32_t>(o, "childStart", t.nodes + 1);
+  t.child_token = array_field<std::int32_t>(o, "childToken", t.edges);
+  for (i64 u = 0; u < t.nodes; ++u)
+    if (t.child_start[u] < 0 || t.child_start[u] > t.child_start[u + 1] || t.child_start[u + 1] > t.edges)
+      throw Napi::RangeError::New(info.Env(), "trieDenseRows: childStart is not a CSR offset array of " + std::to_string(t.edges) + " edges");
+  Napi::Uint32Array rows = Napi::Uint32Array::New(info.Env(), std::size_t(trie_dense_rows_words(t.edges)));
+  try {
+    trie_dense_rows(t, rows.Data());
+  } catch (const Error& e) {
+    throw Napi::RangeError::New(info.Env(), e.what());
+  }
+  return rows;
 }
 
 }  // namespace semid::addon

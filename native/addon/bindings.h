@@ -17,5 +17,6 @@ Napi::Value RqTrain(const Napi::CallbackInfo& info);
 Napi::Value RqEncode(const Napi::CallbackInfo& info);
 Napi::Value RqDecode(const Napi::CallbackInfo& info);
 Napi::Value BeamStep(const Napi::CallbackInfo& info);
+Napi::Value TrieDenseRows(const Napi::CallbackInfo& info);
 Napi::Value TruncatedSvd(const Napi::CallbackInfo& info);
 }  // namespace semid::addon

@@ -3,12 +3,16 @@
 // nodes allow into a sorted top-(2 * group_size) buffer, then walking it.
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
 
+#include "beam_dense.h"
+#include "gemm_kernel.h"
 #include "logsumexp.h"
 #include "semid/beam.h"
+#include "semid/cpu_features.h"
 #include "semid/parallel.h"
 
 namespace semid {
@@ -24,7 +28,7 @@ struct Candidate {
   i64 flat;      // beam_in_group * vocab + token: the tie order
   int beam;      // beam index within the query
   int token;
-  int child;     // next trie node, or -1 when the candidate is the end token
+  int edge;      // the trie edge to the next node, or -1 when the candidate is the end token
 };
 
 inline bool better(float s1, i64 f1, float s2, i64 f2) { return s1 > s2 || (s1 == s2 && f1 < f2); }
@@ -55,11 +59,12 @@ struct TopBuffer {
   }
 };
 
-struct Scratch {
+struct alignas(64) Scratch {  // one per worker, on its own cache lines (the top buffer changes per offer)
   std::vector<double> lse;        // [input_beams]
   std::vector<std::int32_t> freq; // [vocab], zero between queries
   std::vector<std::int32_t> chosen;
   std::vector<float> bound;       // [children of one node] candidate bounds
+  std::vector<float> dense;       // [group_size, 256] pass-1 scores of a group's dense beams
   TopBuffer top;
 };
 
@@ -69,7 +74,7 @@ struct Scratch {
 }
 
 void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, Scratch& s,
-                cpu::LogSumExpFn lse_fn, cpu::BoundsFn bounds) {
+                cpu::LogSumExpFn lse_fn, cpu::BoundsFn bounds, bool dense_avx2) {
   const i64 B = a.beams, G = a.groups, gs = B / G, V = a.vocab;
   const float* rows = a.scores + b * a.input_beams * V;
   const std::int32_t* nodes = a.nodes + b * B;
@@ -100,7 +105,34 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, Scratch& s,
     };
     if (a.group_done && a.group_done[b * G + g]) { deactivate_from(0); continue; }
     s.top.reset(static_cast<std::size_t>(2 * gs));
-    // Log-prob rows are read sparsely (only the allowed tokens): fetch the next group's rows
+    // Dense nodes (beam_dense.h), pass 1: the scores of every beam's children and, for groups
+    // of up to 16 beams, a floor under the group's final threshold from >= 2 * cap lane maxima.
+    float floor = kNegInf;
+#ifdef SEMID_BEAM_DENSE_AVX2
+    if (dense_avx2) {
+      const int cap = int(2 * gs);
+      int vectors = 1;
+      while (vectors * 8 < 2 * cap) vectors *= 2;
+      if (vectors > cpu::kDenseFloorVectors) vectors = 0;
+      float lanes[8 * cpu::kDenseFloorVectors];
+      std::fill(lanes, lanes + 8 * vectors, kNegInf);
+      const cpu::DenseScoresFn dense_scores = cpu::dense_scores_fn(vectors);
+      bool any = false;
+      for (i64 jl = 0; jl < gs; ++jl) {
+        const i64 j = first + jl;
+        const std::int32_t node = nodes[j];
+        if (node < 0 || node >= trie.nodes) continue;  // pass 2 reports a bad node
+        const std::uint32_t* dense = trie_dense_row(trie, trie.child_start[node], trie.child_start[node + 1]);
+        if (dense == nullptr) continue;
+        const i64 r = a.input_beams == 1 ? 0 : j;
+        dense_scores(rows + r * V, s.freq.data(), V, dense, a.logits ? static_cast<float>(s.lse[r]) : 0.0f, a.penalty,
+                     bscore[j], s.dense.data() + jl * kTrieDenseSpan, lanes);
+        any = true;
+      }
+      if (any && vectors > 0) floor = cpu::kth_largest_avx2(lanes, vectors, cap);
+    }
+#endif
+    // Log-prob rows are gathered sparsely (only the allowed tokens): fetch the next group's rows
     // ahead so that their lines stream in while this group is scored.
     if (!a.logits && a.input_beams > 1 && g + 1 < G)
       for (i64 jl = 0; jl < gs; ++jl)
@@ -134,6 +166,24 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, Scratch& s,
         throw Error("ERR_SEMID_TRIE", "Beam " + std::to_string(j) + " of query " + std::to_string(b) +
                                           " is at a finished ID and there is no end token");
       }
+#ifdef SEMID_BEAM_DENSE_AVX2
+      if (const std::uint32_t* dense = dense_avx2 ? trie_dense_row(trie, c0, c1) : nullptr) {  // pass 2
+        const std::int32_t t0 = std::int32_t(dense[9]);
+        cpu::dense_offer_avx2(s.dense.data() + jl * kTrieDenseSpan, dense, std::max(floor, s.top.threshold()),
+                              [&](int p, int rank, float sc) {
+                                const std::int32_t t = t0 + p;
+                                if (trie.child_token[c0 + rank] != t)  // one load per offer keeps a bad row harmless
+                                  invalid("dense_rows disagree with the children of trie node " + std::to_string(node));
+                                if (std::isnan(sc)) score_of(t);  // reports the NaN
+                                if (sc > kNegInf) {
+                                  __builtin_prefetch(trie.child_node + c0 + rank);  // read if it wins
+                                  s.top.offer({sc, jl * V + t, int(j), t, c0 + rank});
+                                }
+                                return std::max(floor, s.top.threshold());
+                              });
+        continue;
+      }
+#endif
       // Rounding is monotone and the penalty only lowers a score, so the unpenalised score
       // bounds the exact one: candidates whose bound is below the buffer's worst are skipped
       // (NaN fails the comparison and reaches score_of, which reports it). The beam's bounds
@@ -141,14 +191,14 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, Scratch& s,
       if (s.bound.size() < std::size_t(c1 - c0)) s.bound.resize(std::size_t(c1 - c0));
       bounds(row, trie.child_token + c0, c1 - c0, shift, base, s.bound.data());
       const float* bound = s.bound.data();  // [c1 - c0]
-      float thr = s.top.threshold();
+      float thr = std::max(floor, s.top.threshold());
       for (std::int32_t e = c0; e < c1; ++e) {
         if (bound[e - c0] < thr) continue;
         const std::int32_t t = trie.child_token[e];
         const float sc = score_of(t);
         if (sc > kNegInf) {
-          s.top.offer({sc, jl * V + t, int(j), t, trie.child_node[e]});
-          thr = s.top.threshold();
+          s.top.offer({sc, jl * V + t, int(j), t, e});
+          thr = std::max(floor, s.top.threshold());
         }
       }
     }
@@ -156,7 +206,7 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, Scratch& s,
     const auto& top = s.top.items;
     for (std::size_t rank = 0; rank < top.size() && filled < gs; ++rank) {
       const Candidate& c = top[rank];
-      if (c.child < 0) {
+      if (c.edge < 0) {
         if (static_cast<i64>(rank) >= gs) continue;
         const i64 o = (b * G + g) * gs + *fin_count;
         a.finished_parent[o] = c.beam;
@@ -166,7 +216,7 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, Scratch& s,
         continue;
       }
       const i64 o = b * B + first + filled;
-      a.next_nodes[o] = c.child; a.next_scores[o] = c.score; a.next_parents[o] = c.beam; a.next_tokens[o] = c.token;
+      a.next_nodes[o] = trie.child_node[c.edge]; a.next_scores[o] = c.score; a.next_parents[o] = c.beam; a.next_tokens[o] = c.token;
       ++filled;
     }
     deactivate_from(filled);
@@ -201,6 +251,7 @@ void validate_beam_step(const TrieView& trie, const BeamStepArgs& a) {
 
 void beam_step_cpu(const TrieView& trie, const BeamStepArgs& a, int threads, const CancelFlag& cancel) {
   validate_beam_step(trie, a);
+  validate_trie_dense_rows(trie);
   // Tokens on the trie's edges must index the rows; checked once per call (O(edges), a min/max
   // reduction that vectorises; the offending token is looked up only on failure).
   std::int32_t lo = 0, hi = 0;
@@ -218,11 +269,18 @@ void beam_step_cpu(const TrieView& trie, const BeamStepArgs& a, int threads, con
   std::vector<Scratch> scratch(t);
   for (auto& s : scratch) {
     s.lse.resize(a.input_beams);
+    if (trie.dense_rows) s.dense.resize(std::size_t(a.beams / a.groups * kTrieDenseSpan));
     s.freq.assign(a.vocab, 0);
   }
   const cpu::LogSumExpFn lse_fn = cpu::logsumexp_fn();
   const cpu::BoundsFn bounds = cpu::bounds_fn();
-  parallel_for(a.batch, t, cancel, [&](i64 b, int w) { step_query(trie, a, b, scratch[w], lse_fn, bounds); });
+  // Dense nodes read their rows contiguously where the trie has dense rows and AVX2 runs; the
+  // gather path (every node, scalar builds) is the oracle the parity tests hold it to.
+  bool dense_avx2 = false;
+#ifdef SEMID_BEAM_DENSE_AVX2
+  dense_avx2 = trie.dense_rows != nullptr && active_simd() != SimdLevel::Scalar && cpu::avx2_compiled();
+#endif
+  parallel_for(a.batch, t, cancel, [&](i64 b, int w) { step_query(trie, a, b, scratch[w], lse_fn, bounds, dense_avx2); });
 }
 
 }  // namespace semid

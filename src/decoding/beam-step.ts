@@ -103,6 +103,19 @@ export function validateBeamStep(trie: IdTrie, input: BeamStepInput): Required<O
   return { batch, beams, groups, vocab, inputBeams, logits, penalty, endToken, scores, nodes, beamScores, groupDone };
 }
 
+/** Dense-node rows per trie (a trie's arrays never change), computed by the addon on first use. */
+const denseRowsCache = new WeakMap<IdTrie, Uint32Array>();
+
+function denseRowsOf(trie: IdTrie, addon: ReturnType<typeof loadAddon>['addon']): Uint32Array | undefined {
+  let rows = denseRowsCache.get(trie);
+  if (rows === undefined) {
+    if (addon.trieDenseRows === undefined) return undefined;  // an older addon: every node gathers
+    rows = addon.trieDenseRows({ trieNodes: trie.nodes, trieEdges: trie.edges, childStart: trie.childStart, childToken: trie.childToken });
+    denseRowsCache.set(trie, rows);
+  }
+  return rows;
+}
+
 /**
  * Advance every query's beams by one token.
  *
@@ -127,9 +140,11 @@ export async function beamStep(trie: IdTrie, input: BeamStepInput, options: Beam
   const out = allocateBeamStepOutput(v.batch, v.beams, v.groups);
   const cancel = cancelFlag(signal);
   try {
-    await loadAddon().addon.beamStep({
+    const addon = loadAddon().addon;
+    await addon.beamStep({
       trieNodes: trie.nodes, trieEdges: trie.edges, childStart: trie.childStart, childToken: trie.childToken,
-      childNode: trie.childNode, terminal: trie.terminal, ...v, ...out, device, threads, cancel: cancel.flag,
+      childNode: trie.childNode, terminal: trie.terminal, denseRows: device === 'cpu' ? denseRowsOf(trie, addon) : undefined,
+      ...v, ...out, device, threads, cancel: cancel.flag,
     });
   } catch (err) {
     throw fromNative(err, signal);

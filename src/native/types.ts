@@ -154,6 +154,8 @@ export interface RawAddon {
   rqEncode(args: RawRqEncodeArgs): Promise<void>;
   rqDecode(args: RawRqDecodeArgs): Promise<void>;
   beamStep(args: RawBeamStepArgs): Promise<void>;
+  /** The dense-node rows of a trie (native/include/semid/beam.h, trie_dense_rows); absent from addons built before it. */
+  trieDenseRows?(args: { trieNodes: number; trieEdges: number; childStart: Int32Array; childToken: Int32Array }): Uint32Array;
   truncatedSvd(args: RawSvdArgs): Promise<RawSvdResult>;
 }
 
@@ -193,6 +195,8 @@ export interface RawBeamStepArgs {
   childToken: Int32Array;
   childNode: Int32Array;
   terminal: Int32Array;
+  /** Optional rows from trieDenseRows: the CPU step reads dense nodes' scores contiguously. */
+  denseRows?: Uint32Array;
   scores: Float32Array;
   logits: boolean;
   inputBeams: number;

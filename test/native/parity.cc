@@ -311,9 +311,10 @@ struct BeamOut {
 };
 
 static void beam_case(const char* backend, i64 batch, i64 beams, i64 groups, int L, i64 vocab, bool logits,
-                      bool end, std::mt19937& rng) {
+                      bool end, std::mt19937& rng, i64 items = 3000, bool dense = false) {
   const int k = int(end ? vocab - 1 : vocab);
-  OwnedTrie trie = random_trie(3000, L, k, rng);
+  OwnedTrie trie = random_trie(items, L, k, rng);
+  if (dense) trie.build_dense_rows();  // the AVX2 step reads dense nodes contiguously; the oracle gathers
   TrieView tv = trie.view();
   std::uniform_real_distribution<float> u01(0.0f, 1.0f);
   std::uniform_int_distribution<int> pick(0, int(tv.nodes) - 1);
@@ -333,8 +334,9 @@ static void beam_case(const char* backend, i64 batch, i64 beams, i64 groups, int
   a.penalty = 0.25f; a.end_token = end ? std::int32_t(vocab - 1) : -1;
   BeamOut want(batch, beams, groups), got(batch, beams, groups);
   char name[160];
-  std::snprintf(name, sizeof name, "beam/%s batch=%lld beams=%lld groups=%lld L=%d vocab=%lld%s%s", backend,
-                (long long)batch, (long long)beams, (long long)groups, L, (long long)vocab, logits ? " logits" : "", end ? " end" : "");
+  std::snprintf(name, sizeof name, "beam/%s batch=%lld beams=%lld groups=%lld L=%d vocab=%lld items=%lld%s%s%s", backend,
+                (long long)batch, (long long)beams, (long long)groups, L, (long long)vocab, (long long)items,
+                logits ? " logits" : "", end ? " end" : "", dense ? " dense-rows" : "");
   try {
     setenv("SEMID_SIMD", "scalar", 1);  // the oracle: one thread, double exp
     want.bind(a);
@@ -370,6 +372,42 @@ static void run_beam(const char* backend, std::mt19937& rng) {
   beam_case(backend, 100, 8, 4, 4, 17, false, true, rng);
   beam_case(backend, 5, 1, 1, 1, 2, true, false, rng);
   beam_case(backend, 7, 12, 12, 3, 1024, false, false, rng);
+  if (std::strcmp(backend, "cpu") != 0) return;
+  // Dense rows (>= 32 children within 256 tokens): every floor width (group sizes 2, 4, 8, 16)
+  // and none (32), rows that end inside a chunk (vocab 37, 300), end tokens, three levels.
+  beam_case(backend, 64, 60, 30, 2, 256, true, false, rng, 20000, true);
+  beam_case(backend, 64, 60, 30, 2, 256, false, false, rng, 20000, true);
+  beam_case(backend, 32, 16, 4, 2, 256, true, true, rng, 30000, true);
+  beam_case(backend, 32, 32, 4, 3, 128, false, false, rng, 40000, true);
+  beam_case(backend, 16, 64, 4, 2, 300, true, true, rng, 30000, true);
+  beam_case(backend, 16, 64, 2, 2, 64, false, true, rng, 3000, true);
+  beam_case(backend, 40, 10, 5, 3, 37, true, true, rng, 20000, true);
+  // A dense row that is not the trie's (a bit count or a token that does not match) is an error,
+  // never a read outside the buffers.
+  OwnedTrie trie = random_trie(20000, 2, 256, rng);
+  trie.build_dense_rows();
+  std::vector<float> scores(60 * 256, 0.5f), bscore(60, 0.0f), fs(60), ns(60);
+  std::vector<std::int32_t> nodes(60, trie.node[0]), nn(60), np(60), nt(60), fc(30), fp(60), fn(60);
+  BeamStepArgs a;
+  a.batch = 1; a.beams = 60; a.groups = 30; a.vocab = 256; a.input_beams = 60; a.scores = scores.data();
+  a.nodes = nodes.data(); a.beam_scores = bscore.data(); a.next_nodes = nn.data(); a.next_scores = ns.data();
+  a.next_parents = np.data(); a.next_tokens = nt.data(); a.finished_count = fc.data(); a.finished_parent = fp.data();
+  a.finished_score = fs.data(); a.finished_node = fn.data();
+  const i64 c0 = trie.start[std::size_t(trie.node[0])];
+  for (int corruption = 0; corruption < 2; ++corruption) {
+    if (corruption == 1 && active_simd() == SimdLevel::Scalar) continue;  // only the AVX2 step reads the tokens from rows
+    OwnedTrie bad = trie;
+    std::uint32_t* row = bad.dense.data() + (c0 / kTrieDenseMinChildren) * kTrieDenseRowWords;
+    if (corruption == 0) row[0] ^= 1u << 31;    // one bit more or less than the children
+    else row[9] += 1;                           // every token shifted by one
+    std::string what = "no error";
+    try {
+      beam_step_cpu(bad.view(), a, 1, CancelFlag{});
+    } catch (const Error& e) {
+      what = e.what();
+    }
+    report(what.find("dense_rows") != std::string::npos, corruption == 0 ? "beam/cpu dense row with a wrong bit count" : "beam/cpu dense row with shifted tokens", what);
+  }
 }
 
 // Randomized SVD: the CUDA range finder against the CPU one (same seed, so the same test matrix):

@@ -13,11 +13,19 @@ namespace semid::testing {
 struct OwnedTrie {
   std::vector<std::int32_t> start, token, node, terminal;
   std::vector<int> depth;  // per node, 0 for the root
+  std::vector<std::uint32_t> dense;  // the dense nodes' rows once build_dense_rows() ran
   TrieView view() const {
     TrieView t;
     t.nodes = i64(terminal.size()); t.edges = i64(token.size());
     t.child_start = start.data(); t.child_token = token.data(); t.child_node = node.data(); t.terminal = terminal.data();
+    t.dense_rows = dense.empty() ? nullptr : dense.data();
     return t;
+  }
+  /** Rows for the dense nodes (the CPU step's contiguous scan); clear `dense` to go without. */
+  void build_dense_rows() {
+    dense.assign(std::size_t(trie_dense_rows_words(i64(token.size()))), 0u);
+    TrieView t = view();
+    trie_dense_rows(t, dense.data());
   }
 };
 

@@ -32,7 +32,52 @@ struct TrieView {
   const std::int32_t* terminal = nullptr;     // [nodes] index of the ID that ends here, or -1
   /** Most children of any node, when known (sizes the CUDA scratch; <= 0: computed on the device). */
   i64 max_children = 0;
+  /**
+   * Optional [trie_dense_rows_words(edges)] from trie_dense_rows(): a 64-byte row for each dense
+   * node (>= 32 children within 256 consecutive tokens). With it the CPU step reads such a
+   * node's scores contiguously instead of gathering its children; the results are identical.
+   * Null: every node takes the gather path.
+   */
+  const std::uint32_t* dense_rows = nullptr;
 };
+
+/** Children a node needs (at least) for a dense row; distinct dense nodes thus differ in c0 / 32. */
+constexpr i64 kTrieDenseMinChildren = 32;
+/** Tokens a dense row covers, from the node's first child token. */
+constexpr i64 kTrieDenseSpan = 256;
+/**
+ * uint32 words per dense row: 0-7 the 256 bits (bit p, bit p % 32 of word p / 32, is set when
+ * token first + p is a child), 8 the owner's first edge c0 + 1 (0: no row), 9 the first child
+ * token, 10 the number of 8-token chunks the children span (<= 32), 11 the number of children
+ * (the set bits), 12-15 zero.
+ */
+constexpr i64 kTrieDenseRowWords = 16;
+
+/** uint32 words of the dense_rows array of a trie with `edges` edges (a row per 32 edges). */
+inline i64 trie_dense_rows_words(i64 edges) {
+  return (edges + kTrieDenseMinChildren - 1) / kTrieDenseMinChildren * kTrieDenseRowWords;
+}
+
+/** The dense row of the node whose children are edges c0 .. c1 - 1, or null when it has none. */
+inline const std::uint32_t* trie_dense_row(const TrieView& trie, i64 c0, i64 c1) {
+  if (trie.dense_rows == nullptr || c1 - c0 < kTrieDenseMinChildren) return nullptr;
+  const std::uint32_t* row = trie.dense_rows + (c0 / kTrieDenseMinChildren) * kTrieDenseRowWords;
+  return row[8] == std::uint32_t(c0 + 1) && row[11] == std::uint32_t(c1 - c0) ? row : nullptr;
+}
+
+/**
+ * Fills rows [trie_dense_rows_words(trie.edges)] (layout at kTrieDenseRowWords) for the nodes
+ * with >= 32 children whose tokens span < 256; other words are zero. O(edges). Needs child_start
+ * and child_token; throws ERR_SEMID_TRIE when a node's child tokens are not strictly ascending.
+ */
+void trie_dense_rows(const TrieView& trie, std::uint32_t* rows);
+
+/**
+ * Checks trie.dense_rows (when set) so that no row can lead a step outside its buffers: each
+ * owned row sits at its owner's c0 / 32, spans <= 32 chunks and has as many set bits as it
+ * claims children, within the edges. O(edges / 32); throws ERR_SEMID_INVALID_ARG.
+ */
+void validate_trie_dense_rows(const TrieView& trie);
 
 struct BeamStepArgs {
   i64 batch = 0, beams = 0, groups = 1, vocab = 0;

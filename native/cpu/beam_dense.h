@@ -1,0 +1,134 @@
+// Internal to native/cpu: the beam step's contiguous path for dense trie nodes (semid/beam.h,
+// trie_dense_rows), AVX2 only; the gather path in beam_step.cc is its oracle.
+//
+// A group's dense beams are scored in two passes over their rows (which stay in L1):
+//   pass 1 computes every span token's exact score, eight at a time from contiguous reads, into
+//          a scratch row, and max-accumulates them into lanes; each lane's maximum is the score of
+//          a distinct candidate, so the cap-th largest lane is a floor under the group's final
+//          cap-th best score;
+//   pass 2 offers the children whose score is not below max(floor, the buffer's threshold):
+//          a handful, instead of every rise of a threshold that starts at -inf.
+#pragma once
+#if defined(__x86_64__) || defined(__i386__)
+#define SEMID_BEAM_DENSE_AVX2 1
+#include <immintrin.h>
+
+#include <cstdint>
+#include <limits>
+
+#include "semid/beam.h"
+
+namespace semid::cpu {
+
+/** Lane vectors that pass 1 can max-accumulate into: floors for groups of up to 16 beams. */
+constexpr int kDenseFloorVectors = 8;
+
+/**
+ * Pass 1 for one beam at a dense node: the exact score of every token of the row's span,
+ * (row[t] - shift - penalty * freq[t]) + base with each operation rounded to float as in the
+ * gather path (x - penalty * 0 is x exactly, so the penalty needs no branch), into
+ * out [8 * chunks], non-children as -inf; with VEC > 0 also max-accumulated into lanes [8 * VEC]
+ * (chunk k into vector k % VEC; NaN is skipped there and reported by pass 2). `dense` is the
+ * node's row (semid/beam.h layout); `row` and `freq` hold V entries.
+ */
+template <int VEC>
+__attribute__((target("avx2,fma"))) void dense_scores_avx2(const float* row, const std::int32_t* freq, i64 V,
+                                                           const std::uint32_t* dense, float shift, float penalty,
+                                                           float base, float* out, float* lanes) {
+  const __m256 sv = _mm256_set1_ps(shift), pv = _mm256_set1_ps(penalty), bv = _mm256_set1_ps(base);
+  const __m256 ninf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  const __m256i lane_bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  const std::uint8_t* bits = reinterpret_cast<const std::uint8_t*>(dense);  // little-endian words
+  const i64 t0 = dense[9], chunks = dense[10];
+  constexpr int kAcc = VEC > 0 ? VEC : 1;
+  __m256 acc[kAcc];
+  for (int v = 0; v < kAcc; ++v) acc[v] = VEC > 0 ? _mm256_loadu_ps(lanes + 8 * v) : ninf;
+  for (i64 k0 = 0; k0 < chunks; k0 += kAcc) {
+    for (int v = 0; v < kAcc && k0 + v < chunks; ++v) {
+      const i64 k = k0 + v, tb = t0 + 8 * k;
+      const __m256i child = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(int(bits[k])), lane_bit), lane_bit);
+      __m256 x;
+      __m256i f;
+      if (tb + 8 <= V) {
+        x = _mm256_loadu_ps(row + tb);
+        f = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(freq + tb));
+      } else {  // the row's last tokens: no read past its end
+        const i64 left = V - tb;  // tokens of this chunk inside the row (none when the row ends before it)
+        const __m256i in_row = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(left < 0 ? 0 : left)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        x = _mm256_maskload_ps(row + tb, in_row);
+        f = _mm256_maskload_epi32(freq + tb, in_row);
+      }
+      const __m256 lp = _mm256_sub_ps(_mm256_sub_ps(x, sv), _mm256_mul_ps(pv, _mm256_cvtepi32_ps(f)));
+      const __m256 sc = _mm256_blendv_ps(ninf, _mm256_add_ps(lp, bv), _mm256_castsi256_ps(child));
+      _mm256_storeu_ps(out + 8 * k, sc);
+      if (VEC > 0) acc[v] = _mm256_max_ps(sc, acc[v]);  // NaN in sc keeps acc
+    }
+  }
+  if (VEC > 0)
+    for (int v = 0; v < kAcc; ++v) _mm256_storeu_ps(lanes + 8 * v, acc[v]);
+}
+
+using DenseScoresFn = void (*)(const float*, const std::int32_t*, i64, const std::uint32_t*, float, float, float,
+                               float*, float*);
+
+/** Pass 1 accumulating into `vectors` lane vectors (0, 1, 2, 4 or 8; 0: scores only). */
+inline DenseScoresFn dense_scores_fn(int vectors) {
+  switch (vectors) {
+    case 0: return dense_scores_avx2<0>;
+    case 1: return dense_scores_avx2<1>;
+    case 2: return dense_scores_avx2<2>;
+    case 4: return dense_scores_avx2<4>;
+    default: return dense_scores_avx2<8>;
+  }
+}
+
+/**
+ * The cap-th largest of lanes [8 * vectors] (no NaN; 1 <= cap <= 8 * vectors): the smallest
+ * value with fewer than cap values above it. Branch-free, one compare per pair of lanes.
+ */
+__attribute__((target("avx2"))) inline float kth_largest_avx2(const float* lanes, int vectors, int cap) {
+  const __m256 inf = _mm256_set1_ps(std::numeric_limits<float>::infinity());
+  __m256 best = inf;
+  for (int v = 0; v < vectors; ++v) {
+    const __m256 mine = _mm256_loadu_ps(lanes + 8 * v);
+    __m256i above = _mm256_setzero_si256();  // per lane: how many values exceed it (negated)
+    for (int i = 0; i < 8 * vectors; ++i)
+      above = _mm256_add_epi32(above, _mm256_castps_si256(_mm256_cmp_ps(_mm256_set1_ps(lanes[i]), mine, _CMP_GT_OQ)));
+    const __m256 top = _mm256_castsi256_ps(_mm256_cmpgt_epi32(above, _mm256_set1_epi32(-cap)));
+    best = _mm256_min_ps(best, _mm256_blendv_ps(inf, mine, top));
+  }
+  __m128 h = _mm_min_ps(_mm256_castps256_ps128(best), _mm256_extractf128_ps(best, 1));
+  h = _mm_min_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_min_ss(h, _mm_shuffle_ps(h, h, 1));
+  return _mm_cvtss_f32(h);
+}
+
+/**
+ * Pass 2 for one beam at a dense node: the pass-1 scores `sc` [8 * chunks] of children that are
+ * not below the threshold (NaN passes, for offer to report) go to offer(bit position, edge rank
+ * within the node, score), which returns the new threshold.
+ */
+template <class Offer>
+__attribute__((target("avx2,popcnt"))) inline void dense_offer_avx2(const float* sc, const std::uint32_t* dense,
+                                                                   float thr, Offer&& offer) {
+  const std::uint8_t* bits = reinterpret_cast<const std::uint8_t*>(dense);
+  const std::uint64_t* words = reinterpret_cast<const std::uint64_t*>(dense);
+  const i64 chunks = dense[10];
+  __m256 tv = _mm256_set1_ps(thr);
+  for (i64 k = 0; k < chunks; ++k) {
+    unsigned pass = unsigned(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(sc + 8 * k), tv, _CMP_NLT_UQ))) & bits[k];
+    if (pass == 0) continue;
+    do {
+      const int p = int(8 * k) + __builtin_ctz(pass);
+      pass &= pass - 1;
+      if (sc[p] < thr) continue;  // the threshold rose within this chunk
+      int rank = int(__builtin_popcountll(words[p >> 6] & ((std::uint64_t(1) << (p & 63)) - 1)));
+      for (int q = 0; q < (p >> 6); ++q) rank += int(__builtin_popcountll(words[q]));
+      thr = offer(p, rank, sc[p]);
+    } while (pass != 0);
+    tv = _mm256_set1_ps(thr);
+  }
+}
+
+}  // namespace semid::cpu
+#endif
