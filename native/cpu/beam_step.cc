@@ -68,6 +68,11 @@ struct alignas(64) Scratch {  // one per worker, on its own cache lines (the top
   TopBuffer top;
 };
 
+[[noreturn]] void dense_row_error(i64 node) {
+  invalid("dense_rows disagree with the children of trie node " + std::to_string(node) +
+          ": they are not the rows trie_dense_rows() makes for this trie");
+}
+
 [[noreturn]] void trie_error(i64 node) {
   throw Error("ERR_SEMID_TRIE", "Trie node " + std::to_string(node) +
                                     " has no children and ends no ID: the trie is malformed");
@@ -172,11 +177,11 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, Scratch& s,
         cpu::dense_offer_avx2(s.dense.data() + jl * kTrieDenseSpan, dense, std::max(floor, s.top.threshold()),
                               [&](int p, int rank, float sc) {
                                 const std::int32_t t = t0 + p;
-                                if (trie.child_token[c0 + rank] != t)  // one load per offer keeps a bad row harmless
-                                  invalid("dense_rows disagree with the children of trie node " + std::to_string(node));
+                                if (t >= V) dense_row_error(node);  // a row that is not this trie's
                                 if (std::isnan(sc)) score_of(t);  // reports the NaN
                                 if (sc > kNegInf) {
-                                  __builtin_prefetch(trie.child_node + c0 + rank);  // read if it wins
+                                  __builtin_prefetch(trie.child_node + c0 + rank);  // read (and checked) if it wins
+                                  __builtin_prefetch(trie.child_token + c0 + rank);
                                   s.top.offer({sc, jl * V + t, int(j), t, c0 + rank});
                                 }
                                 return std::max(floor, s.top.threshold());
@@ -215,6 +220,7 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, Scratch& s,
         ++*fin_count;
         continue;
       }
+      if (trie.child_token[c.edge] != c.token) dense_row_error(nodes[c.beam]);  // edges from dense rows
       const i64 o = b * B + first + filled;
       a.next_nodes[o] = trie.child_node[c.edge]; a.next_scores[o] = c.score; a.next_parents[o] = c.beam; a.next_tokens[o] = c.token;
       ++filled;
