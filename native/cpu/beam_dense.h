@@ -20,16 +20,18 @@
 
 namespace semid::cpu {
 
-/** Lane vectors that pass 1 can max-accumulate into: floors for groups of up to 16 beams. */
+/** Lane vectors that pass 1 can max-accumulate into: floors for groups of up to 32 beams. */
 constexpr int kDenseFloorVectors = 8;
 
 /**
  * Pass 1 for one beam at a dense node: the exact score of every token of the row's span,
  * (row[t] - shift - penalty * freq[t]) + base with each operation rounded to float as in the
  * gather path (x - penalty * 0 is x exactly, so the penalty needs no branch), into
- * out [8 * chunks], non-children as -inf; with VEC > 0 also max-accumulated into lanes [8 * VEC]
- * (chunk k into vector k % VEC; NaN is skipped there and reported by pass 2). `dense` is the
- * node's row (semid/beam.h layout); `row` and `freq` hold V entries.
+ * out [8 * chunks], non-children as -inf; with VEC > 0 also the two largest per lane are kept in
+ * lanes [2, 8 * VEC] (first and second; chunk k goes to vector k % VEC): distinct candidates, so
+ * the cap-th largest of them is a floor, and it is the true cap-th best unless a lane holds three
+ * of the best. NaN (reported by pass 2) may leave them wrong, harmlessly. `dense` is the node's
+ * row (semid/beam.h layout); `row` and `freq` hold V entries.
  */
 template <int VEC>
 __attribute__((target("avx2,fma"))) void dense_scores_avx2(const float* row, const std::int32_t* freq, i64 V,
@@ -41,8 +43,11 @@ __attribute__((target("avx2,fma"))) void dense_scores_avx2(const float* row, con
   const std::uint8_t* bits = reinterpret_cast<const std::uint8_t*>(dense);  // little-endian words
   const i64 t0 = dense[9], chunks = dense[10];
   constexpr int kAcc = VEC > 0 ? VEC : 1;
-  __m256 acc[kAcc];
-  for (int v = 0; v < kAcc; ++v) acc[v] = VEC > 0 ? _mm256_loadu_ps(lanes + 8 * v) : ninf;
+  __m256 first[kAcc], second[kAcc];
+  for (int v = 0; v < kAcc; ++v) {
+    first[v] = VEC > 0 ? _mm256_loadu_ps(lanes + 8 * v) : ninf;
+    second[v] = VEC > 0 ? _mm256_loadu_ps(lanes + 8 * (VEC + v)) : ninf;
+  }
   for (i64 k0 = 0; k0 < chunks; k0 += kAcc) {
     for (int v = 0; v < kAcc && k0 + v < chunks; ++v) {
       const i64 k = k0 + v, tb = t0 + 8 * k;
@@ -61,11 +66,17 @@ __attribute__((target("avx2,fma"))) void dense_scores_avx2(const float* row, con
       const __m256 lp = _mm256_sub_ps(_mm256_sub_ps(x, sv), _mm256_mul_ps(pv, _mm256_cvtepi32_ps(f)));
       const __m256 sc = _mm256_blendv_ps(ninf, _mm256_add_ps(lp, bv), _mm256_castsi256_ps(child));
       _mm256_storeu_ps(out + 8 * k, sc);
-      if (VEC > 0) acc[v] = _mm256_max_ps(sc, acc[v]);  // NaN in sc keeps acc
+      if (VEC > 0) {
+        second[v] = _mm256_max_ps(_mm256_min_ps(sc, first[v]), second[v]);
+        first[v] = _mm256_max_ps(sc, first[v]);
+      }
     }
   }
   if (VEC > 0)
-    for (int v = 0; v < kAcc; ++v) _mm256_storeu_ps(lanes + 8 * v, acc[v]);
+    for (int v = 0; v < kAcc; ++v) {
+      _mm256_storeu_ps(lanes + 8 * v, first[v]);
+      _mm256_storeu_ps(lanes + 8 * (VEC + v), second[v]);
+    }
 }
 
 using DenseScoresFn = void (*)(const float*, const std::int32_t*, i64, const std::uint32_t*, float, float, float,
@@ -83,7 +94,28 @@ inline DenseScoresFn dense_scores_fn(int vectors) {
 }
 
 /**
- * The cap-th largest of lanes [8 * vectors] (no NaN; 1 <= cap <= 8 * vectors): the smallest
+ * True when a dense row (found by trie_dense_row, so its owner and child count match the node)
+ * is sound enough to read by: at most 32 chunks, as many set bits as children, a first token
+ * that leaves room for 256 more. Rows that trie_dense_rows() made always are.
+ */
+__attribute__((target("popcnt"))) inline bool dense_row_sound(const std::uint32_t* dense) {
+  const std::uint64_t* words = reinterpret_cast<const std::uint64_t*>(dense);
+  const i64 bits = __builtin_popcountll(words[0]) + __builtin_popcountll(words[1]) + __builtin_popcountll(words[2]) +
+                   __builtin_popcountll(words[3]);
+  return dense[10] <= std::uint32_t(kTrieDenseSpan / 8) && bits == i64(dense[11]) &&
+         dense[9] <= std::uint32_t(std::numeric_limits<std::int32_t>::max() - kTrieDenseSpan);
+}
+
+/** The largest child token of a sound dense row (its highest set bit, from the first token). */
+__attribute__((target("lzcnt"))) inline i64 dense_row_last_token(const std::uint32_t* dense) {
+  const std::uint64_t* words = reinterpret_cast<const std::uint64_t*>(dense);
+  for (int w = 3; w >= 0; --w)
+    if (words[w] != 0) return i64(dense[9]) + 64 * w + 63 - i64(__builtin_clzll(words[w]));
+  return i64(dense[9]);
+}
+
+/**
+ * The cap-th largest of lanes [8 * vectors] (1 <= cap <= 8 * vectors): the smallest
  * value with fewer than cap values above it. Branch-free, one compare per pair of lanes.
  */
 __attribute__((target("avx2"))) inline float kth_largest_avx2(const float* lanes, int vectors, int cap) {

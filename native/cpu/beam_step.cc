@@ -65,6 +65,7 @@ struct alignas(64) Scratch {  // one per worker, on its own cache lines (the top
   std::vector<std::int32_t> chosen;
   std::vector<float> bound;       // [children of one node] candidate bounds
   std::vector<float> dense;       // [group_size, 256] pass-1 scores of a group's dense beams
+  std::vector<const std::uint32_t*> dense_of;  // [group_size] each beam's dense row, or null
   TopBuffer top;
 };
 
@@ -91,6 +92,8 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, Scratch& s,
       if (nodes[j] < 0) continue;
       const i64 r = a.input_beams == 1 ? 0 : j;
       if (!std::isnan(s.lse[r])) continue;
+      if (a.input_beams > 1 && r + 4 < a.input_beams && V <= 4096)  // rows stream in ahead of their turn
+        for (i64 off = 0; off < V; off += 16) __builtin_prefetch(rows + (r + 4) * V + off);
       s.lse[r] = lse_fn(rows + r * V, V);
       if (std::isnan(s.lse[r]))
         throw Error("ERR_SEMID_NOT_FINITE", "scores row " + std::to_string(b * a.input_beams + r) +
@@ -111,30 +114,37 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, Scratch& s,
     if (a.group_done && a.group_done[b * G + g]) { deactivate_from(0); continue; }
     s.top.reset(static_cast<std::size_t>(2 * gs));
     // Dense nodes (beam_dense.h), pass 1: the scores of every beam's children and, for groups
-    // of up to 16 beams, a floor under the group's final threshold from >= 2 * cap lane maxima.
+    // of up to 32 beams, a floor under the group's final threshold from the two largest of
+    // >= cap lanes.
     float floor = kNegInf;
 #ifdef SEMID_BEAM_DENSE_AVX2
     if (dense_avx2) {
       const int cap = int(2 * gs);
       int vectors = 1;
-      while (vectors * 8 < 2 * cap) vectors *= 2;
+      while (vectors * 8 < cap) vectors *= 2;
       if (vectors > cpu::kDenseFloorVectors) vectors = 0;
-      float lanes[8 * cpu::kDenseFloorVectors];
-      std::fill(lanes, lanes + 8 * vectors, kNegInf);
+      float lanes[2 * 8 * cpu::kDenseFloorVectors];  // [first, second] largest per lane
+      std::fill(lanes, lanes + 2 * 8 * vectors, kNegInf);
       const cpu::DenseScoresFn dense_scores = cpu::dense_scores_fn(vectors);
       bool any = false;
       for (i64 jl = 0; jl < gs; ++jl) {
         const i64 j = first + jl;
         const std::int32_t node = nodes[j];
+        s.dense_of[jl] = nullptr;
         if (node < 0 || node >= trie.nodes) continue;  // pass 2 reports a bad node
         const std::uint32_t* dense = trie_dense_row(trie, trie.child_start[node], trie.child_start[node + 1]);
         if (dense == nullptr) continue;
+        if (!cpu::dense_row_sound(dense)) dense_row_error(node);
+        if (cpu::dense_row_last_token(dense) >= V)
+          invalid("the trie holds token " + std::to_string(cpu::dense_row_last_token(dense)) + " (a child of node " +
+                  std::to_string(node) + "), outside the vocabulary of " + std::to_string(V) + " scores per row");
+        s.dense_of[jl] = dense;
         const i64 r = a.input_beams == 1 ? 0 : j;
         dense_scores(rows + r * V, s.freq.data(), V, dense, a.logits ? static_cast<float>(s.lse[r]) : 0.0f, a.penalty,
                      bscore[j], s.dense.data() + jl * kTrieDenseSpan, lanes);
         any = true;
       }
-      if (any && vectors > 0) floor = cpu::kth_largest_avx2(lanes, vectors, cap);
+      if (any && vectors > 0) floor = cpu::kth_largest_avx2(lanes, 2 * vectors, cap);
     }
 #endif
     // Log-prob rows are gathered sparsely (only the allowed tokens): fetch the next group's rows
@@ -172,12 +182,12 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, Scratch& s,
                                           " is at a finished ID and there is no end token");
       }
 #ifdef SEMID_BEAM_DENSE_AVX2
-      if (const std::uint32_t* dense = dense_avx2 ? trie_dense_row(trie, c0, c1) : nullptr) {  // pass 2
+      if (const std::uint32_t* dense = dense_avx2 ? s.dense_of[jl] : nullptr) {  // pass 2
         const std::int32_t t0 = std::int32_t(dense[9]);
         cpu::dense_offer_avx2(s.dense.data() + jl * kTrieDenseSpan, dense, std::max(floor, s.top.threshold()),
                               [&](int p, int rank, float sc) {
                                 const std::int32_t t = t0 + p;
-                                if (t >= V) dense_row_error(node);  // a row that is not this trie's
+                                if (t >= V) dense_row_error(node);  // a row that is not this trie's (t0 >= 0)
                                 if (std::isnan(sc)) score_of(t);  // reports the NaN
                                 if (sc > kNegInf) {
                                   __builtin_prefetch(trie.child_node + c0 + rank);  // read (and checked) if it wins
@@ -194,7 +204,11 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, Scratch& s,
       // (NaN fails the comparison and reaches score_of, which reports it). The beam's bounds
       // come in one pass (gathers), then one compare each against the rising threshold.
       if (s.bound.size() < std::size_t(c1 - c0)) s.bound.resize(std::size_t(c1 - c0));
-      bounds(row, trie.child_token + c0, c1 - c0, shift, base, s.bound.data());
+      if (!bounds(row, V, trie.child_token + c0, c1 - c0, shift, base, s.bound.data()))
+        for (std::int32_t e = c0; e < c1; ++e)
+          if (trie.child_token[e] < 0 || trie.child_token[e] >= V)
+            invalid("the trie holds token " + std::to_string(trie.child_token[e]) + " (a child of node " +
+                    std::to_string(node) + "), outside the vocabulary of " + std::to_string(V) + " scores per row");
       const float* bound = s.bound.data();  // [c1 - c0]
       float thr = std::max(floor, s.top.threshold());
       for (std::int32_t e = c0; e < c1; ++e) {
@@ -257,25 +271,18 @@ void validate_beam_step(const TrieView& trie, const BeamStepArgs& a) {
 
 void beam_step_cpu(const TrieView& trie, const BeamStepArgs& a, int threads, const CancelFlag& cancel) {
   validate_beam_step(trie, a);
-  validate_trie_dense_rows(trie);
-  // Tokens on the trie's edges must index the rows; checked once per call (O(edges), a min/max
-  // reduction that vectorises; the offending token is looked up only on failure).
-  std::int32_t lo = 0, hi = 0;
-  for (i64 e = 0; e < trie.edges; ++e) {
-    lo = std::min(lo, trie.child_token[e]);
-    hi = std::max(hi, trie.child_token[e]);
-  }
-  if (lo < 0 || hi >= a.vocab)
-    for (i64 e = 0; e < trie.edges; ++e)
-      if (trie.child_token[e] < 0 || trie.child_token[e] >= a.vocab)
-        invalid("the trie holds token " + std::to_string(trie.child_token[e]) + ", outside the vocabulary of " +
-                std::to_string(a.vocab) + " scores per row");
+  // Tokens index the rows: each node's are checked where it is read (the gather path before its
+  // gathers, the dense path by its rows' soundness and on every offer), not per call over the
+  // whole trie, which would cost a batch of one more than its step.
   if (a.batch == 0) return;
   const int t = resolve_threads(threads, a.batch);
   std::vector<Scratch> scratch(t);
   for (auto& s : scratch) {
     s.lse.resize(a.input_beams);
-    if (trie.dense_rows) s.dense.resize(std::size_t(a.beams / a.groups * kTrieDenseSpan));
+    if (trie.dense_rows) {
+      s.dense.resize(std::size_t(a.beams / a.groups * kTrieDenseSpan));
+      s.dense_of.assign(std::size_t(a.beams / a.groups), nullptr);
+    }
     s.freq.assign(a.vocab, 0);
   }
   const cpu::LogSumExpFn lse_fn = cpu::logsumexp_fn();

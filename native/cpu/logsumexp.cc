@@ -1,9 +1,10 @@
 // Log-sum-exp of a row (see logsumexp.h). The AVX2 path evaluates exp eight lanes at a time with
-// exp_nonpositive256 (relative error <= 1.5e-7 on the terms that matter); the scalar path uses
+// exp_bounded256 (relative error <= 1.5e-7 on the terms that matter); the scalar path uses
 // double exp.
 #include "logsumexp.h"
 #include "simd_exp.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -38,69 +39,124 @@ double logsumexp_scalar(const float* x, i64 n) {
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx2,fma"))) double logsumexp_avx2(const float* x, i64 n) {
-  const __m256 inf = _mm256_set1_ps(std::numeric_limits<float>::infinity());
-  __m256 m0 = _mm256_set1_ps(-std::numeric_limits<float>::infinity()), m1 = m0;
-  __m256 bad = _mm256_setzero_ps();
-  i64 i = 0;
-  for (; i + 16 <= n; i += 16) {  // two chains of max: the pass is bound by loads, not latency
-    const __m256 a = _mm256_loadu_ps(x + i), b = _mm256_loadu_ps(x + i + 8);
-    m0 = _mm256_max_ps(m0, a);
-    m1 = _mm256_max_ps(m1, b);
-    bad = _mm256_or_ps(bad, _mm256_or_ps(_mm256_cmp_ps(a, inf, _CMP_NLT_UQ), _mm256_cmp_ps(b, inf, _CMP_NLT_UQ)));
-  }
-  for (; i + 8 <= n; i += 8) {
-    const __m256 a = _mm256_loadu_ps(x + i);
-    m0 = _mm256_max_ps(m0, a);
-    bad = _mm256_or_ps(bad, _mm256_cmp_ps(a, inf, _CMP_NLT_UQ));  // NaN or +inf
-  }
-  if (_mm256_movemask_ps(bad) != 0 || row_has_nan_or_posinf(x + i, n - i))
-    return std::numeric_limits<double>::quiet_NaN();
-  m0 = _mm256_max_ps(m0, m1);
-  __m128 h = _mm_max_ps(_mm256_castps256_ps128(m0), _mm256_extractf128_ps(m0, 1));
-  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-  h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
-  float m = _mm_cvtss_f32(h);
-  for (i64 j = i; j < n; ++j) m = x[j] > m ? x[j] : m;
-  if (m == -std::numeric_limits<float>::infinity()) return -std::numeric_limits<double>::infinity();
-  const __m256 mb = _mm256_set1_ps(m);
+namespace {
+
+/** Sum of exp(x - ref) over the row, eight lanes at a time (x - ref <= 80), the tail in double. */
+__attribute__((target("avx2,fma"))) double sum_exp_avx2(const float* x, i64 n, float ref) {
+  const __m256 rb = _mm256_set1_ps(ref);
   __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-  i = 0;
+  i64 i = 0;
   for (; i + 32 <= n; i += 32) {
-    s0 = _mm256_add_ps(s0, exp_nonpositive256(_mm256_sub_ps(_mm256_loadu_ps(x + i), mb)));
-    s1 = _mm256_add_ps(s1, exp_nonpositive256(_mm256_sub_ps(_mm256_loadu_ps(x + i + 8), mb)));
-    s2 = _mm256_add_ps(s2, exp_nonpositive256(_mm256_sub_ps(_mm256_loadu_ps(x + i + 16), mb)));
-    s3 = _mm256_add_ps(s3, exp_nonpositive256(_mm256_sub_ps(_mm256_loadu_ps(x + i + 24), mb)));
+    s0 = _mm256_add_ps(s0, exp_bounded256(_mm256_sub_ps(_mm256_loadu_ps(x + i), rb)));
+    s1 = _mm256_add_ps(s1, exp_bounded256(_mm256_sub_ps(_mm256_loadu_ps(x + i + 8), rb)));
+    s2 = _mm256_add_ps(s2, exp_bounded256(_mm256_sub_ps(_mm256_loadu_ps(x + i + 16), rb)));
+    s3 = _mm256_add_ps(s3, exp_bounded256(_mm256_sub_ps(_mm256_loadu_ps(x + i + 24), rb)));
   }
-  for (; i + 8 <= n; i += 8) s0 = _mm256_add_ps(s0, exp_nonpositive256(_mm256_sub_ps(_mm256_loadu_ps(x + i), mb)));
+  for (; i + 8 <= n; i += 8) s0 = _mm256_add_ps(s0, exp_bounded256(_mm256_sub_ps(_mm256_loadu_ps(x + i), rb)));
   const __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
   const __m256d d = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(s)), _mm256_cvtps_pd(_mm256_extractf128_ps(s, 1)));
   const __m128d q = _mm_add_pd(_mm256_castpd256_pd128(d), _mm256_extractf128_pd(d, 1));
   double sum = _mm_cvtsd_f64(_mm_add_sd(q, _mm_unpackhi_pd(q, q)));
-  for (; i < n; ++i) sum += std::exp(double(x[i]) - double(m));
-  return double(m) + std::log(sum);
+  for (; i < n; ++i) sum += std::exp(double(x[i]) - double(ref));
+  return sum;
 }
 
-__attribute__((target("avx2,fma"))) void bounds_avx2(const float* row, const std::int32_t* tok, i64 count,
+__attribute__((target("avx2"))) inline float horizontal_max(__m256 v) {
+  __m128 h = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+  return _mm_cvtss_f32(h);
+}
+
+}  // namespace
+
+// One pass in the common case: the sum of exponentials is taken against the first eight values'
+// maximum while the row's maximum and NaN / +inf are tracked; only a row whose maximum lies more
+// than 80 above that reference (the sum could overflow) is summed again against its maximum.
+__attribute__((target("avx2,fma"))) double logsumexp_avx2(const float* x, i64 n) {
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  const __m256 inf = _mm256_set1_ps(std::numeric_limits<float>::infinity());
+  if (n < 8) return logsumexp_scalar(x, n);
+  const float ref = horizontal_max(_mm256_loadu_ps(x));
+  __m256 mv = _mm256_set1_ps(kNegInf), bad = _mm256_setzero_ps();
+  double sum = 0;
+  i64 i = 0;
+  if (ref > kNegInf && ref < std::numeric_limits<float>::infinity()) {
+    const __m256 rb = _mm256_set1_ps(ref);
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+    for (; i + 16 <= n; i += 16) {
+      const __m256 a = _mm256_loadu_ps(x + i), b = _mm256_loadu_ps(x + i + 8);
+      mv = _mm256_max_ps(mv, _mm256_max_ps(a, b));
+      bad = _mm256_or_ps(bad, _mm256_or_ps(_mm256_cmp_ps(a, inf, _CMP_NLT_UQ), _mm256_cmp_ps(b, inf, _CMP_NLT_UQ)));
+      // A lane above ref + 80 would overflow; min() keeps the sum finite and the check below
+      // sends such a row to the second pass (NaN becomes the bound too, and bad reports it).
+      const __m256 cap = _mm256_set1_ps(80.0f);
+      s0 = _mm256_add_ps(s0, exp_bounded256(_mm256_min_ps(_mm256_sub_ps(a, rb), cap)));
+      s1 = _mm256_add_ps(s1, exp_bounded256(_mm256_min_ps(_mm256_sub_ps(b, rb), cap)));
+    }
+    for (; i + 8 <= n; i += 8) {
+      const __m256 a = _mm256_loadu_ps(x + i);
+      mv = _mm256_max_ps(mv, a);
+      bad = _mm256_or_ps(bad, _mm256_cmp_ps(a, inf, _CMP_NLT_UQ));
+      s0 = _mm256_add_ps(s0, exp_bounded256(_mm256_min_ps(_mm256_sub_ps(a, rb), _mm256_set1_ps(80.0f))));
+    }
+    const __m256 s = _mm256_add_ps(s0, s1);
+    const __m256d d = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(s)), _mm256_cvtps_pd(_mm256_extractf128_ps(s, 1)));
+    const __m128d q = _mm_add_pd(_mm256_castpd256_pd128(d), _mm256_extractf128_pd(d, 1));
+    sum = _mm_cvtsd_f64(_mm_add_sd(q, _mm_unpackhi_pd(q, q)));
+  } else {
+    for (; i + 8 <= n; i += 8) {
+      const __m256 a = _mm256_loadu_ps(x + i);
+      mv = _mm256_max_ps(mv, a);
+      bad = _mm256_or_ps(bad, _mm256_cmp_ps(a, inf, _CMP_NLT_UQ));
+    }
+  }
+  if (_mm256_movemask_ps(bad) != 0 || row_has_nan_or_posinf(x + i, n - i))
+    return std::numeric_limits<double>::quiet_NaN();
+  float m = horizontal_max(mv);
+  for (i64 j = i; j < n; ++j) m = x[j] > m ? x[j] : m;
+  if (m == kNegInf) return -std::numeric_limits<double>::infinity();
+  if (ref > kNegInf && m - ref <= 80.0f) {
+    for (; i < n; ++i) sum += std::exp(double(x[i]) - double(ref));
+    return double(ref) + std::log(sum);
+  }
+  return double(m) + std::log(sum_exp_avx2(x, n, m));  // the reference was too low (or -inf)
+}
+
+__attribute__((target("avx2,fma"))) bool bounds_avx2(const float* row, i64 vocab, const std::int32_t* tok, i64 count,
                                                      float shift, float base, float* bound) {
-  const __m256 sv = _mm256_set1_ps(shift), bv = _mm256_set1_ps(base);
+  // Unsigned compare: a negative token is as large as any, so one test covers both ends.
+  const __m256i hi = _mm256_set1_epi32(int(std::min<i64>(vocab, std::numeric_limits<std::int32_t>::max())));
+  __m256i outside = _mm256_setzero_si256();
   i64 i = 0;
   for (; i + 8 <= count; i += 8) {
+    const __m256i idx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tok + i));
+    outside = _mm256_or_si256(outside, _mm256_cmpeq_epi32(_mm256_max_epu32(idx, hi), idx));
+  }
+  for (i64 j = i; j < count; ++j)
+    if (tok[j] < 0 || tok[j] >= vocab) return false;
+  if (!_mm256_testz_si256(outside, outside)) return false;
+  const __m256 sv = _mm256_set1_ps(shift), bv = _mm256_set1_ps(base);
+  for (i = 0; i + 8 <= count; i += 8) {
     const __m256i idx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tok + i));
     const __m256 x = _mm256_i32gather_ps(row, idx, 4);
     _mm256_storeu_ps(bound + i, _mm256_add_ps(_mm256_sub_ps(x, sv), bv));
   }
   for (; i < count; ++i) bound[i] = (row[tok[i]] - shift) + base;
+  return true;
 }
 #else
 double logsumexp_avx2(const float* x, i64 n) { return logsumexp_scalar(x, n); }
-void bounds_avx2(const float* row, const std::int32_t* tok, i64 count, float shift, float base, float* bound) {
-  bounds_scalar(row, tok, count, shift, base, bound);
+bool bounds_avx2(const float* row, i64 vocab, const std::int32_t* tok, i64 count, float shift, float base, float* bound) {
+  return bounds_scalar(row, vocab, tok, count, shift, base, bound);
 }
 #endif
 
-void bounds_scalar(const float* row, const std::int32_t* tok, i64 count, float shift, float base, float* bound) {
+bool bounds_scalar(const float* row, i64 vocab, const std::int32_t* tok, i64 count, float shift, float base, float* bound) {
+  for (i64 i = 0; i < count; ++i)
+    if (tok[i] < 0 || tok[i] >= vocab) return false;
   for (i64 i = 0; i < count; ++i) bound[i] = (row[tok[i]] - shift) + base;
+  return true;
 }
 
 BoundsFn bounds_fn() {

@@ -21,11 +21,12 @@ bool row_has_nan_or_posinf(const float* x, i64 n);
 
 /**
  * Beam-step candidate bounds of one beam: bound[i] = (row[tok[i]] - shift) + base (float
- * operations) for i < count, eight at a time with a gather on AVX2.
+ * operations) for i < count, eight at a time with a gather on AVX2. Returns false, reading
+ * nothing, when a token lies outside [0, vocab).
  */
-using BoundsFn = void (*)(const float* row, const std::int32_t* tok, i64 count, float shift, float base, float* bound);
+using BoundsFn = bool (*)(const float* row, i64 vocab, const std::int32_t* tok, i64 count, float shift, float base, float* bound);
 BoundsFn bounds_fn();
-void bounds_scalar(const float* row, const std::int32_t* tok, i64 count, float shift, float base, float* bound);
-void bounds_avx2(const float* row, const std::int32_t* tok, i64 count, float shift, float base, float* bound);
+bool bounds_scalar(const float* row, i64 vocab, const std::int32_t* tok, i64 count, float shift, float base, float* bound);
+bool bounds_avx2(const float* row, i64 vocab, const std::int32_t* tok, i64 count, float shift, float base, float* bound);
 
 }  // namespace semid::cpu

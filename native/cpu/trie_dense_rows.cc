@@ -31,20 +31,4 @@ void trie_dense_rows(const TrieView& trie, std::uint32_t* rows) {
   }
 }
 
-void validate_trie_dense_rows(const TrieView& trie) {
-  if (trie.dense_rows == nullptr) return;
-  const i64 rows = trie_dense_rows_words(trie.edges) / kTrieDenseRowWords;
-  for (i64 i = 0; i < rows; ++i) {
-    const std::uint32_t* row = trie.dense_rows + i * kTrieDenseRowWords;
-    if (row[8] == 0) continue;
-    const i64 c0 = i64(row[8]) - 1, count = row[11];
-    i64 bits = 0;
-    for (int w = 0; w < 8; ++w) bits += __builtin_popcount(row[w]);
-    if (c0 / kTrieDenseMinChildren != i || row[10] > kTrieDenseSpan / 8 || bits != count ||
-        count < kTrieDenseMinChildren || c0 + count > trie.edges)
-      throw Error("ERR_SEMID_INVALID_ARG", "dense_rows row " + std::to_string(i) +
-                                               " is not a row that trie_dense_rows() makes for this trie");
-  }
-}
-
 }  // namespace semid

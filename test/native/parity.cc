@@ -394,6 +394,20 @@ static void run_beam(const char* backend, std::mt19937& rng) {
   a.next_parents = np.data(); a.next_tokens = nt.data(); a.finished_count = fc.data(); a.finished_parent = fp.data();
   a.finished_score = fs.data(); a.finished_node = fn.data();
   const i64 c0 = trie.start[std::size_t(trie.node[0])];
+  for (bool with_rows : {false, true}) {  // a vocabulary smaller than the trie's tokens
+    OwnedTrie small = trie;
+    if (!with_rows) small.dense.clear();
+    BeamStepArgs v = a;
+    v.vocab = 200;  // depth-1 nodes hold tokens up to 255
+    std::string what = "no error";
+    try {
+      beam_step_cpu(small.view(), v, 1, CancelFlag{});
+    } catch (const Error& e) {
+      what = e.what();
+    }
+    report(what.find("outside the vocabulary of 200") != std::string::npos,
+           std::string("beam/cpu trie tokens beyond the vocabulary") + (with_rows ? " (dense rows)" : " (gathers)"), what);
+  }
   for (int corruption = 0; corruption < 2; ++corruption) {
     if (corruption == 1 && active_simd() == SimdLevel::Scalar) continue;  // only the AVX2 step reads the tokens from rows
     OwnedTrie bad = trie;
@@ -406,7 +420,7 @@ static void run_beam(const char* backend, std::mt19937& rng) {
     } catch (const Error& e) {
       what = e.what();
     }
-    report(what.find("dense_rows") != std::string::npos, corruption == 0 ? "beam/cpu dense row with a wrong bit count" : "beam/cpu dense row with shifted tokens", what);
+    report(what.find("dense_rows") != std::string::npos || (corruption == 1 && what.find("vocabulary") != std::string::npos), corruption == 0 ? "beam/cpu dense row with a wrong bit count" : "beam/cpu dense row with shifted tokens", what);
   }
 }
 

@@ -72,12 +72,6 @@ inline const std::uint32_t* trie_dense_row(const TrieView& trie, i64 c0, i64 c1)
  */
 void trie_dense_rows(const TrieView& trie, std::uint32_t* rows);
 
-/**
- * Checks trie.dense_rows (when set) so that no row can lead a step outside its buffers: each
- * owned row sits at its owner's c0 / 32, spans <= 32 chunks and has as many set bits as it
- * claims children, within the edges. O(edges / 32); throws ERR_SEMID_INVALID_ARG.
- */
-void validate_trie_dense_rows(const TrieView& trie);
 
 struct BeamStepArgs {
   i64 batch = 0, beams = 0, groups = 1, vocab = 0;
