@@ -20,26 +20,37 @@
 
 namespace semid::cpu {
 
+/** Lane masks of the 256 byte values: lane l of entry b is all ones when bit l of b is set. */
+struct LaneMasks {
+  alignas(32) std::int32_t lanes[256][8];
+  constexpr LaneMasks() : lanes() {
+    for (int b = 0; b < 256; ++b)
+      for (int l = 0; l < 8; ++l) lanes[b][l] = (b >> l) & 1 ? -1 : 0;
+  }
+};
+inline constexpr LaneMasks kLaneMasks{};
+
 /** Lane vectors that pass 1 can max-accumulate into: floors for groups of up to 32 beams. */
 constexpr int kDenseFloorVectors = 8;
 
 /**
  * Pass 1 for one beam at a dense node: the exact score of every token of the row's span,
- * (row[t] - shift - penalty * freq[t]) + base with each operation rounded to float as in the
- * gather path (x - penalty * 0 is x exactly, so the penalty needs no branch), into
- * out [8 * chunks], non-children as -inf; with VEC > 0 also the two largest per lane are kept in
+ * ((row[t] - shift) - penalty[t]) + base with each operation rounded to float as in the gather
+ * path (penalty[t] = penalty * freq[t], and x - 0 is x exactly, so it needs no branch), into
+ * out [8 * chunks], non-children as -inf; false when a child's score is NaN (the caller reports
+ * it, so pass 2 never sees one). With VEC > 0 also the two largest per lane are kept in
  * lanes [2, 8 * VEC] (first and second; chunk k goes to vector k % VEC): distinct candidates, so
  * the cap-th largest of them is a floor, and it is the true cap-th best unless a lane holds three
- * of the best. NaN (reported by pass 2) may leave them wrong, harmlessly. `dense` is the node's
- * row (semid/beam.h layout); `row` and `freq` hold V entries.
+ * of the best. `dense` is the node's
+ * row (semid/beam.h layout); `row` and `penalty` hold V entries.
  */
 template <int VEC>
-__attribute__((target("avx2,fma"))) void dense_scores_avx2(const float* row, const std::int32_t* freq, i64 V,
-                                                           const std::uint32_t* dense, float shift, float penalty,
-                                                           float base, float* out, float* lanes) {
-  const __m256 sv = _mm256_set1_ps(shift), pv = _mm256_set1_ps(penalty), bv = _mm256_set1_ps(base);
+__attribute__((target("avx2,fma"))) bool dense_scores_avx2(const float* row, const float* penalty, i64 V,
+                                                           const std::uint32_t* dense, float shift, float base,
+                                                           float* out, float* lanes) {
+  const __m256 sv = _mm256_set1_ps(shift), bv = _mm256_set1_ps(base);
   const __m256 ninf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
-  const __m256i lane_bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  __m256 nan = _mm256_setzero_ps();
   const std::uint8_t* bits = reinterpret_cast<const std::uint8_t*>(dense);  // little-endian words
   const i64 t0 = dense[9], chunks = dense[10];
   constexpr int kAcc = VEC > 0 ? VEC : 1;
@@ -51,21 +62,20 @@ __attribute__((target("avx2,fma"))) void dense_scores_avx2(const float* row, con
   for (i64 k0 = 0; k0 < chunks; k0 += kAcc) {
     for (int v = 0; v < kAcc && k0 + v < chunks; ++v) {
       const i64 k = k0 + v, tb = t0 + 8 * k;
-      const __m256i child = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(int(bits[k])), lane_bit), lane_bit);
-      __m256 x;
-      __m256i f;
+      const __m256 child = _mm256_load_ps(reinterpret_cast<const float*>(kLaneMasks.lanes[bits[k]]));
+      __m256 x, pen;
       if (tb + 8 <= V) {
         x = _mm256_loadu_ps(row + tb);
-        f = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(freq + tb));
+        pen = _mm256_loadu_ps(penalty + tb);
       } else {  // the row's last tokens: no read past its end
         const i64 left = V - tb;  // tokens of this chunk inside the row (none when the row ends before it)
         const __m256i in_row = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(left < 0 ? 0 : left)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
         x = _mm256_maskload_ps(row + tb, in_row);
-        f = _mm256_maskload_epi32(freq + tb, in_row);
+        pen = _mm256_maskload_ps(penalty + tb, in_row);
       }
-      const __m256 lp = _mm256_sub_ps(_mm256_sub_ps(x, sv), _mm256_mul_ps(pv, _mm256_cvtepi32_ps(f)));
-      const __m256 sc = _mm256_blendv_ps(ninf, _mm256_add_ps(lp, bv), _mm256_castsi256_ps(child));
+      const __m256 sc = _mm256_blendv_ps(ninf, _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(x, sv), pen), bv), child);
       _mm256_storeu_ps(out + 8 * k, sc);
+      nan = _mm256_or_ps(nan, _mm256_cmp_ps(sc, sc, _CMP_UNORD_Q));
       if (VEC > 0) {
         second[v] = _mm256_max_ps(_mm256_min_ps(sc, first[v]), second[v]);
         first[v] = _mm256_max_ps(sc, first[v]);
@@ -77,10 +87,10 @@ __attribute__((target("avx2,fma"))) void dense_scores_avx2(const float* row, con
       _mm256_storeu_ps(lanes + 8 * v, first[v]);
       _mm256_storeu_ps(lanes + 8 * (VEC + v), second[v]);
     }
+  return _mm256_movemask_ps(nan) == 0;
 }
 
-using DenseScoresFn = void (*)(const float*, const std::int32_t*, i64, const std::uint32_t*, float, float, float,
-                               float*, float*);
+using DenseScoresFn = bool (*)(const float*, const float*, i64, const std::uint32_t*, float, float, float*, float*);
 
 /** Pass 1 accumulating into `vectors` lane vectors (0, 1, 2, 4 or 8; 0: scores only). */
 inline DenseScoresFn dense_scores_fn(int vectors) {
@@ -136,9 +146,9 @@ __attribute__((target("avx2"))) inline float kth_largest_avx2(const float* lanes
 }
 
 /**
- * Pass 2 for one beam at a dense node: the pass-1 scores `sc` [8 * chunks] of children that are
- * not below the threshold (NaN passes, for offer to report) go to offer(bit position, edge rank
- * within the node, score), which returns the new threshold.
+ * Pass 2 for one beam at a dense node: the pass-1 scores `sc` [8 * chunks] (no NaN) of children
+ * that are not below the threshold go to offer(bit position, edge rank within the node, score),
+ * which returns the new threshold. Four chunks are tested at once where they can be.
  */
 template <class Offer>
 __attribute__((target("avx2,popcnt"))) inline void dense_offer_avx2(const float* sc, const std::uint32_t* dense,
@@ -148,6 +158,14 @@ __attribute__((target("avx2,popcnt"))) inline void dense_offer_avx2(const float*
   const i64 chunks = dense[10];
   __m256 tv = _mm256_set1_ps(thr);
   for (i64 k = 0; k < chunks; ++k) {
+    if ((k & 3) == 0 && k + 4 <= chunks) {  // four chunks at once: most pass nothing
+      const __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_loadu_ps(sc + 8 * k), _mm256_loadu_ps(sc + 8 * k + 8)),
+                                     _mm256_max_ps(_mm256_loadu_ps(sc + 8 * k + 16), _mm256_loadu_ps(sc + 8 * k + 24)));
+      if (_mm256_movemask_ps(_mm256_cmp_ps(m, tv, _CMP_NLT_UQ)) == 0) {  // pass 1 let no NaN through
+        k += 3;
+        continue;
+      }
+    }
     unsigned pass = unsigned(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(sc + 8 * k), tv, _CMP_NLT_UQ))) & bits[k];
     if (pass == 0) continue;
     do {

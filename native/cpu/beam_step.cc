@@ -62,6 +62,7 @@ struct TopBuffer {
 struct alignas(64) Scratch {  // one per worker, on its own cache lines (the top buffer changes per offer)
   std::vector<double> lse;        // [input_beams]
   std::vector<std::int32_t> freq; // [vocab], zero between queries
+  std::vector<float> pen;         // [vocab] penalty * freq, zero between queries (dense rows only)
   std::vector<std::int32_t> chosen;
   std::vector<float> bound;       // [children of one node] candidate bounds
   std::vector<float> dense;       // [group_size, 256] pass-1 scores of a group's dense beams
@@ -140,8 +141,13 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, Scratch& s,
                   std::to_string(node) + "), outside the vocabulary of " + std::to_string(V) + " scores per row");
         s.dense_of[jl] = dense;
         const i64 r = a.input_beams == 1 ? 0 : j;
-        dense_scores(rows + r * V, s.freq.data(), V, dense, a.logits ? static_cast<float>(s.lse[r]) : 0.0f, a.penalty,
-                     bscore[j], s.dense.data() + jl * kTrieDenseSpan, lanes);
+        float* scores = s.dense.data() + jl * kTrieDenseSpan;  // [8 * chunks]
+        if (!dense_scores(rows + r * V, s.pen.data(), V, dense, a.logits ? static_cast<float>(s.lse[r]) : 0.0f,
+                          bscore[j], scores, lanes))
+          for (i64 p = 0; p < 8 * i64(dense[10]); ++p)
+            if (std::isnan(scores[p]))
+              throw Error("ERR_SEMID_NOT_FINITE", "scores hold NaN for query " + std::to_string(b) + ", beam " +
+                                                      std::to_string(j) + ", token " + std::to_string(dense[9] + p));
         any = true;
       }
       if (any && vectors > 0) floor = cpu::kth_largest_avx2(lanes, 2 * vectors, cap);
@@ -244,9 +250,12 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, Scratch& s,
     for (i64 jl = 0; jl < filled; ++jl) {
       const std::int32_t t = a.next_tokens[b * B + first + jl];
       if (s.freq[t]++ == 0) s.chosen.push_back(t);
+      if (!s.pen.empty()) s.pen[t] = a.penalty * static_cast<float>(s.freq[t]);
     }
   }
   for (std::int32_t t : s.chosen) s.freq[t] = 0;
+  if (!s.pen.empty())
+    for (std::int32_t t : s.chosen) s.pen[t] = 0.0f;
 }
 
 }  // namespace
@@ -282,6 +291,7 @@ void beam_step_cpu(const TrieView& trie, const BeamStepArgs& a, int threads, con
     if (trie.dense_rows) {
       s.dense.resize(std::size_t(a.beams / a.groups * kTrieDenseSpan));
       s.dense_of.assign(std::size_t(a.beams / a.groups), nullptr);
+      s.pen.assign(std::size_t(a.vocab), 0.0f);
     }
     s.freq.assign(a.vocab, 0);
   }

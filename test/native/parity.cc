@@ -394,6 +394,22 @@ static void run_beam(const char* backend, std::mt19937& rng) {
   a.next_parents = np.data(); a.next_tokens = nt.data(); a.finished_count = fc.data(); a.finished_parent = fp.data();
   a.finished_score = fs.data(); a.finished_node = fn.data();
   const i64 c0 = trie.start[std::size_t(trie.node[0])];
+  for (bool with_rows : {false, true}) {  // NaN at a child's log-probability is reported, both paths
+    OwnedTrie t2 = trie;
+    if (!with_rows) t2.dense.clear();
+    std::vector<float> nan_scores = scores;
+    nan_scores[7 * 256 + std::size_t(trie.token[std::size_t(c0) + 5])] = std::nanf("");  // beam 7, its node's 6th child
+    BeamStepArgs v = a;
+    v.scores = nan_scores.data();
+    std::string what = "no error";
+    try {
+      beam_step_cpu(t2.view(), v, 1, CancelFlag{});
+    } catch (const Error& e) {
+      what = e.what();
+    }
+    report(what.find("NaN") != std::string::npos && what.find("beam 7") != std::string::npos,
+           std::string("beam/cpu NaN log-probability") + (with_rows ? " (dense rows)" : " (gathers)"), what);
+  }
   for (bool with_rows : {false, true}) {  // a vocabulary smaller than the trie's tokens
     OwnedTrie small = trie;
     if (!with_rows) small.dense.clear();
