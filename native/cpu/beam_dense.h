@@ -148,35 +148,34 @@ __attribute__((target("avx2"))) inline float kth_largest_avx2(const float* lanes
 /**
  * Pass 2 for one beam at a dense node: the pass-1 scores `sc` [8 * chunks] (no NaN) of children
  * that are not below the threshold go to offer(bit position, edge rank within the node, score),
- * which returns the new threshold. Four chunks are tested at once where they can be.
+ * which returns the new threshold.
  */
 template <class Offer>
-__attribute__((target("avx2,popcnt"))) inline void dense_offer_avx2(const float* sc, const std::uint32_t* dense,
-                                                                   float thr, Offer&& offer) {
+__attribute__((target("avx2,popcnt,bmi"))) inline void dense_offer_avx2(const float* sc, const std::uint32_t* dense,
+                                                                       float thr, Offer&& offer) {
   const std::uint8_t* bits = reinterpret_cast<const std::uint8_t*>(dense);
   const std::uint64_t* words = reinterpret_cast<const std::uint64_t*>(dense);
   const i64 chunks = dense[10];
-  __m256 tv = _mm256_set1_ps(thr);
-  for (i64 k = 0; k < chunks; ++k) {
-    if ((k & 3) == 0 && k + 4 <= chunks) {  // four chunks at once: most pass nothing
-      const __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_loadu_ps(sc + 8 * k), _mm256_loadu_ps(sc + 8 * k + 8)),
-                                     _mm256_max_ps(_mm256_loadu_ps(sc + 8 * k + 16), _mm256_loadu_ps(sc + 8 * k + 24)));
-      if (_mm256_movemask_ps(_mm256_cmp_ps(m, tv, _CMP_NLT_UQ)) == 0) {  // pass 1 let no NaN through
-        k += 3;
-        continue;
-      }
-    }
-    unsigned pass = unsigned(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(sc + 8 * k), tv, _CMP_NLT_UQ))) & bits[k];
-    if (pass == 0) continue;
-    do {
-      const int p = int(8 * k) + __builtin_ctz(pass);
-      pass &= pass - 1;
-      if (sc[p] < thr) continue;  // the threshold rose within this chunk
-      int rank = int(__builtin_popcountll(words[p >> 6] & ((std::uint64_t(1) << (p & 63)) - 1)));
-      for (int q = 0; q < (p >> 6); ++q) rank += int(__builtin_popcountll(words[q]));
+  // Which children pass, as a 256-bit mask laid out like the row's bits (byte k: chunk k), made
+  // without a branch: with ~2 candidates a beam, a branch per chunk or per block of chunks costs
+  // a mispredict per candidate and more.
+  alignas(32) std::uint8_t pass[32] = {};
+  const __m256 tv = _mm256_set1_ps(thr);
+  for (i64 k = 0; k < chunks; ++k)
+    pass[k] = std::uint8_t(unsigned(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(sc + 8 * k), tv, _CMP_NLT_UQ))) & bits[k]);
+  const std::uint64_t* pass_words = reinterpret_cast<const std::uint64_t*>(pass);
+  int below = 0;  // children before the current word
+  for (int w = 0; w < 4; ++w) {
+    std::uint64_t word = pass_words[w];
+    while (word != 0) {
+      const int bit = __builtin_ctzll(word);
+      word &= word - 1;
+      const int p = 64 * w + bit;
+      if (sc[p] < thr) continue;  // the threshold rose since the mask was made
+      const int rank = below + int(__builtin_popcountll(words[w] & ((std::uint64_t(1) << bit) - 1)));
       thr = offer(p, rank, sc[p]);
-    } while (pass != 0);
-    tv = _mm256_set1_ps(thr);
+    }
+    below += int(__builtin_popcountll(words[w]));
   }
 }
 

@@ -35,22 +35,25 @@ inline bool better(float s1, i64 f1, float s2, i64 f2) { return s1 > s2 || (s1 =
 
 /** Keeps the best `cap` candidates, sorted best first (storage reserved once, no allocation). */
 struct TopBuffer {
-  std::vector<Candidate> items;
-  std::size_t cap = 0;
+  std::vector<Candidate> storage;  // capacity cap; items [0, size)
+  std::size_t cap = 0, size = 0;
   void reset(std::size_t c) {
     cap = c;
-    if (items.capacity() < c + 1) items.reserve(c + 1);
-    items.clear();
+    if (storage.size() < c) storage.resize(c);
+    size = 0;
   }
+  const Candidate* begin() const { return storage.data(); }
   /** Scores below this cannot enter (ties still can, by the flat index). */
-  float threshold() const { return items.size() == cap ? items.back().score : kNegInf; }
+  float threshold() const { return size == cap ? storage[size - 1].score : kNegInf; }
   void offer(const Candidate& c) {
-    std::size_t n = items.size();
-    if (n == cap && !better(c.score, c.flat, items[n - 1].score, items[n - 1].flat)) return;
-    if (n < cap) items.emplace_back(c);  // room for the shift below (capacity reserved)
-    else n = cap - 1;                    // the worst falls off
-    Candidate* a = items.data();
-    std::size_t pos = n;
+    Candidate* a = storage.data();
+    std::size_t pos;
+    if (size < cap) {
+      pos = size++;
+    } else {
+      if (!better(c.score, c.flat, a[cap - 1].score, a[cap - 1].flat)) return;
+      pos = cap - 1;  // the worst falls off
+    }
     while (pos > 0 && better(c.score, c.flat, a[pos - 1].score, a[pos - 1].flat)) {
       a[pos] = a[pos - 1];
       --pos;
@@ -86,21 +89,20 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, Scratch& s,
   const float* rows = a.scores + b * a.input_beams * V;
   const std::int32_t* nodes = a.nodes + b * B;
   const float* bscore = a.beam_scores + b * B;
-  // Log-normalisers of the rows some active beam reads.
-  if (a.logits) {
+  // Log-normalisers of the rows some active beam reads, each computed by the group that reads it
+  // (so that the row is still in L1 for that group's passes).
+  if (a.logits)
     for (i64 r = 0; r < a.input_beams; ++r) s.lse[r] = std::numeric_limits<double>::quiet_NaN();
-    for (i64 j = 0; j < B; ++j) {
-      if (nodes[j] < 0) continue;
-      const i64 r = a.input_beams == 1 ? 0 : j;
-      if (!std::isnan(s.lse[r])) continue;
-      if (a.input_beams > 1 && r + 4 < a.input_beams && V <= 4096)  // rows stream in ahead of their turn
-        for (i64 off = 0; off < V; off += 16) __builtin_prefetch(rows + (r + 4) * V + off);
-      s.lse[r] = lse_fn(rows + r * V, V);
-      if (std::isnan(s.lse[r]))
-        throw Error("ERR_SEMID_NOT_FINITE", "scores row " + std::to_string(b * a.input_beams + r) +
-                                                " (query " + std::to_string(b) + ") holds NaN or +Infinity");
-    }
-  }
+  auto normalise = [&](i64 j) {
+    const i64 r = a.input_beams == 1 ? 0 : j;
+    if (!std::isnan(s.lse[r])) return;
+    if (a.input_beams > 1 && r + 4 < a.input_beams && V <= 4096)  // rows stream in ahead of their turn
+      for (i64 off = 0; off < V; off += 16) __builtin_prefetch(rows + (r + 4) * V + off);
+    s.lse[r] = lse_fn(rows + r * V, V);
+    if (std::isnan(s.lse[r]))
+      throw Error("ERR_SEMID_NOT_FINITE", "scores row " + std::to_string(b * a.input_beams + r) +
+                                              " (query " + std::to_string(b) + ") holds NaN or +Infinity");
+  };
   s.chosen.clear();
   for (i64 g = 0; g < G; ++g) {
     const i64 first = g * gs;
@@ -114,6 +116,9 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, Scratch& s,
     };
     if (a.group_done && a.group_done[b * G + g]) { deactivate_from(0); continue; }
     s.top.reset(static_cast<std::size_t>(2 * gs));
+    if (a.logits)
+      for (i64 j = first; j < first + gs; ++j)
+        if (nodes[j] >= 0) normalise(j);
     // Dense nodes (beam_dense.h), pass 1: the scores of every beam's children and, for groups
     // of up to 32 beams, a floor under the group's final threshold from the two largest of
     // >= cap lanes.
@@ -228,8 +233,8 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, Scratch& s,
       }
     }
     i64 filled = 0;
-    const auto& top = s.top.items;
-    for (std::size_t rank = 0; rank < top.size() && filled < gs; ++rank) {
+    const Candidate* top = s.top.begin();
+    for (std::size_t rank = 0; rank < s.top.size && filled < gs; ++rank) {
       const Candidate& c = top[rank];
       if (c.edge < 0) {
         if (static_cast<i64>(rank) >= gs) continue;
