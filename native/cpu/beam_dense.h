@@ -37,20 +37,20 @@ constexpr int kDenseFloorVectors = 8;
  * Pass 1 for one beam at a dense node: the exact score of every token of the row's span,
  * ((row[t] - shift) - penalty[t]) + base with each operation rounded to float as in the gather
  * path (penalty[t] = penalty * freq[t], and x - 0 is x exactly, so it needs no branch), into
- * out [8 * chunks], non-children as -inf; false when a child's score is NaN (the caller reports
- * it, so pass 2 never sees one). With VEC > 0 also the two largest per lane are kept in
+ * out [8 * chunks], non-children as -inf. The base must be finite: then a NaN score means a
+ * NaN (or inf - inf) log-probability, which pass 2 always reaches and reports, so a lane maximum
+ * that NaN left wrong never decides anything. With VEC > 0 also the two largest per lane are kept in
  * lanes [2, 8 * VEC] (first and second; chunk k goes to vector k % VEC): distinct candidates, so
  * the cap-th largest of them is a floor, and it is the true cap-th best unless a lane holds three
  * of the best. `dense` is the node's
  * row (semid/beam.h layout); `row` and `penalty` hold V entries.
  */
 template <int VEC>
-__attribute__((target("avx2,fma"))) bool dense_scores_avx2(const float* row, const float* penalty, i64 V,
+__attribute__((target("avx2,fma"))) void dense_scores_avx2(const float* row, const float* penalty, i64 V,
                                                            const std::uint32_t* dense, float shift, float base,
                                                            float* out, float* lanes) {
   const __m256 sv = _mm256_set1_ps(shift), bv = _mm256_set1_ps(base);
   const __m256 ninf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
-  __m256 nan = _mm256_setzero_ps();
   const std::uint8_t* bits = reinterpret_cast<const std::uint8_t*>(dense);  // little-endian words
   const i64 t0 = dense[9], chunks = dense[10];
   constexpr int kAcc = VEC > 0 ? VEC : 1;
@@ -75,7 +75,6 @@ __attribute__((target("avx2,fma"))) bool dense_scores_avx2(const float* row, con
       }
       const __m256 sc = _mm256_blendv_ps(ninf, _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(x, sv), pen), bv), child);
       _mm256_storeu_ps(out + 8 * k, sc);
-      nan = _mm256_or_ps(nan, _mm256_cmp_ps(sc, sc, _CMP_UNORD_Q));
       if (VEC > 0) {
         second[v] = _mm256_max_ps(_mm256_min_ps(sc, first[v]), second[v]);
         first[v] = _mm256_max_ps(sc, first[v]);
@@ -87,10 +86,9 @@ __attribute__((target("avx2,fma"))) bool dense_scores_avx2(const float* row, con
       _mm256_storeu_ps(lanes + 8 * v, first[v]);
       _mm256_storeu_ps(lanes + 8 * (VEC + v), second[v]);
     }
-  return _mm256_movemask_ps(nan) == 0;
 }
 
-using DenseScoresFn = bool (*)(const float*, const float*, i64, const std::uint32_t*, float, float, float*, float*);
+using DenseScoresFn = void (*)(const float*, const float*, i64, const std::uint32_t*, float, float, float*, float*);
 
 /** Pass 1 accumulating into `vectors` lane vectors (0, 1, 2, 4 or 8; 0: scores only). */
 inline DenseScoresFn dense_scores_fn(int vectors) {
@@ -146,8 +144,8 @@ __attribute__((target("avx2"))) inline float kth_largest_avx2(const float* lanes
 }
 
 /**
- * Pass 2 for one beam at a dense node: the pass-1 scores `sc` [8 * chunks] (no NaN) of children
- * that are not below the threshold go to offer(bit position, edge rank within the node, score),
+ * Pass 2 for one beam at a dense node: the pass-1 scores `sc` [8 * chunks] of children that are
+ * not below the threshold, and NaN, go to offer(bit position, edge rank within the node, score),
  * which returns the new threshold.
  */
 template <class Offer>

@@ -139,20 +139,16 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, Scratch& s,
         s.dense_of[jl] = nullptr;
         if (node < 0 || node >= trie.nodes) continue;  // pass 2 reports a bad node
         const std::uint32_t* dense = trie_dense_row(trie, trie.child_start[node], trie.child_start[node + 1]);
-        if (dense == nullptr) continue;
+        if (dense == nullptr || !(std::fabs(bscore[j]) < std::numeric_limits<float>::infinity()))
+          continue;  // a beam score of +-inf or NaN takes the gather path (the oracle's own handling)
         if (!cpu::dense_row_sound(dense)) dense_row_error(node);
         if (cpu::dense_row_last_token(dense) >= V)
           invalid("the trie holds token " + std::to_string(cpu::dense_row_last_token(dense)) + " (a child of node " +
                   std::to_string(node) + "), outside the vocabulary of " + std::to_string(V) + " scores per row");
         s.dense_of[jl] = dense;
         const i64 r = a.input_beams == 1 ? 0 : j;
-        float* scores = s.dense.data() + jl * kTrieDenseSpan;  // [8 * chunks]
-        if (!dense_scores(rows + r * V, s.pen.data(), V, dense, a.logits ? static_cast<float>(s.lse[r]) : 0.0f,
-                          bscore[j], scores, lanes))
-          for (i64 p = 0; p < 8 * i64(dense[10]); ++p)
-            if (std::isnan(scores[p]))
-              throw Error("ERR_SEMID_NOT_FINITE", "scores hold NaN for query " + std::to_string(b) + ", beam " +
-                                                      std::to_string(j) + ", token " + std::to_string(dense[9] + p));
+        dense_scores(rows + r * V, s.pen.data(), V, dense, a.logits ? static_cast<float>(s.lse[r]) : 0.0f, bscore[j],
+                     s.dense.data() + jl * kTrieDenseSpan, lanes);
         any = true;
       }
       if (any && vectors > 0) floor = cpu::kth_largest_avx2(lanes, 2 * vectors, cap);

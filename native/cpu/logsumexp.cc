@@ -71,56 +71,42 @@ __attribute__((target("avx2"))) inline float horizontal_max(__m256 v) {
 }  // namespace
 
 // One pass in the common case: the sum of exponentials is taken against the first eight values'
-// maximum while the row's maximum and NaN / +inf are tracked; only a row whose maximum lies more
-// than 80 above that reference (the sum could overflow) is summed again against its maximum.
+// maximum while the row's maximum is tracked; only a row whose maximum lies more than 80 above
+// that reference (lanes could overflow) is summed again against its maximum. NaN and +inf make
+// the sum NaN (exp_bounded256), which is how they are found.
 __attribute__((target("avx2,fma"))) double logsumexp_avx2(const float* x, i64 n) {
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-  const __m256 inf = _mm256_set1_ps(std::numeric_limits<float>::infinity());
   if (n < 8) return logsumexp_scalar(x, n);
   const float ref = horizontal_max(_mm256_loadu_ps(x));
-  __m256 mv = _mm256_set1_ps(kNegInf), bad = _mm256_setzero_ps();
-  double sum = 0;
+  if (!(ref > kNegInf)) return logsumexp_scalar(x, n);  // a leading chunk of -inf (or NaN): rare
+  const __m256 rb = _mm256_set1_ps(ref);
+  __m256 mv = _mm256_set1_ps(kNegInf), s0 = _mm256_setzero_ps(), s1 = s0;
   i64 i = 0;
-  if (ref > kNegInf && ref < std::numeric_limits<float>::infinity()) {
-    const __m256 rb = _mm256_set1_ps(ref);
-    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
-    for (; i + 16 <= n; i += 16) {
-      const __m256 a = _mm256_loadu_ps(x + i), b = _mm256_loadu_ps(x + i + 8);
-      mv = _mm256_max_ps(mv, _mm256_max_ps(a, b));
-      bad = _mm256_or_ps(bad, _mm256_or_ps(_mm256_cmp_ps(a, inf, _CMP_NLT_UQ), _mm256_cmp_ps(b, inf, _CMP_NLT_UQ)));
-      // A lane above ref + 80 would overflow; min() keeps the sum finite and the check below
-      // sends such a row to the second pass (NaN becomes the bound too, and bad reports it).
-      const __m256 cap = _mm256_set1_ps(80.0f);
-      s0 = _mm256_add_ps(s0, exp_bounded256(_mm256_min_ps(_mm256_sub_ps(a, rb), cap)));
-      s1 = _mm256_add_ps(s1, exp_bounded256(_mm256_min_ps(_mm256_sub_ps(b, rb), cap)));
-    }
-    for (; i + 8 <= n; i += 8) {
-      const __m256 a = _mm256_loadu_ps(x + i);
-      mv = _mm256_max_ps(mv, a);
-      bad = _mm256_or_ps(bad, _mm256_cmp_ps(a, inf, _CMP_NLT_UQ));
-      s0 = _mm256_add_ps(s0, exp_bounded256(_mm256_min_ps(_mm256_sub_ps(a, rb), _mm256_set1_ps(80.0f))));
-    }
+  for (; i + 16 <= n; i += 16) {
+    const __m256 a = _mm256_loadu_ps(x + i), b = _mm256_loadu_ps(x + i + 8);
+    mv = _mm256_max_ps(mv, _mm256_max_ps(a, b));
+    s0 = _mm256_add_ps(s0, exp_bounded256(_mm256_sub_ps(a, rb)));
+    s1 = _mm256_add_ps(s1, exp_bounded256(_mm256_sub_ps(b, rb)));
+  }
+  for (; i + 8 <= n; i += 8) {
+    const __m256 a = _mm256_loadu_ps(x + i);
+    mv = _mm256_max_ps(mv, a);
+    s0 = _mm256_add_ps(s0, exp_bounded256(_mm256_sub_ps(a, rb)));
+  }
+  if (row_has_nan_or_posinf(x + i, n - i)) return std::numeric_limits<double>::quiet_NaN();
+  float m = horizontal_max(mv);
+  for (i64 j = i; j < n; ++j) m = x[j] > m ? x[j] : m;
+  if (m - ref <= 80.0f) {  // no lane could overflow: the sum stands (NaN when the row holds NaN / +inf)
     const __m256 s = _mm256_add_ps(s0, s1);
     const __m256d d = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(s)), _mm256_cvtps_pd(_mm256_extractf128_ps(s, 1)));
     const __m128d q = _mm_add_pd(_mm256_castpd256_pd128(d), _mm256_extractf128_pd(d, 1));
-    sum = _mm_cvtsd_f64(_mm_add_sd(q, _mm_unpackhi_pd(q, q)));
-  } else {
-    for (; i + 8 <= n; i += 8) {
-      const __m256 a = _mm256_loadu_ps(x + i);
-      mv = _mm256_max_ps(mv, a);
-      bad = _mm256_or_ps(bad, _mm256_cmp_ps(a, inf, _CMP_NLT_UQ));
-    }
-  }
-  if (_mm256_movemask_ps(bad) != 0 || row_has_nan_or_posinf(x + i, n - i))
-    return std::numeric_limits<double>::quiet_NaN();
-  float m = horizontal_max(mv);
-  for (i64 j = i; j < n; ++j) m = x[j] > m ? x[j] : m;
-  if (m == kNegInf) return -std::numeric_limits<double>::infinity();
-  if (ref > kNegInf && m - ref <= 80.0f) {
+    double sum = _mm_cvtsd_f64(_mm_add_sd(q, _mm_unpackhi_pd(q, q)));
     for (; i < n; ++i) sum += std::exp(double(x[i]) - double(ref));
-    return double(ref) + std::log(sum);
+    return std::isnan(sum) ? sum : double(ref) + std::log(sum);
   }
-  return double(m) + std::log(sum_exp_avx2(x, n, m));  // the reference was too low (or -inf)
+  // The reference was too low (or m is NaN / +inf: the sum below is NaN then).
+  const double sum = sum_exp_avx2(x, n, m);
+  return std::isnan(sum) ? sum : double(m) + std::log(sum);
 }
 
 __attribute__((target("avx2,fma"))) bool bounds_avx2(const float* row, i64 vocab, const std::int32_t* tok, i64 count,

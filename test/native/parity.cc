@@ -2,6 +2,7 @@
 //   every CPU SIMD path and the CUDA backend against the simplest CPU oracle, on shapes that are
 //   not multiples of any tile, with sentinels around outputs to catch out-of-bounds writes.
 // Prints one line per case and ends with "N passed, N failed"; exit code 1 on any failure.
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -20,6 +21,7 @@
 #include "semid/svd.h"
 #include "random_trie.h"
 #include "distance.h"  // internal CPU kernels (native/cpu)
+#include "logsumexp.h"
 
 using namespace semid;
 
@@ -172,6 +174,46 @@ static void syrk_case(i64 k, i64 p, bool trans, bool centred, std::mt19937& rng)
 
 // PrefaultedAllocator: a large buffer (mapped, faulted in parallel) and a small one (calloc) both
 // come back as zeros from resize, and hold what is written to them.
+// Log-sum-exp, AVX2 against the scalar double oracle: random rows of every length up to 300,
+// a leading chunk of -inf, a maximum far above the first chunk (the second pass), all -inf,
+// NaN and +inf anywhere (NaN out), huge negative logits (clamped terms).
+static void logsumexp_cases(std::mt19937& rng) {
+  if (static_cast<int>(detected_simd()) < static_cast<int>(SimdLevel::Avx2Fma)) return;
+  std::uniform_real_distribution<float> u(-6.0f, 6.0f);
+  const float inf = std::numeric_limits<float>::infinity();
+  int bad = 0, cases = 0;
+  std::string first_bad;
+  auto check = [&](const std::vector<float>& row, const char* what) {
+    const double want = cpu::logsumexp_scalar(row.data(), i64(row.size()));
+    const double got = cpu::logsumexp_avx2(row.data(), i64(row.size()));
+    const bool ok = std::isnan(want) ? std::isnan(got) : (std::isinf(want) ? got == want : std::fabs(got - want) <= 2e-6 * (1 + std::fabs(want)));
+    ++cases;
+    if (!ok && bad++ == 0) first_bad = std::string(what) + " n=" + std::to_string(row.size()) + " want " + std::to_string(want) + " got " + std::to_string(got);
+  };
+  for (int n = 1; n <= 300; ++n) {
+    std::vector<float> row(static_cast<std::size_t>(n));
+    for (auto& v : row) v = u(rng);
+    check(row, "random");
+    std::vector<float> r2 = row;
+    for (int i = 0; i < std::min(n, 8); ++i) r2[std::size_t(i)] = -inf;
+    check(r2, "leading -inf");
+    r2 = row;
+    r2[std::size_t(n - 1)] = 150.0f;
+    check(r2, "max far above the first chunk");
+    r2 = row;
+    r2[std::size_t(n / 2)] = -1e30f;
+    check(r2, "huge negative");
+    r2.assign(std::size_t(n), -inf);
+    check(r2, "all -inf");
+    for (float special : {std::nanf(""), inf}) {
+      r2 = row;
+      r2[std::size_t(rng() % unsigned(n))] = special;
+      check(r2, std::isnan(special) ? "NaN" : "+inf");
+    }
+  }
+  report(bad == 0, "logsumexp avx2 vs scalar (" + std::to_string(cases) + " rows)", bad == 0 ? "all within 2e-6" : first_bad);
+}
+
 static void prefaulted_case() {
   for (const std::size_t count : {std::size_t(1000), std::size_t(5) << 20}) {
     std::vector<float, PrefaultedAllocator<float>> v;
@@ -311,7 +353,7 @@ struct BeamOut {
 };
 
 static void beam_case(const char* backend, i64 batch, i64 beams, i64 groups, int L, i64 vocab, bool logits,
-                      bool end, std::mt19937& rng, i64 items = 3000, bool dense = false) {
+                      bool end, std::mt19937& rng, i64 items = 3000, bool dense = false, bool special = false) {
   const int k = int(end ? vocab - 1 : vocab);
   OwnedTrie trie = random_trie(items, L, k, rng);
   if (dense) trie.build_dense_rows();  // the AVX2 step reads dense nodes contiguously; the oracle gathers
@@ -322,6 +364,8 @@ static void beam_case(const char* backend, i64 batch, i64 beams, i64 groups, int
   std::vector<std::int32_t> nodes(batch * beams);
   for (auto& v : scores) v = logits ? (u01(rng) * 2 - 1) * 5 : std::log(u01(rng) + 1e-9f);
   for (auto& v : bscore) v = -10 * u01(rng);
+  if (special)  // beam scores of -inf, +inf and NaN among the finite ones
+    for (std::size_t i = 0; i < bscore.size(); i += 7) bscore[i] = std::array<float, 3>{-INFINITY, INFINITY, NAN}[(i / 7) % 3];
   for (auto& v : nodes) {
     int u;
     do u = pick(rng);
@@ -334,9 +378,9 @@ static void beam_case(const char* backend, i64 batch, i64 beams, i64 groups, int
   a.penalty = 0.25f; a.end_token = end ? std::int32_t(vocab - 1) : -1;
   BeamOut want(batch, beams, groups), got(batch, beams, groups);
   char name[160];
-  std::snprintf(name, sizeof name, "beam/%s batch=%lld beams=%lld groups=%lld L=%d vocab=%lld items=%lld%s%s%s", backend,
+  std::snprintf(name, sizeof name, "beam/%s batch=%lld beams=%lld groups=%lld L=%d vocab=%lld items=%lld%s%s%s%s", backend,
                 (long long)batch, (long long)beams, (long long)groups, L, (long long)vocab, (long long)items,
-                logits ? " logits" : "", end ? " end" : "", dense ? " dense-rows" : "");
+                logits ? " logits" : "", end ? " end" : "", dense ? " dense-rows" : "", special ? " inf/NaN beam scores" : "");
   try {
     setenv("SEMID_SIMD", "scalar", 1);  // the oracle: one thread, double exp
     want.bind(a);
@@ -382,6 +426,8 @@ static void run_beam(const char* backend, std::mt19937& rng) {
   beam_case(backend, 16, 64, 4, 2, 300, true, true, rng, 30000, true);
   beam_case(backend, 16, 64, 2, 2, 64, false, true, rng, 3000, true);
   beam_case(backend, 40, 10, 5, 3, 37, true, true, rng, 20000, true);
+  beam_case(backend, 32, 60, 30, 2, 256, true, false, rng, 20000, true, true);
+  beam_case(backend, 32, 60, 30, 2, 256, false, false, rng, 20000, true, true);
   // A dense row that is not the trie's (a bit count or a token that does not match) is an error,
   // never a read outside the buffers.
   OwnedTrie trie = random_trie(20000, 2, 256, rng);
@@ -498,6 +544,7 @@ int main() {
   std::mt19937 rng(1234);
   std::printf("detected SIMD: %s\n", simd_name(detected_simd()));
   prefaulted_case();
+  logsumexp_cases(rng);
   for (const i64 k : {1, 7, 8, 37, 256})
     for (const bool ties : {false, true}) dense_row_case(k, ties, rng);
   for (SimdLevel level : {SimdLevel::Scalar, SimdLevel::Avx2Fma, SimdLevel::Avx512}) {
