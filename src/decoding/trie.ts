@@ -99,16 +99,24 @@ export class IdTrie {
   get ids(): number { return this.idNode.length; }
   /** One more than the largest token on any edge: step outputs need at least this many columns. */
   get vocabSize(): number {
-    let m = -1;
-    for (let e = 0; e < this.childToken.length; ++e) if (this.childToken[e] > m) m = this.childToken[e];
-    return m + 1;
+    if (this.cachedVocabSize === undefined) {  // O(edges) once: every beam step asks
+      let m = -1;
+      for (let e = 0; e < this.childToken.length; ++e) if (this.childToken[e] > m) m = this.childToken[e];
+      this.cachedVocabSize = m + 1;
+    }
+    return this.cachedVocabSize;
   }
   /** Longest ID in tokens. */
   get maxDepth(): number {
-    let m = 0;
-    for (let u = 0; u < this.depth.length; ++u) if (this.terminal[u] >= 0 && this.depth[u] > m) m = this.depth[u];
-    return m;
+    if (this.cachedMaxDepth === undefined) {
+      let m = 0;
+      for (let u = 0; u < this.depth.length; ++u) if (this.terminal[u] >= 0 && this.depth[u] > m) m = this.depth[u];
+      this.cachedMaxDepth = m;
+    }
+    return this.cachedMaxDepth;
   }
+  private cachedVocabSize: number | undefined;
+  private cachedMaxDepth: number | undefined;
 
   /**
    * Build a trie from one or more namespaces of IDs.
