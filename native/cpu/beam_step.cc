@@ -86,6 +86,7 @@ struct alignas(64) Scratch {  // one per worker, on its own cache lines (the top
 void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, Scratch& s,
                 cpu::LogSumExpFn lse_fn, cpu::BoundsFn bounds, bool dense_avx2) {
   const i64 B = a.beams, G = a.groups, gs = B / G, V = a.vocab;
+  (void)dense_avx2;  // builds without the AVX2 path never read it
   const float* rows = a.scores + b * a.input_beams * V;
   const std::int32_t* nodes = a.nodes + b * B;
   const float* bscore = a.beam_scores + b * B;
