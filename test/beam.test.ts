@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   IdTrie, beamStep, beamStepReference, constrainedBeamSearch, cudaAvailable, exhaustiveSearch,
-  type BeamStepInput, type StepFn,
+  type BeamStepInput, type BeamStepOutput, type StepFn,
 } from '../src/index.js';
 import { rng } from './helpers.js';
 
@@ -45,6 +45,30 @@ function randomState(trie: IdTrie, batch: number, beams: number, groups: number,
   const beamScores = Float32Array.from({ length: batch * beams }, () => -r() * 10);
   const scores = Float32Array.from({ length: batch * inputBeams * vocab }, () => (opts.logits ? (r() * 2 - 1) * 5 : Math.log(r() + 1e-9)));
   return { batch, beams, groups, vocab, inputBeams, scores, logits: opts.logits ?? false, nodes, beamScores, penalty: opts.penalty ?? 0.25, endToken: opts.endToken ?? -1 };
+}
+
+/** Native step output equals the reference's: selections exactly, scores within tol, moves on the trie. */
+function expectSameStep(trie: IdTrie, input: BeamStepInput, got: BeamStepOutput, want: BeamStepOutput, tol: number): void {
+  expect(Array.from(got.nextNodes)).toEqual(Array.from(want.nextNodes));
+  expect(Array.from(got.nextParents)).toEqual(Array.from(want.nextParents));
+  expect(Array.from(got.nextTokens)).toEqual(Array.from(want.nextTokens));
+  expect(Array.from(got.finishedCount)).toEqual(Array.from(want.finishedCount));
+  const gs = input.beams / input.groups;
+  const live = (arr: Int32Array | Float32Array, counts: Int32Array) => Array.from(arr).filter((_, i) => i % gs < counts[Math.floor(i / gs)]);
+  expect(live(got.finishedParent, got.finishedCount)).toEqual(live(want.finishedParent, want.finishedCount));
+  expect(live(got.finishedNode, got.finishedCount)).toEqual(live(want.finishedNode, want.finishedCount));
+  const diff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+    let m = 0;
+    for (let i = 0; i < a.length; ++i) if (a[i] !== b[i]) m = Math.max(m, Math.abs(a[i] - b[i]));
+    return m;
+  };
+  expect(diff(got.nextScores, want.nextScores)).toBeLessThanOrEqual(tol);
+  expect(diff(live(got.finishedScore, got.finishedCount), live(want.finishedScore, want.finishedCount))).toBeLessThanOrEqual(tol);
+  for (let i = 0; i < got.nextNodes.length; ++i) {
+    if (got.nextNodes[i] < 0) continue;
+    const parentNode = input.nodes[Math.floor(i / input.beams) * input.beams + got.nextParents[i]];
+    expect(trie.child(parentNode, got.nextTokens[i])).toBe(got.nextNodes[i]); // every move follows the trie
+  }
 }
 
 function divisors(n: number): number[] {
@@ -130,16 +154,7 @@ describe('beam step: dense trie nodes (>= 32 children in 256 tokens) read contig
         for (let u = 0; u < trie.nodes; ++u) if (trie.childStart[u + 1] - trie.childStart[u] >= 32) dense.push(u);
         expect(dense.length).toBeGreaterThan(10);
         for (let i = 0; i < input.nodes.length; ++i) if (input.nodes[i] >= 0 && i % 5 !== 0) input.nodes[i] = dense[(i * 7919) % dense.length];
-        const want = beamStepReference(trie, input);
-        const got = await beamStep(trie, input);
-        expect(Array.from(got.nextTokens)).toEqual(Array.from(want.nextTokens));
-        expect(Array.from(got.nextParents)).toEqual(Array.from(want.nextParents));
-        expect(Array.from(got.nextNodes)).toEqual(Array.from(want.nextNodes));
-        expect(Array.from(got.finishedCount)).toEqual(Array.from(want.finishedCount));
-        let m = 0;
-        for (let i = 0; i < got.nextScores.length; ++i)
-          if (got.nextScores[i] !== want.nextScores[i]) m = Math.max(m, Math.abs(got.nextScores[i] - want.nextScores[i]));
-        expect(m).toBeLessThanOrEqual(logits ? 1e-5 : 0);
+        expectSameStep(trie, input, await beamStep(trie, input), beamStepReference(trie, input), logits ? 1e-5 : 0);
       });
     }
   }
@@ -168,30 +183,7 @@ describe('beam step: native equals the TypeScript reference', () => {
       const trie = codes ? IdTrie.build({ codes }) : IdTrie.build({ codes: randomCodes(items, c.L, k, ci), length: c.L });
       const input = randomState(trie, c.batch, c.beams, c.groups, c.vocab, c.inputBeams1 ? 1 : c.beams, 1000 + ci,
         { endToken: c.end ? c.vocab - 1 : -1, logits: c.logits, penalty: [0, 0.25, 1.5][ci % 3] });
-      const want = beamStepReference(trie, input);
-      const got = await beamStep(trie, input);
-      expect(Array.from(got.nextNodes)).toEqual(Array.from(want.nextNodes));
-      expect(Array.from(got.nextParents)).toEqual(Array.from(want.nextParents));
-      expect(Array.from(got.nextTokens)).toEqual(Array.from(want.nextTokens));
-      expect(Array.from(got.finishedCount)).toEqual(Array.from(want.finishedCount));
-      const live = (arr: Int32Array | Float32Array, counts: Int32Array, gs: number) =>
-        Array.from(arr).filter((_, i) => i % gs < counts[Math.floor(i / gs)]);
-      const gs = c.beams / c.groups;
-      expect(live(got.finishedParent, got.finishedCount, gs)).toEqual(live(want.finishedParent, want.finishedCount, gs));
-      expect(live(got.finishedNode, got.finishedCount, gs)).toEqual(live(want.finishedNode, want.finishedCount, gs));
-      const tol = c.logits ? 1e-5 : 0;
-      const diff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-        let m = 0;
-        for (let i = 0; i < a.length; ++i) if (a[i] !== b[i]) m = Math.max(m, Math.abs(a[i] - b[i]));
-        return m;
-      };
-      expect(diff(got.nextScores, want.nextScores)).toBeLessThanOrEqual(tol);
-      expect(diff(live(got.finishedScore, got.finishedCount, gs), live(want.finishedScore, want.finishedCount, gs))).toBeLessThanOrEqual(tol);
-      for (let i = 0; i < got.nextNodes.length; ++i) {
-        if (got.nextNodes[i] < 0) continue;
-        const parentNode = input.nodes[Math.floor(i / c.beams) * c.beams + got.nextParents[i]];
-        expect(trie.child(parentNode, got.nextTokens[i])).toBe(got.nextNodes[i]); // every move follows the trie
-      }
+      expectSameStep(trie, input, await beamStep(trie, input), beamStepReference(trie, input), c.logits ? 1e-5 : 0);
     });
   }
 
