@@ -36,7 +36,7 @@ Napi::Value BeamStep(const Napi::CallbackInfo& info) {
   t.child_token = array_field<std::int32_t>(o, "childToken", t.edges);
   t.child_node = array_field<std::int32_t>(o, "childNode", t.edges);
   t.terminal = array_field<std::int32_t>(o, "terminal", t.nodes);
-  if (o.Get("denseRows").IsTypedArray())  // checked by the step (validate_trie_dense_rows)
+  if (o.Get("denseRows").IsTypedArray())  // each row is checked by the step where it is used
     t.dense_rows = array_field<std::uint32_t>(o, "denseRows", std::size_t(trie_dense_rows_words(t.edges)));
   a.scores = array_field<float>(o, "scores", a.batch * a.input_beams * a.vocab);
   a.nodes = array_field<std::int32_t>(o, "nodes", B);

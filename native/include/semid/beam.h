@@ -72,7 +72,6 @@ inline const std::uint32_t* trie_dense_row(const TrieView& trie, i64 c0, i64 c1)
  */
 void trie_dense_rows(const TrieView& trie, std::uint32_t* rows);
 
-
 struct BeamStepArgs {
   i64 batch = 0, beams = 0, groups = 1, vocab = 0;
   /** Rows of `scores` per query: 1 (every beam reads the same row, the first step) or beams. */
