@@ -353,9 +353,11 @@ struct BeamOut {
 };
 
 static void beam_case(const char* backend, i64 batch, i64 beams, i64 groups, int L, i64 vocab, bool logits,
-                      bool end, std::mt19937& rng, i64 items = 3000, bool dense = false, bool special = false) {
-  const int k = int(end ? vocab - 1 : vocab);
+                      bool end, std::mt19937& rng, i64 items = 3000, bool dense = false, bool special = false,
+                      int offset = 0) {
+  const int k = int(end ? vocab - 1 - offset : vocab - offset);
   OwnedTrie trie = random_trie(items, L, k, rng);
+  for (auto& t : trie.token) t += offset;  // IDs' tokens after `offset` other tokens (a model's own vocabulary)
   if (dense) trie.build_dense_rows();  // the AVX2 step reads dense nodes contiguously; the oracle gathers
   TrieView tv = trie.view();
   std::uniform_real_distribution<float> u01(0.0f, 1.0f);
@@ -381,6 +383,7 @@ static void beam_case(const char* backend, i64 batch, i64 beams, i64 groups, int
   std::snprintf(name, sizeof name, "beam/%s batch=%lld beams=%lld groups=%lld L=%d vocab=%lld items=%lld%s%s%s%s", backend,
                 (long long)batch, (long long)beams, (long long)groups, L, (long long)vocab, (long long)items,
                 logits ? " logits" : "", end ? " end" : "", dense ? " dense-rows" : "", special ? " inf/NaN beam scores" : "");
+  if (offset) std::snprintf(name + std::strlen(name), sizeof name - std::strlen(name), " token-offset=%d", offset);
   try {
     setenv("SEMID_SIMD", "scalar", 1);  // the oracle: one thread, double exp
     want.bind(a);
@@ -428,6 +431,16 @@ static void run_beam(const char* backend, std::mt19937& rng) {
   beam_case(backend, 40, 10, 5, 3, 37, true, true, rng, 20000, true);
   beam_case(backend, 32, 60, 30, 2, 256, true, false, rng, 20000, true, true);
   beam_case(backend, 32, 60, 30, 2, 256, false, false, rng, 20000, true, true);
+  beam_case(backend, 24, 60, 30, 2, 1000, true, true, rng, 20000, true, false, 601);  // tokens 601..998
+  beam_case(backend, 24, 16, 8, 3, 700, false, false, rng, 30000, true, false, 333);
+  for (int trial = 0; trial < 12; ++trial) {  // random shapes on the dense path
+    const int groups_of[] = {1, 2, 3, 4, 6, 12};
+    const i64 groups = groups_of[rng() % 6], beams = groups * (1 + rng() % 8);
+    const int L = 2 + int(rng() % 2);
+    const i64 vocab = 40 + i64(rng() % 500), offset = i64(rng() % 3 == 0 ? rng() % (vocab / 2) : 0);
+    beam_case(backend, 1 + i64(rng() % 40), beams, groups, L, vocab, rng() % 2 == 0, rng() % 2 == 0, rng,
+              2000 + i64(rng() % 20000), true, rng() % 4 == 0, int(offset));
+  }
   // A dense row that is not the trie's (a bit count or a token that does not match) is an error,
   // never a read outside the buffers.
   OwnedTrie trie = random_trie(20000, 2, 256, rng);
