@@ -3,11 +3,11 @@
 //
 // A group's dense beams are scored in two passes over their rows (which stay in L1):
 //   pass 1 computes every span token's exact score, eight at a time from contiguous reads, into
-//          a scratch row, and max-accumulates them into lanes; each lane's maximum is the score of
-//          a distinct candidate, so the cap-th largest lane is a floor under the group's final
-//          cap-th best score;
-//   pass 2 offers the children whose score is not below max(floor, the buffer's threshold):
-//          a handful, instead of every rise of a threshold that starts at -inf.
+//          a scratch row, and keeps the two largest per lane: distinct candidates, so the cap-th
+//          largest of them is a floor under the group's final cap-th best score;
+//   pass 2 offers the children whose score is not below max(floor, the buffer's threshold),
+//          found through a branch-free bit mask: about two a beam, where a threshold that starts
+//          at -inf and rises offer by offer let ~11 through.
 #pragma once
 #if defined(__x86_64__) || defined(__i386__)
 #define SEMID_BEAM_DENSE_AVX2 1
@@ -37,13 +37,13 @@ constexpr int kDenseFloorVectors = 8;
  * Pass 1 for one beam at a dense node: the exact score of every token of the row's span,
  * ((row[t] - shift) - penalty[t]) + base with each operation rounded to float as in the gather
  * path (penalty[t] = penalty * freq[t], and x - 0 is x exactly, so it needs no branch), into
- * out [8 * chunks], non-children as -inf. The base must be finite: then a NaN score means a
- * NaN (or inf - inf) log-probability, which pass 2 always reaches and reports, so a lane maximum
- * that NaN left wrong never decides anything. With VEC > 0 also the two largest per lane are kept in
+ * out [8 * chunks], non-children as -inf. With VEC > 0 the two largest per lane are also kept in
  * lanes [2, 8 * VEC] (first and second; chunk k goes to vector k % VEC): distinct candidates, so
  * the cap-th largest of them is a floor, and it is the true cap-th best unless a lane holds three
- * of the best. `dense` is the node's
- * row (semid/beam.h layout); `row` and `penalty` hold V entries.
+ * of the best. The base must be finite: then a NaN score means a NaN (or inf - inf)
+ * log-probability, which pass 2 always reaches and reports, so lanes that NaN left wrong never
+ * decide anything. `dense` is the node's row (semid/beam.h layout); `row` and `penalty` hold V
+ * entries.
  */
 template <int VEC>
 __attribute__((target("avx2,fma"))) void dense_scores_avx2(const float* row, const float* penalty, i64 V,
