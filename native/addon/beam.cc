@@ -63,10 +63,11 @@ Napi::Value BeamStep(const Napi::CallbackInfo& info) {
                            "groupDone", "nextNodes", "nextScores", "nextParents", "nextTokens", "finishedCount",
                            "finishedParent", "finishedScore", "finishedNode"})
     if (o.Get(name).IsObject()) keep.push_back(o.Get(name));
-  // A small step (up to 64 Ki scores: batch 4 x 60 beams x 256 tokens, ~0.1 ms) runs here on
-  // the calling thread: a trip through the libuv pool and back costs ~60-70 us, more than the
-  // step. The Promise is settled before returning; the results are the same at any thread count.
-  if (!cuda && a.batch * a.input_beams * a.vocab <= (i64(1) << 16)) {
+  // A small step (up to 256 beams and 64 Ki scores: batch 4 x 60 beams x 256 tokens, ~0.1 ms)
+  // runs here on the calling thread: a trip through the libuv pool and back costs ~60-70 us, more
+  // than the step. The Promise is settled before returning; the results are the same at any
+  // thread count.
+  if (!cuda && a.batch * a.beams <= 256 && a.batch * a.input_beams * a.vocab <= (i64(1) << 16)) {
     CancelFlag flag;
     Napi::Value cancel = o.Get("cancel");
     if (cancel.IsTypedArray()) flag.flag = cancel.As<Napi::Int32Array>().Data();
