@@ -33,16 +33,35 @@ void capture_native_error(Fn&& fn, std::string& code, std::string& message) {
   }
 }
 
+/** A JS Error carrying a native error's `code`. */
+inline Napi::Error native_error(const Napi::Env& env, const std::string& code, const std::string& message) {
+  Napi::Error err = Napi::Error::New(env, message);
+  err.Set("code", Napi::String::New(env, code));
+  return err;
+}
+
 /** Run fn on the calling thread; a C++ exception becomes a thrown JS Error with its `code`. */
 template <typename Fn>
 void run_sync(const Napi::Env& env, Fn&& fn) {
   std::string code, message;
   capture_native_error(std::forward<Fn>(fn), code, message);
-  if (!code.empty()) {
-    Napi::Error err = Napi::Error::New(env, message);
-    err.Set("code", Napi::String::New(env, code));
-    throw err;
-  }
+  if (!code.empty()) throw native_error(env, code, message);
+}
+
+/**
+ * Run fn(cancel) on the calling thread for work too small to be worth a trip through the libuv
+ * pool, and return a Promise already settled with its outcome (as AsyncJob would settle it).
+ */
+template <typename Fn>
+Napi::Promise run_settled(const Napi::Env& env, Napi::Value cancel, Fn&& fn) {
+  CancelFlag flag;
+  if (cancel.IsTypedArray()) flag.flag = cancel.As<Napi::Int32Array>().Data();
+  std::string code, message;
+  capture_native_error([&] { flag.check(); fn(flag); }, code, message);
+  Napi::Promise::Deferred done = Napi::Promise::Deferred::New(env);
+  if (code.empty()) done.Resolve(env.Undefined());
+  else done.Reject(native_error(env, code, message).Value());
+  return done.Promise();
 }
 
 class AsyncJob : public Napi::AsyncWorker {
@@ -71,9 +90,7 @@ class AsyncJob : public Napi::AsyncWorker {
   void OnOK() override {
     Napi::Env env = Env();
     if (!code_.empty()) {
-      Napi::Error err = Napi::Error::New(env, message_);
-      err.Set("code", Napi::String::New(env, code_));
-      deferred_.Reject(err.Value());
+      deferred_.Reject(native_error(env, code_, message_).Value());
       return;
     }
     try {

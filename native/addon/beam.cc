@@ -67,22 +67,8 @@ Napi::Value BeamStep(const Napi::CallbackInfo& info) {
   // runs here on the calling thread: a trip through the libuv pool and back costs ~60-70 us, more
   // than the step. The Promise is settled before returning; the results are the same at any
   // thread count.
-  if (!cuda && a.batch * a.beams <= 256 && a.batch * a.input_beams * a.vocab <= (i64(1) << 16)) {
-    CancelFlag flag;
-    Napi::Value cancel = o.Get("cancel");
-    if (cancel.IsTypedArray()) flag.flag = cancel.As<Napi::Int32Array>().Data();
-    std::string code, message;
-    capture_native_error([&] { flag.check(); beam_step_cpu(t, a, 1, flag); }, code, message);
-    Napi::Promise::Deferred done = Napi::Promise::Deferred::New(info.Env());
-    if (code.empty()) {
-      done.Resolve(info.Env().Undefined());
-    } else {
-      Napi::Error err = Napi::Error::New(info.Env(), message);
-      err.Set("code", Napi::String::New(info.Env(), code));
-      done.Reject(err.Value());
-    }
-    return done.Promise();
-  }
+  if (!cuda && a.batch * a.beams <= 256 && a.batch * a.input_beams * a.vocab <= (i64(1) << 16))
+    return run_settled(info.Env(), o.Get("cancel"), [&](const CancelFlag& cancel) { beam_step_cpu(t, a, 1, cancel); });
   return AsyncJob::Start(
       info.Env(),
       [t, a, threads, cuda](const CancelFlag& cancel) {

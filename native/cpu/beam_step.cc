@@ -3,7 +3,6 @@
 // nodes allow into a sorted top-(2 * group_size) buffer, then walking it.
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
@@ -78,6 +77,11 @@ struct alignas(64) Scratch {  // one per worker, on its own cache lines (the top
           ": they are not the rows trie_dense_rows() makes for this trie");
 }
 
+[[noreturn]] void token_error(i64 token, i64 node, i64 vocab) {
+  invalid("the trie holds token " + std::to_string(token) + " (a child of node " + std::to_string(node) +
+          "), outside the vocabulary of " + std::to_string(vocab) + " scores per row");
+}
+
 [[noreturn]] void trie_error(i64 node) {
   throw Error("ERR_SEMID_TRIE", "Trie node " + std::to_string(node) +
                                     " has no children and ends no ID: the trie is malformed");
@@ -143,9 +147,7 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, Scratch& s,
         if (dense == nullptr || !(std::fabs(bscore[j]) < std::numeric_limits<float>::infinity()))
           continue;  // a beam score of +-inf or NaN takes the gather path (the oracle's own handling)
         if (!cpu::dense_row_sound(dense)) dense_row_error(node);
-        if (cpu::dense_row_last_token(dense) >= V)
-          invalid("the trie holds token " + std::to_string(cpu::dense_row_last_token(dense)) + " (a child of node " +
-                  std::to_string(node) + "), outside the vocabulary of " + std::to_string(V) + " scores per row");
+        if (cpu::dense_row_last_token(dense) >= V) token_error(cpu::dense_row_last_token(dense), node, V);
         s.dense_of[jl] = dense;
         const i64 r = a.input_beams == 1 ? 0 : j;
         dense_scores(rows + r * V, s.pen.data(), V, dense, a.logits ? static_cast<float>(s.lse[r]) : 0.0f, bscore[j],
@@ -214,9 +216,7 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, Scratch& s,
       if (s.bound.size() < std::size_t(c1 - c0)) s.bound.resize(std::size_t(c1 - c0));
       if (!bounds(row, V, trie.child_token + c0, c1 - c0, shift, base, s.bound.data()))
         for (std::int32_t e = c0; e < c1; ++e)
-          if (trie.child_token[e] < 0 || trie.child_token[e] >= V)
-            invalid("the trie holds token " + std::to_string(trie.child_token[e]) + " (a child of node " +
-                    std::to_string(node) + "), outside the vocabulary of " + std::to_string(V) + " scores per row");
+          if (trie.child_token[e] < 0 || trie.child_token[e] >= V) token_error(trie.child_token[e], node, V);
       const float* bound = s.bound.data();  // [c1 - c0]
       float thr = std::max(floor, s.top.threshold());
       for (std::int32_t e = c0; e < c1; ++e) {

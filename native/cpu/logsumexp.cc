@@ -41,6 +41,13 @@ double logsumexp_scalar(const float* x, i64 n) {
 #if defined(__x86_64__) || defined(__i386__)
 namespace {
 
+/** The eight lanes of v added in double. */
+__attribute__((target("avx2"))) inline double horizontal_sum(__m256 v) {
+  const __m256d d = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+  const __m128d q = _mm_add_pd(_mm256_castpd256_pd128(d), _mm256_extractf128_pd(d, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(q, _mm_unpackhi_pd(q, q)));
+}
+
 /** Sum of exp(x - ref) over the row, eight lanes at a time (x - ref <= 80), the tail in double. */
 __attribute__((target("avx2,fma"))) double sum_exp_avx2(const float* x, i64 n, float ref) {
   const __m256 rb = _mm256_set1_ps(ref);
@@ -53,10 +60,7 @@ __attribute__((target("avx2,fma"))) double sum_exp_avx2(const float* x, i64 n, f
     s3 = _mm256_add_ps(s3, exp_bounded256(_mm256_sub_ps(_mm256_loadu_ps(x + i + 24), rb)));
   }
   for (; i + 8 <= n; i += 8) s0 = _mm256_add_ps(s0, exp_bounded256(_mm256_sub_ps(_mm256_loadu_ps(x + i), rb)));
-  const __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
-  const __m256d d = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(s)), _mm256_cvtps_pd(_mm256_extractf128_ps(s, 1)));
-  const __m128d q = _mm_add_pd(_mm256_castpd256_pd128(d), _mm256_extractf128_pd(d, 1));
-  double sum = _mm_cvtsd_f64(_mm_add_sd(q, _mm_unpackhi_pd(q, q)));
+  double sum = horizontal_sum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
   for (; i < n; ++i) sum += std::exp(double(x[i]) - double(ref));
   return sum;
 }
@@ -97,10 +101,7 @@ __attribute__((target("avx2,fma"))) double logsumexp_avx2(const float* x, i64 n)
   float m = horizontal_max(mv);
   for (i64 j = i; j < n; ++j) m = x[j] > m ? x[j] : m;
   if (m - ref <= 80.0f) {  // no lane could overflow: the sum stands (NaN when the row holds NaN / +inf)
-    const __m256 s = _mm256_add_ps(s0, s1);
-    const __m256d d = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(s)), _mm256_cvtps_pd(_mm256_extractf128_ps(s, 1)));
-    const __m128d q = _mm_add_pd(_mm256_castpd256_pd128(d), _mm256_extractf128_pd(d, 1));
-    double sum = _mm_cvtsd_f64(_mm_add_sd(q, _mm_unpackhi_pd(q, q)));
+    double sum = horizontal_sum(_mm256_add_ps(s0, s1));
     for (; i < n; ++i) sum += std::exp(double(x[i]) - double(ref));
     return std::isnan(sum) ? sum : double(ref) + std::log(sum);
   }
