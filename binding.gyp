@@ -22,6 +22,7 @@
         "native/cpu/gemm.cc",
         "native/cpu/syrk.cc",
         "native/cpu/nearest.cc",
+        "native/cpu/nearest_exact.cc",
         "native/cpu/finite.cc",
         "native/cpu/kmeans.cc",
         "native/cpu/distance.cc",

@@ -23,6 +23,25 @@ function jsNearest(x, c, n, k, d) {
   return idx;
 }
 
+/**
+ * Exactness on data far from the origin (4,096 x 64 vs 256 centroids, every value 100 + U(-1, 1)),
+ * where the float32 expansion |x|² − 2x·c + |c|² rounds by more than the gap between neighbours:
+ * rows whose nearest centroid differs from the exact (float64) argmin, per method, same data.
+ */
+async function exactness() {
+  const n = 4096, d = 64, k = 256;
+  const x = randomFloats(n * d, 5).map((v) => 100 + v), c = randomFloats(k * d, 6).map((v) => 100 + v);
+  const xp = join(root, '.bench-data', 'near-offset-x.npy'), cp = join(root, '.bench-data', 'near-offset-c.npy');
+  writeNpyF32(xp, x, [n, d]);
+  writeNpyF32(cp, c, [k, d]);
+  const py = runPython('nearest_exactness.py', [xp, cp], threads);
+  const ours = await nearestCentroids(x, c, { dim: d, device: 'cpu', threads });
+  let wrong = 0;
+  for (let i = 0; i < n; i++) wrong += Number(ours.indices[i] !== py.exact[i]);
+  const peers = ['numpy_expansion', 'faiss', 'sklearn'].filter((m) => m in py).map((m) => `${m.replace('_', ' ')} ${py[m]}`);
+  return `exactness on ${n}×${d} vs ${k} centroids, every value 100 + U(-1, 1): rows whose nearest centroid is not the exact (float64) one: semid ${wrong}, ${peers.join(', ')}`;
+}
+
 export async function run() {
   const rows = [];
   const notes = [`threads: ${threads} for semid and for OpenBLAS (OPENBLAS_NUM_THREADS)`];
@@ -64,5 +83,6 @@ export async function run() {
       notes.push('numpy peer skipped: /usr/bin/python3 has no numpy (apt-get install python3-numpy)');
     }
   }
+  if (pythonHas('numpy')) notes.push(await exactness());
   appendResults('nearestCentroids (CPU)', rows, 'semid nearestCentroids', notes);
 }

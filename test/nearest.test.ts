@@ -39,6 +39,18 @@ describe('nearestCentroids parity with the TypeScript reference', () => {
     });
   }
 
+  for (const [n, d, k, topk] of [[1500, 64, 256, 1], [400, 7, 300, 4], [200, 1, 1000, 2]] as const) {
+    it(`n=${n} d=${d} k=${k} topk=${topk}, data far from the origin: the exact nearest, not the rounded expansion's`, async () => {
+      // x, c = 100 + U(-1, 1): |x|² - 2x·c + |c|² in float rounds by more than the gaps.
+      const shift = (v: Float32Array) => v.map((e) => 100 + e);
+      const x = shift(randomFloats(n * d, 3 * n + d)), c = shift(randomFloats(k * d, 3 * k + d));
+      const want = nearestReference(x, c, d, topk);
+      const got = await nearestCentroids(x, c, { dim: d, topk, device: 'cpu' });
+      expect(Array.from(got.indices)).toEqual(Array.from(want.indices));
+      for (let e = 0; e < n * topk; e++) expect(Math.abs(got.distances[e] - want.distances[e])).toBeLessThanOrEqual(2 ** -24 * (2 * d + 8) * 4e4 * d);
+    });
+  }
+
   it('a tie goes to the lower index', async () => {
     const x = new Float32Array([0, 0]);
     const c = new Float32Array([5, 5, 1, 0, 0, 1, -1, 0]);

@@ -79,6 +79,29 @@ describe('RQKMeans training', () => {
     expect(codes.levelSquaredError[1]).toBeCloseTo(model.trainingCodes!.levelSquaredError[1], -1);
   });
 
+  it('encode picks the exact nearest centroid at every level, also on data far from the origin', async () => {
+    // A common offset of 100: the float expansion |r|² - 2r·c + |c|² misorders near neighbours of
+    // the first level; encode settles them in double. Residuals are formed in float, as encode does.
+    const d = 64, n = 3000, k = 128, levels = 2;
+    const x = randomFloats(n * d, 21).map((v) => 100 + v);
+    const model = await RQKMeans.train(x, { dim: d, levels, codebookSize: k, seed: 5, iters: 8 });
+    for (const threads of [1, 2]) {
+      const codes = (await model.encode(x, { threads })).data;
+      const cb = model.codebooks, r = new Float32Array(d);
+      let notNearest = 0;
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < d; j++) r[j] = x[i * d + j];
+        for (let l = 0; l < levels; l++) {
+          const dist = (q: number) => { let s = 0; for (let j = 0; j < d; j++) s += (r[j] - cb[(l * k + q) * d + j]) ** 2; return s; };
+          const a = codes[i * levels + l], da = dist(a);
+          for (let q = 0; q < k; q++) { const dq = dist(q); if (dq < da || (dq === da && q < a)) { notNearest++; break; } }
+          for (let j = 0; j < d; j++) r[j] -= cb[(l * k + a) * d + j];
+        }
+      }
+      expect(notNearest).toBe(0);
+    }
+  });
+
   it('pruned assignments are exact: every training code is the nearest centroid (noisy data)', async () => {
     // Noisy clusters make most rows near several centroids, exercising every pruning path.
     const d = 32, n = 8000, k = 128;

@@ -123,8 +123,10 @@ Napi::Value Nearest(const Napi::CallbackInfo& info) {
           check_finite("x", a.x, a.n, a.d, threads, cancel);
           check_finite("centroids", a.centroids, a.k, a.d, threads, cancel);
         }
-        if (cuda) nearest_cuda(a, cancel);
-        else nearest_cpu(a, threads, cancel);
+        nearest_exact(a, [&](const NearestArgs& w) {
+          if (cuda) nearest_cuda(w, cancel);
+          else nearest_cpu(w, threads, cancel);
+        }, threads, cancel);
       },
       {o.Get("x"), o.Get("centroids"), o.Get("indices"), o.Get("distances")}, o.Get("cancel"));
 }

@@ -16,6 +16,16 @@ float sq_dist_scalar(const float* a, const float* b, i64 d);
 float sq_dist_avx2(const float* a, const float* b, i64 d);
 
 /**
+ * Squared distance of two float vectors (b == nullptr: the squared norm of a) in double, for exact
+ * tie-breaking: differences and products in double, 16 fixed lanes (fused multiply-adds), the
+ * lanes summed in a fixed order; every implementation gives the same bits.
+ */
+using SqDistF64Fn = double (*)(const float* a, const float* b, i64 d);
+SqDistF64Fn sq_dist_f64_fn();
+double sq_dist_f64_scalar(const float* a, const float* b, i64 d);
+double sq_dist_f64_avx2(const float* a, const float* b, i64 d);
+
+/**
  * One Elkan row scan over k centroids: lb[j] = S[j] - drift[j]; centroid j is a candidate when
  * u > max(lb[j], hc[j]). Returns the number of candidates, writes their indices in increasing
  * order to idx[0, count) (idx holds k), and writes to *others the minimum over the non-candidates

@@ -9,8 +9,13 @@
 #include <vector>
 
 #include "gemm_kernel.h"
+#include "semid/cpu_features.h"
 #include "semid/nearest.h"
 #include "semid/parallel.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 namespace semid {
 
@@ -47,8 +52,9 @@ inline bool better(float d1, std::int32_t i1, float d2, std::int32_t i2) {
   return d1 < d2 || (d1 == d2 && i1 < i2);
 }
 
-// Max-heap on (distance, index): the root is the worst kept candidate.
-void heap_replace_root(float* hd, std::int32_t* hi, i64 size, float d, std::int32_t idx) {
+// Max-heap on (distance, index): the root is the worst kept candidate. Inlined into each merge:
+// a call from AVX code into SSE code costs more than the heap step here.
+inline __attribute__((always_inline)) void heap_replace_root(float* hd, std::int32_t* hi, i64 size, float d, std::int32_t idx) {
   i64 pos = 0;
   for (;;) {
     i64 l = 2 * pos + 1, r = l + 1, worst = pos;
@@ -71,6 +77,83 @@ void sort_row(float* hd, std::int32_t* hi, i64 size) {
   std::sort(tmp.begin(), tmp.end(),
             [](const Cand& x, const Cand& y) { return better(x.d, x.i, y.d, y.i); });
   for (i64 j = 0; j < size; ++j) { hd[j] = tmp[j].d; hi[j] = tmp[j].i; }
+}
+
+/**
+ * Merges one row's tile of dot products (ncb centroids from index base) into its top-k heap:
+ * distance max((xn + cn[j]) - 2 dots[j], 0), kept when below the worst kept one (the root).
+ */
+using MergeFn = void (*)(const float* dots, const float* cn, float xn, i64 ncb, std::int32_t base, float* hd,
+                         std::int32_t* hi, i64 topk);
+
+void merge_topk_scalar(const float* dots, const float* cn, float xn, i64 ncb, std::int32_t base, float* hd,
+                       std::int32_t* hi, i64 topk) {
+  if (topk == 1) {
+    float best = hd[0];
+    std::int32_t best_i = hi[0];
+    for (i64 j = 0; j < ncb; ++j) {
+      const float dist = std::max(xn + cn[j] - 2.0f * dots[j], 0.0f);
+      if (dist < best) { best = dist; best_i = base + static_cast<std::int32_t>(j); }
+    }
+    hd[0] = best;
+    hi[0] = best_i;
+    return;
+  }
+  for (i64 j = 0; j < ncb; ++j) {
+    const float dist = std::max(xn + cn[j] - 2.0f * dots[j], 0.0f);
+    if (dist < hd[0]) heap_replace_root(hd, hi, topk, dist, base + std::int32_t(j));
+  }
+}
+
+constexpr i64 kMergeTileMax = 512;  // >= NCB (256 rounded up to the micro-kernel's NR)
+constexpr i64 kMergeLanes = 8;
+
+#if defined(__x86_64__) || defined(__i386__)
+// Two passes, for topk <= 8 (the same result as the scalar merge, bit for bit): the distances go to
+// a buffer while eight lane minima are kept; the topk-th smallest lane minimum bounds the row's
+// topk-th distance (topk distances are at most it), so the second pass offers the heap only the
+// few distances at or below it, eight compares at a time.
+__attribute__((target("avx2"))) void merge_topk_avx2(const float* dots, const float* cn, float xn, i64 ncb,
+                                                     std::int32_t base, float* hd, std::int32_t* hi, i64 topk) {
+  alignas(32) float dist[kMergeTileMax];
+  const __m256 vxn = _mm256_set1_ps(xn), two = _mm256_set1_ps(2.0f), zero = _mm256_setzero_ps();
+  __m256 lane_min = _mm256_set1_ps(std::numeric_limits<float>::infinity());
+  const i64 full = ncb / kMergeLanes * kMergeLanes;
+  for (i64 j = 0; j < full; j += kMergeLanes) {
+    const __m256 sum = _mm256_add_ps(vxn, _mm256_loadu_ps(cn + j));
+    // max(0, v) keeps NaN as std::max(v, 0) does; min(v, m) skips it.
+    const __m256 v = _mm256_max_ps(zero, _mm256_sub_ps(sum, _mm256_mul_ps(two, _mm256_loadu_ps(dots + j))));
+    _mm256_store_ps(dist + j, v);
+    lane_min = _mm256_min_ps(v, lane_min);
+  }
+  for (i64 j = full; j < ncb; ++j) dist[j] = std::max(xn + cn[j] - 2.0f * dots[j], 0.0f);
+  float threshold = hd[0];
+  if (full > 0) {
+    alignas(32) float mins[kMergeLanes];
+    _mm256_store_ps(mins, lane_min);
+    std::sort(mins, mins + kMergeLanes);
+    threshold = std::min(threshold, mins[topk - 1]);
+  }
+  const __m256 vt = _mm256_set1_ps(threshold);
+  for (i64 j = 0; j < full; j += kMergeLanes) {
+    unsigned mask = unsigned(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_load_ps(dist + j), vt, _CMP_LE_OQ)));
+    for (; mask; mask &= mask - 1) {
+      const i64 e = j + __builtin_ctz(mask);
+      if (dist[e] < hd[0]) heap_replace_root(hd, hi, topk, dist[e], base + std::int32_t(e));
+    }
+  }
+  for (i64 e = full; e < ncb; ++e)
+    if (dist[e] < hd[0]) heap_replace_root(hd, hi, topk, dist[e], base + std::int32_t(e));
+}
+#endif
+
+/** The merge for this machine and topk. */
+MergeFn merge_topk_fn(i64 topk) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (active_simd() != SimdLevel::Scalar && topk <= kMergeLanes) return merge_topk_avx2;
+#endif
+  (void)topk;
+  return merge_topk_scalar;
 }
 
 float squared_norm(const float* v, i64 d) {
@@ -111,6 +194,7 @@ void nearest_cpu(const NearestArgs& a, int threads, const CancelFlag& cancel) {
   const i64 MB = cpu::round_up(96, MR);    // rows of x per task
   const i64 NCB = cpu::round_up(256, NR);  // centroids per tile
   const i64 d = a.d, k = a.k, topk = a.topk;
+  const MergeFn merge = NCB <= kMergeTileMax ? merge_topk_fn(topk) : merge_topk_scalar;
 
   std::vector<float> cnorm(k);
   parallel_for((k + 1023) / 1024, threads, cancel, [&](i64 t, int) {
@@ -173,21 +257,7 @@ void nearest_cpu(const NearestArgs& a, int threads, const CancelFlag& cancel) {
           std::int32_t* hi = a.indices + (i0 + i) * topk;
           const float* cn = cnorm.data() + j0 + jb;
           const std::int32_t base = static_cast<std::int32_t>(j0 + jb);
-          if (topk == 1) {
-            float best = hd[0];
-            std::int32_t best_i = hi[0];
-            for (i64 j = 0; j < ncb; ++j) {
-              float dist = std::max(xn + cn[j] - 2.0f * dots[j], 0.0f);
-              if (dist < best) { best = dist; best_i = base + static_cast<std::int32_t>(j); }
-            }
-            hd[0] = best;
-            hi[0] = best_i;
-          } else {
-            for (i64 j = 0; j < ncb; ++j) {
-              float dist = std::max(xn + cn[j] - 2.0f * dots[j], 0.0f);
-              if (dist < hd[0]) heap_replace_root(hd, hi, topk, dist, base + std::int32_t(j));
-            }
-          }
+          merge(dots, cn, xn, ncb, base, hd, hi, topk);
         }
       }
     });

@@ -19,9 +19,12 @@ namespace {
 
 [[noreturn]] void fail(const std::string& m) { throw Error("ERR_SEMID_INVALID_ARG", m); }
 
+// Exact nearest (near ties settled in double) on either backend's expanded-form search.
 void nearest_on(Backend backend, const NearestArgs& a, int threads, const CancelFlag& cancel) {
-  if (backend == Backend::Cuda) nearest_cuda(a, cancel);
-  else nearest_cpu(a, threads, cancel);
+  nearest_exact(a, [&](const NearestArgs& w) {
+    if (backend == Backend::Cuda) nearest_cuda(w, cancel);
+    else nearest_cpu(w, threads, cancel);
+  }, threads, cancel);
 }
 
 void validate_codebooks(const RqCodebooks& cb) {

@@ -23,15 +23,22 @@ export interface NearestResult {
   /** Rows of x. */
   n: number;
   topk: number;
-  /** [n x topk] centroid indices, nearest first; ties go to the lower index. */
+  /** [n x topk] centroid indices, nearest first by the exact distance; exact ties go to the lower index. */
   indices: Int32Array;
-  /** [n x topk] squared Euclidean distances, ascending, clamped at 0. */
+  /**
+   * [n x topk] squared Euclidean distances, ascending: exact (rounded to float) where near ties
+   * were settled, otherwise the tiled |x|² − 2x·c + |c|² within its rounding bound, clamped at 0.
+   */
   distances: Float32Array;
 }
 
 /**
  * For each row of x, the `topk` nearest rows of `centroids` by squared L2 distance, computed
- * tile by tile (|x|² − 2x·c + |c|²) without holding the n x k distance matrix.
+ * tile by tile (|x|² − 2x·c + |c|²) without holding the n x k distance matrix. In float that
+ * form rounds by up to about 2d·2⁻²⁴·(|x|² + |c|²), which on data far from the origin (a large
+ * common offset) exceeds the gap between neighbours; rows whose ranking is within that bound are
+ * re-ranked by direct (x − c)² sums in double, so the indices are the exact nearest ones (FAISS's
+ * flat search returns the expanded ranking; scikit-learn upcasts float32 to float64 for this).
  *
  * @example
  * const x = new Float32Array([0, 0, 10, 10]);       // two points in 2-D

@@ -143,7 +143,11 @@ export class RQKMeans {
   readonly beam: number;
   /** Training record, when this model was trained in this process. */
   training?: RQTraining;
-  /** Codes of the training rows when every row was trained on (free: no extra encoding pass). */
+  /**
+   * Codes of the training rows when every row was trained on (free: no extra encoding pass): the
+   * last assignment of training, which equals `encode`'s codes except where two centroids are at
+   * the same distance within float rounding (encode settles those exactly in double).
+   */
   trainingCodes?: Codes;
 
   constructor(codebooks: Float32Array, levels: number, codebookSize: number, dim: number, beam = 1) {
@@ -228,7 +232,8 @@ export class RQKMeans {
   }
 
   /**
-   * Codes of x (rows x dim): greedy, or a beam search of width `beam` over partial codes.
+   * Codes of x (rows x dim): greedy, or a beam search of width `beam` over partial codes. Each
+   * level's nearest centroids are exact (near ties re-ranked in double; see nearestCentroids).
    * @example const codes = await model.encode(newItems, { beam: 4 }); // codes.data: Int32Array [n x levels]
    */
   async encode(x: Float32Array | Matrix, options: RQEncodeOptions = {}): Promise<Codes> {

@@ -117,6 +117,72 @@ static void nearest_case(const char* backend, i64 n, i64 d, i64 k, i64 topk, boo
                        (sentinel_ok ? "" : " SENTINEL OVERWRITTEN"));
 }
 
+// Exact nearest (nearest_exact over the backend's expanded search) against the double oracle on
+// data far from the origin, where |x|^2 - 2x.c + |c|^2 in float misorders near neighbours: the
+// indices must be the oracle's exactly (ties: duplicated centroids, lower index), distances within
+// the rounding bound. `plain_wrong` shows how many rows the expanded search alone got wrong.
+static void nearest_exact_case(const char* backend, i64 n, i64 d, i64 k, i64 topk, float offset, std::mt19937& rng) {
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> x(n * d), c(k * d);
+  for (auto& v : x) v = offset + u(rng);
+  for (auto& v : c) v = offset + u(rng);
+  if (k > 4) std::copy(c.begin() + 1 * d, c.begin() + 2 * d, c.begin() + 3 * d);  // centroid 3 duplicates 1
+  std::vector<std::int32_t> want_i(n * topk), got_i(n * topk + 4, -7), plain_i(n * topk);
+  std::vector<float> want_d(n * topk), got_d(n * topk + 4, kSentinel), plain_d(n * topk);
+  NearestArgs a{n, d, k, topk, x.data(), c.data(), want_i.data(), want_d.data()};
+  nearest_reference(a);
+  const bool cuda = std::strcmp(backend, "cuda") == 0;
+  const int threads = std::strcmp(backend, "cpu-1thread") == 0 ? 1 : 0;
+  auto search = [&](const NearestArgs& w) {
+    if (cuda) nearest_cuda(w, CancelFlag{});
+    else nearest_cpu(w, threads, CancelFlag{});
+  };
+  std::string name = std::string("nearest_exact/") + backend + " n=" + std::to_string(n) + " d=" + std::to_string(d) +
+                     " k=" + std::to_string(k) + " topk=" + std::to_string(topk) + " offset=" + std::to_string(int(offset));
+  try {
+    NearestArgs p = a;
+    p.indices = plain_i.data();
+    p.distances = plain_d.data();
+    search(p);
+    a.indices = got_i.data();
+    a.distances = got_d.data();
+    nearest_exact(a, search, threads, CancelFlag{});
+  } catch (const std::exception& e) {
+    report(false, name, e.what());
+    return;
+  }
+  i64 wrong = 0, plain_wrong = 0;
+  double max_excess = 0;
+  for (i64 i = 0; i < n; ++i) {
+    double xn = 0;
+    for (i64 t = 0; t < d; ++t) xn += double(x[i * d + t]) * x[i * d + t];
+    for (i64 q = 0; q < topk; ++q) {
+      const i64 e = i * topk + q;
+      wrong += got_i[e] != want_i[e];
+      plain_wrong += plain_i[e] != want_i[e];
+      const double cn = 4.0 * d * (std::fabs(offset) + 1) * (std::fabs(offset) + 1);
+      max_excess = std::max(max_excess, std::fabs(double(got_d[e]) - want_d[e]) / nearest_rounding_bound(d, xn, cn));
+    }
+  }
+  const bool sentinel_ok = got_i[n * topk] == -7 && got_d[n * topk] == kSentinel;
+  report(wrong == 0 && max_excess <= 1 && sentinel_ok, name,
+         "wrong=" + std::to_string(wrong) + " (expanded alone: " + std::to_string(plain_wrong) +
+             ") dist_err/bound=" + std::to_string(max_excess) + (sentinel_ok ? "" : " SENTINEL OVERWRITTEN"));
+}
+
+// The double-precision distance kernel: AVX2 equals the scalar lanes bit for bit.
+static void sq_dist_f64_cases(std::mt19937& rng) {
+  if (static_cast<int>(detected_simd()) < static_cast<int>(SimdLevel::Avx2Fma)) return;
+  int bad = 0;
+  for (i64 d = 1; d <= 70; ++d) {
+    auto a = random_floats(d, rng, false), b = random_floats(d, rng, false);
+    for (auto& v : a) v *= 1e3f;
+    bad += cpu::sq_dist_f64_scalar(a.data(), b.data(), d) != cpu::sq_dist_f64_avx2(a.data(), b.data(), d);
+    bad += cpu::sq_dist_f64_scalar(a.data(), nullptr, d) != cpu::sq_dist_f64_avx2(a.data(), nullptr, d);
+  }
+  report(bad == 0, "sq_dist_f64 avx2 vs scalar (d = 1..70, distances and norms)", std::to_string(bad) + " differ");
+}
+
 // upper_only (CPU): the upper triangle equals the full product; every entry below it is either
 // left as it was or equal to the product (whole register tiles are computed or skipped).
 static void gemm_upper_case(i64 n, i64 k, bool ta, std::mt19937& rng) {
@@ -269,6 +335,9 @@ static void run_backend(const char* backend, std::mt19937& rng) {
     nearest_case(backend, c[0], c[1], c[2], c[3], true, rng);
     nearest_case(backend, c[0], c[1], c[2], c[3], false, rng);
   }
+  const i64 exact_cases[][4] = {{2000, 64, 256, 1}, {500, 7, 300, 4}, {300, 33, 40, 8}, {100, 16, 5, 5}, {64, 1, 1000, 2}};
+  for (auto& c : exact_cases)
+    for (const float offset : {0.0f, 100.0f}) nearest_exact_case(backend, c[0], c[1], c[2], c[3], offset, rng);
 }
 
 // Planted (tie-free) data: CUDA and CPU k-means must make the same decisions.
@@ -558,6 +627,7 @@ int main() {
   std::printf("detected SIMD: %s\n", simd_name(detected_simd()));
   prefaulted_case();
   logsumexp_cases(rng);
+  sq_dist_f64_cases(rng);
   for (const i64 k : {1, 7, 8, 37, 256})
     for (const bool ties : {false, true}) dense_row_case(k, ties, rng);
   for (SimdLevel level : {SimdLevel::Scalar, SimdLevel::Avx2Fma, SimdLevel::Avx512}) {
