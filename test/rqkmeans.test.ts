@@ -79,27 +79,40 @@ describe('RQKMeans training', () => {
     expect(codes.levelSquaredError[1]).toBeCloseTo(model.trainingCodes!.levelSquaredError[1], -1);
   });
 
-  it('encode picks the exact nearest centroid at every level, also on data far from the origin', async () => {
-    // A common offset of 100: the float expansion |r|² - 2r·c + |c|² misorders near neighbours of
-    // the first level; encode settles them in double. Residuals are formed in float, as encode does.
+  /** Rows x levels codes whose centroid is not the nearest to the float residual (ties: lower index). */
+  function notNearest(x: Float32Array, codes: Int32Array, model: RQKMeans, rows: number[]): number {
+    const { dim: d, levels, codebookSize: k, codebooks: cb } = model;
+    const r = new Float32Array(d);
+    let bad = 0;
+    for (const i of rows) {
+      for (let j = 0; j < d; j++) r[j] = x[i * d + j];
+      for (let l = 0; l < levels; l++) {
+        const dist = (q: number) => { let s = 0; for (let j = 0; j < d; j++) s += (r[j] - cb[(l * k + q) * d + j]) ** 2; return s; };
+        const a = codes[i * levels + l], da = dist(a);
+        for (let q = 0; q < k; q++) { const dq = dist(q); if (dq < da || (dq === da && q < a)) { bad++; break; } }
+        for (let j = 0; j < d; j++) r[j] -= cb[(l * k + a) * d + j];
+      }
+    }
+    return bad;
+  }
+
+  it('training codes and encode are the exact nearest centroids, also on data far from the origin', async () => {
+    // A common offset of 100: the float expansion |r|² - 2r·c + |c|² rounds by more than the gap
+    // between a row's nearest centroids; training (Elkan bounds) and encode settle those in double.
     const d = 64, n = 3000, k = 128, levels = 2;
     const x = randomFloats(n * d, 21).map((v) => 100 + v);
     const model = await RQKMeans.train(x, { dim: d, levels, codebookSize: k, seed: 5, iters: 8 });
-    for (const threads of [1, 2]) {
-      const codes = (await model.encode(x, { threads })).data;
-      const cb = model.codebooks, r = new Float32Array(d);
-      let notNearest = 0;
-      for (let i = 0; i < n; i++) {
-        for (let j = 0; j < d; j++) r[j] = x[i * d + j];
-        for (let l = 0; l < levels; l++) {
-          const dist = (q: number) => { let s = 0; for (let j = 0; j < d; j++) s += (r[j] - cb[(l * k + q) * d + j]) ** 2; return s; };
-          const a = codes[i * levels + l], da = dist(a);
-          for (let q = 0; q < k; q++) { const dq = dist(q); if (dq < da || (dq === da && q < a)) { notNearest++; break; } }
-          for (let j = 0; j < d; j++) r[j] -= cb[(l * k + a) * d + j];
-        }
-      }
-      expect(notNearest).toBe(0);
-    }
+    const all = Array.from({ length: n }, (_, i) => i);
+    expect(notNearest(x, model.trainingCodes!.data, model, all)).toBe(0);
+    for (const threads of [1, 2]) expect(notNearest(x, (await model.encode(x, { threads })).data, model, all)).toBe(0);
+  });
+
+  it('the Hamerly path (n x K over the Elkan budget) also settles near ties far from the origin', async () => {
+    const d = 8, n = 20000, k = 4096;
+    const x = randomFloats(n * d, 22).map((v) => 100 + v);
+    const model = await RQKMeans.train(x, { dim: d, levels: 1, codebookSize: k, seed: 6, iters: 4, initSample: 8192 });
+    const rows = Array.from({ length: 1000 }, (_, i) => i * 20);
+    expect(notNearest(x, model.trainingCodes!.data, model, rows)).toBe(0);
   });
 
   it('pruned assignments are exact: every training code is the nearest centroid (noisy data)', async () => {

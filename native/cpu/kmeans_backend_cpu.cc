@@ -7,9 +7,10 @@
 //    pass is a full GEMM over all centroids instead.
 //  - Hamerly (otherwise): one lower bound for all other centroids, l -= max delta, and a row is
 //    recomputed against all centroids (fused GEMM kernel, topk = 2) when u > max(l, s[a]).
-// Bounds computed from |x|^2 - 2x.c + |c|^2 carry a margin for its float rounding. The update
-// keeps per-cluster sums in double, applied row by row in index order (incrementally after the
-// first iteration), so results never depend on the thread count.
+// Bounds computed from |x|^2 - 2x.c + |c|^2 carry a margin for its float rounding (the worst-case
+// bound, nearest_rounding_bound), and rows whose nearest two are closer than it are settled by
+// direct distances. The update keeps per-cluster sums in double, applied row by row in index
+// order (incrementally after the first iteration), so results never depend on the thread count.
 #include <algorithm>
 #include <chrono>
 #include <numeric>
@@ -33,7 +34,6 @@ namespace {
 constexpr i64 kRowBlock = 4096;    // rows per bound-check task (fixed: determinism)
 constexpr i64 kGatherRows = 16384; // rows recomputed per nearest call (bounds scratch memory)
 constexpr i64 kClusterGroups = 64; // cluster groups for the incremental update (fixed)
-constexpr float kMarginScale = 1e-5f;
 constexpr i64 kElkanMaxBounds = i64(1) << 26;  // n x k lower bounds (floats) for Elkan
 
 
@@ -56,6 +56,7 @@ class CpuKMeansBackend final : public KMeansBackend {
 
   void set_data(const float* x, i64 n, i64 d) override {
     x_ = x; n_ = n; d_ = d;
+    margin_scale_ = float(nearest_rounding_bound(d, 1.0, 0.0));
     xnorm_.assign(n, 0.0f);
     std::vector<double> part((n + kRowBlock - 1) / kRowBlock);
     parallel_for(static_cast<i64>(part.size()), threads_, cancel_, [&](i64 b, int) {
@@ -351,6 +352,7 @@ class CpuKMeansBackend final : public KMeansBackend {
     const std::vector<float> cnorm = centroid_norms();
     const float cmax = *std::max_element(cnorm.begin(), cnorm.end());
     const cpu::DenseRowFn dense_row = cpu::dense_row_fn();
+    const cpu::SqDistFn dist2 = cpu::sq_dist_fn();
     i64 changed = 0;
     for (i64 r0 = 0; r0 < static_cast<i64>(rows.size()); r0 += tile_rows) {
       const i64 m = std::min<i64>(tile_rows, rows.size() - r0);
@@ -363,15 +365,31 @@ class CpuKMeansBackend final : public KMeansBackend {
       parallel_for(static_cast<i64>(part.size()), threads_, cancel_, [&](i64 b, int) {
         for (i64 i = b * 256; i < std::min(m, (b + 1) * 256); ++i) {
           const i64 row = rows[r0 + i];
-          const float xn = xnorm_[row], margin = kMarginScale * (xn + cmax);
+          const float xn = xnorm_[row], margin = margin_scale_ * (xn + cmax);
           // Distances, pair bounds, the nearest (first index on ties) and the second nearest
           // (the minimum over the other indices, which may equal the nearest).
-          const cpu::NearestTwo near = dense_row(tile.data() + i * k, cnorm.data(), drift_.data(), xn, margin, k,
-                                                 pair_.data() + row * k);
-          upper_[row] = std::sqrt(near.best + margin);
-          lower_[row] = std::sqrt(std::max(0.0f, near.second - margin));
-          if (assign_[row] != near.best_j) ++part[b];
-          assign_[row] = near.best_j;
+          const float* dots = tile.data() + i * k;
+          const cpu::NearestTwo near = dense_row(dots, cnorm.data(), drift_.data(), xn, margin, k, pair_.data() + row * k);
+          std::int32_t best_j = near.best_j;
+          float upper = std::sqrt(near.best + margin), lower = std::sqrt(std::max(0.0f, near.second - margin));
+          if (!(near.second - near.best > 2 * margin)) {
+            // A near tie within the expansion's rounding: the nearest by direct distance among the
+            // centroids that can be nearest; every other one is truly at least best - margin away.
+            const float* xi = src + i * d;
+            const float limit = near.best + 2 * margin;
+            float nearest = std::numeric_limits<float>::infinity();
+            for (i64 j = 0; j < k; ++j) {
+              if (!(std::max(xn + cnorm[j] - 2.0f * dots[j], 0.0f) <= limit)) continue;
+              const float dj = dist2(xi, c_.data() + j * d, d);
+              if (dj < nearest) { nearest = dj; best_j = std::int32_t(j); }
+            }
+            upper = std::sqrt(nearest) * (1 + 1e-6f);
+            lower = std::sqrt(std::max(0.0f, near.best - margin));
+          }
+          upper_[row] = upper;
+          lower_[row] = lower;
+          if (assign_[row] != best_j) ++part[b];
+          assign_[row] = best_j;
         }
       });
       for (i64 c : part) changed += c;
@@ -392,7 +410,7 @@ class CpuKMeansBackend final : public KMeansBackend {
     std::fill(s.begin(), s.end(), std::numeric_limits<float>::infinity());
     for (i64 a = 0; a < k; ++a)
       for (i64 j = 0; j < k; ++j) {
-        const float d2 = std::max(cn[a] + cn[j] - 2.0f * half_cc[a * k + j] - 4 * kMarginScale * cmax, 0.0f);
+        const float d2 = std::max(cn[a] + cn[j] - 2.0f * half_cc[a * k + j] - 4 * margin_scale_ * cmax, 0.0f);
         half_cc[a * k + j] = a == j ? 0.0f : 0.5f * std::sqrt(d2);
         if (a != j) s[a] = std::min(s[a], half_cc[a * k + j]);
       }
@@ -409,7 +427,7 @@ class CpuKMeansBackend final : public KMeansBackend {
     const float cmax = max_centroid_norm();
     for (i64 j = 0; j < k_; ++j) {
       const float other = idx[2 * j] == j ? dist[2 * j + 1] : dist[2 * j];
-      s[j] = 0.5f * std::sqrt(std::max(0.0f, other - 4 * kMarginScale * cmax));
+      s[j] = 0.5f * std::sqrt(std::max(0.0f, other - 4 * margin_scale_ * cmax));
     }
     return s;
   }
@@ -425,7 +443,7 @@ class CpuKMeansBackend final : public KMeansBackend {
     return changed;
   }
 
-  // Exact nearest and second-nearest for the listed rows; returns assignments changed.
+  // Exact nearest and (within the margin) second-nearest for the listed rows; returns assignments changed.
   i64 recompute(const std::vector<i64>& rows) {
     if (rows.empty()) return 0;
     const i64 topk = std::min<i64>(2, k_);
@@ -440,10 +458,11 @@ class CpuKMeansBackend final : public KMeansBackend {
       idx.resize(m * topk);
       dist.resize(m * topk);
       NearestArgs a{m, d_, k_, topk, src, c_.data(), idx.data(), dist.data()};
-      nearest_cpu(a, threads_, cancel_);
+      // Exact nearest (near ties settled in double); distances stay within the margin.
+      nearest_exact(a, [&](const NearestArgs& w) { nearest_cpu(w, threads_, cancel_); }, threads_, cancel_);
       for (i64 i = 0; i < m; ++i) {
         const i64 row = rows[r0 + i];
-        const float margin = kMarginScale * (xnorm_[row] + cmax);
+        const float margin = margin_scale_ * (xnorm_[row] + cmax);
         if (assign_[row] != idx[i * topk]) ++changed;
         assign_[row] = idx[i * topk];
         upper_[row] = std::sqrt(dist[i * topk] + margin);
@@ -478,6 +497,8 @@ class CpuKMeansBackend final : public KMeansBackend {
   const float* x_ = nullptr;
   i64 n_ = 0, d_ = 0, k_ = 0;
   double xx_ = 0;
+  // Rounding bound of an expanded squared distance per unit of |x|^2 + |c|^2 (nearest_rounding_bound).
+  float margin_scale_ = 0;
   std::vector<float> c_, prev_c_, xnorm_, upper_, lower_, drift_;
   std::vector<float, PrefaultedAllocator<float>> pair_;  // [n x k] Elkan pair bounds (64 MiB at 62,138 x 256)
   std::vector<int> path_;
