@@ -338,6 +338,8 @@ static void run_backend(const char* backend, std::mt19937& rng) {
   const i64 exact_cases[][4] = {{2000, 64, 256, 1}, {500, 7, 300, 4}, {300, 33, 40, 8}, {100, 16, 5, 5}, {64, 1, 1000, 2}};
   for (auto& c : exact_cases)
     for (const float offset : {0.0f, 100.0f}) nearest_exact_case(backend, c[0], c[1], c[2], c[3], offset, rng);
+  // Two row chunks of candidates (4 Mi entries / 103 a row = 40,721 rows a chunk).
+  if (std::strcmp(backend, "cpu-1thread") != 0) nearest_exact_case(backend, 41000, 2, 110, 100, 100.0f, rng);
 }
 
 // Planted (tie-free) data: CUDA and CPU k-means must make the same decisions.
