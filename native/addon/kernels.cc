@@ -123,10 +123,7 @@ Napi::Value Nearest(const Napi::CallbackInfo& info) {
           check_finite("x", a.x, a.n, a.d, threads, cancel);
           check_finite("centroids", a.centroids, a.k, a.d, threads, cancel);
         }
-        nearest_exact(a, [&](const NearestArgs& w) {
-          if (cuda) nearest_cuda(w, cancel);
-          else nearest_cpu(w, threads, cancel);
-        }, threads, cancel);
+        nearest_exact_on(cuda, a, threads, cancel);
       },
       {o.Get("x"), o.Get("centroids"), o.Get("indices"), o.Get("distances")}, o.Get("cancel"));
 }

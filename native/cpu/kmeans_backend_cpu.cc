@@ -459,7 +459,7 @@ class CpuKMeansBackend final : public KMeansBackend {
       dist.resize(m * topk);
       NearestArgs a{m, d_, k_, topk, src, c_.data(), idx.data(), dist.data()};
       // Exact nearest (near ties settled in double); distances stay within the margin.
-      nearest_exact(a, [&](const NearestArgs& w) { nearest_cpu(w, threads_, cancel_); }, threads_, cancel_);
+      nearest_exact_on(false, a, threads_, cancel_);
       for (i64 i = 0; i < m; ++i) {
         const i64 row = rows[r0 + i];
         const float margin = margin_scale_ * (xnorm_[row] + cmax);

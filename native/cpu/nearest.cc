@@ -8,6 +8,7 @@
 #include <limits>
 #include <vector>
 
+#include "distance.h"
 #include "gemm_kernel.h"
 #include "semid/cpu_features.h"
 #include "semid/nearest.h"
@@ -156,11 +157,7 @@ MergeFn merge_topk_fn(i64 topk) {
   return merge_topk_scalar;
 }
 
-float squared_norm(const float* v, i64 d) {
-  double s = 0;
-  for (i64 p = 0; p < d; ++p) s += double(v[p]) * double(v[p]);
-  return static_cast<float>(s);
-}
+float squared_norm(const float* v, i64 d) { return static_cast<float>(cpu::sq_dist_f64_fn()(v, nullptr, d)); }
 
 }  // namespace
 

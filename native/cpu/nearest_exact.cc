@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "distance.h"
+#include "semid/cuda.h"
 #include "semid/nearest.h"
 #include "semid/parallel.h"
 
@@ -140,6 +141,13 @@ void nearest_exact(const NearestArgs& a, const NearestSearch& search, int thread
     std::fprintf(stderr, "nearest_exact n=%lld k=%lld topk=%lld: search %.1f ms, settle %.1f ms, re-ranked %lld rows (%lld scanned in full)\n",
                  (long long)n, (long long)k, (long long)topk, search_ms, settle_ms, (long long)reranked.load(),
                  (long long)scanned.load());
+}
+
+void nearest_exact_on(bool cuda, const NearestArgs& a, int threads, const CancelFlag& cancel) {
+  nearest_exact(a, [&](const NearestArgs& w) {
+    if (cuda) nearest_cuda(w, cancel);
+    else nearest_cpu(w, threads, cancel);
+  }, threads, cancel);
 }
 
 }  // namespace semid

@@ -21,10 +21,7 @@ namespace {
 
 // Exact nearest (near ties settled in double) on either backend's expanded-form search.
 void nearest_on(Backend backend, const NearestArgs& a, int threads, const CancelFlag& cancel) {
-  nearest_exact(a, [&](const NearestArgs& w) {
-    if (backend == Backend::Cuda) nearest_cuda(w, cancel);
-    else nearest_cpu(w, threads, cancel);
-  }, threads, cancel);
+  nearest_exact_on(backend == Backend::Cuda, a, threads, cancel);
 }
 
 void validate_codebooks(const RqCodebooks& cb) {

@@ -53,4 +53,7 @@ double nearest_rounding_bound(i64 d, double x_norm, double c_norm);
  */
 void nearest_exact(const NearestArgs& args, const NearestSearch& search, int threads, const CancelFlag& cancel);
 
+/** nearest_exact over nearest_cuda (cuda = true) or nearest_cpu with `threads`. */
+void nearest_exact_on(bool cuda, const NearestArgs& args, int threads, const CancelFlag& cancel);
+
 }  // namespace semid
