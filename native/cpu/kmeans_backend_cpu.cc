@@ -59,11 +59,11 @@ class CpuKMeansBackend final : public KMeansBackend {
     margin_scale_ = float(nearest_rounding_bound(d, 1.0, 0.0));
     xnorm_.assign(n, 0.0f);
     std::vector<double> part((n + kRowBlock - 1) / kRowBlock);
+    const cpu::SqDistF64Fn norm_f64 = cpu::sq_dist_f64_fn();
     parallel_for(static_cast<i64>(part.size()), threads_, cancel_, [&](i64 b, int) {
       double s = 0;
       for (i64 i = b * kRowBlock; i < std::min(n, (b + 1) * kRowBlock); ++i) {
-        double r = 0;
-        for (i64 t = 0; t < d; ++t) r += double(x[i * d + t]) * double(x[i * d + t]);
+        const double r = norm_f64(x + i * d, nullptr, d);
         xnorm_[i] = float(r);
         s += r;
       }
