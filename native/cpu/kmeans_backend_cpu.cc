@@ -36,16 +36,6 @@ constexpr i64 kGatherRows = 16384; // rows recomputed per nearest call (bounds s
 constexpr i64 kClusterGroups = 64; // cluster groups for the incremental update (fixed)
 constexpr i64 kElkanMaxBounds = i64(1) << 26;  // n x k lower bounds (floats) for Elkan
 
-
-double sq_dist(const float* a, const float* b, i64 d) {
-  double s = 0;
-  for (i64 t = 0; t < d; ++t) {
-    const double diff = double(a[t]) - double(b[t]);
-    s += diff * diff;
-  }
-  return s;
-}
-
 class CpuKMeansBackend final : public KMeansBackend {
  public:
   CpuKMeansBackend(int threads, const CancelFlag& cancel)
@@ -57,13 +47,13 @@ class CpuKMeansBackend final : public KMeansBackend {
   void set_data(const float* x, i64 n, i64 d) override {
     x_ = x; n_ = n; d_ = d;
     margin_scale_ = float(nearest_rounding_bound(d, 1.0, 0.0));
+    dist_f64_ = cpu::sq_dist_f64_fn();
     xnorm_.assign(n, 0.0f);
     std::vector<double> part((n + kRowBlock - 1) / kRowBlock);
-    const cpu::SqDistF64Fn norm_f64 = cpu::sq_dist_f64_fn();
     parallel_for(static_cast<i64>(part.size()), threads_, cancel_, [&](i64 b, int) {
       double s = 0;
       for (i64 i = b * kRowBlock; i < std::min(n, (b + 1) * kRowBlock); ++i) {
-        const double r = norm_f64(x + i * d, nullptr, d);
+        const double r = dist_f64_(x + i * d, nullptr, d);
         xnorm_[i] = float(r);
         s += r;
       }
@@ -170,16 +160,14 @@ class CpuKMeansBackend final : public KMeansBackend {
   }
 
  private:
+  /** Squared distance in double (b = nullptr: squared norm), the kernel chosen in set_data. */
+  double sq_dist(const float* a, const float* b, i64 d) const { return dist_f64_(a, b, d); }
   bool elkan() const { return k_ > 1 && n_ * k_ <= kElkanMaxBounds; }
 
   /** Squared norms of the current centroids (k). */
   std::vector<float> centroid_norms() const {
     std::vector<float> norms(k_);
-    for (i64 j = 0; j < k_; ++j) {
-      double r = 0;
-      for (i64 t = 0; t < d_; ++t) r += double(c_[j * d_ + t]) * c_[j * d_ + t];
-      norms[j] = float(r);
-    }
+    for (i64 j = 0; j < k_; ++j) norms[j] = float(sq_dist(c_.data() + j * d_, nullptr, d_));
     return norms;
   }
   float max_centroid_norm() const {
@@ -499,6 +487,7 @@ class CpuKMeansBackend final : public KMeansBackend {
   double xx_ = 0;
   // Rounding bound of an expanded squared distance per unit of |x|^2 + |c|^2 (nearest_rounding_bound).
   float margin_scale_ = 0;
+  cpu::SqDistF64Fn dist_f64_ = cpu::sq_dist_f64_scalar;
   std::vector<float> c_, prev_c_, xnorm_, upper_, lower_, drift_;
   std::vector<float, PrefaultedAllocator<float>> pair_;  // [n x k] Elkan pair bounds (64 MiB at 62,138 x 256)
   std::vector<int> path_;

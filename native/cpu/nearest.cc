@@ -157,7 +157,6 @@ MergeFn merge_topk_fn(i64 topk) {
   return merge_topk_scalar;
 }
 
-float squared_norm(const float* v, i64 d) { return static_cast<float>(cpu::sq_dist_f64_fn()(v, nullptr, d)); }
 
 }  // namespace
 
@@ -192,11 +191,12 @@ void nearest_cpu(const NearestArgs& a, int threads, const CancelFlag& cancel) {
   const i64 NCB = cpu::round_up(256, NR);  // centroids per tile
   const i64 d = a.d, k = a.k, topk = a.topk;
   const MergeFn merge = NCB <= kMergeTileMax ? merge_topk_fn(topk) : merge_topk_scalar;
+  const cpu::SqDistF64Fn norm_f64 = cpu::sq_dist_f64_fn();  // squared norms (b = nullptr)
 
   std::vector<float> cnorm(k);
   parallel_for((k + 1023) / 1024, threads, cancel, [&](i64 t, int) {
     for (i64 j = t * 1024; j < std::min(k, (t + 1) * 1024); ++j)
-      cnorm[j] = squared_norm(a.centroids + j * d, d);
+      cnorm[j] = static_cast<float>(norm_f64(a.centroids + j * d, nullptr, d));
   });
   for (i64 i = 0; i < a.n * topk; ++i) {
     a.distances[i] = std::numeric_limits<float>::infinity();
@@ -230,7 +230,7 @@ void nearest_cpu(const NearestArgs& a, int threads, const CancelFlag& cancel) {
         const i64 kc = std::min(KC, d - pc);
         cpu::pack_a(xview, i0, mb, pc, kc, mk.mr, 1.0f, a_pack.data() + pc * MB);
       }
-      for (i64 i = 0; i < mb; ++i) xnorm[i] = squared_norm(a.x + (i0 + i) * d, d);
+      for (i64 i = 0; i < mb; ++i) xnorm[i] = static_cast<float>(norm_f64(a.x + (i0 + i) * d, nullptr, d));
       for (i64 jb = 0; jb < jn; jb += NCB) {
         const i64 ncb = std::min(NCB, jn - jb);
         for (i64 pc = 0; pc < d; pc += KC) {
