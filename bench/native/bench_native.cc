@@ -44,6 +44,29 @@ static double median_ms(int reps, const std::function<void()>& fn) {
   return t[t.size() / 2];
 }
 
+// Two timings taken rep by rep in alternation (a, b, b, a, ...), so that this machine's drifts in
+// speed fall on both alike: each one's median and the median of the per-rep ratios a / b.
+struct Interleaved {
+  double a_ms, b_ms, ratio;
+};
+static Interleaved interleaved_ms(int reps, const std::function<void()>& a, const std::function<void()>& b) {
+  a();  // warm-up
+  b();
+  auto time = [](const std::function<void()>& fn) {
+    auto t0 = std::chrono::steady_clock::now();
+    fn();
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  };
+  std::vector<double> ta, tb, ratio;
+  for (int r = 0; r < reps; ++r) {
+    double x, y;
+    if (r % 2 == 0) { x = time(a); y = time(b); } else { y = time(b); x = time(a); }
+    ta.push_back(x); tb.push_back(y); ratio.push_back(x / y);
+  }
+  auto median = [](std::vector<double> v) { std::sort(v.begin(), v.end()); return v[v.size() / 2]; };
+  return {median(ta), median(tb), median(ratio)};
+}
+
 // Embedding-like rows: 2,000 latent topics, noisy members, L2-normalised.
 static std::vector<float> embedding_like(i64 n, i64 d, unsigned seed) {
   std::mt19937 rng(seed);
@@ -153,10 +176,10 @@ static void bench_beam(bool cuda) {
       a.next_nodes = nn.data(); a.next_scores = nscore.data(); a.next_parents = np.data(); a.next_tokens = nt.data();
       a.finished_count = fc.data(); a.finished_parent = fp.data(); a.finished_score = fscore.data(); a.finished_node = fn.data();
       const int reps = batch >= 128 ? 9 : 31;
-      const double step = median_ms(reps, [&] { beam_step_cpu(tv, a, 0, CancelFlag{}); });
       std::vector<double> partial(default_threads());
       const i64 chunks = 64, per = (i64(logits.size()) + chunks - 1) / chunks;
-      const double floor = median_ms(reps, [&] {
+      // The step and the floor alternate rep by rep: the ratio is the median of per-rep ratios.
+      const Interleaved timed = interleaved_ms(reps, [&] { beam_step_cpu(tv, a, 0, CancelFlag{}); }, [&] {
         parallel_for(chunks, 0, CancelFlag{}, [&](i64 c, int w) {
           // 16 independent float sums (vectorised, no dependent chain): memory, not add latency,
           // sets the pace. A single double sum ran at one add per ~4 cycles, 3x slower than the
@@ -172,6 +195,7 @@ static void bench_beam(bool cuda) {
           partial[w] += s;
         });
       });
+      const double step = timed.a_ms, floor = timed.b_ms;
       a.logits = false;  // the same step on log-probabilities: no log-softmax pass
       const double step_lp = median_ms(reps, [&] { beam_step_cpu(tv, a, 0, CancelFlag{}); });
       a.logits = true;
@@ -181,7 +205,7 @@ static void bench_beam(bool cuda) {
       beam_step_cpu(tv, a, 0, CancelFlag{});
       const bool same_cpu = nt_gather == nt;
       std::printf("cpu  beam-step L=%d batch=%5lld  step %9.3f ms  read-floor %8.3f ms  ratio %5.2f  %10.0f queries-steps/s  (log-prob input %8.3f ms; gather path %8.3f ms, %s)\n",
-                  levels, (long long)batch, step, floor, step / floor, batch / step * 1e3, step_lp, step_gather,
+                  levels, (long long)batch, step, floor, timed.ratio, batch / step * 1e3, step_lp, step_gather,
                   same_cpu ? "same beams" : "BEAMS DIFFER");
 #ifdef SEMID_WITH_CUDA
       if (!cuda) continue;
