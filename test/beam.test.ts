@@ -160,6 +160,29 @@ describe('beam step: dense trie nodes (>= 32 children in 256 tokens) read contig
   }
 });
 
+describe('beam step: beams beyond 64, up to the limit of 1,024', () => {
+  // Group sizes past the floor's widest (32 beams), one beam a group, and the largest beam
+  // count the step takes; most beams on dense nodes, some on sparse ones, some inactive.
+  const cases = [
+    { beams: 1024, groups: 8, batch: 2, end: false },
+    { beams: 1024, groups: 1024, batch: 1, end: true },
+    { beams: 200, groups: 200, batch: 3, end: false },
+    { beams: 256, groups: 4, batch: 3, end: true },
+    { beams: 96, groups: 3, batch: 4, end: false },
+  ];
+  for (const [ci, c] of cases.entries()) {
+    const logits = ci % 2 === 0;
+    it(`beams=${c.beams} groups=${c.groups} batch=${c.batch}${c.end ? ' end' : ''}${logits ? ' logits' : ''}`, async () => {
+      const vocab = 256, k = c.end ? vocab - 1 : vocab;
+      const trie = IdTrie.build({ codes: randomCodes(5000, 2, k, 900 + ci), length: 2 });
+      const input = randomState(trie, c.batch, c.beams, c.groups, vocab, c.beams, 950 + ci,
+        { endToken: c.end ? vocab - 1 : -1, logits, penalty: 0.25 });
+      for (let i = 0; i < input.nodes.length; ++i) if (input.nodes[i] >= 0 && i % 3 !== 0) input.nodes[i] = trie.root();
+      expectSameStep(trie, input, await beamStep(trie, input), beamStepReference(trie, input), logits ? 1e-5 : 0);
+    });
+  }
+});
+
 describe('beam step: native equals the TypeScript reference', () => {
   const r = rng(2024);
   const configs: Array<{ beams: number; groups: number; L: number; vocab: number; batch: number; end: boolean; logits: boolean; inputBeams1: boolean }> = [];
