@@ -19,6 +19,7 @@
 #include "semid/rq.h"
 #include "semid/svd.h"
 #include "../../test/native/random_trie.h"
+#include "beam_case.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -149,52 +150,25 @@ __global__ void read_floor_kernel(const float4* x, long long n4, float* out) {
 #endif
 
 static void bench_beam(bool cuda) {
-  const i64 beams = 60, groups = 30, V = 256;
+  const i64 beams = semid::bench::kBeamCaseBeams, groups = semid::bench::kBeamCaseGroups;
   for (int levels : {2, 3}) {
     std::mt19937 trie_rng(11 + levels);
     semid::testing::OwnedTrie trie = semid::testing::random_trie(62138, levels, 256, trie_rng);
     semid::testing::OwnedTrie trie_gather = trie;  // no bit rows: every node takes the gather path
     trie.build_dense_rows();
-    std::vector<int> depth1;  // nodes at depth 1 (where a mid-search step stands)
-    for (std::size_t u = 0; u < trie.depth.size(); ++u)
-      if (trie.depth[u] == 1) depth1.push_back(int(u));
+    const std::vector<int> depth1 = semid::bench::depth1_nodes(trie);
     TrieView tv = trie.view();
     std::printf("beam trie: 62138 items, %d levels, %lld nodes\n", levels, (long long)tv.nodes);
     for (i64 batch : {1, 16, 128, 1024}) {
-      std::mt19937 rng{static_cast<unsigned>(batch)};
-      std::uniform_real_distribution<float> u(-4, 4);
-      std::uniform_int_distribution<int> pick(0, int(depth1.size()) - 1);
-      std::vector<float> logits(batch * beams * V), bscore(batch * beams), nscore(batch * beams), fscore(batch * beams);
-      std::vector<std::int32_t> nodes(batch * beams), nn(batch * beams), np(batch * beams), nt(batch * beams),
-          fc(batch * groups), fp(batch * beams), fn(batch * beams);
-      for (auto& v : logits) v = u(rng);
-      for (auto& v : bscore) v = -std::fabs(u(rng));
-      for (auto& v : nodes) v = depth1[pick(rng)];
-      BeamStepArgs a;
-      a.batch = batch; a.beams = beams; a.groups = groups; a.vocab = V; a.input_beams = beams; a.logits = true;
-      a.scores = logits.data(); a.nodes = nodes.data(); a.beam_scores = bscore.data(); a.penalty = 0.25f;
-      a.next_nodes = nn.data(); a.next_scores = nscore.data(); a.next_parents = np.data(); a.next_tokens = nt.data();
-      a.finished_count = fc.data(); a.finished_parent = fp.data(); a.finished_score = fscore.data(); a.finished_node = fn.data();
+      semid::bench::BeamCase bc(depth1, batch);
+      BeamStepArgs& a = bc.args;
+      const std::vector<float>& logits = bc.scores;
+      std::vector<std::int32_t>& nt = bc.next_tokens;
       const int reps = batch >= 128 ? 9 : 31;
-      std::vector<double> partial(default_threads());
-      const i64 chunks = 64, per = (i64(logits.size()) + chunks - 1) / chunks;
+      std::vector<double> sink;
       // The step and the floor alternate rep by rep: the ratio is the median of per-rep ratios.
-      const Interleaved timed = interleaved_ms(reps, [&] { beam_step_cpu(tv, a, 0, CancelFlag{}); }, [&] {
-        parallel_for(chunks, 0, CancelFlag{}, [&](i64 c, int w) {
-          // 16 independent float sums (vectorised, no dependent chain): memory, not add latency,
-          // sets the pace. A single double sum ran at one add per ~4 cycles, 3x slower than the
-          // memory on this machine, and made the floor look slower than it is.
-          float lanes[16] = {};
-          const i64 lo = c * per, hi = std::min<i64>((c + 1) * per, i64(logits.size()));
-          i64 i = lo;
-          for (; i + 16 <= hi; i += 16)
-            for (int l = 0; l < 16; ++l) lanes[l] += logits[i + l];
-          double s = 0;
-          for (float v : lanes) s += v;
-          for (; i < hi; ++i) s += logits[i];
-          partial[w] += s;
-        });
-      });
+      const Interleaved timed = interleaved_ms(reps, [&] { beam_step_cpu(tv, a, 0, CancelFlag{}); },
+                                               [&] { semid::bench::read_floor(logits, 0, sink); });
       const double step = timed.a_ms, floor = timed.b_ms;
       a.logits = false;  // the same step on log-probabilities: no log-softmax pass
       const double step_lp = median_ms(reps, [&] { beam_step_cpu(tv, a, 0, CancelFlag{}); });
@@ -218,8 +192,8 @@ static void bench_beam(bool cuda) {
       cudaMalloc(&d_cs, trie.start.size() * 4); cudaMalloc(&d_ct, trie.token.size() * 4); cudaMalloc(&d_cn, trie.node.size() * 4);
       cudaMalloc(&d_term, trie.terminal.size() * 4);
       cudaMemcpy(d_logits, logits.data(), logits.size() * 4, cudaMemcpyHostToDevice);
-      cudaMemcpy(d_bs, bscore.data(), B * 4, cudaMemcpyHostToDevice);
-      cudaMemcpy(d_nodes, nodes.data(), B * 4, cudaMemcpyHostToDevice);
+      cudaMemcpy(d_bs, bc.beam_scores.data(), B * 4, cudaMemcpyHostToDevice);
+      cudaMemcpy(d_nodes, bc.nodes.data(), B * 4, cudaMemcpyHostToDevice);
       cudaMemcpy(d_cs, trie.start.data(), trie.start.size() * 4, cudaMemcpyHostToDevice);
       cudaMemcpy(d_ct, trie.token.data(), trie.token.size() * 4, cudaMemcpyHostToDevice);
       cudaMemcpy(d_cn, trie.node.data(), trie.node.size() * 4, cudaMemcpyHostToDevice);
