@@ -13,6 +13,7 @@
 #define SEMID_BEAM_DENSE_AVX2 1
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 
@@ -59,27 +60,28 @@ __attribute__((target("avx2,fma"))) void dense_scores_avx2(const float* row, con
     first[v] = VEC > 0 ? _mm256_loadu_ps(lanes + 8 * v) : ninf;
     second[v] = VEC > 0 ? _mm256_loadu_ps(lanes + 8 * (VEC + v)) : ninf;
   }
-  for (i64 k0 = 0; k0 < chunks; k0 += kAcc) {
-    for (int v = 0; v < kAcc && k0 + v < chunks; ++v) {
-      const i64 k = k0 + v, tb = t0 + 8 * k;
-      const __m256 child = _mm256_load_ps(reinterpret_cast<const float*>(kLaneMasks.lanes[bits[k]]));
-      __m256 x, pen;
-      if (tb + 8 <= V) {
-        x = _mm256_loadu_ps(row + tb);
-        pen = _mm256_loadu_ps(penalty + tb);
-      } else {  // the row's last tokens: no read past its end
-        const i64 left = V - tb;  // tokens of this chunk inside the row (none when the row ends before it)
-        const __m256i in_row = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(left < 0 ? 0 : left)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-        x = _mm256_maskload_ps(row + tb, in_row);
-        pen = _mm256_maskload_ps(penalty + tb, in_row);
-      }
-      const __m256 sc = _mm256_blendv_ps(ninf, _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(x, sv), pen), bv), child);
-      _mm256_storeu_ps(out + 8 * k, sc);
-      if (VEC > 0) {
-        second[v] = _mm256_max_ps(_mm256_min_ps(sc, first[v]), second[v]);
-        first[v] = _mm256_max_ps(sc, first[v]);
-      }
+  // Chunks wholly inside the row take plain loads; the rest (the row's last tokens) masked ones,
+  // so that no read goes past its end.
+  const i64 inside = std::min<i64>(chunks, V > t0 ? (V - t0) / 8 : 0);
+  auto score = [&](i64 k, int v, __m256 x, __m256 pen) __attribute__((target("avx2,fma"), always_inline)) {
+    const __m256 child = _mm256_load_ps(reinterpret_cast<const float*>(kLaneMasks.lanes[bits[k]]));
+    const __m256 sc = _mm256_blendv_ps(ninf, _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(x, sv), pen), bv), child);
+    _mm256_storeu_ps(out + 8 * k, sc);
+    if (VEC > 0) {  // chunk k goes to vector v = k % VEC
+      second[v] = _mm256_max_ps(_mm256_min_ps(sc, first[v]), second[v]);
+      first[v] = _mm256_max_ps(sc, first[v]);
     }
+  };
+  const float* rb = row + t0;
+  const float* pb = penalty + t0;
+  i64 k = 0;
+  for (; k + kAcc <= inside; k += kAcc)
+    for (int v = 0; v < kAcc; ++v) score(k + v, v, _mm256_loadu_ps(rb + 8 * (k + v)), _mm256_loadu_ps(pb + 8 * (k + v)));
+  for (; k < chunks; ++k) {
+    const i64 tb = t0 + 8 * k;
+    const i64 left = V - tb;  // tokens of this chunk inside the row (none when the row ends before it)
+    const __m256i in_row = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(left < 0 ? 0 : left > 8 ? 8 : left)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    score(k, int(k % kAcc), _mm256_maskload_ps(row + tb, in_row), _mm256_maskload_ps(penalty + tb, in_row));
   }
   if (VEC > 0)
     for (int v = 0; v < kAcc; ++v) {
@@ -151,17 +153,23 @@ __attribute__((target("avx2"))) inline float kth_largest_avx2(const float* lanes
 template <class Offer>
 __attribute__((target("avx2,popcnt,bmi"))) inline void dense_offer_avx2(const float* sc, const std::uint32_t* dense,
                                                                        float thr, Offer&& offer) {
-  const std::uint8_t* bits = reinterpret_cast<const std::uint8_t*>(dense);
   const std::uint64_t* words = reinterpret_cast<const std::uint64_t*>(dense);
   const i64 chunks = dense[10];
   // Which children pass, as a 256-bit mask laid out like the row's bits (byte k: chunk k), made
   // without a branch: with ~2 candidates a beam, a branch per chunk or per block of chunks costs
-  // a mispredict per candidate and more.
-  alignas(32) std::uint8_t pass[32] = {};
+  // a mispredict per candidate and more. Eight chunks make a word, assembled in registers (bytes
+  // stored and read back as words stall on store forwarding); a last partial word reads pass-1
+  // scores past `chunks` (inside the 256-entry scratch row, stale) and drops their bits.
+  std::uint64_t pass_words[4] = {0, 0, 0, 0};
   const __m256 tv = _mm256_set1_ps(thr);
-  for (i64 k = 0; k < chunks; ++k)
-    pass[k] = std::uint8_t(unsigned(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(sc + 8 * k), tv, _CMP_NLT_UQ))) & bits[k]);
-  const std::uint64_t* pass_words = reinterpret_cast<const std::uint64_t*>(pass);
+  for (i64 w = 0; w < (chunks + 7) / 8; ++w) {
+    std::uint64_t word = 0;
+    for (int j = 0; j < 8; ++j)
+      word |= std::uint64_t(unsigned(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(sc + 64 * w + 8 * j), tv, _CMP_NLT_UQ))))
+              << (8 * j);
+    const i64 in_word = chunks - 8 * w;  // chunks of this word that pass 1 scored
+    pass_words[w] = word & words[w] & (in_word >= 8 ? ~std::uint64_t(0) : (std::uint64_t(1) << (8 * in_word)) - 1);
+  }
   int below = 0;  // children before the current word
   for (int w = 0; w < 4; ++w) {
     std::uint64_t word = pass_words[w];
