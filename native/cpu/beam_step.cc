@@ -87,7 +87,7 @@ struct alignas(64) Scratch {  // one per worker, on its own cache lines (the top
                                     " has no children and ends no ID: the trie is malformed");
 }
 
-void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, Scratch& s,
+void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, bool next_is_mine, Scratch& s,
                 cpu::LogSumExpFn lse_fn, cpu::BoundsFn bounds, bool dense_avx2) {
   const i64 B = a.beams, G = a.groups, gs = B / G, V = a.vocab;
   (void)dense_avx2;  // builds without the AVX2 path never read it
@@ -101,7 +101,8 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, Scratch& s,
   auto normalise = [&](i64 j) {
     const i64 r = a.input_beams == 1 ? 0 : j;
     if (!std::isnan(s.lse[r])) return;
-    if (a.input_beams > 1 && r + 4 < a.input_beams && V <= 4096)  // rows stream in ahead of their turn
+    // Rows stream in four ahead of their turn, into the next query's when this worker takes it.
+    if (a.input_beams > 1 && V <= 4096 && (r + 4 < a.input_beams || next_is_mine))
       for (i64 off = 0; off < V; off += 16) __builtin_prefetch(rows + (r + 4) * V + off);
     s.lse[r] = lse_fn(rows + r * V, V);
     if (std::isnan(s.lse[r]))
@@ -305,7 +306,14 @@ void beam_step_cpu(const TrieView& trie, const BeamStepArgs& a, int threads, con
 #ifdef SEMID_BEAM_DENSE_AVX2
   dense_avx2 = trie.dense_rows != nullptr && active_simd() != SimdLevel::Scalar && cpu::avx2_compiled();
 #endif
-  parallel_for(a.batch, t, cancel, [&](i64 b, int w) { step_query(trie, a, b, scratch[w], lse_fn, bounds, dense_avx2); });
+  // Each task is a block of consecutive queries (about eight a thread), so that a worker knows its
+  // next query and can fetch its first rows while finishing the current one.
+  const i64 per_task = std::max<i64>(1, a.batch / (8 * i64(t)));
+  parallel_for((a.batch + per_task - 1) / per_task, t, cancel, [&](i64 task, int w) {
+    const i64 end = std::min(a.batch, (task + 1) * per_task);
+    for (i64 b = task * per_task; b < end; ++b)
+      step_query(trie, a, b, b + 1 < end, scratch[w], lse_fn, bounds, dense_avx2);
+  });
 }
 
 }  // namespace semid
