@@ -151,12 +151,11 @@ __attribute__((target("avx2"))) void merge_topk_avx2(const float* dots, const fl
 /** The merge for this machine and topk. */
 MergeFn merge_topk_fn(i64 topk) {
 #if defined(__x86_64__) || defined(__i386__)
-  if (active_simd() != SimdLevel::Scalar && topk <= kMergeLanes) return merge_topk_avx2;
+  if (active_simd() != SimdLevel::Scalar && cpu::avx2_compiled() && topk <= kMergeLanes) return merge_topk_avx2;
 #endif
   (void)topk;
   return merge_topk_scalar;
 }
-
 
 }  // namespace
 
