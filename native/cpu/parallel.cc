@@ -2,10 +2,18 @@
 // pool of worker threads (started once, on first use) so that short parallel loops do not pay
 // for thread creation. The calling thread always works on its own loop too, so a loop completes
 // even when every pool thread is busy (nested or concurrent calls cannot deadlock).
+//
+// A caller whose own tasks are done polls for its helpers' last tasks (up to 2 ms) before it
+// blocks: a thread woken from a block starts late on a VM (~0.07 ms after a short sleep, ~0.3 ms
+// after 1 ms of idleness on this project's 2-core VM, often on the waker's own core). Idle workers
+// block at once unless SEMID_SPIN_US (or set_spin_us) asks them to poll for new loops first, as
+// OpenMP runtimes do (OMP_WAIT_POLICY, KMP_BLOCKTIME): opt-in, since it keeps cores busy.
 #include "semid/parallel.h"
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
@@ -15,15 +23,29 @@
 #include <thread>
 #include <vector>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
 namespace semid {
+
+namespace {
+
+/** The hardware concurrency, read once (glibc reads it from /sys: microseconds a call). */
+int hardware_threads() {
+  static const int n = static_cast<int>(std::thread::hardware_concurrency());
+  return n;
+}
+
+}  // namespace
 
 int default_threads() {
   if (const char* env = std::getenv("SEMID_THREADS")) {
     int v = std::atoi(env);
     if (v > 0) return v;
   }
-  unsigned hc = std::thread::hardware_concurrency();
-  return hc == 0 ? 1 : static_cast<int>(hc);
+  const int hc = hardware_threads();
+  return hc <= 0 ? 1 : hc;
 }
 
 int resolve_threads(int requested, i64 count) {
@@ -33,6 +55,49 @@ int resolve_threads(int requested, i64 count) {
 }
 
 namespace {
+
+constexpr std::int64_t kDefaultSpinUs = 0;
+constexpr std::int64_t kMaxSpinUs = 1000000;
+// A caller whose own tasks are done polls this long for its helpers' last tasks before it blocks.
+constexpr std::int64_t kJoinSpinNs = 2000000;
+std::atomic<std::int64_t> g_spin_ns{-1};  // -1: not read from SEMID_SPIN_US yet
+
+/** How long an idle worker polls before it blocks, in ns (see spin_us()). */
+std::int64_t spin_ns() {
+  std::int64_t ns = g_spin_ns.load(std::memory_order_relaxed);
+  if (ns >= 0) return ns;
+  ns = kDefaultSpinUs * 1000;
+  if (const char* env = std::getenv("SEMID_SPIN_US")) {
+    char* end = nullptr;
+    const long long v = std::strtoll(env, &end, 10);
+    if (end != env && *end == '\0' && v >= 0) ns = std::min<std::int64_t>(v, kMaxSpinUs) * 1000;
+  }
+  std::int64_t unread = -1;
+  g_spin_ns.compare_exchange_strong(unread, ns);  // a set_spin_us() that came first stands
+  return g_spin_ns.load(std::memory_order_relaxed);
+}
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#endif
+}
+
+/** Polls ready() for up to `limit` ns, yielding the core now and then; true once it holds. */
+template <class Ready>
+bool spin_until(std::int64_t limit, Ready&& ready) {
+  if (limit == 0) return ready();
+  const auto start = std::chrono::steady_clock::now();
+  for (unsigned i = 1;; ++i) {
+    if (ready()) return true;
+    cpu_relax();
+    if (i % 256 == 0) {  // every few microseconds: the clock, and room for other runnable threads
+      if (std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count() > limit)
+        return ready();
+      std::this_thread::yield();
+    }
+  }
+}
 
 // One parallel loop: tasks are claimed from `next`; `active` counts the threads inside run().
 struct Loop {
@@ -44,14 +109,17 @@ struct Loop {
   std::atomic<bool> failed{false};
   std::mutex mutex;
   std::condition_variable finished;
-  int active = 0;
+  // Helpers inside run(): raised before a helper claims its first task and lowered after its
+  // last (sequentially consistent, as is the claim), so 0 after the caller's own run() means no
+  // task is still running; changed under `mutex` so that a blocked caller is woken.
+  std::atomic<int> active{0};
   std::exception_ptr error;
 
   void run(int worker) {
     try {
       for (;;) {
         if (failed.load(std::memory_order_relaxed)) break;
-        const i64 task = next.fetch_add(1, std::memory_order_relaxed);
+        const i64 task = next.fetch_add(1);
         if (task >= count) break;
         cancel->check();
         (*fn)(task, worker);
@@ -74,13 +142,17 @@ class Pool {
   /** Ask up to `helpers` pool threads to join `loop` (the pool holds at most
    * max(64, 2 x hardware threads); a loop asking for more runs on fewer). */
   void offer(const std::shared_ptr<Loop>& loop, int helpers) {
-    const int cap = std::max(64, 2 * static_cast<int>(std::thread::hardware_concurrency()));
+    const int cap = std::max(64, 2 * hardware_threads());
     helpers = std::min(helpers, cap);
+    bool wake;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       grow(helpers);
       for (int h = 0; h < helpers; ++h) queue_.push_back(loop);
+      queued_.store(static_cast<int>(queue_.size()));
+      wake = sleepers_ > 0;  // spinning workers see queued_ without a wake-up
     }
+    if (!wake) return;
     if (helpers == 1) wake_.notify_one();
     else wake_.notify_all();
   }
@@ -95,23 +167,27 @@ class Pool {
 
   void work() {
     for (;;) {
+      spin_until(spin_ns(), [this] { return queued_.load(std::memory_order_relaxed) > 0; });
       std::shared_ptr<Loop> loop;
       {
         std::unique_lock<std::mutex> lock(mutex_);
+        ++sleepers_;
         wake_.wait(lock, [this] { return !queue_.empty(); });
+        --sleepers_;
         loop = std::move(queue_.front());
         queue_.pop_front();
+        queued_.store(static_cast<int>(queue_.size()));
       }
       // Join only while tasks remain; a loop that is already done is skipped.
-      if (loop->next.load(std::memory_order_relaxed) >= loop->count) continue;
+      if (loop->next.load() >= loop->count) continue;
       {
         std::lock_guard<std::mutex> lock(loop->mutex);
-        ++loop->active;
+        loop->active.fetch_add(1);
       }
       loop->run(loop->worker_ids.fetch_add(1));
       {
         std::lock_guard<std::mutex> lock(loop->mutex);
-        --loop->active;
+        loop->active.fetch_sub(1);
       }
       loop->finished.notify_all();
     }
@@ -120,10 +196,16 @@ class Pool {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::shared_ptr<Loop>> queue_;
+  std::atomic<int> queued_{0};  // queue_.size(), for spinning workers to poll without the mutex
+  int sleepers_ = 0;            // workers blocked on wake_ (under mutex_)
   std::vector<std::thread> threads_;
 };
 
 }  // namespace
+
+i64 spin_us() { return spin_ns() / 1000; }
+
+void set_spin_us(i64 us) { g_spin_ns.store(std::min<i64>(std::max<i64>(us, 0), kMaxSpinUs) * 1000); }
 
 void parallel_for(i64 count, int threads, const CancelFlag& cancel,
                   const std::function<void(i64, int)>& fn) {
@@ -142,10 +224,11 @@ void parallel_for(i64 count, int threads, const CancelFlag& cancel,
   loop->cancel = &cancel;
   Pool::instance().offer(loop, t - 1);
   loop->run(0);
-  {
-    // Wait for the helpers that joined; late helpers see no task left and never touch fn.
+  // Wait for the helpers that joined (spinning first: their last tasks are usually about to end);
+  // late helpers see no task left and never touch fn.
+  if (!spin_until(kJoinSpinNs, [&] { return loop->active.load() == 0; })) {
     std::unique_lock<std::mutex> lock(loop->mutex);
-    loop->finished.wait(lock, [&] { return loop->active == 0; });
+    loop->finished.wait(lock, [&] { return loop->active.load() == 0; });
   }
   if (loop->error) std::rethrow_exception(loop->error);
 }

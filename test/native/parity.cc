@@ -3,6 +3,7 @@
 //   not multiples of any tile, with sentinels around outputs to catch out-of-bounds writes.
 // Prints one line per case and ends with "N passed, N failed"; exit code 1 on any failure.
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -10,6 +11,7 @@
 #include <random>
 #include <string>
 #include <map>
+#include <thread>
 #include <vector>
 
 #include "semid/beam.h"
@@ -17,6 +19,7 @@
 #include "semid/cuda.h"
 #include "semid/gemm.h"
 #include "semid/nearest.h"
+#include "semid/parallel.h"
 #include "semid/rq.h"
 #include "semid/svd.h"
 #include "random_trie.h"
@@ -291,6 +294,68 @@ static void prefaulted_case() {
     for (std::size_t i = 0; i < count; i += 4093) kept &= v[i] == float(i);
     report(zero && kept, "prefaulted allocator n=" + std::to_string(count), zero ? (kept ? "" : "lost writes") : "not zeroed");
   }
+}
+
+// The thread pool, with idle workers blocking and polling: every task runs once on a worker id
+// below the thread count, the first task exception reaches the caller, nested loops and loops
+// from several callers at once complete, and cancellation stops a loop.
+static void pool_cases() {
+  const i64 spin_before = spin_us();
+  for (const i64 spin : {i64(0), i64(2000)}) {
+    set_spin_us(spin);
+    const std::string tag = "pool spin=" + std::to_string(spin) + "us ";
+    bool once = true, ids = true;
+    for (const i64 count : {1, 2, 3, 17, 1000})
+      for (const int threads : {1, 2, 3, 8}) {
+        std::vector<std::atomic<int>> runs(count);
+        std::atomic<bool> bad_id{false};
+        parallel_for(count, threads, CancelFlag{}, [&](i64 t, int w) {
+          runs[t].fetch_add(1);
+          if (w < 0 || w >= resolve_threads(threads, count)) bad_id = true;
+        });
+        for (auto& r : runs) once &= r.load() == 1;
+        ids &= !bad_id;
+      }
+    report(once && ids, tag + "tasks", once ? (ids ? "" : "worker id out of range") : "a task ran other than once");
+    bool rethrown = false;
+    try {
+      parallel_for(64, 4, CancelFlag{}, [&](i64 t, int) {
+        if (t == 37) throw Error("ERR_SEMID_TEST", "task 37");
+      });
+    } catch (const Error& e) {
+      rethrown = e.code() == "ERR_SEMID_TEST";
+    }
+    std::atomic<i64> after{0};  // the pool still works after a failed loop
+    parallel_for(100, 4, CancelFlag{}, [&](i64 t, int) { after.fetch_add(t); });
+    report(rethrown && after.load() == 4950, tag + "exception", rethrown ? "" : "not rethrown");
+    std::atomic<i64> nested{0};
+    parallel_for(8, 4, CancelFlag{}, [&](i64, int) {
+      parallel_for(50, 3, CancelFlag{}, [&](i64 t, int) { nested.fetch_add(t + 1); });
+    });
+    std::atomic<i64> concurrent{0};
+    std::vector<std::thread> callers;
+    for (int c = 0; c < 4; ++c)
+      callers.emplace_back([&] {
+        for (int r = 0; r < 50; ++r) parallel_for(20, 2, CancelFlag{}, [&](i64, int) { concurrent.fetch_add(1); });
+      });
+    for (auto& t : callers) t.join();
+    report(nested.load() == 8 * 1275 && concurrent.load() == 4 * 50 * 20, tag + "nested and concurrent",
+           "nested " + std::to_string(nested.load()) + ", concurrent " + std::to_string(concurrent.load()));
+    volatile std::int32_t raised = 0;
+    CancelFlag cancel{&raised};
+    std::atomic<i64> ran{0};
+    bool cancelled = false;
+    try {
+      parallel_for(10000, 2, cancel, [&](i64 t, int) {
+        ran.fetch_add(1);
+        if (t == 10) raised = 1;
+      });
+    } catch (const Error& e) {
+      cancelled = e.code() == "ERR_SEMID_ABORTED";
+    }
+    report(cancelled && ran.load() < 10000, tag + "cancel", "ran " + std::to_string(ran.load()) + " of 10000");
+  }
+  set_spin_us(spin_before);
 }
 
 // The Elkan dense-pass row kernel: the AVX2 path equals the scalar oracle bit for bit (distances,
@@ -628,6 +693,7 @@ int main() {
   std::mt19937 rng(1234);
   std::printf("detected SIMD: %s\n", simd_name(detected_simd()));
   prefaulted_case();
+  pool_cases();
   logsumexp_cases(rng);
   sq_dist_f64_cases(rng);
   for (const i64 k : {1, 7, 8, 37, 256})
