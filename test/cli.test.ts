@@ -19,6 +19,16 @@ describe.skipIf(!built)('semid CLI', () => {
     const info = JSON.parse(r.stdout);
     expect(info.backends).toContain('cpu');
     expect(typeof info.threads).toBe('number');
+    // Idle pool workers sleep at once unless SEMID_SPIN_US asks them to poll (read by the native pool).
+    const spinOf = (value?: string) => {
+      const env = { ...process.env };
+      delete env.SEMID_SPIN_US;
+      if (value !== undefined) env.SEMID_SPIN_US = value;
+      return JSON.parse(spawnSync(process.execPath, [bin, 'doctor', '--json'], { encoding: 'utf8', env }).stdout).threadSpinUs;
+    };
+    expect(spinOf()).toBe(0);
+    expect(spinOf('1500')).toBe(1500);
+    expect(spinOf('nonsense')).toBe(0);
     expect(typeof info.cuda.reason).toBe('string');
   });
   it("'semid/core' loads the native core without TensorFlow.js; 'semid' adds the model", () => {

@@ -12,6 +12,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   out.Set("simd", simd_name(active_simd()));
   out.Set("simdDetected", simd_name(detected_simd()));
   out.Set("threads", default_threads());
+  out.Set("spinUs", static_cast<double>(spin_us()));
   out.Set("openblas", openblas_linked());
   CudaStatus s = cuda_status();
   Napi::Object cuda = Napi::Object::New(env);

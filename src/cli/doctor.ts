@@ -17,7 +17,7 @@ export function doctor(args: { json: boolean }): number {
     ['cuda build', i.cudaBuild ? 'yes' : 'no'],
     ['cuda device', cuda],
     ['simd', i.simd === i.simdDetected ? i.simd : `${i.simd} (CPU has ${i.simdDetected}; lowered by SEMID_SIMD)`],
-    ['threads', String(i.threads)],
+    ['threads', `${i.threads} (idle workers ${i.threadSpinUs > 0 ? `poll ${i.threadSpinUs} us, then sleep` : 'sleep at once'}; SEMID_SPIN_US)`],
     ['openblas', i.openblas ? 'linked (used by gemm)' : 'not linked (gemm uses semid kernels)'],
     ['node', `${i.node} on ${i.platform}`],
   ];

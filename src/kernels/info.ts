@@ -16,6 +16,8 @@ export interface SemidInfo {
   simdDetected: string;
   /** Default CPU worker threads. */
   threads: number;
+  /** Microseconds an idle worker thread polls for the next parallel loop before it sleeps (SEMID_SPIN_US, default 0). */
+  threadSpinUs: number;
   /** Whether gemm uses OpenBLAS (linked at build time when found). */
   openblas: boolean;
   node: string;
@@ -43,6 +45,7 @@ export function info(): SemidInfo {
     simd: raw.simd,
     simdDetected: raw.simdDetected,
     threads: raw.threads,
+    threadSpinUs: raw.spinUs ?? 0,
     openblas: raw.openblas,
     node: process.version,
     platform: `${process.platform}-${process.arch}`,

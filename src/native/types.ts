@@ -8,6 +8,8 @@ export interface RawInfo {
   simdDetected: string;
   /** Default worker threads for CPU kernels (hardware concurrency or SEMID_THREADS). */
   threads: number;
+  /** Microseconds an idle worker polls for the next loop before it sleeps (SEMID_SPIN_US; absent in older addons). */
+  spinUs?: number;
   /** Whether this build links OpenBLAS for gemm. */
   openblas: boolean;
   cuda: {
