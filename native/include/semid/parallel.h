@@ -16,7 +16,7 @@ int resolve_threads(int requested, i64 count);
 
 /**
  * How long, in microseconds, an idle pool thread polls for a new loop before it blocks:
- * SEMID_SPIN_US when the first loop runs (0 to 1,000,000), else 0. A blocked thread starts
+ * SEMID_SPIN_US as read when first needed (0 to 1,000,000), else 0. A blocked thread starts
  * tens to hundreds of microseconds late when woken (on a VM, often on the waker's own core), so
  * sub-millisecond loops that come back to back gain from polling, at the cost of busy cores for
  * that long after each loop. (A caller waiting for its helpers' last tasks always polls first.)
