@@ -126,12 +126,13 @@ double sq_dist_f64_avx2(const float* a, const float* b, i64 d) { return sq_dist_
 float sq_dist_avx2(const float* a, const float* b, i64 d) { return sq_dist_scalar(a, b, d); }
 #endif
 
-i64 elkan_scan_scalar(const float* S, const float* drift, const float* hc, float u, i64 k, float* others,
+i64 elkan_scan_scalar(const float* S, const float* drift, const float* hc, float keep, float u, i64 k, float* others,
                       std::int32_t* idx) {
   i64 count = 0;
   float low = std::numeric_limits<float>::infinity();
   for (i64 j = 0; j < k; ++j) {
-    const float lb = S[j] - drift[j];
+    const float kept = S[j] * keep;  // two roundings, as in the AVX2 path (no contraction)
+    const float lb = kept - drift[j];
     if (u > std::max(lb, hc[j])) idx[count++] = static_cast<std::int32_t>(j);
     else low = std::min(low, std::max(lb, 2 * hc[j] - u));
   }
@@ -141,13 +142,14 @@ i64 elkan_scan_scalar(const float* S, const float* drift, const float* hc, float
 
 #if defined(__x86_64__) || defined(__i386__)
 __attribute__((target("avx2,fma,popcnt"))) i64 elkan_scan_avx2(const float* S, const float* drift, const float* hc,
-                                                              float u, i64 k, float* others,
+                                                              float keep, float u, i64 k, float* others,
                                                               std::int32_t* idx) {
   const __m256 uu = _mm256_set1_ps(u), inf = _mm256_set1_ps(std::numeric_limits<float>::infinity());
+  const __m256 kk = _mm256_set1_ps(keep);
   __m256 low = inf;
   i64 count = 0, j = 0;
   for (; j + 8 <= k; j += 8) {
-    const __m256 lb = _mm256_sub_ps(_mm256_loadu_ps(S + j), _mm256_loadu_ps(drift + j));
+    const __m256 lb = _mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(S + j), kk), _mm256_loadu_ps(drift + j));
     const __m256 h = _mm256_loadu_ps(hc + j);
     const __m256 cand = _mm256_cmp_ps(uu, _mm256_max_ps(lb, h), _CMP_GT_OQ);
     for (unsigned mask = static_cast<unsigned>(_mm256_movemask_ps(cand)); mask; mask &= mask - 1)
@@ -160,16 +162,16 @@ __attribute__((target("avx2,fma,popcnt"))) i64 elkan_scan_avx2(const float* S, c
   float m = lanes[0];
   for (int l = 1; l < 8; ++l) m = std::min(m, lanes[l]);
   float tail = m;
-  const i64 tail_count = elkan_scan_scalar(S + j, drift + j, hc + j, u, k - j, &tail, idx + count);
+  const i64 tail_count = elkan_scan_scalar(S + j, drift + j, hc + j, keep, u, k - j, &tail, idx + count);
   for (i64 t = 0; t < tail_count; ++t) idx[count + t] += static_cast<std::int32_t>(j);
   count += tail_count;
   *others = std::min(m, tail);
   return count;
 }
 #else
-i64 elkan_scan_avx2(const float* S, const float* drift, const float* hc, float u, i64 k, float* others,
+i64 elkan_scan_avx2(const float* S, const float* drift, const float* hc, float keep, float u, i64 k, float* others,
                     std::int32_t* idx) {
-  return elkan_scan_scalar(S, drift, hc, u, k, others, idx);
+  return elkan_scan_scalar(S, drift, hc, keep, u, k, others, idx);
 }
 #endif
 

@@ -26,16 +26,19 @@ double sq_dist_f64_scalar(const float* a, const float* b, i64 d);
 double sq_dist_f64_avx2(const float* a, const float* b, i64 d);
 
 /**
- * One Elkan row scan over k centroids: lb[j] = S[j] - drift[j]; centroid j is a candidate when
- * u > max(lb[j], hc[j]). Returns the number of candidates, writes their indices in increasing
+ * One Elkan row scan over k centroids: lb[j] = S[j] * keep - drift[j] (keep, just below 1, takes
+ * the float rounding of S and of the accumulated drift off the bound); centroid j is a candidate
+ * when u > max(lb[j], hc[j]). Returns the number of candidates, writes their indices in increasing
  * order to idx[0, count) (idx holds k), and writes to *others the minimum over the non-candidates
- * of max(lb[j], 2 hc[j] - u) (a lower bound on their distances).
+ * of max(lb[j], 2 hc[j] - u) (a lower bound on their distances). Same bits in every implementation.
  */
-using ElkanScanFn = i64 (*)(const float* S, const float* drift, const float* hc, float u, i64 k, float* others,
-                            std::int32_t* idx);
+using ElkanScanFn = i64 (*)(const float* S, const float* drift, const float* hc, float keep, float u, i64 k,
+                            float* others, std::int32_t* idx);
 ElkanScanFn elkan_scan_fn();
-i64 elkan_scan_scalar(const float* S, const float* drift, const float* hc, float u, i64 k, float* others, std::int32_t* idx);
-i64 elkan_scan_avx2(const float* S, const float* drift, const float* hc, float u, i64 k, float* others, std::int32_t* idx);
+i64 elkan_scan_scalar(const float* S, const float* drift, const float* hc, float keep, float u, i64 k, float* others,
+                      std::int32_t* idx);
+i64 elkan_scan_avx2(const float* S, const float* drift, const float* hc, float keep, float u, i64 k, float* others,
+                    std::int32_t* idx);
 
 /** The nearest centroid of one row: its index (first on ties), squared distance, and the second smallest. */
 struct NearestTwo {

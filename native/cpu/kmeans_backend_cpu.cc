@@ -9,8 +9,11 @@
 //    recomputed against all centroids (fused GEMM kernel, topk = 2) when u > max(l, s[a]).
 // Bounds computed from |x|^2 - 2x.c + |c|^2 carry a margin for its float rounding (the worst-case
 // bound, nearest_rounding_bound), and rows whose nearest two are closer than it are settled by
-// direct distances. The update keeps per-cluster sums in double, applied row by row in index
-// order (incrementally after the first iteration), so results never depend on the thread count.
+// direct distances in double; in the pruned pass, a candidate whose float distance is within
+// rounding of the current nearest's is compared with it in double. Both break ties to the lower
+// index, as encode and nearestCentroids do, so training codes equal encode's. The update keeps
+// per-cluster sums in double, applied row by row in index order (incrementally after the first
+// iteration), so results never depend on the thread count.
 #include <algorithm>
 #include <chrono>
 #include <numeric>
@@ -47,6 +50,9 @@ class CpuKMeansBackend final : public KMeansBackend {
   void set_data(const float* x, i64 n, i64 d) override {
     x_ = x; n_ = n; d_ = d;
     margin_scale_ = float(nearest_rounding_bound(d, 1.0, 0.0));
+    // Float sq_dist sums d / 8 terms per lane, then the lanes: relative error <= (d / 8 + 4) 2^-24
+    // per distance; twice that, for two distances, with room to spare.
+    tie_band_ = float(double(d / 8 + 8) * std::ldexp(1.0, -23));
     dist_f64_ = cpu::sq_dist_f64_fn();
     xnorm_.assign(n, 0.0f);
     std::vector<double> part((n + kRowBlock - 1) / kRowBlock);
@@ -164,6 +170,14 @@ class CpuKMeansBackend final : public KMeansBackend {
   double sq_dist(const float* a, const float* b, i64 d) const { return dist_f64_(a, b, d); }
   bool elkan() const { return k_ > 1 && n_ * k_ <= kElkanMaxBounds; }
 
+  /**
+   * The factor on a stored pair value S in its lower bound S * keep - drift: S = d + drift (when
+   * stored) rounds by half an ulp of S, and each of the drift_adds_ additions to drift by half an
+   * ulp of drift, which can be far above the distances (centroids that moved far, rows that sit
+   * almost on their centroids). Taking (adds + 4) ulps of S off keeps the bound below the distance.
+   */
+  float pair_keep() const { return float(std::max(0.0, 1.0 - double(drift_adds_ + 4) * std::ldexp(1.0, -24))); }
+
   /** Squared norms of the current centroids (k). */
   std::vector<float> centroid_norms() const {
     std::vector<float> norms(k_);
@@ -191,11 +205,13 @@ class CpuKMeansBackend final : public KMeansBackend {
       upper_.assign(n_, 0.0f);
       lower_.assign(n_, 0.0f);
       drift_.assign(k, 0.0f);
+      drift_adds_ = 0;
     }
     std::vector<float> delta(k, 0.0f);
     float max1 = 0, max2 = 0;
     i64 arg1 = -1;
     if (!first) {
+      ++drift_adds_;
       for (i64 j = 0; j < k; ++j) {
         delta[j] = float(std::sqrt(sq_dist(c_.data() + j * d, prev_c_.data() + j * d, d))) * (1 + 1e-6f);
         drift_[j] += delta[j];
@@ -205,7 +221,7 @@ class CpuKMeansBackend final : public KMeansBackend {
     }
     const i64 blocks = (n_ + kRowBlock - 1) / kRowBlock;
     std::vector<std::vector<i64>> dense(blocks);
-    std::vector<i64> block_changed(blocks, 0), block_rows(blocks, 0), block_pairs(blocks, 0);
+    std::vector<i64> block_changed(blocks, 0), block_rows(blocks, 0), block_pairs(blocks, 0), block_ties(blocks, 0);
     if (first) {
       for (i64 b = 0; b < blocks; ++b)
         for (i64 i = b * kRowBlock; i < std::min(n_, (b + 1) * kRowBlock); ++i) dense[b].push_back(i);
@@ -224,6 +240,7 @@ class CpuKMeansBackend final : public KMeansBackend {
       }
       const cpu::SqDistFn dist2 = cpu::sq_dist_fn();
       const cpu::ElkanScanFn scan = cpu::elkan_scan_fn();
+      const float keep = pair_keep();
       const i64 dense_threshold = std::max<i64>(1, k / 4);  // measured best of k/3, k/4, k/12, k/32
       std::vector<float> zero_row(k, 0.0f);
       parallel_for(blocks, threads_, cancel_, [&](i64 b, int) {
@@ -235,7 +252,9 @@ class CpuKMeansBackend final : public KMeansBackend {
           if (!path_.empty()) path_[i] = 1;
           if (u <= m) { upper_[i] = u; lower_[i] = L; continue; }
           const float* xi = x_ + i * d;
-          u = std::sqrt(dist2(xi, c_.data() + i64(a) * d, d)) * (1 + 1e-6f);
+          float best2 = dist2(xi, c_.data() + i64(a) * d, d);  // the current nearest's squared distance (float)
+          double best64 = -1;                                  // the same in double, once a near tie needs it
+          u = std::sqrt(best2) * (1 + 1e-6f);
           if (!path_.empty()) path_[i] = 2;
           if (u <= m) { upper_[i] = u; lower_[i] = L; continue; }
           if (!path_.empty()) path_[i] = 3;
@@ -248,30 +267,44 @@ class CpuKMeansBackend final : public KMeansBackend {
           float newL;
           thread_local std::vector<std::int32_t> cand;
           cand.resize(k);
-          const i64 listed = scan(S, drift_.data(), hc0, u0, k, &newL, cand.data());
-          const i64 candidates = listed - (u0 > std::max(S[a0] - drift_[a0], hc0[a0]));  // the own centroid is no candidate
+          const i64 listed = scan(S, drift_.data(), hc0, keep, u0, k, &newL, cand.data());
+          const i64 candidates = listed - (u0 > std::max(S[a0] * keep - drift_[a0], hc0[a0]));  // the own centroid is no candidate
           if (candidates > dense_threshold) { upper_[i] = u; dense[b].push_back(i); continue; }
           // Pass 2: the candidates (in increasing index, as listed by pass 1), one exact distance
-          // each unless the current centroid rules them out (the own centroid is skipped).
+          // each unless the current centroid rules them out (the own centroid is skipped). A
+          // candidate replaces the current nearest when it is closer by more than the float
+          // rounding of the two distances; closer than that, the two are compared in double, ties
+          // to the lower index, as encode and nearestCentroids do.
           const float* hc = hc0;
           for (i64 c = 0; c < listed; ++c) {
             const i64 j = cand[c];
-            const float lb0 = S[j] - drift_[j];
+            const float lb0 = S[j] * keep - drift_[j];
             if (j == a0) continue;
             if (j == a) continue;
             if (u <= std::max(lb0, hc[j])) {
               newL = std::min(newL, std::max(lb0, 2 * hc[j] - u));
               continue;
             }
-            const float dj = std::sqrt(dist2(xi, c_.data() + j * d, d));
+            const float dj2 = dist2(xi, c_.data() + j * d, d);
+            const float dj = std::sqrt(dj2);
             ++block_pairs[b];
             S[j] = dj + drift_[j];
-            if (dj < u || (dj == u && j < a)) {
+            bool closer = dj2 < best2;
+            double dj64 = -1;
+            if (std::fabs(dj2 - best2) <= tie_band_ * (dj2 + best2)) {
+              ++block_ties[b];
+              if (best64 < 0) best64 = sq_dist(xi, c_.data() + i64(a) * d, d);
+              dj64 = sq_dist(xi, c_.data() + j * d, d);
+              closer = dj64 < best64 || (dj64 == best64 && j < a);
+            }
+            if (closer) {
               const float u_lower = u * (1 - 2e-6f);  // u carries a rounding allowance upwards
               newL = std::min(newL, u_lower);
               S[a] = u_lower + drift_[a];
               a = std::int32_t(j);
               u = dj;
+              best2 = dj2;
+              best64 = dj64;
               if (with_gaps) hc = half_cc.data() + i64(a) * k;
             } else {
               newL = std::min(newL, dj);
@@ -288,9 +321,10 @@ class CpuKMeansBackend final : public KMeansBackend {
     const auto t_dense = std::chrono::steady_clock::now();
     i64 changed = elkan_dense(rows);
     if (debug_)
-      std::fprintf(stderr, "elkan: scanned rows %lld, exact pairs %lld; scan %.1f ms, dense %.1f ms\n",
+      std::fprintf(stderr, "elkan: scanned rows %lld, exact pairs %lld (near ties in double %lld); scan %.1f ms, dense %.1f ms\n",
                    (long long)std::accumulate(block_rows.begin(), block_rows.end(), i64(0)),
                    (long long)std::accumulate(block_pairs.begin(), block_pairs.end(), i64(0)),
+                   (long long)std::accumulate(block_ties.begin(), block_ties.end(), i64(0)),
                    std::chrono::duration<double, std::milli>(t_dense - t_start).count(),
                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_dense).count());
     for (i64 c : block_changed) changed += c;
@@ -309,7 +343,7 @@ class CpuKMeansBackend final : public KMeansBackend {
       for (i64 j = 0; j < k_; ++j) { double dd = sq_dist(x_ + i * d_, c_.data() + j * d_, d_); if (dd < best) { best = dd; bj = j; } }
       double da = sq_dist(x_ + i * d_, c_.data() + assign_[i] * d_, d_);
       if (da > best * (1 + 1e-5)) {
-        if (bad < 5) std::fprintf(stderr, "verify: row %lld assigned %d (%.6f) nearest %lld (%.6f) u=%.6f L=%.6f path=%d lb_nearest=%.6f S=%.6f drift=%.6f\n", (long long)i, assign_[i], std::sqrt(da), (long long)bj, std::sqrt(best), upper_[i], lower_[i], path_.empty() ? -1 : path_[i], pair_[i * k_ + bj] - drift_[bj], pair_[i * k_ + bj], drift_[bj]);
+        if (bad < 5) std::fprintf(stderr, "verify: row %lld assigned %d (%.6f) nearest %lld (%.6f) u=%.6f L=%.6f path=%d lb_nearest=%.6f S=%.6f drift=%.6f\n", (long long)i, assign_[i], std::sqrt(da), (long long)bj, std::sqrt(best), upper_[i], lower_[i], path_.empty() ? -1 : path_[i], pair_[i * k_ + bj] * pair_keep() - drift_[bj], pair_[i * k_ + bj], drift_[bj]);
         ++bad;
       }
       double trueL = 1e300; for (i64 j = 0; j < k_; ++j) if (j != assign_[i]) trueL = std::min(trueL, std::sqrt(sq_dist(x_ + i * d_, c_.data() + j * d_, d_)));
@@ -340,7 +374,6 @@ class CpuKMeansBackend final : public KMeansBackend {
     const std::vector<float> cnorm = centroid_norms();
     const float cmax = *std::max_element(cnorm.begin(), cnorm.end());
     const cpu::DenseRowFn dense_row = cpu::dense_row_fn();
-    const cpu::SqDistFn dist2 = cpu::sq_dist_fn();
     i64 changed = 0;
     for (i64 r0 = 0; r0 < static_cast<i64>(rows.size()); r0 += tile_rows) {
       const i64 m = std::min<i64>(tile_rows, rows.size() - r0);
@@ -361,17 +394,18 @@ class CpuKMeansBackend final : public KMeansBackend {
           std::int32_t best_j = near.best_j;
           float upper = std::sqrt(near.best + margin), lower = std::sqrt(std::max(0.0f, near.second - margin));
           if (!(near.second - near.best > 2 * margin)) {
-            // A near tie within the expansion's rounding: the nearest by direct distance among the
-            // centroids that can be nearest; every other one is truly at least best - margin away.
+            // A near tie within the expansion's rounding: the nearest by direct distance in double
+            // (ties to the lower index, as encode) among the centroids that can be nearest; every
+            // other one is truly at least best - margin away.
             const float* xi = src + i * d;
             const float limit = near.best + 2 * margin;
-            float nearest = std::numeric_limits<float>::infinity();
+            double nearest = std::numeric_limits<double>::infinity();
             for (i64 j = 0; j < k; ++j) {
               if (!(std::max(xn + cnorm[j] - 2.0f * dots[j], 0.0f) <= limit)) continue;
-              const float dj = dist2(xi, c_.data() + j * d, d);
+              const double dj = sq_dist(xi, c_.data() + j * d, d);
               if (dj < nearest) { nearest = dj; best_j = std::int32_t(j); }
             }
-            upper = std::sqrt(nearest) * (1 + 1e-6f);
+            upper = float(std::sqrt(nearest)) * (1 + 1e-6f);
             lower = std::sqrt(std::max(0.0f, near.best - margin));
           }
           upper_[row] = upper;
@@ -487,8 +521,11 @@ class CpuKMeansBackend final : public KMeansBackend {
   double xx_ = 0;
   // Rounding bound of an expanded squared distance per unit of |x|^2 + |c|^2 (nearest_rounding_bound).
   float margin_scale_ = 0;
+  // Two float squared distances closer than tie_band_ x their sum are compared in double (set_data).
+  float tie_band_ = 0;
   cpu::SqDistF64Fn dist_f64_ = cpu::sq_dist_f64_scalar;
   std::vector<float> c_, prev_c_, xnorm_, upper_, lower_, drift_;
+  i64 drift_adds_ = 0;  // Elkan passes that added centroid movements to drift_ since it was zeroed
   std::vector<float, PrefaultedAllocator<float>> pair_;  // [n x k] Elkan pair bounds (64 MiB at 62,138 x 256)
   std::vector<int> path_;
   std::vector<std::int32_t> assign_, sums_assign_;
