@@ -145,11 +145,12 @@ export class RQKMeans {
   training?: RQTraining;
   /**
    * Codes of the training rows when every row was trained on (free: no extra encoding pass): the
-   * last assignment of training. Training settles near ties in double as `encode` does (ties to
-   * the lower index), and its pruning bounds allow for float rounding, so these are the greedy
-   * `encode` codes. (A centroid within float rounding, ~1e-6 relative, of the nearest's distance
-   * could in principle still hide behind a bound; none did in 13 runs on 62,138 rows and a strict
-   * random sweep of 120 configurations.)
+   * last assignment of training. On the CPU, training settles near ties in double as `encode`
+   * does (ties to the lower index), and its pruning bounds allow for float rounding, so these are
+   * the greedy `encode` codes. (A centroid within float rounding, ~1e-6 relative, of the nearest's
+   * distance could in principle still hide behind a bound; none did in 13 runs on 62,138 rows and a
+   * strict random sweep of 120 configurations.) The CUDA backend assigns by the float argmin, so
+   * its training codes can differ from `encode` where two centroids tie within float rounding.
    */
   trainingCodes?: Codes;
 
