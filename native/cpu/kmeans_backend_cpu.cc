@@ -53,6 +53,9 @@ class CpuKMeansBackend final : public KMeansBackend {
     // Float sq_dist sums d / 8 terms per lane, then the lanes: relative error <= (d / 8 + 4) 2^-24
     // per distance; twice that, for two distances, with room to spare.
     tie_band_ = float(double(d / 8 + 8) * std::ldexp(1.0, -23));
+    // The same for a distance (a square root halves the relative error): bounds made from float
+    // distances are moved out by it, so that they hold whatever the rounding.
+    dist_rel_ = float(double(d / 8 + 8) * std::ldexp(1.0, -24));
     dist_f64_ = cpu::sq_dist_f64_fn();
     xnorm_.assign(n, 0.0f);
     std::vector<double> part((n + kRowBlock - 1) / kRowBlock);
@@ -254,7 +257,7 @@ class CpuKMeansBackend final : public KMeansBackend {
           const float* xi = x_ + i * d;
           float best2 = dist2(xi, c_.data() + i64(a) * d, d);  // the current nearest's squared distance (float)
           double best64 = -1;                                  // the same in double, once a near tie needs it
-          u = std::sqrt(best2) * (1 + 1e-6f);
+          u = std::sqrt(best2) * (1 + dist_rel_);
           if (!path_.empty()) path_[i] = 2;
           if (u <= m) { upper_[i] = u; lower_[i] = L; continue; }
           if (!path_.empty()) path_[i] = 3;
@@ -288,7 +291,7 @@ class CpuKMeansBackend final : public KMeansBackend {
             const float dj2 = dist2(xi, c_.data() + j * d, d);
             const float dj = std::sqrt(dj2);
             ++block_pairs[b];
-            S[j] = dj + drift_[j];
+            S[j] = dj * (1 - dist_rel_) + drift_[j];
             bool closer = dj2 < best2;
             double dj64 = -1;
             if (std::fabs(dj2 - best2) <= tie_band_ * (dj2 + best2)) {
@@ -298,16 +301,16 @@ class CpuKMeansBackend final : public KMeansBackend {
               closer = dj64 < best64 || (dj64 == best64 && j < a);
             }
             if (closer) {
-              const float u_lower = u * (1 - 2e-6f);  // u carries a rounding allowance upwards
+              const float u_lower = std::sqrt(best2) * (1 - dist_rel_);  // the previous nearest's distance, at least
               newL = std::min(newL, u_lower);
               S[a] = u_lower + drift_[a];
               a = std::int32_t(j);
-              u = dj;
+              u = dj * (1 + dist_rel_);
               best2 = dj2;
               best64 = dj64;
               if (with_gaps) hc = half_cc.data() + i64(a) * k;
             } else {
-              newL = std::min(newL, dj);
+              newL = std::min(newL, dj * (1 - dist_rel_));
             }
           }
           upper_[i] = u;
@@ -523,6 +526,7 @@ class CpuKMeansBackend final : public KMeansBackend {
   float margin_scale_ = 0;
   // Two float squared distances closer than tie_band_ x their sum are compared in double (set_data).
   float tie_band_ = 0;
+  float dist_rel_ = 0;  // relative rounding bound of a float distance (set_data)
   cpu::SqDistF64Fn dist_f64_ = cpu::sq_dist_f64_scalar;
   std::vector<float> c_, prev_c_, xnorm_, upper_, lower_, drift_;
   i64 drift_adds_ = 0;  // Elkan passes that added centroid movements to drift_ since it was zeroed

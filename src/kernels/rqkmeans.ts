@@ -146,11 +146,11 @@ export class RQKMeans {
   /**
    * Codes of the training rows when every row was trained on (free: no extra encoding pass): the
    * last assignment of training. On the CPU, training settles near ties in double as `encode`
-   * does (ties to the lower index), and its pruning bounds allow for float rounding, so these are
-   * the greedy `encode` codes. (A centroid within float rounding, ~1e-6 relative, of the nearest's
-   * distance could in principle still hide behind a bound; none did in 13 runs on 62,138 rows and a
-   * strict random sweep of 120 configurations.) The CUDA backend assigns by the float argmin, so
-   * its training codes can differ from `encode` where two centroids tie within float rounding.
+   * does (ties to the lower index), and its pruning bounds allow for the worst-case float rounding
+   * of the distances they come from, so these are the greedy `encode` codes (no row differed in 13
+   * runs on 62,138 rows, nor in strict random sweeps of 200 configurations). The CUDA backend
+   * assigns by the float argmin, so its training codes can differ from `encode` where two
+   * centroids tie within float rounding.
    */
   trainingCodes?: Codes;
 
