@@ -225,7 +225,7 @@ describe('RQKMeans training', () => {
     // Four distinct rows repeated, one cluster per row: empty clusters are split again and again,
     // so centroids travel far (drift ~30) while sitting ~1e-5 from their rows. The Elkan pair
     // bounds S - drift must allow for the float rounding of S and drift, or they exceed the
-    // distances and hide the nearest centroid (250-500 rows of 1,000 differed before).
+    // distances and hide the nearest centroid (500 of 3,000 codes differed at seed 1 before).
     const d = 33, distinct = 4, n = 1000;
     const base = randomFloats(distinct * d, 78);
     const x = new Float32Array(n * d);
