@@ -51,10 +51,9 @@ class CpuKMeansBackend final : public KMeansBackend {
     x_ = x; n_ = n; d_ = d;
     margin_scale_ = float(nearest_rounding_bound(d, 1.0, 0.0));
     // Float sq_dist sums d / 8 terms per lane, then the lanes: relative error <= (d / 8 + 4) 2^-24
-    // per distance; twice that, for two distances, with room to spare.
-    tie_band_ = float(double(d / 8 + 8) * std::ldexp(1.0, -23));
-    // The same for a distance (a square root halves the relative error): bounds made from float
-    // distances are moved out by it, so that they hold whatever the rounding.
+    // per squared distance, half that after the square root. dist_rel_ bounds a float distance's
+    // relative error with room to spare: bounds made from float distances move out by it, and two
+    // squared distances within 2 dist_rel_ of their sum are compared in double.
     dist_rel_ = float(double(d / 8 + 8) * std::ldexp(1.0, -24));
     dist_f64_ = cpu::sq_dist_f64_fn();
     xnorm_.assign(n, 0.0f);
@@ -294,7 +293,7 @@ class CpuKMeansBackend final : public KMeansBackend {
             S[j] = dj * (1 - dist_rel_) + drift_[j];
             bool closer = dj2 < best2;
             double dj64 = -1;
-            if (std::fabs(dj2 - best2) <= tie_band_ * (dj2 + best2)) {
+            if (std::fabs(dj2 - best2) <= 2 * dist_rel_ * (dj2 + best2)) {
               ++block_ties[b];
               if (best64 < 0) best64 = sq_dist(xi, c_.data() + i64(a) * d, d);
               dj64 = sq_dist(xi, c_.data() + j * d, d);
@@ -524,8 +523,6 @@ class CpuKMeansBackend final : public KMeansBackend {
   double xx_ = 0;
   // Rounding bound of an expanded squared distance per unit of |x|^2 + |c|^2 (nearest_rounding_bound).
   float margin_scale_ = 0;
-  // Two float squared distances closer than tie_band_ x their sum are compared in double (set_data).
-  float tie_band_ = 0;
   float dist_rel_ = 0;  // relative rounding bound of a float distance (set_data)
   cpu::SqDistF64Fn dist_f64_ = cpu::sq_dist_f64_scalar;
   std::vector<float> c_, prev_c_, xnorm_, upper_, lower_, drift_;
