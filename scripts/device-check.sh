@@ -2,7 +2,8 @@
 # The GPU check, for a machine with nvcc + CMake (+ PyTorch for the peers) and no Node:
 # builds the native core for the local GPU, runs the CUDA-vs-CPU parity binary, the native
 # benchmarks (gemm / nearest / RQ-KMeans, truncated SVD, beam step) and the PyTorch peers on the
-# same data. SEMID_DEVICE_ONLY=svd or beam runs one family. Output goes to stdout (and $OUT).
+# same data. SEMID_DEVICE_ONLY=svd, beam or rq runs one family; SEMID_PARITY_CUDA_ONLY=1 skips the
+# CPU-only parity cases. Output goes to stdout (and $OUT).
 set -uo pipefail
 arch=${SEMID_CUDA_ARCH:-90}
 out=${OUT:-/tmp}
@@ -24,6 +25,18 @@ if [ "${SEMID_DEVICE_ONLY:-}" = svd ]; then
   SEMID_BENCH_SVD_ONLY=1 SEMID_BENCH_SVD_PHASES=1 SEMID_BENCH_NPY_DIR=/tmp/semid-bench SEMID_THREADS=${SEMID_THREADS:-16} "$bin"/semid_bench_native | tee "$out/bench_svd.txt"
   echo "== torch svd peer"
   python3 bench/peers/torch_svd.py /tmp/semid-bench/svd-640.npy | tee -a "$out/bench_svd.txt"
+  exit $parity
+fi
+if [ "${SEMID_DEVICE_ONLY:-}" = rq ]; then
+  # Nearest and RQ-KMeans on the card only (no CPU timings), with the A/B rows (the any-transpose
+  # tile, the driver's pageable copy) and the phase log; then the PyTorch peers on the same data.
+  echo "== native nearest + rq bench (CUDA only)"
+  SEMID_BENCH_CUDA_ONLY=1 SEMID_BENCH_RQ_VARIANTS=1 SEMID_BENCH_RQ_PHASES=1 SEMID_BENCH_NPY_DIR=/tmp/semid-bench \
+    SEMID_THREADS=${SEMID_THREADS:-16} "$bin"/semid_bench_native 1 2>"$out/rq_phases.txt" | tee "$out/bench_rq.txt"
+  echo "== torch peers"
+  python3 bench/peers/torch_nearest.py | tee -a "$out/bench_rq.txt"
+  python3 bench/peers/torch_rq.py /tmp/semid-bench/rq-384.npy /tmp/semid-bench/rq-768.npy | tee -a "$out/bench_rq.txt"
+  grep -E "total|iteration 0 " "$out/rq_phases.txt"
   exit $parity
 fi
 if [ "${SEMID_DEVICE_ONLY:-}" = beam ]; then

@@ -108,7 +108,7 @@ static void bench_rq(const char* npy_dir, bool cuda) {
     for (float v : x) xx += double(v) * v;
     for (Backend b : {Backend::Cpu, Backend::Cuda}) {
       if (b == Backend::Cuda && !cuda) continue;
-      if (b == Backend::Cpu && std::getenv("SEMID_BENCH_RQ_ONLY")) continue;
+      if (b == Backend::Cpu && (std::getenv("SEMID_BENCH_RQ_ONLY") || std::getenv("SEMID_BENCH_CUDA_ONLY"))) continue;
       RqParams p;
       p.levels = 2;
       p.kmeans.k = 256;
@@ -124,6 +124,18 @@ static void bench_rq(const char* npy_dir, bool cuda) {
         std::printf("%s rq-kmeans 62138x%lld 2x256 train+codes %9.1f ms  rel_err %.5f  (init %s)\n",
                     b == Backend::Cuda ? "cuda" : "cpu ", (long long)d, t, r.level_sq_error.back() / xx,
                     init == KMeansInit::Random ? "random" : "k-means++");
+      }
+      if (b == Backend::Cuda && std::getenv("SEMID_BENCH_RQ_VARIANTS")) {
+        // A/B rows in the same run: the any-transpose tile instead of the vectorised one, and the
+        // driver's pageable copy instead of the staged upload (random init).
+        p.kmeans.init = KMeansInit::Random;
+        for (const char* env : {"SEMID_CUDA_GENERIC_TILE", "SEMID_CUDA_PAGEABLE_COPY"}) {
+          setenv(env, "1", 1);
+          double t = median_ms(3, [&] { r = rq_train(x.data(), n, d, p, CancelFlag{}); });
+          unsetenv(env);
+          std::printf("cuda rq-kmeans 62138x%lld 2x256 train+codes %9.1f ms  rel_err %.5f  (init random, %s)\n",
+                      (long long)d, t, r.level_sq_error.back() / xx, env);
+        }
       }
       if (b == Backend::Cuda && std::getenv("SEMID_BENCH_RQ_PHASES")) {  // one more run, timings on stderr
         setenv("SEMID_DEBUG_KMEANS", "1", 1);
@@ -314,10 +326,13 @@ int main(int argc, char** argv) {
     g.m = n; g.n = k; g.k = d; g.trans_b = true; g.lda = d; g.ldb = d; g.ldc = k;
     g.a = x.data(); g.b = c.data(); g.c = out.data();
     NearestArgs a{n, d, k, 1, x.data(), c.data(), idx.data(), dist.data()};
-    double t = median_ms(cpu_reps, [&] { gemm_cpu(g, 0, CancelFlag{}, false); });
-    std::printf("cpu  gemm    %lldx%lldx%lld  %8.2f ms  %7.1f GFLOP/s\n", (long long)n, (long long)k, (long long)d, t, gflop / t * 1e3);
-    t = median_ms(cpu_reps, [&] { nearest_cpu(a, 0, CancelFlag{}); });
-    std::printf("cpu  nearest %lldx%lldx%lld  %8.2f ms  %7.1f GFLOP/s\n", (long long)n, (long long)k, (long long)d, t, gflop / t * 1e3);
+    double t = 0;
+    if (!std::getenv("SEMID_BENCH_CUDA_ONLY")) {
+      t = median_ms(cpu_reps, [&] { gemm_cpu(g, 0, CancelFlag{}, false); });
+      std::printf("cpu  gemm    %lldx%lldx%lld  %8.2f ms  %7.1f GFLOP/s\n", (long long)n, (long long)k, (long long)d, t, gflop / t * 1e3);
+      t = median_ms(cpu_reps, [&] { nearest_cpu(a, 0, CancelFlag{}); });
+      std::printf("cpu  nearest %lldx%lldx%lld  %8.2f ms  %7.1f GFLOP/s\n", (long long)n, (long long)k, (long long)d, t, gflop / t * 1e3);
+    }
     if (cs.device_count == 0) continue;
     t = median_ms(10, [&] { gemm_cuda(g, CancelFlag{}); });
     std::printf("cuda gemm    end-to-end   %8.2f ms\n", t);
@@ -331,7 +346,17 @@ int main(int argc, char** argv) {
     cudaMemcpy(dc, c.data(), k * d * 4, cudaMemcpyHostToDevice);
     NearestArgs dev{n, d, k, 1, dx, dc, di, dd};
     t = median_ms(20, [&] { nearest_cuda_device(dev, CancelFlag{}); });
-    std::printf("cuda nearest device-resident %8.3f ms  %7.1f GFLOP/s\n", t, gflop / t * 1e3);
+    std::printf("cuda nearest device-resident %8.3f ms  %7.1f GFLOP/s  (d=%lld, vectorised tile)\n", t, gflop / t * 1e3, (long long)d);
+    setenv("SEMID_CUDA_GENERIC_TILE", "1", 1);
+    t = median_ms(20, [&] { nearest_cuda_device(dev, CancelFlag{}); });
+    unsetenv("SEMID_CUDA_GENERIC_TILE");
+    std::printf("cuda nearest device-resident %8.3f ms  %7.1f GFLOP/s  (d=%lld, any-transpose tile)\n", t, gflop / t * 1e3, (long long)d);
+    {
+      setenv("SEMID_CUDA_PAGEABLE_COPY", "1", 1);
+      t = median_ms(5, [&] { nearest_cuda(a, CancelFlag{}); });
+      unsetenv("SEMID_CUDA_PAGEABLE_COPY");
+      std::printf("cuda nearest end-to-end   %8.2f ms  (driver's pageable copy)\n", t);
+    }
     cudaFree(dx); cudaFree(dc); cudaFree(dd); cudaFree(di);
 #endif
   }

@@ -20,6 +20,17 @@ inline void check(cudaError_t status, const char* what, const char* file, int li
 #define SEMID_CUDA_CHECK(expr) ::semid::cuda::check((expr), #expr, __FILE__, __LINE__)
 #define SEMID_CUDA_LAUNCH_CHECK() SEMID_CUDA_CHECK(cudaGetLastError())
 
+/** Copies of at least this many bytes go through upload_staged's pinned chunks. */
+constexpr std::size_t kStagedMinBytes = std::size_t(4) << 20;
+
+/**
+ * Host-to-device copy of `bytes` from pageable host memory, ordered like cudaMemcpy (after the
+ * work already queued on the default stream; returns once the data is on the device). From
+ * kStagedMinBytes on, the pool's threads fill pinned chunks while the copy engine sends the
+ * previous one; below it, or where pinned memory cannot be allocated, a plain cudaMemcpy.
+ */
+void upload_staged(void* device_dst, const void* host_src, std::size_t bytes);
+
 /** An owning device allocation of `count` elements of T. */
 template <typename T>
 class DeviceBuffer {
@@ -36,7 +47,7 @@ class DeviceBuffer {
     count_ = count;
   }
   void upload(const T* host, std::size_t count) {
-    if (count) SEMID_CUDA_CHECK(cudaMemcpy(ptr_, host, count * sizeof(T), cudaMemcpyHostToDevice));
+    if (count) upload_staged(ptr_, host, count * sizeof(T));
   }
   void download(T* host, std::size_t count) const {
     if (count) SEMID_CUDA_CHECK(cudaMemcpy(host, ptr_, count * sizeof(T), cudaMemcpyDeviceToHost));

@@ -9,11 +9,14 @@
 #include <algorithm>
 #include <cfloat>
 #include <climits>
+#include <cstdint>
+#include <cstdlib>
 #include <vector>
 
 #include "cuda_check.cuh"
 #include "semid/cuda.h"
 #include "sgemm_tile.cuh"
+#include "sgemm_tile_nt.cuh"
 
 namespace semid {
 namespace cuda {
@@ -66,6 +69,51 @@ __global__ void __launch_bounds__(kThreads) argmin_tile_kernel(TileOperands o, c
     if (tx == 0 && r < o.m) {
       part_d[r * gridDim.x + blockIdx.x] = best;
       part_i[r * gridDim.x + blockIdx.x] = best_i;
+    }
+  }
+}
+
+// The same for aligned rows (d % 4 == 0) on the vectorised tile: each warp covers 64 of the
+// block's 128 columns, so a block leaves two candidates per row, at partial blockIdx.x * 2 + wc.
+__global__ void __launch_bounds__(kNtThreads, 2) argmin_tile_nt_kernel(const float* __restrict__ x,
+                                                                       const float* __restrict__ c,
+                                                                       long long m, long long n, long long d,
+                                                                       const float* xnorm, const float* cnorm,
+                                                                       float* part_d, int* part_i) {
+  const long long row0 = (long long)blockIdx.y * kNtBM, col0 = (long long)blockIdx.x * kNtBN;
+  float acc[8][8];
+  sgemm_tile_nt(x, c, m, n, d, row0, col0, acc);
+  const int lane = threadIdx.x % 32, wc = (threadIdx.x / 32) % 2;
+  const long long parts = 2ll * gridDim.x, part = 2ll * blockIdx.x + wc;
+  float cn[8];
+#pragma unroll
+  for (int j = 0; j < 8; ++j) {
+    const long long col = col0 + nt_col(j);
+    cn[j] = col < n ? cnorm[col] : 0.0f;
+  }
+#pragma unroll
+  for (int i = 0; i < 8; ++i) {
+    const long long r = row0 + nt_row(i);
+    const float xn = r < m ? xnorm[r] : 0.0f;
+    float best = FLT_MAX;
+    int best_i = INT_MAX;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {  // columns ascending within the lane: c..c+3, then c+32..c+35
+      const long long col = col0 + nt_col(j);
+      if (col < n) {
+        const float dist = fmaxf(xn + cn[j] - 2.0f * acc[i][j], 0.0f);
+        if (dist < best) { best = dist; best_i = int(col); }
+      }
+    }
+#pragma unroll
+    for (int off = 4; off > 0; off >>= 1) {  // the 8 lanes that share this row (lane / 8 equal)
+      const float od = __shfl_xor_sync(0xffffffffu, best, off);
+      const int oi = __shfl_xor_sync(0xffffffffu, best_i, off);
+      if (better(od, oi, best, best_i)) { best = od; best_i = oi; }
+    }
+    if (lane % 8 == 0 && r < m) {
+      part_d[r * parts + part] = best;
+      part_i[r * parts + part] = best_i;
     }
   }
 }
@@ -160,6 +208,12 @@ T* scratch(DeviceBuffer<T>& buf, std::size_t count) {
   return buf.get();
 }
 
+/** SEMID_CUDA_GENERIC_TILE=1: the any-transpose tile for every nearest (an A/B and parity switch). */
+bool generic_tile_forced() {
+  const char* v = std::getenv("SEMID_CUDA_GENERIC_TILE");
+  return v && *v && *v != '0';
+}
+
 unsigned blocks_for(long long count, int per_block) {
   return (unsigned)((count + per_block - 1) / per_block);
 }
@@ -188,8 +242,11 @@ void nearest_cuda_device(const NearestArgs& a, const CancelFlag& cancel) {
   row_norms_kernel<<<blocks_for(k, 256), 256>>>(dc, k, d, cnorm_ptr);
   SEMID_CUDA_LAUNCH_CHECK();
 
+  // The vectorised tile needs 16-byte aligned rows (cudaMalloc'd buffers are 256-byte aligned).
+  const bool aligned = d % 4 == 0 && reinterpret_cast<std::uintptr_t>(dx) % 16 == 0 &&
+                       reinterpret_cast<std::uintptr_t>(dc) % 16 == 0 && !generic_tile_forced();
   if (topk == 1) {
-    const i64 parts = (k + kBN - 1) / kBN;
+    const i64 parts = aligned ? 2 * ((k + kNtBN - 1) / kNtBN) : (k + kBN - 1) / kBN;
     // Rows per launch: grid.y <= 65535 blocks and the partials within 256 MiB.
     const i64 max_rows = std::min<i64>(i64(65535) * kBM, std::max<i64>(kBM, (i64(32) << 20) / parts));
     float* part_d = scratch(part_d_buf, std::min(n, max_rows) * parts);
@@ -197,10 +254,15 @@ void nearest_cuda_device(const NearestArgs& a, const CancelFlag& cancel) {
     for (i64 r0 = 0; r0 < n; r0 += max_rows) {
       cancel.check();
       const i64 rows = std::min(max_rows, n - r0);
-      TileOperands o{dx + r0 * d, d, false, dc, d, true, rows, k, d};
-      dim3 grid((unsigned)parts, (unsigned)((rows + kBM - 1) / kBM));
-      argmin_tile_kernel<<<grid, kThreads>>>(o, xnorm_ptr + r0, cnorm_ptr, part_d,
-                                             part_i);
+      if (aligned) {
+        dim3 grid((unsigned)(parts / 2), (unsigned)((rows + kNtBM - 1) / kNtBM));
+        argmin_tile_nt_kernel<<<grid, kNtThreads>>>(dx + r0 * d, dc, rows, k, d, xnorm_ptr + r0, cnorm_ptr,
+                                                    part_d, part_i);
+      } else {
+        TileOperands o{dx + r0 * d, d, false, dc, d, true, rows, k, d};
+        dim3 grid((unsigned)parts, (unsigned)((rows + kBM - 1) / kBM));
+        argmin_tile_kernel<<<grid, kThreads>>>(o, xnorm_ptr + r0, cnorm_ptr, part_d, part_i);
+      }
       SEMID_CUDA_LAUNCH_CHECK();
       argmin_reduce_kernel<<<blocks_for(rows, 256), 256>>>(part_d, part_i, rows,
                                                            (int)parts, out_d + r0,

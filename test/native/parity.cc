@@ -432,6 +432,40 @@ static void run_backend(const char* backend, std::mt19937& rng) {
   if (std::strcmp(backend, "cpu-1thread") != 0) nearest_exact_case(backend, 41000, 2, 110, 100, 100.0f, rng);
 }
 
+// The CUDA nearest-centroid tiles: rows whose length is a multiple of 4 take the vectorised tile
+// (sgemm_tile_nt.cuh), the others the any-transpose tile. Both sum in the same order, so on the
+// same input they must agree bit for bit; shapes with partial row and column blocks, a k-tail of
+// 4, k below one warp's 64 columns, and inputs over the 4 MiB staged-upload threshold.
+static void cuda_tile_cases(std::mt19937& rng) {
+  const i64 shapes[][3] = {{131, 12, 129}, {300, 4, 1}, {257, 36, 40}, {1000, 20, 65}, {4099, 768, 256},
+                           {20001, 260, 64}};
+  for (auto& s : shapes) {
+    nearest_case("cuda", s[0], s[1], s[2], 1, true, rng);
+    nearest_case("cuda", s[0], s[1], s[2], 1, false, rng);
+  }
+  for (auto& s : shapes) {
+    const i64 n = s[0], d = s[1], k = s[2];
+    auto x = random_floats(n * d, rng, false), c = random_floats(k * d, rng, false);
+    std::vector<std::int32_t> vi(n), gi(n);
+    std::vector<float> vd(n), gd(n);
+    const std::string name = "nearest/cuda vectorised tile = generic tile n=" + std::to_string(n) +
+                             " d=" + std::to_string(d) + " k=" + std::to_string(k);
+    try {
+      nearest_cuda(NearestArgs{n, d, k, 1, x.data(), c.data(), vi.data(), vd.data()}, CancelFlag{});
+      setenv("SEMID_CUDA_GENERIC_TILE", "1", 1);
+      nearest_cuda(NearestArgs{n, d, k, 1, x.data(), c.data(), gi.data(), gd.data()}, CancelFlag{});
+      unsetenv("SEMID_CUDA_GENERIC_TILE");
+    } catch (const std::exception& e) {
+      unsetenv("SEMID_CUDA_GENERIC_TILE");
+      report(false, name, e.what());
+      continue;
+    }
+    i64 differ = 0;
+    for (i64 i = 0; i < n; ++i) differ += vi[i] != gi[i] || std::memcmp(&vd[i], &gd[i], sizeof(float)) != 0;
+    report(differ == 0, name, "rows_differing=" + std::to_string(differ));
+  }
+}
+
 // Planted (tie-free) data: CUDA and CPU k-means must make the same decisions.
 static std::vector<float> planted(i64 n, i64 d, i64 clusters, float scale, float noise, std::mt19937& rng) {
   std::normal_distribution<float> g(0.0f, 1.0f);
@@ -724,8 +758,9 @@ int main() {
   for (const i64 k : {1, 7, 8, 37, 256})
     for (const bool ties : {false, true}) dense_row_case(k, ties, rng);
   for (const i64 k : {1, 7, 8, 37, 256}) elkan_scan_case(k, rng);
+  const bool cuda_only = std::getenv("SEMID_PARITY_CUDA_ONLY") != nullptr;  // a short device run
   for (SimdLevel level : {SimdLevel::Scalar, SimdLevel::Avx2Fma, SimdLevel::Avx512}) {
-    if (static_cast<int>(level) > static_cast<int>(detected_simd())) continue;
+    if (static_cast<int>(level) > static_cast<int>(detected_simd()) || cuda_only) continue;
     setenv("SEMID_SIMD", level == SimdLevel::Scalar ? "scalar" : level == SimdLevel::Avx2Fma ? "avx2" : "avx512", 1);
     std::printf("-- CPU path %s\n", simd_name(active_simd()));
     run_backend("cpu", rng);
@@ -738,6 +773,7 @@ int main() {
     std::printf("-- CUDA %s (sm_%d%d, %d SMs)\n", cs.device.name.c_str(), cs.device.sm_major,
                 cs.device.sm_minor, cs.device.multiprocessors);
     run_backend("cuda", rng);
+    cuda_tile_cases(rng);
     rq_cuda_parity(rng);
     run_beam("cuda", rng);
     svd_cuda_parity(rng);
