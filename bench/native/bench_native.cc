@@ -218,6 +218,12 @@ static void bench_beam(bool cuda) {
       d.next_nodes = d_nn; d.next_scores = d_ns; d.next_parents = d_np; d.next_tokens = d_nt;
       d.finished_count = d_fc; d.finished_parent = d_fp; d.finished_score = d_fs; d.finished_node = d_fn;
       const double gstep = median_ms(51, [&] { beam_step_cuda_device(dt, d, CancelFlag{}); });
+      std::vector<std::int32_t> gt_lists(B), gt_scan(B);
+      cudaMemcpy(gt_lists.data(), d_nt, B * 4, cudaMemcpyDeviceToHost);
+      setenv("SEMID_CUDA_BEAM_LISTS", "0", 1);  // A/B: every group ranked by the sequential scan
+      const double gstep_scan = median_ms(51, [&] { beam_step_cuda_device(dt, d, CancelFlag{}); });
+      unsetenv("SEMID_CUDA_BEAM_LISTS");
+      cudaMemcpy(gt_scan.data(), d_nt, B * 4, cudaMemcpyDeviceToHost);
       const double gfloor = median_ms(51, [&] {
         read_floor_kernel<<<1024, 256>>>(reinterpret_cast<const float4*>(d_logits), (long long)logits.size() / 4, d_out);
         cudaDeviceSynchronize();
@@ -227,9 +233,9 @@ static void bench_beam(bool cuda) {
       std::vector<std::int32_t> gt(B);
       cudaMemcpy(gt.data(), d_nt, B * 4, cudaMemcpyDeviceToHost);
       beam_step_cpu(tv, a, 0, CancelFlag{});
-      const bool same = gt == nt;
-      std::printf("cuda beam-step L=%d batch=%5lld  step %9.3f ms  read-floor %8.3f ms  ratio %5.2f  end-to-end %8.3f ms  %s\n",
-                  levels, (long long)batch, gstep, gfloor, gstep / gfloor, e2e, same ? "parity ok" : "PARITY FAILED");
+      const bool same = gt == nt && gt_lists == nt && gt_scan == nt;
+      std::printf("cuda beam-step L=%d batch=%5lld  step %9.3f ms  read-floor %8.3f ms  ratio %5.2f  end-to-end %8.3f ms  (group scan alone %8.3f ms)  %s\n",
+                  levels, (long long)batch, gstep, gfloor, gstep / gfloor, e2e, gstep_scan, same ? "parity ok" : "PARITY FAILED");
       for (void* ptr : std::initializer_list<void*>{d_logits, d_bs, d_ns, d_fs, d_out, d_nodes, d_nn, d_np, d_nt, d_fc, d_fp, d_fn, d_cs, d_ct, d_cn, d_term})
         cudaFree(ptr);
 #endif

@@ -41,6 +41,24 @@ struct BeamKernelArgs {
   int* cand_token;      // [batch, per_query]
   int* error;           // [3]: code, query, detail
   long long* timing;    // optional [4] clock64 stamps of block 0 (SEMID_DEBUG_BEAM)
+  bool use_lists;       // C1 builds each group's top-kListLen list (see beam_lists_fit)
+};
+
+// A group's list: its top kListLen candidates by s0 = lp + beam score (finite only), sorted by
+// (s0 desc, flat asc), with what C2 needs of each; n = -1 when it could not be built (more than
+// kSurvivorCap candidates passed the threshold), full = 1 when it holds every finite candidate.
+constexpr int kListLen = 32;
+constexpr int kSurvivorCap = 96;
+constexpr int kSurvivorBytes = kSurvivorCap * 16;  // s0, slot, flat per survivor
+static_assert(kSurvivorBytes * kWarps <= kGroupCache * 12, "survivor buffers share C2's cache");
+struct GroupLists {
+  float* lp;
+  float* s0;
+  int* token;
+  int* jl;
+  int* child;
+  int* n;
+  int* full;
 };
 
 __device__ __forceinline__ bool better(float s1, long long f1, float s2, long long f2) {
@@ -54,8 +72,105 @@ __device__ void raise(int* error, int code, long long query, long long detail) {
   }
 }
 
+// C1 for group g, by one warp: the group's top kListLen candidates by (s0 desc, flat asc) into
+// `lists`. A threshold first (the kListLen-th best of the lanes' best two candidates: that many
+// distinct candidates are at least as good, so every member of the top is too), then the
+// candidates not worse than it (survivors, at most kSurvivorCap, in the warp's buffer) ranked
+// by counting.
+__device__ void build_group_list(const BeamKernelArgs& k, long long b, int g, int gs, long long V, const int* offs,
+                                 const int* c0s, const int* ncs, const float* bs, const float* cand_lp,
+                                 const int* cand_token, float* sv_s0, int* sv_slot, long long* sv_flat,
+                                 const GroupLists& lists, int lane) {
+  constexpr unsigned kAll = 0xffffffffu;
+  const BeamStepArgs& a = k.a;
+  const int G = int(a.groups);
+  const int first = g * gs, lo_slot = offs[first], hi_slot = offs[first + gs];
+  const bool done = a.group_done && a.group_done[b * G + g];
+  const int range = done ? 0 : hi_slot - lo_slot;
+  // Pass 1: each lane's best two candidates (none: -inf, LLONG_MAX) and the finite count.
+  float m1s = -INFINITY, m2s = -INFINITY;
+  long long m1f = LLONG_MAX, m2f = LLONG_MAX;
+  int finite = 0, jl = 0;
+  for (int i = lane; i < range; i += 32) {
+    const int slot = lo_slot + i;
+    while (offs[first + jl + 1] <= slot) ++jl;
+    const float s0 = __fadd_rn(cand_lp[slot], bs[first + jl]);
+    if (!(s0 > -INFINITY)) continue;
+    const long long flat = (long long)jl * V + cand_token[slot];
+    ++finite;
+    if (better(s0, flat, m1s, m1f)) { m2s = m1s; m2f = m1f; m1s = s0; m1f = flat; }
+    else if (better(s0, flat, m2s, m2f)) { m2s = s0; m2f = flat; }
+  }
+  for (int o = 16; o; o >>= 1) finite += __shfl_xor_sync(kAll, finite, o);
+  float ts = -INFINITY;  // the threshold; none (every finite candidate) unless found below
+  long long tf = LLONG_MAX;
+  if (finite > kListLen) {
+    int r1 = 0, r2 = 0;  // ranks of this lane's two among the 64
+    for (int src = 0; src < 32; ++src) {
+      const float a1 = __shfl_sync(kAll, m1s, src), a2 = __shfl_sync(kAll, m2s, src);
+      const long long f1 = __shfl_sync(kAll, m1f, src), f2 = __shfl_sync(kAll, m2f, src);
+      r1 += int(better(a1, f1, m1s, m1f)) + int(better(a2, f2, m1s, m1f));
+      r2 += int(better(a1, f1, m2s, m2f)) + int(better(a2, f2, m2s, m2f));
+    }
+    const bool h1 = m1s > -INFINITY && r1 == kListLen - 1, h2 = m2s > -INFINITY && r2 == kListLen - 1;
+    const unsigned who = __ballot_sync(kAll, h1 || h2);
+    const float mine_s = h1 ? m1s : m2s;
+    const long long mine_f = h1 ? m1f : m2f;
+    if (who) {
+      const int src = __ffs(int(who)) - 1;
+      ts = __shfl_sync(kAll, mine_s, src);
+      tf = __shfl_sync(kAll, mine_f, src);
+    }
+  }
+  // Pass 2: the survivors, compacted in candidate order.
+  int count = 0;
+  jl = 0;
+  for (int base = 0; base < range; base += 32) {  // the same trip count on every lane
+    const int i = base + lane;
+    bool keep = false;
+    float s0 = 0;
+    long long flat = 0;
+    int slot = 0;
+    if (i < range) {
+      slot = lo_slot + i;
+      while (offs[first + jl + 1] <= slot) ++jl;
+      s0 = __fadd_rn(cand_lp[slot], bs[first + jl]);
+      flat = (long long)jl * V + cand_token[slot];
+      keep = s0 > -INFINITY && !better(ts, tf, s0, flat);
+    }
+    const unsigned mask = __ballot_sync(kAll, keep);
+    const int pos = count + __popc(mask & ((1u << lane) - 1u));
+    if (keep && pos < kSurvivorCap) { sv_s0[pos] = s0; sv_slot[pos] = slot; sv_flat[pos] = flat; }
+    count += __popc(mask);
+  }
+  if (lane == 0) {
+    lists.n[g] = count > kSurvivorCap ? -1 : min(count, kListLen);
+    lists.full[g] = finite <= kListLen;
+  }
+  if (count > kSurvivorCap) return;  // C2 ranks this group from all its candidates
+  __syncwarp();
+  for (int p = lane; p < count; p += 32) {
+    const float s0 = sv_s0[p];
+    const long long flat = sv_flat[p];
+    int rank = 0;
+    for (int q = 0; q < count; ++q) rank += int(better(sv_s0[q], sv_flat[q], s0, flat));
+    if (rank >= kListLen) continue;
+    const int e = g * kListLen + rank, slot = sv_slot[p];
+    int jb = 0;
+    while (offs[first + jb + 1] <= slot) ++jb;
+    const int j = first + jb, c = slot - offs[j];
+    lists.lp[e] = cand_lp[slot];
+    lists.s0[e] = s0;
+    lists.token[e] = cand_token[slot];
+    lists.jl[e] = jb;
+    lists.child[e] = c < ncs[j] ? k.trie.child_node[c0s[j] + c] : -1;
+  }
+  __syncwarp();
+}
+
 // Dynamic shared memory: lse[beams] floats, c0[beams], offs[beams + 1], chosen[beams], nc[beams],
-// pick_score[2 gs], pick_slot[2 gs], counts[vocab] (16-bit, when vocab <= kCountTable).
+// bs[beams], pick_score/slot/child/token/j[2 gs], with lists their fields [groups * kListLen] and
+// n/full[groups], then counts[vocab] (16-bit, when vocab <= kCountTable).
 __global__ void __launch_bounds__(kBeamThreads) beam_step_kernel(BeamKernelArgs k) {
   const TrieView& trie = k.trie;
   const BeamStepArgs& a = k.a;
@@ -74,10 +189,22 @@ __global__ void __launch_bounds__(kBeamThreads) beam_step_kernel(BeamKernelArgs 
   int* pick_slot = reinterpret_cast<int*>(pick_score + 2 * gs);
   int* pick_child = pick_slot + 2 * gs;
   int* pick_token = pick_child + 2 * gs;
-  unsigned short* counts = reinterpret_cast<unsigned short*>(pick_token + 2 * gs);
+  int* pick_j = pick_token + 2 * gs;
+  GroupLists lists{};
+  unsigned short* counts = reinterpret_cast<unsigned short*>(pick_j + 2 * gs);
+  if (k.use_lists) {  // lists between the picks and the counts (4-byte fields first)
+    lists.lp = reinterpret_cast<float*>(pick_j + 2 * gs);
+    lists.s0 = lists.lp + G * kListLen;
+    lists.token = reinterpret_cast<int*>(lists.s0 + G * kListLen);
+    lists.jl = lists.token + G * kListLen;
+    lists.child = lists.jl + G * kListLen;
+    lists.n = lists.child + G * kListLen;
+    lists.full = lists.n + G;
+    counts = reinterpret_cast<unsigned short*>(lists.full + G);
+  }
   __shared__ int bad_query;
-  __shared__ float cache_score[kGroupCache];
-  __shared__ long long cache_flat[kGroupCache];
+  // C1's per-warp survivor buffers, then C2's cache of one group's scores (never at once).
+  __shared__ __align__(16) unsigned char scratch_smem[kGroupCache * 12];
 
   const float* rows = a.scores + b * a.input_beams * V;
   const int* nodes = a.nodes + b * B;
@@ -192,102 +319,158 @@ __global__ void __launch_bounds__(kBeamThreads) beam_step_kernel(BeamKernelArgs 
     }
   }
   __syncthreads();
-  if (bad_query || warp != 0) return;
+  if (bad_query) return;
+
+  // ---- C1 (with lists): every warp, a group at a time, in parallel over groups: the group's
+  // top kListLen candidates by the unpenalised score s0 = lp + beam score, sorted.
+  if (k.use_lists) {
+    unsigned char* wbuf = scratch_smem + warp * kSurvivorBytes;
+    for (int g = warp; g < G; g += kWarps)
+      build_group_list(k, b, g, gs, V, offs, c0s, ncs, bs, cand_lp, cand_token,
+                       reinterpret_cast<float*>(wbuf), reinterpret_cast<int*>(wbuf + kSurvivorCap * 4),
+                       reinterpret_cast<long long*>(wbuf + kSurvivorCap * 8), lists, lane);
+    __syncthreads();
+  }
+  if (warp != 0) return;
   if (stamp) k.timing[2] = clock64();
 
-  // ---- C: groups in order, one warp. A group's candidates are scored once (penalty of the
-  // tokens chosen so far included) into shared memory when they fit, then ranked from there.
+  // ---- C2: groups in order, one warp. With a list whose entries keep at least 2 * gs of their
+  // scores under the penalty of the tokens chosen so far, the group's picks are the list's top
+  // 2 * gs (penalty included). Otherwise the group's candidates are scored once (penalty
+  // included) into shared memory when they fit, then ranked from there.
+  float* cache_score = reinterpret_cast<float*>(scratch_smem);
+  long long* cache_flat = reinterpret_cast<long long*>(scratch_smem + kGroupCache * 4);
   int n_chosen = 0;
   for (int g = 0; g < G; ++g) {
-    const int first = g * gs, lo_slot = offs[first], hi_slot = offs[first + gs];
-    const bool done = a.group_done && a.group_done[b * G + g];
-    const int range = done ? 0 : hi_slot - lo_slot;
-    const bool cached = range <= kGroupCache;
-    auto score_of = [&](int i, int& jl, float& s, long long& flat) {
-      const int slot = lo_slot + i;
-      while (offs[first + jl + 1] <= slot) ++jl;
-      const int t = cand_token[slot];
-      float lp = cand_lp[slot];
-      int f = 0;
-      if (table) f = counts[t];
-      else for (int c = 0; c < n_chosen; ++c) f += chosen[c] == t;
-      if (f) lp = __fsub_rn(lp, __fmul_rn(a.penalty, float(f)));
-      s = __fadd_rn(lp, bs[first + jl]);
-      flat = (long long)jl * V + t;
-    };
-    if (cached) {
-      constexpr int kUnrollC = 8;
-      int jl = 0;
-      for (int base = lane; base < range; base += 32 * kUnrollC) {
-        int ts[kUnrollC];
-        float lps[kUnrollC];
-#pragma unroll
-        for (int u = 0; u < kUnrollC; ++u) {
-          const int i = base + 32 * u;
-          if (i < range) { ts[u] = cand_token[lo_slot + i]; lps[u] = cand_lp[lo_slot + i]; }
+    const int first = g * gs;
+    int n_picks = 0;
+    bool listed = false;
+    if (k.use_lists && lists.n[g] >= 0) {
+      const int n_list = lists.n[g], e = g * kListLen + lane;
+      const bool in = lane < n_list;
+      float sc = -INFINITY, s0 = -INFINITY;
+      long long flat = LLONG_MAX;
+      int jl = 0, t = 0;
+      bool ok = in;  // a listed candidate whose penalised score is still above -inf
+      if (in) {
+        s0 = lists.s0[e];
+        t = lists.token[e];
+        jl = lists.jl[e];
+        int f = 0;
+        if (table) f = counts[t];
+        else for (int c = 0; c < n_chosen; ++c) f += chosen[c] == t;
+        sc = f ? __fadd_rn(__fsub_rn(lists.lp[e], __fmul_rn(a.penalty, float(f))), bs[first + jl]) : s0;
+        flat = (long long)jl * V + t;
+        if (!(sc > -INFINITY)) { ok = false; sc = -INFINITY; flat = LLONG_MAX; }  // overflow: never ranked
+      }
+      // The list holds every finite candidate, or at least 2 gs entries whose scores the penalty
+      // left as they were: those rank above every candidate outside the list (s <= s0 there).
+      const int kept = __popc(__ballot_sync(0xffffffffu, in && sc == s0));
+      listed = lists.full[g] || kept >= 2 * gs;
+      if (listed) {
+        int rank = 0;
+        for (int src = 0; src < n_list; ++src) {
+          const float os = __shfl_sync(0xffffffffu, sc, src);
+          const long long of = __shfl_sync(0xffffffffu, flat, src);
+          rank += better(os, of, sc, flat);
         }
-#pragma unroll
-        for (int u = 0; u < kUnrollC; ++u) {
-          const int i = base + 32 * u;
-          if (i >= range) continue;
-          while (offs[first + jl + 1] <= lo_slot + i) ++jl;
-          const int t = ts[u];
-          float lp = lps[u];
-          int f = 0;
-          if (table) f = counts[t];
-          else for (int c = 0; c < n_chosen; ++c) f += chosen[c] == t;
-          if (f) lp = __fsub_rn(lp, __fmul_rn(a.penalty, float(f)));
-          cache_score[i] = __fadd_rn(lp, bs[first + jl]);
-          cache_flat[i] = (long long)jl * V + t;
+        n_picks = min(2 * gs, __popc(__ballot_sync(0xffffffffu, ok)));
+        if (ok && rank < n_picks) {
+          pick_score[rank] = sc;
+          pick_j[rank] = first + jl;
+          pick_child[rank] = lists.child[e];
+          pick_token[rank] = t;
         }
+      }
+    }
+    if (!listed) {
+      const int lo_slot = offs[first], hi_slot = offs[first + gs];
+      const bool done = a.group_done && a.group_done[b * G + g];
+      const int range = done ? 0 : hi_slot - lo_slot;
+      const bool cached = range <= kGroupCache;
+      auto score_of = [&](int i, int& jl, float& s, long long& flat) {
+        const int slot = lo_slot + i;
+        while (offs[first + jl + 1] <= slot) ++jl;
+        const int t = cand_token[slot];
+        float lp = cand_lp[slot];
+        int f = 0;
+        if (table) f = counts[t];
+        else for (int c = 0; c < n_chosen; ++c) f += chosen[c] == t;
+        if (f) lp = __fsub_rn(lp, __fmul_rn(a.penalty, float(f)));
+        s = __fadd_rn(lp, bs[first + jl]);
+        flat = (long long)jl * V + t;
+      };
+      if (cached) {
+        constexpr int kUnrollC = 8;
+        int jl = 0;
+        for (int base = lane; base < range; base += 32 * kUnrollC) {
+          int ts[kUnrollC];
+          float lps[kUnrollC];
+#pragma unroll
+          for (int u = 0; u < kUnrollC; ++u) {
+            const int i = base + 32 * u;
+            if (i < range) { ts[u] = cand_token[lo_slot + i]; lps[u] = cand_lp[lo_slot + i]; }
+          }
+#pragma unroll
+          for (int u = 0; u < kUnrollC; ++u) {
+            const int i = base + 32 * u;
+            if (i >= range) continue;
+            while (offs[first + jl + 1] <= lo_slot + i) ++jl;
+            const int t = ts[u];
+            float lp = lps[u];
+            int f = 0;
+            if (table) f = counts[t];
+            else for (int c = 0; c < n_chosen; ++c) f += chosen[c] == t;
+            if (f) lp = __fsub_rn(lp, __fmul_rn(a.penalty, float(f)));
+            cache_score[i] = __fadd_rn(lp, bs[first + jl]);
+            cache_flat[i] = (long long)jl * V + t;
+          }
+        }
+        __syncwarp();
+      }
+      float prev_s = INFINITY;
+      long long prev_f = -1;
+      for (int round = 0; round < 2 * gs && range > 0; ++round) {
+        float best_s = -INFINITY;
+        long long best_f = LLONG_MAX;
+        int best_i = -1;
+        int jl = 0;
+        for (int i = lane; i < range; i += 32) {
+          float sc;
+          long long flat;
+          if (cached) { sc = cache_score[i]; flat = cache_flat[i]; }
+          else score_of(i, jl, sc, flat);
+          if (!(sc > -INFINITY) || !better(prev_s, prev_f, sc, flat)) continue;
+          if (better(sc, flat, best_s, best_f)) { best_s = sc; best_f = flat; best_i = i; }
+        }
+        for (int o = 16; o; o >>= 1) {
+          const float os = __shfl_xor_sync(0xffffffffu, best_s, o);
+          const long long of = __shfl_xor_sync(0xffffffffu, best_f, o);
+          const int oi = __shfl_xor_sync(0xffffffffu, best_i, o);
+          if (better(os, of, best_s, best_f)) { best_s = os; best_f = of; best_i = oi; }
+        }
+        if (best_i < 0) break;  // every lane agrees after the butterfly
+        if (lane == 0) { pick_score[n_picks] = best_s; pick_slot[n_picks] = lo_slot + best_i; }
+        ++n_picks;
+        prev_s = best_s;
+        prev_f = best_f;
       }
       __syncwarp();
-    }
-    int n_picks = 0;
-    float prev_s = INFINITY;
-    long long prev_f = -1;
-    for (int round = 0; round < 2 * gs && range > 0; ++round) {
-      float best_s = -INFINITY;
-      long long best_f = LLONG_MAX;
-      int best_i = -1;
-      int jl = 0;
-      for (int i = lane; i < range; i += 32) {
-        float sc;
-        long long flat;
-        if (cached) { sc = cache_score[i]; flat = cache_flat[i]; }
-        else score_of(i, jl, sc, flat);
-        if (!(sc > -INFINITY) || !better(prev_s, prev_f, sc, flat)) continue;
-        if (better(sc, flat, best_s, best_f)) { best_s = sc; best_f = flat; best_i = i; }
+      for (int p = lane; p < n_picks; p += 32) {  // each pick's beam, child node and token, in parallel
+        const int slot = pick_slot[p];
+        int jl = 0;
+        while (offs[first + jl + 1] <= slot) ++jl;
+        const int j = first + jl, e = slot - offs[j];
+        pick_j[p] = j;
+        pick_child[p] = e < ncs[j] ? trie.child_node[c0s[j] + e] : -1;
+        pick_token[p] = cand_token[slot];
       }
-      for (int o = 16; o; o >>= 1) {
-        const float os = __shfl_xor_sync(0xffffffffu, best_s, o);
-        const long long of = __shfl_xor_sync(0xffffffffu, best_f, o);
-        const int oi = __shfl_xor_sync(0xffffffffu, best_i, o);
-        if (better(os, of, best_s, best_f)) { best_s = os; best_f = of; best_i = oi; }
-      }
-      if (best_i < 0) break;  // every lane agrees after the butterfly
-      if (lane == 0) { pick_score[n_picks] = best_s; pick_slot[n_picks] = lo_slot + best_i; }
-      ++n_picks;
-      prev_s = best_s;
-      prev_f = best_f;
-    }
-    __syncwarp();
-    for (int p = lane; p < n_picks; p += 32) {  // each pick's child node and token, in parallel
-      const int slot = pick_slot[p];
-      int jl = 0;
-      while (offs[first + jl + 1] <= slot) ++jl;
-      const int j = first + jl, e = slot - offs[j];
-      pick_child[p] = e < ncs[j] ? trie.child_node[c0s[j] + e] : -1;
-      pick_token[p] = cand_token[slot];
     }
     __syncwarp();
     if (lane == 0) {
       int filled = 0, fin = 0;
       for (int rank = 0; rank < n_picks && filled < gs; ++rank) {
-        const int slot = pick_slot[rank];
-        int jl = 0;
-        while (offs[first + jl + 1] <= slot) ++jl;
-        const int j = first + jl;
+        const int j = pick_j[rank];
         if (pick_child[rank] < 0) {  // the end token
           if (rank >= gs) continue;
           const long long o = (b * G + g) * gs + fin;
@@ -351,10 +534,23 @@ static void throw_device_error(const int* err, long long vocab) {
   }
 }
 
-static std::size_t beam_smem_bytes(const BeamStepArgs& a) {
-  const std::size_t B = a.beams, gs = a.beams / a.groups;
-  return 2 * B * sizeof(float) + (4 * B + 1) * sizeof(int) + 2 * gs * (sizeof(float) + 3 * sizeof(int)) +
+static std::size_t beam_smem_bytes(const BeamStepArgs& a, bool lists) {
+  const std::size_t B = a.beams, G = a.groups, gs = a.beams / a.groups;
+  return 2 * B * sizeof(float) + (4 * B + 1) * sizeof(int) + 2 * gs * (sizeof(float) + 4 * sizeof(int)) +
+         (lists ? G * kListLen * (2 * sizeof(float) + 3 * sizeof(int)) + 2 * G * sizeof(int) : 0) +
          (a.vocab <= kCountTable ? std::size_t(a.vocab) * sizeof(unsigned short) : 0);
+}
+
+/**
+ * Whether C1's per-group lists are used: a group's 2 * gs picks fit a list (gs <= 16), the
+ * block's shared memory stays within the default 48 KiB, and SEMID_CUDA_BEAM_LISTS is not 0
+ * (an A/B and parity switch; both ways select the same beams).
+ */
+static bool beam_lists_fit(const BeamStepArgs& a) {
+  const char* env = std::getenv("SEMID_CUDA_BEAM_LISTS");
+  if (env && env[0] == '0') return false;
+  const i64 gs = a.beams / a.groups;
+  return 2 * gs <= kListLen && beam_smem_bytes(a, true) + kGroupCache * 12 + 64 <= 48 * 1024;
 }
 
 }  // namespace cuda
@@ -387,17 +583,19 @@ void beam_step_cuda_device(const TrieView& trie, const BeamStepArgs& a, const Ca
     const i64 per_query = a.beams * (std::min<i64>(max_children, a.vocab) + 1);
     const std::size_t need = static_cast<std::size_t>(a.batch * per_query);
     if (lp_buf.size() < need) { lp_buf.resize(need); token_buf.resize(need); }
-    const std::size_t smem = cuda::beam_smem_bytes(a);
+    const bool lists = cuda::beam_lists_fit(a);
+    const std::size_t smem = cuda::beam_smem_bytes(a, lists);
     static const bool debug = std::getenv("SEMID_DEBUG_BEAM") != nullptr;
     thread_local cuda::DeviceBuffer<long long> stamps;
     if (debug && stamps.size() < 4) stamps.resize(4);
     cuda::beam_step_kernel<<<unsigned(a.batch), cuda::kBeamThreads, smem>>>(
-        cuda::BeamKernelArgs{trie, a, per_query, lp_buf.get(), token_buf.get(), err.get(), debug ? stamps.get() : nullptr});
+        cuda::BeamKernelArgs{trie, a, per_query, lp_buf.get(), token_buf.get(), err.get(), debug ? stamps.get() : nullptr,
+                             lists});
     SEMID_CUDA_LAUNCH_CHECK();
     if (debug) {
       long long t[4];
       stamps.download(t, 4);
-      std::fprintf(stderr, "semid beam step (block 0, cycles): normalisers %lld, candidates %lld, groups %lld\n",
+      std::fprintf(stderr, "semid beam step (block 0, cycles): normalisers %lld, candidates + lists %lld, groups %lld\n",
                    t[1] - t[0], t[2] - t[1], t[3] - t[2]);
     }
   }

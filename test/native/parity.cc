@@ -549,7 +549,7 @@ struct BeamOut {
 
 static void beam_case(const char* backend, i64 batch, i64 beams, i64 groups, int L, i64 vocab, bool logits,
                       bool end, std::mt19937& rng, i64 items = 3000, bool dense = false, bool special = false,
-                      int offset = 0) {
+                      int offset = 0, bool shared_row = false) {
   const int k = int(end ? vocab - 1 - offset : vocab - offset);
   OwnedTrie trie = random_trie(items, L, k, rng);
   for (auto& t : trie.token) t += offset;  // IDs' tokens after `offset` other tokens (a model's own vocabulary)
@@ -557,7 +557,10 @@ static void beam_case(const char* backend, i64 batch, i64 beams, i64 groups, int
   TrieView tv = trie.view();
   std::uniform_real_distribution<float> u01(0.0f, 1.0f);
   std::uniform_int_distribution<int> pick(0, int(tv.nodes) - 1);
-  std::vector<float> scores(batch * beams * vocab), bscore(batch * beams);
+  // shared_row: one row of scores per query for every beam (input_beams = 1, a search's first
+  // step): the groups compete for the same tokens, so the diversity penalty reorders a lot.
+  const i64 input_beams = shared_row ? 1 : beams;
+  std::vector<float> scores(batch * input_beams * vocab), bscore(batch * beams);
   std::vector<std::int32_t> nodes(batch * beams);
   for (auto& v : scores) v = logits ? (u01(rng) * 2 - 1) * 5 : std::log(u01(rng) + 1e-9f);
   for (auto& v : bscore) v = -10 * u01(rng);
@@ -570,7 +573,7 @@ static void beam_case(const char* backend, i64 batch, i64 beams, i64 groups, int
     v = u01(rng) < 0.1f ? -1 : u;
   }
   BeamStepArgs a;
-  a.batch = batch; a.beams = beams; a.groups = groups; a.vocab = vocab; a.input_beams = beams;
+  a.batch = batch; a.beams = beams; a.groups = groups; a.vocab = vocab; a.input_beams = input_beams;
   a.scores = scores.data(); a.logits = logits; a.nodes = nodes.data(); a.beam_scores = bscore.data();
   a.penalty = 0.25f; a.end_token = end ? std::int32_t(vocab - 1) : -1;
   BeamOut want(batch, beams, groups), got(batch, beams, groups);
@@ -579,6 +582,9 @@ static void beam_case(const char* backend, i64 batch, i64 beams, i64 groups, int
                 (long long)batch, (long long)beams, (long long)groups, L, (long long)vocab, (long long)items,
                 logits ? " logits" : "", end ? " end" : "", dense ? " dense-rows" : "", special ? " inf/NaN beam scores" : "");
   if (offset) std::snprintf(name + std::strlen(name), sizeof name - std::strlen(name), " token-offset=%d", offset);
+  if (shared_row) std::snprintf(name + std::strlen(name), sizeof name - std::strlen(name), " shared-row");
+  if (const char* lists = std::getenv("SEMID_CUDA_BEAM_LISTS"))
+    std::snprintf(name + std::strlen(name), sizeof name - std::strlen(name), " lists=%s", lists);
   try {
     setenv("SEMID_SIMD", "scalar", 1);  // the oracle: one thread, double exp
     want.bind(a);
@@ -614,6 +620,32 @@ static void run_beam(const char* backend, std::mt19937& rng) {
   beam_case(backend, 100, 8, 4, 4, 17, false, true, rng);
   beam_case(backend, 5, 1, 1, 1, 2, true, false, rng);
   beam_case(backend, 7, 12, 12, 3, 1024, false, false, rng);
+  if (std::strcmp(backend, "cuda") == 0) {
+    // The CUDA step with each group's top-32 list built in parallel (C1) and without (the
+    // per-group scan it falls back to): shared rows (heavy penalties, so lists often fall back),
+    // inf/NaN beam scores, token offsets, group sizes 16 (the largest a list serves) and 17,
+    // vocabularies past the count table (4,096), 1,024 groups (lists do not fit), random shapes.
+    for (const char* lists : {"1", "0"}) {
+      setenv("SEMID_CUDA_BEAM_LISTS", lists, 1);
+      beam_case(backend, 64, 60, 30, 2, 256, true, false, rng, 20000, false, false, 0, true);
+      beam_case(backend, 64, 60, 30, 3, 256, false, true, rng, 20000, false, false, 0, true);
+      beam_case(backend, 32, 60, 30, 2, 256, true, false, rng, 20000, false, true);
+      beam_case(backend, 24, 60, 30, 2, 1000, true, true, rng, 20000, false, false, 601);
+      beam_case(backend, 16, 32, 2, 2, 300, true, true, rng, 30000, false, false, 0, true);
+      beam_case(backend, 16, 34, 2, 2, 300, false, false, rng, 30000);
+      beam_case(backend, 6, 60, 30, 2, 5000, true, false, rng, 3000);
+      beam_case(backend, 3, 1024, 1024, 2, 64, false, false, rng, 3000);
+      for (int trial = 0; trial < 16; ++trial) {
+        const int groups_of[] = {1, 2, 3, 4, 6, 12, 30};
+        const i64 groups = groups_of[rng() % 7], beams = groups * (1 + rng() % 8);
+        const int L = 2 + int(rng() % 2);
+        const i64 vocab = 40 + i64(rng() % 500), offset = i64(rng() % 3 == 0 ? rng() % (vocab / 2) : 0);
+        beam_case(backend, 1 + i64(rng() % 40), beams, groups, L, vocab, rng() % 2 == 0, rng() % 2 == 0, rng,
+                  2000 + i64(rng() % 20000), false, rng() % 4 == 0, int(offset), rng() % 2 == 0);
+      }
+    }
+    unsetenv("SEMID_CUDA_BEAM_LISTS");
+  }
   if (std::strcmp(backend, "cpu") != 0) return;
   // Dense rows (>= 32 children within 256 tokens): every floor width (group sizes 2, 4, 8, 16)
   // and none (32), rows that end inside a chunk (vocab 37, 300), end tokens, three levels.
