@@ -25,8 +25,6 @@
 namespace semid {
 namespace cuda {
 
-constexpr int kBeamThreads = 256;
-constexpr int kWarps = kBeamThreads / 32;
 constexpr int kCountTable = 4096;  // vocab up to this: chosen-token counts in a shared table
 constexpr int kGroupCache = 1024;  // a group's scored candidates kept in shared memory up to this
 
@@ -47,10 +45,15 @@ struct BeamKernelArgs {
 // A group's list: its top kListLen candidates by s0 = lp + beam score (finite only), sorted by
 // (s0 desc, flat asc), with what C2 needs of each; n = -1 when it could not be built (more than
 // kSurvivorCap candidates passed the threshold), full = 1 when it holds every finite candidate.
+constexpr int kRowRegs = 8;  // a row's scores per lane held in registers (rows of up to 256)
 constexpr int kListLen = 32;
-constexpr int kSurvivorCap = 96;
-constexpr int kSurvivorBytes = kSurvivorCap * 16;  // s0, slot, flat per survivor
-static_assert(kSurvivorBytes * kWarps <= kGroupCache * 12, "survivor buffers share C2's cache");
+constexpr int kUnrollC1 = 8;  // candidates loaded together per lane in C1's passes
+constexpr int kSurvivorCap = 128;
+constexpr int kSurvivorBytes = kSurvivorCap * 12;  // s0, slot, flat (32-bit) per survivor
+/** Static shared scratch of a kThreads block: C1's survivor buffers or C2's cache, the larger. */
+__host__ __device__ constexpr int scratch_bytes(int threads) {
+  return threads / 32 * kSurvivorBytes > kGroupCache * 12 ? threads / 32 * kSurvivorBytes : kGroupCache * 12;
+}
 struct GroupLists {
   float* lp;
   float* s0;
@@ -62,6 +65,9 @@ struct GroupLists {
 };
 
 __device__ __forceinline__ bool better(float s1, long long f1, float s2, long long f2) {
+  return s1 > s2 || (s1 == s2 && f1 < f2);
+}
+__device__ __forceinline__ bool better32(float s1, int f1, float s2, int f2) {
   return s1 > s2 || (s1 == s2 && f1 < f2);
 }
 
@@ -77,45 +83,71 @@ __device__ void raise(int* error, int code, long long query, long long detail) {
 // distinct candidates are at least as good, so every member of the top is too), then the
 // candidates not worse than it (survivors, at most kSurvivorCap, in the warp's buffer) ranked
 // by counting.
-__device__ void build_group_list(const BeamKernelArgs& k, long long b, int g, int gs, long long V, const int* offs,
-                                 const int* c0s, const int* ncs, const float* bs, const float* cand_lp,
-                                 const int* cand_token, float* sv_s0, int* sv_slot, long long* sv_flat,
-                                 const GroupLists& lists, int lane) {
+__device__ void build_group_list(const BeamKernelArgs& k, long long b, int g, int gs, long long V, const float* rows,
+                                 const float* lse, const int* offs, const int* c0s, const int* ncs, const float* bs,
+                                 float* cand_lp, int* cand_token, float* sv_s0, int* sv_slot, int* sv_flat,
+                                 const GroupLists& lists, int lane, int* bad_query) {
   constexpr unsigned kAll = 0xffffffffu;
   const BeamStepArgs& a = k.a;
   const int G = int(a.groups);
   const int first = g * gs, lo_slot = offs[first], hi_slot = offs[first + gs];
   const bool done = a.group_done && a.group_done[b * G + g];
   const int range = done ? 0 : hi_slot - lo_slot;
-  // Pass 1: each lane's best two candidates (none: -inf, LLONG_MAX) and the finite count.
+  // Pass 1: each lane's best two candidates (none: -inf, INT_MAX) and the finite count. flat =
+  // jl * V + token fits 32 bits wherever lists are used (beam_lists_fit).
   float m1s = -INFINITY, m2s = -INFINITY;
-  long long m1f = LLONG_MAX, m2f = LLONG_MAX;
+  int m1f = INT_MAX, m2f = INT_MAX;
   int finite = 0, jl = 0;
-  for (int i = lane; i < range; i += 32) {
-    const int slot = lo_slot + i;
-    while (offs[first + jl + 1] <= slot) ++jl;
-    const float s0 = __fadd_rn(cand_lp[slot], bs[first + jl]);
-    if (!(s0 > -INFINITY)) continue;
-    const long long flat = (long long)jl * V + cand_token[slot];
-    ++finite;
-    if (better(s0, flat, m1s, m1f)) { m2s = m1s; m2f = m1f; m1s = s0; m1f = flat; }
-    else if (better(s0, flat, m2s, m2f)) { m2s = s0; m2f = flat; }
+  for (int base = lane; base < range; base += 32 * kUnrollC1) {
+    int ts[kUnrollC1], jls[kUnrollC1];
+    float lps[kUnrollC1];
+#pragma unroll
+    for (int u = 0; u < kUnrollC1; ++u) {  // tokens: the loads in flight together
+      const int i = base + 32 * u;
+      jls[u] = -1;
+      ts[u] = a.end_token;
+      if (i >= range) continue;
+      while (offs[first + jl + 1] <= lo_slot + i) ++jl;
+      const int j = first + jl, e = lo_slot + i - offs[j];
+      jls[u] = jl;
+      if (e < ncs[j]) ts[u] = k.trie.child_token[c0s[j] + e];
+    }
+#pragma unroll
+    for (int u = 0; u < kUnrollC1; ++u)  // then the scores
+      if (jls[u] >= 0) lps[u] = rows[(long long)(a.input_beams == 1 ? 0 : first + jls[u]) * V + ts[u]];
+#pragma unroll
+    for (int u = 0; u < kUnrollC1; ++u) {
+      if (jls[u] < 0) continue;
+      const int slot = lo_slot + base + 32 * u, r = a.input_beams == 1 ? 0 : first + jls[u];
+      float lp = lps[u];
+      if (a.logits) lp = __fsub_rn(lp, lse[r]);
+      if (isnan(lp)) { raise(k.error, kErrNotFinite, b, r); *bad_query = 1; }
+      cand_lp[slot] = lp;  // for the scan C2 falls back to, and for the list below
+      cand_token[slot] = ts[u];
+      const float s0 = __fadd_rn(lp, bs[first + jls[u]]);
+      if (!(s0 > -INFINITY)) continue;
+      const int flat = jls[u] * int(V) + ts[u];
+      ++finite;
+      if (better32(s0, flat, m1s, m1f)) { m2s = m1s; m2f = m1f; m1s = s0; m1f = flat; }
+      else if (better32(s0, flat, m2s, m2f)) { m2s = s0; m2f = flat; }
+    }
   }
   for (int o = 16; o; o >>= 1) finite += __shfl_xor_sync(kAll, finite, o);
   float ts = -INFINITY;  // the threshold; none (every finite candidate) unless found below
-  long long tf = LLONG_MAX;
+  int tf = INT_MAX;
   if (finite > kListLen) {
     int r1 = 0, r2 = 0;  // ranks of this lane's two among the 64
+#pragma unroll
     for (int src = 0; src < 32; ++src) {
       const float a1 = __shfl_sync(kAll, m1s, src), a2 = __shfl_sync(kAll, m2s, src);
-      const long long f1 = __shfl_sync(kAll, m1f, src), f2 = __shfl_sync(kAll, m2f, src);
-      r1 += int(better(a1, f1, m1s, m1f)) + int(better(a2, f2, m1s, m1f));
-      r2 += int(better(a1, f1, m2s, m2f)) + int(better(a2, f2, m2s, m2f));
+      const int f1 = __shfl_sync(kAll, m1f, src), f2 = __shfl_sync(kAll, m2f, src);
+      r1 += int(better32(a1, f1, m1s, m1f)) + int(better32(a2, f2, m1s, m1f));
+      r2 += int(better32(a1, f1, m2s, m2f)) + int(better32(a2, f2, m2s, m2f));
     }
     const bool h1 = m1s > -INFINITY && r1 == kListLen - 1, h2 = m2s > -INFINITY && r2 == kListLen - 1;
     const unsigned who = __ballot_sync(kAll, h1 || h2);
     const float mine_s = h1 ? m1s : m2s;
-    const long long mine_f = h1 ? m1f : m2f;
+    const int mine_f = h1 ? m1f : m2f;
     if (who) {
       const int src = __ffs(int(who)) - 1;
       ts = __shfl_sync(kAll, mine_s, src);
@@ -125,23 +157,31 @@ __device__ void build_group_list(const BeamKernelArgs& k, long long b, int g, in
   // Pass 2: the survivors, compacted in candidate order.
   int count = 0;
   jl = 0;
-  for (int base = 0; base < range; base += 32) {  // the same trip count on every lane
-    const int i = base + lane;
-    bool keep = false;
-    float s0 = 0;
-    long long flat = 0;
-    int slot = 0;
-    if (i < range) {
-      slot = lo_slot + i;
-      while (offs[first + jl + 1] <= slot) ++jl;
-      s0 = __fadd_rn(cand_lp[slot], bs[first + jl]);
-      flat = (long long)jl * V + cand_token[slot];
-      keep = s0 > -INFINITY && !better(ts, tf, s0, flat);
+  for (int base = 0; base < range; base += 32 * kUnrollC1) {  // the same trip count on every lane
+    int toks[kUnrollC1];
+    float lps[kUnrollC1];
+#pragma unroll
+    for (int u = 0; u < kUnrollC1; ++u) {
+      const int i = base + 32 * u + lane;
+      if (i < range) { toks[u] = cand_token[lo_slot + i]; lps[u] = cand_lp[lo_slot + i]; }
     }
-    const unsigned mask = __ballot_sync(kAll, keep);
-    const int pos = count + __popc(mask & ((1u << lane) - 1u));
-    if (keep && pos < kSurvivorCap) { sv_s0[pos] = s0; sv_slot[pos] = slot; sv_flat[pos] = flat; }
-    count += __popc(mask);
+#pragma unroll
+    for (int u = 0; u < kUnrollC1; ++u) {
+      const int i = base + 32 * u + lane;
+      bool keep = false;
+      float s0 = 0;
+      int flat = 0;
+      if (i < range) {
+        while (offs[first + jl + 1] <= lo_slot + i) ++jl;
+        s0 = __fadd_rn(lps[u], bs[first + jl]);
+        flat = jl * int(V) + toks[u];
+        keep = s0 > -INFINITY && !better32(ts, tf, s0, flat);
+      }
+      const unsigned mask = __ballot_sync(kAll, keep);
+      const int pos = count + __popc(mask & ((1u << lane) - 1u));
+      if (keep && pos < kSurvivorCap) { sv_s0[pos] = s0; sv_slot[pos] = lo_slot + i; sv_flat[pos] = flat; }
+      count += __popc(mask);
+    }
   }
   if (lane == 0) {
     lists.n[g] = count > kSurvivorCap ? -1 : min(count, kListLen);
@@ -151,9 +191,14 @@ __device__ void build_group_list(const BeamKernelArgs& k, long long b, int g, in
   __syncwarp();
   for (int p = lane; p < count; p += 32) {
     const float s0 = sv_s0[p];
-    const long long flat = sv_flat[p];
+    const int flat = sv_flat[p];
     int rank = 0;
-    for (int q = 0; q < count; ++q) rank += int(better(sv_s0[q], sv_flat[q], s0, flat));
+    int q = 0;
+    for (; q + 4 <= count; q += 4) {
+#pragma unroll
+      for (int u = 0; u < 4; ++u) rank += int(better32(sv_s0[q + u], sv_flat[q + u], s0, flat));
+    }
+    for (; q < count; ++q) rank += int(better32(sv_s0[q], sv_flat[q], s0, flat));
     if (rank >= kListLen) continue;
     const int e = g * kListLen + rank, slot = sv_slot[p];
     int jb = 0;
@@ -171,7 +216,12 @@ __device__ void build_group_list(const BeamKernelArgs& k, long long b, int g, in
 // Dynamic shared memory: lse[beams] floats, c0[beams], offs[beams + 1], chosen[beams], nc[beams],
 // bs[beams], pick_score/slot/child/token/j[2 gs], with lists their fields [groups * kListLen] and
 // n/full[groups], then counts[vocab] (16-bit, when vocab <= kCountTable).
-__global__ void __launch_bounds__(kBeamThreads) beam_step_kernel(BeamKernelArgs k) {
+// kMinBlocks: blocks per SM the register budget must allow (1: the compiler's choice, about 120
+// registers, 2 blocks per SM; 3 or 4: 80 or 64 registers with a few bytes spilled, more queries
+// in flight). beam_min_blocks picks one.
+template <int kBeamThreads, int kMinBlocks>
+__global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(BeamKernelArgs k) {
+  constexpr int kWarps = kBeamThreads / 32;
   const TrieView& trie = k.trie;
   const BeamStepArgs& a = k.a;
   const long long b = blockIdx.x;
@@ -204,7 +254,7 @@ __global__ void __launch_bounds__(kBeamThreads) beam_step_kernel(BeamKernelArgs 
   }
   __shared__ int bad_query;
   // C1's per-warp survivor buffers, then C2's cache of one group's scores (never at once).
-  __shared__ __align__(16) unsigned char scratch_smem[kGroupCache * 12];
+  __shared__ __align__(16) unsigned char scratch_smem[scratch_bytes(kBeamThreads)];
 
   const float* rows = a.scores + b * a.input_beams * V;
   const int* nodes = a.nodes + b * B;
@@ -219,7 +269,53 @@ __global__ void __launch_bounds__(kBeamThreads) beam_step_kernel(BeamKernelArgs 
   if (threadIdx.x == 0) bad_query = 0;
   if (table)
     for (int t = threadIdx.x; t < V; t += kBeamThreads) counts[t] = 0;
-  if (a.logits) {
+  if (a.logits && V <= 32 * kRowRegs) {
+    // Rows of up to 256 scores: two rows per warp at once, each lane's share held in registers
+    // (one round of loads for both passes); the same operations in the same order as below.
+    for (int r0 = warp; r0 < a.input_beams; r0 += 2 * kWarps) {
+      float v[2][kRowRegs];
+      bool want[2];
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int r = r0 + h * kWarps;
+        want[h] = r < a.input_beams && (a.input_beams == 1 || nodes[r] >= 0);
+        const float* row = rows + (long long)r * V;
+#pragma unroll
+        for (int q = 0; q < kRowRegs; ++q) {
+          const int i = lane + 32 * q;
+          v[h][q] = want[h] && i < V ? row[i] : -INFINITY;
+        }
+      }
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        if (!want[h]) continue;  // the same on every lane
+        const int r = r0 + h * kWarps;
+        float m = -INFINITY;
+        bool bad = false;
+#pragma unroll
+        for (int q = 0; q < kRowRegs; ++q)
+          if (lane + 32 * q < V) {
+            bad |= !(v[h][q] < INFINITY);
+            m = fmaxf(m, v[h][q]);
+          }
+        for (int o = 16; o; o >>= 1) {
+          m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+          bad |= __shfl_xor_sync(0xffffffffu, int(bad), o) != 0;
+        }
+        if (bad) {
+          if (lane == 0) { raise(k.error, kErrNotFinite, b, r); bad_query = 1; }
+          continue;
+        }
+        float s = 0;
+        if (m != -INFINITY)
+#pragma unroll
+          for (int q = 0; q < kRowRegs; ++q)
+            if (lane + 32 * q < V) s += expf(v[h][q] - m);
+        for (int o = 16; o; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+        if (lane == 0) lse[r] = m == -INFINITY ? -INFINITY : float(double(m) + log(double(s)));
+      }
+    }
+  } else if (a.logits) {
     for (int r = warp; r < a.input_beams; r += kWarps) {
       if (a.input_beams != 1 && nodes[r] < 0) continue;
       const float* row = rows + (long long)r * V;
@@ -282,55 +378,55 @@ __global__ void __launch_bounds__(kBeamThreads) beam_step_kernel(BeamKernelArgs 
   }
   __syncthreads();
 
-  // ---- B: every candidate's log-probability and token.
+  // ---- B: every candidate's log-probability and token (scratch), and with lists C1: each
+  // group's top kListLen candidates by the unpenalised score s0 = lp + beam score, sorted. With
+  // lists a warp does both for a group at a time (the groups in parallel); without, the block's
+  // threads share the candidates.
   if (stamp) k.timing[1] = clock64();
-  const int total = offs[B];
-  constexpr int kUnrollB = 4;  // loads of several candidates in flight per thread
-  for (int base = threadIdx.x; base < total; base += kBeamThreads * kUnrollB) {
-    int js[kUnrollB], ts[kUnrollB];
-    float xs[kUnrollB];
+  if (k.use_lists) {
+    unsigned char* wbuf = scratch_smem + warp * kSurvivorBytes;
+    for (int g = warp; g < G; g += kWarps)
+      build_group_list(k, b, g, gs, V, rows, lse, offs, c0s, ncs, bs, cand_lp, cand_token,
+                       reinterpret_cast<float*>(wbuf), reinterpret_cast<int*>(wbuf + kSurvivorCap * 4),
+                       reinterpret_cast<int*>(wbuf + kSurvivorCap * 8), lists, lane, &bad_query);
+  } else {
+    const int total = offs[B];
+    constexpr int kUnrollB = 8;  // loads of several candidates in flight per thread
+    for (int base = threadIdx.x; base < total; base += kBeamThreads * kUnrollB) {
+      int js[kUnrollB], ts[kUnrollB];
+      float xs[kUnrollB];
 #pragma unroll
-    for (int u = 0; u < kUnrollB; ++u) {
-      const int slot = base + u * kBeamThreads;
-      js[u] = -1;
-      ts[u] = a.end_token;
-      if (slot >= total) continue;
-      int lo = 0, hi = B - 1;  // the beam: last j with offs[j] <= slot
-      while (lo < hi) {
-        const int mid = (lo + hi + 1) >> 1;
-        if (offs[mid] <= slot) lo = mid; else hi = mid - 1;
+      for (int u = 0; u < kUnrollB; ++u) {
+        const int slot = base + u * kBeamThreads;
+        js[u] = -1;
+        ts[u] = a.end_token;
+        if (slot >= total) continue;
+        int lo = 0, hi = B - 1;  // the beam: last j with offs[j] <= slot
+        while (lo < hi) {
+          const int mid = (lo + hi + 1) >> 1;
+          if (offs[mid] <= slot) lo = mid; else hi = mid - 1;
+        }
+        js[u] = lo;
+        const int e = slot - offs[lo];
+        if (e < ncs[lo]) ts[u] = trie.child_token[c0s[lo] + e];
       }
-      js[u] = lo;
-      const int e = slot - offs[lo];
-      if (e < ncs[lo]) ts[u] = trie.child_token[c0s[lo] + e];
-    }
 #pragma unroll
-    for (int u = 0; u < kUnrollB; ++u)
-      if (js[u] >= 0) xs[u] = rows[(long long)(a.input_beams == 1 ? 0 : js[u]) * V + ts[u]];
+      for (int u = 0; u < kUnrollB; ++u)
+        if (js[u] >= 0) xs[u] = rows[(long long)(a.input_beams == 1 ? 0 : js[u]) * V + ts[u]];
 #pragma unroll
-    for (int u = 0; u < kUnrollB; ++u) {
-      if (js[u] < 0) continue;
-      const int slot = base + u * kBeamThreads, r = a.input_beams == 1 ? 0 : js[u];
-      float lp = xs[u];
-      if (a.logits) lp = __fsub_rn(lp, lse[r]);
-      if (isnan(lp)) { raise(k.error, kErrNotFinite, b, r); bad_query = 1; }
-      cand_lp[slot] = lp;
-      cand_token[slot] = ts[u];
+      for (int u = 0; u < kUnrollB; ++u) {
+        if (js[u] < 0) continue;
+        const int slot = base + u * kBeamThreads, r = a.input_beams == 1 ? 0 : js[u];
+        float lp = xs[u];
+        if (a.logits) lp = __fsub_rn(lp, lse[r]);
+        if (isnan(lp)) { raise(k.error, kErrNotFinite, b, r); bad_query = 1; }
+        cand_lp[slot] = lp;
+        cand_token[slot] = ts[u];
+      }
     }
   }
   __syncthreads();
   if (bad_query) return;
-
-  // ---- C1 (with lists): every warp, a group at a time, in parallel over groups: the group's
-  // top kListLen candidates by the unpenalised score s0 = lp + beam score, sorted.
-  if (k.use_lists) {
-    unsigned char* wbuf = scratch_smem + warp * kSurvivorBytes;
-    for (int g = warp; g < G; g += kWarps)
-      build_group_list(k, b, g, gs, V, offs, c0s, ncs, bs, cand_lp, cand_token,
-                       reinterpret_cast<float*>(wbuf), reinterpret_cast<int*>(wbuf + kSurvivorCap * 4),
-                       reinterpret_cast<long long*>(wbuf + kSurvivorCap * 8), lists, lane);
-    __syncthreads();
-  }
   if (warp != 0) return;
   if (stamp) k.timing[2] = clock64();
 
@@ -365,16 +461,29 @@ __global__ void __launch_bounds__(kBeamThreads) beam_step_kernel(BeamKernelArgs 
       }
       // The list holds every finite candidate, or at least 2 gs entries whose scores the penalty
       // left as they were: those rank above every candidate outside the list (s <= s0 there).
-      const int kept = __popc(__ballot_sync(0xffffffffu, in && sc == s0));
-      listed = lists.full[g] || kept >= 2 * gs;
+      const unsigned kept = __ballot_sync(0xffffffffu, in && sc == s0);
+      listed = lists.full[g] || __popc(kept) >= 2 * gs;
       if (listed) {
-        int rank = 0;
-        for (int src = 0; src < n_list; ++src) {
-          const float os = __shfl_sync(0xffffffffu, sc, src);
-          const long long of = __shfl_sync(0xffffffffu, flat, src);
-          rank += better(os, of, sc, flat);
+        // Only entries up to the 2 gs-th kept one can be picked, and their ranks among those
+        // entries are their ranks overall (every later entry ranks below all 2 gs kept ones).
+        int lim = n_list;
+        if (__popc(kept) >= 2 * gs) {
+          unsigned m = kept;
+          for (int c = 1; c < 2 * gs; ++c) m &= m - 1u;  // drop the lowest 2 gs - 1 kept entries
+          lim = __ffs(int(m));                           // the 2 gs-th kept entry's position + 1
         }
-        n_picks = min(2 * gs, __popc(__ballot_sync(0xffffffffu, ok)));
+        // Lanes past the list and overflowed entries hold (-inf, LLONG_MAX): never better. flat
+        // fits 32 bits here (beam_lists_fit), so two shuffles per entry.
+        const int flat32 = flat == LLONG_MAX ? INT_MAX : int(flat);
+        int rank = 0;
+#pragma unroll 4
+        for (int src = 0; src < lim; ++src) {
+          const float os = __shfl_sync(0xffffffffu, sc, src);
+          const int of = __shfl_sync(0xffffffffu, flat32, src);
+          rank += int(os > sc || (os == sc && of < flat32));
+        }
+        if (lane >= lim) ok = false;
+        n_picks = min(2 * gs, __popc(__ballot_sync(0xffffffffu, ok)));  // ok entries all lie before lim
         if (ok && rank < n_picks) {
           pick_score[rank] = sc;
           pick_j[rank] = first + jl;
@@ -467,6 +576,59 @@ __global__ void __launch_bounds__(kBeamThreads) beam_step_kernel(BeamKernelArgs 
       }
     }
     __syncwarp();
+    if (2 * gs <= 32) {
+      // The walk below, one pick per lane: rank r is reached while fewer than gs beams are
+      // filled, i.e. when fewer than gs non-end picks rank above it; a reached non-end pick fills
+      // the next beam, a reached end token ranked below gs finishes one.
+      constexpr unsigned kAll = 0xffffffffu;
+      const unsigned above = (1u << lane) - 1u;
+      const bool have = lane < n_picks;
+      const int child = have ? pick_child[lane] : 0;
+      const unsigned nonend = __ballot_sync(kAll, have && child >= 0);
+      const int before = __popc(nonend & above);
+      const bool take = have && child >= 0 && before < gs;
+      const bool fin = have && child < 0 && lane < gs && before < gs;
+      const unsigned fin_mask = __ballot_sync(kAll, fin), take_mask = __ballot_sync(kAll, take);
+      const int filled = __popc(take_mask);
+      if (fin) {
+        const int j = pick_j[lane];
+        const long long o = (b * G + g) * gs + __popc(fin_mask & above);
+        a.finished_parent[o] = j;
+        a.finished_score[o] = pick_score[lane];
+        a.finished_node[o] = nodes[j];
+      }
+      const int tok = take ? pick_token[lane] : -1;
+      if (take) {
+        const long long o = b * B + first + before;
+        a.next_nodes[o] = child;
+        a.next_scores[o] = pick_score[lane];
+        a.next_parents[o] = pick_j[lane];
+        a.next_tokens[o] = tok;
+      }
+      // Counts: each chosen token once, by its first taker, adding how many took it.
+      int same = 0;
+      bool first_taker = take;
+      for (int src = 0; src < n_picks; ++src) {
+        const int other = __shfl_sync(kAll, tok, src);
+        if (take && other == tok) {
+          ++same;
+          if (src < lane) first_taker = false;
+        }
+      }
+      if (table) {
+        if (first_taker) counts[tok] += (unsigned short)same;
+      } else if (take) {
+        chosen[n_chosen + before] = tok;
+      }
+      if (lane == 0) a.finished_count[b * G + g] = __popc(fin_mask);
+      if (lane >= filled && lane < gs) {
+        const long long o = b * B + first + lane;
+        a.next_nodes[o] = -1; a.next_scores[o] = -INFINITY; a.next_parents[o] = -1; a.next_tokens[o] = -1;
+      }
+      n_chosen += filled;
+      __syncwarp();
+      continue;
+    }
     if (lane == 0) {
       int filled = 0, fin = 0;
       for (int rank = 0; rank < n_picks && filled < gs; ++rank) {
@@ -546,11 +708,44 @@ static std::size_t beam_smem_bytes(const BeamStepArgs& a, bool lists) {
  * block's shared memory stays within the default 48 KiB, and SEMID_CUDA_BEAM_LISTS is not 0
  * (an A/B and parity switch; both ways select the same beams).
  */
-static bool beam_lists_fit(const BeamStepArgs& a) {
+/** A launch of the step kernel: threads per block (a query) and the blocks per SM its register budget allows. */
+struct BeamLaunch {
+  int threads = 256;
+  int min_blocks = 1;
+};
+
+/**
+ * The launch for `batch` queries. While every query gets an SM to itself (up to two per SM),
+ * one query's latency sets the time: 512 threads and the compiler's registers. Beyond, more
+ * queries in flight pay: 256 threads with 64 registers (4 blocks per SM, a few registers
+ * spilled). SEMID_CUDA_BEAM_BLOCK (256 or 512) and SEMID_CUDA_BEAM_MIN_BLOCKS (1, 2, 3 or 4)
+ * override (A/B switches; every launch selects the same beams).
+ */
+static BeamLaunch beam_launch(const BeamStepArgs& a) {
+  const i64 batch = a.batch;
+  BeamLaunch l;
+  int dev = 0, sms = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
+    cudaGetLastError();
+    sms = 1;
+  }
+  if (batch > 2 * i64(sms)) { l.threads = 256; l.min_blocks = 4; }
+  else { l.threads = 512; l.min_blocks = 1; }
+  if (const char* env = std::getenv("SEMID_CUDA_BEAM_BLOCK")) l.threads = std::atoi(env) == 512 ? 512 : 256;
+  if (const char* env = std::getenv("SEMID_CUDA_BEAM_MIN_BLOCKS")) l.min_blocks = std::atoi(env);
+  // The 512-thread block's larger scratch must leave room for the per-query arrays.
+  if (l.threads == 512 && beam_smem_bytes(a, false) + scratch_bytes(512) + 64 > 48 * 1024) l.threads = 256;
+  if (l.threads == 512 && l.min_blocks != 2) l.min_blocks = 1;                         // built: 512 x {1, 2}
+  if (l.threads == 256 && l.min_blocks != 3 && l.min_blocks != 4) l.min_blocks = 1;    // 256 x {1, 3, 4}
+  return l;
+}
+
+static bool beam_lists_fit(const BeamStepArgs& a, const BeamLaunch& l) {
   const char* env = std::getenv("SEMID_CUDA_BEAM_LISTS");
   if (env && env[0] == '0') return false;
   const i64 gs = a.beams / a.groups;
-  return 2 * gs <= kListLen && beam_smem_bytes(a, true) + kGroupCache * 12 + 64 <= 48 * 1024;
+  return 2 * gs <= kListLen && gs * a.vocab < INT_MAX &&
+         beam_smem_bytes(a, true) + scratch_bytes(l.threads) + 64 <= 48 * 1024;
 }
 
 }  // namespace cuda
@@ -583,14 +778,20 @@ void beam_step_cuda_device(const TrieView& trie, const BeamStepArgs& a, const Ca
     const i64 per_query = a.beams * (std::min<i64>(max_children, a.vocab) + 1);
     const std::size_t need = static_cast<std::size_t>(a.batch * per_query);
     if (lp_buf.size() < need) { lp_buf.resize(need); token_buf.resize(need); }
-    const bool lists = cuda::beam_lists_fit(a);
+    const cuda::BeamLaunch launch = cuda::beam_launch(a);
+    const bool lists = cuda::beam_lists_fit(a, launch);
     const std::size_t smem = cuda::beam_smem_bytes(a, lists);
     static const bool debug = std::getenv("SEMID_DEBUG_BEAM") != nullptr;
     thread_local cuda::DeviceBuffer<long long> stamps;
     if (debug && stamps.size() < 4) stamps.resize(4);
-    cuda::beam_step_kernel<<<unsigned(a.batch), cuda::kBeamThreads, smem>>>(
-        cuda::BeamKernelArgs{trie, a, per_query, lp_buf.get(), token_buf.get(), err.get(), debug ? stamps.get() : nullptr,
-                             lists});
+    const cuda::BeamKernelArgs args{trie, a, per_query, lp_buf.get(), token_buf.get(), err.get(),
+                                    debug ? stamps.get() : nullptr, lists};
+    const unsigned grid = unsigned(a.batch);
+    if (launch.threads == 512 && launch.min_blocks == 2) cuda::beam_step_kernel<512, 2><<<grid, 512, smem>>>(args);
+    else if (launch.threads == 512) cuda::beam_step_kernel<512, 1><<<grid, 512, smem>>>(args);
+    else if (launch.min_blocks == 4) cuda::beam_step_kernel<256, 4><<<grid, 256, smem>>>(args);
+    else if (launch.min_blocks == 3) cuda::beam_step_kernel<256, 3><<<grid, 256, smem>>>(args);
+    else cuda::beam_step_kernel<256, 1><<<grid, 256, smem>>>(args);
     SEMID_CUDA_LAUNCH_CHECK();
     if (debug) {
       long long t[4];

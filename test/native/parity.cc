@@ -577,7 +577,7 @@ static void beam_case(const char* backend, i64 batch, i64 beams, i64 groups, int
   a.scores = scores.data(); a.logits = logits; a.nodes = nodes.data(); a.beam_scores = bscore.data();
   a.penalty = 0.25f; a.end_token = end ? std::int32_t(vocab - 1) : -1;
   BeamOut want(batch, beams, groups), got(batch, beams, groups);
-  char name[160];
+  char name[256];
   std::snprintf(name, sizeof name, "beam/%s batch=%lld beams=%lld groups=%lld L=%d vocab=%lld items=%lld%s%s%s%s", backend,
                 (long long)batch, (long long)beams, (long long)groups, L, (long long)vocab, (long long)items,
                 logits ? " logits" : "", end ? " end" : "", dense ? " dense-rows" : "", special ? " inf/NaN beam scores" : "");
@@ -585,6 +585,9 @@ static void beam_case(const char* backend, i64 batch, i64 beams, i64 groups, int
   if (shared_row) std::snprintf(name + std::strlen(name), sizeof name - std::strlen(name), " shared-row");
   if (const char* lists = std::getenv("SEMID_CUDA_BEAM_LISTS"))
     std::snprintf(name + std::strlen(name), sizeof name - std::strlen(name), " lists=%s", lists);
+  if (const char* mb = std::getenv("SEMID_CUDA_BEAM_MIN_BLOCKS"))
+    std::snprintf(name + std::strlen(name), sizeof name - std::strlen(name), " launch=%sx%s",
+                  std::getenv("SEMID_CUDA_BEAM_BLOCK") ? std::getenv("SEMID_CUDA_BEAM_BLOCK") : "auto", mb);
   try {
     setenv("SEMID_SIMD", "scalar", 1);  // the oracle: one thread, double exp
     want.bind(a);
@@ -645,6 +648,19 @@ static void run_beam(const char* backend, std::mt19937& rng) {
       }
     }
     unsetenv("SEMID_CUDA_BEAM_LISTS");
+    // Every build of the kernel (block size x register budget), whatever the batch would pick.
+    for (const char* launch : {"256:1", "256:3", "256:4", "512:1", "512:2"}) {
+      setenv("SEMID_CUDA_BEAM_BLOCK", std::string(launch).substr(0, 3).c_str(), 1);
+      setenv("SEMID_CUDA_BEAM_MIN_BLOCKS", launch + 4, 1);
+      beam_case(backend, 64, 60, 30, 2, 256, true, false, rng, 20000, false, false, 0, true);
+      beam_case(backend, 32, 60, 30, 3, 256, true, true, rng, 20000, false, true);
+      beam_case(backend, 16, 32, 2, 2, 300, false, true, rng, 30000);
+      beam_case(backend, 8, 64, 1, 2, 300, true, true, rng, 30000);
+      beam_case(backend, 300, 60, 30, 2, 256, true, false, rng, 20000);
+    }
+    unsetenv("SEMID_CUDA_BEAM_BLOCK");
+    unsetenv("SEMID_CUDA_BEAM_MIN_BLOCKS");
+    beam_case(backend, 300, 60, 30, 2, 256, true, true, rng, 20000);  // past 2 queries per SM: the wide launch
   }
   if (std::strcmp(backend, "cpu") != 0) return;
   // Dense rows (>= 32 children within 256 tokens): every floor width (group sizes 2, 4, 8, 16)
