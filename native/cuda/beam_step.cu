@@ -62,6 +62,7 @@ struct GroupLists {
   int* child;
   int* n;
   int* full;
+  int* state;  // C1/C2 hand-over: 2 once the group's list and candidates are written
 };
 
 __device__ __forceinline__ bool better(float s1, long long f1, float s2, long long f2) {
@@ -250,9 +251,11 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
     lists.child = lists.jl + G * kListLen;
     lists.n = lists.child + G * kListLen;
     lists.full = lists.n + G;
-    counts = reinterpret_cast<unsigned short*>(lists.full + G);
+    lists.state = lists.full + G;
+    counts = reinterpret_cast<unsigned short*>(lists.state + G);
   }
   __shared__ int bad_query;
+  __shared__ int next_group;  // C1: the next group a builder warp takes
   // C1's per-warp survivor buffers, then C2's cache of one group's scores (never at once).
   __shared__ __align__(16) unsigned char scratch_smem[scratch_bytes(kBeamThreads)];
 
@@ -266,7 +269,9 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
   // ---- A: normalisers and candidate counts.
   const bool stamp = k.timing != nullptr && b == 0 && threadIdx.x == 0;
   if (stamp) k.timing[0] = clock64();
-  if (threadIdx.x == 0) bad_query = 0;
+  if (threadIdx.x == 0) { bad_query = 0; next_group = 0; }
+  if (k.use_lists)
+    for (int g = threadIdx.x; g < G; g += kBeamThreads) lists.state[g] = 0;
   if (table)
     for (int t = threadIdx.x; t < V; t += kBeamThreads) counts[t] = 0;
   if (a.logits && V <= 32 * kRowRegs) {
@@ -383,12 +388,30 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
   // lists a warp does both for a group at a time (the groups in parallel); without, the block's
   // threads share the candidates.
   if (stamp) k.timing[1] = clock64();
+  unsigned char* wbuf = scratch_smem + warp * kSurvivorBytes;
+  auto build = [&](int g) {
+    build_group_list(k, b, g, gs, V, rows, lse, offs, c0s, ncs, bs, cand_lp, cand_token,
+                     reinterpret_cast<float*>(wbuf), reinterpret_cast<int*>(wbuf + kSurvivorCap * 4),
+                     reinterpret_cast<int*>(wbuf + kSurvivorCap * 8), lists, lane, &bad_query);
+    __syncwarp();
+    __threadfence_block();  // every lane's list entries (shared) and candidates (global), then the state
+    __syncwarp();
+    if (lane == 0) atomicExch(lists.state + g, 2);
+  };
   if (k.use_lists) {
-    unsigned char* wbuf = scratch_smem + warp * kSurvivorBytes;
-    for (int g = warp; g < G; g += kWarps)
-      build_group_list(k, b, g, gs, V, rows, lse, offs, c0s, ncs, bs, cand_lp, cand_token,
-                       reinterpret_cast<float*>(wbuf), reinterpret_cast<int*>(wbuf + kSurvivorCap * 4),
-                       reinterpret_cast<int*>(wbuf + kSurvivorCap * 8), lists, lane, &bad_query);
+    // Warps 1.. build the groups' lists, taking the groups in order, while warp 0 runs C2
+    // behind them, waiting for each group's list. The builders wait for nothing, so every list
+    // gets built. No block barrier follows.
+    if (warp != 0) {
+      for (;;) {
+        int g = 0;
+        if (lane == 0) g = atomicAdd(&next_group, 1);
+        g = __shfl_sync(0xffffffffu, g, 0);
+        if (g >= G) break;
+        build(g);
+      }
+      return;
+    }
   } else {
     const int total = offs[B];
     constexpr int kUnrollB = 8;  // loads of several candidates in flight per thread
@@ -424,10 +447,9 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
         cand_token[slot] = ts[u];
       }
     }
+    __syncthreads();
+    if (bad_query || warp != 0) return;
   }
-  __syncthreads();
-  if (bad_query) return;
-  if (warp != 0) return;
   if (stamp) k.timing[2] = clock64();
 
   // ---- C2: groups in order, one warp. With a list whose entries keep at least 2 * gs of their
@@ -441,6 +463,12 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
     const int first = g * gs;
     int n_picks = 0;
     bool listed = false;
+    if (k.use_lists) {  // wait for group g's list
+      if (lane == 0)
+        while (atomicAdd(lists.state + g, 0) != 2) __nanosleep(32);
+      __syncwarp();
+      __threadfence_block();
+    }
     if (k.use_lists && lists.n[g] >= 0) {
       const int n_list = lists.n[g], e = g * kListLen + lane;
       const bool in = lane < n_list;
@@ -496,7 +524,8 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
       const int lo_slot = offs[first], hi_slot = offs[first + gs];
       const bool done = a.group_done && a.group_done[b * G + g];
       const int range = done ? 0 : hi_slot - lo_slot;
-      const bool cached = range <= kGroupCache;
+      // (With lists the cache's memory is the builders' survivor buffers, still in use.)
+      const bool cached = !k.use_lists && range <= kGroupCache;
       auto score_of = [&](int i, int& jl, float& s, long long& flat) {
         const int slot = lo_slot + i;
         while (offs[first + jl + 1] <= slot) ++jl;
@@ -699,7 +728,7 @@ static void throw_device_error(const int* err, long long vocab) {
 static std::size_t beam_smem_bytes(const BeamStepArgs& a, bool lists) {
   const std::size_t B = a.beams, G = a.groups, gs = a.beams / a.groups;
   return 2 * B * sizeof(float) + (4 * B + 1) * sizeof(int) + 2 * gs * (sizeof(float) + 4 * sizeof(int)) +
-         (lists ? G * kListLen * (2 * sizeof(float) + 3 * sizeof(int)) + 2 * G * sizeof(int) : 0) +
+         (lists ? G * kListLen * (2 * sizeof(float) + 3 * sizeof(int)) + 3 * G * sizeof(int) : 0) +
          (a.vocab <= kCountTable ? std::size_t(a.vocab) * sizeof(unsigned short) : 0);
 }
 
