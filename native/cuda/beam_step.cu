@@ -29,7 +29,8 @@ constexpr int kCountTable = 4096;  // vocab up to this: chosen-token counts in a
 constexpr int kGroupCache = 1024;  // a group's scored candidates kept in shared memory up to this
 
 // Device-side failures, reported back as semid::Error.
-enum : int { kOk = 0, kErrNotFinite = 1, kErrTrie = 2, kErrFinishedNoEnd = 3, kErrNode = 4, kErrToken = 5 };
+enum : int { kOk = 0, kErrNotFinite = 1, kErrTrie = 2, kErrFinishedNoEnd = 3, kErrNode = 4, kErrToken = 5,
+              kErrMaxChildren = 6 };
 
 struct BeamKernelArgs {
   TrieView trie;
@@ -111,17 +112,27 @@ __device__ void build_group_list(const BeamKernelArgs& k, long long b, int g, in
       while (offs[first + jl + 1] <= lo_slot + i) ++jl;
       const int j = first + jl, e = lo_slot + i - offs[j];
       jls[u] = jl;
-      if (e < ncs[j]) ts[u] = k.trie.child_token[c0s[j] + e];
+      if (e < ncs[j]) {
+        ts[u] = k.trie.child_token[c0s[j] + e];
+        if (unsigned(ts[u]) >= unsigned(V)) {  // reported; read token 0 and offer no candidate
+          raise(k.error, kErrToken, b, ts[u]);
+          *bad_query = 1;
+          ts[u] = 0;
+          jls[u] = -2 - jl;  // still written (as -inf) below
+        }
+      }
     }
 #pragma unroll
     for (int u = 0; u < kUnrollC1; ++u)  // then the scores
       if (jls[u] >= 0) lps[u] = rows[(long long)(a.input_beams == 1 ? 0 : first + jls[u]) * V + ts[u]];
 #pragma unroll
     for (int u = 0; u < kUnrollC1; ++u) {
-      if (jls[u] < 0) continue;
+      if (jls[u] == -1) continue;
+      const bool bad_token = jls[u] < -1;
+      if (bad_token) jls[u] = -2 - jls[u];
       const int slot = lo_slot + base + 32 * u, r = a.input_beams == 1 ? 0 : first + jls[u];
-      float lp = lps[u];
-      if (a.logits) lp = __fsub_rn(lp, lse[r]);
+      float lp = bad_token ? -INFINITY : lps[u];
+      if (a.logits && !bad_token) lp = __fsub_rn(lp, lse[r]);
       if (isnan(lp)) { raise(k.error, kErrNotFinite, b, r); *bad_query = 1; }
       cand_lp[slot] = lp;  // for the scan C2 falls back to, and for the list below
       cand_token[slot] = ts[u];
@@ -193,13 +204,18 @@ __device__ void build_group_list(const BeamKernelArgs& k, long long b, int g, in
   for (int p = lane; p < count; p += 32) {
     const float s0 = sv_s0[p];
     const int flat = sv_flat[p];
+    // Ranks are unique even where a malformed trie repeats a token under one node (equal
+    // (s0, flat)): ties go by buffer position, so every list slot below the count is written.
+    auto ahead = [&](int q) {
+      return better32(sv_s0[q], sv_flat[q], s0, flat) || (sv_s0[q] == s0 && sv_flat[q] == flat && q < p);
+    };
     int rank = 0;
     int q = 0;
     for (; q + 4 <= count; q += 4) {
 #pragma unroll
-      for (int u = 0; u < 4; ++u) rank += int(better32(sv_s0[q + u], sv_flat[q + u], s0, flat));
+      for (int u = 0; u < 4; ++u) rank += int(ahead(q + u));
     }
-    for (; q < count; ++q) rank += int(better32(sv_s0[q], sv_flat[q], s0, flat));
+    for (; q < count; ++q) rank += int(ahead(q));
     if (rank >= kListLen) continue;
     const int e = g * kListLen + rank, slot = sv_slot[p];
     int jb = 0;
@@ -382,6 +398,10 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
     }
   }
   __syncthreads();
+  if (offs[B] > k.per_query) {  // more candidates than trie.max_children allows: never write past the scratch
+    if (threadIdx.x == 0) raise(k.error, kErrMaxChildren, b, offs[B]);
+    return;
+  }
 
   // ---- B: every candidate's log-probability and token (scratch), and with lists C1: each
   // group's top kListLen candidates by the unpenalised score s0 = lp + beam score, sorted. With
@@ -431,17 +451,27 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
         }
         js[u] = lo;
         const int e = slot - offs[lo];
-        if (e < ncs[lo]) ts[u] = trie.child_token[c0s[lo] + e];
+        if (e < ncs[lo]) {
+          ts[u] = trie.child_token[c0s[lo] + e];
+          if (unsigned(ts[u]) >= unsigned(V)) {  // reported; read token 0 and offer no candidate
+            raise(k.error, kErrToken, b, ts[u]);
+            bad_query = 1;
+            ts[u] = 0;
+            js[u] = -2 - lo;
+          }
+        }
       }
 #pragma unroll
       for (int u = 0; u < kUnrollB; ++u)
         if (js[u] >= 0) xs[u] = rows[(long long)(a.input_beams == 1 ? 0 : js[u]) * V + ts[u]];
 #pragma unroll
       for (int u = 0; u < kUnrollB; ++u) {
-        if (js[u] < 0) continue;
+        if (js[u] == -1) continue;
+        const bool bad_token = js[u] < -1;
+        if (bad_token) js[u] = -2 - js[u];
         const int slot = base + u * kBeamThreads, r = a.input_beams == 1 ? 0 : js[u];
-        float lp = xs[u];
-        if (a.logits) lp = __fsub_rn(lp, lse[r]);
+        float lp = bad_token ? -INFINITY : xs[u];
+        if (a.logits && !bad_token) lp = __fsub_rn(lp, lse[r]);
         if (isnan(lp)) { raise(k.error, kErrNotFinite, b, r); bad_query = 1; }
         cand_lp[slot] = lp;
         cand_token[slot] = ts[u];
@@ -508,16 +538,59 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
         for (int src = 0; src < lim; ++src) {
           const float os = __shfl_sync(0xffffffffu, sc, src);
           const int of = __shfl_sync(0xffffffffu, flat32, src);
-          rank += int(os > sc || (os == sc && of < flat32));
+          rank += int(os > sc || (os == sc && (of < flat32 || (of == flat32 && src < lane))));
         }
         if (lane >= lim) ok = false;
         n_picks = min(2 * gs, __popc(__ballot_sync(0xffffffffu, ok)));  // ok entries all lie before lim
-        if (ok && rank < n_picks) {
-          pick_score[rank] = sc;
-          pick_j[rank] = first + jl;
-          pick_child[rank] = lists.child[e];
-          pick_token[rank] = t;
+        // The walk below, on the picks where they are (lane order is not rank order: masks by
+        // rank). gs <= 16 here, so ranks and the group's beams fit one warp.
+        constexpr unsigned kAll = 0xffffffffu;
+        const bool pick = ok && rank < n_picks;
+        const unsigned above = pick ? (1u << rank) - 1u : 0u;
+        const int child = pick ? lists.child[e] : 0;
+        const unsigned nonend = __reduce_or_sync(kAll, pick && child >= 0 ? 1u << rank : 0u);
+        const int before = __popc(nonend & above);
+        const bool take = pick && child >= 0 && before < gs;
+        const bool fin = pick && child < 0 && rank < gs && before < gs;
+        const unsigned fin_ranks = __reduce_or_sync(kAll, fin ? 1u << rank : 0u);
+        const int filled = __popc(__ballot_sync(kAll, take));
+        const int j = first + jl;
+        if (fin) {
+          const long long o = (b * G + g) * gs + __popc(fin_ranks & above);
+          a.finished_parent[o] = j;
+          a.finished_score[o] = sc;
+          a.finished_node[o] = nodes[j];
         }
+        const int tok = take ? t : -1;
+        if (take) {
+          const long long o = b * B + first + before;
+          a.next_nodes[o] = child;
+          a.next_scores[o] = sc;
+          a.next_parents[o] = j;
+          a.next_tokens[o] = tok;
+        }
+        int same = 0;
+        bool first_taker = take;
+        for (int src = 0; src < lim; ++src) {
+          const int other = __shfl_sync(kAll, tok, src);
+          if (take && other == tok) {
+            ++same;
+            if (src < lane) first_taker = false;
+          }
+        }
+        if (table) {
+          if (first_taker) counts[tok] += (unsigned short)same;
+        } else if (take) {
+          chosen[n_chosen + before] = tok;
+        }
+        if (lane == 0) a.finished_count[b * G + g] = __popc(fin_ranks);
+        if (lane >= filled && lane < gs) {
+          const long long o = b * B + first + lane;
+          a.next_nodes[o] = -1; a.next_scores[o] = -INFINITY; a.next_parents[o] = -1; a.next_tokens[o] = -1;
+        }
+        n_chosen += filled;
+        __syncwarp();
+        continue;
       }
     }
     if (!listed) {
@@ -707,6 +780,32 @@ __global__ void check_tokens_kernel(TrieView trie, long long vocab, int* error, 
   if ((threadIdx.x & 31) == 0 && c > 0) atomicMax(max_children, c);
 }
 
+/** Four words read back from the device through pinned host memory (pageable if that fails). */
+class PinnedWords {
+ public:
+  ~PinnedWords() {
+    if (host_) cudaFreeHost(host_);
+    cudaGetLastError();
+  }
+  void read(const int* device_words, int (&out)[4]) {
+    if (!host_ && !failed_) {
+      failed_ = cudaHostAlloc(reinterpret_cast<void**>(&host_), 4 * sizeof(int), cudaHostAllocDefault) != cudaSuccess;
+      if (failed_) { host_ = nullptr; cudaGetLastError(); }
+    }
+    if (!host_) {
+      SEMID_CUDA_CHECK(cudaMemcpy(out, device_words, 4 * sizeof(int), cudaMemcpyDeviceToHost));
+      return;
+    }
+    SEMID_CUDA_CHECK(cudaMemcpyAsync(host_, device_words, 4 * sizeof(int), cudaMemcpyDeviceToHost, 0));
+    SEMID_CUDA_CHECK(cudaStreamSynchronize(0));
+    for (int i = 0; i < 4; ++i) out[i] = host_[i];
+  }
+
+ private:
+  int* host_ = nullptr;
+  bool failed_ = false;
+};
+
 static void throw_device_error(const int* err, long long vocab) {
   const std::string q = std::to_string(err[1]);
   switch (err[0]) {
@@ -717,6 +816,9 @@ static void throw_device_error(const int* err, long long vocab) {
       throw Error("ERR_SEMID_TRIE", "Trie node " + std::to_string(err[2]) + " has no children and ends no ID: the trie is malformed");
     case kErrFinishedNoEnd:
       throw Error("ERR_SEMID_TRIE", "Beam " + std::to_string(err[2]) + " of query " + q + " is at a finished ID and there is no end token");
+    case kErrMaxChildren:
+      throw Error("ERR_SEMID_INVALID_ARG", "query " + q + " has " + std::to_string(err[2]) +
+                                               " candidates, more than trie.max_children allows");
     case kErrNode:
       throw Error("ERR_SEMID_INVALID_ARG", "nodes holds " + std::to_string(err[2]) + ", beyond the trie's nodes");
     default:
@@ -783,28 +885,36 @@ void beam_step_cuda_device(const TrieView& trie, const BeamStepArgs& a, const Ca
   validate_beam_step(trie, a);
   cuda::use_device();
   cancel.check();
+  // The error words stay zero between successful steps: cleared only after an error (or a
+  // max-children count) left something there. Read back through pinned memory.
   thread_local cuda::DeviceBuffer<int> err;
+  thread_local bool err_dirty = true;
+  thread_local cuda::PinnedWords err_host;
   thread_local cuda::DeviceBuffer<float> lp_buf;
   thread_local cuda::DeviceBuffer<int> token_buf;
-  if (err.size() < 4) err.resize(4);
-  SEMID_CUDA_CHECK(cudaMemset(err.get(), 0, 4 * sizeof(int)));
+  if (err.size() < 4) { err.resize(4); err_dirty = true; }
+  if (err_dirty) SEMID_CUDA_CHECK(cudaMemset(err.get(), 0, 4 * sizeof(int)));
+  err_dirty = true;  // until a read-back shows them clear
+  auto read_err = [&](int (&out)[4]) {
+    err_host.read(err.get(), out);
+    err_dirty = out[0] != 0 || out[1] != 0 || out[2] != 0 || out[3] != 0;
+  };
   i64 max_children = trie.max_children;
-  if (trie.nodes > 0) {
-    const i64 n = max_children > 0 ? trie.edges : std::max(trie.edges, trie.nodes);
-    if (n > 0) {
-      cuda::check_tokens_kernel<<<unsigned((n + 255) / 256), 256>>>(trie, a.vocab, err.get(),
-                                                                   max_children > 0 ? nullptr : err.get() + 3);
-      SEMID_CUDA_LAUNCH_CHECK();
-    }
-  }
   int host_err[4];
-  if (max_children <= 0) {
-    err.download(host_err, 4);
+  if (max_children <= 0 && trie.nodes > 0) {
+    // Unknown: count it (and check every token) first. Otherwise the step checks the tokens
+    // it reads, as the CPU step does.
+    const i64 n = std::max(trie.edges, trie.nodes);
+    cuda::check_tokens_kernel<<<unsigned((n + 255) / 256), 256>>>(trie, a.vocab, err.get(), err.get() + 3);
+    SEMID_CUDA_LAUNCH_CHECK();
+    read_err(host_err);
     cuda::throw_device_error(host_err, a.vocab);
     max_children = host_err[3];
   }
   if (a.batch > 0) {
-    const i64 per_query = a.beams * (std::min<i64>(max_children, a.vocab) + 1);
+    // Candidates per beam: its children and the end token. Not capped at the vocabulary: a trie
+    // with tokens beyond it has nodes with more children, and the step must reach its error.
+    const i64 per_query = a.beams * (max_children + 1);
     const std::size_t need = static_cast<std::size_t>(a.batch * per_query);
     if (lp_buf.size() < need) { lp_buf.resize(need); token_buf.resize(need); }
     const cuda::BeamLaunch launch = cuda::beam_launch(a);
@@ -829,7 +939,7 @@ void beam_step_cuda_device(const TrieView& trie, const BeamStepArgs& a, const Ca
                    t[1] - t[0], t[2] - t[1], t[3] - t[2]);
     }
   }
-  err.download(host_err, 4);  // synchronises
+  read_err(host_err);  // synchronises
   cuda::throw_device_error(host_err, a.vocab);
 }
 

@@ -660,6 +660,37 @@ static void run_beam(const char* backend, std::mt19937& rng) {
     }
     unsetenv("SEMID_CUDA_BEAM_BLOCK");
     unsetenv("SEMID_CUDA_BEAM_MIN_BLOCKS");
+    {  // tokens the step reads beyond the vocabulary are an error (the kernel checks what it reads)
+      OwnedTrie t = random_trie(20000, 2, 256, rng);
+      std::vector<float> sc(60 * 200, 0.5f), bsc(60, 0.0f), fs(60), ns(60);
+      std::vector<std::int32_t> nd(60, t.node[0]), nn(60), np(60), nt(60), fc(30), fp(60), fn(60);
+      BeamStepArgs v;
+      v.batch = 1; v.beams = 60; v.groups = 30; v.vocab = 200; v.input_beams = 60; v.scores = sc.data();
+      v.nodes = nd.data(); v.beam_scores = bsc.data(); v.next_nodes = nn.data(); v.next_scores = ns.data();
+      v.next_parents = np.data(); v.next_tokens = nt.data(); v.finished_count = fc.data(); v.finished_parent = fp.data();
+      v.finished_score = fs.data(); v.finished_node = fn.data();
+      for (int round = 0; round < 2; ++round) {  // twice: the error words are cleared after an error
+        std::string what = "no error";
+        try {
+          beam_step_cuda(t.view(), v, CancelFlag{});
+        } catch (const Error& e) {
+          what = e.what();
+        }
+        report(what.find("outside the vocabulary of 200") != std::string::npos,
+               "beam/cuda trie tokens beyond the vocabulary, round " + std::to_string(round), what);
+      }
+      v.vocab = 256;  // then a valid step on the same thread starts clean
+      std::vector<float> sc2(60 * 256, 0.5f);
+      for (std::size_t i = 0; i < sc2.size(); ++i) sc2[i] = float(i % 97) * 0.01f;
+      v.scores = sc2.data();
+      std::string what = "ok";
+      try {
+        beam_step_cuda(t.view(), v, CancelFlag{});
+      } catch (const Error& e) {
+        what = e.what();
+      }
+      report(what == "ok", "beam/cuda a valid step after an error", what);
+    }
     beam_case(backend, 300, 60, 30, 2, 256, true, true, rng, 20000);  // past 2 queries per SM: the wide launch
   }
   if (std::strcmp(backend, "cpu") != 0) return;
