@@ -1,13 +1,21 @@
 // Trie-constrained diverse beam search step on the GPU (semantics in semid/beam.h), one block per
-// query in three phases:
-//   A. all warps: the log-normaliser of each row an active beam reads (a warp per row), and each
-//      beam's candidate count (children, plus the end token where an ID ends);
-//   B. all threads: every candidate's log-probability and token, written once to a scratch area
-//      (candidates of one group are contiguous, since a group's beams are);
-//   C. one warp, group by group: the group's top 2 * group_size candidates as successive maxima
-//      in the (score desc, flat index asc) order, scoring from the scratch with the penalty of the
-//      tokens earlier groups chose (a per-query count table in shared memory), then one lane walks
-//      them exactly as the CPU does. No block-wide barrier inside the group loop.
+// query (256 or 512 threads, see beam_launch) in three phases:
+//   A. all warps: the log-normaliser of each row an active beam reads (a warp per two rows, the
+//      row in registers up to 256 scores), and each beam's candidate count (children, plus the
+//      end token where an ID ends);
+//   B. every candidate's log-probability and token, written once to a scratch area (candidates of
+//      one group are contiguous, since a group's beams are). With lists (group size <= 16, the
+//      shared memory allows: beam_lists_fit), warps 1.. take the groups in order and, per group,
+//      also build C1's list: the group's top 32 candidates by the unpenalised score s0 = lp +
+//      beam score, from a threshold (the 32nd best of the lanes' best two) and the candidates
+//      not worse than it, ranked by counting. Without, all threads share the candidates.
+//   C. warp 0, group by group (with lists, right behind the builders: a per-group ready flag, no
+//      block barrier): the penalty of the tokens earlier groups chose (a per-query count table in
+//      shared memory) only lowers scores, so when the list keeps 2 * group_size entries whose
+//      scores the penalty left unchanged, the group's picks are the list's top 2 * group_size
+//      with the penalty; otherwise (or without lists) the successive maxima of all the group's
+//      candidates in the (score desc, flat index asc) order. Then the picks are walked exactly
+//      as the CPU does.
 // Scores use float32 operations without contraction (__fsub_rn, __fmul_rn, __fadd_rn), so CPU
 // and GPU agree bit for bit on log-prob inputs.
 #include <algorithm>
