@@ -370,7 +370,8 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
       if (lane == 0) lse[r] = m == -INFINITY ? -INFINITY : float(double(m) + log(double(s)));
     }
   }
-  for (int j = threadIdx.x; j < B; j += kBeamThreads) {
+  // The last warps take the beams: they have the fewest rows to normalise above.
+  for (int j = kBeamThreads - 1 - threadIdx.x; j < B; j += kBeamThreads) {
     const int node = nodes[j];
     int count = 0, c0 = 0;
     if (node >= trie.nodes) {
@@ -502,8 +503,10 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
     int n_picks = 0;
     bool listed = false;
     if (k.use_lists) {  // wait for group g's list
-      if (lane == 0)
-        while (atomicAdd(lists.state + g, 0) != 2) __nanosleep(32);
+      if (lane == 0) {
+        const volatile int* state = lists.state + g;
+        while (*state != 2) __nanosleep(32);
+      }
       __syncwarp();
       __threadfence_block();
     }
@@ -577,17 +580,10 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
           a.next_parents[o] = j;
           a.next_tokens[o] = tok;
         }
-        int same = 0;
-        bool first_taker = take;
-        for (int src = 0; src < lim; ++src) {
-          const int other = __shfl_sync(kAll, tok, src);
-          if (take && other == tok) {
-            ++same;
-            if (src < lane) first_taker = false;
-          }
-        }
+        // Lanes holding the same token (non-takers hold -1, never a token): the lowest adds all.
+        const unsigned same_tok = __match_any_sync(kAll, tok);
         if (table) {
-          if (first_taker) counts[tok] += (unsigned short)same;
+          if (take && __ffs(int(same_tok)) - 1 == lane) counts[tok] += (unsigned short)__popc(same_tok);
         } else if (take) {
           chosen[n_chosen + before] = tok;
         }
