@@ -46,7 +46,7 @@ struct BeamKernelArgs {
   long long per_query;  // scratch candidates per query
   float* cand_lp;       // [batch, per_query]
   int* cand_token;      // [batch, per_query]
-  int* error;           // [3]: code, query, detail
+  int* error;           // [4]: code, query, detail, the most children of a node (check_tokens_kernel)
   long long* timing;    // optional [4] clock64 stamps of block 0 (SEMID_DEBUG_BEAM)
   bool use_lists;       // C1 builds each group's top-kListLen list (see beam_lists_fit)
 };
@@ -493,8 +493,9 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
 
   // ---- C2: groups in order, one warp. With a list whose entries keep at least 2 * gs of their
   // scores under the penalty of the tokens chosen so far, the group's picks are the list's top
-  // 2 * gs (penalty included). Otherwise the group's candidates are scored once (penalty
-  // included) into shared memory when they fit, then ranked from there.
+  // 2 * gs (penalty included). Otherwise the group's candidates are ranked by successive maxima,
+  // scored once (penalty included) into shared memory when they fit and no list builder is
+  // using that memory, else rescored from the scratch each round.
   float* cache_score = reinterpret_cast<float*>(scratch_smem);
   long long* cache_flat = reinterpret_cast<long long*>(scratch_smem + kGroupCache * 4);
   int n_chosen = 0;

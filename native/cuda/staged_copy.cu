@@ -76,7 +76,9 @@ void upload_staged(void* device_dst, const void* host_src, std::size_t bytes) {
   for (std::size_t off = 0; off < bytes; off += kChunkBytes, ++chunk) {
     const int s = int(chunk % kSlots);
     const std::size_t len = std::min(kChunkBytes, bytes - off);
-    if (chunk >= kSlots) SEMID_CUDA_CHECK(cudaEventSynchronize(staging.sent[s]));  // the slot is free again
+    // The slot is free once its last copy is done (also one from an earlier call that threw
+    // part-way; an event never recorded returns at once).
+    SEMID_CUDA_CHECK(cudaEventSynchronize(staging.sent[s]));
     auto* pinned = static_cast<unsigned char*>(staging.slot[s]);
     const i64 pieces = i64((len + kPieceBytes - 1) / kPieceBytes);
     parallel_for(pieces, resolve_threads(0, pieces), CancelFlag{}, [&](i64 p, int) {
