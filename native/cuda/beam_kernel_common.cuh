@@ -1,0 +1,70 @@
+// Shared by the CUDA beam step's kernel and its parts: limits, error codes, the kernel's
+// arguments, the per-group list layout, the (score, flat index) order, error reporting.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cfloat>
+#include <climits>
+
+#include "semid/beam.h"
+
+namespace semid {
+namespace cuda {
+
+constexpr int kCountTable = 4096;  // vocab up to this: chosen-token counts in a shared table
+constexpr int kGroupCache = 1024;  // a group's scored candidates kept in shared memory up to this
+
+// Device-side failures, reported back as semid::Error.
+enum : int { kOk = 0, kErrNotFinite = 1, kErrTrie = 2, kErrFinishedNoEnd = 3, kErrNode = 4, kErrToken = 5,
+              kErrMaxChildren = 6 };
+
+struct BeamKernelArgs {
+  TrieView trie;
+  BeamStepArgs a;
+  long long per_query;  // scratch candidates per query
+  float* cand_lp;       // [batch, per_query]
+  int* cand_token;      // [batch, per_query]
+  int* error;           // [4]: code, query, detail, the most children of a node (check_tokens_kernel)
+  long long* timing;    // optional [4] clock64 stamps of block 0 (SEMID_DEBUG_BEAM)
+  bool use_lists;       // C1 builds each group's top-kListLen list (see beam_lists_fit)
+};
+
+// A group's list: its top kListLen candidates by s0 = lp + beam score (finite only), sorted by
+// (s0 desc, flat asc), with what C2 needs of each; n = -1 when it could not be built (more than
+// kSurvivorCap candidates passed the threshold), full = 1 when it holds every finite candidate.
+constexpr int kRowRegs = 8;  // a row's scores per lane held in registers (rows of up to 256)
+constexpr int kListLen = 32;
+constexpr int kUnrollC1 = 8;  // candidates loaded together per lane in C1's passes
+constexpr int kSurvivorCap = 128;
+constexpr int kSurvivorBytes = kSurvivorCap * 12;  // s0, slot, flat (32-bit) per survivor
+/** Static shared scratch of a kThreads block: C1's survivor buffers or C2's cache, the larger. */
+__host__ __device__ constexpr int scratch_bytes(int threads) {
+  return threads / 32 * kSurvivorBytes > kGroupCache * 12 ? threads / 32 * kSurvivorBytes : kGroupCache * 12;
+}
+struct GroupLists {
+  float* lp;
+  float* s0;
+  int* token;
+  int* jl;
+  int* child;
+  int* n;
+  int* full;
+  int* state;  // C1/C2 hand-over: 2 once the group's list and candidates are written
+};
+
+__device__ __forceinline__ bool better(float s1, long long f1, float s2, long long f2) {
+  return s1 > s2 || (s1 == s2 && f1 < f2);
+}
+__device__ __forceinline__ bool better32(float s1, int f1, float s2, int f2) {
+  return s1 > s2 || (s1 == s2 && f1 < f2);
+}
+
+__device__ void raise(int* error, int code, long long query, long long detail) {
+  if (atomicCAS(error, 0, code) == 0) {
+    error[1] = int(query);
+    error[2] = int(detail);
+  }
+}
+
+}  // namespace cuda
+}  // namespace semid

@@ -1,0 +1,159 @@
+// C1 of the CUDA beam step (beam_step.cu): one warp builds one group's top-kListLen list.
+#pragma once
+#include "beam_kernel_common.cuh"
+
+namespace semid {
+namespace cuda {
+
+// C1 for group g, by one warp: the group's top kListLen candidates by (s0 desc, flat asc) into
+// `lists`. A threshold first (the kListLen-th best of the lanes' best two candidates: that many
+// distinct candidates are at least as good, so every member of the top is too), then the
+// candidates not worse than it (survivors, at most kSurvivorCap, in the warp's buffer) ranked
+// by counting.
+__device__ void build_group_list(const BeamKernelArgs& k, long long b, int g, int gs, long long V, const float* rows,
+                                 const float* lse, const int* offs, const int* c0s, const int* ncs, const float* bs,
+                                 float* cand_lp, int* cand_token, float* sv_s0, int* sv_slot, int* sv_flat,
+                                 const GroupLists& lists, int lane, int* bad_query) {
+  constexpr unsigned kAll = 0xffffffffu;
+  const BeamStepArgs& a = k.a;
+  const int G = int(a.groups);
+  const int first = g * gs, lo_slot = offs[first], hi_slot = offs[first + gs];
+  const bool done = a.group_done && a.group_done[b * G + g];
+  const int range = done ? 0 : hi_slot - lo_slot;
+  // Pass 1: each lane's best two candidates (none: -inf, INT_MAX) and the finite count. flat =
+  // jl * V + token fits 32 bits wherever lists are used (beam_lists_fit).
+  float m1s = -INFINITY, m2s = -INFINITY;
+  int m1f = INT_MAX, m2f = INT_MAX;
+  int finite = 0, jl = 0;
+  for (int base = lane; base < range; base += 32 * kUnrollC1) {
+    int ts[kUnrollC1], jls[kUnrollC1];
+    float lps[kUnrollC1];
+#pragma unroll
+    for (int u = 0; u < kUnrollC1; ++u) {  // tokens: the loads in flight together
+      const int i = base + 32 * u;
+      jls[u] = -1;
+      ts[u] = a.end_token;
+      if (i >= range) continue;
+      while (offs[first + jl + 1] <= lo_slot + i) ++jl;
+      const int j = first + jl, e = lo_slot + i - offs[j];
+      jls[u] = jl;
+      if (e < ncs[j]) {
+        ts[u] = k.trie.child_token[c0s[j] + e];
+        if (unsigned(ts[u]) >= unsigned(V)) {  // reported; read token 0 and offer no candidate
+          raise(k.error, kErrToken, b, ts[u]);
+          *bad_query = 1;
+          ts[u] = 0;
+          jls[u] = -2 - jl;  // still written (as -inf) below
+        }
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kUnrollC1; ++u)  // then the scores
+      if (jls[u] >= 0) lps[u] = rows[(long long)(a.input_beams == 1 ? 0 : first + jls[u]) * V + ts[u]];
+#pragma unroll
+    for (int u = 0; u < kUnrollC1; ++u) {
+      if (jls[u] == -1) continue;
+      const bool bad_token = jls[u] < -1;
+      if (bad_token) jls[u] = -2 - jls[u];
+      const int slot = lo_slot + base + 32 * u, r = a.input_beams == 1 ? 0 : first + jls[u];
+      float lp = bad_token ? -INFINITY : lps[u];
+      if (a.logits && !bad_token) lp = __fsub_rn(lp, lse[r]);
+      if (isnan(lp)) { raise(k.error, kErrNotFinite, b, r); *bad_query = 1; }
+      cand_lp[slot] = lp;  // for the scan C2 falls back to, and for the list below
+      cand_token[slot] = ts[u];
+      const float s0 = __fadd_rn(lp, bs[first + jls[u]]);
+      if (!(s0 > -INFINITY)) continue;
+      const int flat = jls[u] * int(V) + ts[u];
+      ++finite;
+      if (better32(s0, flat, m1s, m1f)) { m2s = m1s; m2f = m1f; m1s = s0; m1f = flat; }
+      else if (better32(s0, flat, m2s, m2f)) { m2s = s0; m2f = flat; }
+    }
+  }
+  for (int o = 16; o; o >>= 1) finite += __shfl_xor_sync(kAll, finite, o);
+  float ts = -INFINITY;  // the threshold; none (every finite candidate) unless found below
+  int tf = INT_MAX;
+  if (finite > kListLen) {
+    int r1 = 0, r2 = 0;  // ranks of this lane's two among the 64
+#pragma unroll
+    for (int src = 0; src < 32; ++src) {
+      const float a1 = __shfl_sync(kAll, m1s, src), a2 = __shfl_sync(kAll, m2s, src);
+      const int f1 = __shfl_sync(kAll, m1f, src), f2 = __shfl_sync(kAll, m2f, src);
+      r1 += int(better32(a1, f1, m1s, m1f)) + int(better32(a2, f2, m1s, m1f));
+      r2 += int(better32(a1, f1, m2s, m2f)) + int(better32(a2, f2, m2s, m2f));
+    }
+    const bool h1 = m1s > -INFINITY && r1 == kListLen - 1, h2 = m2s > -INFINITY && r2 == kListLen - 1;
+    const unsigned who = __ballot_sync(kAll, h1 || h2);
+    const float mine_s = h1 ? m1s : m2s;
+    const int mine_f = h1 ? m1f : m2f;
+    if (who) {
+      const int src = __ffs(int(who)) - 1;
+      ts = __shfl_sync(kAll, mine_s, src);
+      tf = __shfl_sync(kAll, mine_f, src);
+    }
+  }
+  // Pass 2: the survivors, compacted in candidate order.
+  int count = 0;
+  jl = 0;
+  for (int base = 0; base < range; base += 32 * kUnrollC1) {  // the same trip count on every lane
+    int toks[kUnrollC1];
+    float lps[kUnrollC1];
+#pragma unroll
+    for (int u = 0; u < kUnrollC1; ++u) {
+      const int i = base + 32 * u + lane;
+      if (i < range) { toks[u] = cand_token[lo_slot + i]; lps[u] = cand_lp[lo_slot + i]; }
+    }
+#pragma unroll
+    for (int u = 0; u < kUnrollC1; ++u) {
+      const int i = base + 32 * u + lane;
+      bool keep = false;
+      float s0 = 0;
+      int flat = 0;
+      if (i < range) {
+        while (offs[first + jl + 1] <= lo_slot + i) ++jl;
+        s0 = __fadd_rn(lps[u], bs[first + jl]);
+        flat = jl * int(V) + toks[u];
+        keep = s0 > -INFINITY && !better32(ts, tf, s0, flat);
+      }
+      const unsigned mask = __ballot_sync(kAll, keep);
+      const int pos = count + __popc(mask & ((1u << lane) - 1u));
+      if (keep && pos < kSurvivorCap) { sv_s0[pos] = s0; sv_slot[pos] = lo_slot + i; sv_flat[pos] = flat; }
+      count += __popc(mask);
+    }
+  }
+  if (lane == 0) {
+    lists.n[g] = count > kSurvivorCap ? -1 : min(count, kListLen);
+    lists.full[g] = finite <= kListLen;
+  }
+  if (count > kSurvivorCap) return;  // C2 ranks this group from all its candidates
+  __syncwarp();
+  for (int p = lane; p < count; p += 32) {
+    const float s0 = sv_s0[p];
+    const int flat = sv_flat[p];
+    // Ranks are unique even where a malformed trie repeats a token under one node (equal
+    // (s0, flat)): ties go by buffer position, so every list slot below the count is written.
+    auto ahead = [&](int q) {
+      return better32(sv_s0[q], sv_flat[q], s0, flat) || (sv_s0[q] == s0 && sv_flat[q] == flat && q < p);
+    };
+    int rank = 0;
+    int q = 0;
+    for (; q + 4 <= count; q += 4) {
+#pragma unroll
+      for (int u = 0; u < 4; ++u) rank += int(ahead(q + u));
+    }
+    for (; q < count; ++q) rank += int(ahead(q));
+    if (rank >= kListLen) continue;
+    const int e = g * kListLen + rank, slot = sv_slot[p];
+    int jb = 0;
+    while (offs[first + jb + 1] <= slot) ++jb;
+    const int j = first + jb, c = slot - offs[j];
+    lists.lp[e] = cand_lp[slot];
+    lists.s0[e] = s0;
+    lists.token[e] = cand_token[slot];
+    lists.jl[e] = jb;
+    lists.child[e] = c < ncs[j] ? k.trie.child_node[c0s[j] + c] : -1;
+  }
+  __syncwarp();
+}
+
+}  // namespace cuda
+}  // namespace semid
