@@ -616,6 +616,27 @@ static void beam_case(const char* backend, i64 batch, i64 beams, i64 groups, int
          std::string(same ? "selections equal" : "SELECTIONS DIFFER") + " max_score_err=" + std::to_string(max_err));
 }
 
+// One query of 60 beams in 30 groups, every beam at `node`, `vocab` scores of 0.5 per row: the
+// buffers and the step's arguments over them (the error cases below).
+struct OneQuery {
+  std::vector<float> scores, beam_scores, finished_score, next_scores;
+  std::vector<std::int32_t> nodes, next_nodes, next_parents, next_tokens, finished_count, finished_parent, finished_node;
+  BeamStepArgs args;
+  OneQuery(std::int32_t node, i64 vocab)
+      : scores(std::size_t(60 * vocab), 0.5f), beam_scores(60, 0.0f), finished_score(60), next_scores(60),
+        nodes(60, node), next_nodes(60), next_parents(60), next_tokens(60), finished_count(30), finished_parent(60),
+        finished_node(60) {
+    args.batch = 1; args.beams = 60; args.groups = 30; args.vocab = vocab; args.input_beams = 60;
+    args.scores = scores.data(); args.nodes = nodes.data(); args.beam_scores = beam_scores.data();
+    args.next_nodes = next_nodes.data(); args.next_scores = next_scores.data(); args.next_parents = next_parents.data();
+    args.next_tokens = next_tokens.data(); args.finished_count = finished_count.data();
+    args.finished_parent = finished_parent.data(); args.finished_score = finished_score.data();
+    args.finished_node = finished_node.data();
+  }
+  OneQuery(const OneQuery&) = delete;
+  OneQuery& operator=(const OneQuery&) = delete;
+};
+
 static void run_beam(const char* backend, std::mt19937& rng) {
   beam_case(backend, 64, 60, 30, 3, 256, false, false, rng);
   beam_case(backend, 64, 60, 30, 2, 256, true, false, rng);
@@ -662,13 +683,8 @@ static void run_beam(const char* backend, std::mt19937& rng) {
     unsetenv("SEMID_CUDA_BEAM_MIN_BLOCKS");
     {  // tokens the step reads beyond the vocabulary are an error (the kernel checks what it reads)
       OwnedTrie t = random_trie(20000, 2, 256, rng);
-      std::vector<float> sc(60 * 200, 0.5f), bsc(60, 0.0f), fs(60), ns(60);
-      std::vector<std::int32_t> nd(60, t.node[0]), nn(60), np(60), nt(60), fc(30), fp(60), fn(60);
-      BeamStepArgs v;
-      v.batch = 1; v.beams = 60; v.groups = 30; v.vocab = 200; v.input_beams = 60; v.scores = sc.data();
-      v.nodes = nd.data(); v.beam_scores = bsc.data(); v.next_nodes = nn.data(); v.next_scores = ns.data();
-      v.next_parents = np.data(); v.next_tokens = nt.data(); v.finished_count = fc.data(); v.finished_parent = fp.data();
-      v.finished_score = fs.data(); v.finished_node = fn.data();
+      OneQuery q(t.node[0], 200);  // the node's children hold tokens up to 255
+      BeamStepArgs& v = q.args;
       for (int round = 0; round < 2; ++round) {  // twice: the error words are cleared after an error
         std::string what = "no error";
         try {
@@ -719,13 +735,9 @@ static void run_beam(const char* backend, std::mt19937& rng) {
   // never a read outside the buffers.
   OwnedTrie trie = random_trie(20000, 2, 256, rng);
   trie.build_dense_rows();
-  std::vector<float> scores(60 * 256, 0.5f), bscore(60, 0.0f), fs(60), ns(60);
-  std::vector<std::int32_t> nodes(60, trie.node[0]), nn(60), np(60), nt(60), fc(30), fp(60), fn(60);
-  BeamStepArgs a;
-  a.batch = 1; a.beams = 60; a.groups = 30; a.vocab = 256; a.input_beams = 60; a.scores = scores.data();
-  a.nodes = nodes.data(); a.beam_scores = bscore.data(); a.next_nodes = nn.data(); a.next_scores = ns.data();
-  a.next_parents = np.data(); a.next_tokens = nt.data(); a.finished_count = fc.data(); a.finished_parent = fp.data();
-  a.finished_score = fs.data(); a.finished_node = fn.data();
+  OneQuery q(trie.node[0], 256);
+  const BeamStepArgs& a = q.args;
+  const std::vector<float>& scores = q.scores;
   const i64 c0 = trie.start[std::size_t(trie.node[0])];
   for (bool with_rows : {false, true}) {  // NaN at a child's log-probability is reported, both paths
     OwnedTrie t2 = trie;
