@@ -232,6 +232,14 @@ static void bench_beam(bool cuda) {
         cudaMemcpy(gv.data(), d_nt, B * 4, cudaMemcpyDeviceToHost);
         if (gv != gt_lists) gstep_blocks[v] = -1;  // marks a parity failure
       }
+      setenv("SEMID_CUDA_BEAM_COPY_ERRORS", "1", 1);  // A/B: the error words copied back after each step
+      const double gstep_copy = median_ms(51, [&] { beam_step_cuda_device(dt, d, CancelFlag{}); });
+      unsetenv("SEMID_CUDA_BEAM_COPY_ERRORS");
+      setenv("SEMID_CUDA_BEAM_JACOBI", "0", 1);  // A/B: lists, the groups settled one by one
+      const double gstep_seq = median_ms(51, [&] { beam_step_cuda_device(dt, d, CancelFlag{}); });
+      unsetenv("SEMID_CUDA_BEAM_JACOBI");
+      std::vector<std::int32_t> gt_seq(B);
+      cudaMemcpy(gt_seq.data(), d_nt, B * 4, cudaMemcpyDeviceToHost);
       setenv("SEMID_CUDA_BEAM_LISTS", "0", 1);  // A/B: every group ranked by the sequential scan
       const double gstep_scan = median_ms(51, [&] { beam_step_cuda_device(dt, d, CancelFlag{}); });
       unsetenv("SEMID_CUDA_BEAM_LISTS");
@@ -245,9 +253,9 @@ static void bench_beam(bool cuda) {
       std::vector<std::int32_t> gt(B);
       cudaMemcpy(gt.data(), d_nt, B * 4, cudaMemcpyDeviceToHost);
       beam_step_cpu(tv, a, 0, CancelFlag{});
-      const bool same = gt == nt && gt_lists == nt && gt_scan == nt;
-      std::printf("cuda beam-step L=%d batch=%5lld  step %9.3f ms  read-floor %8.3f ms  ratio %5.2f  end-to-end %8.3f ms  (group scan alone %8.3f ms; launches 256:1 %.3f 256:3 %.3f 256:4 %.3f 512:1 %.3f 512:2 %.3f)  %s\n",
-                  levels, (long long)batch, gstep, gfloor, gstep / gfloor, e2e, gstep_scan, gstep_blocks[0], gstep_blocks[1],
+      const bool same = gt == nt && gt_lists == nt && gt_scan == nt && gt_seq == nt;
+      std::printf("cuda beam-step L=%d batch=%5lld  step %9.3f ms  read-floor %8.3f ms  ratio %5.2f  end-to-end %8.3f ms  (errors copied back %8.3f ms; lists without jacobi %8.3f ms; group scan alone %8.3f ms; launches 256:1 %.3f 256:3 %.3f 256:4 %.3f 512:1 %.3f 512:2 %.3f)  %s\n",
+                  levels, (long long)batch, gstep, gfloor, gstep / gfloor, e2e, gstep_copy, gstep_seq, gstep_scan, gstep_blocks[0], gstep_blocks[1],
                   gstep_blocks[2], gstep_blocks[3], gstep_blocks[4],
                   same ? "parity ok" : "PARITY FAILED");
       for (void* ptr : std::initializer_list<void*>{d_logits, d_bs, d_ns, d_fs, d_out, d_nodes, d_nn, d_np, d_nt, d_fc, d_fp, d_fn, d_cs, d_ct, d_cn, d_term})

@@ -25,8 +25,11 @@ struct BeamKernelArgs {
   float* cand_lp;       // [batch, per_query]
   int* cand_token;      // [batch, per_query]
   int* error;           // [4]: code, query, detail, the most children of a node (check_tokens_kernel)
-  long long* timing;    // optional [4] clock64 stamps of block 0 (SEMID_DEBUG_BEAM)
+  int* error_mirror;    // optional [3]: code, query, detail in mapped host memory (written on an error only)
+  long long* timing;    // optional [12] (SEMID_DEBUG_BEAM): block 0's phase stamps [4], Jacobi rounds, first
+                        // sequential group, warp 1's first build: phase stamps [5] and survivors
   bool use_lists;       // C1 builds each group's top-kListLen list (see beam_lists_fit)
+  bool use_jacobi;      // the Jacobi pass settles groups before C2 (see beam_jacobi_fits)
 };
 
 // A group's list: its top kListLen candidates by s0 = lp + beam score (finite only), sorted by
@@ -59,11 +62,20 @@ __device__ __forceinline__ bool better32(float s1, int f1, float s2, int f2) {
   return s1 > s2 || (s1 == s2 && f1 < f2);
 }
 
-__device__ void raise(int* error, int code, long long query, long long detail) {
+__device__ void raise(int* error, int code, long long query, long long detail, int* mirror = nullptr) {
   if (atomicCAS(error, 0, code) == 0) {
     error[1] = int(query);
     error[2] = int(detail);
+    if (mirror) {  // the host reads the mirror after the step, with no copy back
+      mirror[1] = int(query);
+      mirror[2] = int(detail);
+      __threadfence_system();
+      mirror[0] = code;
+    }
   }
+}
+__device__ void raise(const BeamKernelArgs& k, int code, long long query, long long detail) {
+  raise(k.error, code, query, detail, k.error_mirror);
 }
 
 }  // namespace cuda

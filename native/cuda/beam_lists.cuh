@@ -5,6 +5,63 @@
 namespace semid {
 namespace cuda {
 
+// The end of C1: each lane ranks the survivors base + lane + 32 h (h < H) by counting
+// those ahead of them, in one pass over the buffer, and the top kListLen are written to the
+// group's list (the loads of all a lane's entries first, then the stores). Ranks are unique even
+// where a malformed trie repeats a token under one node (equal (s0, flat)): ties go by buffer
+// position, so every list slot below the count is written.
+template <int H>
+__device__ __forceinline__ void rank_into_list(const BeamKernelArgs& k, int g, int first, int base, int count,
+                                               const float* sv_s0,
+                                               const int* sv_slot, const int* sv_flat, const int* offs, const int* c0s,
+                                               const int* ncs, const float* cand_lp, const int* cand_token,
+                                               const GroupLists& lists, int lane) {
+  float s[H];
+  int f[H], rank[H];
+#pragma unroll
+  for (int h = 0; h < H; ++h) {
+    const int p = base + lane + 32 * h;
+    s[h] = p < count ? sv_s0[p] : -INFINITY;
+    f[h] = p < count ? sv_flat[p] : INT_MAX;
+    rank[h] = 0;
+  }
+#pragma unroll 4
+  for (int q = 0; q < count; ++q) {
+    const float qs = sv_s0[q];
+    const int qf = sv_flat[q];
+#pragma unroll
+    for (int h = 0; h < H; ++h)
+      rank[h] += int(better32(qs, qf, s[h], f[h]) || (qs == s[h] && qf == f[h] && q < base + lane + 32 * h));
+  }
+  bool write[H];
+  float lp[H];
+  int tok[H], jb[H], child[H];
+#pragma unroll
+  for (int h = 0; h < H; ++h) {
+    const int p = base + lane + 32 * h;
+    write[h] = p < count && rank[h] < kListLen;
+    if (!write[h]) continue;
+    const int slot = sv_slot[p];
+    int jl = 0;
+    while (offs[first + jl + 1] <= slot) ++jl;
+    const int j = first + jl, c = slot - offs[j];
+    jb[h] = jl;
+    lp[h] = cand_lp[slot];
+    tok[h] = cand_token[slot];
+    child[h] = c < ncs[j] ? k.trie.child_node[c0s[j] + c] : -1;
+  }
+#pragma unroll
+  for (int h = 0; h < H; ++h) {
+    if (!write[h]) continue;
+    const int e = g * kListLen + rank[h];
+    lists.lp[e] = lp[h];
+    lists.s0[e] = s[h];
+    lists.token[e] = tok[h];
+    lists.jl[e] = jb[h];
+    lists.child[e] = child[h];
+  }
+}
+
 // C1 for group g, by one warp: the group's top kListLen candidates by (s0 desc, flat asc) into
 // `lists`. A threshold first (the kListLen-th best of the lanes' best two candidates: that many
 // distinct candidates are at least as good, so every member of the top is too), then the
@@ -13,13 +70,14 @@ namespace cuda {
 __device__ void build_group_list(const BeamKernelArgs& k, long long b, int g, int gs, long long V, const float* rows,
                                  const float* lse, const int* offs, const int* c0s, const int* ncs, const float* bs,
                                  float* cand_lp, int* cand_token, float* sv_s0, int* sv_slot, int* sv_flat,
-                                 const GroupLists& lists, int lane, int* bad_query) {
+                                 const GroupLists& lists, int lane, int* bad_query, long long* stamps) {
   constexpr unsigned kAll = 0xffffffffu;
   const BeamStepArgs& a = k.a;
   const int G = int(a.groups);
   const int first = g * gs, lo_slot = offs[first], hi_slot = offs[first + gs];
   const bool done = a.group_done && a.group_done[b * G + g];
   const int range = done ? 0 : hi_slot - lo_slot;
+  if (stamps && lane == 0) stamps[0] = clock64();  // SEMID_DEBUG_BEAM: one build's phases
   // Pass 1: each lane's best two candidates (none: -inf, INT_MAX) and the finite count. flat =
   // jl * V + token fits 32 bits wherever lists are used (beam_lists_fit).
   float m1s = -INFINITY, m2s = -INFINITY;
@@ -40,7 +98,7 @@ __device__ void build_group_list(const BeamKernelArgs& k, long long b, int g, in
       if (e < ncs[j]) {
         ts[u] = k.trie.child_token[c0s[j] + e];
         if (unsigned(ts[u]) >= unsigned(V)) {  // reported; read token 0 and offer no candidate
-          raise(k.error, kErrToken, b, ts[u]);
+          raise(k, kErrToken, b, ts[u]);
           *bad_query = 1;
           ts[u] = 0;
           jls[u] = -2 - jl;  // still written (as -inf) below
@@ -58,7 +116,7 @@ __device__ void build_group_list(const BeamKernelArgs& k, long long b, int g, in
       const int slot = lo_slot + base + 32 * u, r = a.input_beams == 1 ? 0 : first + jls[u];
       float lp = bad_token ? -INFINITY : lps[u];
       if (a.logits && !bad_token) lp = __fsub_rn(lp, lse[r]);
-      if (isnan(lp)) { raise(k.error, kErrNotFinite, b, r); *bad_query = 1; }
+      if (isnan(lp)) { raise(k, kErrNotFinite, b, r); *bad_query = 1; }
       cand_lp[slot] = lp;  // for the scan C2 falls back to, and for the list below
       cand_token[slot] = ts[u];
       const float s0 = __fadd_rn(lp, bs[first + jls[u]]);
@@ -70,6 +128,7 @@ __device__ void build_group_list(const BeamKernelArgs& k, long long b, int g, in
     }
   }
   for (int o = 16; o; o >>= 1) finite += __shfl_xor_sync(kAll, finite, o);
+  if (stamps && lane == 0) stamps[1] = clock64();
   float ts = -INFINITY;  // the threshold; none (every finite candidate) unless found below
   int tf = INT_MAX;
   if (finite > kListLen) {
@@ -91,6 +150,7 @@ __device__ void build_group_list(const BeamKernelArgs& k, long long b, int g, in
       tf = __shfl_sync(kAll, mine_f, src);
     }
   }
+  if (stamps && lane == 0) stamps[2] = clock64();
   // Pass 2: the survivors, compacted in candidate order.
   int count = 0;
   jl = 0;
@@ -124,35 +184,13 @@ __device__ void build_group_list(const BeamKernelArgs& k, long long b, int g, in
     lists.n[g] = count > kSurvivorCap ? -1 : min(count, kListLen);
     lists.full[g] = finite <= kListLen;
   }
+  if (stamps && lane == 0) { stamps[3] = clock64(); stamps[5] = count; }
   if (count > kSurvivorCap) return;  // C2 ranks this group from all its candidates
   __syncwarp();
-  for (int p = lane; p < count; p += 32) {
-    const float s0 = sv_s0[p];
-    const int flat = sv_flat[p];
-    // Ranks are unique even where a malformed trie repeats a token under one node (equal
-    // (s0, flat)): ties go by buffer position, so every list slot below the count is written.
-    auto ahead = [&](int q) {
-      return better32(sv_s0[q], sv_flat[q], s0, flat) || (sv_s0[q] == s0 && sv_flat[q] == flat && q < p);
-    };
-    int rank = 0;
-    int q = 0;
-    for (; q + 4 <= count; q += 4) {
-#pragma unroll
-      for (int u = 0; u < 4; ++u) rank += int(ahead(q + u));
-    }
-    for (; q < count; ++q) rank += int(ahead(q));
-    if (rank >= kListLen) continue;
-    const int e = g * kListLen + rank, slot = sv_slot[p];
-    int jb = 0;
-    while (offs[first + jb + 1] <= slot) ++jb;
-    const int j = first + jb, c = slot - offs[j];
-    lists.lp[e] = cand_lp[slot];
-    lists.s0[e] = s0;
-    lists.token[e] = cand_token[slot];
-    lists.jl[e] = jb;
-    lists.child[e] = c < ncs[j] ? k.trie.child_node[c0s[j] + c] : -1;
-  }
+  for (int base = 0; base < count; base += 64)  // 64 survivors a pass (two a lane)
+    rank_into_list<2>(k, g, first, base, count, sv_s0, sv_slot, sv_flat, offs, c0s, ncs, cand_lp, cand_token, lists, lane);
   __syncwarp();
+  if (stamps && lane == 0) stamps[4] = clock64();
 }
 
 }  // namespace cuda

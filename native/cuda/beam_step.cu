@@ -26,7 +26,9 @@
 #include <cstdlib>
 #include <string>
 
+#include "beam_jacobi.cuh"
 #include "beam_kernel_common.cuh"
+#include "beam_list_picks.cuh"
 #include "beam_lists.cuh"
 #include "cuda_check.cuh"
 #include "semid/beam.h"
@@ -75,8 +77,16 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
     lists.state = lists.full + G;
     counts = reinterpret_cast<unsigned short*>(lists.state + G);
   }
+  int* jac_cur = nullptr;  // the Jacobi pass's takes, [beams] each (16-byte aligned for its scans)
+  int* jac_nxt = nullptr;
+  if (k.use_jacobi) {
+    jac_cur = reinterpret_cast<int*>((reinterpret_cast<unsigned long long>(counts) + 15) & ~15ull);
+    jac_nxt = jac_cur + B;
+    counts = reinterpret_cast<unsigned short*>(jac_nxt + B);
+  }
   __shared__ int bad_query;
   __shared__ int next_group;  // C1: the next group a builder warp takes
+  __shared__ int jac_sync[4];  // the Jacobi pass's round results
   // C1's per-warp survivor buffers, then C2's cache of one group's scores (never at once).
   __shared__ __align__(16) unsigned char scratch_smem[scratch_bytes(kBeamThreads)];
 
@@ -129,7 +139,7 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
           bad |= __shfl_xor_sync(0xffffffffu, int(bad), o) != 0;
         }
         if (bad) {
-          if (lane == 0) { raise(k.error, kErrNotFinite, b, r); bad_query = 1; }
+          if (lane == 0) { raise(k, kErrNotFinite, b, r); bad_query = 1; }
           continue;
         }
         float s = 0;
@@ -157,7 +167,7 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
         bad |= __shfl_xor_sync(0xffffffffu, int(bad), o) != 0;
       }
       if (bad) {
-        if (lane == 0) { raise(k.error, kErrNotFinite, b, r); bad_query = 1; }
+        if (lane == 0) { raise(k, kErrNotFinite, b, r); bad_query = 1; }
         continue;
       }
       float s = 0;
@@ -172,14 +182,14 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
     const int node = nodes[j];
     int count = 0, c0 = 0;
     if (node >= trie.nodes) {
-      raise(k.error, kErrNode, b, node);
+      raise(k, kErrNode, b, node);
       bad_query = 1;
     } else if (node >= 0 && !(a.group_done && a.group_done[b * G + j / gs])) {
       c0 = trie.child_start[node];
       const int nc = trie.child_start[node + 1] - c0;
       const bool ends = trie.terminal[node] >= 0;
-      if (nc == 0 && !ends) { raise(k.error, kErrTrie, b, node); bad_query = 1; }
-      else if (nc == 0 && a.end_token < 0) { raise(k.error, kErrFinishedNoEnd, b, j); bad_query = 1; }
+      if (nc == 0 && !ends) { raise(k, kErrTrie, b, node); bad_query = 1; }
+      else if (nc == 0 && a.end_token < 0) { raise(k, kErrFinishedNoEnd, b, j); bad_query = 1; }
       else count = nc + ((ends && a.end_token >= 0) ? 1 : 0);
     }
     c0s[j] = c0;
@@ -205,7 +215,7 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
   }
   __syncthreads();
   if (offs[B] > k.per_query) {  // more candidates than trie.max_children allows: never write past the scratch
-    if (threadIdx.x == 0) raise(k.error, kErrMaxChildren, b, offs[B]);
+    if (threadIdx.x == 0) raise(k, kErrMaxChildren, b, offs[B]);
     return;
   }
 
@@ -215,20 +225,26 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
   // threads share the candidates.
   if (stamp) k.timing[1] = clock64();
   unsigned char* wbuf = scratch_smem + warp * kSurvivorBytes;
+  bool first_build = true;  // SEMID_DEBUG_BEAM: block 0's warp 1 stamps its first build's phases
   auto build = [&](int g) {
+    long long* build_stamps = k.timing && b == 0 && warp == 1 && first_build ? k.timing + 6 : nullptr;
+    first_build = false;
     build_group_list(k, b, g, gs, V, rows, lse, offs, c0s, ncs, bs, cand_lp, cand_token,
                      reinterpret_cast<float*>(wbuf), reinterpret_cast<int*>(wbuf + kSurvivorCap * 4),
-                     reinterpret_cast<int*>(wbuf + kSurvivorCap * 8), lists, lane, &bad_query);
+                     reinterpret_cast<int*>(wbuf + kSurvivorCap * 8), lists, lane, &bad_query, build_stamps);
     __syncwarp();
     __threadfence_block();  // every lane's list entries (shared) and candidates (global), then the state
     __syncwarp();
     if (lane == 0) atomicExch(lists.state + g, 2);
   };
+  int g_start = 0;  // the first group C2's sequential pass runs
+  int n_chosen = 0;  // tokens taken so far (without the count table: in chosen[])
   if (k.use_lists) {
     // Warps 1.. build the groups' lists, taking the groups in order, while warp 0 runs C2
     // behind them, waiting for each group's list. The builders wait for nothing, so every list
-    // gets built. No block barrier follows.
-    if (warp != 0) {
+    // gets built. No block barrier follows. With the Jacobi pass, every warp builds, then every
+    // warp settles groups, and warp 0 runs C2 from the first group that pass left.
+    if (warp != 0 || k.use_jacobi) {
       for (;;) {
         int g = 0;
         if (lane == 0) g = atomicAdd(&next_group, 1);
@@ -236,7 +252,30 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
         if (g >= G) break;
         build(g);
       }
-      return;
+      if (!k.use_jacobi) return;
+    }
+    if (k.use_jacobi) {
+      __syncthreads();
+      if (bad_query) return;
+      if (stamp) k.timing[2] = clock64();
+      int rounds = 0;
+      g_start = jacobi_group_pass<kWarps>(k, b, gs, V, lists, bs, nodes, jac_cur, jac_nxt, jac_sync, warp, lane, &rounds);
+      if (stamp) { k.timing[4] = rounds; k.timing[5] = g_start; }
+      if (warp != 0) return;
+      // The settled groups' takes into the counts (or chosen[]) the sequential pass reads.
+      for (int base = 0; g_start < G && base < g_start * gs; base += 32) {
+        const int i = base + lane;
+        const int tok = i < g_start * gs ? jac_cur[i] : -1;
+        if (table) {
+          const unsigned same = __match_any_sync(0xffffffffu, tok);
+          if (tok >= 0 && __ffs(int(same)) - 1 == lane) counts[tok] += (unsigned short)__popc(same);
+        } else {
+          const unsigned m = __ballot_sync(0xffffffffu, tok >= 0);
+          if (tok >= 0) chosen[n_chosen + __popc(m & ((1u << lane) - 1u))] = tok;
+          n_chosen += __popc(m);
+        }
+        __syncwarp();
+      }
     }
   } else {
     const int total = offs[B];
@@ -260,7 +299,7 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
         if (e < ncs[lo]) {
           ts[u] = trie.child_token[c0s[lo] + e];
           if (unsigned(ts[u]) >= unsigned(V)) {  // reported; read token 0 and offer no candidate
-            raise(k.error, kErrToken, b, ts[u]);
+            raise(k, kErrToken, b, ts[u]);
             bad_query = 1;
             ts[u] = 0;
             js[u] = -2 - lo;
@@ -278,7 +317,7 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
         const int slot = base + u * kBeamThreads, r = a.input_beams == 1 ? 0 : js[u];
         float lp = bad_token ? -INFINITY : xs[u];
         if (a.logits && !bad_token) lp = __fsub_rn(lp, lse[r]);
-        if (isnan(lp)) { raise(k.error, kErrNotFinite, b, r); bad_query = 1; }
+        if (isnan(lp)) { raise(k, kErrNotFinite, b, r); bad_query = 1; }
         cand_lp[slot] = lp;
         cand_token[slot] = ts[u];
       }
@@ -286,7 +325,7 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
     __syncthreads();
     if (bad_query || warp != 0) return;
   }
-  if (stamp) k.timing[2] = clock64();
+  if (stamp && !k.use_jacobi) k.timing[2] = clock64();
 
   // ---- C2: groups in order, one warp. With a list whose entries keep at least 2 * gs of their
   // scores under the penalty of the tokens chosen so far, the group's picks are the list's top
@@ -295,8 +334,7 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
   // using that memory, else rescored from the scratch each round.
   float* cache_score = reinterpret_cast<float*>(scratch_smem);
   long long* cache_flat = reinterpret_cast<long long*>(scratch_smem + kGroupCache * 4);
-  int n_chosen = 0;
-  for (int g = 0; g < G; ++g) {
+  for (int g = g_start; g < G; ++g) {
     const int first = g * gs;
     int n_picks = 0;
     bool listed = false;
@@ -307,90 +345,23 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
       }
       __syncwarp();
       __threadfence_block();
-    }
-    if (k.use_lists && lists.n[g] >= 0) {
-      const int n_list = lists.n[g], e = g * kListLen + lane;
-      const bool in = lane < n_list;
-      float sc = -INFINITY, s0 = -INFINITY;
-      long long flat = LLONG_MAX;
-      int jl = 0, t = 0;
-      bool ok = in;  // a listed candidate whose penalised score is still above -inf
-      if (in) {
-        s0 = lists.s0[e];
-        t = lists.token[e];
-        jl = lists.jl[e];
+      auto count_of = [&](int t) {
         int f = 0;
         if (table) f = counts[t];
         else for (int c = 0; c < n_chosen; ++c) f += chosen[c] == t;
-        sc = f ? __fadd_rn(__fsub_rn(lists.lp[e], __fmul_rn(a.penalty, float(f))), bs[first + jl]) : s0;
-        flat = (long long)jl * V + t;
-        if (!(sc > -INFINITY)) { ok = false; sc = -INFINITY; flat = LLONG_MAX; }  // overflow: never ranked
-      }
-      // The list holds every finite candidate, or at least 2 gs entries whose scores the penalty
-      // left as they were: those rank above every candidate outside the list (s <= s0 there).
-      const unsigned kept = __ballot_sync(0xffffffffu, in && sc == s0);
-      listed = lists.full[g] || __popc(kept) >= 2 * gs;
+        return f;
+      };
+      const ListPicks p = list_group_picks(k, b, g, gs, V, lists, bs, nodes, count_of, lane);
+      listed = p.listed;
       if (listed) {
-        // Only entries up to the 2 gs-th kept one can be picked, and their ranks among those
-        // entries are their ranks overall (every later entry ranks below all 2 gs kept ones).
-        int lim = n_list;
-        if (__popc(kept) >= 2 * gs) {
-          unsigned m = kept;
-          for (int c = 1; c < 2 * gs; ++c) m &= m - 1u;  // drop the lowest 2 gs - 1 kept entries
-          lim = __ffs(int(m));                           // the 2 gs-th kept entry's position + 1
-        }
-        // Lanes past the list and overflowed entries hold (-inf, LLONG_MAX): never better. flat
-        // fits 32 bits here (beam_lists_fit), so two shuffles per entry.
-        const int flat32 = flat == LLONG_MAX ? INT_MAX : int(flat);
-        int rank = 0;
-#pragma unroll 4
-        for (int src = 0; src < lim; ++src) {
-          const float os = __shfl_sync(0xffffffffu, sc, src);
-          const int of = __shfl_sync(0xffffffffu, flat32, src);
-          rank += int(os > sc || (os == sc && (of < flat32 || (of == flat32 && src < lane))));
-        }
-        if (lane >= lim) ok = false;
-        n_picks = min(2 * gs, __popc(__ballot_sync(0xffffffffu, ok)));  // ok entries all lie before lim
-        // The walk below, on the picks where they are (lane order is not rank order: masks by
-        // rank). gs <= 16 here, so ranks and the group's beams fit one warp.
-        constexpr unsigned kAll = 0xffffffffu;
-        const bool pick = ok && rank < n_picks;
-        const unsigned above = pick ? (1u << rank) - 1u : 0u;
-        const int child = pick ? lists.child[e] : 0;
-        const unsigned nonend = __reduce_or_sync(kAll, pick && child >= 0 ? 1u << rank : 0u);
-        const int before = __popc(nonend & above);
-        const bool take = pick && child >= 0 && before < gs;
-        const bool fin = pick && child < 0 && rank < gs && before < gs;
-        const unsigned fin_ranks = __reduce_or_sync(kAll, fin ? 1u << rank : 0u);
-        const int filled = __popc(__ballot_sync(kAll, take));
-        const int j = first + jl;
-        if (fin) {
-          const long long o = (b * G + g) * gs + __popc(fin_ranks & above);
-          a.finished_parent[o] = j;
-          a.finished_score[o] = sc;
-          a.finished_node[o] = nodes[j];
-        }
-        const int tok = take ? t : -1;
-        if (take) {
-          const long long o = b * B + first + before;
-          a.next_nodes[o] = child;
-          a.next_scores[o] = sc;
-          a.next_parents[o] = j;
-          a.next_tokens[o] = tok;
-        }
         // Lanes holding the same token (non-takers hold -1, never a token): the lowest adds all.
-        const unsigned same_tok = __match_any_sync(kAll, tok);
+        const unsigned same_tok = __match_any_sync(0xffffffffu, p.tok);
         if (table) {
-          if (take && __ffs(int(same_tok)) - 1 == lane) counts[tok] += (unsigned short)__popc(same_tok);
-        } else if (take) {
-          chosen[n_chosen + before] = tok;
+          if (p.take && __ffs(int(same_tok)) - 1 == lane) counts[p.tok] += (unsigned short)__popc(same_tok);
+        } else if (p.take) {
+          chosen[n_chosen + p.before] = p.tok;
         }
-        if (lane == 0) a.finished_count[b * G + g] = __popc(fin_ranks);
-        if (lane >= filled && lane < gs) {
-          const long long o = b * B + first + lane;
-          a.next_nodes[o] = -1; a.next_scores[o] = -INFINITY; a.next_parents[o] = -1; a.next_tokens[o] = -1;
-        }
-        n_chosen += filled;
+        n_chosen += p.filled;
         __syncwarp();
         continue;
       }
@@ -582,6 +553,50 @@ __global__ void check_tokens_kernel(TrieView trie, long long vocab, int* error, 
   if ((threadIdx.x & 31) == 0 && c > 0) atomicMax(max_children, c);
 }
 
+/**
+ * The step's error words as the host sees them without a copy: mapped pinned memory the kernel
+ * writes only when it raises an error (so a clean step needs no copy back, only the
+ * synchronisation). device() is nullptr where mapped memory cannot be had; the step then copies
+ * the device words back (PinnedWords).
+ */
+class ErrorMirror {
+ public:
+  ~ErrorMirror() {
+    if (host_) cudaFreeHost(const_cast<int*>(host_));
+    cudaGetLastError();
+  }
+  int* device() {
+    if (!host_ && !failed_) {
+      int* h = nullptr;
+      failed_ = cudaHostAlloc(reinterpret_cast<void**>(&h), 4 * sizeof(int), cudaHostAllocMapped) != cudaSuccess;
+      host_ = h;
+      failed_ = failed_ || cudaHostGetDevicePointer(reinterpret_cast<void**>(&dev_), h, 0) != cudaSuccess;
+      if (failed_) {
+        if (h) cudaFreeHost(h);
+        host_ = nullptr;
+        dev_ = nullptr;
+        cudaGetLastError();
+      } else {
+        clear();
+      }
+    }
+    return dev_;
+  }
+  /** The words (after the step's stream is synchronised); cleared once read, if they held an error. */
+  void take(int (&out)[4]) {
+    for (int i = 0; i < 4; ++i) out[i] = host_[i];
+    if (out[0] != 0) clear();
+  }
+
+ private:
+  void clear() {
+    for (int i = 0; i < 4; ++i) host_[i] = 0;
+  }
+  volatile int* host_ = nullptr;
+  int* dev_ = nullptr;
+  bool failed_ = false;
+};
+
 /** Four words read back from the device through pinned host memory (pageable if that fails). */
 class PinnedWords {
  public:
@@ -629,10 +644,11 @@ static void throw_device_error(const int* err, long long vocab) {
   }
 }
 
-static std::size_t beam_smem_bytes(const BeamStepArgs& a, bool lists) {
+static std::size_t beam_smem_bytes(const BeamStepArgs& a, bool lists, bool jacobi) {
   const std::size_t B = a.beams, G = a.groups, gs = a.beams / a.groups;
   return 2 * B * sizeof(float) + (4 * B + 1) * sizeof(int) + 2 * gs * (sizeof(float) + 4 * sizeof(int)) +
          (lists ? G * kListLen * (2 * sizeof(float) + 3 * sizeof(int)) + 3 * G * sizeof(int) : 0) +
+         (jacobi ? 16 + 2 * B * sizeof(int) : 0) +
          (a.vocab <= kCountTable ? std::size_t(a.vocab) * sizeof(unsigned short) : 0);
 }
 
@@ -667,7 +683,7 @@ static BeamLaunch beam_launch(const BeamStepArgs& a) {
   if (const char* env = std::getenv("SEMID_CUDA_BEAM_BLOCK")) l.threads = std::atoi(env) == 512 ? 512 : 256;
   if (const char* env = std::getenv("SEMID_CUDA_BEAM_MIN_BLOCKS")) l.min_blocks = std::atoi(env);
   // The 512-thread block's larger scratch must leave room for the per-query arrays.
-  if (l.threads == 512 && beam_smem_bytes(a, false) + scratch_bytes(512) + 64 > 48 * 1024) l.threads = 256;
+  if (l.threads == 512 && beam_smem_bytes(a, false, false) + scratch_bytes(512) + 64 > 48 * 1024) l.threads = 256;
   if (l.threads == 512 && l.min_blocks != 2) l.min_blocks = 1;                         // built: 512 x {1, 2}
   if (l.threads == 256 && l.min_blocks != 3 && l.min_blocks != 4) l.min_blocks = 1;    // 256 x {1, 3, 4}
   return l;
@@ -678,7 +694,25 @@ static bool beam_lists_fit(const BeamStepArgs& a, const BeamLaunch& l) {
   if (env && env[0] == '0') return false;
   const i64 gs = a.beams / a.groups;
   return 2 * gs <= kListLen && gs * a.vocab < INT_MAX &&
-         beam_smem_bytes(a, true) + scratch_bytes(l.threads) + 64 <= 48 * 1024;
+         beam_smem_bytes(a, true, false) + scratch_bytes(l.threads) + 64 <= 48 * 1024;
+}
+
+/**
+ * Whether the groups are settled by the Jacobi pass (beam_jacobi.cuh) before the sequential
+ * pass: with lists, 2 to 64 groups, up to 256 beams, rows per beam (a search's first step shares
+ * one row: every group competes for the same tokens and the pass would hand over at once), the
+ * 512-thread launch (a query an SM, where one query's latency sets the time; with 4 queries an SM
+ * the pass's extra instructions cost more than its parallelism gains), the shared memory allows.
+ * SEMID_CUDA_BEAM_JACOBI=0 turns it off, =2 forces it on shared rows and 256-thread launches too
+ * (A/B and parity switches; every setting selects the same beams).
+ */
+static bool beam_jacobi_fits(const BeamStepArgs& a, const BeamLaunch& l, bool lists) {
+  const char* env = std::getenv("SEMID_CUDA_BEAM_JACOBI");
+  const int mode = env ? std::atoi(env) : 1;
+  if (!lists || mode == 0) return false;
+  if (a.groups < 2 || a.groups > kJacobiMaxGroups || a.beams > kJacobiMaxBeams) return false;
+  if (mode != 2 && (a.input_beams == 1 || l.threads < 512)) return false;
+  return beam_smem_bytes(a, true, true) + scratch_bytes(l.threads) + 64 <= 48 * 1024;
 }
 
 }  // namespace cuda
@@ -688,10 +722,12 @@ void beam_step_cuda_device(const TrieView& trie, const BeamStepArgs& a, const Ca
   cuda::use_device();
   cancel.check();
   // The error words stay zero between successful steps: cleared only after an error (or a
-  // max-children count) left something there. Read back through pinned memory.
+  // max-children count) left something there. The step's errors reach the host through a mapped
+  // mirror (no copy back); the count and the fallback are read back through pinned memory.
   thread_local cuda::DeviceBuffer<int> err;
   thread_local bool err_dirty = true;
   thread_local cuda::PinnedWords err_host;
+  thread_local cuda::ErrorMirror err_mirror;
   thread_local cuda::DeviceBuffer<float> lp_buf;
   thread_local cuda::DeviceBuffer<int> token_buf;
   if (err.size() < 4) { err.resize(4); err_dirty = true; }
@@ -703,6 +739,8 @@ void beam_step_cuda_device(const TrieView& trie, const BeamStepArgs& a, const Ca
   };
   i64 max_children = trie.max_children;
   int host_err[4];
+  int* mirror = nullptr;  // the step's mapped error words, when it has them
+  bool counted = false;   // the max-children count left a word set
   if (max_children <= 0 && trie.nodes > 0) {
     // Unknown: count it (and check every token) first. Otherwise the step checks the tokens
     // it reads, as the CPU step does.
@@ -712,6 +750,7 @@ void beam_step_cuda_device(const TrieView& trie, const BeamStepArgs& a, const Ca
     read_err(host_err);
     cuda::throw_device_error(host_err, a.vocab);
     max_children = host_err[3];
+    counted = err_dirty;
   }
   if (a.batch > 0) {
     // Candidates per beam: its children and the end token. Not capped at the vocabulary: a trie
@@ -721,12 +760,17 @@ void beam_step_cuda_device(const TrieView& trie, const BeamStepArgs& a, const Ca
     if (lp_buf.size() < need) { lp_buf.resize(need); token_buf.resize(need); }
     const cuda::BeamLaunch launch = cuda::beam_launch(a);
     const bool lists = cuda::beam_lists_fit(a, launch);
-    const std::size_t smem = cuda::beam_smem_bytes(a, lists);
+    const bool jacobi = cuda::beam_jacobi_fits(a, launch, lists);
+    const std::size_t smem = cuda::beam_smem_bytes(a, lists, jacobi);
     static const bool debug = std::getenv("SEMID_DEBUG_BEAM") != nullptr;
     thread_local cuda::DeviceBuffer<long long> stamps;
-    if (debug && stamps.size() < 4) stamps.resize(4);
-    const cuda::BeamKernelArgs args{trie, a, per_query, lp_buf.get(), token_buf.get(), err.get(),
-                                    debug ? stamps.get() : nullptr, lists};
+    if (debug && stamps.size() < 12) stamps.resize(12);
+    if (debug) SEMID_CUDA_CHECK(cudaMemset(stamps.get(), 0, 12 * sizeof(long long)));
+    // SEMID_CUDA_BEAM_COPY_ERRORS=1: copy the error words back after every step (A/B switch).
+    const bool copy_errors = std::getenv("SEMID_CUDA_BEAM_COPY_ERRORS") != nullptr;
+    mirror = copy_errors ? nullptr : err_mirror.device();
+    const cuda::BeamKernelArgs args{trie, a, per_query, lp_buf.get(), token_buf.get(), err.get(), mirror,
+                                    debug ? stamps.get() : nullptr, lists, jacobi};
     const unsigned grid = unsigned(a.batch);
     if (launch.threads == 512 && launch.min_blocks == 2) cuda::beam_step_kernel<512, 2><<<grid, 512, smem>>>(args);
     else if (launch.threads == 512) cuda::beam_step_kernel<512, 1><<<grid, 512, smem>>>(args);
@@ -735,13 +779,24 @@ void beam_step_cuda_device(const TrieView& trie, const BeamStepArgs& a, const Ca
     else cuda::beam_step_kernel<256, 1><<<grid, 256, smem>>>(args);
     SEMID_CUDA_LAUNCH_CHECK();
     if (debug) {
-      long long t[4];
-      stamps.download(t, 4);
-      std::fprintf(stderr, "semid beam step (block 0, cycles): normalisers %lld, candidates + lists %lld, groups %lld\n",
-                   t[1] - t[0], t[2] - t[1], t[3] - t[2]);
+      long long t[12];
+      stamps.download(t, 12);
+      std::fprintf(stderr,
+                   "semid beam step (block 0, cycles): normalisers %lld, candidates + lists %lld, groups %lld "
+                   "(jacobi %d: %lld rounds, sequential from group %lld); warp 1's first list: pass 1 %lld, "
+                   "threshold %lld, pass 2 %lld, ranking %lld (%lld survivors), started %lld after the normalisers\n",
+                   t[1] - t[0], t[2] - t[1], t[3] - t[2], int(jacobi), t[4], t[5], t[7] - t[6], t[8] - t[7],
+                   t[9] - t[8], t[10] - t[9], t[11], t[6] - t[1]);
     }
   }
-  read_err(host_err);  // synchronises
+  if (mirror) {  // every error the step raised is in the mirror: no copy back
+    SEMID_CUDA_CHECK(cudaStreamSynchronize(0));
+    err_mirror.take(host_err);
+    host_err[3] = 0;
+    err_dirty = host_err[0] != 0 || counted;
+  } else {
+    read_err(host_err);  // synchronises
+  }
   cuda::throw_device_error(host_err, a.vocab);
 }
 

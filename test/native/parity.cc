@@ -585,6 +585,8 @@ static void beam_case(const char* backend, i64 batch, i64 beams, i64 groups, int
   if (shared_row) std::snprintf(name + std::strlen(name), sizeof name - std::strlen(name), " shared-row");
   if (const char* lists = std::getenv("SEMID_CUDA_BEAM_LISTS"))
     std::snprintf(name + std::strlen(name), sizeof name - std::strlen(name), " lists=%s", lists);
+  if (const char* jacobi = std::getenv("SEMID_CUDA_BEAM_JACOBI"))
+    std::snprintf(name + std::strlen(name), sizeof name - std::strlen(name), " jacobi=%s", jacobi);
   if (const char* mb = std::getenv("SEMID_CUDA_BEAM_MIN_BLOCKS"))
     std::snprintf(name + std::strlen(name), sizeof name - std::strlen(name), " launch=%sx%s",
                   std::getenv("SEMID_CUDA_BEAM_BLOCK") ? std::getenv("SEMID_CUDA_BEAM_BLOCK") : "auto", mb);
@@ -649,8 +651,20 @@ static void run_beam(const char* backend, std::mt19937& rng) {
     // per-group scan it falls back to): shared rows (heavy penalties, so lists often fall back),
     // inf/NaN beam scores, token offsets, group sizes 16 (the largest a list serves) and 17,
     // vocabularies past the count table (4,096), 1,024 groups (lists do not fit), random shapes.
-    for (const char* lists : {"1", "0"}) {
-      setenv("SEMID_CUDA_BEAM_LISTS", lists, 1);
+    // With lists, the groups settled by the Jacobi pass first (its default: rows per beam; forced:
+    // shared rows too, where it hands over to the sequential pass early) and without it.
+    const char* modes[][2] = {{"1", "1"}, {"1", "2"}, {"1", "0"}, {"0", "0"}};  // lists, jacobi
+    for (const auto& mode : modes) {
+      setenv("SEMID_CUDA_BEAM_LISTS", mode[0], 1);
+      setenv("SEMID_CUDA_BEAM_JACOBI", mode[1], 1);
+      if (mode[0][0] == '1' && mode[1][0] != '0') {
+        // The Jacobi pass's limits: 64 groups (its mask) and 65 (past it), 256 beams, 16 beams a group.
+        beam_case(backend, 16, 128, 64, 2, 300, true, false, rng, 20000);
+        beam_case(backend, 9, 130, 65, 2, 300, true, true, rng, 20000);
+        beam_case(backend, 8, 256, 32, 3, 256, true, false, rng, 20000);
+        beam_case(backend, 8, 256, 16, 2, 512, false, true, rng, 30000);
+        beam_case(backend, 4, 60, 30, 2, 256, true, false, rng, 20000, false, false, 0, true);
+      }
       beam_case(backend, 64, 60, 30, 2, 256, true, false, rng, 20000, false, false, 0, true);
       beam_case(backend, 64, 60, 30, 3, 256, false, true, rng, 20000, false, false, 0, true);
       beam_case(backend, 32, 60, 30, 2, 256, true, false, rng, 20000, false, true);
@@ -669,10 +683,15 @@ static void run_beam(const char* backend, std::mt19937& rng) {
       }
     }
     unsetenv("SEMID_CUDA_BEAM_LISTS");
+    unsetenv("SEMID_CUDA_BEAM_JACOBI");
     // Every build of the kernel (block size x register budget), whatever the batch would pick.
     for (const char* launch : {"256:1", "256:3", "256:4", "512:1", "512:2"}) {
       setenv("SEMID_CUDA_BEAM_BLOCK", std::string(launch).substr(0, 3).c_str(), 1);
       setenv("SEMID_CUDA_BEAM_MIN_BLOCKS", launch + 4, 1);
+      setenv("SEMID_CUDA_BEAM_JACOBI", "2", 1);  // the Jacobi pass in every build too
+      beam_case(backend, 64, 60, 30, 2, 256, true, false, rng, 20000);
+      beam_case(backend, 64, 60, 30, 2, 256, true, false, rng, 20000, false, false, 0, true);
+      unsetenv("SEMID_CUDA_BEAM_JACOBI");
       beam_case(backend, 64, 60, 30, 2, 256, true, false, rng, 20000, false, false, 0, true);
       beam_case(backend, 32, 60, 30, 3, 256, true, true, rng, 20000, false, true);
       beam_case(backend, 16, 32, 2, 2, 300, false, true, rng, 30000);

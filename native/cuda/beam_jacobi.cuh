@@ -1,0 +1,105 @@
+// The Jacobi group pass of the CUDA beam step: every warp settles groups in parallel, where the
+// sequential pass (beam_step.cu, C2) takes them one at a time on one warp.
+//
+// Group g's picks are a function of the tokens groups 0..g-1 took (the diversity penalty). Guess
+// them all (first: nothing taken), then repeat: every unsettled group recomputes its picks from
+// the guesses before it. After a round, let c be the first unsettled group whose takes changed
+// (or whose list could not decide). Every group before c computed what it had before, from
+// inputs that were settled or themselves unchanged, so groups up to c were computed from their
+// true inputs: they are settled, with exactly the sequential pass's result. The settled prefix
+// grows by at least one group a round, and by many where the groups' picks barely interact (a
+// mid-search step over distinct rows: 3 or 4 rounds for 30 groups of random scores). A round
+// skips the groups no earlier group's change reached. Where a settled group's list cannot decide,
+// or progress is slow (a search's first step: every group competes for the same tokens), the
+// sequential pass takes over from the first unsettled group.
+#pragma once
+#include "beam_list_picks.cuh"
+
+namespace semid {
+namespace cuda {
+
+constexpr int kJacobiMaxGroups = 64;   // the changed-groups mask is one 64-bit word
+constexpr int kJacobiMaxBeams = 256;   // a count scans the takes of every earlier group
+constexpr int kJacobiMaxRounds = 8;
+constexpr int kJacobiUndecided = -2;   // a take slot of a group whose list could not decide
+
+/**
+ * The Jacobi pass, by every thread of the block after all lists are built. cur and nxt: [beams]
+ * shared ints, 16-byte aligned, the groups' takes (token per filled beam, -1 past the filled
+ * ones); sync: 4 shared ints. Returns the first group the sequential pass must still run (groups
+ * when every group is settled); cur then holds the settled groups' takes.
+ */
+template <int kWarps>
+__device__ int jacobi_group_pass(const BeamKernelArgs& k, long long b, int gs, long long V, const GroupLists& lists,
+                                 const float* bs, const int* nodes, int* cur, int* nxt, int* sync, int warp, int lane,
+                                 int* rounds_out) {
+  constexpr unsigned kAll = 0xffffffffu;
+  const int G = int(k.a.groups), B = int(k.a.beams);
+  for (int i = threadIdx.x; i < B; i += kWarps * 32) { cur[i] = -1; nxt[i] = -1; }
+  __syncthreads();
+  int front = 0, round = 0;
+  unsigned long long changed = ~0ull;  // groups whose takes changed in the last round
+  while (front < G && round < kJacobiMaxRounds) {
+    for (int g = front + warp; g < G; g += kWarps) {
+      if (round > 0 && !(changed & ((1ull << g) - 1ull))) continue;  // its inputs are as they were
+      const int first = g * gs;
+      auto count_of = [&](int t) {  // takes of t by groups 0..g-1 (cur's other values are negative)
+        int f = 0, h = 0;
+        const int4* c4 = reinterpret_cast<const int4*>(cur);
+#pragma unroll 4
+        for (; h + 4 <= first; h += 4) {
+          const int4 v = c4[h >> 2];
+          f += int(v.x == t) + int(v.y == t) + int(v.z == t) + int(v.w == t);
+        }
+        for (; h < first; ++h) f += int(cur[h] == t);
+        return f;
+      };
+      const ListPicks p = list_group_picks(k, b, g, gs, V, lists, bs, nodes, count_of, lane);
+      if (lane < gs) nxt[first + lane] = p.listed ? -1 : kJacobiUndecided;
+      __syncwarp();
+      if (p.take) nxt[first + p.before] = p.tok;
+      __syncwarp();
+    }
+    __syncthreads();
+    if (warp == 0) {
+      unsigned long long ch = 0;  // groups (>= front) whose takes changed or could not be decided
+      for (int g0 = front; g0 < G; g0 += 32) {
+        const int g = g0 + lane;
+        bool c = false;
+        if (g < G)
+          for (int s = 0; s < gs; ++s) {
+            const int i = g * gs + s;
+            c |= nxt[i] != cur[i] || nxt[i] == kJacobiUndecided;
+          }
+        ch |= (unsigned long long)__ballot_sync(kAll, c) << g0;
+      }
+      for (int i = front * gs + lane; i < G * gs; i += 32) cur[i] = nxt[i];
+      if (lane == 0) {
+        int next = G, stop = 0;
+        if (ch) {
+          const int c = __ffsll((long long)ch) - 1;
+          stop = nxt[c * gs] == kJacobiUndecided;  // settled inputs, yet its list cannot decide
+          next = stop ? c : c + 1;
+        }
+        sync[0] = next;
+        sync[1] = stop;
+        sync[2] = int(unsigned(ch));
+        sync[3] = int(unsigned(ch >> 32));
+      }
+    }
+    __syncthreads();
+    const int next = sync[0];
+    const bool stop = sync[1] != 0;
+    changed = (unsigned long long)unsigned(sync[2]) | ((unsigned long long)unsigned(sync[3]) << 32);
+    ++round;
+    // Slow progress (a group a round): the sequential pass is cheaper from here.
+    const bool slow = round >= 3 && next - front <= 1;
+    front = next;
+    if (stop || slow) break;
+  }
+  *rounds_out = round;
+  return front;
+}
+
+}  // namespace cuda
+}  // namespace semid
