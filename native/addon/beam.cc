@@ -6,7 +6,7 @@
 
 namespace semid::addon {
 
-// beamStep({childStart, childToken, childNode, terminal, scores, logits, inputBeams, nodes,
+// beamStep({childStart, childToken, childNode, terminal, trieKey?, scores, logits, inputBeams, nodes,
 //           beamScores, groupDone?, batch, beams, groups, vocab, penalty, endToken,
 //           nextNodes, nextScores, nextParents, nextTokens, finishedCount, finishedParent,
 //           finishedScore, finishedNode, device, threads, cancel}) -> Promise<void>
@@ -16,6 +16,9 @@ Napi::Value BeamStep(const Napi::CallbackInfo& info) {
   BeamStepArgs a;
   t.nodes = int_field(o, "trieNodes", 0);
   t.edges = int_field(o, "trieEdges", 0);
+  // trieKey: names an immutable trie (IdTrie), so the CUDA step keeps its device copy between steps.
+  const std::int64_t key = int_field(o, "trieKey", 0);
+  t.cache_key = key > 0 ? std::uint64_t(key) : 0;
   a.batch = int_field(o, "batch", 0);
   a.beams = int_field(o, "beams", 0);
   a.groups = int_field(o, "groups", 1);

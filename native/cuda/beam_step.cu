@@ -800,40 +800,4 @@ void beam_step_cuda_device(const TrieView& trie, const BeamStepArgs& a, const Ca
   cuda::throw_device_error(host_err, a.vocab);
 }
 
-void beam_step_cuda(const TrieView& trie, const BeamStepArgs& a, const CancelFlag& cancel) {
-  validate_beam_step(trie, a);
-  cuda::use_device();
-  using cuda::DeviceBuffer;
-  const std::size_t B = a.batch * a.beams, G = a.batch * a.groups, gs = a.beams / a.groups;
-  i64 max_children = 0;
-  for (i64 u = 0; u < trie.nodes; ++u) max_children = std::max<i64>(max_children, trie.child_start[u + 1] - trie.child_start[u]);
-  DeviceBuffer<std::int32_t> cs(trie.nodes + 1), ct(trie.edges), cn(trie.edges), term(trie.nodes);
-  cs.upload(trie.child_start, trie.nodes + 1);
-  ct.upload(trie.child_token, trie.edges);
-  cn.upload(trie.child_node, trie.edges);
-  term.upload(trie.terminal, trie.nodes);
-  TrieView dt{trie.nodes, trie.edges, cs.get(), ct.get(), cn.get(), term.get(), std::max<i64>(max_children, 1)};
-  DeviceBuffer<float> scores(a.batch * a.input_beams * a.vocab), bscore(B), nscore(B), fscore(G * gs);
-  DeviceBuffer<std::int32_t> nodes(B), nnodes(B), npar(B), ntok(B), fcount(G), fpar(G * gs), fnode(G * gs);
-  DeviceBuffer<std::uint8_t> done(a.group_done ? G : 0);
-  scores.upload(a.scores, a.batch * a.input_beams * a.vocab);
-  bscore.upload(a.beam_scores, B);
-  nodes.upload(a.nodes, B);
-  if (a.group_done) done.upload(a.group_done, G);
-  BeamStepArgs d = a;
-  d.scores = scores.get(); d.nodes = nodes.get(); d.beam_scores = bscore.get();
-  d.group_done = a.group_done ? done.get() : nullptr;
-  d.next_nodes = nnodes.get(); d.next_scores = nscore.get(); d.next_parents = npar.get(); d.next_tokens = ntok.get();
-  d.finished_count = fcount.get(); d.finished_parent = fpar.get(); d.finished_score = fscore.get(); d.finished_node = fnode.get();
-  beam_step_cuda_device(dt, d, cancel);
-  nnodes.download(a.next_nodes, B);
-  nscore.download(a.next_scores, B);
-  npar.download(a.next_parents, B);
-  ntok.download(a.next_tokens, B);
-  fcount.download(a.finished_count, G);
-  fpar.download(a.finished_parent, G * gs);
-  fscore.download(a.finished_score, G * gs);
-  fnode.download(a.finished_node, G * gs);
-}
-
 }  // namespace semid

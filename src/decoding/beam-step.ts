@@ -116,6 +116,19 @@ function denseRowsOf(trie: IdTrie, addon: ReturnType<typeof loadAddon>['addon'])
   return rows;
 }
 
+/** A number per trie (its arrays never change), so the CUDA step keeps one device copy of it. */
+const trieKeys = new WeakMap<IdTrie, number>();
+let nextTrieKey = 1;
+
+function trieKeyOf(trie: IdTrie): number {
+  let key = trieKeys.get(trie);
+  if (key === undefined) {
+    key = nextTrieKey++;
+    trieKeys.set(trie, key);
+  }
+  return key;
+}
+
 /**
  * Advance every query's beams by one token.
  *
@@ -144,6 +157,7 @@ export async function beamStep(trie: IdTrie, input: BeamStepInput, options: Beam
     await addon.beamStep({
       trieNodes: trie.nodes, trieEdges: trie.edges, childStart: trie.childStart, childToken: trie.childToken,
       childNode: trie.childNode, terminal: trie.terminal, denseRows: device === 'cpu' ? denseRowsOf(trie, addon) : undefined,
+      trieKey: device === 'cuda' ? trieKeyOf(trie) : undefined,
       ...v, ...out, device, threads, cancel: cancel.flag,
     });
   } catch (err) {

@@ -199,6 +199,8 @@ export interface RawBeamStepArgs {
   terminal: Int32Array;
   /** Optional rows from trieDenseRows: the CPU step reads dense nodes' scores contiguously. */
   denseRows?: Uint32Array;
+  /** Optional number naming this (immutable) trie: the CUDA step keeps its device copy between steps. */
+  trieKey?: number;
   scores: Float32Array;
   logits: boolean;
   inputBeams: number;

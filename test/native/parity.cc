@@ -700,6 +700,47 @@ static void run_beam(const char* backend, std::mt19937& rng) {
     }
     unsetenv("SEMID_CUDA_BEAM_BLOCK");
     unsetenv("SEMID_CUDA_BEAM_MIN_BLOCKS");
+    {  // the host-array step's device trie cache: a keyed trie is copied once and reused; two
+       // tries under two keys alternate; a key whose arrays moved is copied again
+      OwnedTrie t1 = random_trie(20000, 2, 256, rng), t2 = random_trie(5000, 3, 64, rng);
+      for (int round = 0; round < 3; ++round)
+        for (int which = 0; which < 2; ++which) {
+          OwnedTrie& t = which ? t2 : t1;
+          TrieView v = t.view();
+          v.cache_key = 77 + which;
+          const i64 vocab = which ? 64 : 256, batch = 1 + 7 * round;
+          std::vector<float> scores(std::size_t(batch * 60 * vocab));
+          std::uniform_real_distribution<float> u01(0.0f, 1.0f);
+          for (auto& x : scores) x = (u01(rng) * 2 - 1) * 5;
+          std::vector<std::int32_t> nodes(std::size_t(batch * 60));
+          for (auto& n : nodes) {
+            int u;
+            do u = int(rng() % std::size_t(v.nodes));
+            while (v.child_start[u + 1] == v.child_start[u]);
+            n = u;
+          }
+          std::vector<float> bscore(nodes.size(), 0.0f);
+          BeamOut want(batch, 60, 30), got(batch, 60, 30);
+          BeamStepArgs a;
+          a.batch = batch; a.beams = 60; a.groups = 30; a.vocab = vocab; a.input_beams = 60;
+          a.scores = scores.data(); a.logits = true; a.nodes = nodes.data(); a.beam_scores = bscore.data();
+          a.penalty = 0.25f;
+          std::string what;
+          try {
+            setenv("SEMID_SIMD", "scalar", 1);
+            want.bind(a);
+            beam_step_cpu(t.view(), a, 1, CancelFlag{});
+            unsetenv("SEMID_SIMD");
+            got.bind(a);
+            beam_step_cuda(v, a, CancelFlag{});
+          } catch (const std::exception& e) {
+            unsetenv("SEMID_SIMD");
+            what = e.what();
+          }
+          report(what.empty() && want.nodes == got.nodes && want.tokens == got.tokens && want.parents == got.parents,
+                 "beam/cuda device trie cache, round " + std::to_string(round) + " trie " + std::to_string(which), what);
+        }
+    }
     {  // tokens the step reads beyond the vocabulary are an error (the kernel checks what it reads)
       OwnedTrie t = random_trie(20000, 2, 256, rng);
       OneQuery q(t.node[0], 200);  // the node's children hold tokens up to 255

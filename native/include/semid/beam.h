@@ -39,6 +39,12 @@ struct TrieView {
    * Null: every node takes the gather path.
    */
   const std::uint32_t* dense_rows = nullptr;
+  /**
+   * Nonzero: these arrays never change, and the key names them for the life of the process. The
+   * CUDA step from host arrays then keeps a device copy per key (a few tries, least recently used
+   * replaced) instead of copying the trie every step. 0: copied every step.
+   */
+  std::uint64_t cache_key = 0;
 };
 
 /** Children a node needs (at least) for a dense row; distinct dense nodes thus differ in c0 / 32. */
@@ -102,7 +108,11 @@ void validate_beam_step(const TrieView& trie, const BeamStepArgs& args);
 /** CPU backend: threads over the queries. */
 void beam_step_cpu(const TrieView& trie, const BeamStepArgs& args, int threads, const CancelFlag& cancel);
 
-/** CUDA backend with host pointers: copies the trie, inputs and outputs. */
+/**
+ * CUDA backend with host pointers: copies the inputs up and the outputs back (one packed copy
+ * each, through pinned memory; large scores in staged chunks), and the trie unless a copy of it
+ * is kept (trie.cache_key). Steps from several threads take their turn.
+ */
 void beam_step_cuda(const TrieView& trie, const BeamStepArgs& args, const CancelFlag& cancel);
 
 /** CUDA backend with every pointer (trie and args) in device memory; nothing is copied. */
