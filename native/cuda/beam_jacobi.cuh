@@ -55,7 +55,7 @@ __device__ int jacobi_group_pass(const BeamKernelArgs& k, long long b, int gs, l
         return f;
       };
       const ListPicks p = list_group_picks(k, b, g, gs, V, lists, bs, nodes, count_of, lane);
-      if (lane < gs) nxt[first + lane] = p.listed ? -1 : kJacobiUndecided;
+      if (lane < gs) nxt[first + lane] = p.walked ? -1 : kJacobiUndecided;
       __syncwarp();
       if (p.take) nxt[first + p.before] = p.tok;
       __syncwarp();

@@ -8,9 +8,9 @@
 namespace semid {
 namespace cuda {
 
-/** One lane's share of a group's picks from its list. */
+/** One lane's share of a group's walk over its picks. */
 struct ListPicks {
-  bool listed;  // the list decided the group (else nothing was written: the group needs the scan)
+  bool walked;  // the walk ran (list_group_picks: false when the list could not decide; nothing written)
   bool take;    // this lane's pick filled a beam
   int tok;      // the token it took; -1 on lanes that take none
   int before;   // the beam it filled: its position in the group (take only)
@@ -18,13 +18,54 @@ struct ListPicks {
 };
 
 /**
+ * The walk over group g's picks, on the lanes that hold them (pick: this lane holds one, of rank
+ * `rank` < 32 among the group's picks; child: its child node, -1 for the end token; t, j, sc: its
+ * token, beam and score). Rank r is reached while fewer than gs beams are filled, i.e. when fewer
+ * than gs non-end picks rank above it; a reached non-end pick fills the next beam, a reached end
+ * token ranked below gs finishes one. Lane order need not be rank order (masks by rank). Writes
+ * the group's next beams (the unfilled ones empty), finished IDs and finished count.
+ */
+__device__ __forceinline__ ListPicks walk_group_picks(const BeamKernelArgs& k, long long b, int g, int gs,
+                                                      const int* nodes, int lane, bool pick, int rank, int child, int t,
+                                                      int j, float sc) {
+  constexpr unsigned kAll = 0xffffffffu;
+  const BeamStepArgs& a = k.a;
+  const int G = int(a.groups), B = int(a.beams), first = g * gs;
+  const unsigned above = pick ? (1u << rank) - 1u : 0u;
+  const unsigned nonend = __reduce_or_sync(kAll, pick && child >= 0 ? 1u << rank : 0u);
+  const int before = __popc(nonend & above);
+  const bool take = pick && child >= 0 && before < gs;
+  const bool fin = pick && child < 0 && rank < gs && before < gs;
+  const unsigned fin_ranks = __reduce_or_sync(kAll, fin ? 1u << rank : 0u);
+  const int filled = __popc(__ballot_sync(kAll, take));
+  if (fin) {
+    const long long o = (b * G + g) * gs + __popc(fin_ranks & above);
+    a.finished_parent[o] = j;
+    a.finished_score[o] = sc;
+    a.finished_node[o] = nodes[j];
+  }
+  if (take) {
+    const long long o = b * B + first + before;
+    a.next_nodes[o] = child;
+    a.next_scores[o] = sc;
+    a.next_parents[o] = j;
+    a.next_tokens[o] = t;
+  }
+  if (lane == 0) a.finished_count[b * G + g] = __popc(fin_ranks);
+  if (lane >= filled && lane < gs) {
+    const long long o = b * B + first + lane;
+    a.next_nodes[o] = -1; a.next_scores[o] = -INFINITY; a.next_parents[o] = -1; a.next_tokens[o] = -1;
+  }
+  return ListPicks{true, take, take ? t : -1, before, filled};
+}
+
+/**
  * Group g's picks from its list, with `count_of(token)` the number of times earlier groups took
  * the token (called on the lanes holding a list entry). The penalty only lowers scores, so when
  * the list holds every finite candidate, or at least 2 * gs entries whose scores the penalty left
  * as they were, those rank above every candidate outside the list (s <= s0 there) and the group's
- * picks are the list's top 2 * gs with the penalty. Then the walk runs on the lanes holding the
- * picks (masks by rank) and writes the group's next beams, finished IDs and finished count.
- * Otherwise returns listed = false and writes nothing. gs <= 16 (2 * gs fits a warp).
+ * picks are the list's top 2 * gs with the penalty, and walk_group_picks runs on the lanes
+ * holding them. Otherwise returns walked = false and writes nothing. gs <= 16 (2 * gs fits a warp).
  */
 template <class CountOf>
 __device__ __forceinline__ ListPicks list_group_picks(const BeamKernelArgs& k, long long b, int g, int gs, long long V,
@@ -32,7 +73,7 @@ __device__ __forceinline__ ListPicks list_group_picks(const BeamKernelArgs& k, l
                                                       CountOf count_of, int lane) {
   constexpr unsigned kAll = 0xffffffffu;
   const BeamStepArgs& a = k.a;
-  const int G = int(a.groups), B = int(a.beams), first = g * gs;
+  const int first = g * gs;
   ListPicks r{false, false, -1, 0, 0};
   const int n_list = lists.n[g];
   if (n_list < 0) return r;  // more candidates passed the threshold than C1 keeps
@@ -73,43 +114,8 @@ __device__ __forceinline__ ListPicks list_group_picks(const BeamKernelArgs& k, l
   }
   if (lane >= lim) ok = false;
   const int n_picks = min(2 * gs, __popc(__ballot_sync(kAll, ok)));  // ok entries all lie before lim
-  // The walk: rank r is reached while fewer than gs beams are filled, i.e. when fewer than gs
-  // non-end picks rank above it; a reached non-end pick fills the next beam, a reached end token
-  // ranked below gs finishes one. Lane order is not rank order: masks by rank.
   const bool pick = ok && rank < n_picks;
-  const unsigned above = pick ? (1u << rank) - 1u : 0u;
-  const int child = pick ? lists.child[e] : 0;
-  const unsigned nonend = __reduce_or_sync(kAll, pick && child >= 0 ? 1u << rank : 0u);
-  const int before = __popc(nonend & above);
-  const bool take = pick && child >= 0 && before < gs;
-  const bool fin = pick && child < 0 && rank < gs && before < gs;
-  const unsigned fin_ranks = __reduce_or_sync(kAll, fin ? 1u << rank : 0u);
-  const int filled = __popc(__ballot_sync(kAll, take));
-  const int j = first + jl;
-  if (fin) {
-    const long long o = (b * G + g) * gs + __popc(fin_ranks & above);
-    a.finished_parent[o] = j;
-    a.finished_score[o] = sc;
-    a.finished_node[o] = nodes[j];
-  }
-  if (take) {
-    const long long o = b * B + first + before;
-    a.next_nodes[o] = child;
-    a.next_scores[o] = sc;
-    a.next_parents[o] = j;
-    a.next_tokens[o] = t;
-  }
-  if (lane == 0) a.finished_count[b * G + g] = __popc(fin_ranks);
-  if (lane >= filled && lane < gs) {
-    const long long o = b * B + first + lane;
-    a.next_nodes[o] = -1; a.next_scores[o] = -INFINITY; a.next_parents[o] = -1; a.next_tokens[o] = -1;
-  }
-  r.listed = true;
-  r.take = take;
-  r.tok = take ? t : -1;
-  r.before = before;
-  r.filled = filled;
-  return r;
+  return walk_group_picks(k, b, g, gs, nodes, lane, pick, rank, pick ? lists.child[e] : 0, t, first + jl, sc);
 }
 
 }  // namespace cuda

@@ -337,7 +337,7 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
   for (int g = g_start; g < G; ++g) {
     const int first = g * gs;
     int n_picks = 0;
-    bool listed = false;
+    ListPicks walk{false, false, -1, 0, 0};  // this lane's share of the group's walk
     if (k.use_lists) {  // wait for group g's list
       if (lane == 0) {
         const volatile int* state = lists.state + g;
@@ -351,22 +351,9 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
         else for (int c = 0; c < n_chosen; ++c) f += chosen[c] == t;
         return f;
       };
-      const ListPicks p = list_group_picks(k, b, g, gs, V, lists, bs, nodes, count_of, lane);
-      listed = p.listed;
-      if (listed) {
-        // Lanes holding the same token (non-takers hold -1, never a token): the lowest adds all.
-        const unsigned same_tok = __match_any_sync(0xffffffffu, p.tok);
-        if (table) {
-          if (p.take && __ffs(int(same_tok)) - 1 == lane) counts[p.tok] += (unsigned short)__popc(same_tok);
-        } else if (p.take) {
-          chosen[n_chosen + p.before] = p.tok;
-        }
-        n_chosen += p.filled;
-        __syncwarp();
-        continue;
-      }
+      walk = list_group_picks(k, b, g, gs, V, lists, bs, nodes, count_of, lane);
     }
-    if (!listed) {
+    if (!walk.walked) {
       const int lo_slot = offs[first], hi_slot = offs[first + gs];
       const bool done = a.group_done && a.group_done[b * G + g];
       const int range = done ? 0 : hi_slot - lo_slot;
@@ -451,56 +438,20 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
       }
     }
     __syncwarp();
-    if (2 * gs <= 32) {
-      // The walk below, one pick per lane: rank r is reached while fewer than gs beams are
-      // filled, i.e. when fewer than gs non-end picks rank above it; a reached non-end pick fills
-      // the next beam, a reached end token ranked below gs finishes one.
-      constexpr unsigned kAll = 0xffffffffu;
-      const unsigned above = (1u << lane) - 1u;
+    if (!walk.walked && 2 * gs <= 32) {  // the scan's picks, one a lane in rank order
       const bool have = lane < n_picks;
-      const int child = have ? pick_child[lane] : 0;
-      const unsigned nonend = __ballot_sync(kAll, have && child >= 0);
-      const int before = __popc(nonend & above);
-      const bool take = have && child >= 0 && before < gs;
-      const bool fin = have && child < 0 && lane < gs && before < gs;
-      const unsigned fin_mask = __ballot_sync(kAll, fin), take_mask = __ballot_sync(kAll, take);
-      const int filled = __popc(take_mask);
-      if (fin) {
-        const int j = pick_j[lane];
-        const long long o = (b * G + g) * gs + __popc(fin_mask & above);
-        a.finished_parent[o] = j;
-        a.finished_score[o] = pick_score[lane];
-        a.finished_node[o] = nodes[j];
-      }
-      const int tok = take ? pick_token[lane] : -1;
-      if (take) {
-        const long long o = b * B + first + before;
-        a.next_nodes[o] = child;
-        a.next_scores[o] = pick_score[lane];
-        a.next_parents[o] = pick_j[lane];
-        a.next_tokens[o] = tok;
-      }
-      // Counts: each chosen token once, by its first taker, adding how many took it.
-      int same = 0;
-      bool first_taker = take;
-      for (int src = 0; src < n_picks; ++src) {
-        const int other = __shfl_sync(kAll, tok, src);
-        if (take && other == tok) {
-          ++same;
-          if (src < lane) first_taker = false;
-        }
-      }
+      walk = walk_group_picks(k, b, g, gs, nodes, lane, have, lane, have ? pick_child[lane] : 0,
+                              have ? pick_token[lane] : 0, have ? pick_j[lane] : 0, have ? pick_score[lane] : 0.0f);
+    }
+    if (walk.walked) {
+      // Counts: lanes holding the same token (non-takers hold -1, never a token): the lowest adds all.
+      const unsigned same_tok = __match_any_sync(0xffffffffu, walk.tok);
       if (table) {
-        if (first_taker) counts[tok] += (unsigned short)same;
-      } else if (take) {
-        chosen[n_chosen + before] = tok;
+        if (walk.take && __ffs(int(same_tok)) - 1 == lane) counts[walk.tok] += (unsigned short)__popc(same_tok);
+      } else if (walk.take) {
+        chosen[n_chosen + walk.before] = walk.tok;
       }
-      if (lane == 0) a.finished_count[b * G + g] = __popc(fin_mask);
-      if (lane >= filled && lane < gs) {
-        const long long o = b * B + first + lane;
-        a.next_nodes[o] = -1; a.next_scores[o] = -INFINITY; a.next_parents[o] = -1; a.next_tokens[o] = -1;
-      }
-      n_chosen += filled;
+      n_chosen += walk.filled;
       __syncwarp();
       continue;
     }
@@ -666,9 +617,11 @@ struct BeamLaunch {
 /**
  * The launch for `batch` queries. While every query gets an SM to itself (up to two per SM),
  * one query's latency sets the time: 512 threads and the compiler's registers. Beyond, more
- * queries in flight pay: 256 threads with 64 registers (4 blocks per SM, a few registers
- * spilled). SEMID_CUDA_BEAM_BLOCK (256 or 512) and SEMID_CUDA_BEAM_MIN_BLOCKS (1, 2, 3 or 4)
- * override (A/B switches; every launch selects the same beams).
+ * queries in flight pay: 512 threads with 64 registers (2 blocks per SM, a few registers
+ * spilled; on an H100 at batch 1,024 it measured 0.328-0.348 ms against 0.341-0.349 for 256
+ * threads x 4 blocks, the choice before the Jacobi pass). SEMID_CUDA_BEAM_BLOCK (256 or 512) and
+ * SEMID_CUDA_BEAM_MIN_BLOCKS (1, 2, 3 or 4) override (A/B switches; every launch selects the
+ * same beams).
  */
 static BeamLaunch beam_launch(const BeamStepArgs& a) {
   const i64 batch = a.batch;
@@ -678,7 +631,7 @@ static BeamLaunch beam_launch(const BeamStepArgs& a) {
     cudaGetLastError();
     sms = 1;
   }
-  if (batch > 2 * i64(sms)) { l.threads = 256; l.min_blocks = 4; }
+  if (batch > 2 * i64(sms)) { l.threads = 512; l.min_blocks = 2; }
   else { l.threads = 512; l.min_blocks = 1; }
   if (const char* env = std::getenv("SEMID_CUDA_BEAM_BLOCK")) l.threads = std::atoi(env) == 512 ? 512 : 256;
   if (const char* env = std::getenv("SEMID_CUDA_BEAM_MIN_BLOCKS")) l.min_blocks = std::atoi(env);
@@ -701,8 +654,9 @@ static bool beam_lists_fit(const BeamStepArgs& a, const BeamLaunch& l) {
  * Whether the groups are settled by the Jacobi pass (beam_jacobi.cuh) before the sequential
  * pass: with lists, 2 to 64 groups, up to 256 beams, rows per beam (a search's first step shares
  * one row: every group competes for the same tokens and the pass would hand over at once), the
- * 512-thread launch (a query an SM, where one query's latency sets the time; with 4 queries an SM
- * the pass's extra instructions cost more than its parallelism gains), the shared memory allows.
+ * 512-thread launches (16 warps share a query's groups; with 256 threads, 4 queries an SM, the
+ * pass's extra instructions cost more than its parallelism gained: 0.329 against 0.317 ms at
+ * batch 1,024 on an H100), the shared memory allows.
  * SEMID_CUDA_BEAM_JACOBI=0 turns it off, =2 forces it on shared rows and 256-thread launches too
  * (A/B and parity switches; every setting selects the same beams).
  */
