@@ -220,11 +220,12 @@ static void bench_beam(bool cuda) {
       const double gstep = median_ms(51, [&] { beam_step_cuda_device(dt, d, CancelFlag{}); });
       std::vector<std::int32_t> gt_lists(B), gt_scan(B);
       cudaMemcpy(gt_lists.data(), d_nt, B * 4, cudaMemcpyDeviceToHost);
-      const char* launches[] = {"256:1", "256:3", "256:4", "512:1", "512:2"};
-      double gstep_blocks[5];
-      for (int v = 0; v < 5; ++v) {  // A/B: each build of the kernel (block threads : min blocks per SM)
-        setenv("SEMID_CUDA_BEAM_BLOCK", std::string(launches[v]).substr(0, 3).c_str(), 1);
-        setenv("SEMID_CUDA_BEAM_MIN_BLOCKS", launches[v] + 4, 1);
+      const char* launches[] = {"256:1", "256:3", "256:4", "512:1", "512:2", "1024:1"};
+      double gstep_blocks[6];
+      for (int v = 0; v < 6; ++v) {  // A/B: each build of the kernel (block threads : min blocks per SM)
+        const std::string spec(launches[v]);
+        setenv("SEMID_CUDA_BEAM_BLOCK", spec.substr(0, spec.find(':')).c_str(), 1);
+        setenv("SEMID_CUDA_BEAM_MIN_BLOCKS", spec.substr(spec.find(':') + 1).c_str(), 1);
         gstep_blocks[v] = median_ms(51, [&] { beam_step_cuda_device(dt, d, CancelFlag{}); });
         unsetenv("SEMID_CUDA_BEAM_BLOCK");
         unsetenv("SEMID_CUDA_BEAM_MIN_BLOCKS");
@@ -261,9 +262,9 @@ static void bench_beam(bool cuda) {
       cudaMemcpy(gt.data(), d_nt, B * 4, cudaMemcpyDeviceToHost);
       beam_step_cpu(tv, a, 0, CancelFlag{});
       const bool same = gt == nt && gt_lists == nt && gt_scan == nt && gt_seq == nt && e2e_tokens == nt && e2e_copy_tokens == nt;
-      std::printf("cuda beam-step L=%d batch=%5lld  step %9.3f ms  read-floor %8.3f ms  ratio %5.2f  end-to-end %8.3f ms (trie copied each step %8.3f ms)  (errors copied back %8.3f ms; lists without jacobi %8.3f ms; group scan alone %8.3f ms; launches 256:1 %.3f 256:3 %.3f 256:4 %.3f 512:1 %.3f 512:2 %.3f)  %s\n",
+      std::printf("cuda beam-step L=%d batch=%5lld  step %9.3f ms  read-floor %8.3f ms  ratio %5.2f  end-to-end %8.3f ms (trie copied each step %8.3f ms)  (errors copied back %8.3f ms; lists without jacobi %8.3f ms; group scan alone %8.3f ms; launches 256:1 %.3f 256:3 %.3f 256:4 %.3f 512:1 %.3f 512:2 %.3f 1024:1 %.3f)  %s\n",
                   levels, (long long)batch, gstep, gfloor, gstep / gfloor, e2e, e2e_copy, gstep_copy, gstep_seq, gstep_scan, gstep_blocks[0], gstep_blocks[1],
-                  gstep_blocks[2], gstep_blocks[3], gstep_blocks[4],
+                  gstep_blocks[2], gstep_blocks[3], gstep_blocks[4], gstep_blocks[5],
                   same ? "parity ok" : "PARITY FAILED");
       for (void* ptr : std::initializer_list<void*>{d_logits, d_bs, d_ns, d_fs, d_out, d_nodes, d_nn, d_np, d_nt, d_fc, d_fp, d_fn, d_cs, d_ct, d_cn, d_term})
         cudaFree(ptr);

@@ -40,7 +40,7 @@ constexpr int kListLen = 32;
 constexpr int kUnrollC1 = 8;  // candidates loaded together per lane in C1's passes
 constexpr int kSurvivorCap = 128;
 constexpr int kSurvivorBytes = kSurvivorCap * 12;  // s0, slot, flat (32-bit) per survivor
-/** Static shared scratch of a kThreads block: C1's survivor buffers or C2's cache, the larger. */
+/** Shared scratch of a kThreads block (the start of its dynamic shared memory): C1's survivor buffers or C2's cache, the larger. */
 __host__ __device__ constexpr int scratch_bytes(int threads) {
   return threads / 32 * kSurvivorBytes > kGroupCache * 12 ? threads / 32 * kSurvivorBytes : kGroupCache * 12;
 }

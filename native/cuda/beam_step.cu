@@ -37,7 +37,7 @@
 namespace semid {
 namespace cuda {
 
-// Dynamic shared memory: lse[beams] floats, c0[beams], offs[beams + 1], chosen[beams], nc[beams],
+// Dynamic shared memory after the scratch: lse[beams] floats, c0[beams], offs[beams + 1], chosen[beams], nc[beams],
 // bs[beams], pick_score/slot/child/token/j[2 gs], with lists their fields [groups * kListLen] and
 // n/full[groups], then counts[vocab] (16-bit, when vocab <= kCountTable).
 // kMinBlocks: blocks per SM the register budget must allow (1: the compiler's choice, about 120
@@ -52,7 +52,11 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
   const int B = int(a.beams), G = int(a.groups), gs = B / G;
   const long long V = a.vocab;
   const bool table = V <= kCountTable;
-  extern __shared__ unsigned char smem[];
+  // Dynamic shared memory: C1's per-warp survivor buffers or C2's cache of one group's scores
+  // (never at once, scratch_bytes), then the per-query arrays.
+  extern __shared__ __align__(16) unsigned char smem_all[];
+  unsigned char* scratch_smem = smem_all;
+  unsigned char* smem = smem_all + scratch_bytes(kBeamThreads);
   float* lse = reinterpret_cast<float*>(smem);
   int* c0s = reinterpret_cast<int*>(lse + B);
   int* offs = c0s + B;
@@ -87,8 +91,6 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
   __shared__ int bad_query;
   __shared__ int next_group;  // C1: the next group a builder warp takes
   __shared__ int jac_sync[4];  // the Jacobi pass's round results
-  // C1's per-warp survivor buffers, then C2's cache of one group's scores (never at once).
-  __shared__ __align__(16) unsigned char scratch_smem[scratch_bytes(kBeamThreads)];
 
   const float* rows = a.scores + b * a.input_beams * V;
   const int* nodes = a.nodes + b * B;
@@ -608,6 +610,12 @@ static std::size_t beam_smem_bytes(const BeamStepArgs& a, bool lists, bool jacob
  * block's shared memory stays within the default 48 KiB, and SEMID_CUDA_BEAM_LISTS is not 0
  * (an A/B and parity switch; both ways select the same beams).
  */
+/**
+ * Shared memory a launch of `threads` may use (scratch and per-query arrays): the default 48 KiB
+ * up to 512 threads; 1,024 threads (one block an SM) opt in to 160 KiB.
+ */
+static std::size_t beam_smem_limit(int threads) { return std::size_t(threads == 1024 ? 160 : 48) * 1024; }
+
 /** A launch of the step kernel: threads per block (a query) and the blocks per SM its register budget allows. */
 struct BeamLaunch {
   int threads = 256;
@@ -615,11 +623,13 @@ struct BeamLaunch {
 };
 
 /**
- * The launch for `batch` queries. While every query gets an SM to itself (up to two per SM),
- * one query's latency sets the time: 512 threads and the compiler's registers. Beyond, more
+ * The launch for `batch` queries. While every query gets an SM to itself, one query's latency
+ * sets the time: 1,024 threads (64 registers, a few spilled; 32 warps build the groups' lists in
+ * one round where 16 took two); up to two queries an SM, 512 threads and the compiler's
+ * registers. Beyond, more
  * queries in flight pay: 512 threads with 64 registers (2 blocks per SM, a few registers
  * spilled; on an H100 at batch 1,024 it measured 0.328-0.348 ms against 0.341-0.349 for 256
- * threads x 4 blocks, the choice before the Jacobi pass). SEMID_CUDA_BEAM_BLOCK (256 or 512) and
+ * threads x 4 blocks, the choice before the Jacobi pass). SEMID_CUDA_BEAM_BLOCK (256, 512, 1024) and
  * SEMID_CUDA_BEAM_MIN_BLOCKS (1, 2, 3 or 4) override (A/B switches; every launch selects the
  * same beams).
  */
@@ -632,12 +642,18 @@ static BeamLaunch beam_launch(const BeamStepArgs& a) {
     sms = 1;
   }
   if (batch > 2 * i64(sms)) { l.threads = 512; l.min_blocks = 2; }
-  else { l.threads = 512; l.min_blocks = 1; }
-  if (const char* env = std::getenv("SEMID_CUDA_BEAM_BLOCK")) l.threads = std::atoi(env) == 512 ? 512 : 256;
+  else if (batch > i64(sms)) { l.threads = 512; l.min_blocks = 1; }
+  else { l.threads = 1024; l.min_blocks = 1; }
+  if (const char* env = std::getenv("SEMID_CUDA_BEAM_BLOCK")) {
+    const int t = std::atoi(env);
+    l.threads = t == 1024 || t == 512 ? t : 256;
+  }
   if (const char* env = std::getenv("SEMID_CUDA_BEAM_MIN_BLOCKS")) l.min_blocks = std::atoi(env);
-  // The 512-thread block's larger scratch must leave room for the per-query arrays.
-  if (l.threads == 512 && beam_smem_bytes(a, false, false) + scratch_bytes(512) + 64 > 48 * 1024) l.threads = 256;
-  if (l.threads == 512 && l.min_blocks != 2) l.min_blocks = 1;                         // built: 512 x {1, 2}
+  // A larger block's larger scratch must leave room for the per-query arrays.
+  if (l.threads == 1024 && beam_smem_bytes(a, false, false) + scratch_bytes(1024) + 64 > beam_smem_limit(1024)) l.threads = 512;
+  if (l.threads == 512 && beam_smem_bytes(a, false, false) + scratch_bytes(512) + 64 > beam_smem_limit(512)) l.threads = 256;
+  if (l.threads == 1024) l.min_blocks = 1;                                             // built: 1024 x 1
+  if (l.threads == 512 && l.min_blocks != 2) l.min_blocks = 1;                         // 512 x {1, 2}
   if (l.threads == 256 && l.min_blocks != 3 && l.min_blocks != 4) l.min_blocks = 1;    // 256 x {1, 3, 4}
   return l;
 }
@@ -647,7 +663,7 @@ static bool beam_lists_fit(const BeamStepArgs& a, const BeamLaunch& l) {
   if (env && env[0] == '0') return false;
   const i64 gs = a.beams / a.groups;
   return 2 * gs <= kListLen && gs * a.vocab < INT_MAX &&
-         beam_smem_bytes(a, true, false) + scratch_bytes(l.threads) + 64 <= 48 * 1024;
+         beam_smem_bytes(a, true, false) + scratch_bytes(l.threads) + 64 <= beam_smem_limit(l.threads);
 }
 
 /**
@@ -666,7 +682,25 @@ static bool beam_jacobi_fits(const BeamStepArgs& a, const BeamLaunch& l, bool li
   if (!lists || mode == 0) return false;
   if (a.groups < 2 || a.groups > kJacobiMaxGroups || a.beams > kJacobiMaxBeams) return false;
   if (mode != 2 && (a.input_beams == 1 || l.threads < 512)) return false;
-  return beam_smem_bytes(a, true, true) + scratch_bytes(l.threads) + 64 <= 48 * 1024;
+  return beam_smem_bytes(a, true, true) + scratch_bytes(l.threads) + 64 <= beam_smem_limit(l.threads);
+}
+
+/** Launches one build of the kernel, opting it in to more than 48 KiB of shared memory first where it needs it. */
+template <int kThreads, int kMinBlocks>
+static void launch_beam_kernel(unsigned grid, std::size_t smem, const BeamKernelArgs& args) {
+  if (smem > 48 * 1024) {
+    thread_local int opted_device = -1;  // per build of the kernel: the attribute holds per device
+    thread_local std::size_t opted_bytes = 0;
+    int dev = 0;
+    SEMID_CUDA_CHECK(cudaGetDevice(&dev));
+    if (dev != opted_device || smem > opted_bytes) {
+      SEMID_CUDA_CHECK(cudaFuncSetAttribute(beam_step_kernel<kThreads, kMinBlocks>,
+                                            cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
+      opted_device = dev;
+      opted_bytes = smem;
+    }
+  }
+  beam_step_kernel<kThreads, kMinBlocks><<<grid, kThreads, smem>>>(args);
 }
 
 }  // namespace cuda
@@ -715,7 +749,7 @@ void beam_step_cuda_device(const TrieView& trie, const BeamStepArgs& a, const Ca
     const cuda::BeamLaunch launch = cuda::beam_launch(a);
     const bool lists = cuda::beam_lists_fit(a, launch);
     const bool jacobi = cuda::beam_jacobi_fits(a, launch, lists);
-    const std::size_t smem = cuda::beam_smem_bytes(a, lists, jacobi);
+    const std::size_t smem = cuda::scratch_bytes(launch.threads) + cuda::beam_smem_bytes(a, lists, jacobi);
     static const bool debug = std::getenv("SEMID_DEBUG_BEAM") != nullptr;
     thread_local cuda::DeviceBuffer<long long> stamps;
     if (debug && stamps.size() < 12) stamps.resize(12);
@@ -726,11 +760,12 @@ void beam_step_cuda_device(const TrieView& trie, const BeamStepArgs& a, const Ca
     const cuda::BeamKernelArgs args{trie, a, per_query, lp_buf.get(), token_buf.get(), err.get(), mirror,
                                     debug ? stamps.get() : nullptr, lists, jacobi};
     const unsigned grid = unsigned(a.batch);
-    if (launch.threads == 512 && launch.min_blocks == 2) cuda::beam_step_kernel<512, 2><<<grid, 512, smem>>>(args);
-    else if (launch.threads == 512) cuda::beam_step_kernel<512, 1><<<grid, 512, smem>>>(args);
-    else if (launch.min_blocks == 4) cuda::beam_step_kernel<256, 4><<<grid, 256, smem>>>(args);
-    else if (launch.min_blocks == 3) cuda::beam_step_kernel<256, 3><<<grid, 256, smem>>>(args);
-    else cuda::beam_step_kernel<256, 1><<<grid, 256, smem>>>(args);
+    if (launch.threads == 1024) cuda::launch_beam_kernel<1024, 1>(grid, smem, args);
+    else if (launch.threads == 512 && launch.min_blocks == 2) cuda::launch_beam_kernel<512, 2>(grid, smem, args);
+    else if (launch.threads == 512) cuda::launch_beam_kernel<512, 1>(grid, smem, args);
+    else if (launch.min_blocks == 4) cuda::launch_beam_kernel<256, 4>(grid, smem, args);
+    else if (launch.min_blocks == 3) cuda::launch_beam_kernel<256, 3>(grid, smem, args);
+    else cuda::launch_beam_kernel<256, 1>(grid, smem, args);
     SEMID_CUDA_LAUNCH_CHECK();
     if (debug) {
       long long t[12];

@@ -685,9 +685,10 @@ static void run_beam(const char* backend, std::mt19937& rng) {
     unsetenv("SEMID_CUDA_BEAM_LISTS");
     unsetenv("SEMID_CUDA_BEAM_JACOBI");
     // Every build of the kernel (block size x register budget), whatever the batch would pick.
-    for (const char* launch : {"256:1", "256:3", "256:4", "512:1", "512:2"}) {
-      setenv("SEMID_CUDA_BEAM_BLOCK", std::string(launch).substr(0, 3).c_str(), 1);
-      setenv("SEMID_CUDA_BEAM_MIN_BLOCKS", launch + 4, 1);
+    for (const char* launch : {"256:1", "256:3", "256:4", "512:1", "512:2", "1024:1"}) {
+      const std::string spec(launch);
+      setenv("SEMID_CUDA_BEAM_BLOCK", spec.substr(0, spec.find(':')).c_str(), 1);
+      setenv("SEMID_CUDA_BEAM_MIN_BLOCKS", spec.substr(spec.find(':') + 1).c_str(), 1);
       setenv("SEMID_CUDA_BEAM_JACOBI", "2", 1);  // the Jacobi pass in every build too
       beam_case(backend, 64, 60, 30, 2, 256, true, false, rng, 20000);
       beam_case(backend, 64, 60, 30, 2, 256, true, false, rng, 20000, false, false, 0, true);
