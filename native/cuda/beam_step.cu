@@ -1,12 +1,12 @@
 // Trie-constrained diverse beam search step on the GPU (semantics in semid/beam.h), one block per
-// query (256 or 512 threads, see beam_launch) in three phases:
+// query (256, 512 or 1,024 threads, see beam_launch) in three phases:
 //   A. all warps: the log-normaliser of each row an active beam reads (a warp per two rows, the
 //      row in registers up to 256 scores), and each beam's candidate count (children, plus the
 //      end token where an ID ends);
 //   B. every candidate's log-probability and token, written once to a scratch area (candidates of
 //      one group are contiguous, since a group's beams are). With lists (group size <= 16, the
 //      shared memory allows: beam_lists_fit), warps 1.. take the groups in order and, per group,
-//      also build C1's list: the group's top 32 candidates by the unpenalised score s0 = lp +
+//      also build C1's list (beam_lists.cuh): the group's top 32 candidates by the unpenalised score s0 = lp +
 //      beam score, from a threshold (the 32nd best of the lanes' best two) and the candidates
 //      not worse than it, ranked by counting. Without, all threads share the candidates.
 //   C. warp 0, group by group (with lists, right behind the builders: a per-group ready flag, no
@@ -15,7 +15,9 @@
 //      scores the penalty left unchanged, the group's picks are the list's top 2 * group_size
 //      with the penalty; otherwise (or without lists) the successive maxima of all the group's
 //      candidates in the (score desc, flat index asc) order. Then the picks are walked exactly
-//      as the CPU does.
+//      as the CPU does (beam_list_picks.cuh). With the Jacobi pass (beam_jacobi.cuh: rows per
+//      beam, up to 64 groups), every warp builds lists, then every warp settles groups in
+//      parallel rounds, and warp 0 runs C2 only from the first group those rounds left.
 // Scores use float32 operations without contraction (__fsub_rn, __fmul_rn, __fadd_rn), so CPU
 // and GPU agree bit for bit on log-prob inputs.
 #include <algorithm>
@@ -670,7 +672,7 @@ static bool beam_lists_fit(const BeamStepArgs& a, const BeamLaunch& l) {
  * Whether the groups are settled by the Jacobi pass (beam_jacobi.cuh) before the sequential
  * pass: with lists, 2 to 64 groups, up to 256 beams, rows per beam (a search's first step shares
  * one row: every group competes for the same tokens and the pass would hand over at once), the
- * 512-thread launches (16 warps share a query's groups; with 256 threads, 4 queries an SM, the
+ * 512- and 1,024-thread launches (16 or 32 warps share a query's groups; with 256 threads, 4 queries an SM, the
  * pass's extra instructions cost more than its parallelism gained: 0.329 against 0.317 ms at
  * batch 1,024 on an H100), the shared memory allows.
  * SEMID_CUDA_BEAM_JACOBI=0 turns it off, =2 forces it on shared rows and 256-thread launches too
