@@ -608,20 +608,20 @@ static std::size_t beam_smem_bytes(const BeamStepArgs& a, bool lists, bool jacob
 }
 
 /**
- * Whether C1's per-group lists are used: a group's 2 * gs picks fit a list (gs <= 16), the
- * block's shared memory stays within the default 48 KiB, and SEMID_CUDA_BEAM_LISTS is not 0
- * (an A/B and parity switch; both ways select the same beams).
- */
-/**
  * Shared memory a launch of `threads` may use (scratch and per-query arrays): the default 48 KiB
- * up to 512 threads; 1,024 threads (one block an SM) opt in to 160 KiB.
+ * up to 512 threads; 1,024 threads (one block an SM) opt in to up to 160 KiB, as far as the
+ * device allows a block (`optin_bytes`: 227 KiB on an H100, 64 KiB on a T4).
  */
-static std::size_t beam_smem_limit(int threads) { return std::size_t(threads == 1024 ? 160 : 48) * 1024; }
+static std::size_t beam_smem_limit(int threads, int optin_bytes) {
+  const std::size_t base = 48 * 1024;
+  return threads == 1024 ? std::max(base, std::min<std::size_t>(160 * 1024, std::size_t(std::max(optin_bytes, 0)))) : base;
+}
 
 /** A launch of the step kernel: threads per block (a query) and the blocks per SM its register budget allows. */
 struct BeamLaunch {
   int threads = 256;
   int min_blocks = 1;
+  std::size_t smem_limit = 48 * 1024;  // shared memory the launch may use (beam_smem_limit)
 };
 
 /**
@@ -643,6 +643,11 @@ static BeamLaunch beam_launch(const BeamStepArgs& a) {
     cudaGetLastError();
     sms = 1;
   }
+  int optin = 0;
+  if (cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess) {
+    cudaGetLastError();
+    optin = 0;
+  }
   if (batch > 2 * i64(sms)) { l.threads = 512; l.min_blocks = 2; }
   else if (batch > i64(sms)) { l.threads = 512; l.min_blocks = 1; }
   else { l.threads = 1024; l.min_blocks = 1; }
@@ -651,21 +656,31 @@ static BeamLaunch beam_launch(const BeamStepArgs& a) {
     l.threads = t == 1024 || t == 512 ? t : 256;
   }
   if (const char* env = std::getenv("SEMID_CUDA_BEAM_MIN_BLOCKS")) l.min_blocks = std::atoi(env);
-  // A larger block's larger scratch must leave room for the per-query arrays.
-  if (l.threads == 1024 && beam_smem_bytes(a, false, false) + scratch_bytes(1024) + 64 > beam_smem_limit(1024)) l.threads = 512;
-  if (l.threads == 512 && beam_smem_bytes(a, false, false) + scratch_bytes(512) + 64 > beam_smem_limit(512)) l.threads = 256;
+  // A larger block's larger scratch must leave room for the per-query arrays (for 1,024 threads,
+  // with the lists and the Jacobi pass where groups are small enough for lists: else 512 threads
+  // with lists serve better).
+  const bool listable = 2 * (a.beams / a.groups) <= kListLen;
+  if (l.threads == 1024 && beam_smem_bytes(a, listable, listable) + scratch_bytes(1024) + 64 > beam_smem_limit(1024, optin))
+    l.threads = 512;
+  if (l.threads == 512 && beam_smem_bytes(a, false, false) + scratch_bytes(512) + 64 > beam_smem_limit(512, optin)) l.threads = 256;
+  l.smem_limit = beam_smem_limit(l.threads, optin);
   if (l.threads == 1024) l.min_blocks = 1;                                             // built: 1024 x 1
   if (l.threads == 512 && l.min_blocks != 2) l.min_blocks = 1;                         // 512 x {1, 2}
   if (l.threads == 256 && l.min_blocks != 3 && l.min_blocks != 4) l.min_blocks = 1;    // 256 x {1, 3, 4}
   return l;
 }
 
+/**
+ * Whether C1's per-group lists are used: a group's 2 * gs picks fit a list (gs <= 16), the
+ * block's shared memory stays within the launch's limit, and SEMID_CUDA_BEAM_LISTS is not 0
+ * (an A/B and parity switch; both ways select the same beams).
+ */
 static bool beam_lists_fit(const BeamStepArgs& a, const BeamLaunch& l) {
   const char* env = std::getenv("SEMID_CUDA_BEAM_LISTS");
   if (env && env[0] == '0') return false;
   const i64 gs = a.beams / a.groups;
   return 2 * gs <= kListLen && gs * a.vocab < INT_MAX &&
-         beam_smem_bytes(a, true, false) + scratch_bytes(l.threads) + 64 <= beam_smem_limit(l.threads);
+         beam_smem_bytes(a, true, false) + scratch_bytes(l.threads) + 64 <= l.smem_limit;
 }
 
 /**
@@ -684,7 +699,7 @@ static bool beam_jacobi_fits(const BeamStepArgs& a, const BeamLaunch& l, bool li
   if (!lists || mode == 0) return false;
   if (a.groups < 2 || a.groups > kJacobiMaxGroups || a.beams > kJacobiMaxBeams) return false;
   if (mode != 2 && (a.input_beams == 1 || l.threads < 512)) return false;
-  return beam_smem_bytes(a, true, true) + scratch_bytes(l.threads) + 64 <= beam_smem_limit(l.threads);
+  return beam_smem_bytes(a, true, true) + scratch_bytes(l.threads) + 64 <= l.smem_limit;
 }
 
 /** Launches one build of the kernel, opting it in to more than 48 KiB of shared memory first where it needs it. */
