@@ -58,7 +58,11 @@ export interface BeamStepOutput {
 export interface BeamStepOptions {
   /** 'native' (default) or 'reference' (the plain TypeScript oracle). */
   backend?: 'native' | 'reference';
-  /** 'auto' (default: the CPU; CUDA only when asked, the copies rarely pay for one step), 'cpu', 'cuda'. */
+  /**
+   * 'auto' (default: the CPU; CUDA only when asked, the copies rarely pay for one step), 'cpu',
+   * 'cuda'. With 'cuda' each step copies its scores up and its results back; the trie is copied
+   * once per IdTrie and kept on the device (a few tries, the least recently used replaced).
+   */
   device?: Device;
   threads?: number;
   signal?: AbortSignal;
