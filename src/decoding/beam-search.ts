@@ -92,15 +92,18 @@ class GroupHypotheses {
   readonly list: Hyp[] = [];
   worst = 1e9;
   constructor(private readonly size: number, private readonly lengthPenalty: number, private readonly early: boolean) {}
-  add(sum: number, len: number, node: number, tokens: number[], order: number): void {
+  /** Adds a finished ID (its tokens read from `tokens` [rows x width], row `row`) when it can rank. */
+  add(sum: number, len: number, node: number, tokens: Int32Array, width: number, row: number, order: number): void {
     const score = sum / len ** this.lengthPenalty;
     if (this.list.length < this.size || score > this.worst) {
-      this.list.push({ score, node, tokens, order });
+      this.list.push({ score, node, tokens: rowTokens(tokens, width, row), order });
       if (this.list.length > this.size) {
         let wi = 0;
         for (let i = 1; i < this.list.length; ++i) if (this.list[i].score < this.list[wi].score) wi = i;
         this.list.splice(wi, 1);
-        this.worst = Math.min(...this.list.map((h) => h.score));
+        let worst = Infinity;
+        for (const h of this.list) worst = Math.min(worst, h.score);
+        this.worst = worst;
       } else {
         this.worst = Math.min(score, this.worst);
       }
@@ -190,7 +193,7 @@ export async function constrainedBeamSearch(options: BeamSearchOptions): Promise
           const idx = fg * gs + f, parent = next.finishedParent[idx];
           const sc = next.finishedScore[idx];
           best = Math.max(best, sc);
-          hyps[fg].add(sc, step + 1, next.finishedNode[idx], rowTokens(tokens, step, q * beams + parent, step === 0), order++);
+          hyps[fg].add(sc, step + 1, next.finishedNode[idx], tokens, step === 0 ? 0 : step, q * beams + parent, order++);
         }
         for (let jl = 0; jl < gs; ++jl) best = Math.max(best, next.nextScores[q * beams + g * gs + jl]);
         if (best > -Infinity && hyps[fg].isDone(best, step + 1)) done[fg] = 1;
@@ -207,7 +210,7 @@ export async function constrainedBeamSearch(options: BeamSearchOptions): Promise
         if (p < 0) { nextParents[r] = step === 0 ? q : q * beams; continue; }
         const prevRow = step === 0 ? q : q * beams + p;
         nextParents[r] = prevRow;
-        if (step > 0) nextTokens.set(tokens.subarray(prevRow * step, prevRow * step + step), r * width);
+        for (let t = 0, from = prevRow * step, to = r * width; t < step; ++t) nextTokens[to + t] = tokens[from + t];
         nextTokens[r * width + step] = next.nextTokens[r];
       }
     }
@@ -225,14 +228,19 @@ export async function constrainedBeamSearch(options: BeamSearchOptions): Promise
       if (done[fg]) continue;
       for (let jl = 0; jl < gs; ++jl) {
         const r = q * beams + g * gs + jl, node = nodes[r];
-        if (node >= 0 && trie.terminal[node] >= 0) hyps[fg].add(scores[r], finalLen, node, rowTokens(tokens, finalLen, r, false), order++);
+        if (node >= 0 && trie.terminal[node] >= 0) hyps[fg].add(scores[r], finalLen, node, tokens, finalLen, r, order++);
       }
     }
   }
   const results: QueryResult[] = [];
   for (let q = 0; q < batch; ++q) {
     const all: Hyp[] = [];
-    for (let g = 0; g < groups; ++g) all.push(...hyps[q * groups + g].list.map((h) => ({ ...h, order: g * 1e9 + h.order })));
+    for (let g = 0; g < groups; ++g) {
+      for (const h of hyps[q * groups + g].list) {
+        h.order += g * 1e9;  // ties: the later group first (the lists are not used again)
+        all.push(h);
+      }
+    }
     all.sort((a, b) => b.score - a.score || b.order - a.order);
     const hypotheses: Hypothesis[] = all.slice(0, numReturn).map((h) => {
       const id = trie.terminal[h.node];
@@ -243,20 +251,42 @@ export async function constrainedBeamSearch(options: BeamSearchOptions): Promise
   return results;
 }
 
-function rowTokens(tokens: Int32Array, width: number, row: number, empty: boolean): number[] {
-  return empty || width === 0 ? [] : Array.from(tokens.subarray(row * width, (row + 1) * width));
+/** Row `row` of tokens [rows x width] as a plain array (none when width is 0). */
+function rowTokens(tokens: Int32Array, width: number, row: number): number[] {
+  const out = new Array<number>(width);
+  for (let t = 0, from = row * width; t < width; ++t) out[t] = tokens[from + t];
+  return out;
 }
 
 /** Expand ranked hypotheses into ranked items, each ID once. */
 export function rankItems(hypotheses: Hypothesis[]): QueryResult {
-  const seen = new Set<number>();
-  const items: number[] = [], itemScores: number[] = [];
-  for (const h of hypotheses) {
-    if (seen.has(h.id)) continue;
-    seen.add(h.id);
-    for (const it of h.items) { items.push(it); itemScores.push(h.score); }
+  // The first hypothesis of each ID (a scan for short lists, a Set beyond), then the items sized
+  // and filled in one pass: this runs once per query, 1,024 times a batch.
+  const n = hypotheses.length;
+  const firsts: Hypothesis[] = [];
+  const seen = n > 64 ? new Set<number>() : undefined;
+  let total = 0;
+  for (let i = 0; i < n; ++i) {
+    const h = hypotheses[i];
+    let dup = false;
+    if (seen) {
+      dup = seen.has(h.id);
+      seen.add(h.id);
+    } else {
+      for (let j = 0; j < firsts.length && !dup; ++j) dup = firsts[j].id === h.id;
+    }
+    if (dup) continue;
+    firsts.push(h);
+    total += h.items.length;
   }
-  return { hypotheses, items: Int32Array.from(items), itemScores: Float32Array.from(itemScores) };
+  const items = new Int32Array(total), itemScores = new Float32Array(total);
+  let k = 0;
+  for (const h of firsts) {
+    items.set(h.items, k);
+    itemScores.fill(h.score, k, k + h.items.length);
+    k += h.items.length;
+  }
+  return { hypotheses, items, itemScores };
 }
 
 export function rootsFor(trie: IdTrie, batch: number, namespace: string | string[] | undefined): Int32Array {
