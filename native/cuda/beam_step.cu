@@ -39,6 +39,22 @@
 namespace semid {
 namespace cuda {
 
+// A row's normaliser, by one warp: the lanes' maxima and not-finite flags combined (every lane
+// gets the row's), the lanes' sums of exp(x - max) combined, and the log-sum-exp in double.
+__device__ __forceinline__ void warp_max_any(float& m, bool& bad) {
+  for (int o = 16; o; o >>= 1) {
+    m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+    bad |= __shfl_xor_sync(0xffffffffu, int(bad), o) != 0;
+  }
+}
+__device__ __forceinline__ float warp_sum(float s) {
+  for (int o = 16; o; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+  return s;
+}
+__device__ __forceinline__ float row_lse(float m, float s) {
+  return m == -INFINITY ? -INFINITY : float(double(m) + log(double(s)));
+}
+
 // Dynamic shared memory after the scratch: lse[beams] floats, c0[beams], offs[beams + 1], chosen[beams], nc[beams],
 // bs[beams], pick_score/slot/child/token/j[2 gs], with lists their fields [groups * kListLen] and
 // n/full[groups], then counts[vocab] (16-bit, when vocab <= kCountTable).
@@ -138,10 +154,7 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
             bad |= !(v[h][q] < INFINITY);
             m = fmaxf(m, v[h][q]);
           }
-        for (int o = 16; o; o >>= 1) {
-          m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
-          bad |= __shfl_xor_sync(0xffffffffu, int(bad), o) != 0;
-        }
+        warp_max_any(m, bad);
         if (bad) {
           if (lane == 0) { raise(k, kErrNotFinite, b, r); bad_query = 1; }
           continue;
@@ -151,8 +164,8 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
 #pragma unroll
           for (int q = 0; q < kRowRegs; ++q)
             if (lane + 32 * q < V) s += expf(v[h][q] - m);
-        for (int o = 16; o; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
-        if (lane == 0) lse[r] = m == -INFINITY ? -INFINITY : float(double(m) + log(double(s)));
+        s = warp_sum(s);  // every lane
+        if (lane == 0) lse[r] = row_lse(m, s);
       }
     }
   } else if (a.logits) {
@@ -166,10 +179,7 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
         bad |= !(v < INFINITY);
         m = fmaxf(m, v);
       }
-      for (int o = 16; o; o >>= 1) {
-        m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
-        bad |= __shfl_xor_sync(0xffffffffu, int(bad), o) != 0;
-      }
+      warp_max_any(m, bad);
       if (bad) {
         if (lane == 0) { raise(k, kErrNotFinite, b, r); bad_query = 1; }
         continue;
@@ -177,8 +187,8 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
       float s = 0;
       if (m != -INFINITY)
         for (long long i = lane; i < V; i += 32) s += expf(row[i] - m);
-      for (int o = 16; o; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
-      if (lane == 0) lse[r] = m == -INFINITY ? -INFINITY : float(double(m) + log(double(s)));
+      s = warp_sum(s);  // every lane
+      if (lane == 0) lse[r] = row_lse(m, s);
     }
   }
   // The last warps take the beams: they have the fewest rows to normalise above.
