@@ -18,6 +18,7 @@ import type { Device } from '../kernels/device.js';
 import { SemidArgumentError, SemidError } from '../kernels/errors.js';
 import { expectBoolean, expectInt, expectNumber, expectOptions, expectSignal, expectThreads } from '../kernels/validate.js';
 import { beamStep } from './beam-step.js';
+import { FinishedHypotheses } from './finished-hypotheses.js';
 import type { IdTrie } from './trie.js';
 
 /** What the model is asked at each step. */
@@ -85,37 +86,6 @@ export interface QueryResult {
   itemScores: Float32Array;
 }
 
-interface Hyp { score: number; node: number; tokens: number[]; order: number }
-
-/** transformers' BeamHypotheses for one (query, group). */
-class GroupHypotheses {
-  readonly list: Hyp[] = [];
-  worst = 1e9;
-  constructor(private readonly size: number, private readonly lengthPenalty: number, private readonly early: boolean) {}
-  /** Adds a finished ID (its tokens read from `tokens` [rows x width], row `row`) when it can rank. */
-  add(sum: number, len: number, node: number, tokens: Int32Array, width: number, row: number, order: number): void {
-    const score = sum / len ** this.lengthPenalty;
-    if (this.list.length < this.size || score > this.worst) {
-      this.list.push({ score, node, tokens: rowTokens(tokens, width, row), order });
-      if (this.list.length > this.size) {
-        let wi = 0;
-        for (let i = 1; i < this.list.length; ++i) if (this.list[i].score < this.list[wi].score) wi = i;
-        this.list.splice(wi, 1);
-        let worst = Infinity;
-        for (const h of this.list) worst = Math.min(worst, h.score);
-        this.worst = worst;
-      } else {
-        this.worst = Math.min(score, this.worst);
-      }
-    }
-  }
-  isDone(bestSum: number, len: number): boolean {
-    if (this.list.length < this.size) return false;
-    if (this.early) return true;
-    return this.worst >= bestSum / len ** this.lengthPenalty;
-  }
-}
-
 /**
  * Decode every query with trie-constrained diverse beam search.
  *
@@ -159,8 +129,7 @@ export async function constrainedBeamSearch(options: BeamSearchOptions): Promise
   }
   let tokens = new Int32Array(0);
   let parents = new Int32Array(batch).fill(-1);
-  const hyps: GroupHypotheses[] = [];
-  for (let i = 0; i < batch * groups; ++i) hyps.push(new GroupHypotheses(gs, lengthPenalty, early));
+  const hyps = new FinishedHypotheses(batch * groups, gs, maxSteps, lengthPenalty, early);
   const done = new Uint8Array(batch * groups);
   let order = 0;
   let vocab = -1;
@@ -193,10 +162,10 @@ export async function constrainedBeamSearch(options: BeamSearchOptions): Promise
           const idx = fg * gs + f, parent = next.finishedParent[idx];
           const sc = next.finishedScore[idx];
           best = Math.max(best, sc);
-          hyps[fg].add(sc, step + 1, next.finishedNode[idx], tokens, step === 0 ? 0 : step, q * beams + parent, order++);
+          hyps.add(fg, sc, step + 1, next.finishedNode[idx], tokens, step === 0 ? 0 : step, q * beams + parent, order++);
         }
         for (let jl = 0; jl < gs; ++jl) best = Math.max(best, next.nextScores[q * beams + g * gs + jl]);
-        if (best > -Infinity && hyps[fg].isDone(best, step + 1)) done[fg] = 1;
+        if (best > -Infinity && hyps.isDone(fg, best, step + 1)) done[fg] = 1;
         if (best === -Infinity) done[fg] = 1;  // nothing left to extend
       }
     }
@@ -228,34 +197,13 @@ export async function constrainedBeamSearch(options: BeamSearchOptions): Promise
       if (done[fg]) continue;
       for (let jl = 0; jl < gs; ++jl) {
         const r = q * beams + g * gs + jl, node = nodes[r];
-        if (node >= 0 && trie.terminal[node] >= 0) hyps[fg].add(scores[r], finalLen, node, tokens, finalLen, r, order++);
+        if (node >= 0 && trie.terminal[node] >= 0) hyps.add(fg, scores[r], finalLen, node, tokens, finalLen, r, order++);
       }
     }
   }
   const results: QueryResult[] = [];
-  for (let q = 0; q < batch; ++q) {
-    const all: Hyp[] = [];
-    for (let g = 0; g < groups; ++g) {
-      for (const h of hyps[q * groups + g].list) {
-        h.order += g * 1e9;  // ties: the later group first (the lists are not used again)
-        all.push(h);
-      }
-    }
-    all.sort((a, b) => b.score - a.score || b.order - a.order);
-    const hypotheses: Hypothesis[] = all.slice(0, numReturn).map((h) => {
-      const id = trie.terminal[h.node];
-      return { tokens: h.tokens, score: h.score, id, items: trie.itemsOf(id) };
-    });
-    results.push(rankItems(hypotheses));
-  }
+  for (let q = 0; q < batch; ++q) results.push(rankItems(hyps.ranked(trie, q * groups, groups, numReturn)));
   return results;
-}
-
-/** Row `row` of tokens [rows x width] as a plain array (none when width is 0). */
-function rowTokens(tokens: Int32Array, width: number, row: number): number[] {
-  const out = new Array<number>(width);
-  for (let t = 0, from = row * width; t < width; ++t) out[t] = tokens[from + t];
-  return out;
 }
 
 /** Expand ranked hypotheses into ranked items, each ID once. */
@@ -281,10 +229,12 @@ export function rankItems(hypotheses: Hypothesis[]): QueryResult {
   }
   const items = new Int32Array(total), itemScores = new Float32Array(total);
   let k = 0;
-  for (const h of firsts) {
-    items.set(h.items, k);
-    itemScores.fill(h.score, k, k + h.items.length);
-    k += h.items.length;
+  for (const h of firsts) {  // element loops: most IDs name one item, and set()/fill() cost a builtin call each
+    const src = h.items, score = h.score;
+    for (let i = 0; i < src.length; ++i, ++k) {
+      items[k] = src[i];
+      itemScores[k] = score;
+    }
   }
   return { hypotheses, items, itemScores };
 }

@@ -117,6 +117,8 @@ export class IdTrie {
   }
   private cachedVocabSize: number | undefined;
   private cachedMaxDepth: number | undefined;
+  /** [ids] itemsOf's views, made on first use. */
+  private itemViews: (Int32Array | undefined)[] | undefined;
 
   /**
    * Build a trie from one or more namespaces of IDs.
@@ -253,9 +255,19 @@ export class IdTrie {
     return this.itemsOf(this.terminal[node]);
   }
 
-  /** The items an ID (by index) names. */
+  /**
+   * The items an ID (by index) names: a view into the trie's storage (do not write to it), made
+   * once per ID and then reused, so that ranking a batch's hypotheses allocates no view per hypothesis.
+   */
   itemsOf(id: number): Int32Array {
-    return this.idItems.subarray(this.idStart[id], this.idStart[id + 1]);
+    if (!Number.isInteger(id) || id < 0 || id >= this.ids) throw new SemidArgumentError('id', `an ID index in [0, ${this.ids})`, id);
+    this.itemViews ??= new Array<Int32Array | undefined>(this.ids).fill(undefined);  // filled: fast elements, not a sparse array
+    let view = this.itemViews[id];
+    if (view === undefined) {
+      view = this.idItems.subarray(this.idStart[id], this.idStart[id + 1]);
+      this.itemViews[id] = view;
+    }
+    return view;
   }
 
   /** The token path from the root to `node`. */

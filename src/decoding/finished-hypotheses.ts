@@ -1,0 +1,123 @@
+/**
+ * The finished IDs of every (query, group) in a search: transformers' BeamHypotheses, one per
+ * group, kept in flat typed arrays instead of an object and a token array per hypothesis (a batch
+ * of 1,024 queries at beam 60 adds ~61,000 of them, and their garbage cost more than the native steps).
+ */
+import type { IdTrie } from './trie.js';
+import type { Hypothesis } from './beam-search.js';
+
+export class FinishedHypotheses {
+  /** [groupsTotal] hypotheses held per group (at most `size`). */
+  private readonly count: Int32Array;
+  /** [groupsTotal] the lowest score held (1e9 while empty, as transformers). */
+  private readonly worst: Float64Array;
+  /** [groupsTotal * size] length-normalised score of each slot. */
+  private readonly score: Float64Array;
+  /** [groupsTotal * size] the trie node where the slot's ID ends. */
+  private readonly node: Int32Array;
+  /** [groupsTotal * size] when the slot was added (a search-wide counter): the tie order. */
+  private readonly order: Float64Array;
+  /** [groupsTotal * size] tokens held by the slot. */
+  private readonly length: Int32Array;
+  /** [groupsTotal * size * maxLength] the slot's ID tokens. */
+  private readonly tokens: Int32Array;
+
+  /**
+   * Room for `groupsTotal` groups of up to `size` hypotheses of up to `maxLength` tokens, ranked
+   * by sum / length ** lengthPenalty; `early` is transformers' early_stopping=true.
+   *
+   * @example
+   * const h = new FinishedHypotheses(1, 2, 2, 1, false);
+   * h.add(0, -2, 2, 5, new Int32Array([3, 4]), 2, 0, 0);  // score -1
+   * h.isDone(0, -1, 2);  // false: room for one more
+   */
+  constructor(groupsTotal: number, private readonly size: number, private readonly maxLength: number,
+              private readonly lengthPenalty: number, private readonly early: boolean) {
+    this.count = new Int32Array(groupsTotal);
+    this.worst = new Float64Array(groupsTotal).fill(1e9);
+    const slots = groupsTotal * size;
+    this.score = new Float64Array(slots);
+    this.node = new Int32Array(slots);
+    this.order = new Float64Array(slots);
+    this.length = new Int32Array(slots);
+    this.tokens = new Int32Array(slots * maxLength);
+  }
+
+  /**
+   * Offers group `group` a finished ID: running sum `sum`, `len` tokens generated (the end token
+   * included), ending at trie node `node`, its tokens row `row` of `tokens` [rows x width]. Kept
+   * when the group has room or it beats the group's worst, which then leaves (of equal worsts the
+   * earliest added, as transformers' list removes the first minimum).
+   *
+   * @example
+   * const h = new FinishedHypotheses(1, 1, 1, 1, false);
+   * h.add(0, -3, 1, 7, new Int32Array([2]), 1, 0, 0);
+   * h.add(0, -1, 1, 8, new Int32Array([5]), 1, 0, 1);  // replaces the first
+   */
+  add(group: number, sum: number, len: number, node: number, tokens: Int32Array, width: number, row: number, order: number): void {
+    const score = sum / len ** this.lengthPenalty;
+    const n = this.count[group], first = group * this.size;
+    if (n >= this.size && !(score > this.worst[group])) return;
+    let slot: number;
+    if (n < this.size) {
+      slot = first + n;
+      this.count[group] = n + 1;
+      this.worst[group] = Math.min(score, this.worst[group]);
+    } else {
+      slot = first;  // the lowest score, the earliest of equals
+      for (let s = first + 1; s < first + n; ++s) {
+        if (this.score[s] < this.score[slot] || (this.score[s] === this.score[slot] && this.order[s] < this.order[slot])) slot = s;
+      }
+    }
+    this.score[slot] = score;
+    this.node[slot] = node;
+    this.order[slot] = order;
+    this.length[slot] = width;
+    for (let t = 0, from = row * width, to = slot * this.maxLength; t < width; ++t) this.tokens[to + t] = tokens[from + t];
+    if (n >= this.size) {
+      let worst = Infinity;
+      for (let s = first; s < first + n; ++s) worst = Math.min(worst, this.score[s]);
+      this.worst[group] = worst;
+    }
+  }
+
+  /** transformers' is_done: the group is full and (early stopping, or) bestSum cannot beat its worst. */
+  isDone(group: number, bestSum: number, len: number): boolean {
+    if (this.count[group] < this.size) return false;
+    if (this.early) return true;
+    return this.worst[group] >= bestSum / len ** this.lengthPenalty;
+  }
+
+  /**
+   * Groups [firstGroup, firstGroup + groups)'s hypotheses ranked best first (ties: the later group,
+   * then the later added, as transformers' sort-and-pop), the first `limit` as Hypothesis objects.
+   */
+  ranked(trie: IdTrie, firstGroup: number, groups: number, limit: number): Hypothesis[] {
+    const slots: number[] = [];
+    for (let g = firstGroup; g < firstGroup + groups; ++g) {
+      for (let s = g * this.size; s < g * this.size + this.count[g]; ++s) slots.push(s);
+    }
+    const score = this.score, order = this.order, size = this.size;
+    // a before b: the higher score; of equal (or NaN-distanced) scores the later group (slots are
+    // laid out group by group), then the later added. The order of `b.score - a.score || ...`.
+    const before = (a: number, b: number) => (score[b] - score[a] || Math.floor(b / size) - Math.floor(a / size) || order[b] - order[a]) < 0;
+    if (slots.length <= 128) {  // insertion sort: a comparator call per pair costs more on short lists
+      for (let i = 1; i < slots.length; ++i) {
+        const s = slots[i];
+        let j = i;
+        for (; j > 0 && before(s, slots[j - 1]); --j) slots[j] = slots[j - 1];
+        slots[j] = s;
+      }
+    } else {
+      slots.sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
+    }
+    const out: Hypothesis[] = [];
+    for (let i = 0; i < slots.length && i < limit; ++i) {
+      const s = slots[i], len = this.length[s], tokens = new Array<number>(len);
+      for (let t = 0, from = s * this.maxLength; t < len; ++t) tokens[t] = this.tokens[from + t];
+      const id = trie.terminal[this.node[s]];
+      out.push({ tokens, score: score[s], id, items: trie.itemsOf(id) });
+    }
+    return out;
+  }
+}
