@@ -19,6 +19,7 @@ import { SemidArgumentError, SemidError } from '../kernels/errors.js';
 import { expectBoolean, expectInt, expectNumber, expectOptions, expectSignal, expectThreads } from '../kernels/validate.js';
 import { beamStep } from './beam-step.js';
 import { FinishedHypotheses } from './finished-hypotheses.js';
+import { IdSet } from './id-set.js';
 import type { IdTrie } from './trie.js';
 
 /** What the model is asked at each step. */
@@ -202,28 +203,37 @@ export async function constrainedBeamSearch(options: BeamSearchOptions): Promise
     }
   }
   const results: QueryResult[] = [];
-  for (let q = 0; q < batch; ++q) results.push(rankItems(hyps.ranked(trie, q * groups, groups, numReturn)));
+  for (let q = 0; q < batch; ++q) results.push(hyps.ranked(trie, q * groups, groups, numReturn));
   return results;
 }
 
-/** Expand ranked hypotheses into ranked items, each ID once. */
+const firstIds = new IdSet();
+
+/**
+ * Expand ranked hypotheses into ranked items, each ID once.
+ *
+ * @example
+ * const h = { tokens: [1], score: -0.5, id: 3, items: new Int32Array([7, 9]) };
+ * rankItems([h, { ...h, score: -0.9 }]).items;  // Int32Array [7, 9]: the second names the same ID
+ */
 export function rankItems(hypotheses: Hypothesis[]): QueryResult {
-  // The first hypothesis of each ID (a scan for short lists, a Set beyond), then the items sized
-  // and filled in one pass: this runs once per query, 1,024 times a batch.
+  // The first hypothesis of each ID, then the items sized and filled in one pass: this runs once
+  // per query, 1,024 times a batch.
   const n = hypotheses.length;
   const firsts: Hypothesis[] = [];
-  const seen = n > 64 ? new Set<number>() : undefined;
+  let fits = true;
+  for (let i = 0; i < n && fits; ++i) fits = IdSet.fits(hypotheses[i].id);
+  const seen = fits ? undefined : new Set<number>();  // ids beyond IdSet's int32 range
+  if (fits) firstIds.clear(n);
   let total = 0;
   for (let i = 0; i < n; ++i) {
     const h = hypotheses[i];
-    let dup = false;
     if (seen) {
-      dup = seen.has(h.id);
+      if (seen.has(h.id)) continue;
       seen.add(h.id);
-    } else {
-      for (let j = 0; j < firsts.length && !dup; ++j) dup = firsts[j].id === h.id;
+    } else if (!firstIds.add(h.id)) {
+      continue;
     }
-    if (dup) continue;
     firsts.push(h);
     total += h.items.length;
   }

@@ -3,8 +3,11 @@
  * group, kept in flat typed arrays instead of an object and a token array per hypothesis (a batch
  * of 1,024 queries at beam 60 adds ~61,000 of them, and their garbage cost more than the native steps).
  */
+import type { Hypothesis, QueryResult } from './beam-search.js';
+import { IdSet } from './id-set.js';
 import type { IdTrie } from './trie.js';
-import type { Hypothesis } from './beam-search.js';
+
+const firstIds = new IdSet();
 
 export class FinishedHypotheses {
   /** [groupsTotal] hypotheses held per group (at most `size`). */
@@ -90,9 +93,10 @@ export class FinishedHypotheses {
 
   /**
    * Groups [firstGroup, firstGroup + groups)'s hypotheses ranked best first (ties: the later group,
-   * then the later added, as transformers' sort-and-pop), the first `limit` as Hypothesis objects.
+   * then the later added, as transformers' sort-and-pop), the first `limit` as Hypothesis objects,
+   * with their items in that order, each ID once (rankItems' result, its items read from the trie).
    */
-  ranked(trie: IdTrie, firstGroup: number, groups: number, limit: number): Hypothesis[] {
+  ranked(trie: IdTrie, firstGroup: number, groups: number, limit: number): QueryResult {
     const slots: number[] = [];
     for (let g = firstGroup; g < firstGroup + groups; ++g) {
       for (let s = g * this.size; s < g * this.size + this.count[g]; ++s) slots.push(s);
@@ -111,13 +115,32 @@ export class FinishedHypotheses {
     } else {
       slots.sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
     }
-    const out: Hypothesis[] = [];
-    for (let i = 0; i < slots.length && i < limit; ++i) {
+    const n = Math.min(limit, slots.length);
+    const hypotheses: Hypothesis[] = new Array(n);
+    firstIds.clear(n);
+    let total = 0;
+    for (let i = 0; i < n; ++i) {
       const s = slots[i], len = this.length[s], tokens = new Array<number>(len);
       for (let t = 0, from = s * this.maxLength; t < len; ++t) tokens[t] = this.tokens[from + t];
       const id = trie.terminal[this.node[s]];
-      out.push({ tokens, score: score[s], id, items: trie.itemsOf(id) });
+      hypotheses[i] = { tokens, score: score[s], id, items: trie.itemsOf(id) };
+      if (firstIds.add(id)) {
+        total += trie.idStart[id + 1] - trie.idStart[id];
+        slots[i] = s;
+      } else {
+        slots[i] = -1;  // an ID already listed: no items
+      }
     }
-    return out;
+    const items = new Int32Array(total), itemScores = new Float32Array(total);
+    const idStart = trie.idStart, idItems = trie.idItems;
+    for (let i = 0, k = 0; i < n; ++i) {
+      if (slots[i] < 0) continue;
+      const id = hypotheses[i].id, sc = hypotheses[i].score;
+      for (let e = idStart[id]; e < idStart[id + 1]; ++e, ++k) {
+        items[k] = idItems[e];
+        itemScores[k] = sc;
+      }
+    }
+    return { hypotheses, items, itemScores };
   }
 }
