@@ -90,6 +90,38 @@ __attribute__((target("avx2,fma"))) void dense_scores_avx2(const float* row, con
     }
 }
 
+/**
+ * The largest value of a dense row's span (children or not: a bound for every child's score),
+ * reading only inside the row; +inf when the span holds NaN, so that a bound built on it never
+ * rules a beam out.
+ */
+__attribute__((target("avx2"))) inline float dense_span_max_avx2(const float* row, i64 V, const std::uint32_t* dense) {
+  const i64 t0 = dense[9], chunks = dense[10];
+  const __m256 ninf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  __m256 m0 = ninf, m1 = ninf, nan = _mm256_setzero_ps();
+  const i64 inside = std::min<i64>(chunks, V > t0 ? (V - t0) / 8 : 0);
+  i64 k = 0;
+  for (; k + 2 <= inside; k += 2) {
+    const __m256 a = _mm256_loadu_ps(row + t0 + 8 * k), b = _mm256_loadu_ps(row + t0 + 8 * k + 8);
+    m0 = _mm256_max_ps(m0, a);
+    m1 = _mm256_max_ps(m1, b);
+    nan = _mm256_or_ps(nan, _mm256_cmp_ps(a, b, _CMP_UNORD_Q));
+  }
+  for (; k < chunks; ++k) {  // the last chunks: masked loads (0 outside the row, harmless in a max bound)
+    const i64 left = V - (t0 + 8 * k);
+    const __m256i in_row = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(left < 0 ? 0 : left > 8 ? 8 : left)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256 a = _mm256_maskload_ps(row + t0 + 8 * k, in_row);
+    m0 = _mm256_max_ps(m0, a);
+    nan = _mm256_or_ps(nan, _mm256_cmp_ps(a, a, _CMP_UNORD_Q));
+  }
+  if (_mm256_movemask_ps(nan) != 0) return std::numeric_limits<float>::infinity();
+  const __m256 m = _mm256_max_ps(m0, m1);
+  __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+  return _mm_cvtss_f32(h);
+}
+
 using DenseScoresFn = void (*)(const float*, const float*, i64, const std::uint32_t*, float, float, float*, float*);
 
 /** Pass 1 accumulating into `vectors` lane vectors (0, 1, 2, 4 or 8; 0: scores only). */

@@ -63,12 +63,16 @@ struct TopBuffer {
 
 struct alignas(64) Scratch {  // one per worker, on its own cache lines (the top buffer changes per offer)
   std::vector<double> lse;        // [input_beams]
+  std::vector<float> row_max;     // [input_beams] each logits row's maximum (with lse)
   std::vector<std::int32_t> freq; // [vocab], zero between queries
   std::vector<float> pen;         // [vocab] penalty * freq, zero between queries (dense rows only)
   std::vector<std::int32_t> chosen;
   std::vector<float> bound;       // [children of one node] candidate bounds
   std::vector<float> dense;       // [group_size, 256] pass-1 scores of a group's dense beams
   std::vector<const std::uint32_t*> dense_of;  // [group_size] each beam's dense row, or null
+  std::vector<float> beam_bound;  // [group_size] a dense beam's best possible score
+  std::vector<int> by_bound;      // [group_size] the group's dense beams, highest bound first
+  std::vector<char> ruled_out;    // [group_size] 1: a dense beam none of whose children can rank
   TopBuffer top;
 };
 
@@ -104,7 +108,7 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, bool next_is
     // Rows stream in four ahead of their turn, into the next query's when this worker takes it.
     if (a.input_beams > 1 && V <= 4096 && (r + 4 < a.input_beams || next_is_mine))
       for (i64 off = 0; off < V; off += 16) __builtin_prefetch(rows + (r + 4) * V + off);
-    s.lse[r] = lse_fn(rows + r * V, V);
+    s.lse[r] = lse_fn(rows + r * V, V, &s.row_max[r]);
     if (std::isnan(s.lse[r]))
       throw Error("ERR_SEMID_NOT_FINITE", "scores row " + std::to_string(b * a.input_beams + r) +
                                               " (query " + std::to_string(b) + ") holds NaN or +Infinity");
@@ -127,7 +131,12 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, bool next_is
         if (nodes[j] >= 0) normalise(j);
     // Dense nodes (beam_dense.h), pass 1: the scores of every beam's children and, for groups
     // of up to 32 beams, a floor under the group's final threshold from the two largest of
-    // >= cap lanes.
+    // >= cap lanes. A beam whose best possible score (its row's maximum, log-normalised, plus
+    // the beam's score: the penalty only lowers it) is below the floor of the beams scored before
+    // it is ruled out: none of its children can rank. Beams go best first (by that bound with
+    // logits, where the row maximum comes with the normaliser; by the beam's score with
+    // log-probabilities, whose bound costs a read of the row). A search's first step rules out
+    // every beam that starts at -1e9.
     float floor = kNegInf;
 #ifdef SEMID_BEAM_DENSE_AVX2
     if (dense_avx2) {
@@ -138,11 +147,19 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, bool next_is
       float lanes[2 * 8 * cpu::kDenseFloorVectors];  // [first, second] largest per lane
       std::fill(lanes, lanes + 2 * 8 * vectors, kNegInf);
       const cpu::DenseScoresFn dense_scores = cpu::dense_scores_fn(vectors);
-      bool any = false;
+      const bool rule_out = vectors > 0 && gs > 1;
+      // The same float operations as a score with no penalty: a bound on every child's score.
+      auto bound_of = [&](i64 j, const std::uint32_t* dense) {
+        const i64 r = a.input_beams == 1 ? 0 : j;
+        const float top = a.logits ? s.row_max[r] - static_cast<float>(s.lse[r]) : cpu::dense_span_max_avx2(rows + r * V, V, dense);
+        return top + bscore[j];
+      };
+      int dense_beams = 0;
       for (i64 jl = 0; jl < gs; ++jl) {
         const i64 j = first + jl;
         const std::int32_t node = nodes[j];
         s.dense_of[jl] = nullptr;
+        s.ruled_out[jl] = 0;
         if (node < 0 || node >= trie.nodes) continue;  // pass 2 reports a bad node
         const std::uint32_t* dense = trie_dense_row(trie, trie.child_start[node], trie.child_start[node + 1]);
         if (dense == nullptr || !(std::fabs(bscore[j]) < std::numeric_limits<float>::infinity()))
@@ -150,12 +167,31 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, bool next_is
         if (!cpu::dense_row_sound(dense)) dense_row_error(node);
         if (cpu::dense_row_last_token(dense) >= V) token_error(cpu::dense_row_last_token(dense), node, V);
         s.dense_of[jl] = dense;
-        const i64 r = a.input_beams == 1 ? 0 : j;
-        dense_scores(rows + r * V, s.pen.data(), V, dense, a.logits ? static_cast<float>(s.lse[r]) : 0.0f, bscore[j],
-                     s.dense.data() + jl * kTrieDenseSpan, lanes);
-        any = true;
+        if (rule_out) s.beam_bound[jl] = a.logits ? bound_of(j, dense) : bscore[j];  // the order's key
+        int at = dense_beams++;  // insertion, highest key first (equal keys: beam order)
+        for (; rule_out && at > 0 && s.beam_bound[s.by_bound[at - 1]] < s.beam_bound[jl]; --at) s.by_bound[at] = s.by_bound[at - 1];
+        s.by_bound[at] = int(jl);
       }
-      if (any && vectors > 0) floor = cpu::kth_largest_avx2(lanes, 2 * vectors, cap);
+      bool floor_stale = false;  // lanes changed since the floor was taken
+      for (int k = 0; k < dense_beams; ++k) {
+        const i64 jl = s.by_bound[k], j = first + jl;
+        if (rule_out && k > 0) {
+          // The floor is refreshed before beams 1, 2, 4, 8, ...: an older one is lower, still a bound.
+          if ((k & (k - 1)) == 0) {
+            floor = cpu::kth_largest_avx2(lanes, 2 * vectors, cap);
+            floor_stale = false;
+          }
+          if (floor > kNegInf && (a.logits ? s.beam_bound[jl] : bound_of(j, s.dense_of[jl])) < floor) {
+            s.ruled_out[jl] = 1;
+            continue;
+          }
+        }
+        const i64 r = a.input_beams == 1 ? 0 : j;
+        dense_scores(rows + r * V, s.pen.data(), V, s.dense_of[jl], a.logits ? static_cast<float>(s.lse[r]) : 0.0f, bscore[j],
+                     s.dense.data() + jl * kTrieDenseSpan, lanes);
+        floor_stale = true;
+      }
+      if (floor_stale && vectors > 0) floor = cpu::kth_largest_avx2(lanes, 2 * vectors, cap);
     }
 #endif
     // Log-prob rows are gathered sparsely (only the allowed tokens): fetch the next group's rows
@@ -193,6 +229,7 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, bool next_is
                                           " is at a finished ID and there is no end token");
       }
 #ifdef SEMID_BEAM_DENSE_AVX2
+      if (dense_avx2 && s.ruled_out[jl]) continue;  // no child can rank (above)
       if (const std::uint32_t* dense = dense_avx2 ? s.dense_of[jl] : nullptr) {  // pass 2
         const std::int32_t t0 = std::int32_t(dense[9]);
         cpu::dense_offer_avx2(s.dense.data() + jl * kTrieDenseSpan, dense, std::max(floor, s.top.threshold()),
@@ -291,9 +328,13 @@ void beam_step_cpu(const TrieView& trie, const BeamStepArgs& a, int threads, con
   std::vector<Scratch> scratch(t);
   for (auto& s : scratch) {
     s.lse.resize(a.input_beams);
+    s.row_max.resize(a.input_beams);
     if (trie.dense_rows) {
       s.dense.resize(std::size_t(a.beams / a.groups * kTrieDenseSpan));
       s.dense_of.assign(std::size_t(a.beams / a.groups), nullptr);
+      s.beam_bound.assign(std::size_t(a.beams / a.groups), 0.0f);
+      s.by_bound.assign(std::size_t(a.beams / a.groups), 0);
+      s.ruled_out.assign(std::size_t(a.beams / a.groups), 0);
       s.pen.assign(std::size_t(a.vocab), 0.0f);
     }
     s.freq.assign(a.vocab, 0);

@@ -29,9 +29,10 @@ bool row_has_nan_or_posinf(const float* x, i64 n) {
   return bad;
 }
 
-double logsumexp_scalar(const float* x, i64 n) {
+double logsumexp_scalar(const float* x, i64 n, float* max_out) {
   if (row_has_nan_or_posinf(x, n)) return std::numeric_limits<double>::quiet_NaN();
   const float m = row_max(x, n);
+  if (max_out != nullptr) *max_out = m;
   if (m == -std::numeric_limits<float>::infinity()) return -std::numeric_limits<double>::infinity();
   double s = 0;
   for (i64 i = 0; i < n; ++i) s += std::exp(double(x[i]) - double(m));
@@ -78,11 +79,11 @@ __attribute__((target("avx2"))) inline float horizontal_max(__m256 v) {
 // maximum while the row's maximum is tracked; only a row whose maximum lies more than 80 above
 // that reference (lanes could overflow) is summed again against its maximum. NaN and +inf make
 // the sum NaN (exp_bounded256), which is how they are found.
-__attribute__((target("avx2,fma"))) double logsumexp_avx2(const float* x, i64 n) {
+__attribute__((target("avx2,fma"))) double logsumexp_avx2(const float* x, i64 n, float* max_out) {
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-  if (n < 8) return logsumexp_scalar(x, n);
+  if (n < 8) return logsumexp_scalar(x, n, max_out);
   const float ref = horizontal_max(_mm256_loadu_ps(x));
-  if (!(ref > kNegInf)) return logsumexp_scalar(x, n);  // a leading chunk of -inf (or NaN): rare
+  if (!(ref > kNegInf)) return logsumexp_scalar(x, n, max_out);  // a leading chunk of -inf (or NaN): rare
   const __m256 rb = _mm256_set1_ps(ref);
   __m256 mv = _mm256_set1_ps(kNegInf), s0 = _mm256_setzero_ps(), s1 = s0;
   i64 i = 0;
@@ -100,6 +101,7 @@ __attribute__((target("avx2,fma"))) double logsumexp_avx2(const float* x, i64 n)
   if (row_has_nan_or_posinf(x + i, n - i)) return std::numeric_limits<double>::quiet_NaN();
   float m = horizontal_max(mv);
   for (i64 j = i; j < n; ++j) m = x[j] > m ? x[j] : m;
+  if (max_out != nullptr) *max_out = m;
   if (m - ref <= 80.0f) {  // no lane could overflow: the sum stands (NaN when the row holds NaN / +inf)
     double sum = horizontal_sum(_mm256_add_ps(s0, s1));
     for (; i < n; ++i) sum += std::exp(double(x[i]) - double(ref));
@@ -133,7 +135,7 @@ __attribute__((target("avx2,fma"))) bool bounds_avx2(const float* row, i64 vocab
   return true;
 }
 #else
-double logsumexp_avx2(const float* x, i64 n) { return logsumexp_scalar(x, n); }
+double logsumexp_avx2(const float* x, i64 n, float* row_max) { return logsumexp_scalar(x, n, row_max); }
 bool bounds_avx2(const float* row, i64 vocab, const std::int32_t* tok, i64 count, float shift, float base, float* bound) {
   return bounds_scalar(row, vocab, tok, count, shift, base, bound);
 }

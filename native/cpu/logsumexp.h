@@ -9,12 +9,13 @@ namespace semid::cpu {
 /**
  * log(sum(exp(x))) of a row of n floats, computed as max + log(sum(exp(x - max))).
  * A row of only -inf gives -inf; a row holding NaN or +inf gives NaN (the caller reports it).
+ * The row's maximum goes to *row_max (when not null; unspecified when the result is NaN).
  */
-using LogSumExpFn = double (*)(const float* x, i64 n);
+using LogSumExpFn = double (*)(const float* x, i64 n, float* row_max);
 LogSumExpFn logsumexp_fn();
 
-double logsumexp_scalar(const float* x, i64 n);
-double logsumexp_avx2(const float* x, i64 n);
+double logsumexp_scalar(const float* x, i64 n, float* row_max = nullptr);
+double logsumexp_avx2(const float* x, i64 n, float* row_max = nullptr);
 
 /** True when the row holds a NaN or +inf (which log-softmax cannot take). */
 bool row_has_nan_or_posinf(const float* x, i64 n);

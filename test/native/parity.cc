@@ -2,6 +2,7 @@
 //   every CPU SIMD path and the CUDA backend against the simplest CPU oracle, on shapes that are
 //   not multiples of any tile, with sentinels around outputs to catch out-of-bounds writes.
 // Prints one line per case and ends with "N passed, N failed"; exit code 1 on any failure.
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cmath>
@@ -253,9 +254,13 @@ static void logsumexp_cases(std::mt19937& rng) {
   int bad = 0, cases = 0;
   std::string first_bad;
   auto check = [&](const std::vector<float>& row, const char* what) {
-    const double want = cpu::logsumexp_scalar(row.data(), i64(row.size()));
-    const double got = cpu::logsumexp_avx2(row.data(), i64(row.size()));
-    const bool ok = std::isnan(want) ? std::isnan(got) : (std::isinf(want) ? got == want : std::fabs(got - want) <= 2e-6 * (1 + std::fabs(want)));
+    float want_max = std::numeric_limits<float>::quiet_NaN(), got_max = want_max;
+    const double want = cpu::logsumexp_scalar(row.data(), i64(row.size()), &want_max);
+    const double got = cpu::logsumexp_avx2(row.data(), i64(row.size()), &got_max);
+    const float true_max = *std::max_element(row.begin(), row.end());
+    // The row maximum is reported exactly wherever the result is not NaN.
+    const bool max_ok = std::isnan(want) || (want_max == true_max && got_max == true_max);
+    const bool ok = max_ok && (std::isnan(want) ? std::isnan(got) : (std::isinf(want) ? got == want : std::fabs(got - want) <= 2e-6 * (1 + std::fabs(want))));
     ++cases;
     if (!ok && bad++ == 0) first_bad = std::string(what) + " n=" + std::to_string(row.size()) + " want " + std::to_string(want) + " got " + std::to_string(got);
   };
@@ -549,7 +554,7 @@ struct BeamOut {
 
 static void beam_case(const char* backend, i64 batch, i64 beams, i64 groups, int L, i64 vocab, bool logits,
                       bool end, std::mt19937& rng, i64 items = 3000, bool dense = false, bool special = false,
-                      int offset = 0, bool shared_row = false) {
+                      int offset = 0, bool shared_row = false, bool first_step = false) {
   const int k = int(end ? vocab - 1 - offset : vocab - offset);
   OwnedTrie trie = random_trie(items, L, k, rng);
   for (auto& t : trie.token) t += offset;  // IDs' tokens after `offset` other tokens (a model's own vocabulary)
@@ -564,6 +569,8 @@ static void beam_case(const char* backend, i64 batch, i64 beams, i64 groups, int
   std::vector<std::int32_t> nodes(batch * beams);
   for (auto& v : scores) v = logits ? (u01(rng) * 2 - 1) * 5 : std::log(u01(rng) + 1e-9f);
   for (auto& v : bscore) v = -10 * u01(rng);
+  if (first_step)  // a search's first step: each group's first beam at 0, the others at -1e9
+    for (std::size_t i = 0; i < bscore.size(); ++i) bscore[i] = (i64(i) % beams) % (beams / groups) == 0 ? 0.0f : -1e9f;
   if (special)  // beam scores of -inf, +inf and NaN among the finite ones
     for (std::size_t i = 0; i < bscore.size(); i += 7) bscore[i] = std::array<float, 3>{-INFINITY, INFINITY, NAN}[(i / 7) % 3];
   for (auto& v : nodes) {
@@ -583,6 +590,7 @@ static void beam_case(const char* backend, i64 batch, i64 beams, i64 groups, int
                 logits ? " logits" : "", end ? " end" : "", dense ? " dense-rows" : "", special ? " inf/NaN beam scores" : "");
   if (offset) std::snprintf(name + std::strlen(name), sizeof name - std::strlen(name), " token-offset=%d", offset);
   if (shared_row) std::snprintf(name + std::strlen(name), sizeof name - std::strlen(name), " shared-row");
+  if (first_step) std::snprintf(name + std::strlen(name), sizeof name - std::strlen(name), " first-step scores");
   if (const char* lists = std::getenv("SEMID_CUDA_BEAM_LISTS"))
     std::snprintf(name + std::strlen(name), sizeof name - std::strlen(name), " lists=%s", lists);
   if (const char* jacobi = std::getenv("SEMID_CUDA_BEAM_JACOBI"))
@@ -784,6 +792,14 @@ static void run_beam(const char* backend, std::mt19937& rng) {
   beam_case(backend, 32, 60, 30, 2, 256, false, false, rng, 20000, true, true);
   beam_case(backend, 24, 60, 30, 2, 1000, true, true, rng, 20000, true, false, 601);  // tokens 601..998
   beam_case(backend, 24, 16, 8, 3, 700, false, false, rng, 30000, true, false, 333);
+  // Beams ruled out by their bound (none of their children can rank): a search's first step
+  // (every -1e9 beam), shared rows, groups of 2 to 8 beams with logits and log-probabilities.
+  for (const bool logits : {true, false}) {
+    beam_case(backend, 32, 60, 30, 2, 256, logits, false, rng, 20000, true, false, 0, true, true);
+    beam_case(backend, 32, 60, 30, 3, 256, logits, true, rng, 20000, true, false, 0, true);
+    beam_case(backend, 16, 64, 8, 2, 256, logits, false, rng, 20000, true, false, 0, false, true);
+    beam_case(backend, 16, 40, 10, 2, 300, logits, true, rng, 20000, true);
+  }
   for (int trial = 0; trial < 12; ++trial) {  // random shapes on the dense path
     const int groups_of[] = {1, 2, 3, 4, 6, 12};
     const i64 groups = groups_of[rng() % 6], beams = groups * (1 + rng() % 8);
@@ -800,13 +816,19 @@ static void run_beam(const char* backend, std::mt19937& rng) {
   const BeamStepArgs& a = q.args;
   const std::vector<float>& scores = q.scores;
   const i64 c0 = trie.start[std::size_t(trie.node[0])];
-  for (bool with_rows : {false, true}) {  // NaN at a child's log-probability is reported, both paths
+  // NaN at a child's log-probability is reported, both paths, also where beam 7 is far below
+  // its group's other beam (its children could not rank: the dense path must not rule it out).
+  for (int variant = 0; variant < 4; ++variant) {
+    const bool with_rows = variant % 2 == 1, low = variant >= 2;
     OwnedTrie t2 = trie;
     if (!with_rows) t2.dense.clear();
     std::vector<float> nan_scores = scores;
     nan_scores[7 * 256 + std::size_t(trie.token[std::size_t(c0) + 5])] = std::nanf("");  // beam 7, its node's 6th child
+    std::vector<float> low_scores(60, 0.0f);
+    low_scores[7] = -1e6f;
     BeamStepArgs v = a;
     v.scores = nan_scores.data();
+    if (low) v.beam_scores = low_scores.data();
     std::string what = "no error";
     try {
       beam_step_cpu(t2.view(), v, 1, CancelFlag{});
@@ -814,7 +836,8 @@ static void run_beam(const char* backend, std::mt19937& rng) {
       what = e.what();
     }
     report(what.find("NaN") != std::string::npos && what.find("beam 7") != std::string::npos,
-           std::string("beam/cpu NaN log-probability") + (with_rows ? " (dense rows)" : " (gathers)"), what);
+           std::string("beam/cpu NaN log-probability") + (with_rows ? " (dense rows)" : " (gathers)") +
+               (low ? ", beam far below its group" : ""), what);
   }
   for (bool with_rows : {false, true}) {  // a vocabulary smaller than the trie's tokens
     OwnedTrie small = trie;

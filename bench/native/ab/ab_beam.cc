@@ -3,9 +3,10 @@
 // drifts by 1.5x between runs, separate runs cannot show a 5% change; alternating reps can (an A/A
 // run here: the median per-rep ratio within +-3%). Build and run with bench/native/ab/run.sh.
 //
-// Usage: ab_beam [threads=0] [batch=1024] [reps=20] [logits=1] [levels=2]
+// Usage: ab_beam [threads=0] [batch=1024] [reps=20] [logits=1] [levels=2] [first=0]
 // The case is bench_native's: 62,138 random IDs over 256 codes, beam 60, 30 groups, penalty 0.25,
-// every beam at a depth-1 node.
+// every beam at a depth-1 node; with first=1, a search's first step instead: one row per query,
+// every beam at the root, each group's first beam at score 0 and the others at -1e9.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   const int reps = argc > 3 ? std::max(1, std::atoi(argv[3])) : 20;
   const bool logits = argc > 4 ? std::atoi(argv[4]) != 0 : true;
   const int levels = argc > 5 ? std::atoi(argv[5]) : 2;
+  const bool first_step = argc > 6 && std::atoi(argv[6]) != 0;
   std::mt19937 trie_rng(11 + levels);
   testing::OwnedTrie trie = testing::random_trie(62138, levels, 256, trie_rng);
   trie.build_dense_rows();
@@ -32,6 +34,14 @@ int main(int argc, char** argv) {
   bench::BeamCase bc(bench::depth1_nodes(trie), batch);
   BeamStepArgs& a = bc.args;
   a.logits = logits;
+  if (first_step) {
+    a.input_beams = 1;  // the first batch x vocab logits serve as the rows
+    const i64 gs = a.beams / a.groups;
+    for (i64 i = 0; i < batch * a.beams; ++i) {
+      bc.nodes[std::size_t(i)] = 0;  // the root
+      bc.beam_scores[std::size_t(i)] = (i % a.beams) % gs == 0 ? 0.0f : -1e9f;
+    }
+  }
   std::vector<std::int32_t>& nt = bc.next_tokens;
   std::vector<std::int32_t>& nn = bc.next_nodes;
   std::vector<float>& nscore = bc.next_scores;
@@ -64,9 +74,9 @@ int main(int argc, char** argv) {
     t_floor.push_back(ms(read_floor));
   }
   auto median = [](std::vector<double> v) { std::sort(v.begin(), v.end()); return v[v.size() / 2]; };
-  std::printf("beam step L=%d batch=%lld %s, %d threads, %d reps: old %.3f ms, new %.3f ms (medians); new/old per rep %.3f; "
+  std::printf("beam step%s L=%d batch=%lld %s, %d threads, %d reps: old %.3f ms, new %.3f ms (medians); new/old per rep %.3f; "
               "read floor %.3f ms (old %.2fx, new %.2fx); %s\n",
-              levels, (long long)batch, logits ? "logits" : "log-probs", threads > 0 ? threads : default_threads(), reps,
+              first_step ? " (first step)" : "", levels, (long long)batch, logits ? "logits" : "log-probs", threads > 0 ? threads : default_threads(), reps,
               median(t_old), median(t_new), median(ratio), median(t_floor), median(t_old) / median(t_floor),
               median(t_new) / median(t_floor), same ? "same outputs" : "OUTPUTS DIFFER");
   return same ? 0 : 1;
