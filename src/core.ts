@@ -17,7 +17,7 @@ export { readNpy, readNpyMatrix, writeNpy, encodeNpy, type NpyArray, type NpyDty
 export { IdTrie, type IdTrieNamespace, type IdTrieStats } from './decoding/trie.js';
 export { beamStep, validateBeamStep, type BeamStepInput, type BeamStepOutput, type BeamStepOptions } from './decoding/beam-step.js';
 export { beamStepReference } from './decoding/beam-step-reference.js';
-export { constrainedBeamSearch, rankItems, type BeamSearchOptions, type StepFn, type StepRequest, type Hypothesis, type QueryResult } from './decoding/beam-search.js';
+export { constrainedBeamSearch, rankItems, type BeamSearchArrays, type BeamSearchOptions, type StepFn, type StepRequest, type Hypothesis, type QueryResult } from './decoding/beam-search.js';
 export { exhaustiveSearch, type ExhaustiveSearchOptions } from './decoding/exhaustive.js';
 export { truncatedSvd, TruncatedSVD, type SvdOptions, type SvdResult, type SvdMethod, type CsrMatrix } from './linalg/svd.js';
 export { svdReference } from './linalg/reference.js';

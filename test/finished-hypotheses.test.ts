@@ -1,7 +1,7 @@
 // The search's store of finished IDs (transformers' BeamHypotheses per group, in flat arrays):
 // admission, eviction among equal worsts, is_done, and the final order with its ties.
 import { describe, expect, it } from 'vitest';
-import { IdTrie, rankItems } from '../src/index.js';
+import { IdTrie, constrainedBeamSearch, rankItems } from '../src/index.js';
 import { IdSet } from '../src/decoding/id-set.js';
 import { FinishedHypotheses } from '../src/decoding/finished-hypotheses.js';
 
@@ -107,5 +107,53 @@ describe('IdSet', () => {
     }
     expect(IdSet.fits(0) && IdSet.fits(2 ** 31 - 2)).toBe(true);
     expect(IdSet.fits(-1) || IdSet.fits(2 ** 31 - 1) || IdSet.fits(0.5)).toBe(false);
+  });
+});
+
+describe("constrainedBeamSearch format: 'arrays'", () => {
+  /** Pseudo-random logits from (row, step, token): deterministic, the same for both formats. */
+  const model = (vocab: number, seed: number) => ({ rows, step }: { rows: number; step: number }) => {
+    const out = new Float32Array(rows * vocab);
+    let h = (seed * 2654435761 + step * 40503) >>> 0;
+    for (let i = 0; i < out.length; ++i) {
+      h = (Math.imul(h, 1103515245) + 12345) >>> 0;
+      out[i] = (h / 2 ** 32) * 6 - 3;
+    }
+    return out;
+  };
+
+  it.each([
+    { name: 'fixed length, colliding IDs', beams: 12, groups: 4, numReturn: 12, variable: false },
+    { name: 'variable length with an end token, numReturn < beams', beams: 8, groups: 2, numReturn: 5, variable: true },
+  ])('holds what the QueryResults hold ($name)', async ({ beams, groups, numReturn, variable }) => {
+    let seed = 3;
+    const rnd = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const codes: number[][] = Array.from({ length: 400 }, () => Array.from({ length: variable ? 1 + Math.floor(rnd() * 3) : 2 }, () => Math.floor(rnd() * 6)));
+    const trie = IdTrie.build({ codes });
+    const endToken = variable ? 6 : undefined, vocab = 7;
+    const options = { trie, batch: 5, beams, groups, diversityPenalty: 0.25, numReturn, endToken, step: model(vocab, 11) };
+    const objects = await constrainedBeamSearch(options);
+    const arrays = await constrainedBeamSearch({ ...options, format: 'arrays' });
+    expect(arrays.batch).toBe(5);
+    expect(arrays.numReturn).toBe(numReturn);
+    for (let q = 0; q < 5; ++q) {
+      const hyps = objects[q].hypotheses;
+      expect(arrays.counts[q]).toBe(hyps.length);
+      for (let i = 0; i < numReturn; ++i) {
+        const o = q * numReturn + i;
+        if (i >= hyps.length) {
+          expect([arrays.ids[o], arrays.lengths[o], Number.isNaN(arrays.scores[o])]).toEqual([-1, 0, true]);
+          continue;
+        }
+        expect(arrays.ids[o]).toBe(hyps[i].id);
+        expect(arrays.scores[o]).toBe(hyps[i].score);
+        expect(Array.from(arrays.tokens.subarray(o * arrays.maxLength, o * arrays.maxLength + arrays.lengths[o]))).toEqual(hyps[i].tokens);
+        expect(Array.from(arrays.tokens.subarray(o * arrays.maxLength + arrays.lengths[o], (o + 1) * arrays.maxLength)).every((t) => t === -1)).toBe(true);
+      }
+      const span = [arrays.itemStart[q], arrays.itemStart[q + 1]] as const;
+      expect(Array.from(arrays.items.subarray(...span))).toEqual(Array.from(objects[q].items));
+      expect(Array.from(arrays.itemScores.subarray(...span))).toEqual(Array.from(objects[q].itemScores));
+    }
+    await expect(constrainedBeamSearch({ ...options, format: 'table' as 'arrays' })).rejects.toThrow(/"objects" or "arrays" for format but received "table"/);
   });
 });

@@ -28,10 +28,13 @@ export interface ExhaustiveSearchOptions {
   signal?: AbortSignal;
 }
 
-interface Prefix { query: number; node: number; sum: number; tokens: number[]; row: number }
-
 /**
  * Score every ID of the trie for every query and return each query's best `topk`.
+ *
+ * The frontier of prefixes lives in typed arrays (query, node, running sum, row) and each query
+ * keeps only its best `topk` complete IDs (a sorted bounded list): a 2-level, 256-code catalogue
+ * of 62,138 IDs offers ~62,000 candidates per query, and an object and a token array for each of
+ * them cost more than the scoring. Tokens are read back from the trie for the IDs returned.
  *
  * @example
  * const trie = IdTrie.build({ codes: new Int32Array([0, 1, 1, 0]), length: 2 });
@@ -52,17 +55,26 @@ export async function exhaustiveSearch(options: ExhaustiveSearchOptions): Promis
   if (o.inputs !== undefined && o.inputs !== 'logits' && o.inputs !== 'logprobs') throw new SemidArgumentError('inputs', '"logits" or "logprobs"', o.inputs);
   const signal = expectSignal('signal', o.signal);
   const roots = rootsFor(trie, batch, o.namespace);
-  const complete: Array<Array<{ score: number; node: number; tokens: number[] }>> = Array.from({ length: batch }, () => []);
-  let frontier: Prefix[] = Array.from(roots, (node, q) => ({ query: q, node, sum: 0, tokens: [], row: -1 }));
+  const best = new BestIds(trie, batch, Math.max(1, Math.min(topk, trie.ids)));  // no query has more IDs
+  const { childStart, childToken, childNode, terminal } = trie;
+  // The frontier: [prefixes] query, node, running sum (float) and row in the previous request.
+  let fQuery = Int32Array.from({ length: batch }, (_, q) => q), fNode = Int32Array.from(roots);
+  let fSum = new Float32Array(batch), fRow = new Int32Array(batch).fill(-1);
   let vocab = -1;
-  for (let depth = 0; frontier.length > 0; ++depth) {
-    const next: Prefix[] = [];
-    for (let start = 0; start < frontier.length; start += maxRows) {
+  for (let depth = 0; fQuery.length > 0; ++depth) {
+    let room = 0;  // children of the frontier: the next frontier's most prefixes
+    for (let p = 0; p < fNode.length; ++p) room += childStart[fNode[p] + 1] - childStart[fNode[p]];
+    const nQuery = new Int32Array(room), nNode = new Int32Array(room), nSum = new Float32Array(room), nRow = new Int32Array(room);
+    let n = 0;
+    const norm = (depth + 1) ** lengthPenalty;  // a complete ID here has depth + 1 tokens (or depth and the end token)
+    for (let start = 0; start < fQuery.length; start += maxRows) {
       throwIfAborted(signal);
-      const chunk = frontier.slice(start, start + maxRows);
-      const rows = chunk.length;
-      const tokens = new Int32Array(rows * depth), parents = new Int32Array(rows), queries = new Int32Array(rows);
-      chunk.forEach((p, r) => { tokens.set(p.tokens, r * depth); parents[r] = p.row; queries[r] = p.query; });
+      const rows = Math.min(maxRows, fQuery.length - start);
+      const tokens = new Int32Array(rows * depth);
+      for (let r = 0; r < rows; ++r) {  // each prefix's tokens, read back from the trie
+        for (let u = fNode[start + r], t = depth - 1; t >= 0; u = trie.parent[u], --t) tokens[r * depth + t] = trie.parentToken[u];
+      }
+      const parents = fRow.slice(start, start + rows), queries = fQuery.slice(start, start + rows);
       const out = await o.step({ step: depth, rows, tokens, parents, queries, active: new Uint8Array(rows).fill(1) });
       if (!(out instanceof Float32Array) || out.length === 0 || out.length % rows !== 0) {
         throw new SemidArgumentError('step() result', `a Float32Array of rows=${rows} x vocab values`, out);
@@ -72,44 +84,86 @@ export async function exhaustiveSearch(options: ExhaustiveSearchOptions): Promis
         if (vocab < trie.vocabSize || endToken >= vocab) throw new SemidArgumentError('step() result', `rows of at least ${Math.max(trie.vocabSize, endToken + 1)} scores`, out);
       } else if (out.length !== rows * vocab) throw new SemidArgumentError('step() result', `a Float32Array of ${rows} x ${vocab} values`, out);
       for (let r = 0; r < rows; ++r) {
-        const p = chunk[r], off = r * vocab;
-        const lse = logits ? logSumExp(out, off, vocab) : 0;
+        const p = start + r, q = fQuery[p], node = fNode[p], sum = fSum[p], off = r * vocab;
+        const shift = logits ? Math.fround(logSumExp(out, off, vocab)) : 0;
         const lp = (t: number) => {
-          const v = logits ? Math.fround(out[off + t] - Math.fround(lse)) : out[off + t];
-          if (Number.isNaN(v)) throw new SemidError('ERR_SEMID_NOT_FINITE', `scores hold NaN for query ${p.query}, token ${t}`);
+          const v = logits ? Math.fround(out[off + t] - shift) : out[off + t];
+          if (Number.isNaN(v)) throw new SemidError('ERR_SEMID_NOT_FINITE', `scores hold NaN for query ${q}, token ${t}`);
           return v;
         };
-        const atId = trie.terminal[p.node] >= 0;
-        if (atId && endToken >= 0 && depth > 0) {
-          const s = Math.fround(lp(endToken) + p.sum);
-          if (s > -Infinity) complete[p.query].push({ score: s / (depth + 1) ** lengthPenalty, node: p.node, tokens: p.tokens });
+        if (terminal[node] >= 0 && endToken >= 0 && depth > 0) {
+          const s = Math.fround(lp(endToken) + sum);
+          if (s > -Infinity) best.offer(q, s / norm, node);  // the end token counts: len = depth + 1
         }
-        const c0 = trie.childStart[p.node], c1 = trie.childStart[p.node + 1];
-        for (let e = c0; e < c1; ++e) {
-          const t = trie.childToken[e], c = trie.childNode[e];
-          const s = Math.fround(lp(t) + p.sum);
+        for (let e = childStart[node]; e < childStart[node + 1]; ++e) {
+          const c = childNode[e];
+          const s = Math.fround(lp(childToken[e]) + sum);
           if (!(s > -Infinity)) continue;
-          const toks = [...p.tokens, t];
-          const leaf = trie.childStart[c + 1] === trie.childStart[c];
-          if (trie.terminal[c] >= 0 && endToken < 0) complete[p.query].push({ score: s / (depth + 1) ** lengthPenalty, node: c, tokens: toks });
-          if (!leaf || (trie.terminal[c] >= 0 && endToken >= 0)) next.push({ query: p.query, node: c, sum: s, tokens: toks, row: start + r });
+          if (terminal[c] >= 0 && endToken < 0) best.offer(q, s / norm, c);
+          if (childStart[c + 1] > childStart[c] || (terminal[c] >= 0 && endToken >= 0)) {
+            nQuery[n] = q; nNode[n] = c; nSum[n] = s; nRow[n] = p;
+            ++n;
+          }
         }
       }
     }
-    frontier = next;
+    fQuery = nQuery.subarray(0, n); fNode = nNode.subarray(0, n); fSum = nSum.subarray(0, n); fRow = nRow.subarray(0, n);
   }
-  return complete.map((list) => {
-    list.sort((a, b) => b.score - a.score || compareTokens(a.tokens, b.tokens));
-    const hypotheses: Hypothesis[] = list.slice(0, topk).map((h) => {
-      const id = trie.terminal[h.node];
-      return { tokens: h.tokens, score: h.score, id, items: trie.itemsOf(id) };
-    });
-    return rankItems(hypotheses);
-  });
+  return best.results();
+}
+
+/**
+ * Each query's best complete IDs so far, best first: score descending, then tokens ascending
+ * (the order a full sort of every candidate gives), at most `size` each.
+ */
+class BestIds {
+  private readonly score: Float64Array;  // [batch, size]
+  private readonly node: Int32Array;     // [batch, size]
+  private readonly count: Int32Array;    // [batch]
+
+  constructor(private readonly trie: IdTrie, private readonly batch: number, private readonly size: number) {
+    this.score = new Float64Array(batch * size);
+    this.node = new Int32Array(batch * size);
+    this.count = new Int32Array(batch);
+  }
+
+  /** True when (score a, node a) ranks before (score b, node b). */
+  private before(sa: number, na: number, sb: number, nb: number): boolean {
+    const d = sb - sa;
+    if (d !== 0 && !Number.isNaN(d)) return d < 0;
+    return compareTokens(this.trie.tokensOf(na), this.trie.tokensOf(nb)) < 0;
+  }
+
+  /** Offers query q the complete ID ending at `node` with length-normalised `score`. */
+  offer(q: number, score: number, node: number): void {
+    const base = q * this.size, n = this.count[q];
+    if (n === this.size && !this.before(score, node, this.score[base + n - 1], this.node[base + n - 1])) return;
+    let at = n === this.size ? n - 1 : n;  // the last place, or the slot the worst leaves
+    while (at > 0 && this.before(score, node, this.score[base + at - 1], this.node[base + at - 1])) {
+      this.score[base + at] = this.score[base + at - 1];
+      this.node[base + at] = this.node[base + at - 1];
+      --at;
+    }
+    this.score[base + at] = score;
+    this.node[base + at] = node;
+    if (n < this.size) this.count[q] = n + 1;
+  }
+
+  results(): QueryResult[] {
+    const out: QueryResult[] = [];
+    for (let q = 0; q < this.batch; ++q) {
+      const hypotheses: Hypothesis[] = [];
+      for (let i = 0; i < this.count[q]; ++i) {
+        const node = this.node[q * this.size + i], id = this.trie.terminal[node];
+        hypotheses.push({ tokens: this.trie.tokensOf(node), score: this.score[q * this.size + i], id, items: this.trie.itemsOf(id) });
+      }
+      out.push(rankItems(hypotheses));
+    }
+    return out;
+  }
 }
 
 function compareTokens(a: number[], b: number[]): number {
   for (let i = 0; i < Math.min(a.length, b.length); ++i) if (a[i] !== b[i]) return a[i] - b[i];
   return a.length - b.length;
 }
-

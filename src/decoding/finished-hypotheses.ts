@@ -3,7 +3,7 @@
  * group, kept in flat typed arrays instead of an object and a token array per hypothesis (a batch
  * of 1,024 queries at beam 60 adds ~61,000 of them, and their garbage cost more than the native steps).
  */
-import type { Hypothesis, QueryResult } from './beam-search.js';
+import type { BeamSearchArrays, Hypothesis, QueryResult } from './beam-search.js';
 import { IdSet } from './id-set.js';
 import type { IdTrie } from './trie.js';
 
@@ -92,12 +92,11 @@ export class FinishedHypotheses {
   }
 
   /**
-   * Groups [firstGroup, firstGroup + groups)'s hypotheses ranked best first (ties: the later group,
-   * then the later added, as transformers' sort-and-pop), the first `limit` as Hypothesis objects,
-   * with their items in that order, each ID once (rankItems' result, its items read from the trie).
+   * Groups [firstGroup, firstGroup + groups)'s slots ranked best first (ties: the later group,
+   * then the later added, as transformers' sort-and-pop) into `slots` (cleared first).
    */
-  ranked(trie: IdTrie, firstGroup: number, groups: number, limit: number): QueryResult {
-    const slots: number[] = [];
+  private rankSlots(firstGroup: number, groups: number, slots: number[]): void {
+    slots.length = 0;
     for (let g = firstGroup; g < firstGroup + groups; ++g) {
       for (let s = g * this.size; s < g * this.size + this.count[g]; ++s) slots.push(s);
     }
@@ -115,6 +114,17 @@ export class FinishedHypotheses {
     } else {
       slots.sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
     }
+  }
+
+  /**
+   * The first `limit` ranked hypotheses of groups [firstGroup, firstGroup + groups) as Hypothesis
+   * objects, with their items in that order, each ID once (rankItems' result, its items read from
+   * the trie).
+   */
+  ranked(trie: IdTrie, firstGroup: number, groups: number, limit: number): QueryResult {
+    const slots = rankScratch;
+    this.rankSlots(firstGroup, groups, slots);
+    const score = this.score;
     const n = Math.min(limit, slots.length);
     const hypotheses: Hypothesis[] = new Array(n);
     firstIds.clear(n);
@@ -124,23 +134,69 @@ export class FinishedHypotheses {
       for (let t = 0, from = s * this.maxLength; t < len; ++t) tokens[t] = this.tokens[from + t];
       const id = trie.terminal[this.node[s]];
       hypotheses[i] = { tokens, score: score[s], id, items: trie.itemsOf(id) };
-      if (firstIds.add(id)) {
-        total += trie.idStart[id + 1] - trie.idStart[id];
-        slots[i] = s;
-      } else {
-        slots[i] = -1;  // an ID already listed: no items
-      }
+      if (firstIds.add(id)) total += trie.idStart[id + 1] - trie.idStart[id];
+      else slots[i] = -1;  // an ID already listed: no items
     }
     const items = new Int32Array(total), itemScores = new Float32Array(total);
-    const idStart = trie.idStart, idItems = trie.idItems;
-    for (let i = 0, k = 0; i < n; ++i) {
-      if (slots[i] < 0) continue;
-      const id = hypotheses[i].id, sc = hypotheses[i].score;
-      for (let e = idStart[id]; e < idStart[id + 1]; ++e, ++k) {
-        items[k] = idItems[e];
-        itemScores[k] = sc;
-      }
-    }
+    copyItems(trie, hypotheses.map((h) => h.id), slots, n, score, items, itemScores, 0);
     return { hypotheses, items, itemScores };
+  }
+
+  /**
+   * Every query's ranked hypotheses (queries of `groups` consecutive groups, the first `limit`
+   * each) in flat arrays, as BeamSearchArrays describes.
+   */
+  rankedArrays(trie: IdTrie, batch: number, groups: number, limit: number): BeamSearchArrays {
+    const L = this.maxLength;
+    const counts = new Int32Array(batch), ids = new Int32Array(batch * limit).fill(-1);
+    const scores = new Float64Array(batch * limit).fill(NaN), lengths = new Int32Array(batch * limit);
+    const tokens = new Int32Array(batch * limit * L).fill(-1), itemStart = new Int32Array(batch + 1);
+    const kept = new Int32Array(batch * limit).fill(-1);  // [batch, limit] slot of each ID's first hypothesis
+    const slots = rankScratch;
+    for (let q = 0; q < batch; ++q) {
+      this.rankSlots(q * groups, groups, slots);
+      const n = Math.min(limit, slots.length);
+      counts[q] = n;
+      firstIds.clear(n);
+      let total = 0;
+      for (let i = 0; i < n; ++i) {
+        const s = slots[i], o = q * limit + i, id = trie.terminal[this.node[s]];
+        ids[o] = id;
+        scores[o] = this.score[s];
+        lengths[o] = this.length[s];
+        for (let t = 0; t < this.length[s]; ++t) tokens[o * L + t] = this.tokens[s * L + t];
+        if (firstIds.add(id)) {
+          kept[o] = s;
+          total += trie.idStart[id + 1] - trie.idStart[id];
+        }
+      }
+      itemStart[q + 1] = itemStart[q] + total;
+    }
+    const items = new Int32Array(itemStart[batch]), itemScores = new Float32Array(itemStart[batch]);
+    for (let q = 0; q < batch; ++q) {
+      copyItems(trie, ids.subarray(q * limit, (q + 1) * limit), kept.subarray(q * limit, (q + 1) * limit), counts[q],
+                this.score, items, itemScores, itemStart[q]);
+    }
+    return { batch, numReturn: limit, maxLength: L, counts, ids, scores, lengths, tokens, itemStart, items, itemScores };
+  }
+}
+
+/** Reused by rankSlots' callers: one query's slots at a time. */
+const rankScratch: number[] = [];
+
+/**
+ * Writes the items of the ranked hypotheses i < n whose slot[i] >= 0 (each ID's first), in rank
+ * order from items[at], each with its hypothesis' score (score[slot[i]]).
+ */
+function copyItems(trie: IdTrie, ids: ArrayLike<number>, slot: ArrayLike<number>, n: number, score: Float64Array,
+                   items: Int32Array, itemScores: Float32Array, at: number): void {
+  const idStart = trie.idStart, idItems = trie.idItems;
+  for (let i = 0, k = at; i < n; ++i) {
+    if (slot[i] < 0) continue;
+    const id = ids[i], sc = score[slot[i]];
+    for (let e = idStart[id]; e < idStart[id + 1]; ++e, ++k) {
+      items[k] = idItems[e];
+      itemScores[k] = sc;
+    }
   }
 }
