@@ -241,6 +241,27 @@ describe('constrained beam search', () => {
     }
   });
 
+  it('exhaustive search: each topk is the head of the full ranking, ties (equal scores) by tokens', async () => {
+    const codes = randomCodes(300, 2, 8, 77);
+    const trie = IdTrie.build({ codes, length: 2 });
+    const quantised: StepFn = (req) => hashModel(8, 5)(req).map((v) => Math.round(v));  // many equal scores
+    const all = await exhaustiveSearch({ trie, step: quantised, batch: 3, topk: trie.ids });
+    for (const topk of [1, 3, 7, 20, trie.ids - 1]) {
+      const some = await exhaustiveSearch({ trie, step: quantised, batch: 3, topk, maxRows: 5 });
+      for (let q = 0; q < 3; ++q) {
+        expect(some[q].hypotheses.map((h) => [h.tokens, h.score])).toEqual(all[q].hypotheses.slice(0, topk).map((h) => [h.tokens, h.score]));
+      }
+    }
+    for (let q = 0; q < 3; ++q) {
+      const h = all[q].hypotheses;
+      expect(h).toHaveLength(trie.ids);
+      for (let i = 1; i < h.length; ++i) {
+        const a = h[i - 1], b = h[i];
+        expect(a.score > b.score || (a.score === b.score && (a.tokens[0] < b.tokens[0] || (a.tokens[0] === b.tokens[0] && a.tokens[1] < b.tokens[1])))).toBe(true);
+      }
+    }
+  });
+
   for (const [levels, k, withEnd] of [[1, 9, false], [2, 6, false], [3, 4, false], [2, 5, true]] as const) {
     it(`equals exhaustive scoring when beams >= IDs (levels=${levels} k=${k}${withEnd ? ' end token' : ''})`, async () => {
       const vocab = k + (withEnd ? 1 : 0);

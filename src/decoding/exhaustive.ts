@@ -32,7 +32,7 @@ export interface ExhaustiveSearchOptions {
  * Score every ID of the trie for every query and return each query's best `topk`.
  *
  * The frontier of prefixes lives in typed arrays (query, node, running sum, row) and each query
- * keeps only its best `topk` complete IDs (a sorted bounded list): a 2-level, 256-code catalogue
+ * keeps only its best `topk` complete IDs (a buffer cut to its best topk when full): a 2-level, 256-code catalogue
  * of 62,138 IDs offers ~62,000 candidates per query, and an object and a token array for each of
  * them cost more than the scoring. Tokens are read back from the trie for the IDs returned.
  *
@@ -113,18 +113,23 @@ export async function exhaustiveSearch(options: ExhaustiveSearchOptions): Promis
 }
 
 /**
- * Each query's best complete IDs so far, best first: score descending, then tokens ascending
- * (the order a full sort of every candidate gives), at most `size` each.
+ * Each query's best complete IDs: score descending, then tokens ascending (the order a full sort
+ * of every candidate gives), at most `size` each. Candidates go into a buffer of 2 * size per
+ * query; a full buffer is sorted and cut to its best `size`, whose last then bars every candidate
+ * that does not rank before it (O(log size) amortised per candidate, for any topk).
  */
 class BestIds {
-  private readonly score: Float64Array;  // [batch, size]
-  private readonly node: Int32Array;     // [batch, size]
-  private readonly count: Int32Array;    // [batch]
+  private readonly score: Float64Array;  // [batch, 2 * size]
+  private readonly node: Int32Array;     // [batch, 2 * size]
+  private readonly count: Int32Array;    // [batch] candidates held
+  private readonly barred: Uint8Array;   // [batch] 1 once cut: the size-th best bars the rest
+  private readonly order: number[] = [];
 
   constructor(private readonly trie: IdTrie, private readonly batch: number, private readonly size: number) {
-    this.score = new Float64Array(batch * size);
-    this.node = new Int32Array(batch * size);
+    this.score = new Float64Array(batch * 2 * size);
+    this.node = new Int32Array(batch * 2 * size);
     this.count = new Int32Array(batch);
+    this.barred = new Uint8Array(batch);
   }
 
   /** True when (score a, node a) ranks before (score b, node b). */
@@ -136,26 +141,40 @@ class BestIds {
 
   /** Offers query q the complete ID ending at `node` with length-normalised `score`. */
   offer(q: number, score: number, node: number): void {
-    const base = q * this.size, n = this.count[q];
-    if (n === this.size && !this.before(score, node, this.score[base + n - 1], this.node[base + n - 1])) return;
-    let at = n === this.size ? n - 1 : n;  // the last place, or the slot the worst leaves
-    while (at > 0 && this.before(score, node, this.score[base + at - 1], this.node[base + at - 1])) {
-      this.score[base + at] = this.score[base + at - 1];
-      this.node[base + at] = this.node[base + at - 1];
-      --at;
+    const base = q * 2 * this.size, last = base + this.size - 1;
+    if (this.barred[q] && !this.before(score, node, this.score[last], this.node[last])) return;
+    const n = this.count[q];
+    this.score[base + n] = score;
+    this.node[base + n] = node;
+    this.count[q] = n + 1;
+    if (n + 1 === 2 * this.size) this.cut(q);
+  }
+
+  /** Sorts query q's candidates and keeps its best `size`. */
+  private cut(q: number): void {
+    const base = q * 2 * this.size, n = this.count[q], order = this.order;
+    order.length = n;
+    for (let i = 0; i < n; ++i) order[i] = base + i;
+    const score = this.score, node = this.node;
+    order.sort((a, b) => (this.before(score[a], node[a], score[b], node[b]) ? -1 : this.before(score[b], node[b], score[a], node[a]) ? 1 : 0));
+    const keep = Math.min(n, this.size);
+    const s = order.slice(0, keep).map((i) => score[i]), u = order.slice(0, keep).map((i) => node[i]);
+    for (let i = 0; i < keep; ++i) {
+      score[base + i] = s[i];
+      node[base + i] = u[i];
     }
-    this.score[base + at] = score;
-    this.node[base + at] = node;
-    if (n < this.size) this.count[q] = n + 1;
+    this.count[q] = keep;
+    if (keep === this.size) this.barred[q] = 1;
   }
 
   results(): QueryResult[] {
     const out: QueryResult[] = [];
     for (let q = 0; q < this.batch; ++q) {
+      this.cut(q);
       const hypotheses: Hypothesis[] = [];
-      for (let i = 0; i < this.count[q]; ++i) {
-        const node = this.node[q * this.size + i], id = this.trie.terminal[node];
-        hypotheses.push({ tokens: this.trie.tokensOf(node), score: this.score[q * this.size + i], id, items: this.trie.itemsOf(id) });
+      for (let i = 0, base = q * 2 * this.size; i < this.count[q]; ++i) {
+        const node = this.node[base + i], id = this.trie.terminal[node];
+        hypotheses.push({ tokens: this.trie.tokensOf(node), score: this.score[base + i], id, items: this.trie.itemsOf(id) });
       }
       out.push(rankItems(hypotheses));
     }
