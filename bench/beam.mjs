@@ -6,7 +6,7 @@
 // read floor and the CUDA step are measured by the native benchmark (SEMID_BENCH_BEAM_ONLY=1
 // build-native/semid_bench_native), which runs without Node on the device.
 import os from 'node:os';
-import { IdTrie, beamStep, constrainedBeamSearch } from '../dist/index.js';
+import { IdTrie, beamStep, constrainedBeamSearch, exhaustiveSearch } from '../dist/index.js';
 import { appendResults, randomFloats, runSuite } from './lib.mjs';
 
 const beams = 60, groups = 30, penalty = 0.25, V = 256, items = 62138;
@@ -49,9 +49,14 @@ export async function run() {
       const shape = `L=${levels} search batch=${batch}`;
       const pool = randomFloats(batch * beams * V, 99 + batch).map((v) => v * 4);
       const step = ({ rows: r }) => pool.subarray(0, r * V);
-      const search = (backend) => () => constrainedBeamSearch({ trie, step, batch, beams, groups, diversityPenalty: penalty, backend });
-      const cases = { 'semid search (native step)': search('native') };
+      const search = (backend, format) => () => constrainedBeamSearch({ trie, step, batch, beams, groups, diversityPenalty: penalty, backend, format });
+      const cases = { 'semid search (native step)': search('native'), "semid search (native step), format 'arrays'": search('native', 'arrays') };
       if (batch <= 128) cases['search on the TypeScript reference step'] = search('reference');
+      // The exact mode scores every ID (1 + 256 rows a query at L=2): the model's cost, not
+      // decoding's, rules it out at L=3, so it is timed at L=2 only.
+      if (levels === 2 && batch <= 128) {
+        cases['exact search (exhaustiveSearch, top 30; 257 rows a query)'] = () => exhaustiveSearch({ trie, step, batch, topk: 30, maxRows: batch * beams });
+      }
       const res = await runSuite(`beam search ${shape}`, cases, { minSamples: 3, maxTime: 2 });
       for (const [name, r] of Object.entries(res)) {
         rows.push({ name: `${name}`, shape, ms: r.meanMs });

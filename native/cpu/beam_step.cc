@@ -3,6 +3,7 @@
 // nodes allow into a sorted top-(2 * group_size) buffer, then walking it.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <string>
 #include <vector>
@@ -92,7 +93,7 @@ struct alignas(64) Scratch {  // one per worker, on its own cache lines (the top
 }
 
 void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, bool next_is_mine, Scratch& s,
-                cpu::LogSumExpFn lse_fn, cpu::BoundsFn bounds, bool dense_avx2) {
+                cpu::LogSumExpFn lse_fn, cpu::BoundsFn bounds, bool dense_avx2, bool allow_rule_out) {
   const i64 B = a.beams, G = a.groups, gs = B / G, V = a.vocab;
   (void)dense_avx2;  // builds without the AVX2 path never read it
   const float* rows = a.scores + b * a.input_beams * V;
@@ -147,7 +148,7 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, bool next_is
       float lanes[2 * 8 * cpu::kDenseFloorVectors];  // [first, second] largest per lane
       std::fill(lanes, lanes + 2 * 8 * vectors, kNegInf);
       const cpu::DenseScoresFn dense_scores = cpu::dense_scores_fn(vectors);
-      const bool rule_out = vectors > 0 && gs > 1;
+      const bool rule_out = allow_rule_out && vectors > 0 && gs > 1;
       // The same float operations as a score with no penalty: a bound on every child's score.
       auto bound_of = [&](i64 j, const std::uint32_t* dense) {
         const i64 r = a.input_beams == 1 ? 0 : j;
@@ -172,16 +173,19 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, bool next_is
         for (; rule_out && at > 0 && s.beam_bound[s.by_bound[at - 1]] < s.beam_bound[jl]; --at) s.by_bound[at] = s.by_bound[at - 1];
         s.by_bound[at] = int(jl);
       }
-      bool floor_stale = false;  // lanes changed since the floor was taken
+      bool scored = false;  // some beam went through pass 1
       for (int k = 0; k < dense_beams; ++k) {
         const i64 jl = s.by_bound[k], j = first + jl;
         if (rule_out && k > 0) {
-          // The floor is refreshed before beams 1, 2, 4, 8, ...: an older one is lower, still a bound.
-          if ((k & (k - 1)) == 0) {
-            floor = cpu::kth_largest_avx2(lanes, 2 * vectors, cap);
-            floor_stale = false;
-          }
-          if (floor > kNegInf && (a.logits ? s.beam_bound[jl] : bound_of(j, s.dense_of[jl])) < floor) {
+          // The floor is refreshed before beams 1, 2, 4, 8, ...: an older one is lower, still a
+          // bound. It is the cap-th largest of the first-largest lanes alone (distinct candidates
+          // too, a lower bound): a quarter of the work of all lanes, and it is paid by beams that
+          // are not ruled out as well.
+          if ((k & (k - 1)) == 0) floor = cpu::kth_largest_avx2(lanes, vectors, cap);
+          // With log-probabilities the bound costs a read of the row: it is taken only where the
+          // beam's score alone is below the floor (where a row of log-probabilities <= 0 rules
+          // it out), so that groups of close beams do not pay for it.
+          if (floor > kNegInf && (a.logits ? s.beam_bound[jl] < floor : bscore[j] < floor && bound_of(j, s.dense_of[jl]) < floor)) {
             s.ruled_out[jl] = 1;
             continue;
           }
@@ -189,9 +193,9 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, bool next_is
         const i64 r = a.input_beams == 1 ? 0 : j;
         dense_scores(rows + r * V, s.pen.data(), V, s.dense_of[jl], a.logits ? static_cast<float>(s.lse[r]) : 0.0f, bscore[j],
                      s.dense.data() + jl * kTrieDenseSpan, lanes);
-        floor_stale = true;
+        scored = true;
       }
-      if (floor_stale && vectors > 0) floor = cpu::kth_largest_avx2(lanes, 2 * vectors, cap);
+      if (scored && vectors > 0) floor = cpu::kth_largest_avx2(lanes, 2 * vectors, cap);
     }
 #endif
     // Log-prob rows are gathered sparsely (only the allowed tokens): fetch the next group's rows
@@ -347,13 +351,16 @@ void beam_step_cpu(const TrieView& trie, const BeamStepArgs& a, int threads, con
 #ifdef SEMID_BEAM_DENSE_AVX2
   dense_avx2 = trie.dense_rows != nullptr && active_simd() != SimdLevel::Scalar && cpu::avx2_compiled();
 #endif
+  // SEMID_BEAM_RULE_OUT=0 scores every dense beam (the step before beams were ruled out), for A/B runs.
+  const char* rule_out_env = std::getenv("SEMID_BEAM_RULE_OUT");
+  const bool rule_out = rule_out_env == nullptr || std::string(rule_out_env) != "0";
   // Each task is a block of consecutive queries (about eight a thread), so that a worker knows its
   // next query and can fetch its first rows while finishing the current one.
   const i64 per_task = std::max<i64>(1, a.batch / (8 * i64(t)));
   parallel_for((a.batch + per_task - 1) / per_task, t, cancel, [&](i64 task, int w) {
     const i64 end = std::min(a.batch, (task + 1) * per_task);
     for (i64 b = task * per_task; b < end; ++b)
-      step_query(trie, a, b, b + 1 < end, scratch[w], lse_fn, bounds, dense_avx2);
+      step_query(trie, a, b, b + 1 < end, scratch[w], lse_fn, bounds, dense_avx2, rule_out);
   });
 }
 
