@@ -156,6 +156,16 @@ __attribute__((target("lzcnt"))) inline i64 dense_row_last_token(const std::uint
   return i64(dense[9]);
 }
 
+/** The largest of lanes [8 * vectors] (vectors >= 1). */
+__attribute__((target("avx2"))) inline float lanes_max_avx2(const float* lanes, int vectors) {
+  __m256 m = _mm256_loadu_ps(lanes);
+  for (int v = 1; v < vectors; ++v) m = _mm256_max_ps(m, _mm256_loadu_ps(lanes + 8 * v));
+  __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+  return _mm_cvtss_f32(h);
+}
+
 /**
  * The cap-th largest of lanes [8 * vectors] (1 <= cap <= 8 * vectors): the smallest
  * value with fewer than cap values above it. Branch-free, one compare per pair of lanes.

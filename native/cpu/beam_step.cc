@@ -71,8 +71,6 @@ struct alignas(64) Scratch {  // one per worker, on its own cache lines (the top
   std::vector<float> bound;       // [children of one node] candidate bounds
   std::vector<float> dense;       // [group_size, 256] pass-1 scores of a group's dense beams
   std::vector<const std::uint32_t*> dense_of;  // [group_size] each beam's dense row, or null
-  std::vector<float> beam_bound;  // [group_size] a dense beam's best possible score
-  std::vector<int> by_bound;      // [group_size] the group's dense beams, highest bound first
   std::vector<char> ruled_out;    // [group_size] 1: a dense beam none of whose children can rank
   TopBuffer top;
 };
@@ -133,11 +131,11 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, bool next_is
     // Dense nodes (beam_dense.h), pass 1: the scores of every beam's children and, for groups
     // of up to 32 beams, a floor under the group's final threshold from the two largest of
     // >= cap lanes. A beam whose best possible score (its row's maximum, log-normalised, plus
-    // the beam's score: the penalty only lowers it) is below the floor of the beams scored before
-    // it is ruled out: none of its children can rank. Beams go best first (by that bound with
-    // logits, where the row maximum comes with the normaliser; by the beam's score with
-    // log-probabilities, whose bound costs a read of the row). A search's first step rules out
-    // every beam that starts at -1e9.
+    // the beam's score: the penalty only lowers it) is below a floor of the beams scored before
+    // it is ruled out: none of its children can rank. Beams go in their order, which in a search
+    // is each group's rank order (the step writes it so); a search's first step rules out every
+    // beam that starts at -1e9. The tests are ordered cheapest first, so that groups of close
+    // beams, where nothing is ruled out, pay little for them.
     float floor = kNegInf;
 #ifdef SEMID_BEAM_DENSE_AVX2
     if (dense_avx2) {
@@ -149,13 +147,9 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, bool next_is
       std::fill(lanes, lanes + 2 * 8 * vectors, kNegInf);
       const cpu::DenseScoresFn dense_scores = cpu::dense_scores_fn(vectors);
       const bool rule_out = allow_rule_out && vectors > 0 && gs > 1;
-      // The same float operations as a score with no penalty: a bound on every child's score.
-      auto bound_of = [&](i64 j, const std::uint32_t* dense) {
-        const i64 r = a.input_beams == 1 ? 0 : j;
-        const float top = a.logits ? s.row_max[r] - static_cast<float>(s.lse[r]) : cpu::dense_span_max_avx2(rows + r * V, V, dense);
-        return top + bscore[j];
-      };
-      int dense_beams = 0;
+      int scored = 0;          // beams through pass 1
+      float early = kNegInf;   // the cap-th largest of the first-largest lanes (distinct candidates: a floor)
+      bool early_stale = false;
       for (i64 jl = 0; jl < gs; ++jl) {
         const i64 j = first + jl;
         const std::int32_t node = nodes[j];
@@ -168,34 +162,30 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, bool next_is
         if (!cpu::dense_row_sound(dense)) dense_row_error(node);
         if (cpu::dense_row_last_token(dense) >= V) token_error(cpu::dense_row_last_token(dense), node, V);
         s.dense_of[jl] = dense;
-        if (rule_out) s.beam_bound[jl] = a.logits ? bound_of(j, dense) : bscore[j];  // the order's key
-        int at = dense_beams++;  // insertion, highest key first (equal keys: beam order)
-        for (; rule_out && at > 0 && s.beam_bound[s.by_bound[at - 1]] < s.beam_bound[jl]; --at) s.by_bound[at] = s.by_bound[at - 1];
-        s.by_bound[at] = int(jl);
-      }
-      bool scored = false;  // some beam went through pass 1
-      for (int k = 0; k < dense_beams; ++k) {
-        const i64 jl = s.by_bound[k], j = first + jl;
-        if (rule_out && k > 0) {
-          // The floor is refreshed before beams 1, 2, 4, 8, ...: an older one is lower, still a
-          // bound. It is the cap-th largest of the first-largest lanes alone (distinct candidates
-          // too, a lower bound): a quarter of the work of all lanes, and it is paid by beams that
-          // are not ruled out as well.
-          if ((k & (k - 1)) == 0) floor = cpu::kth_largest_avx2(lanes, vectors, cap);
-          // With log-probabilities the bound costs a read of the row: it is taken only where the
-          // beam's score alone is below the floor (where a row of log-probabilities <= 0 rules
-          // it out), so that groups of close beams do not pay for it.
-          if (floor > kNegInf && (a.logits ? s.beam_bound[jl] < floor : bscore[j] < floor && bound_of(j, s.dense_of[jl]) < floor)) {
-            s.ruled_out[jl] = 1;
-            continue;
+        const i64 r = a.input_beams == 1 ? 0 : j;
+        if (rule_out && scored > 0) {
+          // The bound: the same float operations as a score with no penalty. With logits the row
+          // maximum came with the normaliser; with log-probabilities it costs a read of the row,
+          // taken only where the beam's score alone is below the floor (where a row of
+          // log-probabilities <= 0 rules it out).
+          const float key = a.logits ? (s.row_max[r] - static_cast<float>(s.lse[r])) + bscore[j] : bscore[j];
+          if (key < cpu::lanes_max_avx2(lanes, vectors)) {  // the floor is at most the largest lane
+            if (early_stale && (scored & (scored - 1)) == 0) {  // refreshed after 1, 2, 4, ... beams: an older floor is lower, still one
+              early = cpu::kth_largest_avx2(lanes, vectors, cap);
+              early_stale = false;
+            }
+            if (key < early && (a.logits || cpu::dense_span_max_avx2(rows + r * V, V, dense) + bscore[j] < early)) {
+              s.ruled_out[jl] = 1;
+              continue;
+            }
           }
         }
-        const i64 r = a.input_beams == 1 ? 0 : j;
-        dense_scores(rows + r * V, s.pen.data(), V, s.dense_of[jl], a.logits ? static_cast<float>(s.lse[r]) : 0.0f, bscore[j],
+        dense_scores(rows + r * V, s.pen.data(), V, dense, a.logits ? static_cast<float>(s.lse[r]) : 0.0f, bscore[j],
                      s.dense.data() + jl * kTrieDenseSpan, lanes);
-        scored = true;
+        ++scored;
+        early_stale = true;
       }
-      if (scored && vectors > 0) floor = cpu::kth_largest_avx2(lanes, 2 * vectors, cap);
+      if (scored > 0 && vectors > 0) floor = cpu::kth_largest_avx2(lanes, 2 * vectors, cap);
     }
 #endif
     // Log-prob rows are gathered sparsely (only the allowed tokens): fetch the next group's rows
@@ -336,8 +326,6 @@ void beam_step_cpu(const TrieView& trie, const BeamStepArgs& a, int threads, con
     if (trie.dense_rows) {
       s.dense.resize(std::size_t(a.beams / a.groups * kTrieDenseSpan));
       s.dense_of.assign(std::size_t(a.beams / a.groups), nullptr);
-      s.beam_bound.assign(std::size_t(a.beams / a.groups), 0.0f);
-      s.by_bound.assign(std::size_t(a.beams / a.groups), 0);
       s.ruled_out.assign(std::size_t(a.beams / a.groups), 0);
       s.pen.assign(std::size_t(a.vocab), 0.0f);
     }
