@@ -72,6 +72,7 @@ struct alignas(64) Scratch {  // one per worker, on its own cache lines (the top
   std::vector<float> dense;       // [group_size, 256] pass-1 scores of a group's dense beams
   std::vector<const std::uint32_t*> dense_of;  // [group_size] each beam's dense row, or null
   std::vector<char> ruled_out;    // [group_size] 1: a dense beam none of whose children can rank
+  int rule_out_tries = 0, rule_out_hits = 0;  // this query's attempts to rule a beam out, and successes
   TopBuffer top;
 };
 
@@ -113,6 +114,7 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, bool next_is
                                               " (query " + std::to_string(b) + ") holds NaN or +Infinity");
   };
   s.chosen.clear();
+  s.rule_out_tries = s.rule_out_hits = 0;
   for (i64 g = 0; g < G; ++g) {
     const i64 first = g * gs;
     std::int32_t* fin_count = a.finished_count + b * G + g;
@@ -163,7 +165,10 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, bool next_is
         if (cpu::dense_row_last_token(dense) >= V) token_error(cpu::dense_row_last_token(dense), node, V);
         s.dense_of[jl] = dense;
         const i64 r = a.input_beams == 1 ? 0 : j;
-        if (rule_out && scored > 0) {
+        // Tried while it pays: the first 8 tries, then while at least one in 4 rules a beam out
+        // (a first step: every group; mid-search groups of close beams: rarely).
+        if (rule_out && scored > 0 && (s.rule_out_tries < 8 || 4 * s.rule_out_hits >= s.rule_out_tries)) {
+          ++s.rule_out_tries;
           // The bound: the same float operations as a score with no penalty. With logits the row
           // maximum came with the normaliser; with log-probabilities it costs a read of the row,
           // taken only where the beam's score alone is below the floor (where a row of
@@ -176,6 +181,7 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, bool next_is
             }
             if (key < early && (a.logits || cpu::dense_span_max_avx2(rows + r * V, V, dense) + bscore[j] < early)) {
               s.ruled_out[jl] = 1;
+              ++s.rule_out_hits;
               continue;
             }
           }
