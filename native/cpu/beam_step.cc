@@ -95,6 +95,7 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, bool next_is
                 cpu::LogSumExpFn lse_fn, cpu::BoundsFn bounds, bool dense_avx2, bool allow_rule_out) {
   const i64 B = a.beams, G = a.groups, gs = B / G, V = a.vocab;
   (void)dense_avx2;  // builds without the AVX2 path never read it
+  (void)allow_rule_out;
   const float* rows = a.scores + b * a.input_beams * V;
   const std::int32_t* nodes = a.nodes + b * B;
   const float* bscore = a.beam_scores + b * B;

@@ -101,7 +101,7 @@ export interface BeamSearchArrays {
   batch: number;
   /** Columns of the [batch, numReturn] arrays. */
   numReturn: number;
-  /** Longest ID in tokens: the last dimension of `tokens`. */
+  /** The last dimension of `tokens`: the most tokens a hypothesis can hold. */
   maxLength: number;
   /** [batch] hypotheses returned for each query (<= numReturn; the rest of its row is padding). */
   counts: Int32Array;

@@ -258,6 +258,10 @@ export class IdTrie {
   /**
    * The items an ID (by index) names: a view into the trie's storage (do not write to it), made
    * once per ID and then reused, so that ranking a batch's hypotheses allocates no view per hypothesis.
+   *
+   * @example
+   * const trie = IdTrie.build({ codes: new Int32Array([0, 1, 0, 1]), length: 2, items: [7, 9] });
+   * trie.itemsOf(trie.terminal[trie.walk([0, 1])]);  // Int32Array [7, 9]: both items share the ID
    */
   itemsOf(id: number): Int32Array {
     if (!Number.isInteger(id) || id < 0 || id >= this.ids) throw new SemidArgumentError('id', `an ID index in [0, ${this.ids})`, id);
