@@ -554,7 +554,7 @@ struct BeamOut {
 
 static void beam_case(const char* backend, i64 batch, i64 beams, i64 groups, int L, i64 vocab, bool logits,
                       bool end, std::mt19937& rng, i64 items = 3000, bool dense = false, bool special = false,
-                      int offset = 0, bool shared_row = false, bool first_step = false) {
+                      int offset = 0, bool shared_row = false, bool first_step = false, float lp_shift = 0.0f) {
   const int k = int(end ? vocab - 1 - offset : vocab - offset);
   OwnedTrie trie = random_trie(items, L, k, rng);
   for (auto& t : trie.token) t += offset;  // IDs' tokens after `offset` other tokens (a model's own vocabulary)
@@ -567,7 +567,8 @@ static void beam_case(const char* backend, i64 batch, i64 beams, i64 groups, int
   const i64 input_beams = shared_row ? 1 : beams;
   std::vector<float> scores(batch * input_beams * vocab), bscore(batch * beams);
   std::vector<std::int32_t> nodes(batch * beams);
-  for (auto& v : scores) v = logits ? (u01(rng) * 2 - 1) * 5 : std::log(u01(rng) + 1e-9f);
+  // lp_shift > 0: log-probability rows with positive values (unnormalised scores a caller may pass)
+  for (auto& v : scores) v = logits ? (u01(rng) * 2 - 1) * 5 : std::log(u01(rng) + 1e-9f) + lp_shift;
   for (auto& v : bscore) v = -10 * u01(rng);
   if (first_step)  // a search's first step: each group's first beam at 0, the others at -1e9
     for (std::size_t i = 0; i < bscore.size(); ++i) bscore[i] = (i64(i) % beams) % (beams / groups) == 0 ? 0.0f : -1e9f;
@@ -591,6 +592,7 @@ static void beam_case(const char* backend, i64 batch, i64 beams, i64 groups, int
   if (offset) std::snprintf(name + std::strlen(name), sizeof name - std::strlen(name), " token-offset=%d", offset);
   if (shared_row) std::snprintf(name + std::strlen(name), sizeof name - std::strlen(name), " shared-row");
   if (first_step) std::snprintf(name + std::strlen(name), sizeof name - std::strlen(name), " first-step scores");
+  if (lp_shift != 0.0f) std::snprintf(name + std::strlen(name), sizeof name - std::strlen(name), " log-probs+%g", double(lp_shift));
   if (const char* lists = std::getenv("SEMID_CUDA_BEAM_LISTS"))
     std::snprintf(name + std::strlen(name), sizeof name - std::strlen(name), " lists=%s", lists);
   if (const char* jacobi = std::getenv("SEMID_CUDA_BEAM_JACOBI"))
@@ -800,6 +802,10 @@ static void run_beam(const char* backend, std::mt19937& rng) {
     beam_case(backend, 16, 64, 8, 2, 256, logits, false, rng, 20000, true, false, 0, false, true);
     beam_case(backend, 16, 40, 10, 2, 300, logits, true, rng, 20000, true);
   }
+  // Log-probabilities above 0 (a beam's score alone below the floor does not rule it out: its
+  // row's maximum decides), groups of 2 and 4, beam scores 10 apart.
+  beam_case(backend, 48, 60, 30, 2, 256, false, false, rng, 20000, true, false, 0, false, false, 12.0f);
+  beam_case(backend, 32, 16, 4, 3, 256, false, true, rng, 20000, true, false, 0, false, false, 12.0f);
   for (int trial = 0; trial < 12; ++trial) {  // random shapes on the dense path
     const int groups_of[] = {1, 2, 3, 4, 6, 12};
     const i64 groups = groups_of[rng() % 6], beams = groups * (1 + rng() % 8);
