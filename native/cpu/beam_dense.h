@@ -188,6 +188,29 @@ __attribute__((target("avx2"))) inline float kth_largest_avx2(const float* lanes
 }
 
 /**
+ * Whether a dense beam can be ruled out of its group: none of its children can rank. `key` is
+ * its bound with logits (its row maximum, log-normalised, plus its score: the same float
+ * operations as a score with no penalty, so no child scores above it), or its score alone with
+ * log-probabilities, whose bound then costs a read of the span of `lp_row` [V] (only where the
+ * score alone is below the floor, where a row of log-probabilities <= 0 rules it out); `lp_row`
+ * is null with logits. The floor is `early`: the cap-th largest of the first-largest `lanes`
+ * (distinct candidates of the `scored` beams before it), taken again when `stale` after 1, 2, 4,
+ * ... beams (an older floor is lower, still one). Out of line: the group loop it sits in keeps
+ * its registers, and a query that stops trying pays nothing.
+ */
+__attribute__((noinline, target("avx2"))) inline bool dense_beam_ruled_out(float key, const float* lanes, int vectors, int cap,
+                                                                          int scored, float& early, bool& stale,
+                                                                          const float* lp_row, i64 V,
+                                                                          const std::uint32_t* dense, float score) {
+  if (!(key < lanes_max_avx2(lanes, vectors))) return false;  // the floor is at most the largest lane
+  if (stale && (scored & (scored - 1)) == 0) {
+    early = kth_largest_avx2(lanes, vectors, cap);
+    stale = false;
+  }
+  return key < early && (lp_row == nullptr || dense_span_max_avx2(lp_row, V, dense) + score < early);
+}
+
+/**
  * Pass 2 for one beam at a dense node: the pass-1 scores `sc` [8 * chunks] of children that are
  * not below the threshold, and NaN, go to offer(bit position, edge rank within the node, score),
  * which returns the new threshold.

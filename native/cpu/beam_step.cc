@@ -151,7 +151,7 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, bool next_is
       const cpu::DenseScoresFn dense_scores = cpu::dense_scores_fn(vectors);
       const bool rule_out = allow_rule_out && vectors > 0 && gs > 1;
       int scored = 0;          // beams through pass 1
-      float early = kNegInf;   // the cap-th largest of the first-largest lanes (distinct candidates: a floor)
+      float early = kNegInf;   // a floor of the beams scored so far (dense_beam_ruled_out)
       bool early_stale = false;
       for (i64 jl = 0; jl < gs; ++jl) {
         const i64 j = first + jl;
@@ -170,21 +170,12 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, bool next_is
         // (a first step: every group; mid-search groups of close beams: rarely).
         if (rule_out && scored > 0 && (s.rule_out_tries < 8 || 4 * s.rule_out_hits >= s.rule_out_tries)) {
           ++s.rule_out_tries;
-          // The bound: the same float operations as a score with no penalty. With logits the row
-          // maximum came with the normaliser; with log-probabilities it costs a read of the row,
-          // taken only where the beam's score alone is below the floor (where a row of
-          // log-probabilities <= 0 rules it out).
           const float key = a.logits ? (s.row_max[r] - static_cast<float>(s.lse[r])) + bscore[j] : bscore[j];
-          if (key < cpu::lanes_max_avx2(lanes, vectors)) {  // the floor is at most the largest lane
-            if (early_stale && (scored & (scored - 1)) == 0) {  // refreshed after 1, 2, 4, ... beams: an older floor is lower, still one
-              early = cpu::kth_largest_avx2(lanes, vectors, cap);
-              early_stale = false;
-            }
-            if (key < early && (a.logits || cpu::dense_span_max_avx2(rows + r * V, V, dense) + bscore[j] < early)) {
-              s.ruled_out[jl] = 1;
-              ++s.rule_out_hits;
-              continue;
-            }
+          if (cpu::dense_beam_ruled_out(key, lanes, vectors, cap, scored, early, early_stale,
+                                        a.logits ? nullptr : rows + r * V, V, dense, bscore[j])) {
+            s.ruled_out[jl] = 1;
+            ++s.rule_out_hits;
+            continue;
           }
         }
         dense_scores(rows + r * V, s.pen.data(), V, dense, a.logits ? static_cast<float>(s.lse[r]) : 0.0f, bscore[j],
