@@ -3,7 +3,7 @@
  * group, kept in flat typed arrays instead of an object and a token array per hypothesis (a batch
  * of 1,024 queries at beam 60 adds ~61,000 of them, and their garbage cost more than the native steps).
  */
-import type { BeamSearchArrays, Hypothesis, QueryResult } from './beam-search.js';
+import { rankItems, type BeamSearchArrays, type Hypothesis, type QueryResult } from './beam-search.js';
 import { IdSet } from './id-set.js';
 import type { IdTrie } from './trie.js';
 
@@ -118,8 +118,7 @@ export class FinishedHypotheses {
 
   /**
    * The first `limit` ranked hypotheses of groups [firstGroup, firstGroup + groups) as Hypothesis
-   * objects, with their items in that order, each ID once (rankItems' result, its items read from
-   * the trie).
+   * objects, with their items in that order, each ID once (rankItems).
    */
   ranked(trie: IdTrie, firstGroup: number, groups: number, limit: number): QueryResult {
     const slots = rankScratch;
@@ -127,19 +126,13 @@ export class FinishedHypotheses {
     const score = this.score;
     const n = Math.min(limit, slots.length);
     const hypotheses: Hypothesis[] = new Array(n);
-    firstIds.clear(n);
-    let total = 0;
     for (let i = 0; i < n; ++i) {
       const s = slots[i], len = this.length[s], tokens = new Array<number>(len);
       for (let t = 0, from = s * this.maxLength; t < len; ++t) tokens[t] = this.tokens[from + t];
       const id = trie.terminal[this.node[s]];
       hypotheses[i] = { tokens, score: score[s], id, items: trie.itemsOf(id) };
-      if (firstIds.add(id)) total += trie.idStart[id + 1] - trie.idStart[id];
-      else slots[i] = -1;  // an ID already listed: no items
     }
-    const items = new Int32Array(total), itemScores = new Float32Array(total);
-    copyItems(trie, hypotheses.map((h) => h.id), slots, n, score, items, itemScores, 0);
-    return { hypotheses, items, itemScores };
+    return rankItems(hypotheses);
   }
 
   /**
