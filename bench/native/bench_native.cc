@@ -203,6 +203,9 @@ static void bench_beam(bool cuda) {
       cudaMalloc(&d_fc, batch * groups * 4); cudaMalloc(&d_fp, B * 4); cudaMalloc(&d_fn, B * 4);
       cudaMalloc(&d_cs, trie.start.size() * 4); cudaMalloc(&d_ct, trie.token.size() * 4); cudaMalloc(&d_cn, trie.node.size() * 4);
       cudaMalloc(&d_term, trie.terminal.size() * 4);
+      std::uint32_t* d_dense = nullptr;  // the dense rows' device copy: list builds read dense nodes contiguously
+      cudaMalloc(&d_dense, trie.dense.size() * 4);
+      cudaMemcpy(d_dense, trie.dense.data(), trie.dense.size() * 4, cudaMemcpyHostToDevice);
       cudaMemcpy(d_logits, logits.data(), logits.size() * 4, cudaMemcpyHostToDevice);
       cudaMemcpy(d_bs, bc.beam_scores.data(), B * 4, cudaMemcpyHostToDevice);
       cudaMemcpy(d_nodes, bc.nodes.data(), B * 4, cudaMemcpyHostToDevice);
@@ -213,6 +216,7 @@ static void bench_beam(bool cuda) {
       i64 maxc = 0;
       for (std::size_t u = 0; u + 1 < trie.start.size(); ++u) maxc = std::max<i64>(maxc, trie.start[u + 1] - trie.start[u]);
       TrieView dt{tv.nodes, tv.edges, d_cs, d_ct, d_cn, d_term, maxc};
+      dt.dense_rows = d_dense;
       BeamStepArgs d = a;
       d.scores = d_logits; d.nodes = d_nodes; d.beam_scores = d_bs;
       d.next_nodes = d_nn; d.next_scores = d_ns; d.next_parents = d_np; d.next_tokens = d_nt;
@@ -241,6 +245,11 @@ static void bench_beam(bool cuda) {
       unsetenv("SEMID_CUDA_BEAM_JACOBI");
       std::vector<std::int32_t> gt_seq(B);
       cudaMemcpy(gt_seq.data(), d_nt, B * 4, cudaMemcpyDeviceToHost);
+      setenv("SEMID_CUDA_BEAM_DENSE", "0", 1);  // A/B: lists with every node's children gathered
+      const double gstep_gather = median_ms(51, [&] { beam_step_cuda_device(dt, d, CancelFlag{}); });
+      unsetenv("SEMID_CUDA_BEAM_DENSE");
+      std::vector<std::int32_t> gt_gather(B);
+      cudaMemcpy(gt_gather.data(), d_nt, B * 4, cudaMemcpyDeviceToHost);
       setenv("SEMID_CUDA_BEAM_LISTS", "0", 1);  // A/B: every group ranked by the sequential scan
       const double gstep_scan = median_ms(51, [&] { beam_step_cuda_device(dt, d, CancelFlag{}); });
       unsetenv("SEMID_CUDA_BEAM_LISTS");
@@ -261,12 +270,12 @@ static void bench_beam(bool cuda) {
       std::vector<std::int32_t> gt(B);
       cudaMemcpy(gt.data(), d_nt, B * 4, cudaMemcpyDeviceToHost);
       beam_step_cpu(tv, a, 0, CancelFlag{});
-      const bool same = gt == nt && gt_lists == nt && gt_scan == nt && gt_seq == nt && e2e_tokens == nt && e2e_copy_tokens == nt;
-      std::printf("cuda beam-step L=%d batch=%5lld  step %9.3f ms  read-floor %8.3f ms  ratio %5.2f  end-to-end %8.3f ms (trie copied each step %8.3f ms)  (errors copied back %8.3f ms; lists without jacobi %8.3f ms; group scan alone %8.3f ms; launches 256:1 %.3f 256:3 %.3f 256:4 %.3f 512:1 %.3f 512:2 %.3f 1024:1 %.3f)  %s\n",
-                  levels, (long long)batch, gstep, gfloor, gstep / gfloor, e2e, e2e_copy, gstep_copy, gstep_seq, gstep_scan, gstep_blocks[0], gstep_blocks[1],
+      const bool same = gt == nt && gt_lists == nt && gt_scan == nt && gt_seq == nt && gt_gather == nt && e2e_tokens == nt && e2e_copy_tokens == nt;
+      std::printf("cuda beam-step L=%d batch=%5lld  step %9.3f ms  read-floor %8.3f ms  ratio %5.2f  end-to-end %8.3f ms (trie copied each step %8.3f ms)  (errors copied back %8.3f ms; children gathered %8.3f ms; lists without jacobi %8.3f ms; group scan alone %8.3f ms; launches 256:1 %.3f 256:3 %.3f 256:4 %.3f 512:1 %.3f 512:2 %.3f 1024:1 %.3f)  %s\n",
+                  levels, (long long)batch, gstep, gfloor, gstep / gfloor, e2e, e2e_copy, gstep_copy, gstep_gather, gstep_seq, gstep_scan, gstep_blocks[0], gstep_blocks[1],
                   gstep_blocks[2], gstep_blocks[3], gstep_blocks[4], gstep_blocks[5],
                   same ? "parity ok" : "PARITY FAILED");
-      for (void* ptr : std::initializer_list<void*>{d_logits, d_bs, d_ns, d_fs, d_out, d_nodes, d_nn, d_np, d_nt, d_fc, d_fp, d_fn, d_cs, d_ct, d_cn, d_term})
+      for (void* ptr : std::initializer_list<void*>{d_logits, d_bs, d_ns, d_fs, d_out, d_nodes, d_nn, d_np, d_nt, d_fc, d_fp, d_fn, d_cs, d_ct, d_cn, d_term, d_dense})
         cudaFree(ptr);
 #endif
     }

@@ -20,13 +20,19 @@ namespace {
 
 constexpr int kTrieSlots = 4;  // tries kept on the device, least recently used replaced
 
-/** A trie's four arrays in one device allocation: child_start [nodes + 1], child_token, child_node [edges], terminal [nodes]. */
+/**
+ * A trie's four arrays in one device allocation: child_start [nodes + 1], child_token, child_node
+ * [edges], terminal [nodes]; and its dense rows (trie_dense_rows, made here from those arrays so
+ * that they are the trie's own), which let the step read dense nodes' rows contiguously.
+ */
 struct DeviceTrie {
   std::uint64_t key = 0;  // 0: the slot is free
   i64 nodes = 0, edges = 0, max_children = 0;
   const void* host[4] = {};  // the arrays it was copied from (a key names one trie: a check, not a hash)
   std::uint64_t last_use = 0;
   DeviceBuffer<std::int32_t> words;
+  DeviceBuffer<std::uint32_t> dense;  // [trie_dense_rows_words(edges)]; empty: none (children out of order)
+  bool has_dense = false;
 
   bool holds(const TrieView& t) const {
     return key != 0 && key == t.cache_key && nodes == t.nodes && edges == t.edges && host[0] == t.child_start &&
@@ -43,6 +49,19 @@ struct DeviceTrie {
       SEMID_CUDA_CHECK(cudaMemcpy(d + n + 1 + e, t.child_node, e * 4, cudaMemcpyHostToDevice));
     }
     if (n) SEMID_CUDA_CHECK(cudaMemcpy(d + n + 1 + 2 * e, t.terminal, n * 4, cudaMemcpyHostToDevice));
+    has_dense = false;
+    if (e) {
+      std::vector<std::uint32_t> rows(std::size_t(trie_dense_rows_words(t.edges)));
+      try {
+        trie_dense_rows(t, rows.data());
+        has_dense = true;
+      } catch (const Error&) {  // a node's children not in ascending token order: every node gathers
+      }
+      if (has_dense) {
+        if (dense.size() < rows.size()) dense.resize(rows.size());
+        SEMID_CUDA_CHECK(cudaMemcpy(dense.get(), rows.data(), rows.size() * 4, cudaMemcpyHostToDevice));
+      }
+    }
     max_children = 0;
     for (i64 u = 0; u < t.nodes; ++u)
       max_children = std::max<i64>(max_children, t.child_start[u + 1] - t.child_start[u]);
@@ -55,6 +74,8 @@ struct DeviceTrie {
     key = 0;
     nodes = edges = max_children = 0;
     words.resize(0);
+    dense.resize(0);
+    has_dense = false;
   }
   TrieView view() const {
     const std::int32_t* d = words.get();
@@ -67,6 +88,7 @@ struct DeviceTrie {
     v.child_node = d + n + 1 + e;
     v.terminal = d + n + 1 + 2 * e;
     v.max_children = std::max<i64>(max_children, 1);
+    v.dense_rows = has_dense ? dense.get() : nullptr;
     return v;
   }
 };

@@ -30,6 +30,8 @@ struct BeamKernelArgs {
                         // sequential group, warp 1's first build: phase stamps [5] and survivors
   bool use_lists;       // C1 builds each group's top-kListLen list (see beam_lists_fit)
   bool use_jacobi;      // the Jacobi pass settles groups before C2 (see beam_jacobi_fits)
+  bool use_dense;       // with lists: groups whose beams all sit at dense nodes (trie.dense_rows, a device
+                        // copy) read their rows contiguously and keep no scratch (see beam_dense_fits)
 };
 
 // A group's list: its top kListLen candidates by s0 = lp + beam score (finite only), sorted by
@@ -53,6 +55,8 @@ struct GroupLists {
   int* n;
   int* full;
   int* state;  // C1/C2 hand-over: 2 once the group's list and candidates are written
+  int* dense;  // 1: the group was built from dense rows and its candidates are not in the scratch
+               // (C2 writes them there first where it must scan them: materialise_dense_group)
 };
 
 __device__ __forceinline__ bool better(float s1, long long f1, float s2, long long f2) {

@@ -1,6 +1,7 @@
 // C1 of the CUDA beam step (beam_step.cu): one warp builds one group's top-kListLen list.
 #pragma once
 #include "beam_kernel_common.cuh"
+#include "beam_dense_lists.cuh"
 
 namespace semid {
 namespace cuda {
@@ -9,12 +10,15 @@ namespace cuda {
 // those ahead of them, in one pass over the buffer, and the top kListLen are written to the
 // group's list (the loads of all a lane's entries first, then the stores). Ranks are unique even
 // where a malformed trie repeats a token under one node (equal (s0, flat)): ties go by buffer
-// position, so every list slot below the count is written.
-template <int H>
+// position, so every list slot below the count is written. kDense: the group's candidates are
+// not in the scratch; an entry's token comes from its flat index and its log-probability from
+// its row (dense_lp), as the build computed them.
+template <int H, bool kDense>
 __device__ __forceinline__ void rank_into_list(const BeamKernelArgs& k, int g, int first, int base, int count,
                                                const float* sv_s0,
                                                const int* sv_slot, const int* sv_flat, const int* offs, const int* c0s,
                                                const int* ncs, const float* cand_lp, const int* cand_token,
+                                               const float* rows, const float* lse,
                                                const GroupLists& lists, int lane) {
   float s[H];
   int f[H], rank[H];
@@ -46,8 +50,14 @@ __device__ __forceinline__ void rank_into_list(const BeamKernelArgs& k, int g, i
     while (offs[first + jl + 1] <= slot) ++jl;
     const int j = first + jl, c = slot - offs[j];
     jb[h] = jl;
-    lp[h] = cand_lp[slot];
-    tok[h] = cand_token[slot];
+    if (kDense) {
+      const long long V = k.a.vocab;
+      tok[h] = f[h] - jl * int(V);
+      lp[h] = dense_lp(k, lse, j, rows[(long long)(k.a.input_beams == 1 ? 0 : j) * V + tok[h]]);
+    } else {
+      lp[h] = cand_lp[slot];
+      tok[h] = cand_token[slot];
+    }
     child[h] = c < ncs[j] ? k.trie.child_node[c0s[j] + c] : -1;
   }
 #pragma unroll
@@ -70,20 +80,59 @@ __device__ __forceinline__ void rank_into_list(const BeamKernelArgs& k, int g, i
 __device__ void build_group_list(const BeamKernelArgs& k, long long b, int g, int gs, long long V, const float* rows,
                                  const float* lse, const int* offs, const int* c0s, const int* ncs, const float* bs,
                                  float* cand_lp, int* cand_token, float* sv_s0, int* sv_slot, int* sv_flat,
-                                 const GroupLists& lists, int lane, int* bad_query, long long* stamps) {
+                                 const GroupLists& lists, const DenseBeams* dense_beams, int lane, int* bad_query,
+                                 long long* stamps) {
   constexpr unsigned kAll = 0xffffffffu;
+  constexpr int kDensePair = 2;  // dense beams whose rows are loaded together
   const BeamStepArgs& a = k.a;
   const int G = int(a.groups);
   const int first = g * gs, lo_slot = offs[first], hi_slot = offs[first + gs];
   const bool done = a.group_done && a.group_done[b * G + g];
   const int range = done ? 0 : hi_slot - lo_slot;
+  // Dense: every active beam's row read at its node's bits (beam_dense_lists.cuh), no scratch.
+  const bool dense = dense_beams && range > 0 && group_is_dense(*dense_beams, offs, g, gs, lane);
   if (stamps && lane == 0) stamps[0] = clock64();  // SEMID_DEBUG_BEAM: one build's phases
   // Pass 1: each lane's best two candidates (none: -inf, INT_MAX) and the finite count. flat =
   // jl * V + token fits 32 bits wherever lists are used (beam_lists_fit).
   float m1s = -INFINITY, m2s = -INFINITY;
   int m1f = INT_MAX, m2f = INT_MAX;
   int finite = 0, jl = 0;
-  for (int base = lane; base < range; base += 32 * kUnrollC1) {
+  float xr[kDensePair][9];  // dense: two beams' scores
+  auto load_pair = [&](int jl0) {
+#pragma unroll
+    for (int h = 0; h < kDensePair; ++h) {
+      const int j = first + jl0 + h;
+      if (jl0 + h < gs && offs[j + 1] > offs[j]) dense_load(k, *dense_beams, rows, j, offs[j + 1] - offs[j] > ncs[j], lane, xr[h]);
+    }
+  };
+  if (dense) {
+    for (int jl0 = 0; jl0 < gs; jl0 += kDensePair) {
+      load_pair(jl0);
+#pragma unroll
+      for (int h = 0; h < kDensePair; ++h) {
+        const int jlh = jl0 + h, j = first + jlh;
+        if (jlh >= gs || offs[j + 1] == offs[j]) continue;  // the same on every lane
+        dense_each(k, *dense_beams, j, ncs[j], offs[j + 1] - offs[j] > ncs[j], lane, xr[h],
+                   [&](bool present, int tok, int e, float x) {
+                     if (!present) return;
+                     if (e < ncs[j] && unsigned(tok) >= unsigned(V)) {  // reported; no candidate
+                       raise(k, kErrToken, b, tok);
+                       *bad_query = 1;
+                       return;
+                     }
+                     const float lp = dense_lp(k, lse, j, x);
+                     if (isnan(lp)) { raise(k, kErrNotFinite, b, a.input_beams == 1 ? 0 : j); *bad_query = 1; }
+                     const float s0 = __fadd_rn(lp, bs[j]);
+                     if (!(s0 > -INFINITY)) return;
+                     const int flat = jlh * int(V) + tok;
+                     ++finite;
+                     if (better32(s0, flat, m1s, m1f)) { m2s = m1s; m2f = m1f; m1s = s0; m1f = flat; }
+                     else if (better32(s0, flat, m2s, m2f)) { m2s = s0; m2f = flat; }
+                   });
+      }
+    }
+  }
+  for (int base = lane; !dense && base < range; base += 32 * kUnrollC1) {
     int ts[kUnrollC1], jls[kUnrollC1];
     float lps[kUnrollC1];
 #pragma unroll
@@ -154,7 +203,32 @@ __device__ void build_group_list(const BeamKernelArgs& k, long long b, int g, in
   // Pass 2: the survivors, compacted in candidate order.
   int count = 0;
   jl = 0;
-  for (int base = 0; base < range; base += 32 * kUnrollC1) {  // the same trip count on every lane
+  if (dense) {
+    for (int jl0 = 0; jl0 < gs; jl0 += kDensePair) {
+      load_pair(jl0);  // again (L1): held from pass 1, they would spill in the 64-register builds
+#pragma unroll
+      for (int h = 0; h < kDensePair; ++h) {
+        const int jlh = jl0 + h, j = first + jlh;
+        if (jlh >= gs || offs[j + 1] == offs[j]) continue;  // the same on every lane
+        dense_each(k, *dense_beams, j, ncs[j], offs[j + 1] - offs[j] > ncs[j], lane, xr[h],
+                   [&](bool present, int tok, int e, float x) {
+                     bool keep = false;
+                     float s0 = 0;
+                     int flat = 0;
+                     if (present && !(e < ncs[j] && unsigned(tok) >= unsigned(V))) {
+                       s0 = __fadd_rn(dense_lp(k, lse, j, x), bs[j]);
+                       flat = jlh * int(V) + tok;
+                       keep = s0 > -INFINITY && !better32(ts, tf, s0, flat);
+                     }
+                     const unsigned mask = __ballot_sync(kAll, keep);
+                     const int pos = count + __popc(mask & ((1u << lane) - 1u));
+                     if (keep && pos < kSurvivorCap) { sv_s0[pos] = s0; sv_slot[pos] = offs[j] + e; sv_flat[pos] = flat; }
+                     count += __popc(mask);
+                   });
+      }
+    }
+  }
+  for (int base = 0; !dense && base < range; base += 32 * kUnrollC1) {  // the same trip count on every lane
     int toks[kUnrollC1];
     float lps[kUnrollC1];
 #pragma unroll
@@ -183,12 +257,19 @@ __device__ void build_group_list(const BeamKernelArgs& k, long long b, int g, in
   if (lane == 0) {
     lists.n[g] = count > kSurvivorCap ? -1 : min(count, kListLen);
     lists.full[g] = finite <= kListLen;
+    lists.dense[g] = dense;
   }
   if (stamps && lane == 0) { stamps[3] = clock64(); stamps[5] = count; }
   if (count > kSurvivorCap) return;  // C2 ranks this group from all its candidates
   __syncwarp();
-  for (int base = 0; base < count; base += 64)  // 64 survivors a pass (two a lane)
-    rank_into_list<2>(k, g, first, base, count, sv_s0, sv_slot, sv_flat, offs, c0s, ncs, cand_lp, cand_token, lists, lane);
+  for (int base = 0; base < count; base += 64) {  // 64 survivors a pass (two a lane)
+    if (dense)
+      rank_into_list<2, true>(k, g, first, base, count, sv_s0, sv_slot, sv_flat, offs, c0s, ncs, cand_lp, cand_token,
+                              rows, lse, lists, lane);
+    else
+      rank_into_list<2, false>(k, g, first, base, count, sv_s0, sv_slot, sv_flat, offs, c0s, ncs, cand_lp, cand_token,
+                               rows, lse, lists, lane);
+  }
   __syncwarp();
   if (stamps && lane == 0) stamps[4] = clock64();
 }

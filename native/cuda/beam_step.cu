@@ -8,7 +8,10 @@
 //      shared memory allows: beam_lists_fit), warps 1.. take the groups in order and, per group,
 //      also build C1's list (beam_lists.cuh): the group's top 32 candidates by the unpenalised score s0 = lp +
 //      beam score, from a threshold (the 32nd best of the lanes' best two) and the candidates
-//      not worse than it, ranked by counting. Without, all threads share the candidates.
+//      not worse than it, ranked by counting. Without, all threads share the candidates. A
+//      group whose active beams all sit at dense nodes (trie.dense_rows: >= 32 children within
+//      256 tokens) reads its rows contiguously at the nodes' bits and writes no scratch
+//      (beam_dense_lists.cuh); C2 writes its candidates only where it must scan them.
 //   C. warp 0, group by group (with lists, right behind the builders: a per-group ready flag, no
 //      block barrier): the penalty of the tokens earlier groups chose (a per-query count table in
 //      shared memory) only lowers scores, so when the list keeps 2 * group_size entries whose
@@ -81,7 +84,10 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
   int* chosen = offs + B + 1;
   int* ncs = chosen + B;  // children per beam
   float* bs = reinterpret_cast<float*>(ncs + B);  // running scores
-  float* pick_score = bs + B;
+  // Dense rows (k.use_dense): per beam its row's first token (-1: none) and its 256 bits.
+  int* dfirst = reinterpret_cast<int*>(bs + B);
+  unsigned* dbits = reinterpret_cast<unsigned*>(dfirst + (k.use_dense ? B : 0));
+  float* pick_score = reinterpret_cast<float*>(dbits + (k.use_dense ? 8 * B : 0));
   int* pick_slot = reinterpret_cast<int*>(pick_score + 2 * gs);
   int* pick_child = pick_slot + 2 * gs;
   int* pick_token = pick_child + 2 * gs;
@@ -97,7 +103,8 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
     lists.n = lists.child + G * kListLen;
     lists.full = lists.n + G;
     lists.state = lists.full + G;
-    counts = reinterpret_cast<unsigned short*>(lists.state + G);
+    lists.dense = lists.state + G;
+    counts = reinterpret_cast<unsigned short*>(lists.dense + G);
   }
   int* jac_cur = nullptr;  // the Jacobi pass's takes, [beams] each (16-byte aligned for its scans)
   int* jac_nxt = nullptr;
@@ -208,6 +215,14 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
     }
     c0s[j] = c0;
     bs[j] = bscore[j];
+    if (k.use_dense) {  // the node's dense row, as trie_dense_row() finds it (a row per 32 edges)
+      const int nc = count > 0 ? trie.child_start[node + 1] - c0 : 0;
+      const unsigned* drow = trie.dense_rows + (long long)(c0 / kTrieDenseMinChildren) * kTrieDenseRowWords;
+      const bool has = nc >= kTrieDenseMinChildren && drow[8] == unsigned(c0 + 1) && drow[11] == unsigned(nc);
+      dfirst[j] = has ? int(drow[9]) : -1;
+      if (has)
+        for (int q = 0; q < 8; ++q) dbits[8 * j + q] = drow[q];
+    }
     ncs[j] = node >= 0 && node < trie.nodes ? trie.child_start[node + 1] - trie.child_start[node] : 0;
     offs[j + 1] = count;  // turned into offsets below
   }
@@ -239,13 +254,15 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
   // threads share the candidates.
   if (stamp) k.timing[1] = clock64();
   unsigned char* wbuf = scratch_smem + warp * kSurvivorBytes;
+  const DenseBeams dense_beams{dfirst, dbits};
   bool first_build = true;  // SEMID_DEBUG_BEAM: block 0's warp 1 stamps its first build's phases
   auto build = [&](int g) {
     long long* build_stamps = k.timing && b == 0 && warp == 1 && first_build ? k.timing + 6 : nullptr;
     first_build = false;
     build_group_list(k, b, g, gs, V, rows, lse, offs, c0s, ncs, bs, cand_lp, cand_token,
                      reinterpret_cast<float*>(wbuf), reinterpret_cast<int*>(wbuf + kSurvivorCap * 4),
-                     reinterpret_cast<int*>(wbuf + kSurvivorCap * 8), lists, lane, &bad_query, build_stamps);
+                     reinterpret_cast<int*>(wbuf + kSurvivorCap * 8), lists, k.use_dense ? &dense_beams : nullptr,
+                     lane, &bad_query, build_stamps);
     __syncwarp();
     __threadfence_block();  // every lane's list entries (shared) and candidates (global), then the state
     __syncwarp();
@@ -368,6 +385,8 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
       walk = list_group_picks(k, b, g, gs, V, lists, bs, nodes, count_of, lane);
     }
     if (!walk.walked) {
+      if (k.use_lists && lists.dense[g])  // a dense group's candidates were not written: write them now
+        materialise_dense_group(k, dense_beams, g, gs, rows, lse, offs, ncs, cand_lp, cand_token, lane);
       const int lo_slot = offs[first], hi_slot = offs[first + gs];
       const bool done = a.group_done && a.group_done[b * G + g];
       const int range = done ? 0 : hi_slot - lo_slot;
@@ -609,10 +628,11 @@ static void throw_device_error(const int* err, long long vocab) {
   }
 }
 
-static std::size_t beam_smem_bytes(const BeamStepArgs& a, bool lists, bool jacobi) {
+static std::size_t beam_smem_bytes(const BeamStepArgs& a, bool lists, bool jacobi, bool dense) {
   const std::size_t B = a.beams, G = a.groups, gs = a.beams / a.groups;
   return 2 * B * sizeof(float) + (4 * B + 1) * sizeof(int) + 2 * gs * (sizeof(float) + 4 * sizeof(int)) +
-         (lists ? G * kListLen * (2 * sizeof(float) + 3 * sizeof(int)) + 3 * G * sizeof(int) : 0) +
+         (dense ? 9 * B * sizeof(int) : 0) +
+         (lists ? G * kListLen * (2 * sizeof(float) + 3 * sizeof(int)) + 4 * G * sizeof(int) : 0) +
          (jacobi ? 16 + 2 * B * sizeof(int) : 0) +
          (a.vocab <= kCountTable ? std::size_t(a.vocab) * sizeof(unsigned short) : 0);
 }
@@ -645,7 +665,7 @@ struct BeamLaunch {
  * SEMID_CUDA_BEAM_MIN_BLOCKS (1, 2, 3 or 4) override (A/B switches; every launch selects the
  * same beams).
  */
-static BeamLaunch beam_launch(const BeamStepArgs& a) {
+static BeamLaunch beam_launch(const BeamStepArgs& a, bool dense) {
   const i64 batch = a.batch;
   BeamLaunch l;
   int dev = 0, sms = 0;
@@ -670,9 +690,9 @@ static BeamLaunch beam_launch(const BeamStepArgs& a) {
   // with the lists and the Jacobi pass where groups are small enough for lists: else 512 threads
   // with lists serve better).
   const bool listable = 2 * (a.beams / a.groups) <= kListLen;
-  if (l.threads == 1024 && beam_smem_bytes(a, listable, listable) + scratch_bytes(1024) + 64 > beam_smem_limit(1024, optin))
+  if (l.threads == 1024 && beam_smem_bytes(a, listable, listable, dense && listable) + scratch_bytes(1024) + 64 > beam_smem_limit(1024, optin))
     l.threads = 512;
-  if (l.threads == 512 && beam_smem_bytes(a, false, false) + scratch_bytes(512) + 64 > beam_smem_limit(512, optin)) l.threads = 256;
+  if (l.threads == 512 && beam_smem_bytes(a, false, false, false) + scratch_bytes(512) + 64 > beam_smem_limit(512, optin)) l.threads = 256;
   l.smem_limit = beam_smem_limit(l.threads, optin);
   if (l.threads == 1024) l.min_blocks = 1;                                             // built: 1024 x 1
   if (l.threads == 512 && l.min_blocks != 2) l.min_blocks = 1;                         // 512 x {1, 2}
@@ -685,12 +705,22 @@ static BeamLaunch beam_launch(const BeamStepArgs& a) {
  * block's shared memory stays within the launch's limit, and SEMID_CUDA_BEAM_LISTS is not 0
  * (an A/B and parity switch; both ways select the same beams).
  */
-static bool beam_lists_fit(const BeamStepArgs& a, const BeamLaunch& l) {
+static bool beam_lists_fit(const BeamStepArgs& a, const BeamLaunch& l, bool dense) {
   const char* env = std::getenv("SEMID_CUDA_BEAM_LISTS");
   if (env && env[0] == '0') return false;
   const i64 gs = a.beams / a.groups;
   return 2 * gs <= kListLen && gs * a.vocab < INT_MAX &&
-         beam_smem_bytes(a, true, false) + scratch_bytes(l.threads) + 64 <= l.smem_limit;
+         beam_smem_bytes(a, true, false, dense) + scratch_bytes(l.threads) + 64 <= l.smem_limit;
+}
+
+/**
+ * Whether list builds may read dense nodes' rows contiguously (beam_dense_lists.cuh): the trie
+ * has a device copy of its dense rows, and SEMID_CUDA_BEAM_DENSE is not 0 (an A/B and parity
+ * switch; both ways select the same beams). Used only with lists, where the shared memory allows.
+ */
+static bool beam_dense_wanted(const TrieView& trie) {
+  const char* env = std::getenv("SEMID_CUDA_BEAM_DENSE");
+  return trie.dense_rows != nullptr && !(env && env[0] == '0');
 }
 
 /**
@@ -703,13 +733,13 @@ static bool beam_lists_fit(const BeamStepArgs& a, const BeamLaunch& l) {
  * SEMID_CUDA_BEAM_JACOBI=0 turns it off, =2 forces it on shared rows and 256-thread launches too
  * (A/B and parity switches; every setting selects the same beams).
  */
-static bool beam_jacobi_fits(const BeamStepArgs& a, const BeamLaunch& l, bool lists) {
+static bool beam_jacobi_fits(const BeamStepArgs& a, const BeamLaunch& l, bool lists, bool dense) {
   const char* env = std::getenv("SEMID_CUDA_BEAM_JACOBI");
   const int mode = env ? std::atoi(env) : 1;
   if (!lists || mode == 0) return false;
   if (a.groups < 2 || a.groups > kJacobiMaxGroups || a.beams > kJacobiMaxBeams) return false;
   if (mode != 2 && (a.input_beams == 1 || l.threads < 512)) return false;
-  return beam_smem_bytes(a, true, true) + scratch_bytes(l.threads) + 64 <= l.smem_limit;
+  return beam_smem_bytes(a, true, true, dense) + scratch_bytes(l.threads) + 64 <= l.smem_limit;
 }
 
 /** Launches one build of the kernel, opting it in to more than 48 KiB of shared memory first where it needs it. */
@@ -773,10 +803,16 @@ void beam_step_cuda_device(const TrieView& trie, const BeamStepArgs& a, const Ca
     const i64 per_query = a.beams * (max_children + 1);
     const std::size_t need = static_cast<std::size_t>(a.batch * per_query);
     if (lp_buf.size() < need) { lp_buf.resize(need); token_buf.resize(need); }
-    const cuda::BeamLaunch launch = cuda::beam_launch(a);
-    const bool lists = cuda::beam_lists_fit(a, launch);
-    const bool jacobi = cuda::beam_jacobi_fits(a, launch, lists);
-    const std::size_t smem = cuda::scratch_bytes(launch.threads) + cuda::beam_smem_bytes(a, lists, jacobi);
+    bool dense = cuda::beam_dense_wanted(trie);
+    const cuda::BeamLaunch launch = cuda::beam_launch(a, dense);
+    bool lists = cuda::beam_lists_fit(a, launch, dense);
+    if (!lists && dense) {  // the lists without the dense rows' shared arrays, where those did not fit
+      dense = false;
+      lists = cuda::beam_lists_fit(a, launch, false);
+    }
+    dense = dense && lists;
+    const bool jacobi = cuda::beam_jacobi_fits(a, launch, lists, dense);
+    const std::size_t smem = cuda::scratch_bytes(launch.threads) + cuda::beam_smem_bytes(a, lists, jacobi, dense);
     static const bool debug = std::getenv("SEMID_DEBUG_BEAM") != nullptr;
     thread_local cuda::DeviceBuffer<long long> stamps;
     if (debug && stamps.size() < 12) stamps.resize(12);
@@ -785,7 +821,7 @@ void beam_step_cuda_device(const TrieView& trie, const BeamStepArgs& a, const Ca
     const bool copy_errors = std::getenv("SEMID_CUDA_BEAM_COPY_ERRORS") != nullptr;
     mirror = copy_errors ? nullptr : err_mirror.device();
     const cuda::BeamKernelArgs args{trie, a, per_query, lp_buf.get(), token_buf.get(), err.get(), mirror,
-                                    debug ? stamps.get() : nullptr, lists, jacobi};
+                                    debug ? stamps.get() : nullptr, lists, jacobi, dense};
     const unsigned grid = unsigned(a.batch);
     if (launch.threads == 1024) cuda::launch_beam_kernel<1024, 1>(grid, smem, args);
     else if (launch.threads == 512 && launch.min_blocks == 2) cuda::launch_beam_kernel<512, 2>(grid, smem, args);

@@ -597,6 +597,8 @@ static void beam_case(const char* backend, i64 batch, i64 beams, i64 groups, int
     std::snprintf(name + std::strlen(name), sizeof name - std::strlen(name), " lists=%s", lists);
   if (const char* jacobi = std::getenv("SEMID_CUDA_BEAM_JACOBI"))
     std::snprintf(name + std::strlen(name), sizeof name - std::strlen(name), " jacobi=%s", jacobi);
+  if (const char* dense_env = std::getenv("SEMID_CUDA_BEAM_DENSE"))
+    std::snprintf(name + std::strlen(name), sizeof name - std::strlen(name), " cuda-dense=%s", dense_env);
   if (const char* mb = std::getenv("SEMID_CUDA_BEAM_MIN_BLOCKS"))
     std::snprintf(name + std::strlen(name), sizeof name - std::strlen(name), " launch=%sx%s",
                   std::getenv("SEMID_CUDA_BEAM_BLOCK") ? std::getenv("SEMID_CUDA_BEAM_BLOCK") : "auto", mb);
@@ -663,10 +665,12 @@ static void run_beam(const char* backend, std::mt19937& rng) {
     // vocabularies past the count table (4,096), 1,024 groups (lists do not fit), random shapes.
     // With lists, the groups settled by the Jacobi pass first (its default: rows per beam; forced:
     // shared rows too, where it hands over to the sequential pass early) and without it.
-    const char* modes[][2] = {{"1", "1"}, {"1", "2"}, {"1", "0"}, {"0", "0"}};  // lists, jacobi
+    // Dense nodes' rows read contiguously by the list builds (the default) and gathered.
+    const char* modes[][3] = {{"1", "1", "1"}, {"1", "2", "1"}, {"1", "0", "1"}, {"1", "1", "0"}, {"0", "0", "1"}};  // lists, jacobi, dense
     for (const auto& mode : modes) {
       setenv("SEMID_CUDA_BEAM_LISTS", mode[0], 1);
       setenv("SEMID_CUDA_BEAM_JACOBI", mode[1], 1);
+      setenv("SEMID_CUDA_BEAM_DENSE", mode[2], 1);
       if (mode[0][0] == '1' && mode[1][0] != '0') {
         // The Jacobi pass's limits: 64 groups (its mask) and 65 (past it), 256 beams, 16 beams a group.
         beam_case(backend, 16, 128, 64, 2, 300, true, false, rng, 20000);
@@ -694,6 +698,7 @@ static void run_beam(const char* backend, std::mt19937& rng) {
     }
     unsetenv("SEMID_CUDA_BEAM_LISTS");
     unsetenv("SEMID_CUDA_BEAM_JACOBI");
+    unsetenv("SEMID_CUDA_BEAM_DENSE");
     // Every build of the kernel (block size x register budget), whatever the batch would pick.
     for (const char* launch : {"256:1", "256:3", "256:4", "512:1", "512:2", "1024:1"}) {
       const std::string spec(launch);

@@ -36,7 +36,10 @@ struct TrieView {
    * Optional [trie_dense_rows_words(edges)] from trie_dense_rows(): a 64-byte row for each dense
    * node (>= 32 children within 256 consecutive tokens). With it the CPU step reads such a
    * node's scores contiguously instead of gathering its children; the results are identical.
-   * Null: every node takes the gather path.
+   * Null: every node takes the gather path. For beam_step_cuda_device, a device copy of those
+   * rows (the CUDA list builds read dense nodes' rows contiguously; they must be this trie's
+   * rows, which the kernel does not check bit by bit); beam_step_cuda makes its own from the
+   * trie's arrays and ignores this field.
    */
   const std::uint32_t* dense_rows = nullptr;
   /**
