@@ -31,7 +31,8 @@ struct BeamKernelArgs {
   bool use_lists;       // C1 builds each group's top-kListLen list (see beam_lists_fit)
   bool use_jacobi;      // the Jacobi pass settles groups before C2 (see beam_jacobi_fits)
   bool use_dense;       // with lists: groups whose beams all sit at dense nodes (trie.dense_rows, a device
-                        // copy) read their rows contiguously and keep no scratch (see beam_dense_fits)
+                        // copy) read their rows contiguously and keep no scratch (see beam_dense_wanted)
+  bool use_dense_pair;  // with use_dense: groups of <= 2 beams ending no ID take build_dense_pair_list
 };
 
 // A group's list: its top kListLen candidates by s0 = lp + beam score (finite only), sorted by

@@ -2,6 +2,7 @@
 #pragma once
 #include "beam_kernel_common.cuh"
 #include "beam_dense_lists.cuh"
+#include "beam_dense_pair.cuh"
 
 namespace semid {
 namespace cuda {
@@ -91,6 +92,11 @@ __device__ void build_group_list(const BeamKernelArgs& k, long long b, int g, in
   const int range = done ? 0 : hi_slot - lo_slot;
   // Dense: every active beam's row read at its node's bits (beam_dense_lists.cuh), no scratch.
   const bool dense = dense_beams && range > 0 && group_is_dense(*dense_beams, offs, g, gs, lane);
+  if (dense && k.use_dense_pair && dense_pair_fits(offs, ncs, g, gs)) {  // the same on every lane
+    build_dense_pair_list(k, b, g, gs, rows, lse, offs, c0s, bs, *dense_beams, sv_s0, sv_flat, lists, lane, bad_query,
+                          stamps);
+    return;
+  }
   if (stamps && lane == 0) stamps[0] = clock64();  // SEMID_DEBUG_BEAM: one build's phases
   // Pass 1: each lane's best two candidates (none: -inf, INT_MAX) and the finite count. flat =
   // jl * V + token fits 32 bits wherever lists are used (beam_lists_fit).

@@ -716,11 +716,16 @@ static bool beam_lists_fit(const BeamStepArgs& a, const BeamLaunch& l, bool dens
 /**
  * Whether list builds may read dense nodes' rows contiguously (beam_dense_lists.cuh): the trie
  * has a device copy of its dense rows, and SEMID_CUDA_BEAM_DENSE is not 0 (an A/B and parity
- * switch; both ways select the same beams). Used only with lists, where the shared memory allows.
+ * switch; every setting selects the same beams; 2: without the register build of small groups,
+ * beam_dense_pair.cuh). Used only with lists, where the shared memory allows.
  */
 static bool beam_dense_wanted(const TrieView& trie) {
   const char* env = std::getenv("SEMID_CUDA_BEAM_DENSE");
   return trie.dense_rows != nullptr && !(env && env[0] == '0');
+}
+static bool beam_dense_pair_wanted() {
+  const char* env = std::getenv("SEMID_CUDA_BEAM_DENSE");
+  return !(env && env[0] == '2');
 }
 
 /**
@@ -821,7 +826,8 @@ void beam_step_cuda_device(const TrieView& trie, const BeamStepArgs& a, const Ca
     const bool copy_errors = std::getenv("SEMID_CUDA_BEAM_COPY_ERRORS") != nullptr;
     mirror = copy_errors ? nullptr : err_mirror.device();
     const cuda::BeamKernelArgs args{trie, a, per_query, lp_buf.get(), token_buf.get(), err.get(), mirror,
-                                    debug ? stamps.get() : nullptr, lists, jacobi, dense};
+                                    debug ? stamps.get() : nullptr, lists, jacobi, dense,
+                                    dense && cuda::beam_dense_pair_wanted()};
     const unsigned grid = unsigned(a.batch);
     if (launch.threads == 1024) cuda::launch_beam_kernel<1024, 1>(grid, smem, args);
     else if (launch.threads == 512 && launch.min_blocks == 2) cuda::launch_beam_kernel<512, 2>(grid, smem, args);

@@ -666,7 +666,7 @@ static void run_beam(const char* backend, std::mt19937& rng) {
     // With lists, the groups settled by the Jacobi pass first (its default: rows per beam; forced:
     // shared rows too, where it hands over to the sequential pass early) and without it.
     // Dense nodes' rows read contiguously by the list builds (the default) and gathered.
-    const char* modes[][3] = {{"1", "1", "1"}, {"1", "2", "1"}, {"1", "0", "1"}, {"1", "1", "0"}, {"0", "0", "1"}};  // lists, jacobi, dense
+    const char* modes[][3] = {{"1", "1", "1"}, {"1", "2", "1"}, {"1", "0", "1"}, {"1", "1", "0"}, {"1", "1", "2"}, {"0", "0", "1"}};  // lists, jacobi, dense
     for (const auto& mode : modes) {
       setenv("SEMID_CUDA_BEAM_LISTS", mode[0], 1);
       setenv("SEMID_CUDA_BEAM_JACOBI", mode[1], 1);
