@@ -245,6 +245,15 @@ static void bench_beam(bool cuda) {
       unsetenv("SEMID_CUDA_BEAM_JACOBI");
       std::vector<std::int32_t> gt_seq(B);
       cudaMemcpy(gt_seq.data(), d_nt, B * 4, cudaMemcpyDeviceToHost);
+      setenv("SEMID_CUDA_BEAM_CLUSTER", "2", 1);  // A/B: clusters of at most 2 and 4 blocks a query
+      const double gstep_cluster2 = median_ms(51, [&] { beam_step_cuda_device(dt, d, CancelFlag{}); });
+      setenv("SEMID_CUDA_BEAM_CLUSTER", "4", 1);
+      const double gstep_cluster4 = median_ms(51, [&] { beam_step_cuda_device(dt, d, CancelFlag{}); });
+      setenv("SEMID_CUDA_BEAM_CLUSTER", "0", 1);  // A/B: one block a query (no cluster at small batches)
+      const double gstep_one_block = median_ms(51, [&] { beam_step_cuda_device(dt, d, CancelFlag{}); });
+      unsetenv("SEMID_CUDA_BEAM_CLUSTER");
+      std::vector<std::int32_t> gt_one_block(B);
+      cudaMemcpy(gt_one_block.data(), d_nt, B * 4, cudaMemcpyDeviceToHost);
       setenv("SEMID_CUDA_BEAM_DENSE", "2", 1);  // A/B: dense rows read, without the register build of pairs
       const double gstep_dense_general = median_ms(51, [&] { beam_step_cuda_device(dt, d, CancelFlag{}); });
       std::vector<std::int32_t> gt_dense_general(B);
@@ -274,9 +283,9 @@ static void bench_beam(bool cuda) {
       std::vector<std::int32_t> gt(B);
       cudaMemcpy(gt.data(), d_nt, B * 4, cudaMemcpyDeviceToHost);
       beam_step_cpu(tv, a, 0, CancelFlag{});
-      const bool same = gt == nt && gt_lists == nt && gt_scan == nt && gt_seq == nt && gt_gather == nt && gt_dense_general == nt && e2e_tokens == nt && e2e_copy_tokens == nt;
-      std::printf("cuda beam-step L=%d batch=%5lld  step %9.3f ms  read-floor %8.3f ms  ratio %5.2f  end-to-end %8.3f ms (trie copied each step %8.3f ms)  (errors copied back %8.3f ms; dense rows, general build %8.3f ms; children gathered %8.3f ms; lists without jacobi %8.3f ms; group scan alone %8.3f ms; launches 256:1 %.3f 256:3 %.3f 256:4 %.3f 512:1 %.3f 512:2 %.3f 1024:1 %.3f)  %s\n",
-                  levels, (long long)batch, gstep, gfloor, gstep / gfloor, e2e, e2e_copy, gstep_copy, gstep_dense_general, gstep_gather, gstep_seq, gstep_scan, gstep_blocks[0], gstep_blocks[1],
+      const bool same = gt == nt && gt_lists == nt && gt_scan == nt && gt_seq == nt && gt_gather == nt && gt_dense_general == nt && gt_one_block == nt && e2e_tokens == nt && e2e_copy_tokens == nt;
+      std::printf("cuda beam-step L=%d batch=%5lld  step %9.3f ms  read-floor %8.3f ms  ratio %5.2f  end-to-end %8.3f ms (trie copied each step %8.3f ms)  (errors copied back %8.3f ms; one block a query %8.3f ms, clusters <= 2 %8.3f, <= 4 %8.3f; dense rows, general build %8.3f ms; children gathered %8.3f ms; lists without jacobi %8.3f ms; group scan alone %8.3f ms; launches 256:1 %.3f 256:3 %.3f 256:4 %.3f 512:1 %.3f 512:2 %.3f 1024:1 %.3f)  %s\n",
+                  levels, (long long)batch, gstep, gfloor, gstep / gfloor, e2e, e2e_copy, gstep_copy, gstep_one_block, gstep_cluster2, gstep_cluster4, gstep_dense_general, gstep_gather, gstep_seq, gstep_scan, gstep_blocks[0], gstep_blocks[1],
                   gstep_blocks[2], gstep_blocks[3], gstep_blocks[4], gstep_blocks[5],
                   same ? "parity ok" : "PARITY FAILED");
       for (void* ptr : std::initializer_list<void*>{d_logits, d_bs, d_ns, d_fs, d_out, d_nodes, d_nn, d_np, d_nt, d_fc, d_fp, d_fn, d_cs, d_ct, d_cn, d_term, d_dense})

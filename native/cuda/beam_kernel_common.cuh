@@ -1,6 +1,7 @@
 // Shared by the CUDA beam step's kernel and its parts: limits, error codes, the kernel's
 // arguments, the per-group list layout, the (score, flat index) order, error reporting.
 #pragma once
+#include <cooperative_groups.h>
 #include <cuda_runtime.h>
 
 #include <cfloat>
@@ -33,6 +34,9 @@ struct BeamKernelArgs {
   bool use_dense;       // with lists: groups whose beams all sit at dense nodes (trie.dense_rows, a device
                         // copy) read their rows contiguously and keep no scratch (see beam_dense_wanted)
   bool use_dense_pair;  // with use_dense: groups of <= 2 beams ending no ID take build_dense_pair_list
+  int cluster;          // blocks per query (a thread-block cluster, sm_90+; 1: none). With more, every
+                        // block normalises and reads every beam, builds the groups g = rank (mod
+                        // cluster) into the lists of the query's first block, which alone settles them
 };
 
 // A group's list: its top kListLen candidates by s0 = lp + beam score (finite only), sorted by
@@ -59,6 +63,28 @@ struct GroupLists {
   int* dense;  // 1: the group was built from dense rows and its candidates are not in the scratch
                // (C2 writes them there first where it must scan them: materialise_dense_group)
 };
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+/**
+ * Group g's list (its kListLen entries, n, full, dense, state) copied from this block's shared
+ * memory into the same place in the first block of the cluster's, by one warp (after its build).
+ */
+__device__ __noinline__ void copy_list_to_leader(const GroupLists& lists, int g, int lane) {
+  cooperative_groups::cluster_group cl = cooperative_groups::this_cluster();
+  const int e = g * kListLen + lane;
+  *cl.map_shared_rank(lists.lp + e, 0) = lists.lp[e];
+  *cl.map_shared_rank(lists.s0 + e, 0) = lists.s0[e];
+  *cl.map_shared_rank(lists.token + e, 0) = lists.token[e];
+  *cl.map_shared_rank(lists.jl + e, 0) = lists.jl[e];
+  *cl.map_shared_rank(lists.child + e, 0) = lists.child[e];
+  if (lane == 0) {
+    *cl.map_shared_rank(lists.n + g, 0) = lists.n[g];
+    *cl.map_shared_rank(lists.full + g, 0) = lists.full[g];
+    *cl.map_shared_rank(lists.dense + g, 0) = lists.dense[g];
+    *cl.map_shared_rank(lists.state + g, 0) = 2;
+  }
+}
+#endif
 
 __device__ __forceinline__ bool better(float s1, long long f1, float s2, long long f2) {
   return s1 > s2 || (s1 == s2 && f1 < f2);

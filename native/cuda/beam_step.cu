@@ -31,6 +31,8 @@
 #include <cstdlib>
 #include <string>
 
+#include <cooperative_groups.h>
+
 #include "beam_jacobi.cuh"
 #include "beam_kernel_common.cuh"
 #include "beam_list_picks.cuh"
@@ -69,7 +71,10 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
   constexpr int kWarps = kBeamThreads / 32;
   const TrieView& trie = k.trie;
   const BeamStepArgs& a = k.a;
-  const long long b = blockIdx.x;
+  // A query's blocks (k.cluster of them, a cluster) are consecutive; rank 0 settles the groups.
+  const int n_cl = k.cluster > 1 ? k.cluster : 1;
+  const long long b = blockIdx.x / n_cl;
+  const int rank = int(blockIdx.x % n_cl);
   const int B = int(a.beams), G = int(a.groups), gs = B / G;
   const long long V = a.vocab;
   const bool table = V <= kCountTable;
@@ -125,7 +130,7 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 
   // ---- A: normalisers and candidate counts.
-  const bool stamp = k.timing != nullptr && b == 0 && threadIdx.x == 0;
+  const bool stamp = k.timing != nullptr && b == 0 && rank == 0 && threadIdx.x == 0;
   if (stamp) k.timing[0] = clock64();
   if (threadIdx.x == 0) { bad_query = 0; next_group = 0; }
   if (k.use_lists)
@@ -255,10 +260,14 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
   if (stamp) k.timing[1] = clock64();
   unsigned char* wbuf = scratch_smem + warp * kSurvivorBytes;
   const DenseBeams dense_beams{dfirst, dbits};
-  bool first_build = true;  // SEMID_DEBUG_BEAM: block 0's warp 1 stamps its first build's phases
+  // In a cluster, a block's lists are copied into the first block's (distributed shared memory)
+  // once every block of the cluster runs (this barrier), and that block settles the groups.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  if (n_cl > 1) cooperative_groups::this_cluster().sync();
+#endif
   auto build = [&](int g) {
-    long long* build_stamps = k.timing && b == 0 && warp == 1 && first_build ? k.timing + 6 : nullptr;
-    first_build = false;
+    // SEMID_DEBUG_BEAM: the phases of query 0's group 0 build
+    long long* build_stamps = k.timing && b == 0 && g == 0 ? k.timing + 6 : nullptr;
     build_group_list(k, b, g, gs, V, rows, lse, offs, c0s, ncs, bs, cand_lp, cand_token,
                      reinterpret_cast<float*>(wbuf), reinterpret_cast<int*>(wbuf + kSurvivorCap * 4),
                      reinterpret_cast<int*>(wbuf + kSurvivorCap * 8), lists, k.use_dense ? &dense_beams : nullptr,
@@ -267,6 +276,9 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
     __threadfence_block();  // every lane's list entries (shared) and candidates (global), then the state
     __syncwarp();
     if (lane == 0) atomicExch(lists.state + g, 2);
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    if (n_cl > 1 && rank != 0) copy_list_to_leader(lists, g, lane);  // the first block settles the groups
+#endif
   };
   int g_start = 0;  // the first group C2's sequential pass runs
   int n_chosen = 0;  // tokens taken so far (without the count table: in chosen[])
@@ -278,7 +290,7 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
     if (warp != 0 || k.use_jacobi) {
       for (;;) {
         int g = 0;
-        if (lane == 0) g = atomicAdd(&next_group, 1);
+        if (lane == 0) g = rank + n_cl * atomicAdd(&next_group, 1);  // this block's groups, in order
         g = __shfl_sync(0xffffffffu, g, 0);
         if (g >= G) break;
         build(g);
@@ -286,7 +298,17 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
       if (!k.use_jacobi) return;
     }
     if (k.use_jacobi) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+      if (n_cl > 1) {
+        if (rank != 0 && threadIdx.x == 0 && bad_query) *cooperative_groups::this_cluster().map_shared_rank(&bad_query, 0) = 1;
+        cooperative_groups::this_cluster().sync();  // every list written (and a build's error flagged)
+        if (rank != 0) return;
+      } else {
+        __syncthreads();
+      }
+#else
       __syncthreads();
+#endif
       if (bad_query) return;
       if (stamp) k.timing[2] = clock64();
       int rounds = 0;
@@ -657,11 +679,13 @@ struct BeamLaunch {
 /**
  * The launch for `batch` queries. While every query gets an SM to itself, one query's latency
  * sets the time: 1,024 threads (64 registers, a few spilled; 32 warps build the groups' lists in
- * one round where 16 took two); up to two queries an SM, 512 threads and the compiler's
- * registers. Beyond, more
- * queries in flight pay: 512 threads with 64 registers (2 blocks per SM, a few registers
- * spilled; on an H100 at batch 1,024 it measured 0.328-0.348 ms against 0.341-0.349 for 256
- * threads x 4 blocks, the choice before the Jacobi pass). SEMID_CUDA_BEAM_BLOCK (256, 512, 1024) and
+ * one round where 16 took two), with a cluster of blocks per query where SMs are left over
+ * (beam_cluster_size); up to two queries an SM, 512 threads and the compiler's registers.
+ * Beyond, more queries in flight pay: 256 threads x 4 blocks an SM (64 registers, a few
+ * spilled; no Jacobi pass, the sequential pass runs behind the builders). On an H100 at batch
+ * 1,024, 512 x 2 with the Jacobi pass measured 0.328-0.348 ms against 0.341-0.349 for 256 x 4;
+ * once the register build of dense pairs made lists cheap, 256 x 4 measured 0.199-0.201 ms
+ * against 0.213-0.236 for 512 x 2 on an H200. SEMID_CUDA_BEAM_BLOCK (256, 512, 1024) and
  * SEMID_CUDA_BEAM_MIN_BLOCKS (1, 2, 3 or 4) override (A/B switches; every launch selects the
  * same beams).
  */
@@ -678,7 +702,7 @@ static BeamLaunch beam_launch(const BeamStepArgs& a, bool dense) {
     cudaGetLastError();
     optin = 0;
   }
-  if (batch > 2 * i64(sms)) { l.threads = 512; l.min_blocks = 2; }
+  if (batch > 2 * i64(sms)) { l.threads = 256; l.min_blocks = 4; }
   else if (batch > i64(sms)) { l.threads = 512; l.min_blocks = 1; }
   else { l.threads = 1024; l.min_blocks = 1; }
   if (const char* env = std::getenv("SEMID_CUDA_BEAM_BLOCK")) {
@@ -747,9 +771,57 @@ static bool beam_jacobi_fits(const BeamStepArgs& a, const BeamLaunch& l, bool li
   return beam_smem_bytes(a, true, true, dense) + scratch_bytes(l.threads) + 64 <= l.smem_limit;
 }
 
-/** Launches one build of the kernel, opting it in to more than 48 KiB of shared memory first where it needs it. */
+/**
+ * Blocks per query: a thread-block cluster of up to 8 (SEMID_CUDA_BEAM_CLUSTER caps it; 0 or 1:
+ * none) where the Jacobi pass settles the groups on a 1,024-thread launch, the device holds
+ * every query's cluster at once (cudaOccupancyMaxActiveClusters: a cluster's blocks share a
+ * GPC), each block has a group to build, and the kernel's code for this device has clusters
+ * (sm_90 and up; `kernel_arch` its binary's version). The groups' list builds, most of a
+ * query's time while one SM holds it, then run on several SMs.
+ */
 template <int kThreads, int kMinBlocks>
-static void launch_beam_kernel(unsigned grid, std::size_t smem, const BeamKernelArgs& args) {
+static int beam_cluster_size(const BeamStepArgs& a, const BeamLaunch& l, bool jacobi, int kernel_arch, std::size_t smem) {
+  const char* env = std::getenv("SEMID_CUDA_BEAM_CLUSTER");
+  const int most = env ? std::atoi(env) : 8;
+  if (!jacobi || l.threads != kThreads || kernel_arch < 90 || most < 2) return 1;
+  int r = 1;
+  for (int c = 2; c <= std::min(most, 8) && c <= a.groups; c *= 2) {
+    // Clusters the device holds at once (a cluster's blocks share a GPC): every query's at once.
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3(unsigned(a.batch * c));
+    cfg.blockDim = dim3(kThreads);
+    cfg.dynamicSmemBytes = smem;
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeClusterDimension;
+    attr[0].val.clusterDim.x = unsigned(c);
+    attr[0].val.clusterDim.y = 1;
+    attr[0].val.clusterDim.z = 1;
+    cfg.attrs = attr;
+    cfg.numAttrs = 1;
+    int clusters = 0;
+    if (cudaOccupancyMaxActiveClusters(&clusters, beam_step_kernel<kThreads, kMinBlocks>, &cfg) != cudaSuccess) {
+      cudaGetLastError();
+      break;
+    }
+    if (a.batch <= clusters) r = c;
+  }
+  return r;
+}
+
+/** The binary version (e.g. 90) of a build of the kernel as loaded for the current device; 0 if unknown. */
+template <int kThreads, int kMinBlocks>
+static int beam_kernel_arch() {
+  cudaFuncAttributes attr{};
+  if (cudaFuncGetAttributes(&attr, beam_step_kernel<kThreads, kMinBlocks>) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return attr.binaryVersion;
+}
+
+/** Opts a build of the kernel in to `smem` bytes of dynamic shared memory where that is past 48 KiB. */
+template <int kThreads, int kMinBlocks>
+static void opt_in_smem(std::size_t smem) {
   if (smem > 48 * 1024) {
     thread_local int opted_device = -1;  // per build of the kernel: the attribute holds per device
     thread_local std::size_t opted_bytes = 0;
@@ -762,7 +834,39 @@ static void launch_beam_kernel(unsigned grid, std::size_t smem, const BeamKernel
       opted_bytes = smem;
     }
   }
+}
+
+/** Launches one build of the kernel, opting it in to more than 48 KiB of shared memory first where it needs it. */
+template <int kThreads, int kMinBlocks>
+static void launch_beam_kernel(unsigned grid, std::size_t smem, const BeamKernelArgs& args) {
+  opt_in_smem<kThreads, kMinBlocks>(smem);
   beam_step_kernel<kThreads, kMinBlocks><<<grid, kThreads, smem>>>(args);
+}
+
+/**
+ * Launches the kernel with args.cluster blocks per query as thread-block clusters. False (and
+ * nothing launched, the error cleared) where the device cannot run such clusters.
+ */
+template <int kThreads, int kMinBlocks>
+static bool launch_beam_cluster(unsigned queries, std::size_t smem, const BeamKernelArgs& args) {
+  opt_in_smem<kThreads, kMinBlocks>(smem);
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = dim3(queries * unsigned(args.cluster));
+  cfg.blockDim = dim3(kThreads);
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = 0;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeClusterDimension;
+  attr[0].val.clusterDim.x = unsigned(args.cluster);
+  attr[0].val.clusterDim.y = 1;
+  attr[0].val.clusterDim.z = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  if (cudaLaunchKernelEx(&cfg, beam_step_kernel<kThreads, kMinBlocks>, args) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  return true;
 }
 
 }  // namespace cuda
@@ -825,11 +929,22 @@ void beam_step_cuda_device(const TrieView& trie, const BeamStepArgs& a, const Ca
     // SEMID_CUDA_BEAM_COPY_ERRORS=1: copy the error words back after every step (A/B switch).
     const bool copy_errors = std::getenv("SEMID_CUDA_BEAM_COPY_ERRORS") != nullptr;
     mirror = copy_errors ? nullptr : err_mirror.device();
-    const cuda::BeamKernelArgs args{trie, a, per_query, lp_buf.get(), token_buf.get(), err.get(), mirror,
-                                    debug ? stamps.get() : nullptr, lists, jacobi, dense,
-                                    dense && cuda::beam_dense_pair_wanted()};
+    cuda::BeamKernelArgs args{trie, a, per_query, lp_buf.get(), token_buf.get(), err.get(), mirror,
+                              debug ? stamps.get() : nullptr, lists, jacobi, dense,
+                              dense && cuda::beam_dense_pair_wanted(), 1};
     const unsigned grid = unsigned(a.batch);
-    if (launch.threads == 1024) cuda::launch_beam_kernel<1024, 1>(grid, smem, args);
+    if (launch.threads == 1024) {
+      static thread_local int arch_device = -1, arch = 0;  // the kernel's binary version on this device
+      int dev = 0;
+      SEMID_CUDA_CHECK(cudaGetDevice(&dev));
+      if (dev != arch_device) { arch = cuda::beam_kernel_arch<1024, 1>(); arch_device = dev; }
+      cuda::opt_in_smem<1024, 1>(smem);  // before the cluster occupancy query
+      args.cluster = cuda::beam_cluster_size<1024, 1>(a, launch, jacobi, arch, smem);
+      if (args.cluster == 1 || !cuda::launch_beam_cluster<1024, 1>(grid, smem, args)) {
+        args.cluster = 1;
+        cuda::launch_beam_kernel<1024, 1>(grid, smem, args);
+      }
+    }
     else if (launch.threads == 512 && launch.min_blocks == 2) cuda::launch_beam_kernel<512, 2>(grid, smem, args);
     else if (launch.threads == 512) cuda::launch_beam_kernel<512, 1>(grid, smem, args);
     else if (launch.min_blocks == 4) cuda::launch_beam_kernel<256, 4>(grid, smem, args);
@@ -840,10 +955,10 @@ void beam_step_cuda_device(const TrieView& trie, const BeamStepArgs& a, const Ca
       long long t[12];
       stamps.download(t, 12);
       std::fprintf(stderr,
-                   "semid beam step (block 0, cycles): normalisers %lld, candidates + lists %lld, groups %lld "
-                   "(jacobi %d: %lld rounds, sequential from group %lld); warp 1's first list: pass 1 %lld, "
+                   "semid beam step (block 0, cycles; %d block(s) a query): normalisers %lld, candidates + lists %lld, groups %lld "
+                   "(jacobi %d: %lld rounds, sequential from group %lld); group 0's list: pass 1 %lld, "
                    "threshold %lld, pass 2 %lld, ranking %lld (%lld survivors), started %lld after the normalisers\n",
-                   t[1] - t[0], t[2] - t[1], t[3] - t[2], int(jacobi), t[4], t[5], t[7] - t[6], t[8] - t[7],
+                   args.cluster, t[1] - t[0], t[2] - t[1], t[3] - t[2], int(jacobi), t[4], t[5], t[7] - t[6], t[8] - t[7],
                    t[9] - t[8], t[10] - t[9], t[11], t[6] - t[1]);
     }
   }

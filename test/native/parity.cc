@@ -599,6 +599,8 @@ static void beam_case(const char* backend, i64 batch, i64 beams, i64 groups, int
     std::snprintf(name + std::strlen(name), sizeof name - std::strlen(name), " jacobi=%s", jacobi);
   if (const char* dense_env = std::getenv("SEMID_CUDA_BEAM_DENSE"))
     std::snprintf(name + std::strlen(name), sizeof name - std::strlen(name), " cuda-dense=%s", dense_env);
+  if (const char* cl = std::getenv("SEMID_CUDA_BEAM_CLUSTER"))
+    std::snprintf(name + std::strlen(name), sizeof name - std::strlen(name), " cluster<=%s", cl);
   if (const char* mb = std::getenv("SEMID_CUDA_BEAM_MIN_BLOCKS"))
     std::snprintf(name + std::strlen(name), sizeof name - std::strlen(name), " launch=%sx%s",
                   std::getenv("SEMID_CUDA_BEAM_BLOCK") ? std::getenv("SEMID_CUDA_BEAM_BLOCK") : "auto", mb);
@@ -666,11 +668,14 @@ static void run_beam(const char* backend, std::mt19937& rng) {
     // With lists, the groups settled by the Jacobi pass first (its default: rows per beam; forced:
     // shared rows too, where it hands over to the sequential pass early) and without it.
     // Dense nodes' rows read contiguously by the list builds (the default) and gathered.
-    const char* modes[][3] = {{"1", "1", "1"}, {"1", "2", "1"}, {"1", "0", "1"}, {"1", "1", "0"}, {"1", "1", "2"}, {"0", "0", "1"}};  // lists, jacobi, dense
+    // Small batches on a GPU with clusters: a cluster of blocks per query (the default) and one.
+    const char* modes[][4] = {{"1", "1", "1", "8"}, {"1", "2", "1", "8"}, {"1", "0", "1", "8"}, {"1", "1", "0", "8"},
+                              {"1", "1", "2", "8"}, {"1", "1", "1", "0"}, {"0", "0", "1", "8"}};  // lists, jacobi, dense, cluster
     for (const auto& mode : modes) {
       setenv("SEMID_CUDA_BEAM_LISTS", mode[0], 1);
       setenv("SEMID_CUDA_BEAM_JACOBI", mode[1], 1);
       setenv("SEMID_CUDA_BEAM_DENSE", mode[2], 1);
+      setenv("SEMID_CUDA_BEAM_CLUSTER", mode[3], 1);
       if (mode[0][0] == '1' && mode[1][0] != '0') {
         // The Jacobi pass's limits: 64 groups (its mask) and 65 (past it), 256 beams, 16 beams a group.
         beam_case(backend, 16, 128, 64, 2, 300, true, false, rng, 20000);
@@ -699,6 +704,7 @@ static void run_beam(const char* backend, std::mt19937& rng) {
     unsetenv("SEMID_CUDA_BEAM_LISTS");
     unsetenv("SEMID_CUDA_BEAM_JACOBI");
     unsetenv("SEMID_CUDA_BEAM_DENSE");
+    unsetenv("SEMID_CUDA_BEAM_CLUSTER");
     // Every build of the kernel (block size x register budget), whatever the batch would pick.
     for (const char* launch : {"256:1", "256:3", "256:4", "512:1", "512:2", "1024:1"}) {
       const std::string spec(launch);
