@@ -163,7 +163,11 @@ __global__ void read_floor_kernel(const float4* x, long long n4, float* out) {
 
 static void bench_beam(bool cuda) {
   const i64 beams = semid::bench::kBeamCaseBeams, groups = semid::bench::kBeamCaseGroups;
+  // SEMID_BENCH_BEAM_LEVELS / SEMID_BENCH_BEAM_BATCH: one case only (a profiler's run).
+  const char* only_levels = std::getenv("SEMID_BENCH_BEAM_LEVELS");
+  const char* only_batch = std::getenv("SEMID_BENCH_BEAM_BATCH");
   for (int levels : {2, 3}) {
+    if (only_levels && std::atoi(only_levels) != levels) continue;
     std::mt19937 trie_rng(11 + levels);
     semid::testing::OwnedTrie trie = semid::testing::random_trie(62138, levels, 256, trie_rng);
     semid::testing::OwnedTrie trie_gather = trie;  // no bit rows: every node takes the gather path
@@ -172,6 +176,7 @@ static void bench_beam(bool cuda) {
     TrieView tv = trie.view();
     std::printf("beam trie: 62138 items, %d levels, %lld nodes\n", levels, (long long)tv.nodes);
     for (i64 batch : {1, 16, 128, 1024}) {
+      if (only_batch && std::atoll(only_batch) != batch) continue;
       semid::bench::BeamCase bc(depth1, batch);
       BeamStepArgs& a = bc.args;
       const std::vector<float>& logits = bc.scores;

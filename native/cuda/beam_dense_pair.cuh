@@ -47,6 +47,7 @@ __device__ void build_dense_pair_list(const BeamKernelArgs& k, long long b, int 
   float s[2][8];
   int tok0[2];  // this lane's token at q = 0: first + lane
   unsigned present[2] = {0u, 0u};  // bit q: token tok0 + 32 q is a child
+  unsigned bad_tok[2] = {0u, 0u};  // bit q: a child token beyond the vocabulary (reported below)
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
     const int j = first + h;
@@ -58,12 +59,13 @@ __device__ void build_dense_pair_list(const BeamKernelArgs& k, long long b, int 
       const int tok = tok0[h] + 32 * q;
       const bool bit = on && ((d.bits[8 * j + q] >> lane) & 1u);
       const bool ok = bit && unsigned(tok) < unsigned(V);
-      if (bit && !ok) { raise(k, kErrToken, b, tok); *bad_query = 1; }  // reported; no candidate
+      bad_tok[h] |= bit && !ok ? 1u << q : 0u;
       present[h] |= ok ? 1u << q : 0u;
       s[h][q] = ok ? row[tok] : 0.0f;
     }
   }
   int finite = 0;
+  unsigned nan_rows = 0u;  // bit h: a log-probability of beam h is NaN (reported below)
   float m1 = -INFINITY, m2 = -INFINITY;  // this lane's best two
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
@@ -72,18 +74,23 @@ __device__ void build_dense_pair_list(const BeamKernelArgs& k, long long b, int 
     const float bj = present[h] ? bs[j] : 0.0f;
 #pragma unroll
     for (int q = 0; q < 8; ++q) {
-      float v = -INFINITY;
-      if ((present[h] >> q) & 1u) {
-        const float lp = a.logits ? __fsub_rn(s[h][q], lj) : s[h][q];
-        if (isnan(lp)) { raise(k, kErrNotFinite, b, a.input_beams == 1 ? 0 : j); *bad_query = 1; }
-        const float s0 = __fadd_rn(lp, bj);
-        v = s0 > -INFINITY ? s0 : -INFINITY;  // NaN: no candidate
-      }
+      const float lp = a.logits ? __fsub_rn(s[h][q], lj) : s[h][q];
+      const bool is = (present[h] >> q) & 1u;
+      nan_rows |= is && isnan(lp) ? 1u << h : 0u;
+      const float s0 = __fadd_rn(lp, bj);
+      const float v = is && s0 > -INFINITY ? s0 : -INFINITY;  // NaN: no candidate
       s[h][q] = v;
       finite += v > -INFINITY;
       m2 = fmaxf(m2, fminf(m1, v));
       m1 = fmaxf(m1, v);
     }
+  }
+  if (bad_tok[0] | bad_tok[1] | nan_rows) {  // rare: the errors, as the gather path reports them
+    for (int h = 0; h < 2; ++h) {
+      if (bad_tok[h]) raise(k, kErrToken, b, tok0[h] + 32 * (__ffs(int(bad_tok[h])) - 1));
+      if ((nan_rows >> h) & 1u) raise(k, kErrNotFinite, b, a.input_beams == 1 ? 0 : first + h);
+    }
+    *bad_query = 1;
   }
   finite = __reduce_add_sync(kAll, finite);
   if (stamps && lane == 0) stamps[1] = clock64();

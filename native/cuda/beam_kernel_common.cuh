@@ -69,7 +69,7 @@ struct GroupLists {
  * Group g's list (its kListLen entries, n, full, dense, state) copied from this block's shared
  * memory into the same place in the first block of the cluster's, by one warp (after its build).
  */
-__device__ __noinline__ void copy_list_to_leader(const GroupLists& lists, int g, int lane) {
+__device__ __forceinline__ void copy_list_to_leader(const GroupLists& lists, int g, int lane) {
   cooperative_groups::cluster_group cl = cooperative_groups::this_cluster();
   const int e = g * kListLen + lane;
   *cl.map_shared_rank(lists.lp + e, 0) = lists.lp[e];

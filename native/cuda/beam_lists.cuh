@@ -81,7 +81,7 @@ __device__ __forceinline__ void rank_into_list(const BeamKernelArgs& k, int g, i
 __device__ void build_group_list(const BeamKernelArgs& k, long long b, int g, int gs, long long V, const float* rows,
                                  const float* lse, const int* offs, const int* c0s, const int* ncs, const float* bs,
                                  float* cand_lp, int* cand_token, float* sv_s0, int* sv_slot, int* sv_flat,
-                                 const GroupLists& lists, const DenseBeams* dense_beams, int lane, int* bad_query,
+                                 const GroupLists& lists, DenseBeams dense_beams, bool use_dense, int lane, int* bad_query,
                                  long long* stamps) {
   constexpr unsigned kAll = 0xffffffffu;
   constexpr int kDensePair = 2;  // dense beams whose rows are loaded together
@@ -91,9 +91,9 @@ __device__ void build_group_list(const BeamKernelArgs& k, long long b, int g, in
   const bool done = a.group_done && a.group_done[b * G + g];
   const int range = done ? 0 : hi_slot - lo_slot;
   // Dense: every active beam's row read at its node's bits (beam_dense_lists.cuh), no scratch.
-  const bool dense = dense_beams && range > 0 && group_is_dense(*dense_beams, offs, g, gs, lane);
+  const bool dense = use_dense && range > 0 && group_is_dense(dense_beams, offs, g, gs, lane);
   if (dense && k.use_dense_pair && dense_pair_fits(offs, ncs, g, gs)) {  // the same on every lane
-    build_dense_pair_list(k, b, g, gs, rows, lse, offs, c0s, bs, *dense_beams, sv_s0, sv_flat, lists, lane, bad_query,
+    build_dense_pair_list(k, b, g, gs, rows, lse, offs, c0s, bs, dense_beams, sv_s0, sv_flat, lists, lane, bad_query,
                           stamps);
     return;
   }
@@ -108,7 +108,7 @@ __device__ void build_group_list(const BeamKernelArgs& k, long long b, int g, in
 #pragma unroll
     for (int h = 0; h < kDensePair; ++h) {
       const int j = first + jl0 + h;
-      if (jl0 + h < gs && offs[j + 1] > offs[j]) dense_load(k, *dense_beams, rows, j, offs[j + 1] - offs[j] > ncs[j], lane, xr[h]);
+      if (jl0 + h < gs && offs[j + 1] > offs[j]) dense_load(k, dense_beams, rows, j, offs[j + 1] - offs[j] > ncs[j], lane, xr[h]);
     }
   };
   if (dense) {
@@ -118,7 +118,7 @@ __device__ void build_group_list(const BeamKernelArgs& k, long long b, int g, in
       for (int h = 0; h < kDensePair; ++h) {
         const int jlh = jl0 + h, j = first + jlh;
         if (jlh >= gs || offs[j + 1] == offs[j]) continue;  // the same on every lane
-        dense_each(k, *dense_beams, j, ncs[j], offs[j + 1] - offs[j] > ncs[j], lane, xr[h],
+        dense_each(k, dense_beams, j, ncs[j], offs[j + 1] - offs[j] > ncs[j], lane, xr[h],
                    [&](bool present, int tok, int e, float x) {
                      if (!present) return;
                      if (e < ncs[j] && unsigned(tok) >= unsigned(V)) {  // reported; no candidate
@@ -216,7 +216,7 @@ __device__ void build_group_list(const BeamKernelArgs& k, long long b, int g, in
       for (int h = 0; h < kDensePair; ++h) {
         const int jlh = jl0 + h, j = first + jlh;
         if (jlh >= gs || offs[j + 1] == offs[j]) continue;  // the same on every lane
-        dense_each(k, *dense_beams, j, ncs[j], offs[j + 1] - offs[j] > ncs[j], lane, xr[h],
+        dense_each(k, dense_beams, j, ncs[j], offs[j + 1] - offs[j] > ncs[j], lane, xr[h],
                    [&](bool present, int tok, int e, float x) {
                      bool keep = false;
                      float s0 = 0;

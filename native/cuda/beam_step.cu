@@ -154,18 +154,22 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
           v[h][q] = want[h] && i < V ? row[i] : -INFINITY;
         }
       }
+      // Scores past the row are -inf: no maximum, no flag, exp 0 (the sums are the same).
+      float ms[2], ss[2];
+      bool ok[2];
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
+        ok[h] = false;
+        ms[h] = ss[h] = 0.0f;
         if (!want[h]) continue;  // the same on every lane
         const int r = r0 + h * kWarps;
         float m = -INFINITY;
         bool bad = false;
 #pragma unroll
-        for (int q = 0; q < kRowRegs; ++q)
-          if (lane + 32 * q < V) {
-            bad |= !(v[h][q] < INFINITY);
-            m = fmaxf(m, v[h][q]);
-          }
+        for (int q = 0; q < kRowRegs; ++q) {
+          bad |= !(v[h][q] < INFINITY);
+          m = fmaxf(m, v[h][q]);
+        }
         warp_max_any(m, bad);
         if (bad) {
           if (lane == 0) { raise(k, kErrNotFinite, b, r); bad_query = 1; }
@@ -174,11 +178,13 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
         float s = 0;
         if (m != -INFINITY)
 #pragma unroll
-          for (int q = 0; q < kRowRegs; ++q)
-            if (lane + 32 * q < V) s += expf(v[h][q] - m);
-        s = warp_sum(s);  // every lane
-        if (lane == 0) lse[r] = row_lse(m, s);
+          for (int q = 0; q < kRowRegs; ++q) s += expf(v[h][q] - m);
+        ms[h] = m;
+        ss[h] = warp_sum(s);  // every lane
+        ok[h] = true;
       }
+      // Both rows' logarithms at once: lane h takes row h.
+      if (lane < 2 && (lane ? ok[1] : ok[0])) lse[r0 + lane * kWarps] = row_lse(lane ? ms[1] : ms[0], lane ? ss[1] : ss[0]);
     }
   } else if (a.logits) {
     for (int r = warp; r < a.input_beams; r += kWarps) {
@@ -270,7 +276,7 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
     long long* build_stamps = k.timing && b == 0 && g == 0 ? k.timing + 6 : nullptr;
     build_group_list(k, b, g, gs, V, rows, lse, offs, c0s, ncs, bs, cand_lp, cand_token,
                      reinterpret_cast<float*>(wbuf), reinterpret_cast<int*>(wbuf + kSurvivorCap * 4),
-                     reinterpret_cast<int*>(wbuf + kSurvivorCap * 8), lists, k.use_dense ? &dense_beams : nullptr,
+                     reinterpret_cast<int*>(wbuf + kSurvivorCap * 8), lists, dense_beams, k.use_dense,
                      lane, &bad_query, build_stamps);
     __syncwarp();
     __threadfence_block();  // every lane's list entries (shared) and candidates (global), then the state
