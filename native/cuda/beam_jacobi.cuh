@@ -24,27 +24,40 @@ constexpr int kJacobiMaxRounds = 8;
 constexpr int kJacobiUndecided = -2;   // a take slot of a group whose list could not decide
 
 /**
- * The Jacobi pass, by every thread of the block after all lists are built. cur and nxt: [beams]
- * shared ints, 16-byte aligned, the groups' takes (token per filled beam, -1 past the filled
- * ones); sync: 4 shared ints. Returns the first group the sequential pass must still run (groups
- * when every group is settled); cur then holds the settled groups' takes.
+ * The Jacobi pass, by every thread of the block after all lists are built. takes0 and takes1:
+ * [beams] shared ints, 16-byte aligned, the groups' takes (token per filled beam, -1 past the
+ * filled ones) of alternate rounds: round r reads one and writes the other, so a round needs one
+ * block barrier and no copy. changed: 3 shared words, the groups whose takes changed in a round
+ * (every warp reads the last round's; the one after next is cleared meanwhile). Returns the first
+ * group the sequential pass must still run (groups when every group is settled); takes0 then
+ * holds the settled groups' takes.
  */
 template <int kWarps>
 __device__ int jacobi_group_pass(const BeamKernelArgs& k, long long b, int gs, long long V, const GroupLists& lists,
-                                 const float* bs, const int* nodes, int* cur, int* nxt, int* sync, int warp, int lane,
-                                 int* rounds_out) {
+                                 const float* bs, const int* nodes, int* takes0, int* takes1,
+                                 unsigned long long* changed_words, int warp, int lane, int* rounds_out) {
   constexpr unsigned kAll = 0xffffffffu;
   const int G = int(k.a.groups), B = int(k.a.beams);
-  for (int i = threadIdx.x; i < B; i += kWarps * 32) { cur[i] = -1; nxt[i] = -1; }
+  for (int i = threadIdx.x; i < B; i += kWarps * 32) { takes0[i] = -1; takes1[i] = -1; }
+  if (threadIdx.x < 3) changed_words[threadIdx.x] = 0ull;
   __syncthreads();
   int front = 0, round = 0;
   unsigned long long changed = ~0ull;  // groups whose takes changed in the last round
   while (front < G && round < kJacobiMaxRounds) {
-    for (int g = front + warp; g < G; g += kWarps) {
-      if (round > 0 && !(changed & ((1ull << g) - 1ull))) continue;  // its inputs are as they were
+    const int* cur = (round & 1) ? takes1 : takes0;  // the last round's takes
+    int* nxt = (round & 1) ? takes0 : takes1;        // this round's
+    unsigned long long* mine = changed_words + round % 3;
+    if (threadIdx.x == 0) changed_words[(round + 1) % 3] = 0ull;  // read last at the start of round - 1
+    for (int g = warp; g < G; g += kWarps) {
       const int first = g * gs;
+      if (g < front || (round > 0 && !(changed & ((1ull << g) - 1ull)))) {
+        // Settled, or its inputs are as they were: its takes carry over.
+        for (int s = lane; s < gs; s += 32) nxt[first + s] = cur[first + s];
+        continue;
+      }
       auto count_of = [&](int t) {  // takes of t by groups 0..g-1 (cur's other values are negative)
         int f = 0, h = 0;
+        if (round == 0) return 0;  // nothing taken yet
         const int4* c4 = reinterpret_cast<const int4*>(cur);
 #pragma unroll 4
         for (; h + 4 <= first; h += 4) {
@@ -59,43 +72,29 @@ __device__ int jacobi_group_pass(const BeamKernelArgs& k, long long b, int gs, l
       __syncwarp();
       if (p.take) nxt[first + p.before] = p.tok;
       __syncwarp();
+      bool c = false;
+      for (int s = lane; s < gs; s += 32) c |= nxt[first + s] != cur[first + s] || nxt[first + s] == kJacobiUndecided;
+      if (__any_sync(kAll, c) && lane == 0) atomicOr(mine, 1ull << g);
     }
     __syncthreads();
-    if (warp == 0) {
-      unsigned long long ch = 0;  // groups (>= front) whose takes changed or could not be decided
-      for (int g0 = front; g0 < G; g0 += 32) {
-        const int g = g0 + lane;
-        bool c = false;
-        if (g < G)
-          for (int s = 0; s < gs; ++s) {
-            const int i = g * gs + s;
-            c |= nxt[i] != cur[i] || nxt[i] == kJacobiUndecided;
-          }
-        ch |= (unsigned long long)__ballot_sync(kAll, c) << g0;
-      }
-      for (int i = front * gs + lane; i < G * gs; i += 32) cur[i] = nxt[i];
-      if (lane == 0) {
-        int next = G, stop = 0;
-        if (ch) {
-          const int c = __ffsll((long long)ch) - 1;
-          stop = nxt[c * gs] == kJacobiUndecided;  // settled inputs, yet its list cannot decide
-          next = stop ? c : c + 1;
-        }
-        sync[0] = next;
-        sync[1] = stop;
-        sync[2] = int(unsigned(ch));
-        sync[3] = int(unsigned(ch >> 32));
-      }
+    const unsigned long long ch = *mine;  // groups (>= front) whose takes changed or could not be decided
+    int next = G;
+    bool stop = false;
+    if (ch) {
+      const int c = __ffsll((long long)ch) - 1;
+      stop = nxt[c * gs] == kJacobiUndecided;  // settled inputs, yet its list cannot decide
+      next = stop ? c : c + 1;
     }
-    __syncthreads();
-    const int next = sync[0];
-    const bool stop = sync[1] != 0;
-    changed = (unsigned long long)unsigned(sync[2]) | ((unsigned long long)unsigned(sync[3]) << 32);
+    changed = ch;
     ++round;
     // Slow progress (a group a round): the sequential pass is cheaper from here.
     const bool slow = round >= 3 && next - front <= 1;
     front = next;
     if (stop || slow) break;
+  }
+  if (round & 1) {  // the settled takes are in takes1: into takes0 for the sequential pass
+    for (int i = threadIdx.x; i < front * gs; i += kWarps * 32) takes0[i] = takes1[i];
+    __syncthreads();
   }
   *rounds_out = round;
   return front;

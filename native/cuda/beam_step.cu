@@ -115,12 +115,12 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
   int* jac_nxt = nullptr;
   if (k.use_jacobi) {
     jac_cur = reinterpret_cast<int*>((reinterpret_cast<unsigned long long>(counts) + 15) & ~15ull);
-    jac_nxt = jac_cur + B;
+    jac_nxt = jac_cur + ((B + 3) & ~3);  // 16-byte aligned too: rounds read either with int4 loads
     counts = reinterpret_cast<unsigned short*>(jac_nxt + B);
   }
   __shared__ int bad_query;
   __shared__ int next_group;  // C1: the next group a builder warp takes
-  __shared__ int jac_sync[4];  // the Jacobi pass's round results
+  __shared__ unsigned long long jac_changed[3];  // the Jacobi pass's changed groups, by round
 
   const float* rows = a.scores + b * a.input_beams * V;
   const int* nodes = a.nodes + b * B;
@@ -318,7 +318,7 @@ __global__ void __launch_bounds__(kBeamThreads, kMinBlocks) beam_step_kernel(Bea
       if (bad_query) return;
       if (stamp) k.timing[2] = clock64();
       int rounds = 0;
-      g_start = jacobi_group_pass<kWarps>(k, b, gs, V, lists, bs, nodes, jac_cur, jac_nxt, jac_sync, warp, lane, &rounds);
+      g_start = jacobi_group_pass<kWarps>(k, b, gs, V, lists, bs, nodes, jac_cur, jac_nxt, jac_changed, warp, lane, &rounds);
       if (stamp) { k.timing[4] = rounds; k.timing[5] = g_start; }
       if (warp != 0) return;
       // The settled groups' takes into the counts (or chosen[]) the sequential pass reads.
@@ -661,7 +661,7 @@ static std::size_t beam_smem_bytes(const BeamStepArgs& a, bool lists, bool jacob
   return 2 * B * sizeof(float) + (4 * B + 1) * sizeof(int) + 2 * gs * (sizeof(float) + 4 * sizeof(int)) +
          (dense ? 9 * B * sizeof(int) : 0) +
          (lists ? G * kListLen * (2 * sizeof(float) + 3 * sizeof(int)) + 4 * G * sizeof(int) : 0) +
-         (jacobi ? 16 + 2 * B * sizeof(int) : 0) +
+         (jacobi ? 16 + (((B + 3) & ~std::size_t(3)) + B) * sizeof(int) : 0) +
          (a.vocab <= kCountTable ? std::size_t(a.vocab) * sizeof(unsigned short) : 0);
 }
 
