@@ -11,7 +11,12 @@
 //      not worse than it, ranked by counting. Without, all threads share the candidates. A
 //      group whose active beams all sit at dense nodes (trie.dense_rows: >= 32 children within
 //      256 tokens) reads its rows contiguously at the nodes' bits and writes no scratch
-//      (beam_dense_lists.cuh); C2 writes its candidates only where it must scan them.
+//      (beam_dense_lists.cuh); C2 writes its candidates only where it must scan them. A dense
+//      group of at most two beams ending no ID keeps its scores in registers throughout
+//      (beam_dense_pair.cuh: the paper's 60 beams in 30 groups).
+//      At small batches a query may have a cluster of blocks (sm_90: beam_cluster_size): each
+//      block normalises every row and reads every beam, builds the groups g = rank (mod blocks)
+//      and copies their lists into the first block's shared memory; that block alone goes on.
 //   C. warp 0, group by group (with lists, right behind the builders: a per-group ready flag, no
 //      block barrier): the penalty of the tokens earlier groups chose (a per-query count table in
 //      shared memory) only lowers scores, so when the list keeps 2 * group_size entries whose
