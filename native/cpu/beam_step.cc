@@ -127,7 +127,16 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, bool next_is
       }
     };
     if (a.group_done && a.group_done[b * G + g]) { deactivate_from(0); continue; }
-    s.top.reset(static_cast<std::size_t>(2 * gs));
+    // The group ranks 2 * group_size candidates so that finished ones (end tokens) can be set
+    // aside; where no beam can end here, only the best group_size can continue, so the AVX2 step
+    // keeps only them, and its dense floor below is the group_size-th largest: a tighter floor,
+    // fewer offers. (The scalar step, the parity tests' oracle, keeps 2 * group_size.)
+    bool may_finish = !dense_avx2;
+    if (a.end_token >= 0)
+      for (i64 j = first; j < first + gs && !may_finish; ++j)
+        may_finish = nodes[j] >= 0 && nodes[j] < trie.nodes && trie.terminal[nodes[j]] >= 0;
+    const i64 keep = may_finish ? 2 * gs : gs;
+    s.top.reset(static_cast<std::size_t>(keep));
     if (a.logits)
       for (i64 j = first; j < first + gs; ++j)
         if (nodes[j] >= 0) normalise(j);
@@ -142,7 +151,7 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, bool next_is
     float floor = kNegInf;
 #ifdef SEMID_BEAM_DENSE_AVX2
     if (dense_avx2) {
-      const int cap = int(2 * gs);
+      const int cap = int(keep);
       int vectors = 1;
       while (vectors * 8 < cap) vectors *= 2;
       if (vectors > cpu::kDenseFloorVectors) vectors = 0;

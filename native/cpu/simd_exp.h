@@ -42,12 +42,17 @@ __attribute__((target("avx2,fma"))) inline __m256 exp_bounded256(__m256 x) {
   __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 6), r, _mm256_set1_ps(0.5f));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  const __m256 table = _mm256_setr_ps(1.0f, 1.0905077326652577f, 1.1892071150027210f, 1.2968395546510096f,
-                                      1.4142135623730951f, 1.5422108254079407f, 1.6817928305074290f, 1.8340080864093424f);
-  const __m256i kbits = _mm256_castps_si256(kb);  // 0x4B400000 + k: the low three bits pick 2^((k mod 8) / 8)
-  const __m256 frac = _mm256_permutevar8x32_ps(table, kbits);
-  const __m256i whole = _mm256_slli_epi32(_mm256_srai_epi32(_mm256_sub_epi32(kbits, _mm256_set1_epi32(0x4B400000)), 3), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(frac), whole)));
+  // 2^(k / 8) = 2^(j / 8) * 2^q for k = 8q + j, j = k mod 8: the bits of 2^(j / 8) plus q << 23.
+  // The table holds those bits less j << 20, so that adding k << 20 (= (q << 23) + (j << 20))
+  // gives them in one add: kbits << 20 is k << 20, the magic's bits shifting out.
+  const __m256i table = _mm256_sub_epi32(
+      _mm256_castps_si256(_mm256_setr_ps(1.0f, 1.0905077326652577f, 1.1892071150027210f, 1.2968395546510096f,
+                                         1.4142135623730951f, 1.5422108254079407f, 1.6817928305074290f,
+                                         1.8340080864093424f)),
+      _mm256_setr_epi32(0, 1 << 20, 2 << 20, 3 << 20, 4 << 20, 5 << 20, 6 << 20, 7 << 20));
+  const __m256i kbits = _mm256_castps_si256(kb);  // 0x4B400000 + k: the low three bits are j
+  const __m256i frac = _mm256_permutevar8x32_epi32(table, kbits);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_add_epi32(frac, _mm256_slli_epi32(kbits, 20))));
 }
 
 }  // namespace semid::cpu
