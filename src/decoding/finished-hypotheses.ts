@@ -93,27 +93,45 @@ export class FinishedHypotheses {
 
   /**
    * Groups [firstGroup, firstGroup + groups)'s slots ranked best first (ties: the later group,
-   * then the later added, as transformers' sort-and-pop) into `slots` (cleared first).
+   * then the later added, as transformers' sort-and-pop) into rankScratch.slots; returns how many.
+   * A bottom-up merge sort with the comparison inline (~n log n steps): a batch of 1,024 queries
+   * at beam 60 ranks 61,440 slots, where an insertion sort calling a comparator (~n^2 / 4 calls a
+   * query) took 5.6-8.4 ms against 4.4-5.6 ms now (this machine, 2 cores).
    */
-  private rankSlots(firstGroup: number, groups: number, slots: number[]): void {
-    slots.length = 0;
+  private rankSlots(firstGroup: number, groups: number): number {
+    let n = 0;
+    for (let g = firstGroup; g < firstGroup + groups; ++g) n += this.count[g];
+    if (rankScratch.slots.length < n) {
+      rankScratch.slots = new Int32Array(Math.max(n, 2 * rankScratch.slots.length));
+      rankScratch.spare = new Int32Array(rankScratch.slots.length);
+    }
+    let from = rankScratch.slots, to = rankScratch.spare;
+    let k = 0;
     for (let g = firstGroup; g < firstGroup + groups; ++g) {
-      for (let s = g * this.size; s < g * this.size + this.count[g]; ++s) slots.push(s);
+      for (let s = g * this.size; s < g * this.size + this.count[g]; ++s) from[k++] = s;
     }
     const score = this.score, order = this.order, size = this.size;
-    // a before b: the higher score; of equal (or NaN-distanced) scores the later group (slots are
-    // laid out group by group), then the later added. The order of `b.score - a.score || ...`.
-    const before = (a: number, b: number) => (score[b] - score[a] || Math.floor(b / size) - Math.floor(a / size) || order[b] - order[a]) < 0;
-    if (slots.length <= 128) {  // insertion sort: a comparator call per pair costs more on short lists
-      for (let i = 1; i < slots.length; ++i) {
-        const s = slots[i];
-        let j = i;
-        for (; j > 0 && before(s, slots[j - 1]); --j) slots[j] = slots[j - 1];
-        slots[j] = s;
+    for (let width = 1; width < n; width *= 2) {
+      for (let lo = 0; lo < n; lo += 2 * width) {
+        const mid = Math.min(lo + width, n), hi = Math.min(lo + 2 * width, n);
+        let i = lo, j = mid, o = lo;
+        while (i < mid && j < hi) {
+          const a = from[j], b = from[i];
+          // a (from the right run) goes first only when it ranks before b: the higher score; of
+          // equal (or NaN-distanced) scores the later group (slots lie group by group), then the
+          // later added. The order of `b.score - a.score || ...`, as before.
+          const d = score[b] - score[a];
+          const first = d < 0 ? true : d > 0 ? false : (Math.floor(a / size) - Math.floor(b / size) || order[a] - order[b]) > 0;
+          to[o++] = first ? a : b;
+          if (first) ++j; else ++i;
+        }
+        while (i < mid) to[o++] = from[i++];
+        while (j < hi) to[o++] = from[j++];
       }
-    } else {
-      slots.sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
+      const t = from; from = to; to = t;
     }
+    if (from !== rankScratch.slots) rankScratch.slots.set(from.subarray(0, n));
+    return n;
   }
 
   /**
@@ -121,10 +139,9 @@ export class FinishedHypotheses {
    * objects, with their items in that order, each ID once (rankItems).
    */
   ranked(trie: IdTrie, firstGroup: number, groups: number, limit: number): QueryResult {
-    const slots = rankScratch;
-    this.rankSlots(firstGroup, groups, slots);
+    const n = Math.min(limit, this.rankSlots(firstGroup, groups));
+    const slots = rankScratch.slots;
     const score = this.score;
-    const n = Math.min(limit, slots.length);
     const hypotheses: Hypothesis[] = new Array(n);
     for (let i = 0; i < n; ++i) {
       const s = slots[i], len = this.length[s], tokens = new Array<number>(len);
@@ -145,10 +162,9 @@ export class FinishedHypotheses {
     const scores = new Float64Array(batch * limit).fill(NaN), lengths = new Int32Array(batch * limit);
     const tokens = new Int32Array(batch * limit * L).fill(-1), itemStart = new Int32Array(batch + 1);
     const kept = new Int32Array(batch * limit).fill(-1);  // [batch, limit] slot of each ID's first hypothesis
-    const slots = rankScratch;
     for (let q = 0; q < batch; ++q) {
-      this.rankSlots(q * groups, groups, slots);
-      const n = Math.min(limit, slots.length);
+      const n = Math.min(limit, this.rankSlots(q * groups, groups));
+      const slots = rankScratch.slots;
       counts[q] = n;
       firstIds.clear(n);
       let total = 0;
@@ -174,8 +190,8 @@ export class FinishedHypotheses {
   }
 }
 
-/** Reused by rankSlots' callers: one query's slots at a time. */
-const rankScratch: number[] = [];
+/** rankSlots' buffers, reused: one query's slots at a time (`slots` holds the result). */
+const rankScratch = { slots: new Int32Array(64), spare: new Int32Array(64) };
 
 /**
  * Writes the items of the ranked hypotheses i < n whose slot[i] >= 0 (each ID's first), in rank
