@@ -357,6 +357,20 @@ describe('constrained beam search', () => {
     expect(() => beamStepReference(trie, input)).toThrow(/no children and ends no ID/);
   });
 
+  it('asks for an end token when an ID is a prefix of another (found once per trie)', async () => {
+    const trie = IdTrie.build({ codes: [[1], [1, 2], [3, 0]] });  // [1] ends where [1, 2] goes on
+    const prefix = trie.walk([1]);
+    expect(trie.prefixNode).toBe(prefix);
+    expect(IdTrie.build({ codes: [[1, 2], [3, 0]] }).prefixNode).toBe(-1);
+    const step = ({ rows }: { rows: number }) => new Float32Array(rows * 5).fill(0.5);
+    for (let attempt = 0; attempt < 2; ++attempt) {  // the second time from the cached node
+      await expect(constrainedBeamSearch({ trie, step, batch: 1, beams: 2, groups: 1 }))
+        .rejects.toThrow(new RegExp(`prefix of another \\(node ${prefix}\\): pass endToken`));
+    }
+    const found = await constrainedBeamSearch({ trie, step, batch: 1, beams: 4, groups: 1, endToken: 4 });
+    expect([...new Set(found[0].hypotheses.map((h) => h.tokens.join(',')))].sort()).toEqual(['1', '1,2', '3,0']);
+  });
+
   it('stops on an aborted signal', async () => {
     const trie = IdTrie.build({ codes: randomCodes(50, 2, 8, 1), length: 2 });
     const ac = new AbortController();

@@ -302,9 +302,8 @@ export function rootsFor(trie: IdTrie, batch: number, namespace: string | string
 }
 
 function requireUniformLeaves(trie: IdTrie): void {
-  for (let u = 0; u < trie.nodes; ++u) {
-    if (trie.terminal[u] >= 0 && trie.childStart[u + 1] > trie.childStart[u]) {
-      throw new SemidError('ERR_SEMID_INVALID_ARG', `The trie has an ID that is a prefix of another (node ${u}): pass endToken so that decoding can tell where IDs end`);
-    }
+  const u = trie.prefixNode;  // found once per trie, not once per search
+  if (u >= 0) {
+    throw new SemidError('ERR_SEMID_INVALID_ARG', `The trie has an ID that is a prefix of another (node ${u}): pass endToken so that decoding can tell where IDs end`);
   }
 }

@@ -115,8 +115,25 @@ export class IdTrie {
     }
     return this.cachedMaxDepth;
   }
+  /**
+   * A node where one ID ends and another goes on (an ID that is a prefix of another), or -1 when
+   * there is none: decoding then needs an end token. O(nodes) once: every search asks.
+   *
+   * @example
+   * IdTrie.build({ codes: new Int32Array([1, 2, 3, 4]), length: 2 }).prefixNode;  // -1
+   */
+  get prefixNode(): number {
+    if (this.cachedPrefixNode === undefined) {
+      const terminal = this.terminal, childStart = this.childStart, n = terminal.length;
+      let found = -1;
+      for (let u = 0; u < n && found < 0; ++u) if (terminal[u] >= 0 && childStart[u + 1] > childStart[u]) found = u;
+      this.cachedPrefixNode = found;
+    }
+    return this.cachedPrefixNode;
+  }
   private cachedVocabSize: number | undefined;
   private cachedMaxDepth: number | undefined;
+  private cachedPrefixNode: number | undefined;
   /** [ids] itemsOf's views, made on first use. */
   private itemViews: (Int32Array | undefined)[] | undefined;
 
