@@ -8,6 +8,7 @@ import {
   IdTrie, beamStep, beamStepReference, constrainedBeamSearch, cudaAvailable, exhaustiveSearch,
   type BeamStepInput, type BeamStepOutput, type StepFn,
 } from '../src/index.js';
+import { loadAddon } from '../src/native/loader.js';
 import { rng } from './helpers.js';
 
 /** items x length random codes in [0, k) (collisions likely when items is large vs k^length). */
@@ -369,6 +370,19 @@ describe('constrained beam search', () => {
     }
     const found = await constrainedBeamSearch({ trie, step, batch: 1, beams: 4, groups: 1, endToken: 4 });
     expect([...new Set(found[0].hypotheses.map((h) => h.tokens.join(',')))].sort()).toEqual(['1', '1,2', '3,0']);
+  });
+
+  it('the addon\'s positional beamStep rejects a wrong argument count or array type with a TypeError', async () => {
+    const addon = loadAddon().addon as unknown as { beamStep: (...args: unknown[]) => Promise<void> };
+    expect(() => addon.beamStep({ batch: 1 })).toThrow(/beamStep takes 31 arguments, got 1/);
+    const trie = IdTrie.build({ codes: new Int32Array([0, 1, 1, 0]), length: 2 });
+    const i32 = (n: number) => new Int32Array(n), f32 = (n: number) => new Float32Array(n);
+    const args: unknown[] = [trie.nodes, trie.edges, undefined, trie.childStart, trie.childToken, trie.childNode, trie.terminal, undefined,
+      1, 1, 1, 2, 1, true, 0, -1, f32(2), new Int32Array([trie.root()]), f32(1), undefined,
+      i32(1), f32(1), i32(1), i32(1), i32(1), i32(1), f32(1), i32(1), 'cpu', 1, undefined];
+    await expect(addon.beamStep(...args)).resolves.toBeUndefined();
+    args[17] = f32(1);  // nodes
+    expect(() => addon.beamStep(...args)).toThrow(/Expected Int32Array for nodes/);
   });
 
   it('stops on an aborted signal', async () => {

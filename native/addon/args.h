@@ -10,28 +10,38 @@ namespace semid::addon {
 
 inline Napi::Value field(const Napi::Object& o, const char* name) { return o.Get(name); }
 
-inline std::int64_t int_field(const Napi::Object& o, const char* name, std::int64_t fallback) {
-  Napi::Value v = o.Get(name);
+// The *_value helpers read one argument (a positional one, or a field already read); `name`
+// only labels errors.
+inline std::int64_t int_value(const Napi::Value& v, const char* name, std::int64_t fallback) {
   if (v.IsUndefined()) return fallback;
-  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("Expected number for ") + name);
+  if (!v.IsNumber()) throw Napi::TypeError::New(v.Env(), std::string("Expected number for ") + name);
   return v.As<Napi::Number>().Int64Value();
 }
 
-inline double num_field(const Napi::Object& o, const char* name, double fallback) {
-  Napi::Value v = o.Get(name);
+inline double num_value(const Napi::Value& v, const char* name, double fallback) {
   if (v.IsUndefined()) return fallback;
-  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("Expected number for ") + name);
+  if (!v.IsNumber()) throw Napi::TypeError::New(v.Env(), std::string("Expected number for ") + name);
   return v.As<Napi::Number>().DoubleValue();
 }
 
-inline bool bool_field(const Napi::Object& o, const char* name) {
-  Napi::Value v = o.Get(name);
-  return v.IsBoolean() && v.As<Napi::Boolean>().Value();
+inline bool bool_value(const Napi::Value& v) { return v.IsBoolean() && v.As<Napi::Boolean>().Value(); }
+
+inline std::string str_value(const Napi::Value& v, const std::string& fallback) {
+  return v.IsString() ? v.As<Napi::String>().Utf8Value() : fallback;
 }
 
+inline std::int64_t int_field(const Napi::Object& o, const char* name, std::int64_t fallback) {
+  return int_value(o.Get(name), name, fallback);
+}
+
+inline double num_field(const Napi::Object& o, const char* name, double fallback) {
+  return num_value(o.Get(name), name, fallback);
+}
+
+inline bool bool_field(const Napi::Object& o, const char* name) { return bool_value(o.Get(name)); }
+
 inline std::string str_field(const Napi::Object& o, const char* name, const std::string& fallback) {
-  Napi::Value v = o.Get(name);
-  return v.IsString() ? v.As<Napi::String>().Utf8Value() : fallback;
+  return str_value(o.Get(name), fallback);
 }
 
 template <typename T> struct ArrayKind;
@@ -39,17 +49,22 @@ template <> struct ArrayKind<float> { static constexpr napi_typedarray_type type
 template <> struct ArrayKind<std::int32_t> { static constexpr napi_typedarray_type type = napi_int32_array; static constexpr const char* name = "Int32Array"; };
 template <> struct ArrayKind<std::uint32_t> { static constexpr napi_typedarray_type type = napi_uint32_array; static constexpr const char* name = "Uint32Array"; };
 
+/** A typed array argument of element type T with at least `min_len` elements. */
+template <typename T>
+T* array_value(const Napi::Value& v, const char* name, std::size_t min_len) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != ArrayKind<T>::type)
+    throw Napi::TypeError::New(v.Env(), std::string("Expected ") + ArrayKind<T>::name + " for " + name);
+  auto arr = v.As<Napi::TypedArrayOf<T>>();
+  if (arr.ElementLength() < min_len)
+    throw Napi::RangeError::New(v.Env(), std::string(name) + " has " + std::to_string(arr.ElementLength()) +
+                                             " elements, needs " + std::to_string(min_len));
+  return arr.Data();
+}
+
 /** A typed array field of element type T with at least `min_len` elements. */
 template <typename T>
 T* array_field(const Napi::Object& o, const char* name, std::size_t min_len) {
-  Napi::Value v = o.Get(name);
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != ArrayKind<T>::type)
-    throw Napi::TypeError::New(o.Env(), std::string("Expected ") + ArrayKind<T>::name + " for " + name);
-  auto arr = v.As<Napi::TypedArrayOf<T>>();
-  if (arr.ElementLength() < min_len)
-    throw Napi::RangeError::New(o.Env(), std::string(name) + " has " + std::to_string(arr.ElementLength()) +
-                                             " elements, needs " + std::to_string(min_len));
-  return arr.Data();
+  return array_value<T>(o.Get(name), name, min_len);
 }
 
 }  // namespace semid::addon

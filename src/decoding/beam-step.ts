@@ -158,12 +158,15 @@ export async function beamStep(trie: IdTrie, input: BeamStepInput, options: Beam
   const cancel = cancelFlag(signal);
   try {
     const addon = loadAddon().addon;
-    await addon.beamStep({
-      trieNodes: trie.nodes, trieEdges: trie.edges, childStart: trie.childStart, childToken: trie.childToken,
-      childNode: trie.childNode, terminal: trie.terminal, denseRows: device === 'cpu' ? denseRowsOf(trie, addon) : undefined,
-      trieKey: device === 'cuda' ? trieKeyOf(trie) : undefined,
-      ...v, ...out, device, threads, cancel: cancel.flag,
-    });
+    await addon.beamStep(
+      trie.nodes, trie.edges, device === 'cuda' ? trieKeyOf(trie) : undefined,
+      trie.childStart, trie.childToken, trie.childNode, trie.terminal, device === 'cpu' ? denseRowsOf(trie, addon) : undefined,
+      v.batch, v.beams, v.groups, v.vocab, v.inputBeams, v.logits, v.penalty, v.endToken,
+      v.scores, v.nodes, v.beamScores, v.groupDone,
+      out.nextNodes, out.nextScores, out.nextParents, out.nextTokens,
+      out.finishedCount, out.finishedParent, out.finishedScore, out.finishedNode,
+      device, threads, cancel.flag,
+    );
   } catch (err) {
     throw fromNative(err, signal);
   } finally {

@@ -155,7 +155,7 @@ export interface RawAddon {
   rqTrain(args: RawRqTrainArgs): Promise<RawRqTrainResult>;
   rqEncode(args: RawRqEncodeArgs): Promise<void>;
   rqDecode(args: RawRqDecodeArgs): Promise<void>;
-  beamStep(args: RawBeamStepArgs): Promise<void>;
+  beamStep(...args: RawBeamStepArgs): Promise<void>;
   /** The dense-node rows of a trie (native/include/semid/beam.h, trie_dense_rows); absent from addons built before it. */
   trieDenseRows?(args: { trieNodes: number; trieEdges: number; childStart: Int32Array; childToken: Int32Array }): Uint32Array;
   truncatedSvd(args: RawSvdArgs): Promise<RawSvdResult>;
@@ -190,38 +190,21 @@ export interface RawSvdResult {
   totalVariance: number;
 }
 
-export interface RawBeamStepArgs {
-  trieNodes: number;
-  trieEdges: number;
-  childStart: Int32Array;
-  childToken: Int32Array;
-  childNode: Int32Array;
-  terminal: Int32Array;
-  /** Optional rows from trieDenseRows: the CPU step reads dense nodes' scores contiguously. */
-  denseRows?: Uint32Array;
-  /** Optional number naming this (immutable) trie: the CUDA step keeps its device copy between steps. */
-  trieKey?: number;
-  scores: Float32Array;
-  logits: boolean;
-  inputBeams: number;
-  nodes: Int32Array;
-  beamScores: Float32Array;
-  groupDone?: Uint8Array;
-  batch: number;
-  beams: number;
-  groups: number;
-  vocab: number;
-  penalty: number;
-  endToken: number;
-  nextNodes: Int32Array;
-  nextScores: Float32Array;
-  nextParents: Int32Array;
-  nextTokens: Int32Array;
-  finishedCount: Int32Array;
-  finishedParent: Int32Array;
-  finishedScore: Float32Array;
-  finishedNode: Int32Array;
-  device: 'cpu' | 'cuda';
-  threads: number;
-  cancel?: Int32Array;
-}
+/**
+ * beamStep's arguments, in order (positional: the addon reads them without ~30 named property
+ * lookups, which cost more than a small step). Optional ones may be undefined.
+ */
+export type RawBeamStepArgs = [
+  trieNodes: number, trieEdges: number,
+  /** Number naming this (immutable) trie: the CUDA step keeps its device copy between steps. */
+  trieKey: number | undefined,
+  childStart: Int32Array, childToken: Int32Array, childNode: Int32Array, terminal: Int32Array,
+  /** Rows from trieDenseRows: the CPU step reads dense nodes' scores contiguously. */
+  denseRows: Uint32Array | undefined,
+  batch: number, beams: number, groups: number, vocab: number, inputBeams: number, logits: boolean,
+  penalty: number, endToken: number,
+  scores: Float32Array, nodes: Int32Array, beamScores: Float32Array, groupDone: Uint8Array | undefined,
+  nextNodes: Int32Array, nextScores: Float32Array, nextParents: Int32Array, nextTokens: Int32Array,
+  finishedCount: Int32Array, finishedParent: Int32Array, finishedScore: Float32Array, finishedNode: Int32Array,
+  device: 'cpu' | 'cuda', threads: number, cancel: Int32Array | undefined,
+];
