@@ -178,7 +178,14 @@ export async function constrainedBeamSearch(options: BeamSearchOptions): Promise
   for (let step = 0; step < maxSteps && batch > 0; ++step) {
     throwIfAborted(signal);
     const rows = step === 0 ? batch : batch * beams;
-    const queries = new Int32Array(rows), active = new Uint8Array(rows);
+    // This step's arrays, views into one buffer (one allocation a step; a batch-1 search's own
+    // allocations cost more than its native steps): the rows' queries and histories, then active.
+    const width = step + 1;
+    const stepBuffer = new ArrayBuffer(4 * (rows + batch * beams * (width + 1)) + rows);
+    const queries = new Int32Array(stepBuffer, 0, rows);
+    const nextTokens = new Int32Array(stepBuffer, 4 * rows, batch * beams * width);
+    const nextParents = new Int32Array(stepBuffer, 4 * (rows + batch * beams * width), batch * beams);
+    const active = new Uint8Array(stepBuffer, 4 * (rows + batch * beams * (width + 1)), rows);
     for (let r = 0; r < rows; ++r) {
       queries[r] = step === 0 ? r : Math.floor(r / beams);
       active[r] = step === 0 ? 1 : nodes[r] >= 0 ? 1 : 0;
@@ -211,9 +218,6 @@ export async function constrainedBeamSearch(options: BeamSearchOptions): Promise
       }
     }
     // Reorder histories by parent and append the chosen tokens.
-    const width = step + 1;
-    const nextTokens = new Int32Array(batch * beams * width);
-    const nextParents = new Int32Array(batch * beams);
     for (let q = 0; q < batch; ++q) {
       for (let j = 0; j < beams; ++j) {
         const r = q * beams + j, p = next.nextParents[r];

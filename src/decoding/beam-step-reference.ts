@@ -28,14 +28,20 @@ export function logSumExp(row: Float32Array, off: number, V: number): number {
   return m + Math.log(s);
 }
 
-/** Zeroed output buffers of one step for batch x beams beams in `groups` groups. */
+/**
+ * Zeroed output buffers of one step for batch x beams beams in `groups` groups: eight views into
+ * one ArrayBuffer (one allocation: a small search makes a step or two a query, and eight
+ * typed-array allocations cost more than the step's call into the addon).
+ */
 export function allocateBeamStepOutput(batch: number, beams: number, groups: number): BeamStepOutput {
-  const gs = beams / groups;
+  const B = batch * beams, G = batch * groups;  // finished slots: groups x (beams / groups) = B
+  const buffer = new ArrayBuffer((7 * B + G) * 4);
+  let at = 0;
+  const i32 = (n: number) => { const v = new Int32Array(buffer, at, n); at += 4 * n; return v; };
+  const f32 = (n: number) => { const v = new Float32Array(buffer, at, n); at += 4 * n; return v; };
   return {
-    nextNodes: new Int32Array(batch * beams), nextScores: new Float32Array(batch * beams),
-    nextParents: new Int32Array(batch * beams), nextTokens: new Int32Array(batch * beams),
-    finishedCount: new Int32Array(batch * groups), finishedParent: new Int32Array(batch * groups * gs),
-    finishedScore: new Float32Array(batch * groups * gs), finishedNode: new Int32Array(batch * groups * gs),
+    nextNodes: i32(B), nextScores: f32(B), nextParents: i32(B), nextTokens: i32(B),
+    finishedCount: i32(G), finishedParent: i32(B), finishedScore: f32(B), finishedNode: i32(B),
   };
 }
 

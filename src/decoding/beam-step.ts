@@ -40,7 +40,7 @@ export interface BeamStepInput {
   endToken?: number;
 }
 
-/** The next beams and the IDs finished at this step. */
+/** The next beams and the IDs finished at this step (eight views into one ArrayBuffer). */
 export interface BeamStepOutput {
   /** [batch, beams] next trie node (-1 inactive), score, parent beam (0..beams-1) and token. */
   nextNodes: Int32Array;

@@ -36,14 +36,19 @@ export class FinishedHypotheses {
    */
   constructor(groupsTotal: number, private readonly size: number, private readonly maxLength: number,
               private readonly lengthPenalty: number, private readonly early: boolean) {
-    this.count = new Int32Array(groupsTotal);
-    this.worst = new Float64Array(groupsTotal).fill(1e9);
+    // Seven views into one ArrayBuffer (one allocation a search): float64 arrays first, aligned.
     const slots = groupsTotal * size;
-    this.score = new Float64Array(slots);
-    this.node = new Int32Array(slots);
-    this.order = new Float64Array(slots);
-    this.length = new Int32Array(slots);
-    this.tokens = new Int32Array(slots * maxLength);
+    const buffer = new ArrayBuffer(8 * (groupsTotal + 2 * slots) + 4 * (groupsTotal + 2 * slots + slots * maxLength));
+    let at = 0;
+    const f64 = (n: number) => { const v = new Float64Array(buffer, at, n); at += 8 * n; return v; };
+    const i32 = (n: number) => { const v = new Int32Array(buffer, at, n); at += 4 * n; return v; };
+    this.worst = f64(groupsTotal).fill(1e9);
+    this.score = f64(slots);
+    this.order = f64(slots);
+    this.count = i32(groupsTotal);
+    this.node = i32(slots);
+    this.length = i32(slots);
+    this.tokens = i32(slots * maxLength);
   }
 
   /**
