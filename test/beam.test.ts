@@ -383,6 +383,16 @@ describe('constrained beam search', () => {
     await expect(addon.beamStep(...args)).resolves.toBeUndefined();
     args[17] = f32(1);  // nodes
     expect(() => addon.beamStep(...args)).toThrow(/Expected Int32Array for nodes/);
+    // An addon built before this convention (no beamStepArgs) is named as stale, not misread.
+    const raw = loadAddon().addon as { beamStepArgs?: number };
+    const saved = raw.beamStepArgs;
+    delete raw.beamStepArgs;
+    try {
+      const input: BeamStepInput = { batch: 1, beams: 1, groups: 1, vocab: 2, inputBeams: 1, scores: f32(2), nodes: new Int32Array([trie.root()]), beamScores: f32(1), penalty: 0 };
+      await expect(beamStep(trie, input)).rejects.toMatchObject({ code: 'ERR_SEMID_STALE_ADDON', message: expect.stringMatching(/npm install/) });
+    } finally {
+      raw.beamStepArgs = saved;
+    }
   });
 
   it('stops on an aborted signal', async () => {

@@ -14,6 +14,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("rqEncode", Napi::Function::New(env, semid::addon::RqEncode, "rqEncode"));
   exports.Set("rqDecode", Napi::Function::New(env, semid::addon::RqDecode, "rqDecode"));
   exports.Set("beamStep", Napi::Function::New(env, semid::addon::BeamStep, "beamStep"));
+  // beamStep's calling convention (31 positional arguments): the JS side checks it, so that an
+  // addon built from an older checkout says so instead of misreading its arguments.
+  exports.Set("beamStepArgs", Napi::Number::New(env, 31));
   exports.Set("trieDenseRows", Napi::Function::New(env, semid::addon::TrieDenseRows, "trieDenseRows"));
   exports.Set("truncatedSvd", Napi::Function::New(env, semid::addon::TruncatedSvd, "truncatedSvd"));
   exports.Set("adamwSync", Napi::Function::New(env, semid::addon::AdamWSync, "adamwSync"));

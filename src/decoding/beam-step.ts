@@ -7,7 +7,7 @@
 import { loadAddon } from '../native/loader.js';
 import { cancelFlag } from '../kernels/abort.js';
 import { resolveDevice, type Device } from '../kernels/device.js';
-import { fromNative, SemidArgumentError } from '../kernels/errors.js';
+import { fromNative, SemidArgumentError, SemidError } from '../kernels/errors.js';
 import { expectBoolean, expectInt, expectNumber, expectOptions, expectSignal, expectThreads } from '../kernels/validate.js';
 import { allocateBeamStepOutput, beamStepReference } from './beam-step-reference.js';
 import type { IdTrie } from './trie.js';
@@ -158,6 +158,9 @@ export async function beamStep(trie: IdTrie, input: BeamStepInput, options: Beam
   const cancel = cancelFlag(signal);
   try {
     const addon = loadAddon().addon;
+    if (addon.beamStepArgs !== 31) {
+      throw new SemidError('ERR_SEMID_STALE_ADDON', 'The native addon was built from an older semid (its beamStep takes an options object): rebuild it with `npm install` (or `npm run build:native`, and `npm run build:cuda` for the CUDA build)');
+    }
     await addon.beamStep(
       trie.nodes, trie.edges, device === 'cuda' ? trieKeyOf(trie) : undefined,
       trie.childStart, trie.childToken, trie.childNode, trie.terminal, device === 'cpu' ? denseRowsOf(trie, addon) : undefined,

@@ -156,6 +156,8 @@ export interface RawAddon {
   rqEncode(args: RawRqEncodeArgs): Promise<void>;
   rqDecode(args: RawRqDecodeArgs): Promise<void>;
   beamStep(...args: RawBeamStepArgs): Promise<void>;
+  /** beamStep's argument count (31); absent from addons built before the positional convention. */
+  beamStepArgs?: number;
   /** The dense-node rows of a trie (native/include/semid/beam.h, trie_dense_rows); absent from addons built before it. */
   trieDenseRows?(args: { trieNodes: number; trieEdges: number; childStart: Int32Array; childToken: Int32Array }): Uint32Array;
   truncatedSvd(args: RawSvdArgs): Promise<RawSvdResult>;
