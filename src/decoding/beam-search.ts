@@ -18,6 +18,7 @@ import type { Device } from '../kernels/device.js';
 import { SemidArgumentError, SemidError } from '../kernels/errors.js';
 import { expectBoolean, expectInt, expectNumber, expectOptions, expectSignal, expectThreads } from '../kernels/validate.js';
 import { beamStep } from './beam-step.js';
+import { BufferViews } from './buffer-views.js';
 import { FinishedHypotheses } from './finished-hypotheses.js';
 import { IdSet } from './id-set.js';
 import type { IdTrie } from './trie.js';
@@ -181,11 +182,9 @@ export async function constrainedBeamSearch(options: BeamSearchOptions): Promise
     // This step's arrays, views into one buffer (one allocation a step; a batch-1 search's own
     // allocations cost more than its native steps): the rows' queries and histories, then active.
     const width = step + 1;
-    const stepBuffer = new ArrayBuffer(4 * (rows + batch * beams * (width + 1)) + rows);
-    const queries = new Int32Array(stepBuffer, 0, rows);
-    const nextTokens = new Int32Array(stepBuffer, 4 * rows, batch * beams * width);
-    const nextParents = new Int32Array(stepBuffer, 4 * (rows + batch * beams * width), batch * beams);
-    const active = new Uint8Array(stepBuffer, 4 * (rows + batch * beams * (width + 1)), rows);
+    const views = new BufferViews(4 * (rows + batch * beams * (width + 1)) + rows);
+    const queries = views.i32(rows), nextTokens = views.i32(batch * beams * width), nextParents = views.i32(batch * beams);
+    const active = views.u8(rows);
     for (let r = 0; r < rows; ++r) {
       queries[r] = step === 0 ? r : Math.floor(r / beams);
       active[r] = step === 0 ? 1 : nodes[r] >= 0 ? 1 : 0;

@@ -13,6 +13,7 @@
 import { SemidError } from '../kernels/errors.js';
 import type { IdTrie } from './trie.js';
 import type { BeamStepInput, BeamStepOutput } from './beam-step.js';
+import { BufferViews } from './buffer-views.js';
 
 interface Cand { score: number; flat: number; beam: number; token: number; child: number }
 
@@ -35,13 +36,10 @@ export function logSumExp(row: Float32Array, off: number, V: number): number {
  */
 export function allocateBeamStepOutput(batch: number, beams: number, groups: number): BeamStepOutput {
   const B = batch * beams, G = batch * groups;  // finished slots: groups x (beams / groups) = B
-  const buffer = new ArrayBuffer((7 * B + G) * 4);
-  let at = 0;
-  const i32 = (n: number) => { const v = new Int32Array(buffer, at, n); at += 4 * n; return v; };
-  const f32 = (n: number) => { const v = new Float32Array(buffer, at, n); at += 4 * n; return v; };
+  const v = new BufferViews((7 * B + G) * 4);
   return {
-    nextNodes: i32(B), nextScores: f32(B), nextParents: i32(B), nextTokens: i32(B),
-    finishedCount: i32(G), finishedParent: i32(B), finishedScore: f32(B), finishedNode: i32(B),
+    nextNodes: v.i32(B), nextScores: v.f32(B), nextParents: v.i32(B), nextTokens: v.i32(B),
+    finishedCount: v.i32(G), finishedParent: v.i32(B), finishedScore: v.f32(B), finishedNode: v.i32(B),
   };
 }
 

@@ -4,6 +4,7 @@
  * of 1,024 queries at beam 60 adds ~61,000 of them, and their garbage cost more than the native steps).
  */
 import { rankItems, type BeamSearchArrays, type Hypothesis, type QueryResult } from './beam-search.js';
+import { BufferViews } from './buffer-views.js';
 import { IdSet } from './id-set.js';
 import type { IdTrie } from './trie.js';
 
@@ -38,17 +39,14 @@ export class FinishedHypotheses {
               private readonly lengthPenalty: number, private readonly early: boolean) {
     // Seven views into one ArrayBuffer (one allocation a search): float64 arrays first, aligned.
     const slots = groupsTotal * size;
-    const buffer = new ArrayBuffer(8 * (groupsTotal + 2 * slots) + 4 * (groupsTotal + 2 * slots + slots * maxLength));
-    let at = 0;
-    const f64 = (n: number) => { const v = new Float64Array(buffer, at, n); at += 8 * n; return v; };
-    const i32 = (n: number) => { const v = new Int32Array(buffer, at, n); at += 4 * n; return v; };
-    this.worst = f64(groupsTotal).fill(1e9);
-    this.score = f64(slots);
-    this.order = f64(slots);
-    this.count = i32(groupsTotal);
-    this.node = i32(slots);
-    this.length = i32(slots);
-    this.tokens = i32(slots * maxLength);
+    const v = new BufferViews(8 * (groupsTotal + 2 * slots) + 4 * (groupsTotal + 2 * slots + slots * maxLength));
+    this.worst = v.f64(groupsTotal).fill(1e9);
+    this.score = v.f64(slots);
+    this.order = v.f64(slots);
+    this.count = v.i32(groupsTotal);
+    this.node = v.i32(slots);
+    this.length = v.i32(slots);
+    this.tokens = v.i32(slots * maxLength);
   }
 
   /**

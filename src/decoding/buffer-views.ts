@@ -1,0 +1,47 @@
+/**
+ * Typed-array views carved one after another from a single ArrayBuffer: one allocation for
+ * several arrays (a small search allocates a few sets a step, and a typed array of its own costs
+ * an ArrayBuffer each). Carve 8-byte types first so that every view is aligned (a misaligned
+ * Float64Array throws).
+ *
+ * @example
+ * const v = new BufferViews(8 * 2 + 4 * 3);
+ * const a = v.f64(2), b = v.i32(3);  // zeroed, sharing v.buffer
+ */
+export class BufferViews {
+  readonly buffer: ArrayBuffer;
+  private at = 0;
+
+  /** Room for `byteLength` bytes of views. */
+  constructor(byteLength: number) {
+    this.buffer = new ArrayBuffer(byteLength);
+  }
+
+  /** The next n float64 values. */
+  f64(n: number) {
+    const v = new Float64Array(this.buffer, this.at, n);
+    this.at += 8 * n;
+    return v;
+  }
+
+  /** The next n float32 values. */
+  f32(n: number) {
+    const v = new Float32Array(this.buffer, this.at, n);
+    this.at += 4 * n;
+    return v;
+  }
+
+  /** The next n int32 values. */
+  i32(n: number) {
+    const v = new Int32Array(this.buffer, this.at, n);
+    this.at += 4 * n;
+    return v;
+  }
+
+  /** The next n uint8 values. */
+  u8(n: number) {
+    const v = new Uint8Array(this.buffer, this.at, n);
+    this.at += n;
+    return v;
+  }
+}
