@@ -17,6 +17,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // beamStep's calling convention (31 positional arguments): the JS side checks it, so that an
   // addon built from an older checkout says so instead of misreading its arguments.
   exports.Set("beamStepArgs", Napi::Number::New(env, 31));
+  exports.Set("rankFinished", Napi::Function::New(env, semid::addon::RankFinished, "rankFinished"));
+  exports.Set("gatherRankedItems", Napi::Function::New(env, semid::addon::GatherRankedItems, "gatherRankedItems"));
   exports.Set("trieDenseRows", Napi::Function::New(env, semid::addon::TrieDenseRows, "trieDenseRows"));
   exports.Set("truncatedSvd", Napi::Function::New(env, semid::addon::TruncatedSvd, "truncatedSvd"));
   exports.Set("adamwSync", Napi::Function::New(env, semid::addon::AdamWSync, "adamwSync"));

@@ -48,10 +48,15 @@ template <typename T> struct ArrayKind;
 template <> struct ArrayKind<float> { static constexpr napi_typedarray_type type = napi_float32_array; static constexpr const char* name = "Float32Array"; };
 template <> struct ArrayKind<std::int32_t> { static constexpr napi_typedarray_type type = napi_int32_array; static constexpr const char* name = "Int32Array"; };
 template <> struct ArrayKind<std::uint32_t> { static constexpr napi_typedarray_type type = napi_uint32_array; static constexpr const char* name = "Uint32Array"; };
+template <> struct ArrayKind<std::uint8_t> { static constexpr napi_typedarray_type type = napi_uint8_array; static constexpr const char* name = "Uint8Array"; };
+template <> struct ArrayKind<double> { static constexpr napi_typedarray_type type = napi_float64_array; static constexpr const char* name = "Float64Array"; };
 
-/** A typed array argument of element type T with at least `min_len` elements. */
+/**
+ * A typed array argument of element type T with at least `min_len` elements (its length into
+ * *length_out when given).
+ */
 template <typename T>
-T* array_value(const Napi::Value& v, const char* name, std::size_t min_len) {
+T* array_value(const Napi::Value& v, const char* name, std::size_t min_len, std::size_t* length_out = nullptr) {
   // One napi_get_typedarray_info (type, length and data together; it fails on anything but a
   // typed array) where node-addon-api's wrappers make three calls: a step reads 16 arrays.
   napi_typedarray_type type;
@@ -62,6 +67,7 @@ T* array_value(const Napi::Value& v, const char* name, std::size_t min_len) {
   if (length < min_len)
     throw Napi::RangeError::New(v.Env(), std::string(name) + " has " + std::to_string(length) + " elements, needs " +
                                              std::to_string(min_len));
+  if (length_out != nullptr) *length_out = length;
   return static_cast<T*>(data);
 }
 

@@ -117,4 +117,120 @@ Napi::Value TrieDenseRows(const Napi::CallbackInfo& info) {
   return rows;
 }
 
+// rankFinished(terminal, trieNodes, idStart, ids, count, score, order, node, length, tokens,
+//              groupsTotal, size, maxLength, batch, groups, limit,
+//              counts, outIds, outScores, outLengths, outTokens, first, itemStart, threads)
+//   -> Promise<void>: each query's finished hypotheses ranked into [batch, limit] rows
+//   (semid/beam.h rank_finished; FinishedHypotheses.rankedArrays is the oracle).
+// gatherRankedItems(idStart, ids, idItems, batch, limit, counts, outIds, outScores, first,
+//                   itemStart, items, itemScores, threads) -> Promise<void>: their items.
+// Positional, as beamStep; a batch of up to 64 queries runs here on the calling thread.
+enum RankArg {
+  kRankTerminal, kRankTrieNodes, kRankIdStart, kRankIds, kRankCount, kRankScore, kRankOrder, kRankNode, kRankLength,
+  kRankTokens, kRankGroupsTotal, kRankSize, kRankMaxLength, kRankBatch, kRankGroups, kRankLimit,
+  kRankCounts, kRankOutIds, kRankOutScores, kRankOutLengths, kRankOutTokens, kRankFirst, kRankItemStart, kRankThreads,
+  kRankFinishedArgs
+};
+
+enum GatherArg {
+  kGatherIdStart, kGatherIds, kGatherIdItems, kGatherBatch, kGatherLimit, kGatherCounts, kGatherOutIds,
+  kGatherOutScores, kGatherFirst, kGatherItemStart, kGatherItems, kGatherItemScores, kGatherThreads,
+  kGatherRankedItemsArgs
+};
+
+namespace {
+
+void expect_args(const Napi::CallbackInfo& info, const char* name, int count) {
+  if (int(info.Length()) != count)
+    throw Napi::TypeError::New(info.Env(), std::string(name) + " takes " + std::to_string(count) + " arguments, got " +
+                                               std::to_string(info.Length()));
+}
+
+/** Runs `work` here for small batches, else on a libuv thread with the arguments referenced. */
+template <typename Work>
+Napi::Value run_batch_job(const Napi::CallbackInfo& info, i64 batch, int last_array, Work work) {
+  if (batch <= 64) return run_settled(info.Env(), Napi::Value(), [&](const CancelFlag& cancel) { work(cancel); });
+  std::vector<Napi::Value> keep;
+  for (int i = 0; i <= last_array; ++i)
+    if (info[i].IsObject()) keep.push_back(info[i]);
+  return AsyncJob::Start(info.Env(), work, std::move(keep), Napi::Value());
+}
+
+}  // namespace
+
+Napi::Value RankFinished(const Napi::CallbackInfo& info) {
+  expect_args(info, "rankFinished", kRankFinishedArgs);
+  TrieView t;
+  FinishedView h;
+  RankedHypotheses out;
+  t.nodes = int_value(info[kRankTrieNodes], "trieNodes", 0);
+  const i64 ids = int_value(info[kRankIds], "ids", 0);
+  h.groups_total = int_value(info[kRankGroupsTotal], "groupsTotal", 0);
+  h.size = int_value(info[kRankSize], "size", 0);
+  h.max_length = int_value(info[kRankMaxLength], "maxLength", 0);
+  out.batch = int_value(info[kRankBatch], "batch", 0);
+  out.groups = int_value(info[kRankGroups], "groups", 0);
+  out.limit = int_value(info[kRankLimit], "limit", 0);
+  if (t.nodes < 1 || ids < 0 || h.groups_total < 0 || h.size < 1 || h.max_length < 1 || out.batch < 0 ||
+      out.groups < 1 || out.limit < 1 || out.batch * out.groups > h.groups_total || h.groups_total * h.size > (i64(1) << 31) ||
+      out.batch * out.limit * h.max_length > (i64(1) << 31))
+    throw Napi::RangeError::New(info.Env(), "rankFinished: sizes out of range");
+  const std::size_t slots = std::size_t(h.groups_total * h.size), rows = std::size_t(out.batch * out.limit);
+  t.terminal = array_value<std::int32_t>(info[kRankTerminal], "terminal", std::size_t(t.nodes));
+  const std::int32_t* id_start = array_value<std::int32_t>(info[kRankIdStart], "idStart", std::size_t(ids + 1));
+  h.count = array_value<std::int32_t>(info[kRankCount], "count", std::size_t(h.groups_total));
+  h.score = array_value<double>(info[kRankScore], "score", slots);
+  h.order = array_value<double>(info[kRankOrder], "order", slots);
+  h.node = array_value<std::int32_t>(info[kRankNode], "node", slots);
+  h.length = array_value<std::int32_t>(info[kRankLength], "length", slots);
+  h.tokens = array_value<std::int32_t>(info[kRankTokens], "tokens", slots * std::size_t(h.max_length));
+  out.counts = array_value<std::int32_t>(info[kRankCounts], "counts", std::size_t(out.batch));
+  out.ids = array_value<std::int32_t>(info[kRankOutIds], "outIds", rows);
+  out.scores = array_value<double>(info[kRankOutScores], "outScores", rows);
+  out.lengths = array_value<std::int32_t>(info[kRankOutLengths], "outLengths", rows);
+  out.tokens = array_value<std::int32_t>(info[kRankOutTokens], "outTokens", rows * std::size_t(h.max_length));
+  out.first = array_value<std::uint8_t>(info[kRankFirst], "first", rows);
+  out.item_start = array_value<std::int32_t>(info[kRankItemStart], "itemStart", std::size_t(out.batch + 1));
+  const int threads = static_cast<int>(int_value(info[kRankThreads], "threads", 0));
+  return run_batch_job(info, out.batch, kRankItemStart, [t, id_start, ids, h, out, threads](const CancelFlag& cancel) {
+    rank_finished(t, id_start, ids, h, out, threads, cancel);
+  });
+}
+
+Napi::Value GatherRankedItems(const Napi::CallbackInfo& info) {
+  expect_args(info, "gatherRankedItems", kGatherRankedItemsArgs);
+  RankedHypotheses r;
+  const i64 ids = int_value(info[kGatherIds], "ids", 0);
+  r.batch = int_value(info[kGatherBatch], "batch", 0);
+  r.limit = int_value(info[kGatherLimit], "limit", 0);
+  if (ids < 0 || r.batch < 0 || r.limit < 1 || r.batch * r.limit > (i64(1) << 31))
+    throw Napi::RangeError::New(info.Env(), "gatherRankedItems: sizes out of range");
+  const std::size_t rows = std::size_t(r.batch * r.limit);
+  const std::int32_t* id_start = array_value<std::int32_t>(info[kGatherIdStart], "idStart", std::size_t(ids + 1));
+  std::size_t id_items_len = 0, items_len = 0, item_scores_len = 0;
+  const std::int32_t* id_items = array_value<std::int32_t>(info[kGatherIdItems], "idItems", 0, &id_items_len);
+  r.counts = array_value<std::int32_t>(info[kGatherCounts], "counts", std::size_t(r.batch));
+  r.ids = array_value<std::int32_t>(info[kGatherOutIds], "outIds", rows);
+  r.scores = array_value<double>(info[kGatherOutScores], "outScores", rows);
+  r.first = array_value<std::uint8_t>(info[kGatherFirst], "first", rows);
+  r.item_start = array_value<std::int32_t>(info[kGatherItemStart], "itemStart", std::size_t(r.batch + 1));
+  std::int32_t* items = array_value<std::int32_t>(info[kGatherItems], "items", 0, &items_len);
+  float* item_scores = array_value<float>(info[kGatherItemScores], "itemScores", 0, &item_scores_len);
+  // Every row's items stay inside items: item_start must rise from 0 to at most their length.
+  i64 prev = 0;
+  for (i64 q = 0; q <= r.batch; ++q) {
+    const i64 at = r.item_start[q];
+    if ((q == 0 && at != 0) || at < prev || at > i64(std::min(items_len, item_scores_len)))
+      throw Napi::RangeError::New(info.Env(), "gatherRankedItems: itemStart does not fit items");
+    prev = at;
+  }
+  for (i64 q = 0; q < r.batch; ++q)
+    if (r.counts[q] < 0 || r.counts[q] > r.limit) throw Napi::RangeError::New(info.Env(), "gatherRankedItems: counts out of range");
+  const int threads = static_cast<int>(int_value(info[kGatherThreads], "threads", 0));
+  return run_batch_job(info, r.batch, kGatherItemScores,
+                       [id_start, ids, id_items, id_items_len, r, items, item_scores, threads](const CancelFlag& cancel) {
+                         gather_ranked_items(id_start, ids, id_items, i64(id_items_len), r, items, item_scores, threads, cancel);
+                       });
+}
+
 }  // namespace semid::addon

@@ -18,5 +18,7 @@ Napi::Value RqEncode(const Napi::CallbackInfo& info);
 Napi::Value RqDecode(const Napi::CallbackInfo& info);
 Napi::Value BeamStep(const Napi::CallbackInfo& info);
 Napi::Value TrieDenseRows(const Napi::CallbackInfo& info);
+Napi::Value RankFinished(const Napi::CallbackInfo& info);
+Napi::Value GatherRankedItems(const Napi::CallbackInfo& info);
 Napi::Value TruncatedSvd(const Napi::CallbackInfo& info);
 }  // namespace semid::addon

@@ -4,6 +4,7 @@
  * of 1,024 queries at beam 60 adds ~61,000 of them, and their garbage cost more than the native steps).
  */
 import { rankItems, type BeamSearchArrays, type Hypothesis, type QueryResult } from './beam-search.js';
+import type { RawAddon } from '../native/types.js';
 import { BufferViews } from './buffer-views.js';
 import { IdSet } from './id-set.js';
 import type { IdTrie } from './trie.js';
@@ -189,6 +190,31 @@ export class FinishedHypotheses {
       copyItems(trie, ids.subarray(q * limit, (q + 1) * limit), kept.subarray(q * limit, (q + 1) * limit), counts[q],
                 this.score, items, itemScores, itemStart[q]);
     }
+    return { batch, numReturn: limit, maxLength: L, counts, ids, scores, lengths, tokens, itemStart, items, itemScores };
+  }
+
+  /**
+   * rankedArrays on the native core (semid/beam.h rank_finished and gather_ranked_items, threads
+   * over the queries): the same arrays, order and ties as the TypeScript above, its oracle.
+   * `addon` must have rankFinished and gatherRankedItems.
+   */
+  async rankedArraysNative(addon: Required<Pick<RawAddon, 'rankFinished' | 'gatherRankedItems'>>, trie: IdTrie, batch: number,
+                           groups: number, limit: number, threads: number): Promise<BeamSearchArrays> {
+    const L = this.maxLength;
+    // The result's arrays each have their own buffer (a caller may transfer one); every element
+    // is written natively, padding included.
+    const counts = new Int32Array(batch), ids = new Int32Array(batch * limit), scores = new Float64Array(batch * limit);
+    const lengths = new Int32Array(batch * limit), tokens = new Int32Array(batch * limit * L), itemStart = new Int32Array(batch + 1);
+    const first = new Uint8Array(batch * limit);  // 1 where the row's ID is new: its items are listed
+    await addon.rankFinished(
+      trie.terminal, trie.nodes, trie.idStart, trie.ids,
+      this.count, this.score, this.order, this.node, this.length, this.tokens,
+      this.count.length, this.size, L, batch, groups, limit,
+      counts, ids, scores, lengths, tokens, first, itemStart, threads,
+    );
+    const items = new Int32Array(itemStart[batch]), itemScores = new Float32Array(itemStart[batch]);
+    await addon.gatherRankedItems(trie.idStart, trie.ids, trie.idItems, batch, limit, counts, ids, scores, first, itemStart,
+                                  items, itemScores, threads);
     return { batch, numReturn: limit, maxLength: L, counts, ids, scores, lengths, tokens, itemStart, items, itemScores };
   }
 }

@@ -160,8 +160,28 @@ export interface RawAddon {
   beamStepArgs?: number;
   /** The dense-node rows of a trie (native/include/semid/beam.h, trie_dense_rows); absent from addons built before it. */
   trieDenseRows?(args: { trieNodes: number; trieEdges: number; childStart: Int32Array; childToken: Int32Array }): Uint32Array;
+  /** Each query's finished hypotheses ranked (semid/beam.h rank_finished); absent from addons built before it. */
+  rankFinished?(...args: RawRankFinishedArgs): Promise<void>;
+  /** The items of rankFinished's rows (semid/beam.h gather_ranked_items); absent from addons built before it. */
+  gatherRankedItems?(...args: RawGatherRankedItemsArgs): Promise<void>;
   truncatedSvd(args: RawSvdArgs): Promise<RawSvdResult>;
 }
+
+/** rankFinished's arguments, in order: the trie's ID tables, FinishedHypotheses' arrays, sizes, the outputs. */
+export type RawRankFinishedArgs = [
+  terminal: Int32Array, trieNodes: number, idStart: Int32Array, ids: number,
+  count: Int32Array, score: Float64Array, order: Float64Array, node: Int32Array, length: Int32Array, tokens: Int32Array,
+  groupsTotal: number, size: number, maxLength: number, batch: number, groups: number, limit: number,
+  counts: Int32Array, ids: Int32Array, scores: Float64Array, lengths: Int32Array, tokens: Int32Array,
+  first: Uint8Array, itemStart: Int32Array, threads: number,
+];
+
+/** gatherRankedItems' arguments, in order: the trie's item tables, rankFinished's outputs, the item arrays. */
+export type RawGatherRankedItemsArgs = [
+  idStart: Int32Array, ids: number, idItems: Int32Array, batch: number, limit: number,
+  counts: Int32Array, ids: Int32Array, scores: Float64Array, first: Uint8Array, itemStart: Int32Array,
+  items: Int32Array, itemScores: Float32Array, threads: number,
+];
 
 export interface RawSvdArgs {
   x?: Float32Array;

@@ -121,4 +121,55 @@ void beam_step_cuda(const TrieView& trie, const BeamStepArgs& args, const Cancel
 /** CUDA backend with every pointer (trie and args) in device memory; nothing is copied. */
 void beam_step_cuda_device(const TrieView& trie, const BeamStepArgs& args, const CancelFlag& cancel);
 
+/**
+ * The finished IDs of every (query, group) of a search: groups_total groups of up to `size`
+ * slots each (slot s belongs to group s / size), as FinishedHypotheses in
+ * src/decoding/finished-hypotheses.ts keeps them.
+ */
+struct FinishedView {
+  i64 groups_total = 0, size = 0, max_length = 0;
+  const std::int32_t* count = nullptr;   // [groups_total] slots in use, each in [0, size]
+  const double* score = nullptr;         // [groups_total * size] length-normalised score
+  const double* order = nullptr;         // [groups_total * size] when the slot was added (ties)
+  const std::int32_t* node = nullptr;    // [groups_total * size] trie node where the ID ends
+  const std::int32_t* length = nullptr;  // [groups_total * size] tokens held, <= max_length
+  const std::int32_t* tokens = nullptr;  // [groups_total * size * max_length]
+};
+
+/**
+ * rank_finished's outputs, [batch, limit] rows (row q: query q, whose groups are
+ * q * groups .. q * groups + groups - 1): each query's hypotheses best first, then padding.
+ */
+struct RankedHypotheses {
+  i64 batch = 0, groups = 1, limit = 1;
+  std::int32_t* counts = nullptr;      // [batch] hypotheses in each row, min(limit, slots in use)
+  std::int32_t* ids = nullptr;         // [batch, limit] ID index (terminal[node]), -1 as padding
+  double* scores = nullptr;            // [batch, limit] score, NaN as padding
+  std::int32_t* lengths = nullptr;     // [batch, limit] tokens, 0 as padding
+  std::int32_t* tokens = nullptr;      // [batch, limit, max_length] tokens, -1 past the length
+  std::uint8_t* first = nullptr;       // [batch, limit] 1 where the ID is new in its row
+  std::int32_t* item_start = nullptr;  // [batch + 1] prefix sums of the items the first IDs name
+};
+
+/**
+ * Ranks each query's finished hypotheses as transformers' group beam search returns them: by
+ * score, best first; equal scores (or NaN-distanced ones) put the later group first, then the
+ * later added (a bottom-up merge sort of the query's slots in group order, the same comparisons
+ * as the TypeScript oracle, so that every order, NaN included, is the same). `id_start` [ids + 1]
+ * gives the items each ID names (item_start counts those of each row's first IDs). Threads over
+ * the queries. Throws ERR_SEMID_INVALID_ARG when a count, length, node or ID is out of range.
+ */
+void rank_finished(const TrieView& trie, const std::int32_t* id_start, i64 ids, const FinishedView& hyps,
+                   const RankedHypotheses& out, int threads, const CancelFlag& cancel);
+
+/**
+ * The items of rank_finished's rows into items [item_start[batch]] in rank order, each first
+ * ID's items (id_items [id_items_len], from id_start[id] to id_start[id + 1], id_start [ids + 1]) with its
+ * hypothesis' score as float. `ranked` is rank_finished's output for the same trie; a row whose
+ * IDs disagree with item_start or id_start is an error (ERR_SEMID_INVALID_ARG), never a stray write.
+ */
+void gather_ranked_items(const std::int32_t* id_start, i64 ids, const std::int32_t* id_items, i64 id_items_len,
+                         const RankedHypotheses& ranked, std::int32_t* items, float* item_scores, int threads,
+                         const CancelFlag& cancel);
+
 }  // namespace semid
