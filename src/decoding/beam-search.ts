@@ -24,6 +24,7 @@ import { loadAddon } from '../native/loader.js';
 import type { RawAddon } from '../native/types.js';
 import { IdSet } from './id-set.js';
 import { queryResults } from './query-results.js';
+import { addCompleteBeams, allSet, collectFinished, fillStepRows, reorderHistories } from './search-bookkeeping.js';
 import type { IdTrie } from './trie.js';
 
 /** What the model is asked at each step. */
@@ -188,10 +189,7 @@ export async function constrainedBeamSearch(options: BeamSearchOptions): Promise
     const views = new BufferViews(4 * (rows + batch * beams * (width + 1)) + rows);
     const queries = views.i32(rows), nextTokens = views.i32(batch * beams * width), nextParents = views.i32(batch * beams);
     const active = views.u8(rows);
-    for (let r = 0; r < rows; ++r) {
-      queries[r] = step === 0 ? r : Math.floor(r / beams);
-      active[r] = step === 0 ? 1 : nodes[r] >= 0 ? 1 : 0;
-    }
+    fillStepRows(step, batch, beams, nodes, queries, active);
     const out = await o.step({ step, rows, tokens, parents, queries, active });
     if (!(out instanceof Float32Array) || out.length === 0 || out.length % rows !== 0) {
       throw new SemidArgumentError('step() result', `a Float32Array of rows=${rows} x vocab values`, out);
@@ -202,52 +200,18 @@ export async function constrainedBeamSearch(options: BeamSearchOptions): Promise
       batch, beams, groups, vocab, scores: out, inputBeams: step === 0 ? 1 : beams, logits: inputs === 'logits',
       nodes, beamScores: scores, groupDone: done, penalty, endToken,
     }, { backend: o.backend, device: o.device, threads, signal });
-    // IDs finished by the end token (their length is `step` ID tokens).
-    for (let q = 0; q < batch; ++q) {
-      for (let g = 0; g < groups; ++g) {
-        const fg = q * groups + g;
-        if (done[fg]) continue;
-        let best = -Infinity;
-        for (let f = 0; f < next.finishedCount[fg]; ++f) {
-          const idx = fg * gs + f, parent = next.finishedParent[idx];
-          const sc = next.finishedScore[idx];
-          best = Math.max(best, sc);
-          hyps.add(fg, sc, step + 1, next.finishedNode[idx], tokens, step === 0 ? 0 : step, q * beams + parent, order++);
-        }
-        for (let jl = 0; jl < gs; ++jl) best = Math.max(best, next.nextScores[q * beams + g * gs + jl]);
-        if (best > -Infinity && hyps.isDone(fg, best, step + 1)) done[fg] = 1;
-        if (best === -Infinity) done[fg] = 1;  // nothing left to extend
-      }
-    }
-    // Reorder histories by parent and append the chosen tokens.
-    for (let q = 0; q < batch; ++q) {
-      for (let j = 0; j < beams; ++j) {
-        const r = q * beams + j, p = next.nextParents[r];
-        if (p < 0) { nextParents[r] = step === 0 ? q : q * beams; continue; }
-        const prevRow = step === 0 ? q : q * beams + p;
-        nextParents[r] = prevRow;
-        for (let t = 0, from = prevRow * step, to = r * width; t < step; ++t) nextTokens[to + t] = tokens[from + t];
-        nextTokens[r * width + step] = next.nextTokens[r];
-      }
-    }
+    // IDs finished by the end token (their length is `step` ID tokens), then the histories.
+    order = collectFinished(next, hyps, done, tokens, step, batch, groups, beams, order);
+    reorderHistories(next, tokens, step, batch, beams, nextTokens, nextParents);
     tokens = nextTokens;
     parents = nextParents;
     nodes = next.nextNodes;
     scores = next.nextScores;
-    if (done.every((d) => d === 1)) break;
+    if (allSet(done)) break;
   }
   // Unfinished groups add their beams that stand at complete IDs.
   const finalLen = tokens.length / Math.max(1, batch * beams);
-  for (let q = 0; q < batch; ++q) {
-    for (let g = 0; g < groups; ++g) {
-      const fg = q * groups + g;
-      if (done[fg]) continue;
-      for (let jl = 0; jl < gs; ++jl) {
-        const r = q * beams + g * gs + jl, node = nodes[r];
-        if (node >= 0 && trie.terminal[node] >= 0) hyps.add(fg, scores[r], finalLen, node, tokens, finalLen, r, order++);
-      }
-    }
-  }
+  addCompleteBeams(hyps, done, nodes, scores, tokens, finalLen, trie.terminal, batch, groups, beams, order);
   // Ranked natively where the addon can (the TypeScript ranking, the oracle, took ~11 ms of a
   // batch-1,024 search; the same results either way), from 16 queries: below that the two native
   // calls cost more than they save (batch 4: 1.05x the time). The reference backend keeps the

@@ -26,6 +26,8 @@ export class FinishedHypotheses {
   private readonly length: Int32Array;
   /** [groupsTotal * size * maxLength] the slot's ID tokens. */
   private readonly tokens: Int32Array;
+  /** [maxLength + 1] len ** lengthPenalty for each length (Math.pow per hypothesis cost more than the rest of add). */
+  private readonly norm: Float64Array;
 
   /**
    * Room for `groupsTotal` groups of up to `size` hypotheses of up to `maxLength` tokens, ranked
@@ -48,6 +50,12 @@ export class FinishedHypotheses {
     this.node = v.i32(slots);
     this.length = v.i32(slots);
     this.tokens = v.i32(slots * maxLength);
+    this.norm = new Float64Array(maxLength + 1).map((_, len) => len ** lengthPenalty);
+  }
+
+  /** sum / len ** lengthPenalty, the pow looked up for the lengths a search reaches. */
+  private normalised(sum: number, len: number): number {
+    return sum / ((len | 0) === len && len >= 0 && len <= this.maxLength ? this.norm[len] : len ** this.lengthPenalty);
   }
 
   /**
@@ -62,7 +70,7 @@ export class FinishedHypotheses {
    * h.add(0, -1, 1, 8, new Int32Array([5]), 1, 0, 1);  // replaces the first
    */
   add(group: number, sum: number, len: number, node: number, tokens: Int32Array, width: number, row: number, order: number): void {
-    const score = sum / len ** this.lengthPenalty;
+    const score = this.normalised(sum, len);
     const n = this.count[group], first = group * this.size;
     if (n >= this.size && !(score > this.worst[group])) return;
     let slot: number;
@@ -92,7 +100,7 @@ export class FinishedHypotheses {
   isDone(group: number, bestSum: number, len: number): boolean {
     if (this.count[group] < this.size) return false;
     if (this.early) return true;
-    return this.worst[group] >= bestSum / len ** this.lengthPenalty;
+    return this.worst[group] >= this.normalised(bestSum, len);
   }
 
   /**
