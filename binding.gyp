@@ -31,6 +31,7 @@
         "native/cpu/logsumexp.cc",
         "native/cpu/beam_step.cc",
         "native/cpu/beam_rank.cc",
+        "native/cpu/beam_finished.cc",
         "native/cpu/trie_dense_rows.cc",
         "native/cpu/symeig.cc",
         "native/cpu/cholesky.cc",

@@ -19,6 +19,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("beamStepArgs", Napi::Number::New(env, 31));
   exports.Set("rankFinished", Napi::Function::New(env, semid::addon::RankFinished, "rankFinished"));
   exports.Set("gatherRankedItems", Napi::Function::New(env, semid::addon::GatherRankedItems, "gatherRankedItems"));
+  exports.Set("addCompleteBeams", Napi::Function::New(env, semid::addon::AddCompleteBeams, "addCompleteBeams"));
   exports.Set("trieDenseRows", Napi::Function::New(env, semid::addon::TrieDenseRows, "trieDenseRows"));
   exports.Set("truncatedSvd", Napi::Function::New(env, semid::addon::TruncatedSvd, "truncatedSvd"));
   exports.Set("adamwSync", Napi::Function::New(env, semid::addon::AdamWSync, "adamwSync"));

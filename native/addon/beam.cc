@@ -233,4 +233,54 @@ Napi::Value GatherRankedItems(const Napi::CallbackInfo& info) {
                        });
 }
 
+// addCompleteBeams(terminal, trieNodes, count, worst, score, order, node, length, tokens,
+//                  groupsTotal, size, maxLength, done, nodes, scores, beamTokens, tokenLength, norm,
+//                  batch, groups, beams, orderStart, orderOut) -> Promise<void>: after a search's
+//   last step, the store (FinishedHypotheses' arrays) takes each unfinished group's beams that
+//   stand at complete IDs (semid/beam.h add_complete_beams); the next offer number goes to
+//   orderOut[0]. Positional, as beamStep; a batch of up to 64 queries runs on the calling thread.
+enum CompleteArg {
+  kCompleteTerminal, kCompleteTrieNodes, kCompleteCount, kCompleteWorst, kCompleteScore, kCompleteOrder, kCompleteNode,
+  kCompleteLength, kCompleteTokens, kCompleteGroupsTotal, kCompleteSize, kCompleteMaxLength, kCompleteDone, kCompleteNodes,
+  kCompleteScores, kCompleteBeamTokens, kCompleteTokenLength, kCompleteNorm, kCompleteBatch, kCompleteGroups,
+  kCompleteBeams, kCompleteOrderStart, kCompleteOrderOut, kAddCompleteBeamsArgs
+};
+
+Napi::Value AddCompleteBeams(const Napi::CallbackInfo& info) {
+  expect_args(info, "addCompleteBeams", kAddCompleteBeamsArgs);
+  TrieView t;
+  FinishedStore h;
+  t.nodes = int_value(info[kCompleteTrieNodes], "trieNodes", 0);
+  h.groups_total = int_value(info[kCompleteGroupsTotal], "groupsTotal", 0);
+  h.size = int_value(info[kCompleteSize], "size", 0);
+  h.max_length = int_value(info[kCompleteMaxLength], "maxLength", 0);
+  const i64 length = int_value(info[kCompleteTokenLength], "tokenLength", 0);
+  const double norm = num_value(info[kCompleteNorm], "norm", 1.0);
+  const i64 batch = int_value(info[kCompleteBatch], "batch", 0), groups = int_value(info[kCompleteGroups], "groups", 0);
+  const i64 beams = int_value(info[kCompleteBeams], "beams", 0), order = int_value(info[kCompleteOrderStart], "orderStart", 0);
+  if (t.nodes < 1 || h.groups_total < 0 || h.size < 1 || h.max_length < 1 || length < 0 || length > h.max_length ||
+      batch < 0 || groups < 1 || beams < 1 || beams % groups != 0 || batch * groups > h.groups_total ||
+      h.groups_total * h.size * h.max_length > (i64(1) << 31) || batch * beams * (length + 1) > (i64(1) << 31))
+    throw Napi::RangeError::New(info.Env(), "addCompleteBeams: sizes out of range");
+  const std::size_t slots = std::size_t(h.groups_total * h.size), rows = std::size_t(batch * beams);
+  t.terminal = array_value<std::int32_t>(info[kCompleteTerminal], "terminal", std::size_t(t.nodes));
+  h.count = array_value<std::int32_t>(info[kCompleteCount], "count", std::size_t(h.groups_total));
+  h.worst = array_value<double>(info[kCompleteWorst], "worst", std::size_t(h.groups_total));
+  h.score = array_value<double>(info[kCompleteScore], "score", slots);
+  h.order = array_value<double>(info[kCompleteOrder], "order", slots);
+  h.node = array_value<std::int32_t>(info[kCompleteNode], "node", slots);
+  h.length = array_value<std::int32_t>(info[kCompleteLength], "length", slots);
+  h.tokens = array_value<std::int32_t>(info[kCompleteTokens], "tokens", slots * std::size_t(h.max_length));
+  const std::uint8_t* done = array_value<std::uint8_t>(info[kCompleteDone], "done", std::size_t(batch * groups));
+  const std::int32_t* nodes = array_value<std::int32_t>(info[kCompleteNodes], "nodes", rows);
+  const float* scores = array_value<float>(info[kCompleteScores], "scores", rows);
+  const std::int32_t* beam_tokens = array_value<std::int32_t>(info[kCompleteBeamTokens], "beamTokens", rows * std::size_t(length));
+  double* order_out = array_value<double>(info[kCompleteOrderOut], "orderOut", 1);
+  return run_batch_job(info, batch, kCompleteOrderOut,
+                       [t, h, done, nodes, scores, beam_tokens, length, norm, batch, groups, beams, order, order_out](const CancelFlag&) {
+                         *order_out = double(add_complete_beams(t, h, done, nodes, scores, beam_tokens, length, norm, batch,
+                                                                groups, beams, order));
+                       });
+}
+
 }  // namespace semid::addon

@@ -20,5 +20,6 @@ Napi::Value BeamStep(const Napi::CallbackInfo& info);
 Napi::Value TrieDenseRows(const Napi::CallbackInfo& info);
 Napi::Value RankFinished(const Napi::CallbackInfo& info);
 Napi::Value GatherRankedItems(const Napi::CallbackInfo& info);
+Napi::Value AddCompleteBeams(const Napi::CallbackInfo& info);
 Napi::Value TruncatedSvd(const Napi::CallbackInfo& info);
 }  // namespace semid::addon

@@ -55,7 +55,29 @@ export class FinishedHypotheses {
 
   /** sum / len ** lengthPenalty, the pow looked up for the lengths a search reaches. */
   private normalised(sum: number, len: number): number {
-    return sum / ((len | 0) === len && len >= 0 && len <= this.maxLength ? this.norm[len] : len ** this.lengthPenalty);
+    return sum / this.normaliser(len);
+  }
+
+  /** len ** lengthPenalty. */
+  private normaliser(len: number): number {
+    return (len | 0) === len && len >= 0 && len <= this.maxLength ? this.norm[len] : len ** this.lengthPenalty;
+  }
+
+  /**
+   * addCompleteBeams (search-bookkeeping.ts) on the native core (semid/beam.h
+   * add_complete_beams): the same offers, admissions and order numbers, one thread. Returns the
+   * next order number.
+   */
+  async addCompleteBeamsNative(addon: Required<Pick<RawAddon, 'addCompleteBeams'>>, trie: IdTrie, done: Uint8Array, nodes: Int32Array,
+                               scores: Float32Array, tokens: Int32Array, length: number, batch: number, groups: number, beams: number,
+                               order: number): Promise<number> {
+    const next = new Float64Array(1);
+    await addon.addCompleteBeams(
+      trie.terminal, trie.nodes, this.count, this.worst, this.score, this.order, this.node, this.length, this.tokens,
+      this.count.length, this.size, this.maxLength, done, nodes, scores, tokens, length, this.normaliser(length),
+      batch, groups, beams, order, next,
+    );
+    return next[0];
   }
 
   /**

@@ -164,8 +164,19 @@ export interface RawAddon {
   rankFinished?(...args: RawRankFinishedArgs): Promise<void>;
   /** The items of rankFinished's rows (semid/beam.h gather_ranked_items); absent from addons built before it. */
   gatherRankedItems?(...args: RawGatherRankedItemsArgs): Promise<void>;
+  /** A search's complete beams into its finished store (semid/beam.h add_complete_beams); absent from addons built before it. */
+  addCompleteBeams?(...args: RawAddCompleteBeamsArgs): Promise<void>;
   truncatedSvd(args: RawSvdArgs): Promise<RawSvdResult>;
 }
+
+/** addCompleteBeams' arguments, in order: the trie's terminal, FinishedHypotheses' arrays, the beams, sizes. */
+export type RawAddCompleteBeamsArgs = [
+  terminal: Int32Array, trieNodes: number,
+  count: Int32Array, worst: Float64Array, score: Float64Array, order: Float64Array, node: Int32Array, length: Int32Array, tokens: Int32Array,
+  groupsTotal: number, size: number, maxLength: number,
+  done: Uint8Array, nodes: Int32Array, scores: Float32Array, beamTokens: Int32Array, tokenLength: number, norm: number,
+  batch: number, groups: number, beams: number, orderStart: number, orderOut: Float64Array,
+];
 
 /** rankFinished's arguments, in order: the trie's ID tables, FinishedHypotheses' arrays, sizes, the outputs. */
 export type RawRankFinishedArgs = [

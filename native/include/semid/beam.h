@@ -172,4 +172,29 @@ void gather_ranked_items(const std::int32_t* id_start, i64 ids, const std::int32
                          const RankedHypotheses& ranked, std::int32_t* items, float* item_scores, int threads,
                          const CancelFlag& cancel);
 
+/** FinishedView's arrays, writable, and `worst` [groups_total] (each group's lowest score, 1e9 while empty). */
+struct FinishedStore {
+  i64 groups_total = 0, size = 0, max_length = 0;
+  std::int32_t* count = nullptr;
+  double* worst = nullptr;
+  double* score = nullptr;
+  double* order = nullptr;
+  std::int32_t* node = nullptr;
+  std::int32_t* length = nullptr;
+  std::int32_t* tokens = nullptr;
+};
+
+/**
+ * After a search's last step, each group not done (done [batch * groups], 0) offers the store its
+ * beams that stand at a complete ID (nodes [batch, beams] with terminal >= 0), in beam order: the
+ * running score (scores [batch, beams]) over `norm` (length ** lengthPenalty, as the caller
+ * computes it), `length` tokens from row r of tokens [batch * beams, length]. A group keeps its
+ * best `size` (of equal worsts the earliest added leaves), as FinishedHypotheses.add, whose
+ * TypeScript is the oracle (JavaScript's Math.min included: NaN and -0). Offers are numbered from
+ * `order`; returns the next number. Throws ERR_SEMID_INVALID_ARG on a node or count out of range.
+ */
+i64 add_complete_beams(const TrieView& trie, const FinishedStore& store, const std::uint8_t* done, const std::int32_t* nodes,
+                       const float* scores, const std::int32_t* tokens, i64 length, double norm, i64 batch, i64 groups,
+                       i64 beams, i64 order);
+
 }  // namespace semid

@@ -1,10 +1,12 @@
-// The native ranking of a search's finished IDs (semid/beam.h rank_finished and
-// gather_ranked_items) against FinishedHypotheses' TypeScript, its oracle: the same rows, order,
-// ties (NaN included), padding and items, on many random shapes; QueryResults built from those
-// arrays against the TypeScript's own; and bad input at the native boundary.
+// A search's finished IDs on the native core against FinishedHypotheses' TypeScript, the oracle:
+// the complete beams added after the last step (semid/beam.h add_complete_beams: the same store,
+// admissions, evictions and order numbers, NaN and -0 included), and the ranking (rank_finished,
+// gather_ranked_items: the same rows, order, ties, padding and items) on many random shapes;
+// QueryResults built from those arrays against the TypeScript's own; bad input at the boundary.
 import { describe, expect, it } from 'vitest';
 import { IdTrie, constrainedBeamSearch } from '../src/index.js';
 import { FinishedHypotheses } from '../src/decoding/finished-hypotheses.js';
+import { addCompleteBeams } from '../src/decoding/search-bookkeeping.js';
 import { queryResults } from '../src/decoding/query-results.js';
 import { loadAddon } from '../src/native/loader.js';
 
@@ -102,5 +104,51 @@ describe('native ranking of finished hypotheses', () => {
       const reference = await constrainedBeamSearch({ ...options, format, backend: 'reference' });
       expect(native).toEqual(reference);
     }
+  });
+});
+
+/** Every array a FinishedHypotheses holds (its private fields). */
+function storeOf(h: FinishedHypotheses) {
+  const p = h as unknown as Record<string, Float64Array | Int32Array>;
+  return ['count', 'worst', 'score', 'order', 'node', 'length', 'tokens'].map((k) => Array.from(p[k]));
+}
+
+describe('native complete beams into the finished store', () => {
+  it.each(Array.from({ length: 40 }, (_, i) => i + 1))('equal the TypeScript addCompleteBeams (case %i)', async (seed) => {
+    const { trie, h, batch, groups, size } = randomCase(seed);
+    const rnd = lcg(1000 + seed);
+    const gsChoices = [1, 2, 3].filter((k) => k <= size + 1);
+    const gs = gsChoices[Math.floor(rnd() * gsChoices.length)], beams = gs * groups;
+    const maxLength = (h as unknown as { maxLength: number }).maxLength, length = 1 + Math.floor(rnd() * maxLength);
+    const leafOrInner = () => (rnd() < 0.15 ? -1 : Math.floor(rnd() * trie.nodes));  // some inactive, some not at an ID
+    const nodes = Int32Array.from({ length: batch * beams }, leafOrInner);
+    const levels = [-1, -2, 0, -0];  // ties with the store's scores, and signed zeros
+    const scores = Float32Array.from({ length: batch * beams }, () => (rnd() < 0.03 ? NaN : rnd() < 0.4 ? levels[Math.floor(rnd() * 4)] : -4 * rnd()));
+    const tokens = Int32Array.from({ length: batch * beams * length }, () => Math.floor(rnd() * 9));
+    const done = Uint8Array.from({ length: batch * groups }, () => (rnd() < 0.2 ? 1 : 0));
+    const twin = new FinishedHypotheses(batch * groups, size, maxLength, (h as unknown as { lengthPenalty: number }).lengthPenalty, false);
+    const tp = twin as unknown as Record<string, Float64Array | Int32Array>, hp = h as unknown as Record<string, Float64Array | Int32Array>;
+    for (const k of ['count', 'worst', 'score', 'order', 'node', 'length', 'tokens']) tp[k].set(hp[k]);
+    const order0 = 1 + Math.floor(rnd() * 50);
+    const expectedOrder = addCompleteBeams(h, done, nodes, scores, tokens, length, trie.terminal, batch, groups, beams, order0);
+    const gotOrder = await twin.addCompleteBeamsNative(addon, trie, done, nodes, scores, tokens, length, batch, groups, beams, order0);
+    expect(gotOrder).toBe(expectedOrder);
+    expect(storeOf(twin)).toEqual(storeOf(h));
+    for (const [i, v] of (tp.worst as Float64Array).entries()) expect(Object.is(v, (hp.worst as Float64Array)[i])).toBe(true);  // -0 stays -0
+  });
+
+  it('rejects a node or count out of range', async () => {
+    const { trie, h, batch, groups } = randomCase(7);
+    const beams = groups, nodes = new Int32Array(batch * beams).fill(-1), scores = new Float32Array(batch * beams), done = new Uint8Array(batch * groups);
+    nodes[0] = trie.nodes;
+    await expect(h.addCompleteBeamsNative(addon, trie, done, nodes, scores, new Int32Array(batch * beams), 1, batch, groups, beams, 0))
+      .rejects.toMatchObject({ code: 'ERR_SEMID_INVALID_ARG', message: expect.stringMatching(/nodes holds \d+, the trie has/) });
+    nodes[0] = -1;
+    const count = (h as unknown as { count: Int32Array }).count, keep = count[0];
+    count[0] = 99;
+    await expect(h.addCompleteBeamsNative(addon, trie, done, nodes, scores, new Int32Array(batch * beams), 1, batch, groups, beams, 0))
+      .rejects.toMatchObject({ code: 'ERR_SEMID_INVALID_ARG', message: expect.stringMatching(/finished count of group 0 is 99/) });
+    count[0] = keep;
+    expect(() => (addon.addCompleteBeams as (...a: unknown[]) => unknown)(1)).toThrow(/takes 23 arguments, got 1/);
   });
 });
