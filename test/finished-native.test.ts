@@ -55,6 +55,21 @@ describe('native ranking of finished hypotheses', () => {
     for (let q = 0; q < batch; ++q) expect(objects[q]).toEqual(h.ranked(trie, q * groups, groups, limit));
   });
 
+  it.each([[30, 2], [8, 40], [1, 1]])('ranks %i groups of %i with distinct scores (the counting rank) as the TypeScript', async (groups, size) => {
+    const trie = IdTrie.build({ codes: Array.from({ length: 50 }, (_, i) => [i % 7, i % 5]) });
+    const leaves: number[] = [];
+    for (let u = 0; u < trie.nodes; ++u) if (trie.terminal[u] >= 0) leaves.push(u);
+    const rnd = lcg(groups * 131 + size), batch = 20;
+    const h = new FinishedHypotheses(batch * groups, size, 2, 1, false);
+    let order = 0;
+    for (let g = 0; g < batch * groups; ++g) {
+      for (let k = 0; k < size; ++k) h.add(g, -10 * rnd(), 2, leaves[Math.floor(rnd() * leaves.length)], new Int32Array([1, 2]), 2, 0, order++);
+    }
+    for (const limit of [1, groups * size]) {
+      expect(await h.rankedArraysNative(addon, trie, batch, groups, limit, 2)).toEqual(h.rankedArrays(trie, batch, groups, limit));
+    }
+  });
+
   it('rejects a count, node or length out of range instead of reading past the arrays', async () => {
     const { trie, h, batch, groups, limit } = randomCase(7);
     expect(batch).toBeGreaterThan(0);

@@ -9,8 +9,14 @@
 #include <string>
 #include <vector>
 
+#include "gemm_kernel.h"
 #include "semid/beam.h"
+#include "semid/cpu_features.h"
 #include "semid/parallel.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 namespace semid {
 
@@ -47,8 +53,56 @@ class SeenIds {
 
 struct RankScratch {
   std::vector<std::int32_t> from, to;  // [slots of one query]
+  std::vector<float> key;              // [slots rounded up to 8] their scores as float, NaN padding
+  std::vector<std::int32_t> rank;      // [slots] how many scores lie above each
+  std::vector<std::int32_t> ids;       // [ranked] each hypothesis' ID (-1: its node is out of range)
+  std::vector<i64> named;              // [ranked] the items its ID names
   SeenIds seen;
 };
+
+/** Queries with at most this many slots try the counting rank (n^2 compares) before the merge. */
+constexpr i64 kCountRankMax = 256;
+
+/**
+ * rank[i] = how many of key[0 .. n) exceed key[i], when no two keys are equal and none is NaN
+ * (then no two scores tie and the ranks are the sort's exact order); false otherwise. `key`
+ * holds n rounded up to 8 entries, NaN past n (NaN compares false: it counts nowhere).
+ */
+bool count_ranks_scalar(const float* key, i64 n, std::int32_t* rank) {
+  for (i64 i = 0; i < n; ++i) {
+    const float x = key[i];
+    std::int32_t above = 0, equal = 0;
+    for (i64 j = 0; j < n; ++j) {
+      above += key[j] > x;
+      equal += key[j] == x;
+    }
+    if (equal != 1) return false;
+    rank[i] = above;
+  }
+  return true;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2"))) bool count_ranks_avx2(const float* key, i64 n, std::int32_t* rank) {
+  const i64 padded = (n + 7) / 8 * 8;
+  for (i64 i = 0; i < n; ++i) {
+    const __m256 x = _mm256_set1_ps(key[i]);
+    __m256i above = _mm256_setzero_si256(), equal = _mm256_setzero_si256();  // negated counts per lane
+    for (i64 j = 0; j < padded; j += 8) {
+      const __m256 y = _mm256_loadu_ps(key + j);
+      above = _mm256_add_epi32(above, _mm256_castps_si256(_mm256_cmp_ps(y, x, _CMP_GT_OQ)));
+      equal = _mm256_add_epi32(equal, _mm256_castps_si256(_mm256_cmp_ps(y, x, _CMP_EQ_OQ)));
+    }
+    // Both counts in one reduction: pairwise sums of above's and equal's lanes, then the halves.
+    const __m256i pairs = _mm256_hadd_epi32(above, equal);  // per 128-bit half: a, a, e, e
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(pairs), _mm256_extracti128_si256(pairs, 1));
+    h = _mm_hadd_epi32(h, h);  // above, equal, above, equal
+    if (_mm_extract_epi32(h, 1) != -1) return false;
+    rank[i] = -_mm_cvtsi128_si32(h);
+  }
+  return true;
+}
+#endif
 
 /**
  * Query q's slots ranked best first into s.from (returns how many): a bottom-up merge sort of the
@@ -67,6 +121,26 @@ i64 rank_query_slots(const FinishedView& h, i64 first_group, i64 groups, RankScr
   for (i64 g = first_group; g < first_group + groups; ++g)
     for (i64 slot = g * h.size; slot < g * h.size + h.count[g]; ++slot) from[k++] = std::int32_t(slot);
   const double* score = h.score;
+  // Distinct scores (as floats: distinct floats order their doubles) need no tie rule: each
+  // slot's place is the count of scores above it, a branch-free n^2 pass where the merge below
+  // is a chain of dependent compares (~3x the time at 60 slots).
+  if (n <= kCountRankMax && n > 1) {
+    s.key.assign(std::size_t((n + 7) / 8 * 8), std::numeric_limits<float>::quiet_NaN());
+    s.rank.resize(std::size_t(n));
+    for (i64 k = 0; k < n; ++k) s.key[std::size_t(k)] = static_cast<float>(score[from[k]]);
+    bool distinct;
+#if defined(__x86_64__) || defined(__i386__)
+    if (active_simd() != SimdLevel::Scalar && cpu::avx2_compiled()) distinct = count_ranks_avx2(s.key.data(), n, s.rank.data());
+    else distinct = count_ranks_scalar(s.key.data(), n, s.rank.data());
+#else
+    distinct = count_ranks_scalar(s.key.data(), n, s.rank.data());
+#endif
+    if (distinct) {
+      for (i64 k = 0; k < n; ++k) to[s.rank[std::size_t(k)]] = from[k];
+      std::copy(to, to + n, from);
+      return n;
+    }
+  }
   const double* order = h.order;
   const i64 size = h.size;
   for (i64 width = 1; width < n; width *= 2) {
@@ -131,6 +205,18 @@ void rank_finished(const TrieView& trie, const std::int32_t* id_start, i64 ids, 
           invalid("finished count of group " + std::to_string(g) + " is " + std::to_string(h.count[g]) +
                   ", expected [0, " + std::to_string(h.size) + "]");
       const i64 n = std::min(limit, rank_query_slots(h, q * out.groups, out.groups, s));
+      // The trie's ID tables are read at random (a cache miss each, most of this loop's time):
+      // in tight loops first, where the loads of every hypothesis overlap; checked below.
+      s.ids.resize(std::size_t(n));
+      s.named.resize(std::size_t(n));
+      for (i64 i = 0; i < n; ++i) {
+        const std::int32_t node = h.node[s.from[std::size_t(i)]];
+        s.ids[std::size_t(i)] = node >= 0 && node < trie.nodes ? trie.terminal[node] : -1;
+      }
+      for (i64 i = 0; i < n; ++i) {
+        const std::int32_t id = s.ids[std::size_t(i)];
+        s.named[std::size_t(i)] = id >= 0 && id < ids ? i64(id_start[id + 1]) - id_start[id] : 0;
+      }
       s.seen.clear(n);
       i64 total = 0;
       for (i64 i = 0; i < limit; ++i) {
@@ -147,7 +233,7 @@ void rank_finished(const TrieView& trie, const std::int32_t* id_start, i64 ids, 
         const std::int32_t slot = s.from[std::size_t(i)];
         const std::int32_t node = h.node[slot], len = h.length[slot];
         if (node < 0 || node >= trie.nodes) invalid("finished slot " + std::to_string(slot) + " ends at node " + std::to_string(node) + ", the trie has " + std::to_string(trie.nodes));
-        const std::int32_t id = trie.terminal[node];
+        const std::int32_t id = s.ids[std::size_t(i)];
         if (id < 0 || id >= ids) invalid("finished slot " + std::to_string(slot) + " ends at node " + std::to_string(node) + ", which ends no ID");
         if (len < 0 || len > L) invalid("finished slot " + std::to_string(slot) + " holds " + std::to_string(len) + " tokens, expected [0, " + std::to_string(L) + "]");
         out.ids[o] = id;
@@ -159,7 +245,7 @@ void rank_finished(const TrieView& trie, const std::int32_t* id_start, i64 ids, 
         const bool is_first = s.seen.add(id);
         out.first[o] = is_first ? 1 : 0;
         if (is_first) {
-          const i64 named = i64(id_start[id + 1]) - id_start[id];
+          const i64 named = s.named[std::size_t(i)];
           if (named < 0) invalid("id_start is not ascending at ID " + std::to_string(id));
           total += named;
         }
