@@ -16,7 +16,7 @@ export { codeStats, type CodeStats } from './ids/stats.js';
 export { readNpy, readNpyMatrix, writeNpy, encodeNpy, type NpyArray, type NpyDtype } from './data/npy.js';
 export { IdTrie, type IdTrieNamespace, type IdTrieStats } from './decoding/trie.js';
 export { beamStep, validateBeamStep, type BeamStepInput, type BeamStepOutput, type BeamStepOptions } from './decoding/beam-step.js';
-export { beamStepReference } from './decoding/beam-step-reference.js';
+export { allocateBeamStepOutput, beamStepOutputBytes, beamStepReference } from './decoding/beam-step-reference.js';
 export { constrainedBeamSearch, rankItems, type BeamSearchArrays, type BeamSearchOptions, type StepFn, type StepRequest, type Hypothesis, type QueryResult } from './decoding/beam-search.js';
 export { exhaustiveSearch, type ExhaustiveSearchOptions } from './decoding/exhaustive.js';
 export { truncatedSvd, TruncatedSVD, type SvdOptions, type SvdResult, type SvdMethod, type CsrMatrix } from './linalg/svd.js';

@@ -9,26 +9,12 @@ import {
   type BeamStepInput, type BeamStepOutput, type StepFn,
 } from '../src/index.js';
 import { loadAddon } from '../src/native/loader.js';
-import { rng } from './helpers.js';
+import { hashModel, rng } from './helpers.js';
 
 /** items x length random codes in [0, k) (collisions likely when items is large vs k^length). */
 function randomCodes(items: number, length: number, k: number, seed: number): Int32Array {
   const r = rng(seed);
   return Int32Array.from({ length: items * length }, () => Math.floor(r() * k));
-}
-
-/** A deterministic "model": pseudo-random logits as a function of (query, prefix, token). */
-function hashModel(vocab: number, seed: number, scale = 4): StepFn {
-  return ({ rows, step, tokens, queries }) => {
-    const out = new Float32Array(rows * vocab);
-    for (let r = 0; r < rows; ++r) {
-      let h = (seed * 2654435761 + queries[r] * 40503) >>> 0;
-      for (let i = 0; i < step; ++i) h = Math.imul(h ^ (tokens[r * step + i] + 0x9e3779b9), 2246822519) >>> 0;
-      const g = rng(h);
-      for (let t = 0; t < vocab; ++t) out[r * vocab + t] = (g() * 2 - 1) * scale;
-    }
-    return out;
-  };
 }
 
 /** A random but valid step state for a trie: beams at random nodes (some inactive). */

@@ -1,5 +1,7 @@
 /** Deterministic test data. */
 
+import type { StepFn } from '../src/index.js';
+
 /** mulberry32: a small seeded PRNG returning floats in [0, 1) (the library's own). */
 export { mulberry32 as rng } from '../src/data/random.js';
 import { mulberry32 as rng } from '../src/data/random.js';
@@ -25,4 +27,18 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
+}
+
+/** A deterministic "model": pseudo-random logits as a function of (query, prefix, token). */
+export function hashModel(vocab: number, seed: number, scale = 4): StepFn {
+  return ({ rows, step, tokens, queries }) => {
+    const out = new Float32Array(rows * vocab);
+    for (let r = 0; r < rows; ++r) {
+      let h = (seed * 2654435761 + queries[r] * 40503) >>> 0;
+      for (let i = 0; i < step; ++i) h = Math.imul(h ^ (tokens[r * step + i] + 0x9e3779b9), 2246822519) >>> 0;
+      const g = rng(h);
+      for (let t = 0; t < vocab; ++t) out[r * vocab + t] = (g() * 2 - 1) * scale;
+    }
+    return out;
+  };
 }

@@ -20,10 +20,12 @@ import { expectBoolean, expectInt, expectNumber, expectOptions, expectSignal, ex
 import { loadAddon } from '../native/loader.js';
 import type { RawAddon } from '../native/types.js';
 import { beamStep } from './beam-step.js';
+import { allocateBeamStepOutput, beamStepOutputBytes } from './beam-step-reference.js';
 import { BufferViews } from './buffer-views.js';
 import { FinishedHypotheses } from './finished-hypotheses.js';
 import { IdSet } from './id-set.js';
 import { queryResults } from './query-results.js';
+import { searchScratch } from './scratch-pool.js';
 import { addCompleteBeams, allSet, collectFinished, fillStepRows, reorderHistories } from './search-bookkeeping.js';
 import type { IdTrie } from './trie.js';
 
@@ -166,7 +168,54 @@ export async function constrainedBeamSearch(options: BeamSearchOptions): Promise
   if (endToken < 0) requireUniformLeaves(trie);
   const gs = beams / groups;
   const maxSteps = maxDepth + (endToken >= 0 ? 1 : 0);
+  const plan: SearchPlan = {
+    trie, step: o.step, batch, beams, groups, penalty, endToken, lengthPenalty, early, numReturn, format,
+    logits: inputs === 'logits', backend: o.backend, device: o.device, threads, signal, roots, maxSteps,
+  };
+  // The store of finished IDs and two sets of step outputs (a step reads the last one's) reuse
+  // buffers from search to search: fresh ones cost a page fault per 4 KiB on first touch (~4 us
+  // each on this project's VM: ~6 MiB, 3-6 ms, at batch 1,024). The results never point into them.
+  const scratch = [FinishedHypotheses.bytes(batch * groups, gs, maxSteps), beamStepOutputBytes(batch, beams, groups),
+                   beamStepOutputBytes(batch, beams, groups)].map((n) => searchScratch.take(n));
+  try {
+    return await decode(plan, scratch);
+  } finally {
+    for (const b of scratch) searchScratch.give(b);
+  }
+}
 
+/** A search's settings, validated by constrainedBeamSearch. */
+interface SearchPlan {
+  trie: IdTrie;
+  step: StepFn;
+  batch: number;
+  beams: number;
+  groups: number;
+  penalty: number;
+  endToken: number;
+  lengthPenalty: number;
+  early: boolean;
+  numReturn: number;
+  format: 'objects' | 'arrays';
+  logits: boolean;
+  backend: 'native' | 'reference' | undefined;
+  device: Device | undefined;
+  threads: number;
+  signal: AbortSignal | undefined;
+  /** [batch] each query's root node. */
+  roots: Int32Array;
+  /** Tokens generated at most: the deepest ID, and the end token when there is one. */
+  maxSteps: number;
+}
+
+/**
+ * The search of a validated plan: the store of finished IDs over scratch[0] and the steps'
+ * outputs over scratch[1] and scratch[2] in turn (buffers of at least their bytes, contents
+ * unspecified); nothing returned points into them.
+ */
+async function decode(p: SearchPlan, scratch: ArrayBuffer[]): Promise<QueryResult[] | BeamSearchArrays> {
+  const { trie, batch, beams, groups, penalty, endToken, lengthPenalty, early, numReturn, format, signal, threads, roots, maxSteps } = p;
+  const gs = beams / groups;
   let nodes: Int32Array = new Int32Array(batch * beams);
   let scores: Float32Array = new Float32Array(batch * beams).fill(-1e9);
   for (let q = 0; q < batch; ++q) {
@@ -175,7 +224,7 @@ export async function constrainedBeamSearch(options: BeamSearchOptions): Promise
   }
   let tokens = new Int32Array(0);
   let parents = new Int32Array(batch).fill(-1);
-  const hyps = new FinishedHypotheses(batch * groups, gs, maxSteps, lengthPenalty, early);
+  const hyps = new FinishedHypotheses(batch * groups, gs, maxSteps, lengthPenalty, early, scratch[0]);
   const done = new Uint8Array(batch * groups);
   let order = 0;
   let vocab = -1;
@@ -190,16 +239,16 @@ export async function constrainedBeamSearch(options: BeamSearchOptions): Promise
     const queries = views.i32(rows), nextTokens = views.i32(batch * beams * width), nextParents = views.i32(batch * beams);
     const active = views.u8(rows);
     fillStepRows(step, batch, beams, nodes, queries, active);
-    const out = await o.step({ step, rows, tokens, parents, queries, active });
+    const out = await p.step({ step, rows, tokens, parents, queries, active });
     if (!(out instanceof Float32Array) || out.length === 0 || out.length % rows !== 0) {
       throw new SemidArgumentError('step() result', `a Float32Array of rows=${rows} x vocab values`, out);
     }
     if (vocab < 0) vocab = out.length / rows;
     else if (out.length !== rows * vocab) throw new SemidArgumentError('step() result', `a Float32Array of ${rows} x ${vocab} values`, out);
     const next = await beamStep(trie, {
-      batch, beams, groups, vocab, scores: out, inputBeams: step === 0 ? 1 : beams, logits: inputs === 'logits',
+      batch, beams, groups, vocab, scores: out, inputBeams: step === 0 ? 1 : beams, logits: p.logits,
       nodes, beamScores: scores, groupDone: done, penalty, endToken,
-    }, { backend: o.backend, device: o.device, threads, signal });
+    }, { backend: p.backend, device: p.device, threads, signal, out: allocateBeamStepOutput(batch, beams, groups, scratch[1 + (step % 2)]) });
     // IDs finished by the end token (their length is `step` ID tokens), then the histories.
     order = collectFinished(next, hyps, done, tokens, step, batch, groups, beams, order);
     reorderHistories(next, tokens, step, batch, beams, nextTokens, nextParents);
@@ -214,7 +263,7 @@ export async function constrainedBeamSearch(options: BeamSearchOptions): Promise
   // search; the results are the same), from 16 queries: below that the native calls cost more
   // than they save (batch 4: 1.05x the time). The reference backend keeps the TypeScript, the oracle.
   const finalLen = tokens.length / Math.max(1, batch * beams);
-  const native = o.backend === 'reference' || batch < NATIVE_FINISH_MIN_BATCH ? undefined : nativeFinisher();
+  const native = p.backend === 'reference' || batch < NATIVE_FINISH_MIN_BATCH ? undefined : nativeFinisher();
   if (native === undefined) {
     addCompleteBeams(hyps, done, nodes, scores, tokens, finalLen, trie.terminal, batch, groups, beams, order);
     if (format === 'arrays') return hyps.rankedArrays(trie, batch, groups, numReturn);

@@ -30,13 +30,29 @@ export function logSumExp(row: Float32Array, off: number, V: number): number {
 }
 
 /**
- * Zeroed output buffers of one step for batch x beams beams in `groups` groups: eight views into
- * one ArrayBuffer (one allocation: a small search makes a step or two a query, and eight
- * typed-array allocations cost more than the step's call into the addon).
+ * Bytes of a step's outputs (allocateBeamStepOutput's one buffer).
+ *
+ * @example
+ * beamStepOutputBytes(1, 2, 1);  // 60: seven int32/float32 entries per beam, one per group
  */
-export function allocateBeamStepOutput(batch: number, beams: number, groups: number): BeamStepOutput {
+export function beamStepOutputBytes(batch: number, beams: number, groups: number): number {
+  return (7 * batch * beams + batch * groups) * 4;
+}
+
+/**
+ * Output buffers of one step for batch x beams beams in `groups` groups: eight views into one
+ * ArrayBuffer (one allocation: a small search makes a step or two a query, and eight typed-array
+ * allocations cost more than the step's call into the addon), a new zeroed one or `buffer` (of
+ * at least beamStepOutputBytes) as it is: beamStep's `out`, reused from step to step.
+ *
+ * @example
+ * const out = allocateBeamStepOutput(4, 60, 30);  // out.nextNodes: Int32Array(240)
+ * // two sets in turn, each step writing one and reading the other's nextNodes / nextScores:
+ * // await beamStep(trie, { ...input, nodes: prev.nextNodes, beamScores: prev.nextScores }, { out });
+ */
+export function allocateBeamStepOutput(batch: number, beams: number, groups: number, buffer?: ArrayBuffer): BeamStepOutput {
   const B = batch * beams, G = batch * groups;  // finished slots: groups x (beams / groups) = B
-  const v = new BufferViews((7 * B + G) * 4);
+  const v = new BufferViews(buffer ?? beamStepOutputBytes(batch, beams, groups));
   return {
     nextNodes: v.i32(B), nextScores: v.f32(B), nextParents: v.i32(B), nextTokens: v.i32(B),
     finishedCount: v.i32(G), finishedParent: v.i32(B), finishedScore: v.f32(B), finishedNode: v.i32(B),

@@ -66,6 +66,13 @@ export interface BeamStepOptions {
   device?: Device;
   threads?: number;
   signal?: AbortSignal;
+  /**
+   * Arrays to write the outputs into instead of new ones: allocateBeamStepOutput's layout, e.g.
+   * over the buffer of the step before last, as a search reuses them. Every next* entry and every
+   * finishedCount is written; finished entries past a group's count keep what they held. They
+   * must not share memory with the inputs.
+   */
+  out?: BeamStepOutput;
 }
 
 /** Check an input against the trie; returns it with defaults filled. */
@@ -105,6 +112,23 @@ export function validateBeamStep(trie: IdTrie, input: BeamStepInput): Required<O
     groupDone = i.groupDone;
   }
   return { batch, beams, groups, vocab, inputBeams, logits, penalty, endToken, scores, nodes, beamScores, groupDone };
+}
+
+const OUTPUT_KEYS = ['nextNodes', 'nextScores', 'nextParents', 'nextTokens', 'finishedCount', 'finishedParent', 'finishedScore', 'finishedNode'] as const;
+
+/** options.out checked against the step's shape: the right array types and lengths, no memory shared with the inputs. */
+function validateStepOutput(out: BeamStepOutput, v: ReturnType<typeof validateBeamStep>): BeamStepOutput {
+  if (out === null || typeof out !== 'object') throw new SemidArgumentError('out', 'a BeamStepOutput (allocateBeamStepOutput)', out);
+  const B = v.batch * v.beams, G = v.batch * v.groups;
+  const inputs = [v.scores.buffer, v.nodes.buffer, v.beamScores.buffer, v.groupDone?.buffer];
+  for (const k of OUTPUT_KEYS) {
+    const a = out[k], float = k === 'nextScores' || k === 'finishedScore', len = k === 'finishedCount' ? G : B;
+    if (!(float ? a instanceof Float32Array : a instanceof Int32Array) || a.length !== len) {
+      throw new SemidArgumentError(`out.${k}`, `${float ? 'Float32Array' : 'Int32Array'} of length ${len}`, a);
+    }
+    if (inputs.includes(a.buffer)) throw new SemidArgumentError(`out.${k}`, 'memory not shared with the step\'s inputs', 'a view of an input\'s buffer');
+  }
+  return out;
 }
 
 /** Dense-node rows per trie (a trie's arrays never change), computed by the addon on first use. */
@@ -151,10 +175,16 @@ export async function beamStep(trie: IdTrie, input: BeamStepInput, options: Beam
   const backend = o.backend ?? 'native';
   if (backend !== 'native' && backend !== 'reference') throw new SemidArgumentError('backend', '"native" or "reference"', backend);
   const signal = expectSignal('signal', o.signal);
-  if (backend === 'reference') return beamStepReference(trie, v);
+  const given = o.out === undefined ? undefined : validateStepOutput(o.out, v);
+  if (backend === 'reference') {
+    const ref = beamStepReference(trie, v);
+    if (given === undefined) return ref;
+    for (const k of OUTPUT_KEYS) given[k].set(ref[k]);
+    return given;
+  }
   const device = resolveDevice(o.device ?? 'cpu');
   const threads = expectThreads(o.threads);
-  const out = allocateBeamStepOutput(v.batch, v.beams, v.groups);
+  const out = given ?? allocateBeamStepOutput(v.batch, v.beams, v.groups);
   const cancel = cancelFlag(signal);
   try {
     const addon = loadAddon().addon;

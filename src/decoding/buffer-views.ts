@@ -7,14 +7,15 @@
  * @example
  * const v = new BufferViews(8 * 2 + 4 * 3);
  * const a = v.f64(2), b = v.i32(3);  // zeroed, sharing v.buffer
+ * new BufferViews(v.buffer).i32(2);  // the same bytes again (a's first value, as int32 pairs)
  */
 export class BufferViews {
   readonly buffer: ArrayBuffer;
   private at = 0;
 
-  /** Room for `byteLength` bytes of views. */
-  constructor(byteLength: number) {
-    this.buffer = new ArrayBuffer(byteLength);
+  /** Room for `bytes` bytes of views: a new (zeroed) buffer, or the given one as it is. */
+  constructor(bytes: number | ArrayBuffer) {
+    this.buffer = typeof bytes === 'number' ? new ArrayBuffer(bytes) : bytes;
   }
 
   /** The next n float64 values. */

@@ -39,10 +39,12 @@ export class FinishedHypotheses {
    * h.isDone(0, -1, 2);  // false: room for one more
    */
   constructor(groupsTotal: number, private readonly size: number, private readonly maxLength: number,
-              private readonly lengthPenalty: number, private readonly early: boolean) {
-    // Seven views into one ArrayBuffer (one allocation a search): float64 arrays first, aligned.
+              private readonly lengthPenalty: number, private readonly early: boolean, buffer?: ArrayBuffer) {
+    // Seven views into one ArrayBuffer (one allocation a search, or `buffer` of at least
+    // FinishedHypotheses.bytes, reused: only the counts and worsts need clearing, every other
+    // entry is written before it is read): float64 arrays first, aligned.
     const slots = groupsTotal * size;
-    const v = new BufferViews(8 * (groupsTotal + 2 * slots) + 4 * (groupsTotal + 2 * slots + slots * maxLength));
+    const v = new BufferViews(buffer ?? FinishedHypotheses.bytes(groupsTotal, size, maxLength));
     this.worst = v.f64(groupsTotal).fill(1e9);
     this.score = v.f64(slots);
     this.order = v.f64(slots);
@@ -50,7 +52,14 @@ export class FinishedHypotheses {
     this.node = v.i32(slots);
     this.length = v.i32(slots);
     this.tokens = v.i32(slots * maxLength);
+    if (buffer !== undefined) this.count.fill(0);
     this.norm = new Float64Array(maxLength + 1).map((_, len) => len ** lengthPenalty);
+  }
+
+  /** Bytes of the store's one buffer. */
+  static bytes(groupsTotal: number, size: number, maxLength: number): number {
+    const slots = groupsTotal * size;
+    return 8 * (groupsTotal + 2 * slots) + 4 * (groupsTotal + 2 * slots + slots * maxLength);
   }
 
   /** sum / len ** lengthPenalty, the pow looked up for the lengths a search reaches. */
