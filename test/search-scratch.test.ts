@@ -25,6 +25,9 @@ describe('ScratchPool', () => {
     const c = pool.take(600);
     expect(c.byteLength).toBe(600);
     expect(pool.take(600)).not.toBe(c);
+    const small = new ScratchPool(1000, 100), d = small.take(50);
+    small.give(d);  // under minBytes: not kept
+    expect(small.take(50)).not.toBe(d);
   });
 });
 

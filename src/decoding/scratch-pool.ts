@@ -8,8 +8,11 @@ export class ScratchPool {
   private readonly free: ArrayBuffer[] = [];
   private held = 0;
 
-  /** Keeps at most `maxBytes` of free buffers (larger returns are left to the garbage collector). */
-  constructor(private readonly maxBytes: number) {}
+  /**
+   * Keeps at most `maxBytes` of free buffers (larger returns are left to the garbage collector);
+   * requests under `minBytes` get new buffers (small ones come from the allocator's warm memory).
+   */
+  constructor(private readonly maxBytes: number, private readonly minBytes = 0) {}
 
   /**
    * A buffer of at least `bytes` bytes: the smallest free one that fits and is at most twice the
@@ -22,6 +25,7 @@ export class ScratchPool {
    * pool.take(800) === a;  // true: reused
    */
   take(bytes: number): ArrayBuffer {
+    if (bytes < this.minBytes) return new ArrayBuffer(bytes);
     let best = -1;
     for (let i = 0; i < this.free.length; ++i) {
       const n = this.free[i].byteLength;
@@ -36,7 +40,7 @@ export class ScratchPool {
 
   /** Hands `buffer` back for a later take (nothing may use it afterwards). */
   give(buffer: ArrayBuffer): void {
-    if (buffer.byteLength === 0 || this.free.includes(buffer)) return;
+    if (buffer.byteLength < Math.max(1, this.minBytes) || this.free.includes(buffer)) return;
     // Room is made by dropping the oldest buffers: a search of another shape replaces them.
     while (this.free.length > 0 && this.held + buffer.byteLength > this.maxBytes) this.held -= this.free.shift()!.byteLength;
     if (buffer.byteLength > this.maxBytes) return;
@@ -46,4 +50,4 @@ export class ScratchPool {
 }
 
 /** The pool constrainedBeamSearch draws from: its store of finished IDs and its step outputs. */
-export const searchScratch = new ScratchPool(64 * 1024 * 1024);
+export const searchScratch = new ScratchPool(64 * 1024 * 1024, 64 * 1024);
