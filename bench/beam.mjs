@@ -6,7 +6,7 @@
 // read floor and the CUDA step are measured by the native benchmark (SEMID_BENCH_BEAM_ONLY=1
 // build-native/semid_bench_native), which runs without Node on the device.
 import os from 'node:os';
-import { IdTrie, beamStep, constrainedBeamSearch, exhaustiveSearch } from '../dist/index.js';
+import { IdTrie, allocateBeamStepOutput, beamStep, constrainedBeamSearch, exhaustiveSearch } from '../dist/index.js';
 import { appendResults, randomFloats, runSuite } from './lib.mjs';
 
 const beams = 60, groups = 30, penalty = 0.25, V = 256, items = 62138;
@@ -36,8 +36,10 @@ export async function run() {
       const beamScores = randomFloats(batch * beams, 3).map((v) => -Math.abs(v) * 5);
       const input = { batch, beams, groups, vocab: V, inputBeams: beams, logits: true, scores: logits, nodes, beamScores, penalty };
       let sink = 0;
+      const out = allocateBeamStepOutput(batch, beams, groups);
       const cases = {
         'semid step (native)': () => beamStep(trie, input),
+        'semid step (native), outputs reused (options.out)': () => beamStep(trie, input, { out }),
         'JS read pass (1 thread, not the memory floor)': () => { let s = 0; for (let i = 0; i < logits.length; i++) s += logits[i]; sink += s; },
         'TypeScript reference step': () => beamStep(trie, input, { backend: 'reference' }),
       };
