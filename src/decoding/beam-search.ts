@@ -131,6 +131,11 @@ export interface BeamSearchArrays {
 /**
  * Decode every query with trie-constrained diverse beam search.
  *
+ * From 16 queries up the finished IDs are kept and ranked on the native core (the same results
+ * as the TypeScript, which the reference backend uses). Internal buffers of 64 KiB or more (the
+ * finished IDs, the steps' outputs: ~6 MiB at batch 1,024 x beam 60) are kept for the next
+ * search, up to 64 MiB in all; nothing returned points into them.
+ *
  * @example
  * const trie = IdTrie.build({ codes: new Int32Array([0, 1, 1, 0, 1, 1]), length: 2 });
  * const results = await constrainedBeamSearch({
