@@ -19,12 +19,14 @@ describe('ScratchPool', () => {
     expect(pool.take(400)).toBe(b);
     expect(pool.take(100)).not.toBe(a);  // 300 > 2 x 100: a new one
     expect(pool.take(200)).toBe(a);
-    pool.give(new ArrayBuffer(600));
-    pool.give(new ArrayBuffer(600));  // 1,200 > 1,000: the older one leaves
-    pool.give(new ArrayBuffer(5000));  // larger than the pool: not kept
+    const x1 = new ArrayBuffer(600), x2 = new ArrayBuffer(600);
+    pool.give(x1);
+    pool.give(x2);  // 1,200 > 1,000: the older one, x1, leaves
+    pool.give(new ArrayBuffer(5000));  // larger than the pool: not kept, and x2 stays
+    expect(pool.take(600)).toBe(x2);
     const c = pool.take(600);
+    expect(c).not.toBe(x1);
     expect(c.byteLength).toBe(600);
-    expect(pool.take(600)).not.toBe(c);
     const small = new ScratchPool(1000, 100), d = small.take(50);
     small.give(d);  // under minBytes: not kept
     expect(small.take(50)).not.toBe(d);

@@ -40,10 +40,9 @@ export class ScratchPool {
 
   /** Hands `buffer` back for a later take (nothing may use it afterwards). */
   give(buffer: ArrayBuffer): void {
-    if (buffer.byteLength < Math.max(1, this.minBytes) || this.free.includes(buffer)) return;
+    if (buffer.byteLength < Math.max(1, this.minBytes) || buffer.byteLength > this.maxBytes || this.free.includes(buffer)) return;
     // Room is made by dropping the oldest buffers: a search of another shape replaces them.
-    while (this.free.length > 0 && this.held + buffer.byteLength > this.maxBytes) this.held -= this.free.shift()!.byteLength;
-    if (buffer.byteLength > this.maxBytes) return;
+    while (this.held + buffer.byteLength > this.maxBytes) this.held -= this.free.shift()!.byteLength;
     this.free.push(buffer);
     this.held += buffer.byteLength;
   }
