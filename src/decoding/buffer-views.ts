@@ -19,30 +19,21 @@ export class BufferViews {
   }
 
   /** The next n float64 values. */
-  f64(n: number) {
-    const v = new Float64Array(this.buffer, this.at, n);
-    this.at += 8 * n;
-    return v;
-  }
+  f64(n: number) { return this.next(Float64Array, n); }
 
   /** The next n float32 values. */
-  f32(n: number) {
-    const v = new Float32Array(this.buffer, this.at, n);
-    this.at += 4 * n;
-    return v;
-  }
+  f32(n: number) { return this.next(Float32Array, n); }
 
   /** The next n int32 values. */
-  i32(n: number) {
-    const v = new Int32Array(this.buffer, this.at, n);
-    this.at += 4 * n;
-    return v;
-  }
+  i32(n: number) { return this.next(Int32Array, n); }
 
   /** The next n uint8 values. */
-  u8(n: number) {
-    const v = new Uint8Array(this.buffer, this.at, n);
-    this.at += n;
+  u8(n: number) { return this.next(Uint8Array, n); }
+
+  /** The next n elements as a `Kind` view. */
+  private next<T>(Kind: { new (buffer: ArrayBuffer, byteOffset: number, length: number): T; readonly BYTES_PER_ELEMENT: number }, n: number): T {
+    const v = new Kind(this.buffer, this.at, n);
+    this.at += Kind.BYTES_PER_ELEMENT * n;
     return v;
   }
 }

@@ -183,14 +183,14 @@ export type RawRankFinishedArgs = [
   terminal: Int32Array, trieNodes: number, idStart: Int32Array, ids: number,
   count: Int32Array, score: Float64Array, order: Float64Array, node: Int32Array, length: Int32Array, tokens: Int32Array,
   groupsTotal: number, size: number, maxLength: number, batch: number, groups: number, limit: number,
-  counts: Int32Array, ids: Int32Array, scores: Float64Array, lengths: Int32Array, tokens: Int32Array,
+  counts: Int32Array, outIds: Int32Array, outScores: Float64Array, outLengths: Int32Array, outTokens: Int32Array,
   first: Uint8Array, itemStart: Int32Array, threads: number,
 ];
 
 /** gatherRankedItems' arguments, in order: the trie's item tables, rankFinished's outputs, the item arrays. */
 export type RawGatherRankedItemsArgs = [
   idStart: Int32Array, ids: number, idItems: Int32Array, batch: number, limit: number,
-  counts: Int32Array, ids: Int32Array, scores: Float64Array, first: Uint8Array, itemStart: Int32Array,
+  counts: Int32Array, outIds: Int32Array, outScores: Float64Array, first: Uint8Array, itemStart: Int32Array,
   items: Int32Array, itemScores: Float32Array, threads: number,
 ];
 
