@@ -39,7 +39,7 @@ export interface ExhaustiveSearchOptions {
  * @example
  * const trie = IdTrie.build({ codes: new Int32Array([0, 1, 1, 0]), length: 2 });
  * const [r] = await exhaustiveSearch({ trie, batch: 1, topk: 2, step: ({ rows }) => new Float32Array(rows * 2) });
- * // r.hypotheses: both IDs, each scored 2 * log(1/2)
+ * // r.hypotheses: both IDs, each scored log(1/2) (2 * log(1/2) over 2 tokens, lengthPenalty 1)
  */
 export async function exhaustiveSearch(options: ExhaustiveSearchOptions): Promise<QueryResult[]> {
   const o = expectOptions<ExhaustiveSearchOptions>('options', options);

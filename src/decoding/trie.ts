@@ -14,11 +14,12 @@ export interface IdTrieNamespace {
   /** Namespace name (default "default"); decoding starts at its root. */
   name?: string;
   /**
-   * The IDs: a flat Int32Array [items x length] of fixed-length codes (with `length`), or one
-   * array of codes per item (variable length allowed).
+   * The IDs: a flat Int32Array [items x length] of fixed-length codes (with `length`), the
+   * `Codes` that `RQKMeans.encode` returns (its `levels` is the length), or one array of codes
+   * per item (variable length allowed).
    */
-  codes: Int32Array | ArrayLike<number>[];
-  /** ID length, required with a flat Int32Array. */
+  codes: Int32Array | { data: Int32Array; levels: number } | ArrayLike<number>[];
+  /** ID length, required with a flat Int32Array (with `Codes`, it must equal their levels when given). */
   length?: number;
   /**
    * Token = code + offset: one offset for every level, or one per level (e.g. [0, 256, 512] so
@@ -143,6 +144,7 @@ export class IdTrie {
    * @example
    * const trie = IdTrie.build({ codes: new Int32Array([1, 2, 1, 3, 4, 0]), length: 2 });
    * trie.lookup([1, 3]); // Int32Array [1]: item 1 has ID (1, 3)
+   * // or straight from RQ-KMeans: IdTrie.build({ codes: await model.encode(x), offsets: [0, 256] })
    */
   static build(input: IdTrieNamespace | IdTrieNamespace[]): IdTrie {
     const list = Array.isArray(input) ? input : [input];
@@ -425,6 +427,12 @@ function int32le(arr: Int32Array): Buffer {
 
 function namespaceRows(spec: IdTrieNamespace, ns: number): { count: number; row: (r: number) => ArrayLike<number> } {
   const codes = spec.codes;
+  if (isCodes(codes)) {  // RQKMeans' Codes: { data [n x levels], levels }
+    if (spec.length !== undefined && spec.length !== codes.levels) {
+      throw new SemidArgumentError(`namespaces[${ns}].length`, `the codes' levels (${codes.levels}) or nothing`, spec.length);
+    }
+    return namespaceRows({ ...spec, codes: codes.data, length: codes.levels }, ns);
+  }
   if (codes instanceof Int32Array) {
     const len = spec.length;
     if (typeof len !== 'number' || !Number.isInteger(len) || len < 1 || codes.length % len !== 0) {
@@ -434,6 +442,11 @@ function namespaceRows(spec: IdTrieNamespace, ns: number): { count: number; row:
   }
   if (!Array.isArray(codes)) throw new SemidArgumentError(`namespaces[${ns}].codes`, 'an Int32Array [items x length] or an array of code arrays', codes);
   return { count: codes.length, row: (r) => codes[r] };
+}
+
+function isCodes(codes: unknown): codes is { data: Int32Array; levels: number } {
+  return codes !== null && typeof codes === 'object' && !Array.isArray(codes) && !ArrayBuffer.isView(codes) &&
+    (codes as { data?: unknown }).data instanceof Int32Array && typeof (codes as { levels?: unknown }).levels === 'number';
 }
 
 function offsetsFn(offsets: IdTrieNamespace['offsets'], ns: number): (level: number) => number {

@@ -49,7 +49,7 @@ export interface GemmOptions {
  * @example
  * const a = new Float32Array([1, 2, 3, 4, 5, 6]); // 2 x 3
  * const b = new Float32Array([1, 0, 0, 1, 1, 1]); // 2 x 3, used transposed
- * const c = await gemm(a, b, { m: 2, n: 2, k: 3, transB: true }); // [1+3, 2+3, 4+6, 5+6]
+ * const c = await gemm(a, b, { m: 2, n: 2, k: 3, transB: true }); // a·bᵀ = [1, 6, 4, 15]
  */
 export async function gemm(a: Float32Array, b: Float32Array, options: GemmOptions): Promise<Float32Array> {
   const o = expectOptions<GemmOptions>('options', options);
