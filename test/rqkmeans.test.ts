@@ -70,6 +70,10 @@ describe('RQKMeans training', () => {
     let err = 0;
     for (let e = 0; e < x.length; e++) err += (x[e] - xhat[e]) ** 2;
     expect(Math.abs(err - codes.levelSquaredError[2]) / err).toBeLessThan(1e-4);
+    const fromCodes = await model.decode(codes);  // the Codes object as encode returns it
+    expect(fromCodes.length).toBe(xhat.length);
+    expect(fromCodes.every((v, i) => v === xhat[i])).toBe(true);
+    await expect(model.decode({ ...codes, levels: 2 })).rejects.toThrow(/codes\.levels/);
   });
 
   it('the training codes are what encode gives', async () => {

@@ -262,11 +262,16 @@ export class RQKMeans {
 
   /**
    * Reconstruct vectors from codes: the sum over levels of the chosen centroids.
-   * @example const xhat = await model.decode(codes.data); // Float32Array [n x dim]
+   * Takes the flat codes [n x levels] or the `Codes` that `encode` returns.
+   * @example const xhat = await model.decode(await model.encode(x)); // Float32Array [n x dim]
    */
-  async decode(codes: Int32Array | Uint16Array | Uint32Array, options: { threads?: number; signal?: AbortSignal } = {}): Promise<Float32Array> {
+  async decode(input: Int32Array | Uint16Array | Uint32Array | Codes, options: { threads?: number; signal?: AbortSignal } = {}): Promise<Float32Array> {
+    const codes = input !== null && typeof input === 'object' && !ArrayBuffer.isView(input) && 'data' in input ? input.data : input;
     if (!(codes instanceof Int32Array || codes instanceof Uint16Array || codes instanceof Uint32Array)) {
-      throw new SemidArgumentError('codes', 'Int32Array, Uint16Array or Uint32Array', codes);
+      throw new SemidArgumentError('codes', 'Int32Array, Uint16Array or Uint32Array, or the Codes encode returns', input);
+    }
+    if (codes !== input && (input as Codes).levels !== this.levels) {
+      throw new SemidArgumentError('codes.levels', `${this.levels} (the model's levels)`, (input as Codes).levels);
     }
     if (codes.length % this.levels !== 0) throw new SemidArgumentError('codes', `a length that is a multiple of levels=${this.levels}`, codes);
     const o = expectOptions<{ threads?: number; signal?: AbortSignal }>('options', options);
