@@ -358,6 +358,29 @@ describe('constrained beam search', () => {
     expect([...new Set(found[0].hypotheses.map((h) => h.tokens.join(',')))].sort()).toEqual(['1', '1,2', '3,0']);
   });
 
+  it('takes an end token only outside the IDs\' tokens', async () => {
+    const trie = IdTrie.build({ codes: [[0, 1], [1, 0], [1, 1, 2]] });
+    expect([0, 1, 2, 3].map((t) => trie.usesToken(t))).toEqual([true, true, true, false]);
+    const step = ({ rows }: { rows: number }) => new Float32Array(rows * 4).map((_, i) => Math.sin(i));
+    const wrong = /a token that no ID uses .* for endToken but received 2/;
+    await expect(constrainedBeamSearch({ trie, step, batch: 1, beams: 2, groups: 1, endToken: 2 })).rejects.toThrow(wrong);
+    await expect(exhaustiveSearch({ trie, step, batch: 1, topk: 2, endToken: 2 })).rejects.toThrow(wrong);
+    await expect(constrainedBeamSearch({ trie, step, batch: 1, beams: 2, groups: 1, endToken: 3 })).resolves.toHaveLength(1);
+    await expect(exhaustiveSearch({ trie, step, batch: 1, topk: 2, endToken: 3 })).resolves.toHaveLength(1);
+  });
+
+  it('reports NaN scores, and rows of logits that are -Infinity everywhere, for both backends', async () => {
+    const trie = IdTrie.build({ codes: [[0, 1], [1, 0]] });
+    const nan = ({ rows }: { rows: number }) => new Float32Array(rows * 2).fill(NaN);
+    const dead = ({ rows }: { rows: number }) => new Float32Array(rows * 2).fill(-Infinity);
+    for (const backend of ['native', 'reference'] as const) {
+      await expect(constrainedBeamSearch({ trie, step: nan, batch: 1, beams: 2, groups: 1, backend }))
+        .rejects.toMatchObject({ code: 'ERR_SEMID_NOT_FINITE', message: expect.stringMatching(/holds NaN or \+Infinity/) });
+      await expect(constrainedBeamSearch({ trie, step: dead, batch: 1, beams: 2, groups: 1, backend }))
+        .rejects.toMatchObject({ code: 'ERR_SEMID_NOT_FINITE', message: expect.stringMatching(/-Infinity across the whole row/) });
+    }
+  });
+
   it('the addon\'s positional beamStep rejects a wrong argument count or array type with a TypeError', async () => {
     const addon = loadAddon().addon as unknown as { beamStep: (...args: unknown[]) => Promise<void> };
     expect(() => addon.beamStep({ batch: 1 })).toThrow(/beamStep takes 31 arguments, got 1/);

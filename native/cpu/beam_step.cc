@@ -214,7 +214,10 @@ void step_query(const TrieView& trie, const BeamStepArgs& a, i64 b, bool next_is
       // Exact score of token t: (lp - penalty * freq) + base, each rounded to float.
       auto score_of = [&](std::int32_t t) {
         float lp = row[t] - shift;
-        if (std::isnan(lp)) throw Error("ERR_SEMID_NOT_FINITE", "scores hold NaN for query " + std::to_string(b) + ", beam " + std::to_string(j) + ", token " + std::to_string(t));
+        if (std::isnan(lp))
+          throw Error("ERR_SEMID_NOT_FINITE", "scores hold NaN for query " + std::to_string(b) + ", beam " + std::to_string(j) +
+                                                  ", token " + std::to_string(t) +
+                                                  " (a NaN log-probability, or logits that are -Infinity across the whole row)");
         const std::int32_t f = s.freq[t];
         if (f != 0) lp = lp - a.penalty * static_cast<float>(f);
         return lp + base;

@@ -59,7 +59,7 @@ export interface BeamSearchOptions {
   groups?: number;
   /** Hamming diversity penalty (paper: 0.25). */
   diversityPenalty?: number;
-  /** Token ending an ID (e.g. the model's EOS); needed when IDs have different lengths. */
+  /** Token ending an ID (e.g. the model's EOS), one that no ID uses; needed when an ID is a prefix of another. */
   endToken?: number;
   /** Namespace to decode in: one for all queries, or one per query (default: the first). */
   namespace?: string | string[];
@@ -158,7 +158,7 @@ export async function constrainedBeamSearch(options: BeamSearchOptions): Promise
   const groups = expectInt('groups', o.groups ?? (o.beams === undefined ? 30 : 1), 1, beams);
   if (beams % groups !== 0) throw new SemidArgumentError('groups', `a divisor of beams=${beams}`, groups);
   const penalty = expectNumber('diversityPenalty', o.diversityPenalty ?? (o.beams === undefined ? 0.25 : 0), 0);
-  const endToken = o.endToken === undefined ? -1 : expectInt('endToken', o.endToken, 0, 2 ** 30 - 1);
+  const endToken = o.endToken === undefined ? -1 : expectEndToken(trie, o.endToken);
   const lengthPenalty = expectNumber('lengthPenalty', o.lengthPenalty ?? 1);
   const early = expectBoolean('earlyStopping', o.earlyStopping ?? false);
   const numReturn = expectInt('numReturn', o.numReturn ?? beams, 1, beams);
@@ -338,6 +338,21 @@ export function rankItems(hypotheses: Hypothesis[]): QueryResult {
     }
   }
   return { hypotheses, items, itemScores };
+}
+
+/**
+ * A search's end token: an integer token that no ID uses (a token that also continues an ID would
+ * make "end here" and "go on" the same choice).
+ *
+ * @example
+ * expectEndToken(IdTrie.build({ codes: new Int32Array([0, 1]), length: 2 }), 2);  // 2
+ */
+export function expectEndToken(trie: IdTrie, value: unknown): number {
+  const endToken = expectInt('endToken', value, 0, 2 ** 30 - 1);
+  if (trie.usesToken(endToken)) {
+    throw new SemidArgumentError('endToken', 'a token that no ID uses (the end token must differ from every ID token)', endToken);
+  }
+  return endToken;
 }
 
 export function rootsFor(trie: IdTrie, batch: number, namespace: string | string[] | undefined): Int32Array {

@@ -99,7 +99,7 @@ export function beamStepReference(trie: IdTrie, input: BeamStepInput): BeamStepO
         const base = input.beamScores[b * B + j];
         const score = (t: number) => {
           let lp = input.logits ? Math.fround(input.scores[off + t] - Math.fround(lse.get(r)!)) : input.scores[off + t];
-          if (Number.isNaN(lp)) throw new SemidError('ERR_SEMID_NOT_FINITE', `scores hold NaN for query ${b}, beam ${j}, token ${t}`);
+          if (Number.isNaN(lp)) throw new SemidError('ERR_SEMID_NOT_FINITE', `scores hold NaN for query ${b}, beam ${j}, token ${t} (a NaN log-probability, or logits that are -Infinity across the whole row)`);
           const f = freq.get(t) ?? 0;
           if (f !== 0) lp = Math.fround(lp - Math.fround(penalty * f));
           return Math.fround(lp + base);

@@ -7,7 +7,7 @@
 import { throwIfAborted } from '../kernels/abort.js';
 import { SemidArgumentError, SemidError } from '../kernels/errors.js';
 import { expectInt, expectNumber, expectOptions, expectSignal } from '../kernels/validate.js';
-import { rankItems, rootsFor, type Hypothesis, type QueryResult, type StepFn } from './beam-search.js';
+import { expectEndToken, rankItems, rootsFor, type Hypothesis, type QueryResult, type StepFn } from './beam-search.js';
 import { logSumExp } from './beam-step-reference.js';
 import type { IdTrie } from './trie.js';
 
@@ -48,7 +48,7 @@ export async function exhaustiveSearch(options: ExhaustiveSearchOptions): Promis
   if (typeof o.step !== 'function') throw new SemidArgumentError('step', 'a function (request) => Float32Array', o.step);
   const batch = expectInt('batch', o.batch, 0, 2 ** 31 - 1);
   const topk = expectInt('topk', o.topk ?? 30, 1, 2 ** 31 - 1);
-  const endToken = o.endToken === undefined ? -1 : expectInt('endToken', o.endToken, 0, 2 ** 30 - 1);
+  const endToken = o.endToken === undefined ? -1 : expectEndToken(trie, o.endToken);
   const lengthPenalty = expectNumber('lengthPenalty', o.lengthPenalty ?? 1);
   const maxRows = expectInt('maxRows', o.maxRows ?? 8192, 1, 2 ** 31 - 1);
   const logits = (o.inputs ?? 'logits') === 'logits';
@@ -88,7 +88,7 @@ export async function exhaustiveSearch(options: ExhaustiveSearchOptions): Promis
         const shift = logits ? Math.fround(logSumExp(out, off, vocab)) : 0;
         const lp = (t: number) => {
           const v = logits ? Math.fround(out[off + t] - shift) : out[off + t];
-          if (Number.isNaN(v)) throw new SemidError('ERR_SEMID_NOT_FINITE', `scores hold NaN for query ${q}, token ${t}`);
+          if (Number.isNaN(v)) throw new SemidError('ERR_SEMID_NOT_FINITE', `scores hold NaN for query ${q}, token ${t} (a NaN log-probability, or logits that are -Infinity across the whole row)`);
           return v;
         };
         if (terminal[node] >= 0 && endToken >= 0 && depth > 0) {

@@ -107,6 +107,21 @@ export class IdTrie {
     }
     return this.cachedVocabSize;
   }
+  /**
+   * Whether any ID uses token t (on any edge, any namespace). O(edges) once, then O(1): a search
+   * asks it of its end token, which must not be an ID token.
+   *
+   * @example
+   * IdTrie.build({ codes: new Int32Array([1, 2, 3, 4]), length: 2 }).usesToken(3);  // true
+   */
+  usesToken(t: number): boolean {
+    if (this.cachedTokenUse === undefined) {
+      const use = new Uint8Array(this.vocabSize);
+      for (let e = 0; e < this.childToken.length; ++e) use[this.childToken[e]] = 1;
+      this.cachedTokenUse = use;
+    }
+    return Number.isInteger(t) && t >= 0 && t < this.cachedTokenUse.length && this.cachedTokenUse[t] === 1;
+  }
   /** Longest ID in tokens. */
   get maxDepth(): number {
     if (this.cachedMaxDepth === undefined) {
@@ -135,6 +150,7 @@ export class IdTrie {
   private cachedVocabSize: number | undefined;
   private cachedMaxDepth: number | undefined;
   private cachedPrefixNode: number | undefined;
+  private cachedTokenUse: Uint8Array | undefined;
   /** [ids] itemsOf's views, made on first use. */
   private itemViews: (Int32Array | undefined)[] | undefined;
 
