@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   IdTrie, beamStep, beamStepReference, constrainedBeamSearch, cudaAvailable, exhaustiveSearch,
-  type BeamStepInput, type BeamStepOutput, type StepFn,
+  type BeamStepInput, type BeamStepOutput, type StepFn, type StepRequest,
 } from '../src/index.js';
 import { loadAddon } from '../src/native/loader.js';
 import { hashModel, rng } from './helpers.js';
@@ -356,6 +356,35 @@ describe('constrained beam search', () => {
     }
     const found = await constrainedBeamSearch({ trie, step, batch: 1, beams: 4, groups: 1, endToken: 4 });
     expect([...new Set(found[0].hypotheses.map((h) => h.tokens.join(',')))].sort()).toEqual(['1', '1,2', '3,0']);
+  });
+
+  it('without an end token, decodes namespaces whose IDs differ in length, alone or in one batch', async () => {
+    const trie = IdTrie.build([
+      { name: 'search', codes: [[0, 1], [1, 0], [1, 1]] }, { name: 'rec', codes: [[2, 2, 2], [2, 1, 0], [0, 0, 1]] },
+      { name: 'mixed', codes: [[0], [1, 2]] },
+    ]);
+    expect(trie.idLengths(0)).toEqual({ min: 2, max: 2, prefixNode: -1 });
+    expect(trie.idLengths(1)).toEqual({ min: 3, max: 3, prefixNode: -1 });
+    expect(trie.idLengths(2)).toEqual({ min: 1, max: 2, prefixNode: -1 });
+    // A row's logits follow its query, beam (r % 4: four beams) and step, the same in every batch below.
+    const step = ({ step: s, rows, queries }: StepRequest) => {
+      const out = new Float32Array(rows * 3);
+      for (let r = 0; r < rows; ++r) for (let t = 0; t < 3; ++t) out[r * 3 + t] = Math.sin(1 + 7 * queries[r] + 3 * (r % 4) + 5 * s + t);
+      return out;
+    };
+    for (const backend of ['native', 'reference'] as const) {
+      const options = { trie, step, beams: 4, groups: 2, diversityPenalty: 0.5, backend };
+      const search = await constrainedBeamSearch({ ...options, batch: 2, namespace: 'search' });
+      const rec = await constrainedBeamSearch({ ...options, batch: 2, namespace: 'rec' });
+      const both = await constrainedBeamSearch({ ...options, batch: 2, namespace: ['search', 'rec'] });
+      expect(search[0].hypotheses.every((h) => h.tokens.length === 2)).toBe(true);
+      expect(both[0]).toEqual(search[0]);  // each query as it decodes alone
+      expect(both[1]).toEqual(rec[1]);
+      await expect(constrainedBeamSearch({ ...options, batch: 1, namespace: 'mixed' }))
+        .rejects.toThrow(/namespace "mixed" have 1 to 2 tokens: pass endToken/);
+      await expect(constrainedBeamSearch({ ...options, batch: 1, namespace: 'mixed', endToken: 3, step: ({ rows }: StepRequest) => new Float32Array(rows * 4) }))
+        .resolves.toHaveLength(1);
+    }
   });
 
   it('takes an end token only outside the IDs\' tokens', async () => {

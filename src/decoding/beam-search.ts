@@ -26,7 +26,7 @@ import { FinishedHypotheses } from './finished-hypotheses.js';
 import { IdSet } from './id-set.js';
 import { queryResults } from './query-results.js';
 import { searchScratch } from './scratch-pool.js';
-import { addCompleteBeams, allSet, collectFinished, fillStepRows, reorderHistories } from './search-bookkeeping.js';
+import { addCompleteBeams, allSet, collectFinished, fillStepRows, finishQueries, reorderHistories } from './search-bookkeeping.js';
 import type { IdTrie } from './trie.js';
 
 /** What the model is asked at each step. */
@@ -169,13 +169,12 @@ export async function constrainedBeamSearch(options: BeamSearchOptions): Promise
   const signal = expectSignal('signal', o.signal);
   const threads = expectThreads(o.threads);
   const roots = rootsFor(trie, batch, o.namespace);
-  const maxDepth = trie.maxDepth;
-  if (endToken < 0) requireUniformLeaves(trie);
+  const { maxLength, queryLength } = searchLengths(trie, roots, endToken);
   const gs = beams / groups;
-  const maxSteps = maxDepth + (endToken >= 0 ? 1 : 0);
+  const maxSteps = maxLength + (endToken >= 0 ? 1 : 0);
   const plan: SearchPlan = {
     trie, step: o.step, batch, beams, groups, penalty, endToken, lengthPenalty, early, numReturn, format,
-    logits: inputs === 'logits', backend: o.backend, device: o.device, threads, signal, roots, maxSteps,
+    logits: inputs === 'logits', backend: o.backend, device: o.device, threads, signal, roots, maxSteps, queryLength,
   };
   // The store of finished IDs and two sets of step outputs (a step reads the last one's) reuse
   // buffers from search to search: fresh ones cost a page fault per 4 KiB on first touch (~4 us
@@ -209,8 +208,13 @@ interface SearchPlan {
   signal: AbortSignal | undefined;
   /** [batch] each query's root node. */
   roots: Int32Array;
-  /** Tokens generated at most: the deepest ID, and the end token when there is one. */
+  /** Tokens generated at most: the longest ID the queries decode, and the end token when there is one. */
   maxSteps: number;
+  /**
+   * [batch] each query's ID length, where queries without an end token decode namespaces whose
+   * IDs differ in length: a query's groups end when its IDs are complete. Undefined otherwise.
+   */
+  queryLength: Int32Array | undefined;
 }
 
 /**
@@ -261,6 +265,9 @@ async function decode(p: SearchPlan, scratch: ArrayBuffer[]): Promise<QueryResul
     parents = nextParents;
     nodes = next.nextNodes;
     scores = next.nextScores;
+    if (p.queryLength !== undefined && step + 1 < maxSteps) {  // queries whose IDs are complete now
+      order = finishQueries(hyps, done, p.queryLength, step + 1, nodes, scores, tokens, trie.terminal, batch, groups, beams, order);
+    }
     if (allSet(done)) break;
   }
   // Unfinished groups add their beams that stand at complete IDs; then every query's finished IDs
@@ -366,9 +373,29 @@ export function rootsFor(trie: IdTrie, batch: number, namespace: string | string
   return roots;
 }
 
-function requireUniformLeaves(trie: IdTrie): void {
-  const u = trie.prefixNode;  // found once per trie, not once per search
-  if (u >= 0) {
-    throw new SemidError('ERR_SEMID_INVALID_ARG', `The trie has an ID that is a prefix of another (node ${u}): pass endToken so that decoding can tell where IDs end`);
+/**
+ * The longest ID the queries decode and, without an end token, each query's ID length where
+ * their namespaces' lengths differ. Without an end token every ID of a namespace a query decodes
+ * must have one length (so none is a prefix of another): a search cannot otherwise tell where an
+ * ID ends. O(batch), the namespaces' lengths found once per trie.
+ */
+function searchLengths(trie: IdTrie, roots: Int32Array, endToken: number): { maxLength: number; queryLength: Int32Array | undefined } {
+  const lengthOf = new Map<number, number>();  // root -> its namespace's longest ID
+  for (let q = 0; q < roots.length; ++q) {
+    const root = roots[q];
+    if (lengthOf.has(root)) continue;
+    const ns = trie.roots.indexOf(root);
+    const l = trie.idLengths(ns);
+    if (endToken < 0 && l.prefixNode >= 0) {
+      throw new SemidError('ERR_SEMID_INVALID_ARG', `The trie has an ID that is a prefix of another (node ${l.prefixNode}): pass endToken so that decoding can tell where IDs end`);
+    }
+    if (endToken < 0 && l.min !== l.max) {
+      throw new SemidError('ERR_SEMID_INVALID_ARG', `The IDs of namespace ${JSON.stringify(trie.namespaces[ns])} have ${l.min} to ${l.max} tokens: pass endToken so that decoding can tell where IDs end (without one, every ID a query decodes must have the same length)`);
+    }
+    lengthOf.set(root, l.max);
   }
+  const lengths = [...lengthOf.values()];
+  const maxLength = lengths.length === 0 ? 0 : Math.max(...lengths);
+  const queryLength = endToken < 0 && lengths.some((l) => l !== maxLength) ? Int32Array.from(roots, (r) => lengthOf.get(r)!) : undefined;
+  return { maxLength, queryLength };
 }

@@ -95,6 +95,27 @@ export function addCompleteBeams(hyps: FinishedHypotheses, done: Uint8Array, nod
   return order;
 }
 
+/**
+ * Without an end token, the queries whose IDs have `length` tokens (queryLength [batch]) are
+ * complete after that step: each of their unfinished groups adds its beams that stand at a
+ * complete ID, as after the last step, and is done. Returns the next order.
+ */
+export function finishQueries(hyps: FinishedHypotheses, done: Uint8Array, queryLength: Int32Array, length: number, nodes: Int32Array,
+                              scores: Float32Array, tokens: Int32Array, terminal: Int32Array, batch: number, groups: number,
+                              beams: number, order: number): number {
+  let any = false;
+  for (let q = 0; q < batch && !any; ++q) any = queryLength[q] === length;
+  if (!any) return order;
+  const others = new Uint8Array(batch * groups).fill(1);  // addCompleteBeams skips these: done, or not ending now
+  for (let q = 0; q < batch; ++q) {
+    if (queryLength[q] !== length) continue;
+    for (let fg = q * groups; fg < (q + 1) * groups; ++fg) others[fg] = done[fg];
+  }
+  const next = addCompleteBeams(hyps, others, nodes, scores, tokens, length, terminal, batch, groups, beams, order);
+  for (let q = 0; q < batch; ++q) if (queryLength[q] === length) done.fill(1, q * groups, (q + 1) * groups);
+  return next;
+}
+
 /** True when every flag is set (a loop: `every` with a callback cost ~0.3 ms a step at batch 1,024). */
 export function allSet(flags: Uint8Array): boolean {
   for (let i = 0; i < flags.length; ++i) if (flags[i] === 0) return false;

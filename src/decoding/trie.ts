@@ -151,6 +151,8 @@ export class IdTrie {
   private cachedMaxDepth: number | undefined;
   private cachedPrefixNode: number | undefined;
   private cachedTokenUse: Uint8Array | undefined;
+  /** [namespaces x 3] min and max ID length and first prefix node of each namespace (idLengths). */
+  private cachedIdLengths: Int32Array | undefined;
   /** [ids] itemsOf's views, made on first use. */
   private itemViews: (Int32Array | undefined)[] | undefined;
 
@@ -250,6 +252,44 @@ export class IdTrie {
       terminal, parent, parentToken, depth, idStart: Int32Array.from(idStartList), idItems: Int32Array.from(idItemsList),
       idNode: Int32Array.from(idNodes),
     });
+  }
+
+  /**
+   * How long the IDs of namespace `ns` (its index in `namespaces`) are, and the first node where
+   * one of them ends and another goes on (-1: none). O(nodes) once for all namespaces: every
+   * search asks of the namespaces it decodes. An empty namespace has lengths 0 to 0.
+   *
+   * @example
+   * IdTrie.build([{ name: 'a', codes: [[1, 2]] }, { name: 'b', codes: [[3], [4, 5, 6]] }]).idLengths(1);  // { min: 1, max: 3, prefixNode: -1 }
+   */
+  idLengths(ns: number): { min: number; max: number; prefixNode: number } {
+    if (!Number.isInteger(ns) || ns < 0 || ns >= this.roots.length) {
+      throw new SemidArgumentError('ns', `a namespace index in [0, ${this.roots.length})`, ns);
+    }
+    if (this.cachedIdLengths === undefined) {
+      const n = this.roots.length, table = new Int32Array(3 * n);
+      const { childStart, childNode, terminal, depth } = this;
+      const stack: number[] = [];
+      for (let i = 0; i < n; ++i) {
+        let min = 2 ** 31 - 1, max = 0, prefix = -1;
+        stack.push(this.roots[i]);
+        while (stack.length > 0) {
+          const u = stack.pop()!;
+          if (terminal[u] >= 0) {
+            if (depth[u] < min) min = depth[u];
+            if (depth[u] > max) max = depth[u];
+            if (childStart[u + 1] > childStart[u] && (prefix < 0 || u < prefix)) prefix = u;
+          }
+          for (let e = childStart[u]; e < childStart[u + 1]; ++e) stack.push(childNode[e]);
+        }
+        table[3 * i] = max === 0 && min === 2 ** 31 - 1 ? 0 : min;
+        table[3 * i + 1] = max;
+        table[3 * i + 2] = prefix;
+      }
+      this.cachedIdLengths = table;
+    }
+    const t = this.cachedIdLengths;
+    return { min: t[3 * ns], max: t[3 * ns + 1], prefixNode: t[3 * ns + 2] };
   }
 
   /** Root node of a namespace (default: the first). */
