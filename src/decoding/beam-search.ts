@@ -59,7 +59,7 @@ export interface BeamSearchOptions {
   groups?: number;
   /** Hamming diversity penalty (paper: 0.25). */
   diversityPenalty?: number;
-  /** Token ending an ID (e.g. the model's EOS), one that no ID uses; needed when an ID is a prefix of another. */
+  /** Token ending an ID (e.g. the model's EOS), one that no ID uses; needed when the IDs of a namespace differ in length. */
   endToken?: number;
   /** Namespace to decode in: one for all queries, or one per query (default: the first). */
   namespace?: string | string[];
