@@ -1,9 +1,10 @@
 // The whole search, native against the TypeScript reference, over random configurations: trie
-// shapes (fixed and variable length, vocabularies of 2-300 codes, level offsets, namespaces, item
-// numbers), beams 1-128 and every kind of group split, batches on both sides of the native
+// shapes (fixed and variable length, vocabularies of 2-300 codes, level offsets, namespaces of
+// equal or different ID lengths, item numbers), beams 1-128 and every kind of group split, batches on both sides of the native
 // ranking's 16 queries and the 64-query synchronous limit, logits and log-probabilities (some
 // -Infinity), length penalties, early stopping, numReturn, both formats. Selections must be equal;
-// scores may differ by float rounding (the native log-softmax is computed another way).
+// scores may differ by float rounding (the native log-softmax is computed another way), which is
+// why the logits are spread wide enough that no two hypotheses' scores are that close.
 import { describe, expect, it } from 'vitest';
 import { IdTrie, constrainedBeamSearch, type BeamSearchOptions, type StepRequest } from '../src/index.js';
 import { rng } from './helpers.js';
@@ -45,13 +46,15 @@ function randomSearch(seed: number): { options: BeamSearchOptions; desc: string 
   const nsCount = pick([1, 1, 2, 3]);
   const varLen = r() < 0.4;
   const maxL = pick([1, 2, 3, 4]);
+  const lengthPerNamespace = r() < 0.5;  // namespaces of different ID lengths (each query stops at its own)
   const namespaces = Array.from({ length: nsCount }, (_, ns) => {
+    const L = lengthPerNamespace ? pick([1, 2, 3, 4]) : maxL;
     const codes = Array.from({ length: pick([1, 3, 20, 200, 2000]) },
-      () => Array.from({ length: varLen ? 1 + Math.floor(r() * maxL) : maxL }, () => Math.floor(r() * k)));
+      () => Array.from({ length: varLen ? 1 + Math.floor(r() * L) : L }, () => Math.floor(r() * k)));
     const offsets = pick(['none', 'shift', 'level'] as const);
     return {
       name: `ns${ns}`, codes,
-      offsets: offsets === 'level' ? Array.from({ length: maxL }, (_, l) => l * k) : offsets === 'shift' ? 7 : 0,
+      offsets: offsets === 'level' ? Array.from({ length: L }, (_, l) => l * k) : offsets === 'shift' ? 7 : 0,
       items: r() < 0.3 ? codes.map((_, i) => i * 3 + ns) : undefined,
     };
   });
@@ -62,7 +65,7 @@ function randomSearch(seed: number): { options: BeamSearchOptions; desc: string 
   const vocab = Math.max(trie.vocabSize, (endToken ?? -1) + 1) + Math.floor(r() * 4);
   const batch = pick([1, 2, 15, 16, 17, 40, 64, 65, 100]);
   const inputs = pick(['logits', 'logprobs'] as const);
-  const scale = pick([1, 5, 0.01]);
+  const scale = pick([1, 5]);  // tie-free: logits 0.01 apart leave scores within float rounding of each other
   const deadFraction = pick([0, 0, 0.05]);
   const logits = new Map<number, Float32Array>();
   const step = ({ step: s, rows }: StepRequest) => {
@@ -87,7 +90,7 @@ function randomSearch(seed: number): { options: BeamSearchOptions; desc: string 
     numReturn: pick([undefined, 1, Math.max(1, beams >> 1), beams]),
     threads: pick([1, 2]),
   };
-  const desc = JSON.stringify({ seed, k, nsCount, varLen, maxL, beams, groups, endToken, vocab, batch, inputs, scale, deadFraction,
+  const desc = JSON.stringify({ seed, k, nsCount, varLen, maxL, lengthPerNamespace, beams, groups, endToken, vocab, batch, inputs, scale, deadFraction,
     penalty: options.diversityPenalty, lengthPenalty: options.lengthPenalty, early: options.earlyStopping, numReturn: options.numReturn });
   return { options, desc };
 }
@@ -98,19 +101,19 @@ describe('constrained beam search: native equals the reference over random confi
     for (let seed = 1; seed <= 120; ++seed) {
       const { options, desc } = randomSearch(seed);
       for (const format of ['objects', 'arrays'] as const) {
-        // A configuration the search rejects (IDs of several lengths without an end token) is
-        // rejected by both, with the same message.
+        // A configuration the search rejects (IDs of several lengths without an end token, or a
+        // row of logits all -Infinity) is rejected by both, with the same message.
         const settle = (p: Promise<unknown>) => p.then((v) => v, (e: Error) => ({ error: e.message }));
         const native = await settle(constrainedBeamSearch({ ...options, format }));
         const reference = await settle(constrainedBeamSearch({ ...options, format, backend: 'reference' }));
         const diff = near(native, reference, format);
         expect(diff, `${desc}: ${diff}`).toBeNull();
         if ((native as { error?: string }).error !== undefined) {
-          expect((native as { error: string }).error, desc).toMatch(/pass endToken/);
+          expect((native as { error: string }).error, desc).toMatch(/pass endToken|-Infinity across the whole row/);
           ++rejected;
         }
       }
     }
-    expect(rejected).toBeLessThan(60);  // most configurations decode
+    expect(rejected).toBeLessThan(120);  // most of the 240 searches decode
   });
 });
