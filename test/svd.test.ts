@@ -126,6 +126,37 @@ describe('truncatedSvd', () => {
     expect(relErr(r.singularValues, [7, 5, 3, 2, 1], 5)).toBeLessThan(1e-4);
   });
 
+  it('randomized on a matrix that is zero, or zero once centred: zeros, orthonormal unit components, no error', async () => {
+    // Identical rows are exactly zero once centred; their range sampled in float is rounding
+    // noise, which CholeskyQR failed on ("the sampled range is degenerate") or blew up to ~1e23.
+    const r = rng(9);
+    const row = Float32Array.from({ length: 17 }, () => gaussian(r) * 3 + 1);
+    const cases: Array<{ x: Float32Array; n: number; d: number; center: boolean }> = [
+      { x: new Float32Array(1000 * 3), n: 1000, d: 3, center: false },
+      { x: new Float32Array(30 * 64), n: 30, d: 64, center: true },
+      { x: Float32Array.from({ length: 5 * 17 }, (_, i) => row[i % 17]), n: 5, d: 17, center: true },
+      { x: Float32Array.from({ length: 200 * 17 }, (_, i) => row[i % 17]), n: 200, d: 17, center: true },
+      { x: Float32Array.of(2.5), n: 1, d: 1, center: true },
+    ];
+    for (const { x, n, d, center } of cases) {
+      const rank = Math.min(n, d, 4);
+      const got = await truncatedSvd({ data: x, rows: n, cols: d }, { rank, center, method: 'randomized' });
+      expect(Array.from(got.singularValues)).toEqual(new Array(rank).fill(0));
+      expect(Array.from(got.projected).every((v) => v === 0)).toBe(true);
+      for (let i = 0; i < rank; i++) for (let j = 0; j < d; j++) expect(got.components[i * d + j]).toBe(i === j ? 1 : 0);
+    }
+    // Sparse: every row the same three non-zeros.
+    const n = 300, d = 40;
+    const indptr = Int32Array.from({ length: n + 1 }, (_, i) => 3 * i);
+    const indices = Int32Array.from({ length: 3 * n }, (_, e) => [1, 5, 9][e % 3]);
+    const values = Float32Array.from({ length: 3 * n }, (_, e) => [1, 2, 3][e % 3]);
+    const sparse = await truncatedSvd({ indptr, indices, values, rows: n, cols: d }, { rank: 3, center: true });
+    expect(Array.from(sparse.singularValues)).toEqual([0, 0, 0]);
+    const raw = await truncatedSvd({ indptr, indices, values, rows: n, cols: d }, { rank: 3 });  // rank 1, not zero
+    expect(raw.singularValues[0]).toBeCloseTo(Math.sqrt(14 * n), 3);
+    expect(raw.singularValues[1]).toBeLessThan(1e-5);
+  });
+
   it('ill-conditioned: exact keeps every singular value; the Gram route only down to ~1e-3 of the largest (documented)', async () => {
     const n = 200, d = 30;
     const s = Array.from({ length: 12 }, (_, i) => 10 ** (1 - i * 0.6)); // 10 ... 2.5e-6

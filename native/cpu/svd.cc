@@ -425,9 +425,32 @@ void complete_orthonormal_rows(float* V, i64 rank, i64 d, const std::vector<doub
 
 }  // namespace
 
-void svd_randomized(RangeBackend& be, const SvdParams& prm, int threads, const CancelFlag& cancel, SvdResult& r) {
+bool matrix_numerically_zero(const std::vector<double>& mean, double total_var, i64 n, bool center) {
+  double mean_sq = 0;
+  for (double m : mean) mean_sq += m * m;
+  const double raw = double(n) * (total_var + mean_sq);
+  const double energy = center ? double(n) * total_var : raw;
+  return !(raw > 0) || energy <= 1e-12 * raw;
+}
+
+void svd_randomized(RangeBackend& be, const SvdParams& prm, int threads, const CancelFlag& cancel, SvdResult& r, bool zero) {
   const i64 n = be.n, d = be.d, rank = prm.rank;
   const i64 q = std::min<i64>(std::min(n, d), rank + prm.oversample);
+  if (zero) {
+    // Singular values 0, components e_0, e_1, ... (complete_orthonormal_rows), and the
+    // projection written by the backend itself (host or device memory) as Y times zero weights,
+    // Y = X Ω being finite.
+    r.singular_values.assign(rank, 0.0);
+    r.components.assign(rank * d, 0.0f);
+    complete_orthonormal_rows(r.components.data(), rank, d, r.singular_values);
+    std::vector<float> omega(d * q, 1.0f), zeros(q * rank, 0.0f);
+    float* Z = be.alloc(d * q);
+    float* Y = be.alloc(n * q);
+    be.upload(omega.data(), d * q, Z);
+    be.mul(Z, q, Y);
+    be.project(Y, n, q, zeros.data(), rank, r);
+    return;
+  }
   PhaseClock clock;
   // Gaussian test matrix [d x q]: Marsaglia's polar method on the portable generator, one
   // generator per fixed block of entries, so the matrix depends on the seed only (not on the
@@ -557,15 +580,16 @@ SvdResult truncated_svd(const float* x, i64 n, i64 d, const SvdParams& p, int th
     if (double(n) * double(d) > 1e8) invalid("method exact is for small matrices (n * d <= 1e8)");
     svd_exact(x, n, d, mu, p, cancel, r);
   } else {
+    const bool zero = matrix_numerically_zero(mean, r.total_variance, n, p.center);
     if (p.cuda) {
       auto be = make_cuda_range_backend(x, false, n, d, mu, nullptr, cancel);
-      svd_randomized(*be, p, threads, cancel, r);
+      svd_randomized(*be, p, threads, cancel, r, zero);
     } else {
       CpuRange be(
           n, d, [&](const float* Q, i64 q, float* Y) { product(false, n, q, d, x, d, false, Q, q, false, Y, q, threads, cancel); },
           [&](const float* Y, i64 q, float* Z) { product(false, d, q, n, x, d, true, Y, q, false, Z, q, threads, cancel); },
           mu, threads, cancel);
-      svd_randomized(be, p, threads, cancel, r);
+      svd_randomized(be, p, threads, cancel, r, zero);
     }
   }
   clock.t = std::chrono::steady_clock::now();
@@ -630,7 +654,7 @@ SvdResult truncated_svd_csr(const CsrView& x, const SvdParams& p, int threads, c
       n, d, [&](const float* Q, i64 q, float* Y) { spmm(x.indptr, x.indices, x.values, n, Q, q, Y); },
       [&](const float* Y, i64 q, float* Z) { spmm(tptr.data(), tidx.data(), tval.data(), d, Y, q, Z); },
       p.center ? mean.data() : nullptr, threads, cancel);
-  svd_randomized(be, p, threads, cancel, r);
+  svd_randomized(be, p, threads, cancel, r, matrix_numerically_zero(mean, r.total_variance, n, p.center));
   fix_signs(r, n, d, p.rank);
   explained_variance(r, mean, n, d, p.center);
   return r;
@@ -653,7 +677,7 @@ SvdResult truncated_svd_cuda_device(const float* device_x, i64 n, i64 d, const S
     invalid("x contains NaN or infinity");
   if (p.center) r.mean.assign(mean.begin(), mean.end());
   auto be = make_cuda_range_backend(device_x, true, n, d, p.center ? mean.data() : nullptr, device_projected, cancel);
-  svd_randomized(*be, p, threads, cancel, r);
+  svd_randomized(*be, p, threads, cancel, r, matrix_numerically_zero(mean, r.total_variance, n, p.center));
   explained_variance(r, mean, n, d, p.center);
   return r;
 }

@@ -10,6 +10,9 @@
  * Conditioning: the Gram route squares the condition number, so singular values below about
  * 1e-3 · σ_max lose relative accuracy (float32 products summed in 1,024-row blocks); use
  * `method: 'exact'` (small matrices) or `'randomized'` with power iterations for such tails.
+ * A matrix that is zero to float32 precision (all zeros, or identical rows with `center`: its
+ * centred sum of squares at most 1e-12 of the raw one) has singular values 0 and components
+ * e_0, e_1, ... from the randomized method (its range cannot be sampled) as from `exact`.
  */
 import { loadAddon } from '../native/loader.js';
 import { cancelFlag } from '../kernels/abort.js';

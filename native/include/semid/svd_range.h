@@ -44,9 +44,22 @@ std::vector<float> cholesky_inverse(const std::vector<double>& G, i64 q);
 
 /**
  * The randomized SVD of the backend's matrix (see semid/svd.h): fills singular values,
- * components (signs fixed) and the projection; `prm.rank` <= min(n, d).
+ * components (signs fixed) and the projection; `prm.rank` <= min(n, d). With `zero` (from
+ * matrix_numerically_zero) the range is not sampled: singular values 0, unit-vector components,
+ * a zero projection.
  */
-void svd_randomized(RangeBackend& backend, const SvdParams& prm, int threads, const CancelFlag& cancel, SvdResult& r);
+void svd_randomized(RangeBackend& backend, const SvdParams& prm, int threads, const CancelFlag& cancel, SvdResult& r,
+                    bool zero = false);
+
+/**
+ * True when the matrix the SVD decomposes (centred when `center`) holds nothing above float32
+ * rounding: its sum of squares n·total_var (centred; the raw sum otherwise) is at most 1e-12 of
+ * the raw sum of squares n·(total_var + |mean|²), or the matrix is all zeros. `mean` [d] and
+ * `total_var` (the sum of the column variances, ddof 0) are the column statistics. The range
+ * of such a matrix cannot be sampled: a basis of zeros or of rounding noise is not
+ * orthonormalised by CholeskyQR (it fails, or blows the noise up to ~1e23).
+ */
+bool matrix_numerically_zero(const std::vector<double>& mean, double total_var, i64 n, bool center);
 
 /**
  * The CUDA backend over X [n x d]: `x` is device memory when `x_on_device`, else host memory
