@@ -51,6 +51,20 @@ describe('nearestCentroids parity with the TypeScript reference', () => {
     });
   }
 
+  for (const [n, d, k, topk] of [[300, 130, 2, 1], [300, 64, 3, 2], [300, 17, 5, 4], [300, 8, 5, 5]] as const) {
+    it(`n=${n} d=${d} k=${k} topk=${topk}, every centroid a candidate, far from the origin: still the exact nearest`, async () => {
+      // k <= topk + the extra candidates: the expanded search hands over all k, which says nothing
+      // about which of them are nearest (it returned the rounded ranking: distances of ~2e4
+      // for true ones of ~1e-4). x, c = 1e4 + 1e-3 U(-1, 1), so the values sit a few ulps apart.
+      const shift = (v: Float32Array) => v.map((e) => 1e4 + 1e-3 * e);
+      const x = shift(randomFloats(n * d, 5 * n + d)), c = shift(randomFloats(k * d, 5 * k + d));
+      const want = nearestReference(x, c, d, topk);
+      const got = await nearestCentroids(x, c, { dim: d, topk, device: 'cpu' });
+      expect(Array.from(got.indices)).toEqual(Array.from(want.indices));
+      for (let e = 0; e < n * topk; e++) expect(Math.abs(got.distances[e] - want.distances[e])).toBeLessThanOrEqual(1e-6 * want.distances[e] + 1e-9);
+    });
+  }
+
   it('a tie goes to the lower index', async () => {
     const x = new Float32Array([0, 0]);
     const c = new Float32Array([5, 5, 1, 0, 0, 1, -1, 0]);

@@ -53,9 +53,12 @@ Settled settle_row(const float* xi, const float* centroids, i64 d, i64 k, i64 to
   // distance) solved for the margin, so that a certain row never reads x again.
   const double margin = gamma * (2 * double(cd[0]) + 3 * cmax) / (1 - 2 * gamma);
   // True distances lie within margin of the expanded ones (cd). Every centroid outside the
-  // candidates has cd >= cd[ext - 1] >= cd[topk], so a true distance >= cd[topk] - margin.
+  // candidates has cd >= cd[ext - 1] >= cd[topk], so a true distance >= cd[topk] - margin. The
+  // topk set is certain when the gap after it exceeds 2 margin (with ext == k too: holding every
+  // centroid among the candidates does not say which of them are nearest), or when it is all
+  // of them.
   const double kth = double(cd[topk - 1]);
-  const bool set_certain = ext == k || double(cd[topk]) - kth > 2 * margin;
+  const bool set_certain = topk == k || (topk < ext && double(cd[topk]) - kth > 2 * margin);
   if (set_certain) {
     bool order_certain = true;
     for (i64 q = 0; q + 1 < topk; ++q)
