@@ -61,6 +61,15 @@ describe('gemm parity with the TypeScript reference', () => {
     const got = await gemm(new Float32Array(0), new Float32Array(0), { m: 2, n: 2, k: 0, beta: 2, out: c });
     expect(Array.from(got)).toEqual([2, 4, 6, 8]);
     expect((await gemm(new Float32Array(0), new Float32Array(6), { m: 0, n: 2, k: 3 })).length).toBe(0);
+    // Every empty operand, stored either way and batched: a 0 x k or m x 0 matrix holds nothing
+    // (they were refused as too short, "a has 0 elements, needs 64", whenever one was transposed).
+    for (const transA of [false, true]) for (const transB of [false, true]) for (const batch of [1, 3]) {
+      expect((await gemm(new Float32Array(0), new Float32Array(batch * 31 * 64), { m: 0, n: 31, k: 64, transA, transB, batch })).length).toBe(0);
+      expect((await gemm(new Float32Array(batch * 5 * 9), new Float32Array(0), { m: 5, n: 0, k: 9, transA, transB, batch })).length).toBe(0);
+      const out = new Float32Array(batch * 3 * 2).fill(1);
+      expect(Array.from(await gemm(new Float32Array(0), new Float32Array(0), { m: 3, n: 2, k: 0, transA, transB, batch, beta: 0.5, out })))
+        .toEqual(new Array(batch * 6).fill(0.5));
+    }
   });
 
   it('writes nothing outside the output (sentinels around it)', async () => {

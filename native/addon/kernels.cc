@@ -46,13 +46,14 @@ ParsedGemm parse_gemm(const Napi::Env& env, const Napi::Object& o) {
   } catch (const Error& e) {
     throw Napi::RangeError::New(env, e.what());
   }
-  auto extent = [&](i64 rows, i64 ld, i64 stride) {
-    return rows == 0 ? 0 : static_cast<std::size_t>((g.batch - 1) * stride + (rows - 1) * ld + 1);
+  // Elements a stored matrix of rows x cols spans over the batch; none when it is empty (a
+  // 0 x k or m x 0 operand is valid and holds nothing, whatever its leading dimension).
+  auto extent = [&](i64 rows, i64 cols, i64 ld, i64 stride) {
+    return rows == 0 || cols == 0 ? 0 : static_cast<std::size_t>((g.batch - 1) * stride + (rows - 1) * ld + cols);
   };
-  bool empty_k = g.k == 0;
-  g.a = array_field<float>(o, "a", empty_k ? 0 : extent(g.trans_a ? g.k : g.m, g.lda, g.stride_a));
-  g.b = array_field<float>(o, "b", empty_k ? 0 : extent(g.trans_b ? g.n : g.k, g.ldb, g.stride_b));
-  g.c = array_field<float>(o, "c", extent(g.m, g.ldc, g.stride_c));
+  g.a = array_field<float>(o, "a", g.trans_a ? extent(g.k, g.m, g.lda, g.stride_a) : extent(g.m, g.k, g.lda, g.stride_a));
+  g.b = array_field<float>(o, "b", g.trans_b ? extent(g.n, g.k, g.ldb, g.stride_b) : extent(g.k, g.n, g.ldb, g.stride_b));
+  g.c = array_field<float>(o, "c", extent(g.m, g.n, g.ldc, g.stride_c));
   p.threads = static_cast<int>(int_field(o, "threads", 0));
   p.cuda = wants_cuda(o);
   p.allow_blas = str_field(o, "impl", "auto") != "native";
@@ -62,7 +63,7 @@ ParsedGemm parse_gemm(const Napi::Env& env, const Napi::Object& o) {
 
 void run_gemm(const ParsedGemm& p, const CancelFlag& cancel) {
   const GemmArgs& g = p.g;
-  if (p.screen && g.k > 0) {
+  if (p.screen && g.m > 0 && g.n > 0 && g.k > 0) {  // an empty product reads neither operand
     for (i64 b = 0; b < (g.stride_a ? g.batch : 1); ++b)
       check_finite("a", g.a + b * g.stride_a, g.trans_a ? g.k : g.m, g.lda, p.threads, cancel);
     for (i64 b = 0; b < (g.stride_b ? g.batch : 1); ++b)
