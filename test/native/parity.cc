@@ -433,6 +433,10 @@ static void run_backend(const char* backend, std::mt19937& rng) {
   const i64 exact_cases[][4] = {{2000, 64, 256, 1}, {500, 7, 300, 4}, {300, 33, 40, 8}, {100, 16, 5, 5}, {64, 1, 1000, 2}};
   for (auto& c : exact_cases)
     for (const float offset : {0.0f, 100.0f}) nearest_exact_case(backend, c[0], c[1], c[2], c[3], offset, rng);
+  // Every centroid a candidate (k <= topk + 3), far from the origin: which are nearest is still
+  // settled in double (the settling took the whole candidate set as certain).
+  const i64 all_candidates[][4] = {{300, 130, 2, 1}, {300, 64, 3, 2}, {200, 17, 5, 4}};
+  for (auto& c : all_candidates) nearest_exact_case(backend, c[0], c[1], c[2], c[3], 1e4f, rng);
   // Two row chunks of candidates (4 Mi entries / 103 a row = 40,721 rows a chunk).
   if (std::strcmp(backend, "cpu-1thread") != 0) nearest_exact_case(backend, 41000, 2, 110, 100, 100.0f, rng);
 }
@@ -932,7 +936,36 @@ static void svd_cuda_case(i64 n, i64 d, i64 r0, i64 rank, bool center, std::mt19
   }
 }
 
+// The randomized method on a matrix that is zero to float precision (identical rows, centred;
+// all zeros): singular values 0, components e_0, e_1, ..., a zero projection, no error (CholeskyQR
+// of the rounding noise it sampled failed, or blew it up to ~1e23).
+static void svd_zero_case(bool cuda, std::mt19937& rng) {
+  std::normal_distribution<float> g(0.0f, 3.0f);
+  const i64 n = 500, d = 40, rank = 5;
+  std::vector<float> row(d), x(n * d), zeros(n * d, 0.0f);
+  for (auto& v : row) v = g(rng) + 10.0f;
+  for (i64 i = 0; i < n; ++i) std::copy(row.begin(), row.end(), x.begin() + i * d);
+  for (const bool centred_rows : {true, false}) {
+    SvdParams p;
+    p.rank = rank; p.method = "randomized"; p.center = centred_rows; p.seed = 3; p.cuda = cuda;
+    const std::string name = std::string(cuda ? "cuda" : "cpu") + "/svd-randomized zero " + (centred_rows ? "(identical rows, centred)" : "(all zeros)");
+    try {
+      const SvdResult r = truncated_svd(centred_rows ? x.data() : zeros.data(), n, d, p, 0, CancelFlag{});
+      bool ok = r.singular_values.size() == std::size_t(rank) && r.projected.size() == std::size_t(n * rank);
+      for (i64 i = 0; i < rank && ok; ++i) {
+        ok = r.singular_values[i] == 0.0;
+        for (i64 j = 0; j < d; ++j) ok = ok && r.components[i * d + j] == (i == j ? 1.0f : 0.0f);
+      }
+      for (float v : r.projected) ok = ok && v == 0.0f;
+      report(ok, name, ok ? "zeros, unit components" : "not the zero result");
+    } catch (const Error& e) {
+      report(false, name, e.what());
+    }
+  }
+}
+
 static void svd_cuda_parity(std::mt19937& rng) {
+  svd_zero_case(true, rng);
   svd_cuda_case(6000, 300, 60, 40, false, rng);
   svd_cuda_case(6000, 300, 60, 40, true, rng);
   svd_cuda_case(5000, 1200, 80, 64, false, rng);  // split-k products, more rows than columns
@@ -950,6 +983,7 @@ int main() {
   for (const i64 k : {1, 7, 8, 37, 256})
     for (const bool ties : {false, true}) dense_row_case(k, ties, rng);
   for (const i64 k : {1, 7, 8, 37, 256}) elkan_scan_case(k, rng);
+  svd_zero_case(false, rng);
   const bool cuda_only = std::getenv("SEMID_PARITY_CUDA_ONLY") != nullptr;  // a short device run
   for (SimdLevel level : {SimdLevel::Scalar, SimdLevel::Avx2Fma, SimdLevel::Avx512}) {
     if (static_cast<int>(level) > static_cast<int>(detected_simd()) || cuda_only) continue;
