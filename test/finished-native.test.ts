@@ -9,17 +9,14 @@ import { FinishedHypotheses } from '../src/decoding/finished-hypotheses.js';
 import { addCompleteBeams } from '../src/decoding/search-bookkeeping.js';
 import { queryResults } from '../src/decoding/query-results.js';
 import { loadAddon } from '../src/native/loader.js';
+import { rng } from './helpers.js';
 
 const addon = loadAddon().addon as Required<ReturnType<typeof loadAddon>['addon']>;
 
-function lcg(seed: number) {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-}
 
 /** A trie of colliding IDs (several items each) and a FinishedHypotheses filled as a search fills it. */
 function randomCase(seed: number) {
-  const rnd = lcg(seed);
+  const rnd = rng(seed);
   const length = 1 + Math.floor(rnd() * 3), vocab = 2 + Math.floor(rnd() * 4);
   const codes = Array.from({ length: 30 + Math.floor(rnd() * 200) }, () => Array.from({ length }, () => Math.floor(rnd() * vocab)));
   const trie = IdTrie.build({ codes });
@@ -59,7 +56,7 @@ describe('native ranking of finished hypotheses', () => {
     const trie = IdTrie.build({ codes: Array.from({ length: 50 }, (_, i) => [i % 7, i % 5]) });
     const leaves: number[] = [];
     for (let u = 0; u < trie.nodes; ++u) if (trie.terminal[u] >= 0) leaves.push(u);
-    const rnd = lcg(groups * 131 + size), batch = 20;
+    const rnd = rng(groups * 131 + size), batch = 20;
     const h = new FinishedHypotheses(batch * groups, size, 2, 1, false);
     let order = 0;
     for (let g = 0; g < batch * groups; ++g) {
@@ -100,7 +97,7 @@ describe('native ranking of finished hypotheses', () => {
   });
 
   it('a search of 16+ queries (ranked natively) returns what the reference backend returns', async () => {
-    const rnd = lcg(17);
+    const rnd = rng(17);
     const codes = Array.from({ length: 300 }, () => Array.from({ length: 1 + Math.floor(rnd() * 3) }, () => Math.floor(rnd() * 6)));
     const trie = IdTrie.build({ codes });
     const step = ({ rows }: { rows: number }) => {
@@ -131,7 +128,7 @@ function storeOf(h: FinishedHypotheses) {
 describe('native complete beams into the finished store', () => {
   it.each(Array.from({ length: 40 }, (_, i) => i + 1))('equal the TypeScript addCompleteBeams (case %i)', async (seed) => {
     const { trie, h, batch, groups, size } = randomCase(seed);
-    const rnd = lcg(1000 + seed);
+    const rnd = rng(1000 + seed);
     const gsChoices = [1, 2, 3].filter((k) => k <= size + 1);
     const gs = gsChoices[Math.floor(rnd() * gsChoices.length)], beams = gs * groups;
     const maxLength = (h as unknown as { maxLength: number }).maxLength, length = 1 + Math.floor(rnd() * maxLength);

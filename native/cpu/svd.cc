@@ -438,17 +438,15 @@ void svd_randomized(RangeBackend& be, const SvdParams& prm, int threads, const C
   const i64 q = std::min<i64>(std::min(n, d), rank + prm.oversample);
   if (zero) {
     // Singular values 0, components e_0, e_1, ... (complete_orthonormal_rows), and the
-    // projection written by the backend itself (host or device memory) as Y times zero weights,
-    // Y = X Ω being finite.
+    // projection written by the backend itself (host or device memory): a zero column [n x 1]
+    // times zero weights [1 x rank]. X is not read.
     r.singular_values.assign(rank, 0.0);
     r.components.assign(rank * d, 0.0f);
     complete_orthonormal_rows(r.components.data(), rank, d, r.singular_values);
-    std::vector<float> omega(d * q, 1.0f), zeros(q * rank, 0.0f);
-    float* Z = be.alloc(d * q);
-    float* Y = be.alloc(n * q);
-    be.upload(omega.data(), d * q, Z);
-    be.mul(Z, q, Y);
-    be.project(Y, n, q, zeros.data(), rank, r);
+    const std::vector<float> zero_column(n, 0.0f), zero_weights(rank, 0.0f);
+    float* Y = be.alloc(n);
+    be.upload(zero_column.data(), n, Y);
+    be.project(Y, n, 1, zero_weights.data(), rank, r);
     return;
   }
   PhaseClock clock;

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../io/atomic.js';
 import { SemidArgumentError, SemidError } from '../kernels/errors.js';
+import { isCodes } from '../kernels/rqkmeans.js';
 
 /** One namespace of IDs to insert. */
 export interface IdTrieNamespace {
@@ -122,34 +123,28 @@ export class IdTrie {
     }
     return Number.isInteger(t) && t >= 0 && t < this.cachedTokenUse.length && this.cachedTokenUse[t] === 1;
   }
-  /** Longest ID in tokens. */
+  /** Longest ID in tokens (of every namespace: idLengths' largest max). */
   get maxDepth(): number {
-    if (this.cachedMaxDepth === undefined) {
-      let m = 0;
-      for (let u = 0; u < this.depth.length; ++u) if (this.terminal[u] >= 0 && this.depth[u] > m) m = this.depth[u];
-      this.cachedMaxDepth = m;
-    }
-    return this.cachedMaxDepth;
+    let m = 0;
+    for (let ns = 0; ns < this.roots.length; ++ns) m = Math.max(m, this.idLengths(ns).max);
+    return m;
   }
   /**
    * A node where one ID ends and another goes on (an ID that is a prefix of another), or -1 when
-   * there is none: decoding then needs an end token. O(nodes) once: every search asks.
+   * there is none: decoding then needs an end token. The first of idLengths' prefix nodes.
    *
    * @example
    * IdTrie.build({ codes: new Int32Array([1, 2, 3, 4]), length: 2 }).prefixNode;  // -1
    */
   get prefixNode(): number {
-    if (this.cachedPrefixNode === undefined) {
-      const terminal = this.terminal, childStart = this.childStart, n = terminal.length;
-      let found = -1;
-      for (let u = 0; u < n && found < 0; ++u) if (terminal[u] >= 0 && childStart[u + 1] > childStart[u]) found = u;
-      this.cachedPrefixNode = found;
+    let found = -1;
+    for (let ns = 0; ns < this.roots.length; ++ns) {
+      const u = this.idLengths(ns).prefixNode;
+      if (u >= 0 && (found < 0 || u < found)) found = u;
     }
-    return this.cachedPrefixNode;
+    return found;
   }
   private cachedVocabSize: number | undefined;
-  private cachedMaxDepth: number | undefined;
-  private cachedPrefixNode: number | undefined;
   private cachedTokenUse: Uint8Array | undefined;
   /** [namespaces x 3] min and max ID length and first prefix node of each namespace (idLengths). */
   private cachedIdLengths: Int32Array | undefined;
@@ -282,7 +277,7 @@ export class IdTrie {
           }
           for (let e = childStart[u]; e < childStart[u + 1]; ++e) stack.push(childNode[e]);
         }
-        table[3 * i] = max === 0 && min === 2 ** 31 - 1 ? 0 : min;
+        table[3 * i] = min === 2 ** 31 - 1 ? 0 : min;  // no ID: lengths 0 to 0
         table[3 * i + 1] = max;
         table[3 * i + 2] = prefix;
       }
@@ -498,11 +493,6 @@ function namespaceRows(spec: IdTrieNamespace, ns: number): { count: number; row:
   }
   if (!Array.isArray(codes)) throw new SemidArgumentError(`namespaces[${ns}].codes`, 'an Int32Array [items x length] or an array of code arrays', codes);
   return { count: codes.length, row: (r) => codes[r] };
-}
-
-function isCodes(codes: unknown): codes is { data: Int32Array; levels: number } {
-  return codes !== null && typeof codes === 'object' && !Array.isArray(codes) && !ArrayBuffer.isView(codes) &&
-    (codes as { data?: unknown }).data instanceof Int32Array && typeof (codes as { levels?: unknown }).levels === 'number';
 }
 
 function offsetsFn(offsets: IdTrieNamespace['offsets'], ns: number): (level: number) => number {

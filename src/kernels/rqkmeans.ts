@@ -84,6 +84,16 @@ export interface Codes {
   levelSquaredError: Float64Array;
 }
 
+/**
+ * Whether x is a `Codes` object as `encode` returns it ({ data: Int32Array, levels, ... }), not a
+ * flat array of codes.
+ * @example isCodes({ data: new Int32Array(4), n: 2, levels: 2, levelSquaredError: new Float64Array(2) });  // true
+ */
+export function isCodes(x: unknown): x is Pick<Codes, 'data' | 'levels'> {
+  return x !== null && typeof x === 'object' && !Array.isArray(x) && !ArrayBuffer.isView(x) &&
+    (x as { data?: unknown }).data instanceof Int32Array && typeof (x as { levels?: unknown }).levels === 'number';
+}
+
 export interface RQStats extends CodeStats {
   /** Per level: mean |x - x̂(0..l)|² / mean |x|². */
   relativeError: number[];
@@ -266,7 +276,7 @@ export class RQKMeans {
    * @example const xhat = await model.decode(await model.encode(x)); // Float32Array [n x dim]
    */
   async decode(input: Int32Array | Uint16Array | Uint32Array | Codes, options: { threads?: number; signal?: AbortSignal } = {}): Promise<Float32Array> {
-    const codes = input !== null && typeof input === 'object' && !ArrayBuffer.isView(input) && 'data' in input ? input.data : input;
+    const codes = isCodes(input) ? input.data : input;
     if (!(codes instanceof Int32Array || codes instanceof Uint16Array || codes instanceof Uint32Array)) {
       throw new SemidArgumentError('codes', 'Int32Array, Uint16Array or Uint32Array, or the Codes encode returns', input);
     }
