@@ -1,13 +1,15 @@
 /**
  * `semid data download`: fetch an official GroupLens MovieLens archive, check it against the MD5
- * GroupLens publishes beside it, and unpack it (our own small zip reader over node:zlib).
+ * GroupLens publishes beside it, and unpack it (src/data/zip.ts).
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve, sep } from 'node:path';
-import { inflateRawSync } from 'node:zlib';
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { SemidArgumentError, SemidError } from '../kernels/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { unzip } from './zip.js';
+
+export { unzip, crc32 } from './zip.js';
 
 export const MOVIELENS_RELEASES = ['ml-latest-small', 'ml-25m', 'ml-32m', 'ml-20m', 'ml-1m', 'ml-100k', 'ml-latest'] as const;
 export type MovieLensRelease = (typeof MOVIELENS_RELEASES)[number];
@@ -78,57 +80,3 @@ export async function downloadMovieLens(release: string, options: DownloadOption
   rmSync(staging, { recursive: true, force: true });
   return target;
 }
-
-/**
- * Unpack a zip archive (stored and deflated entries) into `dir`, checking each entry's CRC-32.
- * @example unzip(readFileSync('ml-latest-small.zip'), 'data')
- */
-export function unzip(zip: Buffer, dir: string): string[] {
-  const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
-  if (eocd < 0) throw new SemidError('ERR_SEMID_DOWNLOAD', 'not a zip archive (no end of central directory)');
-  const entries = zip.readUInt16LE(eocd + 10);
-  let p = zip.readUInt32LE(eocd + 16);
-  const root = resolve(dir);
-  const names: string[] = [];
-  for (let e = 0; e < entries; e++) {
-    if (zip.readUInt32LE(p) !== 0x02014b50) throw new SemidError('ERR_SEMID_DOWNLOAD', 'damaged zip central directory');
-    const method = zip.readUInt16LE(p + 10);
-    const crc = zip.readUInt32LE(p + 16);
-    const compressed = zip.readUInt32LE(p + 20);
-    const nameLen = zip.readUInt16LE(p + 28);
-    const extraLen = zip.readUInt16LE(p + 30);
-    const commentLen = zip.readUInt16LE(p + 32);
-    const local = zip.readUInt32LE(p + 42);
-    const name = zip.toString('utf8', p + 46, p + 46 + nameLen);
-    p += 46 + nameLen + extraLen + commentLen;
-    const out = resolve(root, name);
-    if (!out.startsWith(root + sep) && out !== root) throw new SemidError('ERR_SEMID_DOWNLOAD', `zip entry "${name}" points outside the folder`);
-    if (name.endsWith('/')) { mkdirSync(out, { recursive: true }); continue; }
-    const dataStart = local + 30 + zip.readUInt16LE(local + 26) + zip.readUInt16LE(local + 28);
-    const raw = zip.subarray(dataStart, dataStart + compressed);
-    const bytes = method === 0 ? raw : method === 8 ? inflateRawSync(raw) : null;
-    if (!bytes) throw new SemidError('ERR_SEMID_DOWNLOAD', `zip entry "${name}" uses compression method ${method}, not stored or deflate`);
-    if (crc32(bytes) !== crc) throw new SemidError('ERR_SEMID_DOWNLOAD', `zip entry "${name}" fails its CRC check`);
-    mkdirSync(dirname(out), { recursive: true });
-    writeFileSync(out, bytes);
-    names.push(name);
-  }
-  return names;
-}
-
-let CRC_TABLE: Uint32Array | null = null;
-/** CRC-32 (IEEE), as zip stores it. @example crc32(Buffer.from('abc')) // 0x352441c2 */
-export function crc32(bytes: Uint8Array): number {
-  if (!CRC_TABLE) {
-    CRC_TABLE = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      CRC_TABLE[n] = c >>> 0;
-    }
-  }
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-

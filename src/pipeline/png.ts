@@ -4,7 +4,7 @@
  * the study's Figure 1 without an image library.
  */
 import { deflateSync } from 'node:zlib';
-import { crc32 } from '../data/download.js';
+import { crc32 } from '../data/zip.js';
 
 /**
  * PNG bytes of an RGBA image [height x width x 4].
