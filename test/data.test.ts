@@ -157,6 +157,37 @@ describe('MovieLens formats', () => {
     expect(Array.from(r.columns.relevance)).toEqual(values);
     expect(r.columns.movieId[19999]).toBe(19999);
   });
+
+  it('reads files that start with a UTF-8 byte order mark, with or without a header', async () => {
+    const dir = tmp();
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    writeFileSync(join(dir, 'movies.csv'), Buffer.concat([bom, Buffer.from('movieId,title,genres\n1,A (1990),Drama\n')]));
+    writeFileSync(join(dir, 'ratings.csv'), Buffer.concat([bom, Buffer.from('userId,movieId,rating,timestamp\n7,1,4.5,10\n')]));
+    const ml = await readMovieLens(dir);
+    expect(Array.from(ml.ratings.userId)).toEqual([7]);
+    expect(Array.from(ml.ratings.rating)).toEqual([4.5]);
+    writeFileSync(join(dir, 'r.dat'), Buffer.concat([bom, Buffer.from('3::1::5::978300760\n')]));
+    const r = await readNumericColumns(join(dir, 'r.dat'), {
+      separator: '::', header: false, formatName: 'ratings.dat',
+      columns: [{ name: 'userId', type: 'int32' }, { name: 'movieId', type: 'int32' }, { name: 'rating', type: 'float32' }, { name: 'timestamp', type: 'float64' }],
+    });
+    expect(Array.from(r.columns.userId)).toEqual([3]);
+    expect(Array.from(r.columns.timestamp)).toEqual([978300760]);
+  });
+
+  it('takes decimal numbers only: hexadecimal, binary and empty fields are errors', async () => {
+    const dir = tmp();
+    const columns = [{ name: 'a', type: 'float64' as const }, { name: 'b', type: 'int32' as const }];
+    const read = (text: string) => {
+      writeFileSync(join(dir, 'n.csv'), text);
+      return readNumericColumns(join(dir, 'n.csv'), { separator: ',', header: false, formatName: 'n.csv', columns });
+    };
+    expect(Array.from((await read(' -1.5e2 ,+7\n.5,3\n5.,-0\n')).columns.a)).toEqual([-150, 0.5, 5]);
+    await expect(read('0x1f,1\n')).rejects.toThrow(/n\.csv:1: field a is "0x1f", not a number/);
+    await expect(read('1,0b11\n')).rejects.toThrow(/n\.csv:1: field b is "0b11", not a number/);
+    await expect(read('1, \n')).rejects.toThrow(/n\.csv:1: field b is "", not a number/);
+    await expect(read('1,Infinity\n')).rejects.toThrow(/field b is "Infinity", not a number/);
+  });
 });
 
 describe('genome, links and descriptions', () => {

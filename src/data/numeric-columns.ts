@@ -43,6 +43,8 @@ export interface NumericColumns {
 
 const STAGE_ROWS = 65536;
 const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
+/** A decimal number as CSV files write one: sign, digits with an optional point, optional exponent. */
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 type Typed = Int32Array | Float32Array | Float64Array;
 
@@ -183,7 +185,7 @@ export async function readNumericColumns(path: string, options: NumericReadOptio
           v = frac > 0 ? mant / POW10[frac] : mant;
         } else {
           const text = buf.toString('latin1', start, fieldEnd).trim();
-          v = text === '' ? NaN : Number(text);
+          v = DECIMAL.test(text) ? Number(text) : NaN;  // Number() alone takes "", "0x1f", "0b1"
           if (!Number.isFinite(v)) fail(line, `field ${columns[c].name} is "${text.slice(0, 40)}", not a number`);
         }
         if (kind === 1 && (!Number.isInteger(v) || v < -2147483648 || v > 2147483647)) {
@@ -207,8 +209,12 @@ export async function readNumericColumns(path: string, options: NumericReadOptio
         buf = bigger;
       }
       const { bytesRead: n } = await fh.read(buf, carry, buf.length - carry, null);
+      let filled = carry + n;
+      if (bytesRead === 0 && filled >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) {
+        buf.copy(buf, 0, 3, filled);  // a UTF-8 byte order mark (files saved by spreadsheet tools)
+        filled -= 3;
+      }
       bytesRead += n;
-      const filled = carry + n;
       if (!builders) {
         let lines = 0;
         for (let k = buf.indexOf(10); k >= 0 && k < filled; k = buf.indexOf(10, k + 1)) lines++;
