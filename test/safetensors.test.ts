@@ -85,4 +85,28 @@ describe('safetensors', () => {
     expect(() => readSafetensors(ok.subarray(0, ok.length - 4))).toThrow(/"w" offsets \[0, 16\] do not fit/);
     expect(() => encodeSafetensors(new Map([['w', { dtype: 'F32', shape: [3], data: new Float32Array(4) }]]))).toThrow(/Expected 3 elements \(shape \[3\]\) for tensors\["w"\]\.data/);
   });
+
+  it('checks every header entry as the safetensors library does, with an error that names it', () => {
+    const file = (header: unknown, dataBytes = 16) => {
+      const json = Buffer.from(typeof header === 'string' ? header : JSON.stringify(header));
+      const len = Buffer.alloc(8);
+      len.writeBigUInt64LE(BigInt(json.length));
+      return Buffer.concat([len, json, Buffer.alloc(dataBytes)]);
+    };
+    const f32 = (shape: unknown, offsets: unknown) => ({ dtype: 'F32', shape, data_offsets: offsets });
+    expect(readSafetensors(file({ a: f32([2], [0, 8]), b: f32([1, 2], [8, 16]) })).tensors.get('b')!.shape).toEqual([1, 2]);
+    expect(() => readSafetensors(file('[1, 2]'))).toThrow(/header is not a JSON object/);
+    expect(() => readSafetensors(file({ a: null }))).toThrow(/tensor "a" is null, not \{dtype, shape, data_offsets\}/);
+    expect(() => readSafetensors(file({ a: { dtype: 'BOOL', shape: [16], data_offsets: [0, 16] } }))).toThrow(/tensor "a" has dtype "BOOL"; supported: F32/);
+    expect(() => readSafetensors(file({ a: f32(undefined, [0, 16]) }))).toThrow(/tensor "a" has shape undefined, not an array of integers >= 0/);
+    expect(() => readSafetensors(file({ a: f32([-1, -4], [0, 16]) }))).toThrow(/shape \[-1,-4\], not an array of integers >= 0/);
+    expect(() => readSafetensors(file({ a: f32([0.5, 8], [0, 16]) }))).toThrow(/shape \[0.5,8\]/);
+    expect(() => readSafetensors(file({ a: f32([4], [16, 0]) }))).toThrow(/data_offsets \[16,0\], not \[begin, end\] with 0 <= begin <= end/);
+    expect(() => readSafetensors(file({ a: f32([4], undefined) }))).toThrow(/data_offsets undefined/);
+    expect(() => readSafetensors(file({ a: f32([2], [0, 8]), b: f32([2], [4, 12]) }))).toThrow(/tensor "b" starts at byte 4 of the data, where 8 was expected/);
+    expect(() => readSafetensors(file({ a: f32([2], [8, 16]) }))).toThrow(/tensor "a" starts at byte 8 of the data, where 0 was expected/);
+    expect(() => readSafetensors(file({ a: f32([2], [0, 8]) }))).toThrow(/the tensors end at byte \d+, the file has \d+ bytes/);
+    expect(() => readSafetensors(file({ __metadata__: { step: 10 } }, 0))).toThrow(/__metadata__ is not an object of string values/);
+    expect(() => encodeSafetensors(new Map([['w', { dtype: 'F32', shape: [-2, -2], data: new Float32Array(4) }]]))).toThrow(/tensors\["w"\]\.shape/);
+  });
 });

@@ -61,6 +61,9 @@ export function floatToBf16(value: number): number {
 }
 
 function tensorBytes(t: SafeTensor, name: string): Uint8Array {
+  if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new SemidArgumentError(`tensors["${name}"].shape`, 'an array of integers >= 0', t.shape);
+  }
   const count = t.shape.reduce((a, b) => a * b, 1);
   if (t.data.length !== count) throw new SemidArgumentError(`tensors["${name}"].data`, `${count} elements (shape [${t.shape.join(', ')}])`, t.data);
   const d = t.data;
@@ -135,31 +138,58 @@ export function readSafetensors(input: string | Uint8Array): SafetensorsFile {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = Number(view.getBigUint64(0, true));
   if (n > bytes.byteLength - 8 || n > 100_000_000) throw bad(`header length ${n} exceeds the file (${bytes.byteLength} bytes)`);
-  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
+  let header: unknown;
   try {
     header = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + 8, n).toString('utf8'));
   } catch (err) {
     throw bad(`header is not JSON (${(err as Error).message})`);
   }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw bad('header is not a JSON object');
   const base = 8 + n;
   const tensors = new Map<string, SafeTensor>();
   let metadata: Record<string, string> = {};
-  for (const [key, entry] of Object.entries(header)) {
-    if (key === '__metadata__') { metadata = entry as Record<string, string>; continue; }
-    const e = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
-    const dtype = e.dtype as SafetensorsDtype;
-    if (!(dtype in SIZE)) throw bad(`tensor "${key}" has dtype ${e.dtype}; supported: ${Object.keys(SIZE).join(', ')}`);
-    const count = e.shape.reduce((a, b) => a * b, 1);
-    const [begin, end] = e.data_offsets;
-    if (end - begin !== count * SIZE[dtype] || base + end > bytes.byteLength || begin < 0) {
-      throw bad(`tensor "${key}" offsets [${begin}, ${end}] do not fit its shape [${e.shape.join(', ')}] of ${dtype} or the file`);
+  // Checked as the safetensors library checks a header: each entry's dtype, shape and offsets, and
+  // the tensors' bytes back to back from offset 0 to the end of the file (no gaps, no overlaps).
+  const entries: Array<{ key: string; dtype: SafetensorsDtype; shape: number[]; begin: number; end: number; count: number }> = [];
+  for (const [key, entry] of Object.entries(header as Record<string, unknown>)) {
+    if (key === '__metadata__') {
+      if (entry === null || typeof entry !== 'object' || Array.isArray(entry) || Object.values(entry).some((v) => typeof v !== 'string')) {
+        throw bad('__metadata__ is not an object of string values');
+      }
+      metadata = entry as Record<string, string>;
+      continue;
     }
+    if (entry === null || typeof entry !== 'object') throw bad(`tensor "${key}" is ${JSON.stringify(entry)}, not {dtype, shape, data_offsets}`);
+    const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    const dtype = e.dtype as SafetensorsDtype;
+    if (typeof e.dtype !== 'string' || !(dtype in SIZE)) throw bad(`tensor "${key}" has dtype ${JSON.stringify(e.dtype)}; supported: ${Object.keys(SIZE).join(', ')}`);
+    const isIndex = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+    if (!Array.isArray(e.shape) || !e.shape.every(isIndex)) throw bad(`tensor "${key}" has shape ${JSON.stringify(e.shape)}, not an array of integers >= 0`);
+    if (!Array.isArray(e.data_offsets) || e.data_offsets.length !== 2 || !e.data_offsets.every(isIndex) || e.data_offsets[0] > e.data_offsets[1]) {
+      throw bad(`tensor "${key}" has data_offsets ${JSON.stringify(e.data_offsets)}, not [begin, end] with 0 <= begin <= end`);
+    }
+    const shape = e.shape as number[];
+    const count = shape.reduce((a, b) => a * b, 1);
+    const [begin, end] = e.data_offsets as [number, number];
+    if (end - begin !== count * SIZE[dtype] || base + end > bytes.byteLength) {
+      throw bad(`tensor "${key}" offsets [${begin}, ${end}] do not fit its shape [${shape.join(', ')}] of ${dtype} or the file`);
+    }
+    entries.push({ key, dtype, shape, begin, end, count });
+  }
+  entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let next = 0;
+  for (const t of entries) {
+    if (t.begin !== next) throw bad(`tensor "${t.key}" starts at byte ${t.begin} of the data, where ${next} was expected (tensors must lie back to back, without gaps or overlaps)`);
+    next = t.end;
+  }
+  if (base + next !== bytes.byteLength) throw bad(`the tensors end at byte ${base + next}, the file has ${bytes.byteLength} bytes`);
+  for (const { key, dtype, shape, begin, end, count } of entries) {
     const dv = new DataView(bytes.buffer, bytes.byteOffset + base + begin, end - begin);
     let data: SafeTensor['data'];
     const copy = () => new Uint8Array(bytes.buffer, bytes.byteOffset + base + begin, end - begin).slice().buffer; // a copy (Buffer#slice would be a view of a shared pool)
     if (LITTLE_ENDIAN && dtype !== 'F16' && dtype !== 'BF16') {
       const C = { F32: Float32Array, F64: Float64Array, I32: Int32Array, I64: BigInt64Array, U8: Uint8Array, I8: Int8Array }[dtype];
-      tensors.set(key, { dtype, shape: e.shape, data: new C(copy()) });
+      tensors.set(key, { dtype, shape, data: new C(copy()) });
       continue;
     }
     switch (dtype) {
@@ -178,7 +208,7 @@ export function readSafetensors(input: string | Uint8Array): SafetensorsFile {
       case 'U8': data = new Uint8Array(count); for (let i = 0; i < count; i++) data[i] = dv.getUint8(i); break;
       case 'I8': data = new Int8Array(count); for (let i = 0; i < count; i++) data[i] = dv.getInt8(i); break;
     }
-    tensors.set(key, { dtype, shape: e.shape, data: data! });
+    tensors.set(key, { dtype, shape, data: data! });
   }
   return { tensors, metadata };
 }
