@@ -53,7 +53,9 @@ export class T5Tokenizer {
   static load(path: string): T5Tokenizer {
     let text: string;
     try { text = readFileSync(path, 'utf8'); } catch (err) { throw new SemidError('ERR_SEMID_TOKENIZER', `${path}: cannot be read (${(err as Error).message})`); }
-    return T5Tokenizer.fromJson(JSON.parse(text));
+    let json: unknown;
+    try { json = JSON.parse(text); } catch (err) { throw new SemidError('ERR_SEMID_TOKENIZER', `${path}: is not JSON (${(err as Error).message})`); }
+    return T5Tokenizer.fromJson(json);
   }
 
   /** Largest id + 1 (base vocabulary and added tokens). */
