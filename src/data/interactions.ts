@@ -176,7 +176,10 @@ export function buildInteractions(data: MovieLensData, options: InteractionOptio
   return { settings: s, itemMovieId, itemMovieRow, userId: userIds, userOffsets, sequence, sequenceTimestamp, popularity, isHead, dropped };
 }
 
-/** Head flags: the ceil(fraction * items) most popular items (ties broken by lower item index). */
+/**
+ * Head flags: the ceil(fraction * items) most popular items (ties broken by lower item index).
+ * @example headItems(new Int32Array([5, 9, 1, 9]), 0.5) // Uint8Array [0, 1, 0, 1]
+ */
 export function headItems(popularity: Int32Array, fraction: number): Uint8Array {
   const order = Array.from(popularity.keys()).sort((a, b) => popularity[b] - popularity[a] || a - b);
   const headCount = Math.min(order.length, Math.ceil(fraction * order.length));

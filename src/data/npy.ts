@@ -175,7 +175,10 @@ function dtypeOf(data: NpyData): string {
   return '<u8';
 }
 
-/** The bytes of a .npy (version 1.0) holding `data` with `shape`, C order, little-endian. */
+/**
+ * The bytes of a .npy (version 1.0) holding `data` with `shape`, C order, little-endian.
+ * @example Buffer.concat(encodeNpy(new Float32Array([1, 2]), [2])) // 136 bytes: magic, header, data
+ */
 export function encodeNpy(data: NpyData, shape: number[]): Uint8Array[] {
   const count = shape.reduce((a, b) => a * b, 1);
   if (count !== data.length) throw new SemidError('ERR_SEMID_INVALID_ARG', `shape (${shape.join(', ')}) has ${count} elements but data has ${data.length}`);

@@ -16,7 +16,10 @@ export interface DataSource {
   origin: 'argument' | 'SEMID_DATA' | 'shared' | 'synthetic';
 }
 
-/** The shared data folder of this checkout's workspace (`<checkout>/../shared/data/ml-latest-small`). */
+/**
+ * The shared data folder of this checkout's workspace (`<checkout>/../shared/data/ml-latest-small`).
+ * @example existsSync(join(sharedMovieLensDir(), 'ratings.csv')) // true in a checkout beside ../shared
+ */
 export function sharedMovieLensDir(): string {
   return resolve(join(dirname(packageRoot), 'shared', 'data', 'ml-latest-small'));
 }

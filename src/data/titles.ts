@@ -61,7 +61,10 @@ export function parseTitle(raw: string): ParsedTitle {
   return { display, year, names: [...new Set(names.filter((n) => normalizeWords(n).length > 0))] };
 }
 
-/** Lower-case words of a text: accents removed, anything not a letter or digit is a word break. */
+/**
+ * Lower-case words of a text: accents removed, anything not a letter or digit is a word break.
+ * @example normalizeWords("Amélie's Paris, 2001!") // ['amelies', 'paris', '2001']
+ */
 export function normalizeWords(text: string): string[] {
   return text
     .normalize('NFKD')

@@ -75,7 +75,10 @@ export interface BeamStepOptions {
   out?: BeamStepOutput;
 }
 
-/** Check an input against the trie; returns it with defaults filled. */
+/**
+ * Check an input against the trie; returns it with defaults filled.
+ * @example validateBeamStep(trie, { batch: 1, beams: 2, groups: 2, vocab: 4, scores, inputBeams: 2, nodes, beamScores, penalty: 0.25 }).endToken // -1 (the default filled in)
+ */
 export function validateBeamStep(trie: IdTrie, input: BeamStepInput): Required<Omit<BeamStepInput, 'groupDone'>> & { groupDone?: Uint8Array } {
   const i = expectOptions<BeamStepInput>('input', input);
   const batch = expectInt('batch', i.batch, 0, 2 ** 31 - 1);

@@ -53,6 +53,10 @@ export interface IdTrieStats {
 const MAGIC = 'SEMIDTRIE1';
 const MAX_TOKEN = 2 ** 30;
 
+/**
+ * The Semantic IDs of a catalogue as a prefix tree (layout above); built with IdTrie.build or read with IdTrie.load.
+ * @example const trie = IdTrie.build({ codes: new Int32Array([1, 2, 1, 3]), length: 2 }); trie.allowed(trie.child(trie.root(), 1)) // Int32Array [2, 3]
+ */
 export class IdTrie {
   /** Namespace names, in the order of `roots`. */
   readonly namespaces: readonly string[];

@@ -30,7 +30,10 @@ export const BIENCODER_PROFILES = {
   default: { epochs: 3, batchSize: 256, learningRate: 1e-3 },
 };
 
-/** sentence-transformers' MultipleNegativesRankingLoss: mean CE of scale·cos(a_i, b_j) with targets j = i. */
+/**
+ * sentence-transformers' MultipleNegativesRankingLoss: mean CE of scale·cos(a_i, b_j) with targets j = i.
+ * @example const loss = mnrlLoss(tower.forward(queryTerms), tower.forward(itemTerms)); // a scalar to minimise
+ */
 export function mnrlLoss(a: tf.Tensor2D, b: tf.Tensor2D, scale = 20): tf.Scalar {
   return tf.tidy(() => {
     // x / sqrt(|x|² + eps): a finite gradient even for an all-zero row (a text with no known terms)
@@ -45,7 +48,10 @@ export function mnrlLoss(a: tf.Tensor2D, b: tf.Tensor2D, scale = 20): tf.Scalar 
   });
 }
 
-/** The tower's parameters, and its forward pass on term-id lists. */
+/**
+ * The tower's parameters, and its forward pass on term-id lists.
+ * @example const tower = new TextTower(contentModel); const emb = tower.forward([vectorizer.termIds('a dark space horror')]); // [1, dim]
+ */
 export class TextTower {
   readonly E: tf.Variable;
   readonly W: tf.Variable;

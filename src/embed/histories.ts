@@ -21,7 +21,10 @@ export function trainUserItems(ds: JointDataset, upTo: 'train' | 'validation' = 
   return { users, items: ds.items.length, offsets, itemIds: Int32Array.from(ids) };
 }
 
-/** The test target of every user (the last interaction). */
+/**
+ * The test target of every user (the last interaction).
+ * @example testTargets(loadJointDataset('runs/default/data'))[0] // the first user's last item
+ */
 export function testTargets(ds: JointDataset): Int32Array {
   const { userOffsets, sequence } = ds.interactions;
   return Int32Array.from({ length: userOffsets.length - 1 }, (_, u) => sequence[userOffsets[u + 1] - 1]);
@@ -30,6 +33,7 @@ export function testTargets(ds: JointDataset): Int32Array {
 /**
  * Popularity baseline Recall@k on the test targets: the k most popular training items a user has
  * not seen (training and validation items excluded).
+ * @example popularityRecall(loadJointDataset('runs/default/data'), 30) // Recall@30 of recommending the most popular unseen items
  */
 export function popularityRecall(ds: JointDataset, k: number): number {
   const seen = trainUserItems(ds, 'validation');

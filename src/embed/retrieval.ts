@@ -5,7 +5,10 @@
  */
 import { gemm } from '../kernels/gemm.js';
 
-/** Indices of the k largest entries of row (ties to the lower index), skipping `exclude`. */
+/**
+ * Indices of the k largest entries of row (ties to the lower index), skipping `exclude`.
+ * @example topK(new Float32Array([0.1, 0.9, 0.5, 0.9]), 2) // Int32Array [1, 3]; with exclude new Set([1]): [3, 2]
+ */
 export function topK(row: Float32Array, k: number, exclude?: Set<number>): Int32Array {
   const idx: number[] = [];
   const val: number[] = [];

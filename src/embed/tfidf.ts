@@ -16,12 +16,18 @@ export interface TfidfOptions {
   bigrams?: boolean;
 }
 
-/** Lower-cased words of two or more letters or digits. */
+/**
+ * Lower-cased words of two or more letters or digits.
+ * @example textWords('Amélie (2001): a whimsical Paris tale') // ['amélie', '2001', 'whimsical', 'paris', 'tale']
+ */
 export function textWords(text: string): string[] {
   return text.normalize('NFKC').toLowerCase().match(/[\p{L}\p{N}]{2,}/gu) ?? [];
 }
 
-/** Words and (optionally) bigrams of a text. */
+/**
+ * Words and (optionally) bigrams of a text.
+ * @example textTerms('dark space horror') // ['dark', 'space', 'horror', 'dark space', 'space horror']
+ */
 export function textTerms(text: string, bigrams = true): string[] {
   const words = textWords(text);
   if (!bigrams) return words;

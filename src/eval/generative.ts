@@ -30,7 +30,10 @@ export interface ExampleResult {
   head?: boolean;
 }
 
-/** A trie over items' ID token sequences (token ids), items numbered by item index. */
+/**
+ * A trie over items' ID token sequences (token ids), items numbered by item index.
+ * @example itemTrie([new Int32Array([3, 5]), new Int32Array([3, 6])]).lookup([3, 6]) // Int32Array [1]
+ */
 export function itemTrie(itemTokens: Int32Array[]): IdTrie {
   return IdTrie.build({ codes: itemTokens.map((t) => Array.from(t)) });
 }

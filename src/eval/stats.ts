@@ -4,14 +4,20 @@
  */
 import { SemidArgumentError } from '../kernels/errors.js';
 
-/** Mean of values (0 for none). */
+/**
+ * Mean of values (0 for none).
+ * @example mean([1, 2, 6]) // 3
+ */
 export function mean(xs: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < xs.length; i++) s += xs[i];
   return xs.length ? s / xs.length : 0;
 }
 
-/** Sample standard deviation (ddof 1; 0 for fewer than two values). */
+/**
+ * Sample standard deviation (ddof 1; 0 for fewer than two values).
+ * @example std([1, 2, 6]) // 2.6458
+ */
 export function std(xs: ArrayLike<number>): number {
   if (xs.length < 2) return 0;
   const m = mean(xs);
@@ -58,7 +64,10 @@ function betaContinuedFraction(a: number, b: number, x: number): number {
   return h;
 }
 
-/** Regularized incomplete beta I_x(a, b). */
+/**
+ * Regularized incomplete beta I_x(a, b).
+ * @example incompleteBeta(0.5, 2, 2) // 0.5
+ */
 export function incompleteBeta(x: number, a: number, b: number): number {
   if (x <= 0) return 0;
   if (x >= 1) return 1;
@@ -94,7 +103,10 @@ export function pairedTTest(a: ArrayLike<number>, b: ArrayLike<number>): TTestRe
   return { statistic: t, pValue: Math.min(1, p), df, meanDifference: md };
 }
 
-/** Bonferroni: each p-value times the number of comparisons, capped at 1. */
+/**
+ * Bonferroni: each p-value times the number of comparisons, capped at 1.
+ * @example bonferroni([0.01, 0.2], 3) // [0.03, 0.6]
+ */
 export function bonferroni(pValues: number[], comparisons = pValues.length): number[] {
   return pValues.map((p) => Math.min(1, p * comparisons));
 }

@@ -42,7 +42,10 @@ export interface Quantizer {
   toJSON(): Record<string, unknown>;
 }
 
-/** Reconstruction error per level, usage, perplexity and collisions of a quantizer on x. */
+/**
+ * Reconstruction error per level, usage, perplexity and collisions of a quantizer on x.
+ * @example (await quantizerStats(q, x)).relativeError // per level, e.g. [0.41, 0.27]
+ */
 export async function quantizerStats(q: Quantizer, x: Float32Array, codes?: Int32Array): Promise<QuantizerStats> {
   const c = codes ?? (await q.encode(x));
   let total = 0;
@@ -62,7 +65,10 @@ function checkX(x: Float32Array, dim: number): number {
   return x.length / dim;
 }
 
-/** RQ-KMeans through the native kernels. */
+/**
+ * RQ-KMeans through the native kernels.
+ * @example const q = await RQKMeansQuantizer.fit(x, 64, { levels: 2, codebookSize: 256 }); const codes = await q.encode(x);
+ */
 export class RQKMeansQuantizer implements Quantizer {
   readonly name = 'rqkmeans' as const;
   private constructor(private readonly model: RQKMeans) {}
@@ -97,6 +103,7 @@ export class RQKMeansQuantizer implements Quantizer {
  * per mini-batch as the normalised, exponentially decayed sum of the residuals they code (the
  * online dictionary update of Mairal et al. with one non-zero); an atom unused for an epoch is
  * re-seeded from a random residual. Decoding from IDs alone uses each atom's mean coefficient.
+ * @example const q = await DictionaryQuantizer.fit(x, 64, { levels: 2, codebookSize: 256, iters: 10 }); const codes = await q.encode(x);
  */
 export class DictionaryQuantizer implements Quantizer {
   readonly name = 'dictionary' as const;
@@ -238,6 +245,7 @@ function strongestAtom(A: Float32Array, K: number, dim: number, x: Float32Array,
  * coordinate as one bit (the code is the b-bit integer), and reconstructs sign·scale along each
  * direction (scale = mean |coordinate| of the training residuals); the next level quantizes what is
  * left. No codebook is stored: every sign pattern is a code.
+ * @example const q = await ResidualLFQ.fit(x, 64, { levels: 2, codebookSize: 256 }); // 8 sign bits a level
  */
 export class ResidualLFQ implements Quantizer {
   readonly name = 'rlfq' as const;
@@ -319,12 +327,18 @@ export class ResidualLFQ implements Quantizer {
   toJSON() { return { name: this.name, levels: this.levels, codebookSize: this.codebookSize, dim: this.dim, directions: Array.from(this.directions), scales: Array.from(this.scales) }; }
 }
 
-/** Save any quantizer's state as JSON (atomically). */
+/**
+ * Save any quantizer's state as JSON (atomically).
+ * @example saveQuantizer('ids/rlfq.json', q); readQuantizerFile('ids/rlfq.json').name // 'rlfq'
+ */
 export function saveQuantizer(path: string, q: Quantizer): void {
   writeFileAtomic(path, [Buffer.from(JSON.stringify(q.toJSON()))]);
 }
 
-/** Read back the kind of a saved quantizer (the state itself is kept for inspection and reuse). */
+/**
+ * Read back the kind of a saved quantizer (the state itself is kept for inspection and reuse).
+ * @example readQuantizerFile('ids/rlfq.json').levels // 2
+ */
 export function readQuantizerFile(path: string): Record<string, unknown> {
   const j = JSON.parse(readFileSync(path, 'utf8'));
   if (!['rqkmeans', 'dictionary', 'rlfq', 'rqvae'].includes(j?.name)) throw new SemidError('ERR_SEMID_IDS', `${path}: not a saved quantizer`);

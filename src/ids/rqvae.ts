@@ -26,6 +26,10 @@ function sg(t: tf.Tensor): tf.Tensor {
   return tf.tensor(t.dataSync(), t.shape, t.dtype);
 }
 
+/**
+ * RQ-VAE as a Quantizer: fit (encoder, residual codebooks, decoder), encode, decode from codes.
+ * @example const q = await RqVaeQuantizer.fit(x, 64, { levels: 2, codebookSize: 256, iters: 20 }); const codes = await q.encode(x);
+ */
 export class RqVaeQuantizer implements Quantizer {
   readonly name = 'rqvae' as const;
   /** Codes used per level in the last training epoch (before re-seeding). */

@@ -6,6 +6,10 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { writeNpy } from '../data/npy.js';
 import type { IdAssignment, Strategy } from './strategies.js';
 
+/**
+ * The file stem of a strategy's IDs in <run>/ids/.
+ * @example idsName('separate', 'rqkmeans', 'keep') // 'separate-rqkmeans-keep'
+ */
 export function idsName(strategy: Strategy, quantizer: string, collisions: string): string {
   return `${strategy}-${quantizer}-${collisions}`;
 }
@@ -24,7 +28,10 @@ export function saveIds(runDir: string, ids: IdAssignment): string {
   return path;
 }
 
-/** Token sequences per item for each task, and the vocabulary. */
+/**
+ * Token sequences per item for each task, and the vocabulary.
+ * @example loadIds('runs/default', 'multitask').search[0] // e.g. ['<id_0_17>', '<id_1_203>']
+ */
 export function loadIds(runDir: string, strategy: Strategy, quantizer = 'rqkmeans', collisions = 'keep'): { vocabulary: string[]; search: string[][]; rec: string[][]; raw: Record<string, unknown> } {
   const path = join(runDir, 'ids', `${idsName(strategy, quantizer, collisions)}.json`);
   if (!existsSync(path)) throw new SemidError('ERR_SEMID_STAGE', `${path} is missing: run \`semid ids ${strategy} --quantizer ${quantizer} --collisions ${collisions} --run ${runDir}\` first`);

@@ -57,7 +57,10 @@ export interface IdAssignment {
   vocabulary: string[];
 }
 
-/** Fit the named quantizer. */
+/**
+ * Fit the named quantizer.
+ * @example const q = await fitQuantizer('dictionary', x, 64, { levels: 2, codebookSize: 256, seed: 42 });
+ */
 export async function fitQuantizer(name: QuantizerName, x: Float32Array, dim: number, o: QuantizerFitOptions): Promise<Quantizer> {
   switch (name) {
     case 'rqkmeans': return RQKMeansQuantizer.fit(x, dim, o);

@@ -5,7 +5,10 @@ import { SemidArgumentError, SemidError } from './errors.js';
 export type Device = 'auto' | 'cpu' | 'cuda';
 export const DEVICES: readonly Device[] = ['auto', 'cpu', 'cuda'];
 
-/** Whether the CUDA backend can run here (a CUDA build is loaded and sees a device). */
+/**
+ * Whether the CUDA backend can run here (a CUDA build is loaded and sees a device).
+ * @example const device = cudaAvailable() ? 'cuda' : 'cpu';
+ */
 export function cudaAvailable(): boolean {
   return loadAddon().addon.info().cuda.deviceCount > 0;
 }

@@ -1,6 +1,9 @@
 /** Errors thrown by semid, each with a stable `code`. */
 
-/** An error with a machine-readable code (e.g. ERR_SEMID_INVALID_ARG, ERR_SEMID_CUDA). */
+/**
+ * An error with a machine-readable code (e.g. ERR_SEMID_INVALID_ARG, ERR_SEMID_CUDA).
+ * @example try { await RQKMeans.train(x, { dim: 0 }); } catch (e) { if (e instanceof SemidError) console.log(e.code); } // ERR_SEMID_INVALID_ARG
+ */
 export class SemidError extends Error {
   readonly code: string;
   constructor(code: string, message: string, options?: { cause?: unknown }) {
@@ -10,7 +13,10 @@ export class SemidError extends Error {
   }
 }
 
-/** Thrown for a bad argument: names the parameter, what was expected and what came. */
+/**
+ * Thrown for a bad argument: names the parameter, what was expected and what came.
+ * @example new SemidArgumentError('levels', 'an integer >= 1', 0).message // 'Expected an integer >= 1 for levels but received 0'
+ */
 export class SemidArgumentError extends SemidError {
   readonly parameter: string;
   constructor(parameter: string, expected: string, received: unknown) {

@@ -108,7 +108,10 @@ export interface RQTraining {
   seconds: number;
 }
 
-/** Accept a Matrix, or a Float32Array with `dim`. */
+/**
+ * Accept a Matrix, or a Float32Array with `dim`.
+ * @example asMatrix(new Float32Array(6), 3) // { data, rows: 2, cols: 3 }
+ */
 export function asMatrix(x: unknown, dim: unknown, name = 'x'): Matrix {
   if (x && typeof x === 'object' && !ArrayBuffer.isView(x) && 'data' in x) {
     const m = x as Matrix;
@@ -142,7 +145,10 @@ async function call<T>(signal: AbortSignal | undefined, fn: (cancel: Int32Array 
   }
 }
 
-/** A trained residual quantizer: `levels` codebooks of `codebookSize` centroids in `dim` dimensions. */
+/**
+ * A trained residual quantizer: `levels` codebooks of `codebookSize` centroids in `dim` dimensions.
+ * @example const model = await RQKMeans.train(x, { dim: 64, levels: 2, codebookSize: 256 }); const codes = await model.encode(x);
+ */
 export class RQKMeans {
   /** [levels x codebookSize x dim] float32, level-major. */
   readonly codebooks: Float32Array;

@@ -27,7 +27,10 @@ export interface SafetensorsFile {
 const SIZE: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2, I32: 4, I64: 8, F64: 8, U8: 1, I8: 1 };
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** float32 -> IEEE half (round to nearest even), as a uint16. */
+/**
+ * float32 -> IEEE half (round to nearest even), as a uint16.
+ * @example floatToHalf(1.5) // 0x3e00
+ */
 export function floatToHalf(value: number): number {
   const f = new Float32Array([value]);
   const x = new Uint32Array(f.buffer)[0];
@@ -53,7 +56,10 @@ export function floatToHalf(value: number): number {
   return sign | half;
 }
 
-/** float32 -> bfloat16 (round to nearest even), as a uint16. */
+/**
+ * float32 -> bfloat16 (round to nearest even), as a uint16.
+ * @example floatToBf16(1.5) // 0x3fc0
+ */
 export function floatToBf16(value: number): number {
   const x = new Uint32Array(new Float32Array([value]).buffer)[0];
   if ((x & 0x7f800000) === 0x7f800000 && (x & 0x7fffff)) return ((x >>> 16) | 0x40) & 0xffff; // NaN stays NaN

@@ -50,7 +50,10 @@ const FONT: Record<string, number[]> = {
   ')': [0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08], ' ': [0, 0, 0, 0, 0, 0, 0],
 };
 
-/** An RGBA canvas. */
+/**
+ * An RGBA canvas.
+ * @example const c = new Canvas(4, 2); c.set(0, 0, [255, 0, 0]); writeFileSync('dot.png', encodePng(c.width, c.height, c.rgba));
+ */
 export class Canvas {
   readonly rgba: Uint8Array;
   constructor(readonly width: number, readonly height: number) {

@@ -71,7 +71,6 @@ function marks(rows: Map<string, Row>, ref: string, field: 'perExampleSearch' | 
   return out;
 }
 
-/** Figure 1: search vs recommendation Recall@30 per strategy, ours and the paper's. */
 /** Points and axes of Figure 1 (shared by the SVG and the PNG). */
 function figureLayout(rows: Map<string, Row>) {
   const pts = [...rows.values()].map((r) => ({ name: NAMES[r.key] ?? r.key, x: mean(r.rec), y: mean(r.search), px: PAPER_RECALL30[r.key]?.rec, py: PAPER_RECALL30[r.key]?.search }));
@@ -83,6 +82,10 @@ function figureLayout(rows: Map<string, Row>) {
   return { pts, maxX, maxY, W, H, L, B, T, R, sx, sy };
 }
 
+/**
+ * Figure 1 as SVG: search vs recommendation Recall@30 per strategy, ours and the paper's.
+ * @example writeFileSync('figure1.svg', figureSvg(rows)) // rows: the study's results per strategy
+ */
 export function figureSvg(rows: Map<string, Row>): string {
   const { pts, maxX, maxY, W, H, L, B, T, R, sx, sy } = figureLayout(rows);
   const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`,
@@ -104,7 +107,10 @@ export function figureSvg(rows: Map<string, Row>): string {
   return parts.join('\n');
 }
 
-/** Figure 1 as a PNG (the same layout as the SVG, drawn with our raster canvas and 5x7 font). */
+/**
+ * Figure 1 as a PNG (the same layout as the SVG, drawn with our raster canvas and 5x7 font).
+ * @example writeFileSync('figure1.png', figurePng(rows))
+ */
 export function figurePng(rows: Map<string, Row>): Buffer {
   const { pts, maxX, maxY, W, H, L, B, T, R, sx, sy } = figureLayout(rows);
   const c = new Canvas(W, H);

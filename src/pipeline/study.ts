@@ -175,7 +175,10 @@ const clock = (s: number) => (Number.isFinite(s) ? `${Math.floor(s / 60)}m${Stri
 
 const hash = (x: unknown) => createHash('sha256').update(JSON.stringify(x)).digest('hex').slice(0, 16);
 
-/** Embedding spaces a strategy needs. */
+/**
+ * Embedding spaces a strategy needs.
+ * @example spacesFor('multitask') // ['content', 'multitask']
+ */
 export function spacesFor(strategy: Strategy): EmbeddingKind[] {
   switch (strategy) {
     case 'separate': case 'prefix-share': case 'fused-concat': case 'fused-svd': return ['content', 'search', 'rec', ...(strategy.startsWith('fused') ? [strategy as EmbeddingKind] : [])];

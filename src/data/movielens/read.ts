@@ -32,7 +32,10 @@ export interface ReadMovieLensOptions {
 const ML100K_GENRES = ['unknown', 'Action', 'Adventure', 'Animation', "Children's", 'Comedy', 'Crime', 'Documentary', 'Drama', 'Fantasy',
   'Film-Noir', 'Horror', 'Musical', 'Mystery', 'Romance', 'Sci-Fi', 'Thriller', 'War', 'Western'];
 
-/** Which MovieLens layout a folder holds, or null. */
+/**
+ * Which MovieLens layout a folder holds, or null.
+ * @example detectMovieLensFormat('data/ml-1m') // 'dat' (movies.dat, ratings.dat)
+ */
 export function detectMovieLensFormat(dir: string): MovieLensFormat | null {
   if (existsSync(join(dir, 'ratings.csv')) || existsSync(join(dir, 'movies.csv'))) return 'csv';
   if (existsSync(join(dir, 'ratings.dat')) || existsSync(join(dir, 'movies.dat'))) return 'dat';

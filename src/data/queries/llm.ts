@@ -30,7 +30,10 @@ export interface LlmQueryOptions {
   fetch?: typeof fetch;
 }
 
-/** The prompt: the paper asked an LLM (Gemini 2.0 Flash) for 20 queries per movie that do not name it. */
+/**
+ * The prompt: the paper asked an LLM (Gemini 2.0 Flash) for 20 queries per movie that do not name it.
+ * @example const prompt = queryPrompt(buildItemMeta(ml, interactions)[0]);
+ */
 export function queryPrompt(item: ItemMeta): string {
   const lines = [`Title: ${item.title}`];
   if (item.year !== null) lines.push(`Year: ${item.year}`);
@@ -49,7 +52,10 @@ export function queryPrompt(item: ItemMeta): string {
   ].join('\n');
 }
 
-/** Pull the list of queries out of a chat answer: a JSON array, {"queries": [...]}, or numbered lines. */
+/**
+ * Pull the list of queries out of a chat answer: a JSON array, {"queries": [...]}, or numbered lines.
+ * @example parseQueryAnswer('```json\n["a heist thriller", "90s crime epic"]\n```') // ['a heist thriller', '90s crime epic']
+ */
 export function parseQueryAnswer(content: string): string[] {
   const text = content.replace(/^\s*```(?:json)?\s*/i, '').replace(/\s*```\s*$/, '').trim();
   try {

@@ -24,7 +24,10 @@ export interface QuerySource {
   generate(items: ItemMeta[], options?: QuerySourceOptions): Promise<string[][]>;
 }
 
-/** Why a list of queries is not acceptable for an item, or null when it is. */
+/**
+ * Why a list of queries is not acceptable for an item, or null when it is.
+ * @example queryProblem(['heat and crime'], item, 1) // 'query 1 "heat and crime" contains the title "Heat (1995)"' for item Heat (1995)
+ */
 export function queryProblem(queries: unknown, item: ItemMeta, count = QUERIES_PER_ITEM): string | null {
   if (!Array.isArray(queries)) return `queries is not a list`;
   if (queries.length !== count) return `has ${queries.length} queries, expected exactly ${count}`;

@@ -68,7 +68,10 @@ function registerBroadcastingMatMulGrad(): void {
   gradRegistered = true;
 }
 
-/** Put back the stock tfjs kernels replaced by `initRuntime` (for side-by-side measurements). */
+/**
+ * Put back the stock tfjs kernels replaced by `initRuntime` (for side-by-side measurements).
+ * @example await initRuntime(); restoreStockKernels(); // tfjs' own BatchMatMul again, for an A/B timing
+ */
 export function restoreStockKernels(): void {
   for (const [key, config] of stock) {
     const [backendName, kernelName] = key.split('/');
@@ -196,7 +199,10 @@ export async function initRuntime(options: RuntimeOptions = {}): Promise<Runtime
   return current;
 }
 
-/** What `initRuntime` chose last, or null before it ran. */
+/**
+ * What `initRuntime` chose last, or null before it ran.
+ * @example await initRuntime(); runtimeInfo()?.description // e.g. 'wasm + semid kernels (...)'
+ */
 export function runtimeInfo(): RuntimeInfo | null {
   return current;
 }

@@ -20,7 +20,10 @@ export interface LoopPosition {
 
 const NAME = /^checkpoint-(\d+)\.safetensors$/;
 
-/** Checkpoint files in `dir`, newest (highest step) first. */
+/**
+ * Checkpoint files in `dir`, newest (highest step) first.
+ * @example listCheckpoints('runs/default/models/multitask-seed42')[0]?.path // the newest checkpoint-<step>.safetensors
+ */
 export function listCheckpoints(dir: string): Array<{ step: number; path: string }> {
   if (!existsSync(dir)) return [];
   return readdirSync(dir)

@@ -16,7 +16,10 @@ const ACTS = { gelu: 0, relu: 1 } as const;
 
 type Info = tf.TensorInfo;
 
-/** Register the fused kernels for a host backend ('wasm' or 'cpu'); false when the addon lacks them. */
+/**
+ * Register the fused kernels for a host backend ('wasm' or 'cpu'); false when the addon lacks them.
+ * @example registerFusedKernels('wasm') // true when the native addon has the fused kernels
+ */
 export function registerFusedKernels(backendName: string): boolean {
   const addon = tryLoadAddon();
   if (!addon || typeof addon.rmsNormForwardSync !== 'function') return false;
@@ -97,7 +100,10 @@ export function rmsNorm(x: tf.Tensor, w: tf.Tensor, eps: number): tf.Tensor {
   return f(x, w);
 }
 
-/** gelu_new (the tanh approximation), in tfjs ops. */
+/**
+ * gelu_new (the tanh approximation), in tfjs ops.
+ * @example geluNew(tf.tensor1d([0, 1])).dataSync() // Float32Array [0, 0.8412]
+ */
 export function geluNew(x: tf.Tensor): tf.Tensor {
   // 0.5·x·(1 + tanh(z)) = x·sigmoid(2z), z = sqrt(2/π)·(x + 0.044715·x³); x³ as products (tf.pow and its gradient are slow)
   const c = 2 * Math.sqrt(2 / Math.PI);

@@ -59,7 +59,10 @@ export function t5ConfigFromHf(hf: Record<string, unknown>): T5Config {
   };
 }
 
-/** The config as Hugging Face writes it (for export). */
+/**
+ * The config as Hugging Face writes it (for export).
+ * @example writeFileSync('config.json', JSON.stringify(t5ConfigToHf(model.config))) // model: a T5Model
+ */
 export function t5ConfigToHf(c: T5Config): Record<string, unknown> {
   const gated = c.feedForwardProj.startsWith('gated');
   return {

@@ -342,7 +342,10 @@ export class T5Model {
   }
 }
 
-/** Mean cross-entropy of logits [n, vocab] against labels [n], skipping -100. */
+/**
+ * Mean cross-entropy of logits [n, vocab] against labels [n], skipping -100.
+ * @example tokenCrossEntropy(tf.zeros([2, 4]), new Int32Array([1, -100])).dataSync()[0] // log(4) = 1.386: one label counted
+ */
 export function tokenCrossEntropy(logits: tf.Tensor, labels: Int32Array): tf.Scalar {
   return tf.tidy(() => {
     const [n, v] = logits.shape;
