@@ -107,6 +107,26 @@ describe('sentence-transformers encoders', () => {
       expect(num / den).toBeLessThan(1e-4);
       enc.dispose();
     });
+
+    it.skipIf(!existsSync(join(fixtures, name)))(`truncates long texts as sentence-transformers does on ${name}: model_max_length, special tokens kept`, async () => {
+      await initRuntime({ backend: 'wasm' });
+      const enc = SentenceEncoder.load(join(fixtures, name));
+      const max = JSON.parse(readFileSync(join(fixtures, name, 'tokenizer_config.json'), 'utf8')).model_max_length as number;
+      expect(enc.config.maxSeqLength).toBe(max);
+      const text = Array.from({ length: 200 }, (_, i) => ['space', 'comedy', 'robots', 'desert', 'dog'][i % 5]).join(' ');
+      const full = Array.from(enc.tokenizer.encode(text));
+      expect(full.length).toBeGreaterThan(max);
+      const short = Array.from(enc.tokenize(['dog']).ids);  // [CLS] dog [SEP]
+      const { ids, length } = enc.tokenize([text, 'dog']);
+      expect(length).toBe(max);
+      const cut = Array.from(ids.subarray(0, max));
+      expect(cut[0]).toBe(short[0]);
+      expect(cut[max - 1]).toBe(short[short.length - 1]);
+      expect(cut.slice(0, max - 1)).toEqual(full.slice(0, max - 1));
+      const e = enc.encode([text]);
+      expect(e.every(Number.isFinite)).toBe(true);
+      enc.dispose();
+    });
   }
 });
 

@@ -19,6 +19,13 @@ export interface SentenceEncoderConfig {
   numHeads: number;
   layerNormEps: number;
   maxPositions: number;
+  /**
+   * Longest input in tokens, special tokens included, as sentence-transformers truncates: its
+   * max_seq_length (sentence_bert_config.json), else the tokenizer's model_max_length
+   * (tokenizer_config.json), capped by the position table (max_position_embeddings, less MPNet's
+   * two padding offsets).
+   */
+  maxSeqLength: number;
   padTokenId: number;
   relativeBuckets: number;
   pooling: 'mean' | 'cls';
@@ -67,9 +74,14 @@ export class SentenceEncoder {
     const pool = existsSync(poolPath) ? JSON.parse(readFileSync(poolPath, 'utf8')) : { pooling_mode_mean_tokens: true };
     const pooling = pool.pooling_mode === 'cls' || pool.pooling_mode_cls_token ? 'cls' : 'mean';
     const modules = existsSync(join(dir, 'modules.json')) ? readFileSync(join(dir, 'modules.json'), 'utf8') : '';
+    const readJson = (f: string) => (existsSync(join(dir, f)) ? JSON.parse(readFileSync(join(dir, f), 'utf8')) : {});
+    const positions = c.max_position_embeddings - (c.model_type === 'mpnet' ? (c.pad_token_id ?? 1) + 1 : 0);
+    const wanted = [readJson('sentence_bert_config.json').max_seq_length, readJson('tokenizer_config.json').model_max_length]
+      .find((v) => Number.isInteger(v) && v > 0);
     const config: SentenceEncoderConfig = {
       modelType: c.model_type, hiddenSize: c.hidden_size, numLayers: c.num_hidden_layers, numHeads: c.num_attention_heads,
-      layerNormEps: c.layer_norm_eps ?? 1e-12, maxPositions: c.max_position_embeddings, padTokenId: c.pad_token_id ?? 0,
+      layerNormEps: c.layer_norm_eps ?? 1e-12, maxPositions: c.max_position_embeddings,
+      maxSeqLength: Math.max(2, Math.min(positions, wanted ?? positions)), padTokenId: c.pad_token_id ?? 0,
       relativeBuckets: c.relative_attention_num_buckets ?? 32, pooling, normalize: /Normalize/.test(modules),
     };
     const { tensors } = readSafetensors(need('model.safetensors'));
@@ -143,11 +155,34 @@ export class SentenceEncoder {
     });
   }
 
-  /** Token ids of texts, padded (ids and mask [batch x length]). */
+  /** How many special tokens the tokenizer puts before and after a text ([CLS] ... [SEP]: 1 and 1). */
+  private specials(): { lead: number; trail: number } {
+    if (!this.specialCounts) {
+      const none = this.tokenizer.encode('');
+      const some = this.tokenizer.encode('a');
+      let lead = 0;
+      while (lead < none.length && lead < some.length && none[lead] === some[lead]) lead++;
+      this.specialCounts = { lead, trail: none.length - lead };
+    }
+    return this.specialCounts;
+  }
+  private specialCounts: { lead: number; trail: number } | undefined;
+
+  /**
+   * Token ids of texts, padded (ids and mask [batch x length]). A text longer than maxSeqLength
+   * keeps its special tokens and loses the tokens past the limit, as Hugging Face truncation does.
+   * @example enc.tokenize(['a funny movie']).ids // Int32Array [CLS id, ..., SEP id]
+   */
   tokenize(texts: string[]): { ids: Int32Array; mask: Int32Array; length: number } {
+    const max = this.config.maxSeqLength;
     const enc = texts.map((t) => {
       const e = this.tokenizer.encode(t);
-      return e.length > this.config.maxPositions - 2 ? e.slice(0, this.config.maxPositions - 2) : e;
+      if (e.length <= max) return e;
+      const { lead, trail } = this.specials();
+      const out = new Int32Array(max);
+      out.set(e.subarray(0, max - trail));
+      out.set(e.subarray(e.length - trail), max - trail);
+      return lead + trail < max ? out : e.slice(0, max);
     });
     const length = Math.max(1, ...enc.map((e) => e.length));
     const ids = new Int32Array(texts.length * length).fill(this.config.padTokenId);
