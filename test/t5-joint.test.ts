@@ -53,6 +53,14 @@ describe('T5 joint task', () => {
     // historyItems = 2 keeps only the last two items
     const r0 = task.example(REC_TASK, 3, 'train'); // sequence[6:8] = items 0, 2
     expect(Array.from(r0.source)).toEqual([...prefix, ...itemTokens[0], ...itemTokens[2], 1]);
+    // a source longer than maxSourceLength drops its oldest items whole, never half an ID
+    const { ds } = setup();
+    for (const room of [0, 1, 2, 3, 4, 5]) {
+      const tight = new JointTask(tokenizer, ds, { search: itemTokens, rec: itemTokens }, { historyItems: 3, maxSourceLength: Math.max(4, prefix.length + 1 + room) });
+      const src = Array.from(tight.recSource(Int32Array.of(1, 3, 4)));
+      const kept = Math.floor(Math.max(4, prefix.length + 1 + room) - prefix.length - 1) >> 1;  // two tokens an item
+      expect(src).toEqual([...prefix, ...[1, 3, 4].slice(3 - Math.min(3, kept)).flatMap((i) => Array.from(itemTokens[i])), 1]);
+    }
     const b = task.batch({ task: Int32Array.of(0, 1), index: Int32Array.of(0, 0) }, 'train');
     expect(b.labels!.filter((l) => l === -100).length).toBe(0);
     expect(Array.from(b.decoderInputIds.subarray(0, 3))).toEqual([0, itemTokens[0][0], itemTokens[0][1]]);

@@ -79,17 +79,25 @@ export class JointTask {
     return ids;
   }
 
-  /** The encoder input of a history (item indices, oldest first): prefix, the last N items' ID tokens, end. */
+  /**
+   * The encoder input of a history (item indices, oldest first): prefix, the ID tokens of the last
+   * `historyItems` items, end. Where they do not fit in maxSourceLength, the oldest items are
+   * dropped whole (never half an ID).
+   * @example task.recSource(Int32Array.of(4, 9, 2)) // [...prefix, ...ID of 4, ...ID of 9, ...ID of 2, end]
+   */
   recSource(history: ArrayLike<number>): Int32Array {
     const start = Math.max(0, history.length - this.historyItems);
-    const parts: number[] = Array.from(this.recPrefixIds);
-    for (let i = start; i < history.length; i++) for (const t of this.items.rec[history[i]]) parts.push(t);
-    parts.push(this.eos);
-    if (parts.length > this.maxSourceLength) {
-      // keep the prefix and the most recent items
-      const keep = this.maxSourceLength - this.recPrefixIds.length - 1;
-      return Int32Array.from([...this.recPrefixIds, ...parts.slice(parts.length - 1 - keep, parts.length - 1), this.eos]);
+    const budget = this.maxSourceLength - this.recPrefixIds.length - 1;  // tokens left for item IDs
+    if (budget < 0) return Int32Array.from([...this.recPrefixIds.subarray(0, this.maxSourceLength - 1), this.eos]);
+    let first = history.length;
+    for (let used = 0; first > start; first--) {
+      const len = this.items.rec[history[first - 1]].length;
+      if (used + len > budget) break;
+      used += len;
     }
+    const parts: number[] = Array.from(this.recPrefixIds);
+    for (let i = first; i < history.length; i++) for (const t of this.items.rec[history[i]]) parts.push(t);
+    parts.push(this.eos);
     return Int32Array.from(parts);
   }
 
