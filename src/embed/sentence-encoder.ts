@@ -179,10 +179,11 @@ export class SentenceEncoder {
       const e = this.tokenizer.encode(t);
       if (e.length <= max) return e;
       const { lead, trail } = this.specials();
+      if (lead + trail >= max) return e.slice(0, max);  // no room for text between them
       const out = new Int32Array(max);
       out.set(e.subarray(0, max - trail));
       out.set(e.subarray(e.length - trail), max - trail);
-      return lead + trail < max ? out : e.slice(0, max);
+      return out;
     });
     const length = Math.max(1, ...enc.map((e) => e.length));
     const ids = new Int32Array(texts.length * length).fill(this.config.padTokenId);
