@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildInteractions, buildItemMeta, crc32, downloadMovieLens, llmQuerySource, parseQueryAnswer, queryProblem, readMovieLens, syntheticMovieLens, templateQueries } from '../src/index.js';
@@ -161,6 +161,19 @@ describe('data download', () => {
       await expect(downloadMovieLens('ml-latest-small', { to, baseUrl: server.url })).rejects.toThrow(/MD5 is [0-9a-f]{32}, GroupLens says 0{32}/);
     } finally {
       await server.close();
+    }
+    // an archive whose top folder is not the release's (a mirror's repack) says what it holds
+    const repack = makeZip({ 'movielens/movies.csv': 'movieId,title,genres\n' });
+    const mirror = await serve((req, _b, res) => {
+      if (req.url!.endsWith('.zip')) { res.writeHead(200); res.end(repack); return; }
+      res.writeHead(404); res.end();
+    });
+    try {
+      const to = tmp();
+      await expect(downloadMovieLens('ml-100k', { to, baseUrl: mirror.url })).rejects.toThrow(/ml-100k\.zip holds "movielens" at its top, not the folder "ml-100k\/"/);
+      expect(readdirSync(to).filter((f) => f.startsWith('.'))).toEqual([]);  // no staging folder left behind
+    } finally {
+      await mirror.close();
     }
     await expect(downloadMovieLens('ml-7m')).rejects.toThrow(/Expected one of ml-latest-small, .* for release but received "ml-7m"/);
     await expect(downloadMovieLens('ml-100k', { baseUrl: 'http://127.0.0.1:1', to: tmp() })).rejects.toThrow(/could not download http:\/\/127\.0\.0\.1:1\/ml-100k\.zip: .*--movielens <dir>/);

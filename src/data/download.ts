@@ -3,7 +3,7 @@
  * GroupLens publishes beside it, and unpack it (src/data/zip.ts).
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SemidArgumentError, SemidError } from '../kernels/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -76,6 +76,11 @@ export async function downloadMovieLens(release: string, options: DownloadOption
   const target = join(to, release);
   rmSync(target, { recursive: true, force: true });
   // archives hold one top folder named after the release
+  if (!existsSync(join(staging, release))) {
+    const top = readdirSync(staging);
+    rmSync(staging, { recursive: true, force: true });
+    throw new SemidError('ERR_SEMID_DOWNLOAD', `${url} holds ${top.length ? top.map((t) => `"${t}"`).join(', ') : 'nothing'} at its top, not the folder "${release}/" a MovieLens archive has`);
+  }
   renameSync(join(staging, release), target);
   rmSync(staging, { recursive: true, force: true });
   return target;
