@@ -173,6 +173,14 @@ describe('MovieLens formats', () => {
     });
     expect(Array.from(r.columns.userId)).toEqual([3]);
     expect(Array.from(r.columns.timestamp)).toEqual([978300760]);
+    // the `::` releases and JSONL descriptions too
+    const dat = tmp();
+    writeFileSync(join(dat, 'movies.dat'), Buffer.concat([bom, Buffer.from('1::Toy Story (1995)::Animation\n')]));
+    writeFileSync(join(dat, 'ratings.dat'), Buffer.concat([bom, Buffer.from('3::1::5::978300760\n')]));
+    writeFileSync(join(dat, 'plots.jsonl'), Buffer.concat([bom, Buffer.from('{"movieId": 1, "description": "Toys come alive."}\n')]));
+    const ml1 = await readMovieLens(dat, { descriptions: join(dat, 'plots.jsonl') });
+    expect(Array.from(ml1.movies.movieId)).toEqual([1]);
+    expect(ml1.descriptions!.get(1)).toBe('Toys come alive.');
   });
 
   it('takes decimal numbers only: hexadecimal, binary and empty fields are errors', async () => {

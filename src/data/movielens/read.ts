@@ -261,7 +261,8 @@ async function readTextAuto(path: string): Promise<{ path: string; text: string 
   } catch (err) {
     throw new DataFormatError(path, 0, `cannot be read: ${(err as Error).message}`);
   }
-  return { path, text: isUtf8(bytes) ? bytes.toString('utf8') : bytes.toString('latin1') };
+  const text = isUtf8(bytes) ? bytes.toString('utf8') : bytes.toString('latin1');
+  return { path, text: text.charCodeAt(0) === 0xfeff ? text.slice(1) : text };  // a UTF-8 byte order mark
 }
 
 function splitRecords(file: { text: string }, separator: string): TextRecord[] {

@@ -29,6 +29,7 @@ export function jsonlQuerySource(path: string): QuerySource & { report: JsonlQue
       } catch (err) {
         throw new DataFormatError(path, 0, `cannot be read (${(err as Error).message}); expected a JSONL file of {"movieId": <int>, "queries": [20 strings]}`);
       }
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);  // a UTF-8 byte order mark
       const byMovie = new Map<number, number>();
       items.forEach((it, i) => byMovie.set(it.movieId, i));
       const out: Array<string[] | undefined> = new Array(items.length);
