@@ -333,7 +333,7 @@ export class RQKMeans {
     if (arr.shape.length !== 3) {
       throw new SemidError('ERR_SEMID_NPY', `${path}: expected codebooks of shape (levels, codebookSize, dim), got (${arr.shape.join(', ')})`);
     }
-    const data = arr.data instanceof Float32Array ? arr.data : Float32Array.from(arr.data as ArrayLike<number>);
+    const data = arr.data instanceof Float32Array ? arr.data : Float32Array.from(arr.data as ArrayLike<number | bigint>, Number);  // other dtypes (int64 too) as float32
     const [levels, k, dim] = arr.shape;
     return new RQKMeans(data, levels, k, dim);
   }
