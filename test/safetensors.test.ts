@@ -1,10 +1,10 @@
 // safetensors: byte layout against the specification, dtype conversions, round trips, files
 // written by Hugging Face (../shared/fixtures), and damaged input.
 import { describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeSafetensors, floatToBf16, floatToHalf, readSafetensors, writeSafetensors, type SafeTensor } from '../src/index.js';
+import { encodeSafetensors, floatToBf16, floatToHalf, initRuntime, loadT5Folder, readSafetensors, readSafetensorsFolder, writeSafetensors, type SafeTensor } from '../src/index.js';
 
 const fixtures = join(__dirname, '..', '..', 'shared', 'fixtures');
 
@@ -108,5 +108,30 @@ describe('safetensors', () => {
     expect(() => readSafetensors(file({ a: f32([2], [0, 8]) }))).toThrow(/the tensors end at byte \d+, the file has \d+ bytes/);
     expect(() => readSafetensors(file({ __metadata__: { step: 10 } }, 0))).toThrow(/__metadata__ is not an object of string values/);
     expect(() => encodeSafetensors(new Map([['w', { dtype: 'F32', shape: [-2, -2], data: new Float32Array(4) }]]))).toThrow(/tensors\["w"\]\.shape/);
+  });
+
+  it.skipIf(!existsSync(join(fixtures, 't5-tiny')))('reads sharded weights (model.safetensors.index.json) as the single file', async () => {
+    await initRuntime({ backend: 'wasm' });
+    const src = join(fixtures, 't5-tiny');
+    const whole = readSafetensors(join(src, 'model.safetensors')).tensors;
+    const dir = mkdtempSync(join(tmpdir(), 'semid-shards-'));
+    for (const f of ['config.json', 'tokenizer.json']) copyFileSync(join(src, f), join(dir, f));
+    const names = [...whole.keys()];
+    const shardOf = (i: number) => `model-0000${i % 3 + 1}-of-00003.safetensors`;
+    for (let s = 0; s < 3; s++) writeSafetensors(join(dir, shardOf(s)), new Map(names.filter((_, i) => i % 3 === s).map((n) => [n, whole.get(n)!])));
+    const index = { metadata: { total_size: 0 }, weight_map: Object.fromEntries(names.map((n, i) => [n, shardOf(i)])) };
+    writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify(index));
+    const read = readSafetensorsFolder(dir);
+    expect(read.files).toHaveLength(3);
+    expect([...read.tensors.keys()].sort()).toEqual(names.sort());
+    for (const n of names) expect(Array.from(read.tensors.get(n)!.data as Float32Array)).toEqual(Array.from(whole.get(n)!.data as Float32Array));
+    const a = loadT5Folder(src).model.toTensors(), b = loadT5Folder(dir).model.toTensors();
+    for (const [n, t] of a) expect(Array.from(b.get(n)!.data as Float32Array)).toEqual(Array.from(t.data as Float32Array));
+    // an index naming a tensor its shard lacks, or a missing shard, says which
+    writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { ...index.weight_map, 'extra.weight': shardOf(0) } }));
+    expect(() => readSafetensorsFolder(dir)).toThrow(/tensor "extra.weight" is not in .*model-00001-of-00003\.safetensors, where .*index\.json says it is/);
+    writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { ...index.weight_map, 'extra.weight': 'model-00009-of-00009.safetensors' } }));
+    expect(() => readSafetensorsFolder(dir)).toThrow(/model-00009-of-00009\.safetensors is missing \(named by/);
+    expect(() => readSafetensorsFolder(mkdtempSync(join(tmpdir(), 'semid-empty-')))).toThrow(/holds neither model\.safetensors nor model\.safetensors\.index\.json/);
   });
 });

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SemidError } from '../kernels/errors.js';
-import { readSafetensors } from '../model/safetensors.js';
+import { readSafetensorsFolder } from '../model/safetensors.js';
 import { T5Tokenizer } from '../model/t5/tokenizer.js';
 import { relativePositionBucket } from '../model/t5/position.js';
 
@@ -84,7 +84,7 @@ export class SentenceEncoder {
       maxSeqLength: Math.max(2, Math.min(positions, wanted ?? positions)), padTokenId: c.pad_token_id ?? 0,
       relativeBuckets: c.relative_attention_num_buckets ?? 32, pooling, normalize: /Normalize/.test(modules),
     };
-    const { tensors } = readSafetensors(need('model.safetensors'));
+    const { tensors } = readSafetensorsFolder(dir);
     const w = new Map<string, tf.Tensor>();
     for (const [name, t] of tensors) {
       const key = name.replace(/^(bert|mpnet|model)\./, '');

@@ -4,7 +4,8 @@
  * optional "__metadata__" of string values; padded with spaces to a multiple of 8), then the
  * tensors' bytes, little-endian, C order, back to back in the order of their offsets.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { SemidArgumentError, SemidError } from '../kernels/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { halfToFloat } from '../data/npy.js';
@@ -217,4 +218,47 @@ export function readSafetensors(input: string | Uint8Array): SafetensorsFile {
     tensors.set(key, { dtype, shape, data: data! });
   }
   return { tensors, metadata };
+}
+
+/**
+ * The weights of a Hugging Face model folder: `model.safetensors`, or the shards that
+ * `model.safetensors.index.json` maps each tensor to (as save_pretrained writes models over its
+ * shard size, e.g. flan-t5-large and up). Every tensor of the index must be in its shard, and no
+ * name may come from two shards.
+ * @example const { tensors } = readSafetensorsFolder('models/flan-t5-large'); tensors.get('shared.weight')!.shape
+ */
+export function readSafetensorsFolder(dir: string): SafetensorsFile & { files: string[] } {
+  const single = join(dir, 'model.safetensors');
+  if (existsSync(single)) return { ...readSafetensors(single), files: [single] };
+  const indexPath = join(dir, 'model.safetensors.index.json');
+  if (!existsSync(indexPath)) {
+    throw new SemidError('ERR_SEMID_CHECKPOINT', `${dir} holds neither model.safetensors nor model.safetensors.index.json (weights in PyTorch .bin files are not read: save them as safetensors)`);
+  }
+  let index: { metadata?: Record<string, unknown>; weight_map?: Record<string, unknown> };
+  try {
+    index = JSON.parse(readFileSync(indexPath, 'utf8'));
+  } catch (err) {
+    throw new SemidError('ERR_SEMID_CHECKPOINT', `${indexPath}: is not JSON (${(err as Error).message})`);
+  }
+  const map = index?.weight_map;
+  if (map === null || typeof map !== 'object' || Object.values(map).some((f) => typeof f !== 'string' || f.includes('/') || f.includes('\\'))) {
+    throw new SemidError('ERR_SEMID_CHECKPOINT', `${indexPath}: expected {"weight_map": {tensor name: shard file name}}`);
+  }
+  const shards = [...new Set(Object.values(map) as string[])].sort();
+  const tensors = new Map<string, SafeTensor>();
+  const metadata: Record<string, string> = {};
+  for (const shard of shards) {
+    const path = join(dir, shard);
+    if (!existsSync(path)) throw new SemidError('ERR_SEMID_CHECKPOINT', `${path} is missing (named by ${indexPath})`);
+    const part = readSafetensors(path);
+    Object.assign(metadata, part.metadata);
+    for (const [name, t] of part.tensors) {
+      if (tensors.has(name)) throw new SemidError('ERR_SEMID_CHECKPOINT', `tensor "${name}" is in two shards (${shard} and another)`);
+      tensors.set(name, t);
+    }
+  }
+  for (const [name, shard] of Object.entries(map as Record<string, string>)) {
+    if (!tensors.has(name)) throw new SemidError('ERR_SEMID_CHECKPOINT', `tensor "${name}" is not in ${join(dir, shard)}, where ${indexPath} says it is`);
+  }
+  return { tensors, metadata, files: shards.map((s) => join(dir, s)) };
 }

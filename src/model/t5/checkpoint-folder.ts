@@ -8,30 +8,31 @@ import { SemidArgumentError, SemidError } from '../../kernels/errors.js';
 import { expectInt } from '../../kernels/validate.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { mulberry32 } from '../../data/random.js';
-import { readSafetensors, writeSafetensors, type SafeTensor } from '../safetensors.js';
+import { readSafetensorsFolder, writeSafetensors, type SafeTensor } from '../safetensors.js';
 import { t5ConfigFromHf, t5ConfigToHf, type T5Config } from './config.js';
 import { T5Model } from './model.js';
 import { T5Tokenizer } from './tokenizer.js';
 
 /**
- * Load a folder written by transformers' save_pretrained (or by saveT5Folder).
+ * Load a folder written by transformers' save_pretrained (or by saveT5Folder); sharded weights
+ * (model.safetensors.index.json) are read too.
  * @example const { model, tokenizer } = loadT5Folder('models/flan-t5-small');
  */
 export function loadT5Folder(dir: string): { model: T5Model; tokenizer: T5Tokenizer | null; config: T5Config } {
   const need = (f: string) => {
     const p = join(dir, f);
-    if (!existsSync(p)) throw new SemidError('ERR_SEMID_CHECKPOINT', `${p} is missing (expected a Hugging Face T5 folder: config.json, model.safetensors, tokenizer.json)`);
+    if (!existsSync(p)) throw new SemidError('ERR_SEMID_CHECKPOINT', `${p} is missing (expected a Hugging Face T5 folder: config.json, model.safetensors or its shards, tokenizer.json)`);
     return p;
   };
   const hf = JSON.parse(readFileSync(need('config.json'), 'utf8'));
   if (hf.model_type && hf.model_type !== 't5') throw new SemidError('ERR_SEMID_CHECKPOINT', `${join(dir, 'config.json')}: model_type is "${hf.model_type}", expected "t5"`);
   const config = t5ConfigFromHf(hf);
-  const { tensors } = readSafetensors(need('model.safetensors'));
+  const { tensors, files } = readSafetensorsFolder(dir);
   let model: T5Model;
   try {
     model = T5Model.fromTensors(config, tensors).model;
   } catch (err) {
-    throw new SemidError('ERR_SEMID_CHECKPOINT', `${join(dir, 'model.safetensors')} does not match ${join(dir, 'config.json')}: ${(err as Error).message}`);
+    throw new SemidError('ERR_SEMID_CHECKPOINT', `${files.length === 1 ? files[0] : `the ${files.length} shards in ${dir}`} do${files.length === 1 ? 'es' : ''} not match ${join(dir, 'config.json')}: ${(err as Error).message}`);
   }
   const tokPath = join(dir, 'tokenizer.json');
   const tokenizer = existsSync(tokPath) ? T5Tokenizer.load(tokPath) : null;
