@@ -2,7 +2,7 @@
 // on the synthetic catalogue that fills the report, resumes after a kill with identical results,
 // and names bad inputs.
 import { describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
@@ -104,6 +104,11 @@ describe('profiles', () => {
     expect(() => resolvePretrained(p, undefined, {})).toThrow(/flan-t5-base for profile paper \(pass --pretrained <dir> or set SEMID_MODELS/);
     expect(() => resolvePretrained(p, undefined, { SEMID_MODELS: '/nonexistent' })).toThrow(/for \$SEMID_MODELS\/flan-t5-base but \/nonexistent\/flan-t5-base is missing config\.json, model\.safetensors, tokenizer\.json/);
     expect(resolvePretrained(STUDY_PROFILES.quick, undefined, {})).toBeNull();
+    // sharded weights stand in for model.safetensors
+    const models = mkdtempSync(join(tmpdir(), 'semid-models-'));
+    mkdirSync(join(models, 'flan-t5-base'));
+    for (const f of ['config.json', 'tokenizer.json', 'model.safetensors.index.json']) writeFileSync(join(models, 'flan-t5-base', f), '{}');
+    expect(resolvePretrained(p, undefined, { SEMID_MODELS: models })).toBe(join(models, 'flan-t5-base'));
   });
 });
 

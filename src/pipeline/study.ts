@@ -89,7 +89,7 @@ export interface StudyOptions {
   /** Settings that replace the profile's (experiments and tests), merged field by field. */
   override?: { [K in keyof StudyProfile]?: Partial<StudyProfile[K]> };
   /**
-   * A local Hugging Face T5 folder (config.json, model.safetensors, tokenizer.json) to fine-tune;
+   * A local Hugging Face T5 folder (config.json, model.safetensors or its shards, tokenizer.json) to fine-tune;
    * default for a profile that names one (paper: flan-t5-base): $SEMID_MODELS/<name>.
    */
   pretrained?: string;
@@ -143,7 +143,8 @@ export function trainingSubset(ds: JointDataset, searchPerItem: number, recPerUs
 export function resolvePretrained(profile: StudyProfile, given?: string, env: NodeJS.ProcessEnv = process.env): string | null {
   const need = ['config.json', 'model.safetensors', 'tokenizer.json'];
   const check = (dir: string, what: string) => {
-    const missing = need.filter((f) => !existsSync(join(dir, f)));
+    // the weights may be sharded: model.safetensors.index.json and the files it names
+    const missing = need.filter((f) => !existsSync(join(dir, f)) && !(f === 'model.safetensors' && existsSync(join(dir, 'model.safetensors.index.json'))));
     if (missing.length) throw new SemidError('ERR_SEMID_INVALID_ARG', `Expected a Hugging Face T5 folder (${need.join(', ')}) for ${what} but ${dir} is missing ${missing.join(', ')}`);
     return resolve(dir);
   };
