@@ -48,6 +48,28 @@ describe('.npy read and write', () => {
     expect(f64.data).toBeInstanceOf(Float32Array);
     expect(f64.cols).toBe(2);
   });
+
+  it('reads a file as it reads its bytes: every layout, straight into the array or through a decode', () => {
+    const be = Buffer.alloc(8);
+    be.writeFloatBE(1.5, 0);
+    be.writeFloatBE(-3, 4);
+    const files = [
+      rawNpy('<f4', '(2, 3)', new Uint8Array(new Float32Array([1, 4, 2, 5, 3, 6]).buffer), true),  // Fortran: decoded
+      rawNpy('>f4', '(2,)', be),  // big-endian: decoded
+      rawNpy('<f2', '(2,)', new Uint8Array(new Uint16Array([0x3c00, 0xc000]).buffer)),  // float16: decoded
+      rawNpy('<i8', '(2,)', new Uint8Array(new BigInt64Array([5n, -7n]).buffer), false, 2),  // read in place
+      rawNpy('<f4', '(2, 0)', new Uint8Array(0)),  // empty
+      rawNpy('<u1', '()', new Uint8Array([9])),  // 0-d
+    ];
+    files.forEach((bytes, i) => {
+      writeFileSync(tmp(`layout-${i}`), bytes);
+      const fromFile = readNpy(tmp(`layout-${i}`));
+      const fromBytes = readNpy(bytes);
+      expect(fromFile.shape).toEqual(fromBytes.shape);
+      expect(fromFile.dtype).toBe(fromBytes.dtype);
+      expect(Array.from(fromFile.data as ArrayLike<number>, Number)).toEqual(Array.from(fromBytes.data as ArrayLike<number>, Number));
+    });
+  });
   it('names the file and the problem for bad input', () => {
     expect(() => readNpy('/nonexistent/x.npy')).toThrow(/\/nonexistent\/x\.npy: no such file/);
     writeFileSync(tmp('empty'), '');

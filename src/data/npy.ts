@@ -3,7 +3,7 @@
  * float16/32/64 or (u)int8/16/32/64, little- or big-endian; write float32/float64 and integer
  * arrays. Embeddings from Python tools load directly, and our outputs load in NumPy.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { SemidError } from '../kernels/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 
@@ -54,47 +54,93 @@ function parseHeader(text: string, source: string) {
   return { dtype, shape, fortranOrder: fortran === 'True', bigEndian };
 }
 
+/** Bytes a read or write call moves at once: fs calls take at most 2 GiB, and a file may be larger. */
+const IO_CHUNK = 1 << 30;
+
+/** The byte where the data starts, from the first 12 bytes (magic, version, header length). */
+function dataOffset(prefix: Uint8Array, total: number, source: string): number {
+  if (total === 0) throw npyError(source, 'the file is empty (expected a NumPy .npy file)');
+  if (total < 10 || prefix.byteLength < 10 || MAGIC.some((b, i) => prefix[i] !== b)) {
+    throw npyError(source, 'not a .npy file (the \\x93NUMPY magic is missing)');
+  }
+  const major = prefix[6];
+  if (major < 1 || major > 3) throw npyError(source, `unsupported .npy format version ${major}.${prefix[7]}`);
+  const headerLenSize = major === 1 ? 2 : 4;
+  if (total < 8 + headerLenSize || prefix.byteLength < 8 + headerLenSize) throw npyError(source, 'truncated header');
+  const view = new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength);
+  const dataStart = 8 + headerLenSize + (major === 1 ? view.getUint16(8, true) : view.getUint32(8, true));
+  if (total < dataStart) throw npyError(source, `truncated header (needs ${dataStart} bytes, file has ${total})`);
+  return dataStart;
+}
+
+/** The header of `head` (the file's first dataStart bytes), checked against the bytes the file has. */
+function headerOf(head: Uint8Array, dataStart: number, total: number, source: string) {
+  const major = head[6];
+  const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(head.subarray(major === 1 ? 10 : 12, dataStart));
+  const parsed = parseHeader(header, source);
+  const count = parsed.shape.reduce((a, b) => a * b, 1);
+  const need = count * SIZES[parsed.dtype];
+  const have = total - dataStart;
+  if (have < need) {
+    throw npyError(source, `truncated data: shape (${parsed.shape.join(', ')}) of ${parsed.dtype} needs ${need} bytes, the file has ${have}`);
+  }
+  return { ...parsed, count, need };
+}
+
 /**
- * Read a .npy file (path or bytes).
+ * Read a .npy file (path or bytes). A file is read straight into the returned array, in pieces of
+ * at most 1 GiB, so arrays of any size load (not only those under fs's 2 GiB file limit) without
+ * a second copy.
  * @example const { shape, data } = readNpy('embeddings.npy'); // shape [n, d]
  */
 export function readNpy(input: string | Uint8Array, name?: string): NpyArray {
   const source = name ?? (typeof input === 'string' ? input : '.npy data');
-  let bytes: Uint8Array;
-  if (typeof input === 'string') {
-    try {
-      bytes = readFileSync(input);
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      throw npyError(source, e.code === 'ENOENT' ? 'no such file (expected a NumPy .npy file)' : e.message);
-    }
-  } else {
-    bytes = input;
-  }
-  if (bytes.byteLength === 0) throw npyError(source, 'the file is empty (expected a NumPy .npy file)');
-  if (bytes.byteLength < 10 || MAGIC.some((b, i) => bytes[i] !== b)) {
-    throw npyError(source, 'not a .npy file (the \\x93NUMPY magic is missing)');
-  }
-  const major = bytes[6];
-  if (major < 1 || major > 3) throw npyError(source, `unsupported .npy format version ${major}.${bytes[7]}`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLenSize = major === 1 ? 2 : 4;
-  if (bytes.byteLength < 8 + headerLenSize) throw npyError(source, 'truncated header');
-  const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
-  const dataStart = 8 + headerLenSize + headerLen;
-  if (bytes.byteLength < dataStart) throw npyError(source, `truncated header (needs ${dataStart} bytes, file has ${bytes.byteLength})`);
-  const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(8 + headerLenSize, dataStart));
-  const { dtype, shape, fortranOrder, bigEndian } = parseHeader(header, source);
-  const count = shape.reduce((a, b) => a * b, 1);
-  const size = SIZES[dtype];
-  const need = count * size;
-  const have = bytes.byteLength - dataStart;
-  if (have < need) {
-    throw npyError(source, `truncated data: shape (${shape.join(', ')}) of ${dtype} needs ${need} bytes, the file has ${have}`);
-  }
-  let data = decode(view, dataStart, count, dtype, !bigEndian);
+  if (typeof input === 'string') return readNpyFile(input, source);
+  const bytes = input;
+  const dataStart = dataOffset(bytes, bytes.byteLength, source);
+  const { dtype, shape, fortranOrder, bigEndian, count } = headerOf(bytes, dataStart, bytes.byteLength, source);
+  let data = decode(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), dataStart, count, dtype, !bigEndian);
   if (fortranOrder && shape.length > 1) data = toCOrder(data, shape);
   return { dtype, shape, data };
+}
+
+function readNpyFile(path: string, source: string): NpyArray {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw npyError(source, e.code === 'ENOENT' ? 'no such file (expected a NumPy .npy file)' : e.message);
+  }
+  try {
+    const total = fstatSync(fd).size;
+    const readAt = (into: Uint8Array, position: number) => {
+      for (let off = 0; off < into.byteLength;) {
+        const n = readSync(fd, into, off, Math.min(into.byteLength - off, IO_CHUNK), position + off);
+        if (n === 0) throw npyError(source, `the file ended at byte ${position + off} while being read`);
+        off += n;
+      }
+    };
+    const prefix = new Uint8Array(Math.min(total, 12));
+    readAt(prefix, 0);
+    const dataStart = dataOffset(prefix, total, source);
+    const head = new Uint8Array(dataStart);
+    readAt(head, 0);
+    const { dtype, shape, fortranOrder, bigEndian, count, need } = headerOf(head, dataStart, total, source);
+    const native = { f4: Float32Array, f8: Float64Array, i1: Int8Array, u1: Uint8Array, i2: Int16Array, u2: Uint16Array, i4: Int32Array, u4: Uint32Array, i8: BigInt64Array, u8: BigUint64Array } as Record<string, { new (n: number): NpyData }>;
+    if (!bigEndian && native[dtype] && !(fortranOrder && shape.length > 1)) {
+      const data = new native[dtype](count);  // the common case: the file's bytes are the array's
+      readAt(new Uint8Array(data.buffer), dataStart);
+      return { dtype, shape, data };
+    }
+    const raw = new Uint8Array(need);
+    readAt(raw, dataStart);
+    let data = decode(new DataView(raw.buffer), 0, count, dtype, !bigEndian);
+    if (fortranOrder && shape.length > 1) data = toCOrder(data, shape);
+    return { dtype, shape, data };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function decode(view: DataView, start: number, count: number, dtype: NpyDtype, little: boolean): NpyData {

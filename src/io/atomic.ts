@@ -14,7 +14,8 @@ export function writeFileAtomic(path: string, chunks: Array<Uint8Array>): void {
   try {
     for (const chunk of chunks) {
       let off = 0;
-      while (off < chunk.byteLength) off += writeSync(fd, chunk, off, chunk.byteLength - off);
+      // at most 1 GiB a call: fs takes no more than 2 GiB in one write, and arrays may be larger
+      while (off < chunk.byteLength) off += writeSync(fd, chunk, off, Math.min(chunk.byteLength - off, 1 << 30));
     }
     fsyncSync(fd);
   } catch (err) {
