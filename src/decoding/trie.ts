@@ -8,28 +8,10 @@
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../io/atomic.js';
 import { SemidArgumentError, SemidError } from '../kernels/errors.js';
-import { isCodes } from '../kernels/rqkmeans.js';
+import { buildTrieArrays, type TrieArrays } from './trie-build.js';
+import { flattenNamespaces, type IdTrieNamespace } from './trie-input.js';
 
-/** One namespace of IDs to insert. */
-export interface IdTrieNamespace {
-  /** Namespace name (default "default"); decoding starts at its root. */
-  name?: string;
-  /**
-   * The IDs: a flat Int32Array [items x length] of fixed-length codes (with `length`), the
-   * `Codes` that `RQKMeans.encode` returns (its `levels` is the length), or one array of codes
-   * per item (variable length allowed).
-   */
-  codes: Int32Array | { data: Int32Array; levels: number } | ArrayLike<number>[];
-  /** ID length, required with a flat Int32Array (with `Codes`, it must equal their levels when given). */
-  length?: number;
-  /**
-   * Token = code + offset: one offset for every level, or one per level (e.g. [0, 256, 512] so
-   * that every (level, code) is its own token). Default 0.
-   */
-  offsets?: number | ArrayLike<number>;
-  /** Item number of each row (default: the row index). */
-  items?: ArrayLike<number>;
-}
+export type { IdTrieNamespace } from './trie-input.js';
 
 /** Shape statistics of a trie. */
 export interface IdTrieStats {
@@ -51,7 +33,6 @@ export interface IdTrieStats {
 }
 
 const MAGIC = 'SEMIDTRIE1';
-const MAX_TOKEN = 2 ** 30;
 
 /**
  * The Semantic IDs of a catalogue as a prefix tree (layout above); built with IdTrie.build or read with IdTrie.load.
@@ -81,11 +62,7 @@ export class IdTrie {
   /** [ids] the node where each ID ends. */
   readonly idNode: Int32Array;
 
-  private constructor(fields: {
-    namespaces: string[]; roots: Int32Array; childStart: Int32Array; childToken: Int32Array; childNode: Int32Array;
-    terminal: Int32Array; parent: Int32Array; parentToken: Int32Array; depth: Int32Array; idStart: Int32Array;
-    idItems: Int32Array; idNode: Int32Array;
-  }) {
+  private constructor(fields: TrieArrays) {
     this.namespaces = fields.namespaces;
     this.roots = fields.roots;
     this.childStart = fields.childStart;
@@ -164,93 +141,7 @@ export class IdTrie {
    * // or straight from RQ-KMeans: IdTrie.build({ codes: await model.encode(x), offsets: [0, 256] })
    */
   static build(input: IdTrieNamespace | IdTrieNamespace[]): IdTrie {
-    const list = Array.isArray(input) ? input : [input];
-    if (list.length === 0) throw new SemidArgumentError('namespaces', 'at least one namespace', list);
-    // Insertion into a map-based trie, then a breadth-first numbering into CSR.
-    type MapNode = { children: Map<number, MapNode>; items: number[] | null; depth: number };
-    const names: string[] = [];
-    const mapRoots: MapNode[] = [];
-    for (let ns = 0; ns < list.length; ++ns) {
-      const spec = list[ns];
-      if (spec === null || typeof spec !== 'object') throw new SemidArgumentError(`namespaces[${ns}]`, 'an object with codes', spec);
-      const name = spec.name ?? 'default';
-      if (typeof name !== 'string' || name.length === 0) throw new SemidArgumentError(`namespaces[${ns}].name`, 'a non-empty string', name);
-      if (names.includes(name)) throw new SemidArgumentError(`namespaces[${ns}].name`, 'a name not used by another namespace', name);
-      names.push(name);
-      const root: MapNode = { children: new Map(), items: null, depth: 0 };
-      mapRoots.push(root);
-      const rows = namespaceRows(spec, ns);
-      const offsetOf = offsetsFn(spec.offsets, ns);
-      const items = spec.items;
-      if (items !== undefined && items.length !== rows.count) {
-        throw new SemidArgumentError(`namespaces[${ns}].items`, `${rows.count} item numbers (one per ID)`, items);
-      }
-      for (let r = 0; r < rows.count; ++r) {
-        const seq = rows.row(r);
-        if (seq.length === 0) throw new SemidArgumentError(`namespaces[${ns}].codes[${r}]`, 'a non-empty ID', seq);
-        let node = root;
-        for (let level = 0; level < seq.length; ++level) {
-          const code = seq[level];
-          const token = code + offsetOf(level);
-          if (!Number.isInteger(code) || !Number.isInteger(token) || token < 0 || token >= MAX_TOKEN) {
-            throw new SemidArgumentError(`namespaces[${ns}].codes[${r}][${level}]`, `an integer code whose token (code + offset) is in [0, 2^30)`, code);
-          }
-          let next = node.children.get(token);
-          if (!next) {
-            next = { children: new Map(), items: null, depth: level + 1 };
-            node.children.set(token, next);
-          }
-          node = next;
-        }
-        const item = items === undefined ? r : items[r];
-        if (!Number.isInteger(item) || item < 0 || item >= 2 ** 31) {
-          throw new SemidArgumentError(`namespaces[${ns}].items[${r}]`, 'a non-negative integer', item);
-        }
-        (node.items ??= []).push(item);
-      }
-    }
-    const order: MapNode[] = [...mapRoots];
-    for (let i = 0; i < order.length; ++i) {
-      const kids = [...order[i].children.keys()].sort((a, b) => a - b);
-      for (const t of kids) order.push(order[i].children.get(t)!);
-    }
-    const nodes = order.length;
-    const index = new Map<MapNode, number>();
-    order.forEach((n, i) => index.set(n, i));
-    const childStart = new Int32Array(nodes + 1);
-    const edges = nodes - mapRoots.length;
-    const childToken = new Int32Array(edges), childNode = new Int32Array(edges);
-    const terminal = new Int32Array(nodes).fill(-1), parent = new Int32Array(nodes).fill(-1);
-    const parentToken = new Int32Array(nodes).fill(-1), depth = new Int32Array(nodes);
-    const idNodes: number[] = [], idStartList: number[] = [0], idItemsList: number[] = [];
-    let e = 0;
-    for (let u = 0; u < nodes; ++u) {
-      const n = order[u];
-      childStart[u] = e;
-      depth[u] = n.depth;
-      const kids = [...n.children.keys()].sort((a, b) => a - b);
-      for (const t of kids) {
-        const c = index.get(n.children.get(t)!)!;
-        childToken[e] = t;
-        childNode[e] = c;
-        parent[c] = u;
-        parentToken[c] = t;
-        ++e;
-      }
-      if (n.items) {
-        terminal[u] = idNodes.length;
-        idNodes.push(u);
-        const sorted = [...new Set(n.items)].sort((a, b) => a - b);
-        for (const it of sorted) idItemsList.push(it);
-        idStartList.push(idItemsList.length);
-      }
-    }
-    childStart[nodes] = e;
-    return new IdTrie({
-      namespaces: names, roots: Int32Array.from(mapRoots.map((r) => index.get(r)!)), childStart, childToken, childNode,
-      terminal, parent, parentToken, depth, idStart: Int32Array.from(idStartList), idItems: Int32Array.from(idItemsList),
-      idNode: Int32Array.from(idNodes),
-    });
+    return new IdTrie(buildTrieArrays(flattenNamespaces(input)));
   }
 
   /**
@@ -359,7 +250,9 @@ export class IdTrie {
   stats(): IdTrieStats {
     const maxDepth = this.maxDepth;
     const levels: IdTrieStats['levels'] = [];
-    for (let d = 0; d <= Math.max(0, ...this.depth); ++d) levels.push({ depth: d, nodes: 0, meanChildren: 0, maxChildren: 0 });
+    let deepest = 0;  // a loop: spreading the depths into Math.max overflows the stack on big tries
+    for (let u = 0; u < this.nodes; ++u) if (this.depth[u] > deepest) deepest = this.depth[u];
+    for (let d = 0; d <= deepest; ++d) levels.push({ depth: d, nodes: 0, meanChildren: 0, maxChildren: 0 });
     for (let u = 0; u < this.nodes; ++u) {
       const lv = levels[this.depth[u]], c = this.childStart[u + 1] - this.childStart[u];
       lv.nodes += 1;
@@ -478,37 +371,4 @@ function int32le(arr: Int32Array): Buffer {
   const b = Buffer.alloc(arr.length * 4);
   for (let i = 0; i < arr.length; ++i) b.writeInt32LE(arr[i], 4 * i);
   return b;
-}
-
-function namespaceRows(spec: IdTrieNamespace, ns: number): { count: number; row: (r: number) => ArrayLike<number> } {
-  const codes = spec.codes;
-  if (isCodes(codes)) {  // RQKMeans' Codes: { data [n x levels], levels }
-    if (spec.length !== undefined && spec.length !== codes.levels) {
-      throw new SemidArgumentError(`namespaces[${ns}].length`, `the codes' levels (${codes.levels}) or nothing`, spec.length);
-    }
-    return namespaceRows({ ...spec, codes: codes.data, length: codes.levels }, ns);
-  }
-  if (codes instanceof Int32Array) {
-    const len = spec.length;
-    if (typeof len !== 'number' || !Number.isInteger(len) || len < 1 || codes.length % len !== 0) {
-      throw new SemidArgumentError(`namespaces[${ns}].length`, `a positive integer dividing codes.length=${codes.length}`, len);
-    }
-    return { count: codes.length / len, row: (r) => codes.subarray(r * len, (r + 1) * len) };
-  }
-  if (!Array.isArray(codes)) throw new SemidArgumentError(`namespaces[${ns}].codes`, 'an Int32Array [items x length] or an array of code arrays', codes);
-  return { count: codes.length, row: (r) => codes[r] };
-}
-
-function offsetsFn(offsets: IdTrieNamespace['offsets'], ns: number): (level: number) => number {
-  if (offsets === undefined) return () => 0;
-  if (typeof offsets === 'number') {
-    if (!Number.isInteger(offsets) || offsets < 0) throw new SemidArgumentError(`namespaces[${ns}].offsets`, 'a non-negative integer', offsets);
-    return () => offsets;
-  }
-  return (level) => {
-    const o = offsets[level];
-    if (o === undefined) throw new SemidArgumentError(`namespaces[${ns}].offsets`, `an offset for level ${level}`, offsets);
-    if (!Number.isInteger(o) || o < 0) throw new SemidArgumentError(`namespaces[${ns}].offsets[${level}]`, 'a non-negative integer', o);
-    return o;
-  };
 }

@@ -185,7 +185,7 @@ export class SentenceEncoder {
       out.set(e.subarray(e.length - trail), max - trail);
       return out;
     });
-    const length = Math.max(1, ...enc.map((e) => e.length));
+    const length = enc.reduce((m, e) => Math.max(m, e.length), 1);
     const ids = new Int32Array(texts.length * length).fill(this.config.padTokenId);
     const mask = new Int32Array(texts.length * length);
     enc.forEach((e, i) => { ids.set(e, i * length); mask.fill(1, i * length, i * length + e.length); });

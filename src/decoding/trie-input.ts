@@ -1,0 +1,132 @@
+/**
+ * The namespaces given to IdTrie.build, checked and flattened: every ID's tokens (code + offset)
+ * back to back, with its namespace and item. Both trie builders (trie-build.ts and its oracle,
+ * trie-build-reference.ts) start from this, so they accept and reject exactly the same input.
+ */
+import { SemidArgumentError } from '../kernels/errors.js';
+import { isCodes } from '../kernels/rqkmeans.js';
+
+/** One namespace of IDs to insert. */
+export interface IdTrieNamespace {
+  /** Namespace name (default "default"); decoding starts at its root. */
+  name?: string;
+  /**
+   * The IDs: a flat Int32Array [items x length] of fixed-length codes (with `length`), the
+   * `Codes` that `RQKMeans.encode` returns (its `levels` is the length), or one array of codes
+   * per item (variable length allowed).
+   */
+  codes: Int32Array | { data: Int32Array; levels: number } | ArrayLike<number>[];
+  /** ID length, required with a flat Int32Array (with `Codes`, it must equal their levels when given). */
+  length?: number;
+  /**
+   * Token = code + offset: one offset for every level, or one per level (e.g. [0, 256, 512] so
+   * that every (level, code) is its own token). Default 0.
+   */
+  offsets?: number | ArrayLike<number>;
+  /** Item number of each row (default: the row index). */
+  items?: ArrayLike<number>;
+}
+
+/** Tokens are below this. */
+export const MAX_TOKEN = 2 ** 30;
+
+/** Every ID of every namespace, in namespace order, then row order. */
+export interface TrieInput {
+  names: string[];
+  /** [ids] namespace index of each ID. */
+  rowNs: Int32Array;
+  /** [ids + 1] ID r's tokens are tokens[rowStart[r] .. rowStart[r + 1]). */
+  rowStart: Int32Array;
+  /** [total tokens] code + offset of each position. */
+  tokens: Int32Array;
+  /** [ids] item number of each ID. */
+  rowItem: Int32Array;
+}
+
+/**
+ * Check and flatten the namespaces, in the order the checks name problems: per namespace its
+ * name, codes, offsets and items, then per row its tokens and item.
+ * @example flattenNamespaces([{ codes: [[1, 2], [3]] }]).tokens // Int32Array [1, 2, 3]
+ */
+export function flattenNamespaces(input: IdTrieNamespace | IdTrieNamespace[]): TrieInput {
+  const list = Array.isArray(input) ? input : [input];
+  if (list.length === 0) throw new SemidArgumentError('namespaces', 'at least one namespace', list);
+  const names: string[] = [];
+  const rowNs: number[] = [], rowStart: number[] = [0], rowItem: number[] = [];
+  let tokens = new Int32Array(1024), used = 0;
+  for (let ns = 0; ns < list.length; ++ns) {
+    const spec = list[ns];
+    if (spec === null || typeof spec !== 'object') throw new SemidArgumentError(`namespaces[${ns}]`, 'an object with codes', spec);
+    const name = spec.name ?? 'default';
+    if (typeof name !== 'string' || name.length === 0) throw new SemidArgumentError(`namespaces[${ns}].name`, 'a non-empty string', name);
+    if (names.includes(name)) throw new SemidArgumentError(`namespaces[${ns}].name`, 'a name not used by another namespace', name);
+    names.push(name);
+    const rows = namespaceRows(spec, ns);
+    const offsetOf = offsetsFn(spec.offsets, ns);
+    const items = spec.items;
+    if (items !== undefined && items.length !== rows.count) {
+      throw new SemidArgumentError(`namespaces[${ns}].items`, `${rows.count} item numbers (one per ID)`, items);
+    }
+    for (let r = 0; r < rows.count; ++r) {
+      const seq = rows.row(r);
+      if (seq === null || typeof seq !== 'object' || typeof seq.length !== 'number') {
+        throw new SemidArgumentError(`namespaces[${ns}].codes[${r}]`, 'an array of codes', seq);
+      }
+      if (seq.length === 0) throw new SemidArgumentError(`namespaces[${ns}].codes[${r}]`, 'a non-empty ID', seq);
+      if (used + seq.length > tokens.length) {
+        const grown = new Int32Array(Math.max(2 * tokens.length, used + seq.length));
+        grown.set(tokens.subarray(0, used));
+        tokens = grown;
+      }
+      for (let level = 0; level < seq.length; ++level) {
+        const code = seq[level];
+        const token = code + offsetOf(level);
+        if (!Number.isInteger(code) || !Number.isInteger(token) || token < 0 || token >= MAX_TOKEN) {
+          throw new SemidArgumentError(`namespaces[${ns}].codes[${r}][${level}]`, `an integer code whose token (code + offset) is in [0, 2^30)`, code);
+        }
+        tokens[used++] = token;
+      }
+      const item = items === undefined ? r : items[r];
+      if (!Number.isInteger(item) || item < 0 || item >= 2 ** 31) {
+        throw new SemidArgumentError(`namespaces[${ns}].items[${r}]`, 'a non-negative integer', item);
+      }
+      rowNs.push(ns);
+      rowStart.push(used);
+      rowItem.push(item);
+    }
+  }
+  return { names, rowNs: Int32Array.from(rowNs), rowStart: Int32Array.from(rowStart), tokens: tokens.slice(0, used), rowItem: Int32Array.from(rowItem) };
+}
+
+function namespaceRows(spec: IdTrieNamespace, ns: number): { count: number; row: (r: number) => ArrayLike<number> } {
+  const codes = spec.codes;
+  if (isCodes(codes)) {  // RQKMeans' Codes: { data [n x levels], levels }
+    if (spec.length !== undefined && spec.length !== codes.levels) {
+      throw new SemidArgumentError(`namespaces[${ns}].length`, `the codes' levels (${codes.levels}) or nothing`, spec.length);
+    }
+    return namespaceRows({ ...spec, codes: codes.data, length: codes.levels }, ns);
+  }
+  if (codes instanceof Int32Array) {
+    const len = spec.length;
+    if (typeof len !== 'number' || !Number.isInteger(len) || len < 1 || codes.length % len !== 0) {
+      throw new SemidArgumentError(`namespaces[${ns}].length`, `a positive integer dividing codes.length=${codes.length}`, len);
+    }
+    return { count: codes.length / len, row: (r) => codes.subarray(r * len, (r + 1) * len) };
+  }
+  if (!Array.isArray(codes)) throw new SemidArgumentError(`namespaces[${ns}].codes`, 'an Int32Array [items x length] or an array of code arrays', codes);
+  return { count: codes.length, row: (r) => codes[r] };
+}
+
+function offsetsFn(offsets: IdTrieNamespace['offsets'], ns: number): (level: number) => number {
+  if (offsets === undefined) return () => 0;
+  if (typeof offsets === 'number') {
+    if (!Number.isInteger(offsets) || offsets < 0) throw new SemidArgumentError(`namespaces[${ns}].offsets`, 'a non-negative integer', offsets);
+    return () => offsets;
+  }
+  return (level) => {
+    const o = offsets[level];
+    if (o === undefined) throw new SemidArgumentError(`namespaces[${ns}].offsets`, `an offset for level ${level}`, offsets);
+    if (!Number.isInteger(o) || o < 0) throw new SemidArgumentError(`namespaces[${ns}].offsets[${level}]`, 'a non-negative integer', o);
+    return o;
+  };
+}
