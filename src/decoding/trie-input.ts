@@ -52,8 +52,13 @@ export function flattenNamespaces(input: IdTrieNamespace | IdTrieNamespace[]): T
   const list = Array.isArray(input) ? input : [input];
   if (list.length === 0) throw new SemidArgumentError('namespaces', 'at least one namespace', list);
   const names: string[] = [];
-  const rowNs: number[] = [], rowStart: number[] = [0], rowItem: number[] = [];
+  let rowNs = new Int32Array(1024), rowStart = new Int32Array(1025), rowItem = new Int32Array(1024), ids = 0;
   let tokens = new Int32Array(1024), used = 0;
+  const grow = (a: Int32Array, need: number) => {
+    const b = new Int32Array(Math.max(2 * a.length, need));
+    b.set(a);
+    return b;
+  };
   for (let ns = 0; ns < list.length; ++ns) {
     const spec = list[ns];
     if (spec === null || typeof spec !== 'object') throw new SemidArgumentError(`namespaces[${ns}]`, 'an object with codes', spec);
@@ -67,38 +72,61 @@ export function flattenNamespaces(input: IdTrieNamespace | IdTrieNamespace[]): T
     if (items !== undefined && items.length !== rows.count) {
       throw new SemidArgumentError(`namespaces[${ns}].items`, `${rows.count} item numbers (one per ID)`, items);
     }
+    const flat = rows.flat;  // fixed-length codes: read in place, without a view per row
+    if (ids + rows.count > rowNs.length) {
+      rowNs = grow(rowNs, ids + rows.count);
+      rowItem = grow(rowItem, ids + rows.count);
+      rowStart = grow(rowStart, ids + rows.count + 1);
+    }
     for (let r = 0; r < rows.count; ++r) {
-      const seq = rows.row(r);
-      if (seq === null || typeof seq !== 'object' || typeof seq.length !== 'number') {
-        throw new SemidArgumentError(`namespaces[${ns}].codes[${r}]`, 'an array of codes', seq);
-      }
-      if (seq.length === 0) throw new SemidArgumentError(`namespaces[${ns}].codes[${r}]`, 'a non-empty ID', seq);
-      if (used + seq.length > tokens.length) {
-        const grown = new Int32Array(Math.max(2 * tokens.length, used + seq.length));
-        grown.set(tokens.subarray(0, used));
-        tokens = grown;
-      }
-      for (let level = 0; level < seq.length; ++level) {
-        const code = seq[level];
-        const token = code + offsetOf(level);
-        if (!Number.isInteger(code) || !Number.isInteger(token) || token < 0 || token >= MAX_TOKEN) {
-          throw new SemidArgumentError(`namespaces[${ns}].codes[${r}][${level}]`, `an integer code whose token (code + offset) is in [0, 2^30)`, code);
+      if (flat) {
+        const len = flat.length;
+        if (used + len > tokens.length) {
+          const grown = new Int32Array(Math.max(2 * tokens.length, used + len, flat.data.length));
+          grown.set(tokens.subarray(0, used));
+          tokens = grown;
         }
-        tokens[used++] = token;
+        for (let level = 0, k = r * len; level < len; ++level, ++k) {
+          const code = flat.data[k];
+          const token = code + offsetOf(level);
+          if (token < 0 || token >= MAX_TOKEN) {
+            throw new SemidArgumentError(`namespaces[${ns}].codes[${r}][${level}]`, `an integer code whose token (code + offset) is in [0, 2^30)`, code);
+          }
+          tokens[used++] = token;
+        }
+      } else {
+        const seq = rows.row(r);
+        if (seq === null || typeof seq !== 'object' || typeof seq.length !== 'number') {
+          throw new SemidArgumentError(`namespaces[${ns}].codes[${r}]`, 'an array of codes', seq);
+        }
+        if (seq.length === 0) throw new SemidArgumentError(`namespaces[${ns}].codes[${r}]`, 'a non-empty ID', seq);
+        if (used + seq.length > tokens.length) {
+          const grown = new Int32Array(Math.max(2 * tokens.length, used + seq.length));
+          grown.set(tokens.subarray(0, used));
+          tokens = grown;
+        }
+        for (let level = 0; level < seq.length; ++level) {
+          const code = seq[level];
+          const token = code + offsetOf(level);
+          if (!Number.isInteger(code) || !Number.isInteger(token) || token < 0 || token >= MAX_TOKEN) {
+            throw new SemidArgumentError(`namespaces[${ns}].codes[${r}][${level}]`, `an integer code whose token (code + offset) is in [0, 2^30)`, code);
+          }
+          tokens[used++] = token;
+        }
       }
       const item = items === undefined ? r : items[r];
       if (!Number.isInteger(item) || item < 0 || item >= 2 ** 31) {
         throw new SemidArgumentError(`namespaces[${ns}].items[${r}]`, 'a non-negative integer', item);
       }
-      rowNs.push(ns);
-      rowStart.push(used);
-      rowItem.push(item);
+      rowNs[ids] = ns;
+      rowItem[ids] = item;
+      rowStart[++ids] = used;
     }
   }
-  return { names, rowNs: Int32Array.from(rowNs), rowStart: Int32Array.from(rowStart), tokens: tokens.slice(0, used), rowItem: Int32Array.from(rowItem) };
+  return { names, rowNs: rowNs.slice(0, ids), rowStart: rowStart.slice(0, ids + 1), tokens: tokens.slice(0, used), rowItem: rowItem.slice(0, ids) };
 }
 
-function namespaceRows(spec: IdTrieNamespace, ns: number): { count: number; row: (r: number) => ArrayLike<number> } {
+function namespaceRows(spec: IdTrieNamespace, ns: number): { count: number; row: (r: number) => ArrayLike<number>; flat?: { data: Int32Array; length: number } } {
   const codes = spec.codes;
   if (isCodes(codes)) {  // RQKMeans' Codes: { data [n x levels], levels }
     if (spec.length !== undefined && spec.length !== codes.levels) {
@@ -111,7 +139,7 @@ function namespaceRows(spec: IdTrieNamespace, ns: number): { count: number; row:
     if (typeof len !== 'number' || !Number.isInteger(len) || len < 1 || codes.length % len !== 0) {
       throw new SemidArgumentError(`namespaces[${ns}].length`, `a positive integer dividing codes.length=${codes.length}`, len);
     }
-    return { count: codes.length / len, row: (r) => codes.subarray(r * len, (r + 1) * len) };
+    return { count: codes.length / len, row: (r) => codes.subarray(r * len, (r + 1) * len), flat: { data: codes, length: len } };
   }
   if (!Array.isArray(codes)) throw new SemidArgumentError(`namespaces[${ns}].codes`, 'an Int32Array [items x length] or an array of code arrays', codes);
   return { count: codes.length, row: (r) => codes[r] };
