@@ -78,14 +78,10 @@ export function flattenNamespaces(input: IdTrieNamespace | IdTrieNamespace[]): T
       rowItem = grow(rowItem, ids + rows.count);
       rowStart = grow(rowStart, ids + rows.count + 1);
     }
+    if (flat && used + flat.data.length > tokens.length) tokens = grow(tokens, used + flat.data.length);
     for (let r = 0; r < rows.count; ++r) {
       if (flat) {
         const len = flat.length;
-        if (used + len > tokens.length) {
-          const grown = new Int32Array(Math.max(2 * tokens.length, used + len, flat.data.length));
-          grown.set(tokens.subarray(0, used));
-          tokens = grown;
-        }
         for (let level = 0, k = r * len; level < len; ++level, ++k) {
           const code = flat.data[k];
           const token = code + offsetOf(level);
@@ -100,11 +96,7 @@ export function flattenNamespaces(input: IdTrieNamespace | IdTrieNamespace[]): T
           throw new SemidArgumentError(`namespaces[${ns}].codes[${r}]`, 'an array of codes', seq);
         }
         if (seq.length === 0) throw new SemidArgumentError(`namespaces[${ns}].codes[${r}]`, 'a non-empty ID', seq);
-        if (used + seq.length > tokens.length) {
-          const grown = new Int32Array(Math.max(2 * tokens.length, used + seq.length));
-          grown.set(tokens.subarray(0, used));
-          tokens = grown;
-        }
+        if (used + seq.length > tokens.length) tokens = grow(tokens, used + seq.length);
         for (let level = 0; level < seq.length; ++level) {
           const code = seq[level];
           const token = code + offsetOf(level);
