@@ -72,9 +72,10 @@ function readDirectory(r: Reader): Entry[] {
   let count = r.u16(eocd + 10, 'entry count');
   let dirSize = r.u32(eocd + 12, 'central directory size');
   let dirStart = r.u32(eocd + 16, 'central directory offset');
-  if (count === 0xffff || dirSize === 0xffffffff || dirStart === 0xffffffff) {
-    const locator = eocd - 20;
-    if (locator < 0 || r.u32(locator, 'Zip64 locator') !== ZIP64_LOCATOR) damaged('a Zip64 count or offset without its Zip64 locator');
+  const locator = eocd - 20;
+  // A Zip64 archive's end record holds 0xffff / 0xffffffff and a locator precedes it (without the
+  // locator, 0xffff is a plain count of 65,535 entries).
+  if ((count === 0xffff || dirSize === 0xffffffff || dirStart === 0xffffffff) && locator >= 0 && r.u32(locator, 'Zip64 locator') === ZIP64_LOCATOR) {
     const record = r.u64(locator + 8, 'Zip64 end record offset');
     if (r.u32(record, 'Zip64 end record') !== ZIP64_EOCD) damaged('the Zip64 locator points at no Zip64 end record');
     count = r.u64(record + 32, 'Zip64 entry count');
