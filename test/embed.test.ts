@@ -73,6 +73,16 @@ describe('embedding losses and fusions', () => {
     expect(s.embeddings.length).toBe(rows * 8);
     for (let i = 0; i < rows; i++) expect(Math.hypot(...s.embeddings.subarray(i * 8, i * 8 + 8))).toBeLessThanOrEqual(2 + 1e-5);
     expect(() => fuseConcat(a, 12, b, 9, rows)).toThrow(/Expected Float32Array \[50 x 9\] for b/);
+    // fewer items than the smaller dimension: the rank is the item count, the rest of each row zero
+    const few = await fuseSvd(a.subarray(0, 5 * 12), 12, b.subarray(0, 5 * 8), 8, 5);
+    expect(few.dim).toBe(8);
+    expect(few.embeddings.every(Number.isFinite)).toBe(true);
+    const alone = await fuseSvd(a.subarray(0, 5 * 12), 12, new Float32Array(5 * 8), 8, 5);  // the rec part zero: the reduced search part alone
+    for (let i = 0; i < 5; i++) {
+      const row = alone.embeddings.subarray(i * 8, i * 8 + 8);
+      expect(Math.hypot(...row)).toBeCloseTo(1, 5);
+      expect(Array.from(row.subarray(5))).toEqual([0, 0, 0]);
+    }
   });
 
   it('TF-IDF matches scikit-learn\'s sublinear, smooth-idf, L2 definition', () => {

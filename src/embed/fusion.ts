@@ -37,8 +37,13 @@ export async function fuseSvd(a: Float32Array, da: number, b: Float32Array, db: 
   if (db > da) { [big, small] = [small, big]; [dBig, dSmall] = [dSmall, dBig]; }
   let reduced = big;
   if (dBig > dSmall) {
-    const svd = await truncatedSvd(big, { rank: dSmall, dim: dBig, seed });
-    reduced = normalizeRows(Float32Array.from(svd.projected), dSmall);
+    // With fewer items than dimensions the rank is at most the item count: the coordinates past
+    // it are zero (their singular values are), so they are filled with zeros.
+    const rank = Math.min(dSmall, rows);
+    const svd = rank > 0 ? await truncatedSvd(big, { rank, dim: dBig, seed }) : { projected: new Float32Array(0) };
+    const projected = new Float32Array(rows * dSmall);
+    for (let r = 0; r < rows; r++) projected.set(svd.projected.subarray(r * rank, (r + 1) * rank), r * dSmall);
+    reduced = normalizeRows(projected, dSmall);
   }
   const out = new Float32Array(rows * dSmall);
   for (let i = 0; i < out.length; i++) out[i] = reduced[i] + small[i];
