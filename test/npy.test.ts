@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
 import { encodeNpy, readNpy, readNpyMatrix, writeNpy } from '../src/index.js';
 import { halfToFloat } from '../src/data/npy.js';
 
@@ -47,6 +48,21 @@ describe('.npy read and write', () => {
     const f64 = readNpyMatrix(concat(encodeNpy(new Float64Array([1, 2, 3, 4]), [2, 2])));
     expect(f64.data).toBeInstanceOf(Float32Array);
     expect(f64.cols).toBe(2);
+  });
+
+  it.skipIf(process.platform === 'win32')('reads from a pipe, whose size is unknown up front', () => {
+    const fifo = tmp('fifo');
+    const source = tmp('fifo-source');
+    writeNpy(source, new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3]);
+    execFileSync('sh', ['-c', `rm -f ${fifo} && mkfifo ${fifo}`]);
+    const writer = spawn('sh', ['-c', `cat ${source} > ${fifo}`], { stdio: 'ignore', detached: true });
+    try {
+      const arr = readNpy(fifo);
+      expect(arr.shape).toEqual([2, 3]);
+      expect(Array.from(arr.data as Float32Array)).toEqual([1, 2, 3, 4, 5, 6]);
+    } finally {
+      writer.kill();
+    }
   });
 
   it('reads a file as it reads its bytes: every layout, straight into the array or through a decode', () => {

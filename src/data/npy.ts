@@ -3,7 +3,7 @@
  * float16/32/64 or (u)int8/16/32/64, little- or big-endian; write float32/float64 and integer
  * arrays. Embeddings from Python tools load directly, and our outputs load in NumPy.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { SemidError } from '../kernels/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 
@@ -113,7 +113,9 @@ function readNpyFile(path: string, source: string): NpyArray {
     throw npyError(source, e.code === 'ENOENT' ? 'no such file (expected a NumPy .npy file)' : e.message);
   }
   try {
-    const total = fstatSync(fd).size;
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) return readNpy(readFileSync(fd), source);  // a pipe or device: its size is unknown up front
+    const total = stat.size;
     const readAt = (into: Uint8Array, position: number) => {
       for (let off = 0; off < into.byteLength;) {
         const n = readSync(fd, into, off, Math.min(into.byteLength - off, IO_CHUNK), position + off);
