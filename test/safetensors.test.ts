@@ -2,6 +2,7 @@
 // written by Hugging Face (../shared/fixtures), and damaged input.
 import { describe, expect, it } from 'vitest';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeSafetensors, floatToBf16, floatToHalf, initRuntime, loadT5Folder, readSafetensors, readSafetensorsFolder, writeSafetensors, type SafeTensor } from '../src/index.js';
@@ -74,6 +75,28 @@ describe('safetensors', () => {
     expect(tensors.has('lm_head.weight')).toBe(true);
     const bert = readSafetensors(join(fixtures, 'bert-tiny-st', 'model.safetensors'));
     expect([...bert.tensors.keys()].some((k) => k.includes('embeddings.word_embeddings.weight'))).toBe(true);
+  });
+
+  it.skipIf(process.platform === 'win32')('reads a file tensor by tensor, and a pipe whole, to the same tensors', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'semid-st-pipe-'));
+    const tensors = new Map<string, SafeTensor>([
+      ['a', { dtype: 'F32', shape: [2, 3], data: new Float32Array([1, 2, 3, 4, 5, 6]) }],
+      ['b', { dtype: 'BF16', shape: [2], data: new Float32Array([0.5, -2]) }],
+      ['c', { dtype: 'I64', shape: [0], data: new BigInt64Array(0) }],
+    ]);
+    writeSafetensors(join(dir, 'm.safetensors'), tensors);
+    execFileSync('mkfifo', [join(dir, 'pipe')]);
+    const writer = spawn('sh', ['-c', `cat ${join(dir, 'm.safetensors')} > ${join(dir, 'pipe')}`], { stdio: 'ignore', detached: true });
+    try {
+      for (const read of [readSafetensors(join(dir, 'm.safetensors')), readSafetensors(join(dir, 'pipe'))]) {
+        expect(Array.from(read.tensors.get('a')!.data as Float32Array)).toEqual([1, 2, 3, 4, 5, 6]);
+        expect(Array.from(read.tensors.get('b')!.data as Float32Array)).toEqual([0.5, -2]);
+        expect(read.tensors.get('c')!.shape).toEqual([0]);
+      }
+    } finally {
+      writer.kill();
+    }
+    expect(() => readSafetensors(join(dir, 'missing.safetensors'))).toThrow(/missing\.safetensors: cannot be read \(ENOENT/);
   });
 
   it('reports damaged files', () => {

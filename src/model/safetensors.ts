@@ -4,7 +4,7 @@
  * optional "__metadata__" of string values; padded with spaces to a multiple of 8), then the
  * tensors' bytes, little-endian, C order, back to back in the order of their offsets.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { SemidArgumentError, SemidError } from '../kernels/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -138,16 +138,49 @@ export function writeSafetensors(path: string, tensors: Map<string, SafeTensor>,
  * @example const { tensors, metadata } = readSafetensors('model.safetensors'); tensors.get('w')!.shape
  */
 export function readSafetensors(input: string | Uint8Array): SafetensorsFile {
-  const name = typeof input === 'string' ? input : '<bytes>';
-  const bytes = typeof input === 'string' ? readFileSync(input) : input;
+  if (typeof input !== 'string') return parseSafetensors('<bytes>', input.byteLength, (at, length) => input.subarray(at, at + length), false);
+  let fd: number;
+  try {
+    fd = openSync(input, 'r');
+  } catch (err) {
+    throw new SemidError('ERR_SEMID_SAFETENSORS', `${input}: cannot be read (${(err as Error).message})`);
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) {  // a pipe or device: its size is unknown up front
+      const bytes = readFileSync(fd);
+      return parseSafetensors(input, bytes.byteLength, (at, length) => bytes.subarray(at, at + length), false);
+    }
+    // A file is read tensor by tensor, each straight into its own array in pieces of at most
+    // 1 GiB: files over fs's 2 GiB limit load (flan-t5-large's model.safetensors is 3.1 GB).
+    return parseSafetensors(input, stat.size, (at, length) => {
+      const out = new Uint8Array(length);
+      for (let off = 0; off < length;) {
+        const got = readSync(fd, out, off, Math.min(length - off, 1 << 30), at + off);
+        if (got === 0) throw new SemidError('ERR_SEMID_SAFETENSORS', `${input}: the file ended at byte ${at + off} while being read`);
+        off += got;
+      }
+      return out;
+    }, true);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * A safetensors file of `size` bytes, read through `read(at, length)`; `fresh`: each read is a new
+ * buffer the tensors may keep (a file), else a view of bytes they must copy.
+ */
+function parseSafetensors(name: string, size: number, read: (at: number, length: number) => Uint8Array, fresh: boolean): SafetensorsFile {
   const bad = (why: string) => new SemidError('ERR_SEMID_SAFETENSORS', `${name}: ${why}`);
-  if (bytes.byteLength < 8) throw bad('too short for a safetensors header');
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = Number(view.getBigUint64(0, true));
-  if (n > bytes.byteLength - 8 || n > 100_000_000) throw bad(`header length ${n} exceeds the file (${bytes.byteLength} bytes)`);
+  if (size < 8) throw bad('too short for a safetensors header');
+  const lengthBytes = read(0, 8);
+  const n = Number(new DataView(lengthBytes.buffer, lengthBytes.byteOffset, 8).getBigUint64(0, true));
+  if (n > size - 8 || n > 100_000_000) throw bad(`header length ${n} exceeds the file (${size} bytes)`);
   let header: unknown;
   try {
-    header = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + 8, n).toString('utf8'));
+    const headerBytes = read(8, n);
+    header = JSON.parse(Buffer.from(headerBytes.buffer, headerBytes.byteOffset, n).toString('utf8'));
   } catch (err) {
     throw bad(`header is not JSON (${(err as Error).message})`);
   }
@@ -178,7 +211,7 @@ export function readSafetensors(input: string | Uint8Array): SafetensorsFile {
     const shape = e.shape as number[];
     const count = shape.reduce((a, b) => a * b, 1);
     const [begin, end] = e.data_offsets as [number, number];
-    if (end - begin !== count * SIZE[dtype] || base + end > bytes.byteLength) {
+    if (end - begin !== count * SIZE[dtype] || base + end > size) {
       throw bad(`tensor "${key}" offsets [${begin}, ${end}] do not fit its shape [${shape.join(', ')}] of ${dtype} or the file`);
     }
     entries.push({ key, dtype, shape, begin, end, count });
@@ -189,14 +222,16 @@ export function readSafetensors(input: string | Uint8Array): SafetensorsFile {
     if (t.begin !== next) throw bad(`tensor "${t.key}" starts at byte ${t.begin} of the data, where ${next} was expected (tensors must lie back to back, without gaps or overlaps)`);
     next = t.end;
   }
-  if (base + next !== bytes.byteLength) throw bad(`the tensors end at byte ${base + next}, the file has ${bytes.byteLength} bytes`);
+  if (base + next !== size) throw bad(`the tensors end at byte ${base + next}, the file has ${size} bytes`);
   for (const { key, dtype, shape, begin, end, count } of entries) {
-    const dv = new DataView(bytes.buffer, bytes.byteOffset + base + begin, end - begin);
+    const raw = read(base + begin, end - begin);
+    const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     let data: SafeTensor['data'];
-    const copy = () => new Uint8Array(bytes.buffer, bytes.byteOffset + base + begin, end - begin).slice().buffer; // a copy (Buffer#slice would be a view of a shared pool)
     if (LITTLE_ENDIAN && dtype !== 'F16' && dtype !== 'BF16') {
       const C = { F32: Float32Array, F64: Float64Array, I32: Int32Array, I64: BigInt64Array, U8: Uint8Array, I8: Int8Array }[dtype];
-      tensors.set(key, { dtype, shape, data: new C(copy()) });
+      // a fresh read is the tensor's own buffer; a view of the caller's bytes is copied into one (it may be
+      // unaligned, or a Buffer of a shared pool, whose slice() is a view too)
+      tensors.set(key, { dtype, shape, data: new C((fresh ? raw.buffer : new Uint8Array(raw).buffer) as ArrayBuffer) });
       continue;
     }
     switch (dtype) {
