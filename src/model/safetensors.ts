@@ -258,9 +258,9 @@ function parseSafetensors(name: string, size: number, read: (at: number, length:
 /**
  * The weights of a Hugging Face model folder: `model.safetensors`, or the shards that
  * `model.safetensors.index.json` maps each tensor to (as save_pretrained writes models over its
- * shard size, e.g. flan-t5-large and up). Every tensor of the index must be in its shard, and no
+ * shard size, e.g. flan-t5-xl and up). Every tensor of the index must be in its shard, and no
  * name may come from two shards.
- * @example const { tensors } = readSafetensorsFolder('models/flan-t5-large'); tensors.get('shared.weight')!.shape
+ * @example const { tensors } = readSafetensorsFolder('models/flan-t5-xl'); tensors.get('shared.weight')!.shape
  */
 export function readSafetensorsFolder(dir: string): SafetensorsFile & { files: string[] } {
   const single = join(dir, 'model.safetensors');
