@@ -1,7 +1,7 @@
 /** semid: Semantic IDs for joint generative search and recommendation. */
 export * from './core.js';
 export * from './model/runtime/index.js';
-export { readSafetensors, readSafetensorsFolder, writeSafetensors, encodeSafetensors, floatToHalf, floatToBf16, type SafeTensor, type SafetensorsDtype, type SafetensorsFile } from './model/safetensors.js';
+export { readSafetensors, readSafetensorsFolder, safetensorsWeightsIn, writeSafetensors, encodeSafetensors, floatToHalf, floatToBf16, type SafeTensor, type SafetensorsDtype, type SafetensorsFile } from './model/safetensors.js';
 export * from './model/t5/index.js';
 export * from './embed/index.js';
 export * from './ids/index.js';

@@ -3,9 +3,10 @@
  * float16/32/64 or (u)int8/16/32/64, little- or big-endian; write float32/float64 and integer
  * arrays. Embeddings from Python tools load directly, and our outputs load in NumPy.
  */
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { SemidError } from '../kernels/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { readAt } from '../io/read-at.js';
 
 export type NpyDtype = 'f2' | 'f4' | 'f8' | 'i1' | 'u1' | 'i2' | 'u2' | 'i4' | 'u4' | 'i8' | 'u8';
 export type NpyData = Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array;
@@ -53,9 +54,6 @@ function parseHeader(text: string, source: string) {
   const bigEndian = m[1] === '>';
   return { dtype, shape, fortranOrder: fortran === 'True', bigEndian };
 }
-
-/** Bytes a read or write call moves at once: fs calls take at most 2 GiB, and a file may be larger. */
-const IO_CHUNK = 1 << 30;
 
 /** The byte where the data starts, from the first 12 bytes (magic, version, header length). */
 function dataOffset(prefix: Uint8Array, total: number, source: string): number {
@@ -116,27 +114,24 @@ function readNpyFile(path: string, source: string): NpyArray {
     const stat = fstatSync(fd);
     if (!stat.isFile()) return readNpy(readFileSync(fd), source);  // a pipe or device: its size is unknown up front
     const total = stat.size;
-    const readAt = (into: Uint8Array, position: number) => {
-      for (let off = 0; off < into.byteLength;) {
-        const n = readSync(fd, into, off, Math.min(into.byteLength - off, IO_CHUNK), position + off);
-        if (n === 0) throw npyError(source, `the file ended at byte ${position + off} while being read`);
-        off += n;
-      }
+    const read = (into: Uint8Array, position: number) => {
+      const got = readAt(fd, into, position);
+      if (got < into.byteLength) throw npyError(source, `the file ended at byte ${position + got} while being read`);
     };
     const prefix = new Uint8Array(Math.min(total, 12));
-    readAt(prefix, 0);
+    read(prefix, 0);
     const dataStart = dataOffset(prefix, total, source);
     const head = new Uint8Array(dataStart);
-    readAt(head, 0);
+    read(head, 0);
     const { dtype, shape, fortranOrder, bigEndian, count, need } = headerOf(head, dataStart, total, source);
     const native = { f4: Float32Array, f8: Float64Array, i1: Int8Array, u1: Uint8Array, i2: Int16Array, u2: Uint16Array, i4: Int32Array, u4: Uint32Array, i8: BigInt64Array, u8: BigUint64Array } as Record<string, { new (n: number): NpyData }>;
     if (!bigEndian && native[dtype] && !(fortranOrder && shape.length > 1)) {
       const data = new native[dtype](count);  // the common case: the file's bytes are the array's
-      readAt(new Uint8Array(data.buffer), dataStart);
+      read(new Uint8Array(data.buffer), dataStart);
       return { dtype, shape, data };
     }
     const raw = new Uint8Array(need);
-    readAt(raw, dataStart);
+    read(raw, dataStart);
     let data = decode(new DataView(raw.buffer), 0, count, dtype, !bigEndian);
     if (fortranOrder && shape.length > 1) data = toCOrder(data, shape);
     return { dtype, shape, data };

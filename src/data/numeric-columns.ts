@@ -129,7 +129,7 @@ export async function readNumericColumns(path: string, options: NumericReadOptio
   };
 
   const checkHeader = (text: string, lineNo: number) => {
-    const names = text.replace(/^\uFEFF/, '').split(options.separator).map((s) => s.trim().toLowerCase());
+    const names = text.split(options.separator).map((s) => s.trim().toLowerCase());  // (a byte order mark went with the first read)
     const want = columns.map((c) => c.name.toLowerCase());
     if (names.length !== want.length || names.some((n, i) => n !== want[i])) {
       fail(lineNo, `header is "${text.slice(0, 120)}"`);

@@ -34,8 +34,16 @@ export async function readTextRecords(path: string, options: TextReadOptions): P
   } catch (err) {
     throw new DataFormatError(path, 0, `cannot read ${options.formatName}: ${(err as Error).message}`);
   }
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  text = withoutByteOrderMark(text);
   return options.quotes ? parseCsv(text, options.separator, path) : splitPlain(text, options.separator);
+}
+
+/**
+ * Text without a leading UTF-8 byte order mark (spreadsheet tools write one).
+ * @example withoutByteOrderMark('\uFEFFmovieId,title') // 'movieId,title'
+ */
+export function withoutByteOrderMark(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 function splitPlain(text: string, separator: string): TextRecord[] {

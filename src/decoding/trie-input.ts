@@ -143,10 +143,13 @@ function offsetsFn(offsets: IdTrieNamespace['offsets'], ns: number): (level: num
     if (!Number.isInteger(offsets) || offsets < 0) throw new SemidArgumentError(`namespaces[${ns}].offsets`, 'a non-negative integer', offsets);
     return () => offsets;
   }
+  const checked: number[] = [];  // each level's offset is checked once, when first used
   return (level) => {
+    if (level < checked.length) return checked[level];
     const o = offsets[level];
     if (o === undefined) throw new SemidArgumentError(`namespaces[${ns}].offsets`, `an offset for level ${level}`, offsets);
     if (!Number.isInteger(o) || o < 0) throw new SemidArgumentError(`namespaces[${ns}].offsets[${level}]`, 'a non-negative integer', o);
+    if (level === checked.length) checked.push(o);  // rows read their levels from 0 up
     return o;
   };
 }

@@ -70,11 +70,10 @@ export class SentenceEncoder {
     const c = JSON.parse(readFileSync(need('config.json'), 'utf8'));
     if (c.model_type !== 'bert' && c.model_type !== 'mpnet') throw new SemidError('ERR_SEMID_ENCODER', `${join(dir, 'config.json')}: model_type "${c.model_type}" is not supported (bert, mpnet)`);
     if (c.hidden_act && c.hidden_act !== 'gelu') throw new SemidError('ERR_SEMID_ENCODER', `hidden_act "${c.hidden_act}" is not supported (gelu)`);
-    const poolPath = join(dir, '1_Pooling', 'config.json');
-    const pool = existsSync(poolPath) ? JSON.parse(readFileSync(poolPath, 'utf8')) : { pooling_mode_mean_tokens: true };
+    const readJson = (f: string) => (existsSync(join(dir, f)) ? JSON.parse(readFileSync(join(dir, f), 'utf8')) : {});
+    const pool = readJson(join('1_Pooling', 'config.json'));  // none: mean pooling
     const pooling = pool.pooling_mode === 'cls' || pool.pooling_mode_cls_token ? 'cls' : 'mean';
     const modules = existsSync(join(dir, 'modules.json')) ? readFileSync(join(dir, 'modules.json'), 'utf8') : '';
-    const readJson = (f: string) => (existsSync(join(dir, f)) ? JSON.parse(readFileSync(join(dir, f), 'utf8')) : {});
     const positions = c.max_position_embeddings - (c.model_type === 'mpnet' ? (c.pad_token_id ?? 1) + 1 : 0);
     const wanted = [readJson('sentence_bert_config.json').max_seq_length, readJson('tokenizer_config.json').model_max_length]
       .find((v) => Number.isInteger(v) && v > 0);

@@ -2,6 +2,7 @@
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { IO_CHUNK_BYTES } from './read-at.js';
 
 /**
  * Write `chunks` to `path` so that readers see either the old file or the whole new one, never a
@@ -14,8 +15,7 @@ export function writeFileAtomic(path: string, chunks: Array<Uint8Array>): void {
   try {
     for (const chunk of chunks) {
       let off = 0;
-      // at most 1 GiB a call: fs takes no more than 2 GiB in one write, and arrays may be larger
-      while (off < chunk.byteLength) off += writeSync(fd, chunk, off, Math.min(chunk.byteLength - off, 1 << 30));
+      while (off < chunk.byteLength) off += writeSync(fd, chunk, off, Math.min(chunk.byteLength - off, IO_CHUNK_BYTES));
     }
     fsyncSync(fd);
   } catch (err) {

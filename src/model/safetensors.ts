@@ -4,10 +4,11 @@
  * optional "__metadata__" of string values; padded with spaces to a multiple of 8), then the
  * tensors' bytes, little-endian, C order, back to back in the order of their offsets.
  */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SemidArgumentError, SemidError } from '../kernels/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { readAt } from '../io/read-at.js';
 import { halfToFloat } from '../data/npy.js';
 
 /** The dtypes we read and write. F16 and BF16 are converted to and from float32. */
@@ -155,11 +156,8 @@ export function readSafetensors(input: string | Uint8Array): SafetensorsFile {
     // 1 GiB: files over fs's 2 GiB limit load (flan-t5-large's model.safetensors is 3.1 GB).
     return parseSafetensors(input, stat.size, (at, length) => {
       const out = new Uint8Array(length);
-      for (let off = 0; off < length;) {
-        const got = readSync(fd, out, off, Math.min(length - off, 1 << 30), at + off);
-        if (got === 0) throw new SemidError('ERR_SEMID_SAFETENSORS', `${input}: the file ended at byte ${at + off} while being read`);
-        off += got;
-      }
+      const got = readAt(fd, out, at);
+      if (got < length) throw new SemidError('ERR_SEMID_SAFETENSORS', `${input}: the file ended at byte ${at + got} while being read`);
       return out;
     }, true);
   } finally {
@@ -256,6 +254,16 @@ function parseSafetensors(name: string, size: number, read: (at: number, length:
 }
 
 /**
+ * Where a model folder's weights are: its model.safetensors, else its model.safetensors.index.json
+ * (shards), else null.
+ * @example safetensorsWeightsIn('models/flan-t5-xl') // 'models/flan-t5-xl/model.safetensors.index.json'
+ */
+export function safetensorsWeightsIn(dir: string): string | null {
+  for (const name of ['model.safetensors', 'model.safetensors.index.json']) if (existsSync(join(dir, name))) return join(dir, name);
+  return null;
+}
+
+/**
  * The weights of a Hugging Face model folder: `model.safetensors`, or the shards that
  * `model.safetensors.index.json` maps each tensor to (as save_pretrained writes models over its
  * shard size, e.g. flan-t5-xl and up). Every tensor of the index must be in its shard, and no
@@ -263,12 +271,12 @@ function parseSafetensors(name: string, size: number, read: (at: number, length:
  * @example const { tensors } = readSafetensorsFolder('models/flan-t5-xl'); tensors.get('shared.weight')!.shape
  */
 export function readSafetensorsFolder(dir: string): SafetensorsFile & { files: string[] } {
-  const single = join(dir, 'model.safetensors');
-  if (existsSync(single)) return { ...readSafetensors(single), files: [single] };
-  const indexPath = join(dir, 'model.safetensors.index.json');
-  if (!existsSync(indexPath)) {
+  const weights = safetensorsWeightsIn(dir);
+  if (weights === null) {
     throw new SemidError('ERR_SEMID_CHECKPOINT', `${dir} holds neither model.safetensors nor model.safetensors.index.json (weights in PyTorch .bin files are not read: save them as safetensors)`);
   }
+  if (!weights.endsWith('.index.json')) return { ...readSafetensors(weights), files: [weights] };
+  const indexPath = weights;
   let index: { metadata?: Record<string, unknown>; weight_map?: Record<string, unknown> };
   try {
     index = JSON.parse(readFileSync(indexPath, 'utf8'));

@@ -31,6 +31,7 @@ import { DecodePool, decodeWorkers } from '../eval/decode-pool.js';
 import { strategyTask } from './strategy-task.js';
 import { trainJointT5 } from '../model/t5/train-joint.js';
 import { saveT5Folder, loadT5Folder, resizeTokenEmbeddings } from '../model/t5/checkpoint-folder.js';
+import { safetensorsWeightsIn } from '../model/safetensors.js';
 import { evaluateTask, itemTrie, type ExampleResult } from '../eval/generative.js';
 
 export interface StudyProfile {
@@ -143,8 +144,7 @@ export function trainingSubset(ds: JointDataset, searchPerItem: number, recPerUs
 export function resolvePretrained(profile: StudyProfile, given?: string, env: NodeJS.ProcessEnv = process.env): string | null {
   const need = ['config.json', 'model.safetensors', 'tokenizer.json'];
   const check = (dir: string, what: string) => {
-    // the weights may be sharded: model.safetensors.index.json and the files it names
-    const missing = need.filter((f) => !existsSync(join(dir, f)) && !(f === 'model.safetensors' && existsSync(join(dir, 'model.safetensors.index.json'))));
+    const missing = need.filter((f) => (f === 'model.safetensors' ? safetensorsWeightsIn(dir) === null : !existsSync(join(dir, f))));  // weights may be sharded
     if (missing.length) throw new SemidError('ERR_SEMID_INVALID_ARG', `Expected a Hugging Face T5 folder (${need.join(', ')}) for ${what} but ${dir} is missing ${missing.join(', ')}`);
     return resolve(dir);
   };

@@ -9,7 +9,7 @@ import { basename, join, resolve } from 'node:path';
 import { isUtf8 } from 'node:buffer';
 import { DataFormatError } from '../errors.js';
 import { readNumericColumns } from '../numeric-columns.js';
-import { readTextRecords, type TextRecord } from '../text-records.js';
+import { readTextRecords, withoutByteOrderMark, type TextRecord } from '../text-records.js';
 import { SemidArgumentError } from '../../kernels/errors.js';
 import type { DropCount, GenomeTable, LinkTable, MovieLensData, MovieLensFormat, MovieTable, RatingTable, TagTable } from './types.js';
 
@@ -261,8 +261,7 @@ async function readTextAuto(path: string): Promise<{ path: string; text: string 
   } catch (err) {
     throw new DataFormatError(path, 0, `cannot be read: ${(err as Error).message}`);
   }
-  const text = isUtf8(bytes) ? bytes.toString('utf8') : bytes.toString('latin1');
-  return { path, text: text.charCodeAt(0) === 0xfeff ? text.slice(1) : text };  // a UTF-8 byte order mark
+  return { path, text: withoutByteOrderMark(isUtf8(bytes) ? bytes.toString('utf8') : bytes.toString('latin1')) };
 }
 
 function splitRecords(file: { text: string }, separator: string): TextRecord[] {

@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { DataFormatError } from '../errors.js';
+import { withoutByteOrderMark } from '../text-records.js';
 import type { ItemMeta } from '../item-text.js';
 import { queryProblem, throwProblems, type QuerySource } from './types.js';
 
@@ -25,11 +26,10 @@ export function jsonlQuerySource(path: string): QuerySource & { report: JsonlQue
     async generate(items: ItemMeta[]) {
       let text: string;
       try {
-        text = await readFile(path, 'utf8');
+        text = withoutByteOrderMark(await readFile(path, 'utf8'));
       } catch (err) {
         throw new DataFormatError(path, 0, `cannot be read (${(err as Error).message}); expected a JSONL file of {"movieId": <int>, "queries": [20 strings]}`);
       }
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);  // a UTF-8 byte order mark
       const byMovie = new Map<number, number>();
       items.forEach((it, i) => byMovie.set(it.movieId, i));
       const out: Array<string[] | undefined> = new Array(items.length);
