@@ -98,6 +98,16 @@ describe('embedding losses and fusions', () => {
     expect(got.get(v.vocab.get('funny')!)).toBeCloseTo(wFunny / norm, 6);
     expect(Array.from(topK(Float32Array.of(0.1, 0.9, 0.5, 0.9), 2))).toEqual([1, 3]);
   });
+
+  it('TF-IDF maxFeatures keeps the terms most frequent over the corpus, as scikit-learn does', () => {
+    // 'aa' is in one document three times, 'bb' in two documents once each: by count aa (3) > bb (2) > cc (1)
+    const docs = ['aa aa aa bb', 'bb cc'];
+    expect(TfidfVectorizer.fit(docs, { bigrams: false, maxFeatures: 1 }).toJSON().terms).toEqual(['aa']);
+    expect(TfidfVectorizer.fit(docs, { bigrams: false, maxFeatures: 2 }).toJSON().terms).toEqual(['aa', 'bb']);
+    // minDf first: 'aa' is in one document only
+    expect(TfidfVectorizer.fit(docs, { bigrams: false, maxFeatures: 1, minDf: 2 }).toJSON().terms).toEqual(['bb']);
+    expect(() => TfidfVectorizer.fit(docs, { maxFeatures: 0 })).toThrow(/maxFeatures/);
+  });
 });
 
 const fixtures = join(__dirname, '..', '..', 'shared', 'fixtures');

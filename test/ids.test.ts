@@ -89,6 +89,27 @@ describe('quantizers', () => {
     await expect(ResidualLFQ.fit(x, dim, { levels: 1, codebookSize: 12 })).rejects.toThrow(/a power of two for ResidualLFQ/);
   });
 
+  it('decode checks its codes and levels; ResidualLFQ names the rows it lacks', async () => {
+    const { x, dim } = planted(dirs, 10, 0.1, 4);
+    const fits: Array<Promise<Quantizer>> = [
+      RQKMeansQuantizer.fit(x, dim, { levels: 2, codebookSize: 8, seed: 1 }),
+      DictionaryQuantizer.fit(x, dim, { levels: 2, codebookSize: 8, seed: 1, iters: 1 }),
+      ResidualLFQ.fit(x, dim, { levels: 2, codebookSize: 8, seed: 1 }),
+      RqVaeQuantizer.fit(x, dim, { levels: 2, codebookSize: 8, seed: 1, iters: 1, hidden: 8, latent: 4 }),
+    ];
+    for (const q of await Promise.all(fits)) {
+      const codes = await q.encode(x.subarray(0, 3 * dim));
+      expect(Array.from(await q.decode(codes, 0))).toEqual(new Array(3 * dim).fill(q.name === 'rqvae' ? expect.any(Number) : 0));
+      await expect(q.decode(Int32Array.from([0, 8]))).rejects.toThrow(/codes in \[0, 8\) \(row 0, level 1\).*received 8/);
+      await expect(q.decode(Int32Array.from([-1, 0]), 1)).rejects.toThrow(/codes in \[0, 8\)/);
+      await expect(q.decode(Int32Array.from([0, 1, 2]))).rejects.toThrow(/rows of 2 codes/);
+      await expect(q.decode(codes, 3)).rejects.toThrow(/upTo/);
+      await expect(q.encode(x.subarray(0, dim - 1))).rejects.toThrow(/rows of dimension 16|multiple of dim=16/);
+    }
+    await expect(ResidualLFQ.fit(x.subarray(0, 5 * dim), dim, { levels: 1, codebookSize: 64 })).rejects.toThrow(/at most 2\^5 with 5 training rows/);
+    await expect(RqVaeQuantizer.fit(x, 0, { levels: 1, codebookSize: 8 })).rejects.toThrow(/dim/);
+  }, 60_000);
+
   it.skipIf(!existsSync(join(shared, 'movies.csv')))('RQ-VAE does not collapse on real embeddings (usage >= 0.5 per level)', async () => {
     const ml = await readMovieLens(shared);
     const texts = ml.movies.title.slice(0, 3000).map((t, i) => `${t} ${ml.movies.genres[i].join(' ')}`);

@@ -10,7 +10,10 @@ import type { CsrMatrix } from '../linalg/svd.js';
 export interface TfidfOptions {
   /** Keep terms in at least this many documents (default 1). */
   minDf?: number;
-  /** Keep at most this many terms, by document frequency (default: all). */
+  /**
+   * Keep at most this many terms, the most frequent across the corpus (total count, as
+   * scikit-learn's max_features; ties to the alphabetically first), after minDf (default: all).
+   */
   maxFeatures?: number | null;
   /** Add word bigrams (default true). */
   bigrams?: boolean;
@@ -47,13 +50,18 @@ export class TfidfVectorizer {
     if (!Array.isArray(docs) || docs.length === 0) throw new SemidArgumentError('docs', 'a non-empty array of texts', docs);
     const minDf = expectInt('minDf', options.minDf ?? 1, 1, 1e9);
     const bigrams = options.bigrams ?? true;
+    const maxFeatures = options.maxFeatures == null ? Infinity : expectInt('maxFeatures', options.maxFeatures, 1, 1e9);
     const df = new Map<string, number>();
-    for (const d of docs) for (const t of new Set(textTerms(d, bigrams))) df.set(t, (df.get(t) ?? 0) + 1);
+    const count = new Map<string, number>();
+    for (const d of docs) {
+      const terms = textTerms(d, bigrams);
+      for (const t of terms) count.set(t, (count.get(t) ?? 0) + 1);
+      for (const t of new Set(terms)) df.set(t, (df.get(t) ?? 0) + 1);
+    }
     let terms = [...df.entries()].filter(([, c]) => c >= minDf);
-    if (options.maxFeatures != null) {
-      expectInt('maxFeatures', options.maxFeatures, 1, 1e9);
-      terms.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
-      terms = terms.slice(0, options.maxFeatures);
+    if (terms.length > maxFeatures) {
+      terms.sort((a, b) => count.get(b[0])! - count.get(a[0])! || (a[0] < b[0] ? -1 : 1));
+      terms = terms.slice(0, maxFeatures);
     }
     terms.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     const vocab = new Map<string, number>();

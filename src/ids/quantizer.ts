@@ -60,9 +60,29 @@ export async function quantizerStats(q: Quantizer, x: Float32Array, codes?: Int3
   return { ...codeStats(c, q.levels, q.codebookSize), relativeError, totalRelativeError: relativeError[relativeError.length - 1] };
 }
 
-function checkX(x: Float32Array, dim: number): number {
+/** Rows of x [n x dim], checked; returns n. */
+export function checkX(x: Float32Array, dim: number): number {
+  expectInt('dim', dim, 1, 2 ** 24);
   if (!(x instanceof Float32Array) || x.length % dim !== 0 || x.length === 0) throw new SemidArgumentError('x', `a non-empty Float32Array of rows of dimension ${dim}`, x);
   return x.length / dim;
+}
+
+/**
+ * Codes [n x levels] given to a quantizer's decode, checked: an Int32Array of whole rows, every
+ * code in [0, codebookSize), and 0 <= upTo <= levels. Returns n.
+ */
+export function checkCodes(q: Pick<Quantizer, 'levels' | 'codebookSize'>, codes: Int32Array, upTo: number): number {
+  if (!(codes instanceof Int32Array) || codes.length % q.levels !== 0) {
+    throw new SemidArgumentError('codes', `an Int32Array of rows of ${q.levels} codes`, codes);
+  }
+  expectInt('upTo', upTo, 0, q.levels);
+  for (let i = 0; i < codes.length; i++) {
+    const c = codes[i];
+    if (c < 0 || c >= q.codebookSize) {
+      throw new SemidArgumentError('codes', `codes in [0, ${q.codebookSize}) (row ${Math.floor(i / q.levels)}, level ${i % q.levels})`, c);
+    }
+  }
+  return codes.length / q.levels;
 }
 
 /**
@@ -82,8 +102,8 @@ export class RQKMeansQuantizer implements Quantizer {
   }
   async encode(x: Float32Array): Promise<Int32Array> { return (await this.model.encode(x)).data; }
   async decode(codes: Int32Array, upTo = this.levels): Promise<Float32Array> {
+    const n = checkCodes(this, codes, upTo);
     if (upTo === this.levels) return this.model.decode(codes);
-    const n = codes.length / this.levels;
     const out = new Float32Array(n * this.dim);
     const cb = this.model.codebooks;
     const k = this.codebookSize;
@@ -210,7 +230,7 @@ export class DictionaryQuantizer implements Quantizer {
 
   /** Reconstruction from IDs alone: Σ_l meanCoef[l, code] · atom[l, code]. */
   async decode(codes: Int32Array, upTo = this.levels): Promise<Float32Array> {
-    const n = codes.length / this.levels;
+    const n = checkCodes(this, codes, upTo);
     const out = new Float32Array(n * this.dim);
     const K = this.codebookSize;
     for (let i = 0; i < n; i++) for (let l = 0; l < upTo; l++) {
@@ -259,6 +279,7 @@ export class ResidualLFQ implements Quantizer {
     const bits = Math.log2(K);
     if (!Number.isInteger(bits)) throw new SemidArgumentError('codebookSize', 'a power of two for ResidualLFQ (codes are sign bits)', K);
     if (bits > dim) throw new SemidArgumentError('codebookSize', `at most 2^${dim} (one bit per dimension)`, K);
+    if (bits > n) throw new SemidArgumentError('codebookSize', `at most 2^${n} with ${n} training rows (one principal direction per bit)`, K);
     const directions = new Float32Array(L * bits * dim);
     const scales = new Float32Array(L * bits);
     const resid = Float32Array.from(x);
@@ -311,7 +332,7 @@ export class ResidualLFQ implements Quantizer {
   }
 
   async decode(codes: Int32Array, upTo = this.levels): Promise<Float32Array> {
-    const n = codes.length / this.levels;
+    const n = checkCodes(this, codes, upTo);
     const out = new Float32Array(n * this.dim);
     for (let r = 0; r < n; r++) for (let l = 0; l < upTo; l++) {
       const code = codes[r * this.levels + l];

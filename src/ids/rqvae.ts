@@ -6,12 +6,12 @@
  * straight-through estimator.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { expectInt } from '../kernels/validate.js';
+import { expectInt, expectNumber } from '../kernels/validate.js';
 import { mulberry32 } from '../data/random.js';
 import { RQKMeans } from '../kernels/rqkmeans.js';
 import { AdamW } from '../model/runtime/adamw.js';
 import { trainLoop } from '../model/runtime/train-loop.js';
-import type { Quantizer, QuantizerFitOptions } from './quantizer.js';
+import { checkCodes, checkX, type Quantizer, type QuantizerFitOptions } from './quantizer.js';
 
 export interface RqVaeOptions extends QuantizerFitOptions {
   hidden?: number;
@@ -59,12 +59,12 @@ export class RqVaeQuantizer implements Quantizer {
   }
 
   static async fit(x: Float32Array, dim: number, o: RqVaeOptions): Promise<RqVaeQuantizer> {
-    const n = x.length / dim;
+    const n = checkX(x, dim);
     const L = expectInt('levels', o.levels, 1, 16);
     const K = expectInt('codebookSize', o.codebookSize, 2, 1 << 16);
-    const hidden = o.hidden ?? 256;
-    const latent = o.latent ?? 32;
-    const beta = o.beta ?? 0.25;
+    const hidden = expectInt('hidden', o.hidden ?? 256, 1, 1 << 16);
+    const latent = expectInt('latent', o.latent ?? 32, 1, 1 << 16);
+    const beta = expectNumber('beta', o.beta ?? 0.25, 0);
     const epochs = expectInt('iters', o.iters ?? 30, 1, 1e6);
     const rand = mulberry32(o.seed ?? 0);
     const glorot = (a: number, b: number) => { const s = Math.sqrt(6 / (a + b)); return Float32Array.from({ length: a * b }, () => (rand() * 2 - 1) * s); };
@@ -138,7 +138,7 @@ export class RqVaeQuantizer implements Quantizer {
   }
 
   async encode(x: Float32Array): Promise<Int32Array> {
-    const n = x.length / this.dim;
+    const n = checkX(x, this.dim);
     const out = new Int32Array(n * this.levels);
     tf.tidy(() => {
       let r = this.encodeLatent(tf.tensor2d(x, [n, this.dim]));
@@ -153,7 +153,7 @@ export class RqVaeQuantizer implements Quantizer {
   }
 
   async decode(codes: Int32Array, upTo = this.levels): Promise<Float32Array> {
-    const n = codes.length / this.levels;
+    const n = checkCodes(this, codes, upTo);
     return tf.tidy(() => {
       let zq: tf.Tensor = tf.zeros([n, this.latent]);
       for (let l = 0; l < upTo; l++) {
