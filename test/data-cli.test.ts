@@ -35,6 +35,12 @@ describe.skipIf(!built)('semid data', () => {
     expect(run('data', 'prepare').stderr).toMatch(/Expected a run folder for --out/);
     expect(run('data', 'prepare', '--out', out, '--movielens', join(out, 'none')).stderr).toMatch(/none: does not exist \(given by --movielens\)/);
     expect(run('data', 'prepare', '--out', out, '--max-history', 'ten').stderr).toMatch(/Expected a number for --max-history but received "ten"/);
+    // options are checked before the ratings are read, and errors name the flag
+    const fraction = run('data', 'prepare', '--out', out, '--head-fraction', '2');
+    expect(fraction.stderr).toMatch(/Expected number between 0 and 1 for --head-fraction but received 2/);
+    expect(fraction.stderr).not.toMatch(/ratings|reading MovieLens/);
+    expect(run('data', 'prepare', '--out', out, '--search-validation', '1.5').stderr).toMatch(/for --search-validation but received 1.5/);
+    expect(run('data', 'prepare', '--out', out, '--catalogue', 'some').stderr).toMatch(/for --catalogue but received "some"/);
     expect(run('data', 'prepare', '--out', out, '--queries', 'llm').stderr).toMatch(/--llm-endpoint URL and --llm-model NAME/);
     const dl = run('data', 'download', 'ml-9m');
     expect(dl.status).toBe(1);

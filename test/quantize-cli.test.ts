@@ -35,10 +35,27 @@ describe.skipIf(!built)('semid quantize', () => {
     expect(missing.stderr).toMatch(/nope\.npy: no such file/);
     writeNpy(`${dir}/small.npy`, randomFloats(50 * 4, 3), [50, 4]);
     const big = run('quantize', `${dir}/small.npy`, '--codebook', '256');
-    expect(big.stderr).toMatch(/no larger than the 50 training rows for codebookSize but received 256/);
+    expect(big.stderr).toMatch(/no larger than the 50 training rows for --codebook but received 256/);
     const mismatch = run('quantize', '--codebooks', `${dir}/codes.codebooks.npy`, `${dir}/small.npy`);
     expect(mismatch.status).toBe(1);
     expect(mismatch.stderr).toMatch(/rows of dimension 16/);
     expect(run('quantize').status).toBe(2);
+    expect(run('quantize', `${dir}/small.npy`, '--codebook', '1').stderr).toMatch(/for --codebook but received 1/);
+    expect(run('quantize', `${dir}/small.npy`, '--tol', 'abc').stderr).toMatch(/Expected a number for --tol but received "abc"/);
+    expect(run('quantize', `${dir}/small.npy`, '--max-train', '0.5').stderr).toMatch(/an integer for --max-train/);
+    expect(run('quantize', `${dir}/small.npy`, '--codebook', '300', '--dtype', 'uint8').stderr).toMatch(/uint8 holds codes below 256; --codebook is 300\) for --dtype/);
+    expect(run('quantize', '--codebooks', `${dir}/codes.codebooks.npy`, `${dir}/new.npy`, '--dtype', 'int8').stderr).toMatch(/"uint16", "uint32" or "uint8" for --dtype but received "int8"/);
+  });
+
+  it('writes uint8 codes into a folder it makes, and they equal the uint16 ones', () => {
+    writeNpy(`${dir}/u8.npy`, randomFloats(400 * 8, 4), [400, 8]);
+    const a = run('quantize', `${dir}/u8.npy`, '--levels', '2', '--codebook', '16', '--out', `${dir}/made/here/u8-codes.npy`, '--dtype', 'uint8');
+    expect(a.status, a.stderr).toBe(0);
+    const b = run('quantize', `${dir}/u8.npy`, '--levels', '2', '--codebook', '16', '--out', `${dir}/u16-codes.npy`);
+    expect(b.status, b.stderr).toBe(0);
+    const u8 = readNpy(`${dir}/made/here/u8-codes.npy`);
+    expect(u8.data).toBeInstanceOf(Uint8Array);
+    expect(Array.from(u8.data)).toEqual(Array.from(readNpy(`${dir}/u16-codes.npy`).data));
+    expect(readNpy(`${dir}/made/here/u8-codes.codebooks.npy`).shape).toEqual([2, 16, 8]);
   });
 });

@@ -69,6 +69,15 @@ describe('nearestCentroids rejects bad input with a clear message', () => {
     const err = await nearestCentroids(f(4), f(4), { dim: 2, topk: 9 }).catch((e) => e);
     expect(err).toBeInstanceOf(SemidArgumentError);
     expect(err.parameter).toBe('topk');
+    expect(err.expected).toBe('integer between 1 and 2');
+    expect(err.received).toBe('9');
+    // renamed (the CLI names a parameter by its flag): same text, same class and code
+    const flagged = err.withParameter('--topk');
+    expect(flagged).toBeInstanceOf(SemidArgumentError);
+    expect(flagged.code).toBe('ERR_SEMID_INVALID_ARG');
+    expect(flagged.parameter).toBe('--topk');
+    expect(flagged.message).toBe('Expected integer between 1 and 2 for --topk but received 9');
+    expect(new SemidArgumentError('name', 'a short text', 'x'.repeat(50)).withParameter('--name').message).toBe(`Expected a short text for --name but received "${'x'.repeat(40)}…"`);
   });
 });
 

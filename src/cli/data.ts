@@ -10,7 +10,7 @@ import { SemidArgumentError, SemidError } from '../kernels/errors.js';
 import { readMovieLens } from '../data/movielens/read.js';
 import { syntheticMovieLens } from '../data/synthetic.js';
 import { resolveDataSource } from '../data/source.js';
-import { buildJointDataset, writeJointDataset, type DatasetManifest, type DatasetOptions } from '../data/dataset.js';
+import { buildJointDataset, checkDatasetOptions, writeJointDataset, type DatasetManifest, type DatasetOptions } from '../data/dataset.js';
 import { templateQuerySource } from '../data/queries/template.js';
 import { jsonlQuerySource } from '../data/queries/jsonl.js';
 import { llmQuerySource } from '../data/queries/llm.js';
@@ -18,6 +18,7 @@ import type { QuerySource } from '../data/queries/types.js';
 import { downloadMovieLens, MOVIELENS_RELEASES } from '../data/download.js';
 import { bytes, table } from './format.js';
 import { ProgressLine } from './progress.js';
+import { numberFlag, withFlagNames } from './flags.js';
 
 export const DATA_USAGE = `Usage:
   semid data prepare --out <run dir> [--movielens <dir>] [--queries template|<file.jsonl>|llm]
@@ -33,16 +34,23 @@ else uses an embedded synthetic catalogue (said loudly), and writes <run dir>/da
 search and recommendation examples. A finished data folder with the same request is reused.
 `;
 
-function num(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x)) throw new SemidArgumentError(`--${name}`, 'a number', v);
-  return x;
-}
+const num = (name: string, v: string | undefined) => numberFlag(name, v);
+
+const PREPARE_OPTIONS = {
+  out: { type: 'string' }, movielens: { type: 'string' }, queries: { type: 'string', default: 'template' },
+  'llm-endpoint': { type: 'string' }, 'llm-model': { type: 'string' }, 'llm-key-env': { type: 'string' }, 'llm-concurrency': { type: 'string' },
+  descriptions: { type: 'string' }, 'min-rating': { type: 'string' }, 'max-users': { type: 'string' }, 'k-core': { type: 'string' },
+  'max-history': { type: 'string' }, 'search-validation': { type: 'string' }, 'head-fraction': { type: 'string' }, catalogue: { type: 'string' },
+  'genome-threshold': { type: 'string' }, 'no-genome': { type: 'boolean', default: false }, seed: { type: 'string' },
+  force: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+} as const;
+
+/** The flags of DatasetOptions / llmQuerySource parameters whose names differ from the parameter's. */
+const PREPARE_FLAG_OF_PARAMETER = { searchValidationQueries: 'search-validation', concurrency: 'llm-concurrency' };
 
 export async function data(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub === 'prepare') return prepare(rest);
+  if (sub === 'prepare') return withFlagNames(Object.keys(PREPARE_OPTIONS), PREPARE_FLAG_OF_PARAMETER, () => prepare(rest));
   if (sub === 'download') return download(rest);
   if (sub === undefined || sub === 'help' || sub === '--help' || sub === '-h') { process.stdout.write(DATA_USAGE); return 0; }
   process.stderr.write(`semid data: unknown subcommand "${sub}"\n\n${DATA_USAGE}`);
@@ -50,17 +58,7 @@ export async function data(argv: string[]): Promise<number> {
 }
 
 async function prepare(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      out: { type: 'string' }, movielens: { type: 'string' }, queries: { type: 'string', default: 'template' },
-      'llm-endpoint': { type: 'string' }, 'llm-model': { type: 'string' }, 'llm-key-env': { type: 'string' }, 'llm-concurrency': { type: 'string' },
-      descriptions: { type: 'string' }, 'min-rating': { type: 'string' }, 'max-users': { type: 'string' }, 'k-core': { type: 'string' },
-      'max-history': { type: 'string' }, 'search-validation': { type: 'string' }, 'head-fraction': { type: 'string' }, catalogue: { type: 'string' },
-      'genome-threshold': { type: 'string' }, 'no-genome': { type: 'boolean', default: false }, seed: { type: 'string' },
-      force: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
-    },
-  });
+  const { values } = parseArgs({ args: argv, options: PREPARE_OPTIONS });
   if (values.help) { process.stdout.write(DATA_USAGE); return 0; }
   if (!values.out) throw new SemidArgumentError('--out', 'a run folder', values.out);
   const runDir = resolve(values.out);
@@ -76,6 +74,7 @@ async function prepare(argv: string[]): Promise<number> {
     seed: num('seed', values.seed),
   };
   for (const k of Object.keys(options) as Array<keyof DatasetOptions>) if (options[k] === undefined) delete options[k];
+  checkDatasetOptions(options);
 
   const source = resolveDataSource(values.movielens);
   const progress = new ProgressLine();

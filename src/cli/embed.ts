@@ -7,6 +7,7 @@ import { embedStage } from '../embed/stages.js';
 import { EMBEDDING_KINDS, type EmbeddingKind } from '../embed/store.js';
 import { table } from './format.js';
 import { ProgressLine } from './progress.js';
+import { numberFlag, withFlagNames } from './flags.js';
 
 export const EMBED_USAGE = `Usage: semid embed <${EMBEDDING_KINDS.join('|')}> --run <dir> [--profile default|paper] [--epochs N] [--seed 42] [--eval-sample 5000] [--max-pairs N] [--encoder <sentence-transformers folder>]
 
@@ -26,12 +27,7 @@ export async function embed(argv: string[]): Promise<number> {
   if (!EMBEDDING_KINDS.includes(kind)) throw new SemidArgumentError('kind', EMBEDDING_KINDS.join(', '), kind);
   if (!values.run) throw new SemidArgumentError('--run', 'a run folder', values.run);
   if (values.profile && values.profile !== 'default' && values.profile !== 'paper') throw new SemidArgumentError('--profile', '"default" or "paper"', values.profile);
-  const int = (name: string, v: string | undefined) => {
-    if (v === undefined) return undefined;
-    const x = Number(v);
-    if (!Number.isInteger(x) || x < 1) throw new SemidArgumentError(`--${name}`, 'a positive integer', v);
-    return x;
-  };
+  const int = (name: string, v: string | undefined) => numberFlag(name, v, { integer: true, min: 1 });
   const rt = await initRuntime();
   process.stderr.write(`semid embed: ${kind} on ${rt.description}\n`);
   const progress = new ProgressLine();
@@ -39,11 +35,11 @@ export async function embed(argv: string[]): Promise<number> {
   const onSigint = () => controller.abort(new SemidError('ERR_SEMID_ABORTED', 'interrupted'));
   process.once('SIGINT', onSigint);
   try {
-    const r = await embedStage(kind, resolve(values.run), {
+    const r = await withFlagNames(['epochs', 'seed', 'eval-sample', 'max-pairs', 'encoder'], {}, () => embedStage(kind, resolve(values.run!), {
       profile: values.profile as 'default' | 'paper' | undefined, epochs: int('epochs', values.epochs), seed: int('seed', values.seed),
       evalSample: int('eval-sample', values['eval-sample']), maxPairs: int('max-pairs', values['max-pairs']), encoder: values.encoder ? resolve(values.encoder) : undefined, signal: controller.signal,
       onProgress: (stage, p) => progress.update(p.step / p.totalSteps, `${stage} epoch ${p.epoch + 1} step ${p.step}/${p.totalSteps} loss ${p.meanLoss.toFixed(4)} ${p.examplesPerSecond.toFixed(0)} ex/s ETA ${p.etaSeconds.toFixed(0)} s`),
-    });
+    }));
     progress.done();
     const f = (x: number | null) => (x === null ? '-' : x.toFixed(4));
     process.stdout.write(`\n${table([[r.kind, r.dim, f(r.metrics.searchRecall30), f(r.metrics.recRecall30), f(r.metrics.popularityRecall30), r.seconds.toFixed(1)]],

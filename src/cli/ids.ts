@@ -7,6 +7,7 @@ import { buildIds, QUANTIZERS, STRATEGIES, type Strategy } from '../ids/strategi
 import type { QuantizerName } from '../ids/quantizer.js';
 import { saveIds } from '../ids/store.js';
 import { table } from './format.js';
+import { numberFlag, withFlagNames } from './flags.js';
 
 export const IDS_USAGE = `Usage: semid ids <${STRATEGIES.join('|')}> --run <dir>
                  [--quantizer ${QUANTIZERS.join('|')}] [--levels 2] [--codebook 256] [--collisions keep|dedup] [--seed 42] [--iters 20]
@@ -25,17 +26,12 @@ export async function ids(argv: string[]): Promise<number> {
   const strategy = positionals[0] as Strategy;
   if (!STRATEGIES.includes(strategy)) throw new SemidArgumentError('strategy', STRATEGIES.join(', '), strategy);
   if (!values.run) throw new SemidArgumentError('--run', 'a run folder', values.run);
-  const int = (name: string, v: string | undefined) => {
-    if (v === undefined) return undefined;
-    const x = Number(v);
-    if (!Number.isInteger(x)) throw new SemidArgumentError(`--${name}`, 'an integer', v);
-    return x;
-  };
+  const int = (name: string, v: string | undefined) => numberFlag(name, v, { integer: true });
   await initRuntime();
-  const result = await buildIds(strategy, resolve(values.run), {
+  const result = await withFlagNames(['quantizer', 'levels', 'codebook', 'collisions', 'seed', 'iters'], { codebookSize: 'codebook' }, () => buildIds(strategy, resolve(values.run!), {
     quantizer: values.quantizer as QuantizerName | undefined, levels: int('levels', values.levels), codebookSize: int('codebook', values.codebook),
     collisions: values.collisions as 'keep' | 'dedup' | undefined, seed: int('seed', values.seed), iters: int('iters', values.iters),
-  });
+  }));
   const path = saveIds(resolve(values.run), result);
   const f = (x: number) => x.toFixed(4);
   const rows = [result.search, ...(result.rec === result.search ? [] : [result.rec])].map((ns) => [

@@ -3,6 +3,7 @@
  * new (cold-start) items with saved codebooks.
  */
 import { parseArgs } from 'node:util';
+import { mkdirSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { readNpyMatrix, writeNpy } from '../data/npy.js';
 import { RQKMeans, type Codes } from '../kernels/rqkmeans.js';
@@ -10,38 +11,46 @@ import { SemidArgumentError } from '../kernels/errors.js';
 import type { Device } from '../kernels/device.js';
 import { table } from './format.js';
 import { ProgressLine } from './progress.js';
+import { numberFlag, withFlagNames } from './flags.js';
 
 export const QUANTIZE_USAGE = `Usage:
   semid quantize <embeddings.npy> [--levels 2] [--codebook 256] [--iters 20] [--tol 1e-4]
                  [--seed 0] [--init kmeans++|random] [--beam 1] [--max-train N]
                  [--device auto|cpu|cuda] [--threads N] [--out codes.npy]
-                 [--save-codebooks codebooks.npy] [--dtype uint16|uint32] [--json]
+                 [--save-codebooks codebooks.npy] [--dtype uint16|uint32|uint8] [--json]
   semid quantize --codebooks <codebooks.npy> <new.npy> [--beam 1] [--out codes.npy] ...
 
 Trains residual k-means codebooks (level l clusters the residuals of levels 0..l-1), writes the
-codes [n x levels] as .npy (uint16 by default) and the codebooks [levels x K x dim] beside them,
+codes [n x levels] as .npy (uint16 by default; uint8 for codebooks of up to 256) and the codebooks [levels x K x dim] beside them,
 and prints reconstruction error, codebook usage, perplexity and collisions.
 With --codebooks, encodes new items with trained codebooks (no retraining).
 `;
 
-function intArg(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const v = Number(value);
-  if (!Number.isInteger(v)) throw new SemidArgumentError(`--${name}`, 'an integer', value);
-  return v;
+const QUANTIZE_OPTIONS = {
+  levels: { type: 'string' }, codebook: { type: 'string' }, iters: { type: 'string' }, tol: { type: 'string' },
+  seed: { type: 'string' }, init: { type: 'string' }, beam: { type: 'string' }, 'max-train': { type: 'string' },
+  device: { type: 'string' }, threads: { type: 'string' }, out: { type: 'string' }, codebooks: { type: 'string' },
+  'save-codebooks': { type: 'string' }, dtype: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** The flags of RQKMeans.train / encode parameters whose names differ from the parameter's. */
+const FLAG_OF_PARAMETER = { codebookSize: 'codebook', maxTrainPoints: 'max-train' };
+
+/** The whole number a flag holds, or its default. */
+const intFlag = (name: string, value: string | undefined, fallback: number) => numberFlag(name, value, { integer: true }) ?? fallback;
+
+type QuantizeFlags = ReturnType<typeof parseQuantizeArgs>;
+
+function parseQuantizeArgs(argv: string[]) {
+  return parseArgs({ args: argv, allowPositionals: true, options: QUANTIZE_OPTIONS });
 }
 
 export async function quantize(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      levels: { type: 'string' }, codebook: { type: 'string' }, iters: { type: 'string' }, tol: { type: 'string' },
-      seed: { type: 'string' }, init: { type: 'string' }, beam: { type: 'string' }, 'max-train': { type: 'string' },
-      device: { type: 'string' }, threads: { type: 'string' }, out: { type: 'string' }, codebooks: { type: 'string' },
-      'save-codebooks': { type: 'string' }, dtype: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-    },
-  });
+  const { values, positionals } = parseQuantizeArgs(argv);
+  return withFlagNames(Object.keys(QUANTIZE_OPTIONS), FLAG_OF_PARAMETER, () => quantizeWith(values, positionals));
+}
+
+async function quantizeWith(values: QuantizeFlags['values'], positionals: string[]): Promise<number> {
   if (values.help) {
     process.stdout.write(QUANTIZE_USAGE);
     return 0;
@@ -52,10 +61,16 @@ export async function quantize(argv: string[]): Promise<number> {
   }
   const input = positionals[0];
   const dtype = values.dtype ?? 'uint16';
-  if (dtype !== 'uint16' && dtype !== 'uint32') throw new SemidArgumentError('--dtype', '"uint16" or "uint32"', dtype);
+  if (dtype !== 'uint16' && dtype !== 'uint32' && dtype !== 'uint8') throw new SemidArgumentError('--dtype', '"uint16", "uint32" or "uint8"', dtype);
   const device = (values.device ?? 'auto') as Device;
-  const threads = intArg('threads', values.threads, 0);
+  const threads = intFlag('threads', values.threads, 0);
   const out = values.out ?? join(dirname(input), `${basename(input, extname(input))}.codes.npy`);
+  const codebooksOut = values['save-codebooks'] ?? join(dirname(out), `${basename(out, extname(out)).replace(/\.codes$/, '')}.codebooks.npy`);
+  const codebookSize = intFlag('codebook', values.codebook, 256);
+  if (dtype === 'uint8' && !values.codebooks && codebookSize > 256) throw new SemidArgumentError('--dtype', `"uint16" or "uint32" (uint8 holds codes below 256; --codebook is ${codebookSize})`, dtype);
+  // the folders the results go to exist (or fail) before any training
+  mkdirSync(dirname(out), { recursive: true });
+  if (!values.codebooks) mkdirSync(dirname(codebooksOut), { recursive: true });
 
   const x = readNpyMatrix(input);
   const controller = new AbortController();
@@ -66,33 +81,33 @@ export async function quantize(argv: string[]): Promise<number> {
     let model: RQKMeans;
     let codes: Codes;
     const started = performance.now();
-    const beamArg = values.beam === undefined ? undefined : intArg('beam', values.beam, 1);
+    const beamArg = values.beam === undefined ? undefined : intFlag('beam', values.beam, 1);
     if (values.codebooks) {
       model = RQKMeans.load(values.codebooks);
+      if (dtype === 'uint8' && model.codebookSize > 256) throw new SemidArgumentError('--dtype', `"uint16" or "uint32" (uint8 holds codes below 256; ${values.codebooks} has ${model.codebookSize})`, dtype);
       if (model.dim !== x.cols) {
         throw new SemidArgumentError('<new.npy>', `rows of dimension ${model.dim} (as in ${values.codebooks})`, `rows of dimension ${x.cols}`);
       }
       codes = await model.encode(x, { beam: beamArg ?? 1, device, threads, signal: controller.signal });
     } else {
-      const levels = intArg('levels', values.levels, 2);
-      const iters = intArg('iters', values.iters, 20);
-      const tol = values.tol === undefined ? 1e-4 : Number(values.tol);
+      const levels = intFlag('levels', values.levels, 2);
+      const iters = intFlag('iters', values.iters, 20);
+      const tol = numberFlag('tol', values.tol) ?? 1e-4;
       model = await RQKMeans.train(x, {
-        levels, codebookSize: intArg('codebook', values.codebook, 256), iters, tol,
-        seed: intArg('seed', values.seed, 0), init: (values.init ?? 'kmeans++') as 'kmeans++' | 'random',
-        beam: beamArg ?? 1, maxTrainPoints: intArg('max-train', values['max-train'], 0), device, threads,
+        levels, codebookSize, iters, tol,
+        seed: intFlag('seed', values.seed, 0), init: (values.init ?? 'kmeans++') as 'kmeans++' | 'random',
+        beam: beamArg ?? 1, maxTrainPoints: intFlag('max-train', values['max-train'], 0), device, threads,
         signal: controller.signal,
         onProgress: (e) => progress.update((e.level + (e.iteration + 1) / Math.max(1, iters)) / levels,
           `level ${e.level + 1}/${levels}  iteration ${e.iteration + 1}/${iters}  relative error ${e.relativeError.toFixed(4)}  changed ${e.changed}`),
       });
       progress.done();
       codes = model.trainingCodes ?? (await model.encode(x, { device, threads, signal: controller.signal }));
-      const saveTo = values['save-codebooks'] ?? join(dirname(out), `${basename(out, extname(out)).replace(/\.codes$/, '')}.codebooks.npy`);
-      model.save(saveTo);
-      process.stderr.write(`codebooks: ${saveTo}\n`);
+      model.save(codebooksOut);
+      process.stderr.write(`codebooks: ${codebooksOut}\n`);
     }
     const seconds = (performance.now() - started) / 1e3;
-    const data = dtype === 'uint16' && model.codebookSize <= 65536 ? Uint16Array.from(codes.data) : Uint32Array.from(codes.data);
+    const data = dtype === 'uint8' ? Uint8Array.from(codes.data) : dtype === 'uint16' ? Uint16Array.from(codes.data) : Uint32Array.from(codes.data);
     writeNpy(out, data, [codes.n, codes.levels]);
     const stats = model.stats(x, codes);
     if (values.json) {

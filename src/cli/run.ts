@@ -1,6 +1,7 @@
 /** `semid run --profile tiny|quick|small|paper --out <dir>`: the study end to end, resumable, with its report. */
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
+import { numberFlag } from './flags.js';
 import { SemidArgumentError, SemidError } from '../kernels/errors.js';
 import { runStudy, STUDY_PROFILES } from '../pipeline/study.js';
 import { writeReport } from '../pipeline/report.js';
@@ -40,10 +41,8 @@ export async function run(argv: string[]): Promise<number> {
   for (const s of strategies ?? []) if (!STRATEGIES.includes(s)) throw new SemidArgumentError('--strategies', STRATEGIES.join(', '), s);
   const quantizers = values.quantizers?.split(',').map((s) => s.trim()) as QuantizerName[] | undefined;
   for (const q of quantizers ?? []) if (!QUANTIZERS.includes(q)) throw new SemidArgumentError('--quantizers', QUANTIZERS.join(', '), q);
-  const seeds = values.seeds === undefined ? undefined : Number(values.seeds);
-  if (seeds !== undefined && (!Number.isInteger(seeds) || seeds < 1)) throw new SemidArgumentError('--seeds', 'a positive integer', values.seeds);
-  const workers = values.workers === undefined ? undefined : Number(values.workers);
-  if (workers !== undefined && (!Number.isInteger(workers) || workers < 0)) throw new SemidArgumentError('--workers', 'a non-negative integer', values.workers);
+  const seeds = numberFlag('seeds', values.seeds, { integer: true, min: 1 });
+  const workers = numberFlag('workers', values.workers, { integer: true, min: 0 });
   const out = resolve(values.out);
   const controller = new AbortController();
   const onSigint = () => controller.abort(new SemidError('ERR_SEMID_ABORTED', 'interrupted (run again to resume)'));

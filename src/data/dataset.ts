@@ -24,8 +24,8 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { encodeNpy, readNpy } from './npy.js';
 import { expectInt } from '../kernels/validate.js';
 import { DataFormatError } from './errors.js';
-import { buildInteractions, type InteractionOptions, type Interactions } from './interactions.js';
-import { buildItemMeta, type ItemMeta, type ItemTextOptions } from './item-text.js';
+import { buildInteractions, checkInteractionOptions, type InteractionOptions, type Interactions } from './interactions.js';
+import { buildItemMeta, checkItemTextOptions, type ItemMeta, type ItemTextOptions } from './item-text.js';
 import type { DropCount, MovieLensData } from './movielens/types.js';
 import { parseTitle } from './titles.js';
 import { hashSeed, mulberry32, shuffleInPlace } from './random.js';
@@ -87,6 +87,20 @@ export interface JointDataset {
 }
 
 /**
+ * Check every option of the joint data set (interactions, item texts, examples) before any data is
+ * read, so that a bad one fails at once instead of after reading a large ratings file.
+ * @example checkDatasetOptions({ maxHistory: 20, kCore: 5 }).maxHistory // 20
+ */
+export function checkDatasetOptions(options: DatasetOptions = {}): { maxHistory: number; searchValidation: number } {
+  checkInteractionOptions(options);
+  checkItemTextOptions(options);
+  return {
+    maxHistory: expectInt('maxHistory', options.maxHistory ?? 20, 1, 1e6),
+    searchValidation: expectInt('searchValidationQueries', options.searchValidationQueries ?? 0, 0, TRAIN_QUERIES_PER_ITEM - 1),
+  };
+}
+
+/**
  * Build the joint data set in memory.
  * @example
  * const ml = await readMovieLens('../shared/data/ml-latest-small');
@@ -95,8 +109,7 @@ export interface JointDataset {
  */
 export async function buildJointDataset(data: MovieLensData, querySource: QuerySource, options: DatasetOptions = {},
   run: QuerySourceOptions = {}): Promise<JointDataset> {
-  const maxHistory = expectInt('maxHistory', options.maxHistory ?? 20, 1, 1e6);
-  const searchValidation = expectInt('searchValidationQueries', options.searchValidationQueries ?? 0, 0, TRAIN_QUERIES_PER_ITEM - 1);
+  const { maxHistory, searchValidation } = checkDatasetOptions(options);
   const interactions = buildInteractions(data, options);
   const seed = interactions.settings.seed;
   const items = buildItemMeta(data, interactions, options);

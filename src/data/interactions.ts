@@ -49,14 +49,10 @@ export interface Interactions {
 }
 
 /**
- * Build the interactions of the study from a MovieLens release. Leave-last-out: for each user the
- * last interaction is the test target, the one before the validation target, the rest train.
- * @example
- * const ml = await readMovieLens('../shared/data/ml-latest-small');
- * const it = buildInteractions(ml, { minRating: null });
- * it.userOffsets.length - 1; // 610 users
+ * The interaction options with their defaults, checked (before any data is read).
+ * @example checkInteractionOptions({ kCore: 5 }).headFraction // 0.01
  */
-export function buildInteractions(data: MovieLensData, options: InteractionOptions = {}): Interactions {
+export function checkInteractionOptions(options: InteractionOptions = {}): typeof INTERACTION_DEFAULTS {
   const s = { ...INTERACTION_DEFAULTS, ...options };
   if (s.minRating !== null) expectNumber('minRating', s.minRating, 0, 10);
   if (s.maxUsers !== null) expectInt('maxUsers', s.maxUsers, 1, 2 ** 31 - 1);
@@ -65,6 +61,19 @@ export function buildInteractions(data: MovieLensData, options: InteractionOptio
   expectNumber('headFraction', s.headFraction, 0, 1);
   expectInt('seed', s.seed, 0, 2 ** 32 - 1);
   if (s.catalogue !== 'interacted' && s.catalogue !== 'all') throw new SemidArgumentError('catalogue', '"interacted" or "all"', s.catalogue);
+  return s;
+}
+
+/**
+ * Build the interactions of the study from a MovieLens release. Leave-last-out: for each user the
+ * last interaction is the test target, the one before the validation target, the rest train.
+ * @example
+ * const ml = await readMovieLens('../shared/data/ml-latest-small');
+ * const it = buildInteractions(ml, { minRating: null });
+ * it.userOffsets.length - 1; // 610 users
+ */
+export function buildInteractions(data: MovieLensData, options: InteractionOptions = {}): Interactions {
+  const s = checkInteractionOptions(options);
 
   const { ratings, movies } = data;
   const n = ratings.length;

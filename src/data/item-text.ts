@@ -43,16 +43,25 @@ export interface ItemMeta {
 }
 
 /**
+ * The item text options with their defaults, checked (before any data is read).
+ * @example checkItemTextOptions({}).maxTags // the default
+ */
+export function checkItemTextOptions(options: ItemTextOptions = {}): typeof ITEM_TEXT_DEFAULTS {
+  const s = { ...ITEM_TEXT_DEFAULTS, ...options };
+  expectInt('maxTags', s.maxTags, 0, 10000);
+  expectNumber('genomeThreshold', s.genomeThreshold, 0, 1);
+  expectInt('maxGenomeTags', s.maxGenomeTags, 0, 10000);
+  return s;
+}
+
+/**
  * Metadata and text of every item of the catalogue, in item order.
  * @example
  * const items = buildItemMeta(ml, interactions);
  * items[0].text; // "Toy Story (1995). Genres: Adventure, Animation, ... Tags: pixar, fun."
  */
 export function buildItemMeta(data: MovieLensData, interactions: Interactions, options: ItemTextOptions = {}): ItemMeta[] {
-  const s = { ...ITEM_TEXT_DEFAULTS, ...options };
-  expectInt('maxTags', s.maxTags, 0, 10000);
-  expectNumber('genomeThreshold', s.genomeThreshold, 0, 1);
-  expectInt('maxGenomeTags', s.maxGenomeTags, 0, 10000);
+  const s = checkItemTextOptions(options);
   const nItems = interactions.itemMovieId.length;
   const itemOf = new Map<number, number>();
   interactions.itemMovieId.forEach((m, i) => itemOf.set(m, i));

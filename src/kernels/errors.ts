@@ -19,10 +19,30 @@ export class SemidError extends Error {
  */
 export class SemidArgumentError extends SemidError {
   readonly parameter: string;
+  /** What the parameter should have been, as in the message. */
+  readonly expected: string;
+  /** What it was, described as in the message. */
+  readonly received: string;
   constructor(parameter: string, expected: string, received: unknown) {
-    super('ERR_SEMID_INVALID_ARG', `Expected ${expected} for ${parameter} but received ${describe(received)}`);
+    const receivedText = describe(received);
+    super('ERR_SEMID_INVALID_ARG', `Expected ${expected} for ${parameter} but received ${receivedText}`);
     this.name = 'SemidArgumentError';
     this.parameter = parameter;
+    this.expected = expected;
+    this.received = receivedText;
+  }
+
+  /**
+   * The same error naming the parameter otherwise, e.g. by the command-line flag that set it.
+   * @example new SemidArgumentError('codebookSize', 'an integer >= 2', 0).withParameter('--codebook').message // 'Expected an integer >= 2 for --codebook but received 0'
+   */
+  withParameter(parameter: string): SemidArgumentError {
+    const e = new SemidArgumentError(parameter, this.expected, undefined);
+    const message = `Expected ${this.expected} for ${parameter} but received ${this.received}`;
+    Object.defineProperty(e, 'received', { value: this.received });
+    e.message = message;
+    if (this.stack) e.stack = this.stack.replace(this.message, message);
+    return e;
   }
 }
 
