@@ -32,7 +32,11 @@ describe('the README example', () => {
     const flat = IdTrie.build({ codes: codes.data, length: 2, offsets: [0, 256] });
     expect(Array.from(trie.childToken)).toEqual(Array.from(flat.childToken));
     expect(Array.from(trie.idItems)).toEqual(Array.from(flat.idItems));
-    expect(() => IdTrie.build({ codes, length: 3 })).toThrow(/namespaces\[0\]\.length/);
+    expect(() => IdTrie.build({ codes, length: 3 })).toThrow(/namespace\.length/);
+    // one offset per level is the length: no need to give it twice
+    expect(Array.from(IdTrie.build({ codes: codes.data, offsets: [0, 256] }).childToken)).toEqual(Array.from(flat.childToken));
+    expect(() => IdTrie.build({ codes: codes.data.subarray(1), offsets: [0, 256] })).toThrow(/dividing codes\.length=\d+ \(or one offset per level\) for namespace\.length/);
+    expect(() => IdTrie.build([{ codes: codes.data }])).toThrow(/namespaces\[0\]\.length/);
     const eosId = 512, vocab = 513, queries = [0, 1, 2];
     const step = async ({ rows, step }: StepRequest) => new Float32Array(rows * vocab).map((_, i) => Math.sin(i * 0.37 + step));
     const results = await constrainedBeamSearch({ trie, batch: queries.length, beams: 60, groups: 30, diversityPenalty: 0.25, endToken: eosId, step });

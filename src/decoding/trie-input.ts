@@ -16,7 +16,10 @@ export interface IdTrieNamespace {
    * per item (variable length allowed).
    */
   codes: Int32Array | { data: Int32Array; levels: number } | ArrayLike<number>[];
-  /** ID length, required with a flat Int32Array (with `Codes`, it must equal their levels when given). */
+  /**
+   * ID length, needed with a flat Int32Array unless `offsets` holds one offset per level (their
+   * count is the length); with `Codes` it must equal their levels when given.
+   */
   length?: number;
   /**
    * Token = code + offset: one offset for every level, or one per level (e.g. [0, 256, 512] so
@@ -61,16 +64,17 @@ export function flattenNamespaces(input: IdTrieNamespace | IdTrieNamespace[]): T
   };
   for (let ns = 0; ns < list.length; ++ns) {
     const spec = list[ns];
-    if (spec === null || typeof spec !== 'object') throw new SemidArgumentError(`namespaces[${ns}]`, 'an object with codes', spec);
+    const at = Array.isArray(input) ? `namespaces[${ns}]` : 'namespace';  // how errors name it
+    if (spec === null || typeof spec !== 'object') throw new SemidArgumentError(`${at}`, 'an object with codes', spec);
     const name = spec.name ?? 'default';
-    if (typeof name !== 'string' || name.length === 0) throw new SemidArgumentError(`namespaces[${ns}].name`, 'a non-empty string', name);
-    if (names.includes(name)) throw new SemidArgumentError(`namespaces[${ns}].name`, 'a name not used by another namespace', name);
+    if (typeof name !== 'string' || name.length === 0) throw new SemidArgumentError(`${at}.name`, 'a non-empty string', name);
+    if (names.includes(name)) throw new SemidArgumentError(`${at}.name`, 'a name not used by another namespace', name);
     names.push(name);
-    const rows = namespaceRows(spec, ns);
-    const offsetOf = offsetsFn(spec.offsets, ns);
+    const rows = namespaceRows(spec, at);
+    const offsetOf = offsetsFn(spec.offsets, at);
     const items = spec.items;
     if (items !== undefined && items.length !== rows.count) {
-      throw new SemidArgumentError(`namespaces[${ns}].items`, `${rows.count} item numbers (one per ID)`, items);
+      throw new SemidArgumentError(`${at}.items`, `${rows.count} item numbers (one per ID)`, items);
     }
     const flat = rows.flat;  // fixed-length codes: read in place, without a view per row
     if (ids + rows.count > rowNs.length) {
@@ -86,29 +90,29 @@ export function flattenNamespaces(input: IdTrieNamespace | IdTrieNamespace[]): T
           const code = flat.data[k];
           const token = code + offsetOf(level);
           if (token < 0 || token >= MAX_TOKEN) {
-            throw new SemidArgumentError(`namespaces[${ns}].codes[${r}][${level}]`, `an integer code whose token (code + offset) is in [0, 2^30)`, code);
+            throw new SemidArgumentError(`${at}.codes[${r}][${level}]`, `an integer code whose token (code + offset) is in [0, 2^30)`, code);
           }
           tokens[used++] = token;
         }
       } else {
         const seq = rows.row(r);
         if (seq === null || typeof seq !== 'object' || typeof seq.length !== 'number') {
-          throw new SemidArgumentError(`namespaces[${ns}].codes[${r}]`, 'an array of codes', seq);
+          throw new SemidArgumentError(`${at}.codes[${r}]`, 'an array of codes', seq);
         }
-        if (seq.length === 0) throw new SemidArgumentError(`namespaces[${ns}].codes[${r}]`, 'a non-empty ID', seq);
+        if (seq.length === 0) throw new SemidArgumentError(`${at}.codes[${r}]`, 'a non-empty ID', seq);
         if (used + seq.length > tokens.length) tokens = grow(tokens, used + seq.length);
         for (let level = 0; level < seq.length; ++level) {
           const code = seq[level];
           const token = code + offsetOf(level);
           if (!Number.isInteger(code) || !Number.isInteger(token) || token < 0 || token >= MAX_TOKEN) {
-            throw new SemidArgumentError(`namespaces[${ns}].codes[${r}][${level}]`, `an integer code whose token (code + offset) is in [0, 2^30)`, code);
+            throw new SemidArgumentError(`${at}.codes[${r}][${level}]`, `an integer code whose token (code + offset) is in [0, 2^30)`, code);
           }
           tokens[used++] = token;
         }
       }
       const item = items === undefined ? r : items[r];
       if (!Number.isInteger(item) || item < 0 || item >= 2 ** 31) {
-        throw new SemidArgumentError(`namespaces[${ns}].items[${r}]`, 'a non-negative integer', item);
+        throw new SemidArgumentError(`${at}.items[${r}]`, 'a non-negative integer', item);
       }
       rowNs[ids] = ns;
       rowItem[ids] = item;
@@ -118,37 +122,39 @@ export function flattenNamespaces(input: IdTrieNamespace | IdTrieNamespace[]): T
   return { names, rowNs: rowNs.slice(0, ids), rowStart: rowStart.slice(0, ids + 1), tokens: tokens.slice(0, used), rowItem: rowItem.slice(0, ids) };
 }
 
-function namespaceRows(spec: IdTrieNamespace, ns: number): { count: number; row: (r: number) => ArrayLike<number>; flat?: { data: Int32Array; length: number } } {
+function namespaceRows(spec: IdTrieNamespace, at: string): { count: number; row: (r: number) => ArrayLike<number>; flat?: { data: Int32Array; length: number } } {
   const codes = spec.codes;
   if (isCodes(codes)) {  // RQKMeans' Codes: { data [n x levels], levels }
     if (spec.length !== undefined && spec.length !== codes.levels) {
-      throw new SemidArgumentError(`namespaces[${ns}].length`, `the codes' levels (${codes.levels}) or nothing`, spec.length);
+      throw new SemidArgumentError(`${at}.length`, `the codes' levels (${codes.levels}) or nothing`, spec.length);
     }
-    return namespaceRows({ ...spec, codes: codes.data, length: codes.levels }, ns);
+    return namespaceRows({ ...spec, codes: codes.data, length: codes.levels }, at);
   }
   if (codes instanceof Int32Array) {
-    const len = spec.length;
+    // one offset per level gives the length: IdTrie.build({ codes, offsets: [0, 256] })
+    const perLevel = spec.offsets !== undefined && typeof spec.offsets !== 'number' ? spec.offsets.length : undefined;
+    const len = spec.length ?? perLevel;
     if (typeof len !== 'number' || !Number.isInteger(len) || len < 1 || codes.length % len !== 0) {
-      throw new SemidArgumentError(`namespaces[${ns}].length`, `a positive integer dividing codes.length=${codes.length}`, len);
+      throw new SemidArgumentError(`${at}.length`, `a positive integer dividing codes.length=${codes.length} (or one offset per level)`, len);
     }
     return { count: codes.length / len, row: (r) => codes.subarray(r * len, (r + 1) * len), flat: { data: codes, length: len } };
   }
-  if (!Array.isArray(codes)) throw new SemidArgumentError(`namespaces[${ns}].codes`, 'an Int32Array [items x length] or an array of code arrays', codes);
+  if (!Array.isArray(codes)) throw new SemidArgumentError(`${at}.codes`, 'an Int32Array [items x length] or an array of code arrays', codes);
   return { count: codes.length, row: (r) => codes[r] };
 }
 
-function offsetsFn(offsets: IdTrieNamespace['offsets'], ns: number): (level: number) => number {
+function offsetsFn(offsets: IdTrieNamespace['offsets'], at: string): (level: number) => number {
   if (offsets === undefined) return () => 0;
   if (typeof offsets === 'number') {
-    if (!Number.isInteger(offsets) || offsets < 0) throw new SemidArgumentError(`namespaces[${ns}].offsets`, 'a non-negative integer', offsets);
+    if (!Number.isInteger(offsets) || offsets < 0) throw new SemidArgumentError(`${at}.offsets`, 'a non-negative integer', offsets);
     return () => offsets;
   }
   const checked: number[] = [];  // each level's offset is checked once, when first used
   return (level) => {
     if (level < checked.length) return checked[level];
     const o = offsets[level];
-    if (o === undefined) throw new SemidArgumentError(`namespaces[${ns}].offsets`, `an offset for level ${level}`, offsets);
-    if (!Number.isInteger(o) || o < 0) throw new SemidArgumentError(`namespaces[${ns}].offsets[${level}]`, 'a non-negative integer', o);
+    if (o === undefined) throw new SemidArgumentError(`${at}.offsets`, `an offset for level ${level}`, offsets);
+    if (!Number.isInteger(o) || o < 0) throw new SemidArgumentError(`${at}.offsets[${level}]`, 'a non-negative integer', o);
     if (level === checked.length) checked.push(o);  // rows read their levels from 0 up
     return o;
   };
