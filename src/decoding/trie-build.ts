@@ -50,6 +50,9 @@ function radixSortBy(rows: Int32Array, key: Int32Array, scratch: Int32Array): In
   return rows;
 }
 
+/** Runs of at most this many IDs are sorted by insertion. */
+const SMALL_SEGMENT = 32;
+
 /**
  * The trie arrays of flattened IDs.
  * @example buildTrieArrays(flattenNamespaces({ codes: [[1, 2], [1, 3]] })).childToken // Int32Array [1, 2, 3]
@@ -84,15 +87,30 @@ export function buildTrieArrays(input: TrieInput): TrieArrays {
       if (t < min) min = t; else if (t > max) max = t;
     }
     if (sorted) return;
-    // counting sort on (token - min) in digits of at most 16 bits, least significant first
-    for (let shift = 0; shift === 0 || (shift < 32 && (max - min) >>> shift > 0); shift += 16) {
-      const range = Math.min(1 << 16, ((max - min) >>> shift) + 1);
+    const n = hi - lo;
+    if (n <= SMALL_SEGMENT) {  // insertion sort (stable): a node's few children, whatever their token range
+      for (let i = lo + 1; i < hi; ++i) {
+        const t = tok[i], r = row[i], v = node[i], p = pos[i], l = left[i];
+        let j = i - 1;
+        for (; j >= lo && tok[j] > t; --j) {
+          tok[j + 1] = tok[j]; row[j + 1] = row[j]; node[j + 1] = node[j]; pos[j + 1] = pos[j]; left[j + 1] = left[j];
+        }
+        tok[j + 1] = t; row[j + 1] = r; node[j + 1] = v; pos[j + 1] = p; left[j + 1] = l;
+      }
+      return;
+    }
+    // counting sort on (token - min), least significant digit first, with digits of about log2(n)
+    // bits (8 to 16): each pass costs O(n + 2^bits), never O(token range) for a small run
+    const bits = Math.min(16, Math.max(8, Math.ceil(Math.log2(n))));
+    const mask = (1 << bits) - 1;
+    for (let shift = 0; shift === 0 || (shift < 32 && (max - min) >>> shift > 0); shift += bits) {
+      const range = Math.min(1 << bits, ((max - min) >>> shift) + 1);
       if (bucket.length < range + 1) bucket = new Int32Array(range + 1);
       bucket.fill(0, 0, range + 1);
-      for (let i = lo; i < hi; ++i) bucket[(((tok[i] - min) >>> shift) & 0xffff) + 1]++;
+      for (let i = lo; i < hi; ++i) bucket[(((tok[i] - min) >>> shift) & mask) + 1]++;
       for (let b = 0; b < range; ++b) bucket[b + 1] += bucket[b];
       for (let i = lo; i < hi; ++i) {
-        const at = lo + bucket[((tok[i] - min) >>> shift) & 0xffff]++;
+        const at = lo + bucket[((tok[i] - min) >>> shift) & mask]++;
         tok2[at] = tok[i]; row2[at] = row[i]; node2[at] = node[i]; pos2[at] = pos[i]; left2[at] = left[i];
       }
       tok.set(tok2.subarray(lo, hi), lo); row.set(row2.subarray(lo, hi), lo); node.set(node2.subarray(lo, hi), lo);
