@@ -14,6 +14,8 @@ export { SemidError, SemidArgumentError } from './kernels/errors.js';
 export { RQKMeans, asMatrix, type Matrix, type RQTrainOptions, type RQEncodeOptions, type RQProgress, type Codes, type RQStats, type RQTraining } from './kernels/rqkmeans.js';
 export { codeStats, type CodeStats } from './ids/stats.js';
 export { readNpy, readNpyMatrix, writeNpy, encodeNpy, type NpyArray, type NpyDtype } from './data/npy.js';
+export { openNpyRows, type NpyRowReader } from './data/npy-rows.js';
+export { quantizeNpyFile, shouldStream, type QuantizeFileOptions, type QuantizeFileResult } from './ids/quantize-file.js';
 export { IdTrie, type IdTrieNamespace, type IdTrieStats } from './decoding/trie.js';
 export { beamStep, validateBeamStep, type BeamStepInput, type BeamStepOutput, type BeamStepOptions } from './decoding/beam-step.js';
 export { allocateBeamStepOutput, beamStepOutputBytes, beamStepReference } from './decoding/beam-step-reference.js';

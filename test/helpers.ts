@@ -42,3 +42,14 @@ export function hashModel(vocab: number, seed: number, scale = 4): StepFn {
     return out;
   };
 }
+
+/** A .npy with a hand-written header (to test what NumPy writes that we do not). */
+export function rawNpy(descr: string, shape: string, body: Uint8Array, fortran = false, major = 1): Buffer {
+  let header = `{'descr': '${descr}', 'fortran_order': ${fortran ? 'True' : 'False'}, 'shape': ${shape}, }`;
+  const lenBytes = major === 1 ? 2 : 4;
+  header += ' '.repeat((64 - ((8 + lenBytes + header.length + 1) % 64)) % 64) + '\n';
+  const pre = Buffer.alloc(8 + lenBytes);
+  Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, major, 0]).copy(pre);
+  if (major === 1) pre.writeUInt16LE(header.length, 8); else pre.writeUInt32LE(header.length, 8);
+  return Buffer.concat([pre, Buffer.from(header, 'latin1'), Buffer.from(body)]);
+}

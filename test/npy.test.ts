@@ -1,22 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { bytePieces, readAt } from '../src/io/read-at.js';
 import { execFileSync, spawn } from 'node:child_process';
 import { encodeNpy, readNpy, readNpyMatrix, writeNpy } from '../src/index.js';
 import { halfToFloat } from '../src/data/npy.js';
 
+import { rawNpy } from './helpers.js';
+
 const tmp = (name: string) => `/tmp/semid-npy-${process.pid}-${name}`;
 const concat = (parts: Uint8Array[]) => Buffer.concat(parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength)));
-
-/** A .npy with a hand-written header (to test what NumPy writes that we do not). */
-function rawNpy(descr: string, shape: string, body: Uint8Array, fortran = false, major = 1): Buffer {
-  let header = `{'descr': '${descr}', 'fortran_order': ${fortran ? 'True' : 'False'}, 'shape': ${shape}, }`;
-  const lenBytes = major === 1 ? 2 : 4;
-  header += ' '.repeat((64 - ((8 + lenBytes + header.length + 1) % 64)) % 64) + '\n';
-  const pre = Buffer.alloc(8 + lenBytes);
-  Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, major, 0]).copy(pre);
-  if (major === 1) pre.writeUInt16LE(header.length, 8); else pre.writeUInt32LE(header.length, 8);
-  return Buffer.concat([pre, Buffer.from(header, 'latin1'), Buffer.from(body)]);
-}
 
 describe('.npy read and write', () => {
   it('round-trips every written dtype', () => {
@@ -86,6 +78,24 @@ describe('.npy read and write', () => {
       expect(Array.from(fromFile.data as ArrayLike<number>, Number)).toEqual(Array.from(fromBytes.data as ArrayLike<number>, Number));
     });
   });
+  it('reads and writes typed arrays in pieces (no Uint8Array spans more than 4 GiB): offsets and lengths add up', () => {
+    const data = Float64Array.from({ length: 1001 }, (_, i) => i * 1.5 - 7);
+    const view = new Float32Array(data.buffer, 8, 1999);  // not at the buffer's start
+    for (const piece of [1, 3, 7, 4096, 1 << 30]) {
+      const parts = bytePieces(view, piece);
+      expect(parts.reduce((n, p) => n + p.byteLength, 0)).toBe(view.byteLength);
+      expect(Buffer.concat(parts)).toEqual(Buffer.from(view.buffer, view.byteOffset, view.byteLength));
+      const path = tmp(`pieces-${piece}`);
+      writeFileSync(path, Buffer.concat(parts));
+      const fd = openSync(path, 'r');
+      const back = new Float32Array(new ArrayBuffer(4 + view.byteLength), 4, 1999);
+      expect(readAt(fd, back, 0, piece)).toBe(view.byteLength);
+      expect(readAt(fd, new Uint8Array(10), view.byteLength - 4, piece)).toBe(4);  // the file ends first
+      closeSync(fd);
+      expect(Array.from(back)).toEqual(Array.from(view));
+    }
+  });
+
   it('names the file and the problem for bad input', () => {
     expect(() => readNpy('/nonexistent/x.npy')).toThrow(/\/nonexistent\/x\.npy: no such file/);
     writeFileSync(tmp('empty'), '');

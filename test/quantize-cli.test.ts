@@ -58,4 +58,23 @@ describe.skipIf(!built)('semid quantize', () => {
     expect(Array.from(u8.data)).toEqual(Array.from(readNpy(`${dir}/u16-codes.npy`).data));
     expect(readNpy(`${dir}/made/here/u8-codes.codebooks.npy`).shape).toEqual([2, 16, 8]);
   });
+
+  it('--chunk-rows reads the file a chunk at a time: the same codes and codebooks as in memory', () => {
+    writeNpy(`${dir}/chunked.npy`, randomFloats(1200 * 8, 5), [1200, 8]);
+    const whole = run('quantize', `${dir}/chunked.npy`, '--levels', '2', '--codebook', '16', '--out', `${dir}/whole.npy`, '--json');
+    expect(whole.status, whole.stderr).toBe(0);
+    const chunked = run('quantize', `${dir}/chunked.npy`, '--levels', '2', '--codebook', '16', '--out', `${dir}/chunked-codes.npy`, '--chunk-rows', '500', '--max-train', '1200', '--json');
+    expect(chunked.status, chunked.stderr).toBe(0);
+    expect(chunked.stderr).toMatch(/trained on a sample of 1,200 of 1,200 rows/);
+    expect(Array.from(readNpy(`${dir}/chunked-codes.npy`).data)).toEqual(Array.from(readNpy(`${dir}/whole.npy`).data));
+    expect(Array.from(readNpy(`${dir}/chunked-codes.codebooks.npy`).data)).toEqual(Array.from(readNpy(`${dir}/whole.codebooks.npy`).data));
+    expect(JSON.parse(chunked.stdout).distinctIds).toBe(JSON.parse(whole.stdout).distinctIds);
+    const cold = run('quantize', '--codebooks', `${dir}/whole.codebooks.npy`, `${dir}/chunked.npy`, '--chunk-rows', '333', '--out', `${dir}/cold.npy`);
+    expect(cold.status, cold.stderr).toBe(0);
+    expect(Array.from(readNpy(`${dir}/cold.npy`).data)).toEqual(Array.from(readNpy(`${dir}/whole.npy`).data));
+    expect(run('quantize', `${dir}/chunked.npy`, '--chunk-rows=-1').stderr).toMatch(/a non-negative integer for --chunk-rows/);
+    const inMemory = run('quantize', `${dir}/chunked.npy`, '--levels', '2', '--codebook', '16', '--out', `${dir}/in-memory.npy`, '--chunk-rows', '0');
+    expect(inMemory.stderr).not.toMatch(/trained on a sample/);
+    expect(Array.from(readNpy(`${dir}/in-memory.npy`).data)).toEqual(Array.from(readNpy(`${dir}/whole.npy`).data));
+  });
 });

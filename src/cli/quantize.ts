@@ -6,7 +6,9 @@ import { parseArgs } from 'node:util';
 import { mkdirSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { readNpyMatrix, writeNpy } from '../data/npy.js';
-import { RQKMeans, type Codes } from '../kernels/rqkmeans.js';
+import { RQKMeans, type Codes, type RQProgress, type RQStats } from '../kernels/rqkmeans.js';
+import { openNpyRows } from '../data/npy-rows.js';
+import { quantizeNpyFile, shouldStream } from '../ids/quantize-file.js';
 import { SemidArgumentError } from '../kernels/errors.js';
 import type { Device } from '../kernels/device.js';
 import { table } from './format.js';
@@ -17,24 +19,40 @@ export const QUANTIZE_USAGE = `Usage:
   semid quantize <embeddings.npy> [--levels 2] [--codebook 256] [--iters 20] [--tol 1e-4]
                  [--seed 0] [--init kmeans++|random] [--beam 1] [--max-train N]
                  [--device auto|cpu|cuda] [--threads N] [--out codes.npy]
-                 [--save-codebooks codebooks.npy] [--dtype uint16|uint32|uint8] [--json]
+                 [--save-codebooks codebooks.npy] [--dtype uint16|uint32|uint8] [--chunk-rows N] [--json]
   semid quantize --codebooks <codebooks.npy> <new.npy> [--beam 1] [--out codes.npy] ...
 
 Trains residual k-means codebooks (level l clusters the residuals of levels 0..l-1), writes the
 codes [n x levels] as .npy (uint16 by default; uint8 for codebooks of up to 256) and the codebooks [levels x K x dim] beside them,
 and prints reconstruction error, codebook usage, perplexity and collisions.
 With --codebooks, encodes new items with trained codebooks (no retraining).
+A file whose rows (as float32) take more than a quarter of memory, or any file with --chunk-rows N,
+is read N rows at a time (default: 256 MiB of rows): codebooks are trained on a seeded sample of
+--max-train rows (default 256 x codebook, as FAISS) and every row is encoded chunk by chunk.
+--chunk-rows 0 reads the whole file into memory whatever its size.
 `;
 
 const QUANTIZE_OPTIONS = {
   levels: { type: 'string' }, codebook: { type: 'string' }, iters: { type: 'string' }, tol: { type: 'string' },
   seed: { type: 'string' }, init: { type: 'string' }, beam: { type: 'string' }, 'max-train': { type: 'string' },
   device: { type: 'string' }, threads: { type: 'string' }, out: { type: 'string' }, codebooks: { type: 'string' },
-  'save-codebooks': { type: 'string' }, dtype: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  'save-codebooks': { type: 'string' }, dtype: { type: 'string' }, 'chunk-rows': { type: 'string' }, json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
 } as const;
 
 /** The flags of RQKMeans.train / encode parameters whose names differ from the parameter's. */
 const FLAG_OF_PARAMETER = { codebookSize: 'codebook', maxTrainPoints: 'max-train' };
+
+/** Whether the embeddings file's rows as float32 would take more than a quarter of memory (unreadable files: no, and the reader says why). */
+function tooLargeForMemory(path: string): boolean {
+  try {
+    const reader = openNpyRows(path);
+    reader.close();
+    return shouldStream(reader.rows, reader.cols);
+  } catch {
+    return false;
+  }
+}
 
 /** The whole number a flag holds, or its default. */
 const intFlag = (name: string, value: string | undefined, fallback: number) => numberFlag(name, value, { integer: true }) ?? fallback;
@@ -72,7 +90,11 @@ async function quantizeWith(values: QuantizeFlags['values'], positionals: string
   mkdirSync(dirname(out), { recursive: true });
   if (!values.codebooks) mkdirSync(dirname(codebooksOut), { recursive: true });
 
-  const x = readNpyMatrix(input);
+  // --chunk-rows N streams N rows at a time, 0 reads the whole file; by default only a file too
+  // large for memory is streamed
+  const chunkFlag = numberFlag('chunk-rows', values['chunk-rows'], { integer: true, min: 0 });
+  const stream = chunkFlag === undefined ? tooLargeForMemory(input) : chunkFlag > 0;
+  const chunkRows = chunkFlag || undefined;
   const controller = new AbortController();
   const onSigint = () => controller.abort(new Error('interrupted (SIGINT)'));
   process.once('SIGINT', onSigint);
@@ -80,46 +102,68 @@ async function quantizeWith(values: QuantizeFlags['values'], positionals: string
   try {
     let model: RQKMeans;
     let codes: Codes;
+    let stats: RQStats;
+    let shape: { rows: number; cols: number; dtype: string };
     const started = performance.now();
     const beamArg = values.beam === undefined ? undefined : intFlag('beam', values.beam, 1);
-    if (values.codebooks) {
-      model = RQKMeans.load(values.codebooks);
-      if (dtype === 'uint8' && model.codebookSize > 256) throw new SemidArgumentError('--dtype', `"uint16" or "uint32" (uint8 holds codes below 256; ${values.codebooks} has ${model.codebookSize})`, dtype);
-      if (model.dim !== x.cols) {
-        throw new SemidArgumentError('<new.npy>', `rows of dimension ${model.dim} (as in ${values.codebooks})`, `rows of dimension ${x.cols}`);
-      }
-      codes = await model.encode(x, { beam: beamArg ?? 1, device, threads, signal: controller.signal });
-    } else {
-      const levels = intFlag('levels', values.levels, 2);
-      const iters = intFlag('iters', values.iters, 20);
-      const tol = numberFlag('tol', values.tol) ?? 1e-4;
-      model = await RQKMeans.train(x, {
-        levels, codebookSize, iters, tol,
-        seed: intFlag('seed', values.seed, 0), init: (values.init ?? 'kmeans++') as 'kmeans++' | 'random',
-        beam: beamArg ?? 1, maxTrainPoints: intFlag('max-train', values['max-train'], 0), device, threads,
-        signal: controller.signal,
-        onProgress: (e) => progress.update((e.level + (e.iteration + 1) / Math.max(1, iters)) / levels,
-          `level ${e.level + 1}/${levels}  iteration ${e.iteration + 1}/${iters}  relative error ${e.relativeError.toFixed(4)}  changed ${e.changed}`),
+    const levels = intFlag('levels', values.levels, 2);
+    const iters = intFlag('iters', values.iters, 20);
+    const train = {
+      levels, codebookSize, iters, tol: numberFlag('tol', values.tol) ?? 1e-4,
+      seed: intFlag('seed', values.seed, 0), init: (values.init ?? 'kmeans++') as 'kmeans++' | 'random',
+      beam: beamArg ?? 1, maxTrainPoints: intFlag('max-train', values['max-train'], 0), device, threads,
+      onProgress: (e: RQProgress) => progress.update((e.level + (e.iteration + 1) / Math.max(1, iters)) / levels,
+        `level ${e.level + 1}/${levels}  iteration ${e.iteration + 1}/${iters}  relative error ${e.relativeError.toFixed(4)}  changed ${e.changed}`),
+    };
+    const loadCodebooks = (path: string) => {
+      const m = RQKMeans.load(path);
+      if (dtype === 'uint8' && m.codebookSize > 256) throw new SemidArgumentError('--dtype', `"uint16" or "uint32" (uint8 holds codes below 256; ${path} has ${m.codebookSize})`, dtype);
+      return m;
+    };
+    if (stream) {
+      // rows read a chunk at a time: files larger than memory
+      const r = await quantizeNpyFile(input, {
+        model: values.codebooks ? loadCodebooks(values.codebooks) : undefined, train, chunkRows,
+        encode: { beam: beamArg, device, threads }, signal: controller.signal,
+        onChunk: (done, rows) => progress.update(done / rows, `encoded ${done.toLocaleString('en-US')} / ${rows.toLocaleString('en-US')} rows`),
       });
       progress.done();
-      codes = model.trainingCodes ?? (await model.encode(x, { device, threads, signal: controller.signal }));
+      ({ model, codes, stats } = r);
+      shape = { rows: r.rows, cols: r.cols, dtype: r.dtype };
+      if (r.trainRows > 0) process.stderr.write(`trained on a sample of ${r.trainRows.toLocaleString('en-US')} of ${r.rows.toLocaleString('en-US')} rows, encoded them all in chunks\n`);
+    } else {
+      const x = readNpyMatrix(input);
+      shape = x;
+      if (values.codebooks) {
+        model = loadCodebooks(values.codebooks);
+        if (model.dim !== x.cols) {
+          throw new SemidArgumentError('<new.npy>', `rows of dimension ${model.dim} (as in ${values.codebooks})`, `rows of dimension ${x.cols}`);
+        }
+        codes = await model.encode(x, { beam: beamArg ?? 1, device, threads, signal: controller.signal });
+      } else {
+        model = await RQKMeans.train(x, { ...train, signal: controller.signal });
+        progress.done();
+        codes = model.trainingCodes ?? (await model.encode(x, { device, threads, signal: controller.signal }));
+      }
+      stats = model.stats(x, codes);
+    }
+    if (!values.codebooks) {
       model.save(codebooksOut);
       process.stderr.write(`codebooks: ${codebooksOut}\n`);
     }
     const seconds = (performance.now() - started) / 1e3;
     const data = dtype === 'uint8' ? Uint8Array.from(codes.data) : dtype === 'uint16' ? Uint16Array.from(codes.data) : Uint32Array.from(codes.data);
     writeNpy(out, data, [codes.n, codes.levels]);
-    const stats = model.stats(x, codes);
     if (values.json) {
       process.stdout.write(JSON.stringify({ out, seconds, ...stats }, null, 2) + '\n');
     } else {
       const rows: Array<[string, string]> = [
-        ['items', `${x.rows} x ${x.cols} (${x.dtype})`],
+        ['items', `${shape.rows} x ${shape.cols} (${shape.dtype})`],
         ['levels x codebook', `${model.levels} x ${model.codebookSize}`],
         ...stats.relativeError.map((e, l): [string, string] => [`relative error after level ${l + 1}`, e.toFixed(5)]),
         ...stats.usage.map((u, l): [string, string] => [`level ${l + 1} usage / perplexity`, `${(100 * u).toFixed(1)}% / ${stats.perplexity[l].toFixed(1)}`]),
         ['distinct IDs', String(stats.distinctIds)],
-        ['items in colliding IDs', `${stats.itemsInCollidingIds} (${((100 * stats.itemsInCollidingIds) / Math.max(1, x.rows)).toFixed(2)}%)`],
+        ['items in colliding IDs', `${stats.itemsInCollidingIds} (${((100 * stats.itemsInCollidingIds) / Math.max(1, shape.rows)).toFixed(2)}%)`],
         ['largest bucket', String(stats.largestBucket)],
         ['time', `${seconds.toFixed(2)} s`],
         ['codes', `${out} (${dtype})`],

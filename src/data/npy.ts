@@ -6,7 +6,7 @@
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { SemidError } from '../kernels/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { readAt } from '../io/read-at.js';
+import { bytePieces, readAt } from '../io/read-at.js';
 
 export type NpyDtype = 'f2' | 'f4' | 'f8' | 'i1' | 'u1' | 'i2' | 'u2' | 'i4' | 'u4' | 'i8' | 'u8';
 export type NpyData = Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array;
@@ -102,6 +102,55 @@ export function readNpy(input: string | Uint8Array, name?: string): NpyArray {
   return { dtype, shape, data };
 }
 
+/** The header of an open .npy file of `total` bytes, checked, and the byte where its data starts. */
+export interface NpyFileHeader {
+  dtype: NpyDtype;
+  shape: number[];
+  fortranOrder: boolean;
+  bigEndian: boolean;
+  /** Elements. */
+  count: number;
+  /** Bytes of data. */
+  need: number;
+  dataStart: number;
+}
+
+/**
+ * Read and check the header of the open .npy file `fd` (a regular file of `total` bytes).
+ * @example const h = readNpyHeaderAt(fd, fstatSync(fd).size, 'x.npy'); h.shape // [n, d]
+ */
+export function readNpyHeaderAt(fd: number, total: number, source: string): NpyFileHeader {
+  const prefix = new Uint8Array(Math.min(total, 12));
+  readNpyBytesAt(fd, prefix, 0, source);
+  const dataStart = dataOffset(prefix, total, source);
+  const head = new Uint8Array(dataStart);
+  readNpyBytesAt(fd, head, 0, source);
+  return { ...headerOf(head, dataStart, total, source), dataStart };
+}
+
+/**
+ * Fill `into` (a typed array of any size) from byte `position` of the open .npy file `fd`; a file
+ * that ends first is an error.
+ * @example readNpyBytesAt(fd, new Uint8Array(64), h.dataStart, 'x.npy');
+ */
+export function readNpyBytesAt(fd: number, into: ArrayBufferView, position: number, source: string): void {
+  const got = readAt(fd, into, position);
+  if (got < into.byteLength) throw npyError(source, `the file ended at byte ${position + got} while being read`);
+}
+
+/**
+ * Little- or big-endian elements of `dtype` in `bytes`, as float32 (float16, float64 and integers
+ * converted; 64-bit integers through Number).
+ * @example npyBytesToFloat32(new Uint8Array(new Float64Array([1.5]).buffer), 'f8', false) // Float32Array [1.5]
+ */
+export function npyBytesToFloat32(bytes: Uint8Array, dtype: NpyDtype, bigEndian: boolean): Float32Array {
+  const count = bytes.byteLength / SIZES[dtype];
+  const data = decode(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0, count, dtype, !bigEndian);
+  if (data instanceof Float32Array) return data;
+  if (data instanceof BigInt64Array || data instanceof BigUint64Array) return Float32Array.from(data, (v) => Number(v));
+  return Float32Array.from(data as ArrayLike<number>);
+}
+
 function readNpyFile(path: string, source: string): NpyArray {
   let fd: number;
   try {
@@ -113,21 +162,12 @@ function readNpyFile(path: string, source: string): NpyArray {
   try {
     const stat = fstatSync(fd);
     if (!stat.isFile()) return readNpy(readFileSync(fd), source);  // a pipe or device: its size is unknown up front
-    const total = stat.size;
-    const read = (into: Uint8Array, position: number) => {
-      const got = readAt(fd, into, position);
-      if (got < into.byteLength) throw npyError(source, `the file ended at byte ${position + got} while being read`);
-    };
-    const prefix = new Uint8Array(Math.min(total, 12));
-    read(prefix, 0);
-    const dataStart = dataOffset(prefix, total, source);
-    const head = new Uint8Array(dataStart);
-    read(head, 0);
-    const { dtype, shape, fortranOrder, bigEndian, count, need } = headerOf(head, dataStart, total, source);
+    const read = (into: ArrayBufferView, position: number) => readNpyBytesAt(fd, into, position, source);
+    const { dtype, shape, fortranOrder, bigEndian, count, need, dataStart } = readNpyHeaderAt(fd, stat.size, source);
     const native = { f4: Float32Array, f8: Float64Array, i1: Int8Array, u1: Uint8Array, i2: Int16Array, u2: Uint16Array, i4: Int32Array, u4: Uint32Array, i8: BigInt64Array, u8: BigUint64Array } as Record<string, { new (n: number): NpyData }>;
     if (!bigEndian && native[dtype] && !(fortranOrder && shape.length > 1)) {
       const data = new native[dtype](count);  // the common case: the file's bytes are the array's
-      read(new Uint8Array(data.buffer), dataStart);
+      read(data, dataStart);
       return { dtype, shape, data };
     }
     const raw = new Uint8Array(need);
@@ -234,7 +274,7 @@ export function encodeNpy(data: NpyData, shape: number[]): Uint8Array[] {
   pre[6] = 1;
   pre[7] = 0;
   new DataView(pre.buffer).setUint16(8, header.length, true);
-  return [pre, new TextEncoder().encode(header), new Uint8Array(data.buffer, data.byteOffset, data.byteLength)];
+  return [pre, new TextEncoder().encode(header), ...bytePieces(data)];
 }
 
 /**

@@ -37,3 +37,18 @@ export function hashSeed(seed: number, key: string | number): number {
   h = Math.imul(h ^ (h >>> 16), 0xc2b2ae35) >>> 0;
   return (h ^ (h >>> 16)) >>> 0;
 }
+
+/**
+ * `m` distinct indices of [0, n), chosen uniformly with `rand` and returned ascending (selection
+ * sampling, Knuth's Algorithm S: one pass, no memory beyond the result).
+ * @example sampleSorted(10, 3, mulberry32(1)) // e.g. Int32Array [2, 5, 9]
+ */
+export function sampleSorted(n: number, m: number, rand: () => number): Int32Array {
+  if (!Number.isInteger(n) || n < 0 || n > 2 ** 31) throw new RangeError(`sampleSorted: n must be an integer in [0, 2^31], got ${n}`);
+  if (!Number.isInteger(m) || m < 0 || m > n) throw new RangeError(`sampleSorted: m must be an integer in [0, ${n}], got ${m}`);
+  const out = new Int32Array(m);
+  for (let i = 0, taken = 0; taken < m; i++) {
+    if ((n - i) * rand() < m - taken) out[taken++] = i;
+  }
+  return out;
+}

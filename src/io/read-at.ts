@@ -5,16 +5,31 @@ import { readSync } from 'node:fs';
 export const IO_CHUNK_BYTES = 1 << 30;
 
 /**
- * Fill `into` from byte `position` of the open file `fd`, in pieces of at most IO_CHUNK_BYTES;
+ * Fill `into` (any typed array or view, also one over more than 4 GiB, which no single Uint8Array
+ * can span) from byte `position` of the open file `fd`, in pieces of at most `pieceBytes`;
  * returns the bytes read, fewer than into.byteLength only where the file ends first.
  * @example const head = new Uint8Array(12); if (readAt(fd, head, 0) < 12) throw new Error('too short');
  */
-export function readAt(fd: number, into: Uint8Array, position: number): number {
+export function readAt(fd: number, into: ArrayBufferView, position: number, pieceBytes = IO_CHUNK_BYTES): number {
   let off = 0;
   while (off < into.byteLength) {
-    const got = readSync(fd, into, off, Math.min(into.byteLength - off, IO_CHUNK_BYTES), position + off);
+    const piece = new Uint8Array(into.buffer, into.byteOffset + off, Math.min(into.byteLength - off, pieceBytes));
+    const got = readSync(fd, piece, 0, piece.byteLength, position + off);
     if (got === 0) break;
     off += got;
   }
   return off;
+}
+
+/**
+ * The bytes of `data` as views of at most `pieceBytes` each (a Uint8Array cannot span more than
+ * 4 GiB), for writing.
+ * @example writeFileAtomic(path, bytePieces(new Float32Array(2 ** 31))) // an 8 GiB array in 8 pieces
+ */
+export function bytePieces(data: ArrayBufferView, pieceBytes = IO_CHUNK_BYTES): Uint8Array[] {
+  const pieces: Uint8Array[] = [];
+  for (let off = 0; off < data.byteLength; off += pieceBytes) {
+    pieces.push(new Uint8Array(data.buffer, data.byteOffset + off, Math.min(data.byteLength - off, pieceBytes)));
+  }
+  return pieces;
 }

@@ -310,7 +310,17 @@ export class RQKMeans {
   stats(x: Float32Array | Matrix, codes: Codes): RQStats {
     const m = asMatrix(x, this.dim);
     if (codes.n !== m.rows) throw new SemidArgumentError('codes', `codes of the ${m.rows} rows of x`, `codes of ${codes.n} rows`);
-    const total = squaredNorm(m.data);
+    return this.statsOf(codes, squaredNorm(m.data));
+  }
+
+  /**
+   * stats() from the codes and the sum of |x|² over their rows, for data seen a chunk at a time
+   * (codes of the chunks joined, their levelSquaredError and |x|² summed).
+   * @example const s = model.statsOf(allCodes, sumOfSquaredNorms); s.totalRelativeError
+   */
+  statsOf(codes: Codes, squaredNormOfX: number): RQStats {
+    if (!isCodes(codes) || codes.levels !== this.levels) throw new SemidArgumentError('codes', `the Codes of ${this.levels} levels that encode returns`, codes);
+    const total = expectNumber('squaredNormOfX', squaredNormOfX, 0);
     const relativeError = Array.from(codes.levelSquaredError, (e) => (total > 0 ? e / total : 0));
     return {
       ...codeStats(codes.data, this.levels, this.codebookSize),
