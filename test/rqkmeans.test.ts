@@ -312,7 +312,11 @@ describe('RQKMeans rejects bad input', () => {
     await expect(model.encode({ data: randomFloats(30, 2), rows: 10, cols: 3 })).rejects.toThrow(/rows of dimension 4/);
     await expect(model.decode(new Int32Array([0, 9]))).rejects.toThrow(/code 9 at row 0, level 1 is outside \[0, 8\)/);
     await expect(model.decode(new Int32Array([0, 1, 2]))).rejects.toThrow(/multiple of levels=2/);
-    await expect(model.decode([0, 1] as never)).rejects.toThrow(/Int32Array, Uint16Array or Uint32Array/);
+    await expect(model.decode([0, 1] as never)).rejects.toThrow(/Int32Array, Uint16Array, Uint32Array or Uint8Array/);
+    // the unsigned arrays a codes .npy reads as decode as the Int32Array does
+    const codes = Int32Array.of(0, 7, 5, 2);
+    const want = Array.from(await model.decode(codes));
+    for (const C of [Uint8Array, Uint16Array, Uint32Array]) expect(Array.from(await model.decode(C.from(codes))), C.name).toEqual(want);
     expect(() => new RQKMeans(new Float32Array(10), 2, 8, 4)).toThrow(/length 64 \(2 x 8 x 4\) for codebooks/);
   });
 });

@@ -64,4 +64,19 @@ describe('trie builder', () => {
     const slow = buildTrieArraysReference(input);
     for (const key of Object.keys(slow) as Array<keyof typeof slow>) expect(Array.from(fast[key] as ArrayLike<unknown>), key).toEqual(Array.from(slow[key] as ArrayLike<unknown>));
   });
+
+  it('takes codes as a codes .npy holds them (uint8, uint16, uint32, ...), and refuses negative codes', () => {
+    const codes = Int32Array.from({ length: 2 * 500 }, (_, i) => (i * 37 + (i >> 3)) % 200);
+    const want = IdTrie.build({ codes, offsets: [0, 256] });
+    for (const C of [Uint8Array, Uint16Array, Uint32Array, Int16Array]) {
+      const got = IdTrie.build({ codes: C.from(codes), offsets: [0, 256] });
+      expect(Array.from(got.childToken), C.name).toEqual(Array.from(want.childToken));
+      expect(Array.from(got.idItems), C.name).toEqual(Array.from(want.idItems));
+    }
+    // -1 + 256 is a valid token, but -1 is no code
+    expect(() => IdTrie.build({ codes: Int32Array.of(0, -1), offsets: [0, 256] })).toThrow(/non-negative integer code.*namespace\.codes\[0\]\[1\] but received -1/);
+    expect(() => IdTrie.build({ codes: [[0, -1]], offsets: [0, 256] })).toThrow(/namespace\.codes\[0\]\[1\] but received -1/);
+    expect(() => IdTrie.build({ codes: Int8Array.of(3, -2), length: 2, offsets: 10 })).toThrow(/received -2/);
+    expect(() => IdTrie.build({ codes: Uint32Array.of(2 ** 31, 0), length: 2 })).toThrow(/below 2\^30/);
+  });
 });

@@ -11,11 +11,12 @@ export interface IdTrieNamespace {
   /** Namespace name (default "default"); decoding starts at its root. */
   name?: string;
   /**
-   * The IDs: a flat Int32Array [items x length] of fixed-length codes (with `length`), the
+   * The IDs: a flat integer array [items x length] of fixed-length codes (Int32Array, or the
+   * Uint8/Uint16/Uint32/Int8/Int16Array a codes .npy reads as; with `length`), the
    * `Codes` that `RQKMeans.encode` returns (its `levels` is the length), or one array of codes
    * per item (variable length allowed).
    */
-  codes: Int32Array | { data: Int32Array; levels: number } | ArrayLike<number>[];
+  codes: FlatCodes | { data: Int32Array; levels: number } | ArrayLike<number>[];
   /**
    * ID length, needed with a flat Int32Array unless `offsets` holds one offset per level (their
    * count is the length); with `Codes` it must equal their levels when given.
@@ -28,6 +29,13 @@ export interface IdTrieNamespace {
   offsets?: number | ArrayLike<number>;
   /** Item number of each row (default: the row index). */
   items?: ArrayLike<number>;
+}
+
+/** A flat array of fixed-length codes, as RQKMeans encodes or a codes .npy holds them. */
+export type FlatCodes = Int32Array | Uint32Array | Uint16Array | Uint8Array | Int16Array | Int8Array;
+
+function isFlatCodes(x: unknown): x is FlatCodes {
+  return x instanceof Int32Array || x instanceof Uint32Array || x instanceof Uint16Array || x instanceof Uint8Array || x instanceof Int16Array || x instanceof Int8Array;
 }
 
 /** Tokens are below this. */
@@ -89,8 +97,8 @@ export function flattenNamespaces(input: IdTrieNamespace | IdTrieNamespace[]): T
         for (let level = 0, k = r * len; level < len; ++level, ++k) {
           const code = flat.data[k];
           const token = code + offsetOf(level);
-          if (token < 0 || token >= MAX_TOKEN) {
-            throw new SemidArgumentError(`${at}.codes[${r}][${level}]`, `an integer code whose token (code + offset) is in [0, 2^30)`, code);
+          if (code < 0 || token >= MAX_TOKEN) {
+            throw new SemidArgumentError(`${at}.codes[${r}][${level}]`, 'a non-negative integer code whose token (code + offset) is below 2^30', code);
           }
           tokens[used++] = token;
         }
@@ -104,8 +112,8 @@ export function flattenNamespaces(input: IdTrieNamespace | IdTrieNamespace[]): T
         for (let level = 0; level < seq.length; ++level) {
           const code = seq[level];
           const token = code + offsetOf(level);
-          if (!Number.isInteger(code) || !Number.isInteger(token) || token < 0 || token >= MAX_TOKEN) {
-            throw new SemidArgumentError(`${at}.codes[${r}][${level}]`, `an integer code whose token (code + offset) is in [0, 2^30)`, code);
+          if (!Number.isInteger(code) || code < 0 || !Number.isInteger(token) || token >= MAX_TOKEN) {
+            throw new SemidArgumentError(`${at}.codes[${r}][${level}]`, 'a non-negative integer code whose token (code + offset) is below 2^30', code);
           }
           tokens[used++] = token;
         }
@@ -122,7 +130,7 @@ export function flattenNamespaces(input: IdTrieNamespace | IdTrieNamespace[]): T
   return { names, rowNs: rowNs.slice(0, ids), rowStart: rowStart.slice(0, ids + 1), tokens: tokens.slice(0, used), rowItem: rowItem.slice(0, ids) };
 }
 
-function namespaceRows(spec: IdTrieNamespace, at: string): { count: number; row: (r: number) => ArrayLike<number>; flat?: { data: Int32Array; length: number } } {
+function namespaceRows(spec: IdTrieNamespace, at: string): { count: number; row: (r: number) => ArrayLike<number>; flat?: { data: FlatCodes; length: number } } {
   const codes = spec.codes;
   if (isCodes(codes)) {  // RQKMeans' Codes: { data [n x levels], levels }
     if (spec.length !== undefined && spec.length !== codes.levels) {
@@ -130,7 +138,7 @@ function namespaceRows(spec: IdTrieNamespace, at: string): { count: number; row:
     }
     return namespaceRows({ ...spec, codes: codes.data, length: codes.levels }, at);
   }
-  if (codes instanceof Int32Array) {
+  if (isFlatCodes(codes)) {
     // one offset per level gives the length: IdTrie.build({ codes, offsets: [0, 256] })
     const perLevel = spec.offsets !== undefined && typeof spec.offsets !== 'number' ? spec.offsets.length : undefined;
     const len = spec.length ?? perLevel;
@@ -139,7 +147,7 @@ function namespaceRows(spec: IdTrieNamespace, at: string): { count: number; row:
     }
     return { count: codes.length / len, row: (r) => codes.subarray(r * len, (r + 1) * len), flat: { data: codes, length: len } };
   }
-  if (!Array.isArray(codes)) throw new SemidArgumentError(`${at}.codes`, 'an Int32Array [items x length] or an array of code arrays', codes);
+  if (!Array.isArray(codes)) throw new SemidArgumentError(`${at}.codes`, 'an integer typed array [items x length] (Int32Array, Uint16Array, ...) or an array of code arrays', codes);
   return { count: codes.length, row: (r) => codes[r] };
 }
 

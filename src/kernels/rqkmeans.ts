@@ -281,10 +281,10 @@ export class RQKMeans {
    * Takes the flat codes [n x levels] or the `Codes` that `encode` returns.
    * @example const xhat = await model.decode(await model.encode(x)); // Float32Array [n x dim]
    */
-  async decode(input: Int32Array | Uint16Array | Uint32Array | Codes, options: { threads?: number; signal?: AbortSignal } = {}): Promise<Float32Array> {
+  async decode(input: Int32Array | Uint16Array | Uint32Array | Uint8Array | Codes, options: { threads?: number; signal?: AbortSignal } = {}): Promise<Float32Array> {
     const codes = isCodes(input) ? input.data : input;
-    if (!(codes instanceof Int32Array || codes instanceof Uint16Array || codes instanceof Uint32Array)) {
-      throw new SemidArgumentError('codes', 'Int32Array, Uint16Array or Uint32Array, or the Codes encode returns', input);
+    if (!(codes instanceof Int32Array || codes instanceof Uint16Array || codes instanceof Uint32Array || codes instanceof Uint8Array)) {
+      throw new SemidArgumentError('codes', 'Int32Array, Uint16Array, Uint32Array or Uint8Array, or the Codes encode returns', input);
     }
     if (codes !== input && (input as Codes).levels !== this.levels) {
       throw new SemidArgumentError('codes.levels', `${this.levels} (the model's levels)`, (input as Codes).levels);
