@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { T5Model, gatedActivation, geluNew, initRuntime, readSafetensors, relativePositionBucket, rmsNorm, t5ConfigFromHf, T5_PRESETS } from '../src/index.js';
+import { T5Model, dropoutHash, fusedDropout, gatedActivation, geluNew, registerFusedKernels, initRuntime, readSafetensors, relativePositionBucket, rmsNorm, t5ConfigFromHf, T5_PRESETS } from '../src/index.js';
 import { rng } from './helpers.js';
 
 const fixtures = join(__dirname, '..', '..', 'shared', 'fixtures');
@@ -45,6 +45,48 @@ describe('fused ops (wasm + native)', () => {
         expect(maxRel(ga.dataSync(), pa.dataSync())).toBeLessThan(1e-5);
         expect(maxRel(gb.dataSync(), pb.dataSync())).toBeLessThan(1e-5);
       }
+    }
+  });
+});
+
+describe('fused dropout', () => {
+  beforeAll(async () => { await initRuntime({ backend: 'wasm' }); });
+
+  it('native mask equals the JavaScript hash, keeps 1 - rate, and its gradient is the same mask', () => {
+    for (const [n, rate, key] of [[1, 0.5, 7], [1000, 0.1, 123456789], [70001, 0.25, 0xffffffff], [4096, 0.9, 0]] as const) {
+      const x = rand([n], 40 + n, 4);
+      const y = fusedDropout(x, rate, key).dataSync();
+      const xs = x.dataSync();
+      const threshold = Math.round(rate * 2 ** 24), scale = Math.fround(1 / (1 - rate));
+      let kept = 0;
+      for (let i = 0; i < n; i++) {
+        const keep = dropoutHash(i, key) >>> 8 >= threshold;
+        expect(y[i], `n ${n} element ${i}`).toBe(Math.fround(xs[i] * (keep ? scale : 0)));
+        kept += keep ? 1 : 0;
+      }
+      if (n >= 1000) expect(Math.abs(kept / n - (1 - rate))).toBeLessThan(4 * Math.sqrt(rate * (1 - rate) / n));
+      const dy = rand([n], 50 + n);
+      const [gx] = tf.grads((a: tf.Tensor) => tf.sum(tf.mul(fusedDropout(a, rate, key), dy)))([x]);
+      const g = gx.dataSync(), dys = dy.dataSync();
+      for (let i = 0; i < n; i += 97) expect(g[i]).toBe(Math.fround(dys[i] * (dropoutHash(i, key) >>> 8 >= threshold ? scale : 0)));
+    }
+    // two keys give two masks; rate 0 is the identity
+    const ones = tf.ones([2000]);
+    const a = fusedDropout(ones, 0.5, 1).dataSync(), b = fusedDropout(ones, 0.5, 2).dataSync();
+    expect(Array.from(a)).not.toEqual(Array.from(b));
+    expect(fusedDropout(ones, 0, 1)).toBe(ones);
+    expect(() => fusedDropout(ones, 1, 1)).toThrow(/rate/);
+    // without the native kernel: the same mask in JavaScript, the same gradient
+    const x = rand([3, 333], 60);
+    const native = fusedDropout(x, 0.3, 99).dataSync();
+    const [nativeGrad] = tf.grads((a: tf.Tensor) => tf.sum(tf.square(fusedDropout(a, 0.3, 99))))([x]);
+    tf.unregisterKernel('SemidDropout', 'wasm');
+    try {
+      expect(Array.from(fusedDropout(x, 0.3, 99).dataSync())).toEqual(Array.from(native));
+      const [jsGrad] = tf.grads((a: tf.Tensor) => tf.sum(tf.square(fusedDropout(a, 0.3, 99))))([x]);
+      expect(Array.from(jsGrad.dataSync())).toEqual(Array.from(nativeGrad.dataSync()));
+    } finally {
+      registerFusedKernels('wasm');
     }
   });
 });

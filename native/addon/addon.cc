@@ -28,6 +28,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("rmsNormBackwardSync", Napi::Function::New(env, semid::addon::RmsNormBackwardSync, "rmsNormBackwardSync"));
   exports.Set("gatedForwardSync", Napi::Function::New(env, semid::addon::GatedForwardSync, "gatedForwardSync"));
   exports.Set("gatedBackwardSync", Napi::Function::New(env, semid::addon::GatedBackwardSync, "gatedBackwardSync"));
+  exports.Set("dropoutSync", Napi::Function::New(env, semid::addon::DropoutSync, "dropoutSync"));
   exports.Set("abiVersion", Napi::Number::New(env, 1));
   return exports;
 }

@@ -12,6 +12,7 @@ Napi::Value RmsNormForwardSync(const Napi::CallbackInfo& info);
 Napi::Value RmsNormBackwardSync(const Napi::CallbackInfo& info);
 Napi::Value GatedForwardSync(const Napi::CallbackInfo& info);
 Napi::Value GatedBackwardSync(const Napi::CallbackInfo& info);
+Napi::Value DropoutSync(const Napi::CallbackInfo& info);
 Napi::Value Nearest(const Napi::CallbackInfo& info);
 Napi::Value RqTrain(const Napi::CallbackInfo& info);
 Napi::Value RqEncode(const Napi::CallbackInfo& info);

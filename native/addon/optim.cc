@@ -1,5 +1,7 @@
 // N-API entry points for optimizer steps. Synchronous on purpose: they run inside a tfjs training
 // step on memory the caller owns (often WebAssembly heap views), and take milliseconds.
+#include <cmath>
+
 #include "args.h"
 #include "async_job.h"
 #include "bindings.h"
@@ -109,6 +111,23 @@ Napi::Value GatedBackwardSync(const Napi::CallbackInfo& info) {
   const auto act = static_cast<GateAct>(int_field(o, "act", 0));
   const int threads = static_cast<int>(int_field(o, "threads", 0));
   run_sync(info.Env(), [&] { gated_backward(dy, a, b, n, act, da, db, threads); });
+  return info.Env().Undefined();
+}
+
+// dropoutSync({x, y, n, rate, key, threads}): y = x masked and scaled (semid/fused.h dropout_apply)
+Napi::Value DropoutSync(const Napi::CallbackInfo& info) {
+  Napi::Object o = info[0].As<Napi::Object>();
+  const i64 n = int_field(o, "n", 0);
+  if (n < 0 || n > i64(0xffffffff)) throw Napi::RangeError::New(info.Env(), "n must be in [0, 2^32)");
+  const double rate = num_field(o, "rate", 0.0);
+  if (!(rate >= 0.0 && rate < 1.0)) throw Napi::RangeError::New(info.Env(), "rate must be in [0, 1)");
+  const double key = num_field(o, "key", 0.0);
+  if (!(key >= 0.0 && key <= 4294967295.0) || key != std::floor(key)) throw Napi::RangeError::New(info.Env(), "key must be an integer in [0, 2^32)");
+  const auto count = static_cast<std::size_t>(n);
+  const float* x = array_field<float>(o, "x", count);
+  float* y = array_field<float>(o, "y", count);
+  const int threads = static_cast<int>(int_field(o, "threads", 0));
+  run_sync(info.Env(), [&] { dropout_apply(x, n, rate, static_cast<std::uint32_t>(key), y, threads); });
   return info.Env().Undefined();
 }
 

@@ -149,6 +149,7 @@ export interface RawAddon {
   /** act(a)·b; act 0 = gelu_new, 1 = relu. */
   gatedForwardSync(args: { a: Float32Array; b: Float32Array; out: Float32Array; n: number; act: 0 | 1; threads?: number }): void;
   gatedBackwardSync(args: { dy: Float32Array; a: Float32Array; b: Float32Array; da: Float32Array; db: Float32Array; n: number; act: 0 | 1; threads?: number }): void;
+  dropoutSync(args: { x: Float32Array; y: Float32Array; n: number; rate: number; key: number; threads?: number }): void;
   /** Sum of squares in float64. */
   sumSquaresSync(x: Float32Array, threads?: number): number;
   nearest(args: RawNearestArgs): Promise<void>;

@@ -1,6 +1,8 @@
 // Fused transformer pieces over host float32 buffers, forward and backward, rows in parallel:
-// RMS layer norm (T5LayerNorm) and gated activations (gelu_new(a)·b, relu(a)·b).
+// RMS layer norm (T5LayerNorm), gated activations (gelu_new(a)·b, relu(a)·b) and dropout.
 #pragma once
+#include <cstdint>
+
 #include "semid/common.h"
 
 namespace semid {
@@ -22,5 +24,30 @@ void gated_forward(const float* a, const float* b, i64 n, GateAct act, float* ou
 
 /** da = dy * b * act'(a), db = dy * act(a). */
 void gated_backward(const float* dy, const float* a, const float* b, i64 n, GateAct act, float* da, float* db, int threads);
+
+/**
+ * The dropout mask's hash: lowbias32 (C. Wellons) of the element index XOR the mask's key. An
+ * element is kept when the hash's top 24 bits are >= dropout_threshold(rate), so a mask depends
+ * only on (key, index): the same for any thread count, and reproducible in JavaScript with
+ * Math.imul (src/model/runtime/fused-ops.ts).
+ */
+inline std::uint32_t dropout_hash(std::uint32_t index, std::uint32_t key) {
+  std::uint32_t h = index ^ key;
+  h ^= h >> 16;
+  h *= 0x7feb352du;
+  h ^= h >> 15;
+  h *= 0x846ca68bu;
+  h ^= h >> 16;
+  return h;
+}
+
+/** The 24-bit threshold of a drop rate in [0, 1): round(rate · 2^24). */
+inline std::uint32_t dropout_threshold(double rate) { return static_cast<std::uint32_t>(rate * 16777216.0 + 0.5); }
+
+/**
+ * Inverted dropout: y[i] = x[i] · (1 / (1 - rate)) where (dropout_hash(i, key) >> 8) >= threshold,
+ * else x[i] · 0, for i < n < 2^32. Its gradient is the same call on dy with the same key.
+ */
+void dropout_apply(const float* x, i64 n, double rate, std::uint32_t key, float* y, int threads);
 
 }  // namespace semid

@@ -1,5 +1,5 @@
 /**
- * Fused ops for transformer training: RMS norm and gated activations, forward and backward each
+ * Fused ops for transformer training: RMS norm, gated activations and dropout, forward and backward each
  * one native pass over host memory (on the wasm and cpu backends with the addon), instead of the
  * 6-12 tfjs ops and their broadcast gradients. Elsewhere they fall back to plain tfjs ops with the
  * same results (within float32 rounding).
@@ -12,6 +12,7 @@ const RMS = 'SemidRmsNorm';
 const RMS_GRAD = 'SemidRmsNormGrad';
 const GATED = 'SemidGated';
 const GATED_GRAD = 'SemidGatedGrad';
+const DROPOUT = 'SemidDropout';
 const ACTS = { gelu: 0, relu: 1 } as const;
 
 type Info = tf.TensorInfo;
@@ -71,6 +72,15 @@ export function registerFusedKernels(backendName: string): boolean {
     });
     return [da, db];
   });
+  if (typeof addon.dropoutSync === 'function') {
+    reg(DROPOUT, ({ inputs, backend, attrs }) => {
+      const { x } = inputs as { x: Info };
+      const y = hostOutput(backend, x.shape, 'float32');
+      const { rate, key } = attrs as { rate: number; key: number };
+      addon.dropoutSync({ x: hostView(backend, x) as Float32Array, y: hostView(backend, y) as Float32Array, n: x.shape.reduce((p, q) => p * q, 1), rate, key });
+      return y;
+    });
+  }
   return true;
 }
 
@@ -126,4 +136,47 @@ export function gatedActivation(a: tf.Tensor, b: tf.Tensor, act: 'gelu' | 'relu'
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return f(a, b);
+}
+
+/**
+ * The dropout mask's hash (lowbias32 of index XOR key), as native/include/semid/fused.h has it:
+ * element `index` of a mask with `key` is kept when `dropoutHash(index, key) >>> 8` is at least
+ * round(rate · 2^24).
+ * @example dropoutHash(0, 42) >>> 8 >= Math.round(0.1 * 2 ** 24) // whether element 0 is kept at rate 0.1
+ */
+export function dropoutHash(index: number, key: number): number {
+  let h = (index ^ key) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d) >>> 0;
+  h = Math.imul(h ^ (h >>> 15), 0x846ca68b) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** The mask of dropoutHash as a tensor of 0 and 1 / (1 - rate), in JavaScript (no native addon). */
+function dropoutMask(shape: number[], rate: number, key: number): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const threshold = Math.round(rate * 2 ** 24);
+  const scale = Math.fround(1 / (1 - rate));
+  const mask = new Float32Array(n);
+  for (let i = 0; i < n; i++) mask[i] = dropoutHash(i, key) >>> 8 >= threshold ? scale : 0;
+  return tf.tensor(mask, shape, 'float32');
+}
+
+/**
+ * Inverted dropout with a counter-based mask: element i of x is kept when its hash under `key`
+ * (an integer in [0, 2^32)) clears the rate, and scaled by 1 / (1 - rate). One native pass forward
+ * and one backward (the gradient is the same mask on dy, recomputed from the key, never stored);
+ * the same mask in JavaScript where the native kernel is missing.
+ * @example const y = fusedDropout(x, 0.1, 12345);
+ */
+export function fusedDropout(x: tf.Tensor, rate: number, key: number): tf.Tensor {
+  if (!(rate >= 0 && rate < 1)) throw new RangeError(`dropout rate must be in [0, 1), got ${rate}`);
+  if (rate === 0) return x;
+  const k = key >>> 0;
+  if (!fusedAvailable(DROPOUT) || x.dtype !== 'float32') return tf.tidy(() => tf.mul(x, dropoutMask(x.shape, rate, k)));
+  const attrs = { rate, key: k } as unknown as tf.NamedAttrMap;
+  const f = tf.customGrad(((xi: tf.Tensor) => ({
+    value: tf.engine().runKernel(DROPOUT, { x: xi }, attrs) as tf.Tensor,
+    gradFunc: (dy: tf.Tensor) => tf.engine().runKernel(DROPOUT, { x: dy }, attrs) as tf.Tensor,
+  })) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(x);
 }

@@ -11,7 +11,7 @@ import { hashSeed, mulberry32 } from '../../data/random.js';
 import type { SafeTensor } from '../safetensors.js';
 import type { T5Config } from './config.js';
 import { positionBuckets } from './position.js';
-import { gatedActivation, geluNew, rmsNorm } from '../runtime/fused-ops.js';
+import { fusedDropout, gatedActivation, geluNew, rmsNorm } from '../runtime/fused-ops.js';
 
 /** A batch of token ids, row-major. */
 export interface T5Batch {
@@ -56,17 +56,14 @@ class DropoutStream {
 }
 
 /**
- * Inverted dropout with a seeded mask (tf.dropout's per-element seedrandom is ~50x slower):
- * each element kept with probability 1 - rate and scaled by 1 / (1 - rate).
+ * Inverted dropout with a seeded mask: each element kept with probability 1 - rate and scaled by
+ * 1 / (1 - rate), the mask a hash of (seed, element index) computed natively in one pass forward
+ * and one backward (fusedDropout; tf.dropout's per-element seedrandom is ~50x slower, and a mask
+ * drawn element by element in JavaScript took a quarter of a small model's training step).
  * @example const y = dropout(x, 0.1, 42);
  */
 export function dropout(x: tf.Tensor, rate: number, seed: number): tf.Tensor {
-  if (rate <= 0) return x;
-  const rand = mulberry32(seed);
-  const scale = 1 / (1 - rate);
-  const mask = new Float32Array(x.size);
-  for (let i = 0; i < mask.length; i++) mask[i] = rand() >= rate ? scale : 0;
-  return tf.mul(x, tf.tensor(mask, x.shape, 'float32'));
+  return fusedDropout(x, rate, seed >>> 0);
 }
 
 /**
