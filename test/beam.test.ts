@@ -107,6 +107,22 @@ describe('IdTrie', () => {
     const buf = trie.toBuffer();
     writeFileSync(path, buf.subarray(0, buf.length - 8));
     expect(() => IdTrie.load(path)).toThrow(/truncated|trailing|malformed/);
+    // one wrong entry in any array is found when the file is read, not while decoding
+    const start = 10 + 4 + buf.readUInt32LE(10);  // magic "SEMIDTRIE1", header length, header
+    expect(buf.toString('latin1', 0, 10)).toBe('SEMIDTRIE1');
+    const names = ['roots', 'childStart', 'childToken', 'childNode', 'terminal', 'parent', 'parentToken', 'depth', 'idStart', 'idItems', 'idNode'] as const;
+    let at = start;
+    for (const name of names) {
+      const arr = trie[name];
+      for (const [index, value] of [[arr.length - 1, -7], [0, arr[0] + 1], [arr.length >> 1, arr[arr.length >> 1] - 1]]) {
+        if (name === 'idItems' && value >= 0) continue;  // any non-negative item number is an item
+        const bad = Buffer.from(buf);
+        bad.writeInt32LE(value, at + 4 * index);
+        expect(() => IdTrie.fromBuffer(bad, `${name}[${index}]`), `${name}[${index}] = ${value}`).toThrow(/malformed trie|not a semid trie/);
+      }
+      at += 4 * arr.length;
+    }
+    expect(at).toBe(buf.length);
     writeFileSync(path, Buffer.from('not a trie at all'));
     expect(() => IdTrie.load(path)).toThrow(/not a semid trie file/);
     expect(() => IdTrie.load(join(dir, 'missing.trie'))).toThrow(/missing\.trie/);

@@ -344,18 +344,32 @@ export class IdTrie {
     if (this.childStart.length !== n + 1 || this.parent.length !== n || this.depth.length !== n) fail('array lengths disagree');
     if (this.roots.length !== this.namespaces.length) fail('one root per namespace expected');
     if (this.childStart[0] !== 0 || this.childStart[n] !== this.edges) fail('child offsets do not cover the edges');
+    if (this.edges !== n - this.roots.length) fail(`${this.edges} edges for ${n} nodes under ${this.roots.length} roots (a forest has nodes - roots)`);
+    if (this.terminal.length !== n || this.parentToken.length !== n || this.childToken.length !== this.edges) fail('array lengths disagree');
+    this.roots.forEach((r, i) => {
+      if (!(r >= 0 && r < n) || this.parent[r] !== -1 || this.parentToken[r] !== -1 || this.depth[r] !== 0) fail(`root ${i} is not a root node`);
+    });
     for (let u = 0; u < n; ++u) {
       const c0 = this.childStart[u], c1 = this.childStart[u + 1];
       if (c1 < c0) fail(`child offsets of node ${u} decrease`);
       for (let e = c0; e < c1; ++e) {
         const c = this.childNode[e];
         if (c < 0 || c >= n || this.parent[c] !== u) fail(`edge ${e} points to a bad node`);
+        if (this.parentToken[c] !== this.childToken[e] || this.depth[c] !== this.depth[u] + 1) fail(`node ${c} disagrees with the edge ${e} that reaches it`);
+        if (this.childToken[e] < 0) fail(`edge ${e} has a negative token`);
         if (e > c0 && this.childToken[e] <= this.childToken[e - 1]) fail(`children of node ${u} are not sorted`);
       }
       if (c0 === c1 && this.terminal[u] < 0) fail(`node ${u} has no children and ends no ID`);
-      if (this.terminal[u] >= this.ids) fail(`node ${u} names ID ${this.terminal[u]} of ${this.ids}`);
+      const id = this.terminal[u];
+      if (id < -1 || id >= this.ids || (id >= 0 && this.idNode[id] !== u)) fail(`node ${u} names ID ${id} of ${this.ids}`);
     }
-    if (this.idStart.length !== this.ids + 1 || this.idStart[this.ids] !== this.idItems.length) fail('ID item offsets disagree');
+    if (this.idStart.length !== this.ids + 1 || this.idStart[0] !== 0 || this.idStart[this.ids] !== this.idItems.length) fail('ID item offsets disagree');
+    for (let i = 0; i < this.ids; ++i) {
+      if (this.idStart[i + 1] <= this.idStart[i]) fail(`ID ${i} names no items (its item offsets do not increase)`);
+      const u = this.idNode[i];
+      if (!(u >= 0 && u < n) || this.terminal[u] !== i) fail(`ID ${i} ends at a node that does not name it`);
+    }
+    for (let k = 0; k < this.idItems.length; ++k) if (this.idItems[k] < 0) fail(`item ${this.idItems[k]} is negative`);
   }
 }
 
