@@ -18,7 +18,7 @@ export interface IdTrieNamespace {
    */
   codes: FlatCodes | { data: Int32Array; levels: number } | ArrayLike<number>[];
   /**
-   * ID length, needed with a flat Int32Array unless `offsets` holds one offset per level (their
+   * ID length, needed with a flat array of codes unless `offsets` holds one offset per level (their
    * count is the length); with `Codes` it must equal their levels when given.
    */
   length?: number;

@@ -65,7 +65,7 @@ export async function quantizeNpyFile(path: string, options: QuantizeFileOptions
   const reader = openNpyRows(path);
   try {
     const { rows, cols } = reader;
-    if (rows === 0) throw new SemidArgumentError('path', 'a .npy file with at least one row', `${path} with 0 rows`);
+    if (rows === 0 || cols === 0) throw new SemidArgumentError('path', 'a .npy file with at least one row and one column', `${path} of shape (${rows}, ${cols})`);
     const chunkRows = expectInt('chunkRows', o.chunkRows ?? Math.max(1, Math.floor(CHUNK_BYTES / (4 * cols))), 1, 2 ** 31 - 1);
     let model = o.model;
     let trainRows = 0;
