@@ -60,7 +60,10 @@ export async function quantizerStats(q: Quantizer, x: Float32Array, codes?: Int3
   return { ...codeStats(c, q.levels, q.codebookSize), relativeError, totalRelativeError: relativeError[relativeError.length - 1] };
 }
 
-/** Rows of x [n x dim], checked; returns n. */
+/**
+ * Rows of x [n x dim], checked; returns n.
+ * @example checkX(new Float32Array(6), 3) // 2
+ */
 export function checkX(x: Float32Array, dim: number): number {
   expectInt('dim', dim, 1, 2 ** 24);
   if (!(x instanceof Float32Array) || x.length % dim !== 0 || x.length === 0) throw new SemidArgumentError('x', `a non-empty Float32Array of rows of dimension ${dim}`, x);
@@ -70,6 +73,7 @@ export function checkX(x: Float32Array, dim: number): number {
 /**
  * Codes [n x levels] given to a quantizer's decode, checked: an Int32Array of whole rows, every
  * code in [0, codebookSize), and 0 <= upTo <= levels. Returns n.
+ * @example checkCodes({ levels: 2, codebookSize: 256 }, Int32Array.of(1, 2, 3, 4), 2) // 2
  */
 export function checkCodes(q: Pick<Quantizer, 'levels' | 'codebookSize'>, codes: Int32Array, upTo: number): number {
   if (!(codes instanceof Int32Array) || codes.length % q.levels !== 0) {
