@@ -302,9 +302,7 @@ export class IdTrie {
     for (const name of ARRAY_NAMES) {
       const len = header.lengths?.[name];
       if (!Number.isInteger(len) || len < 0 || off + 4 * len > b.length) throw bad(`array ${name} is missing or truncated`);
-      const arr = new Int32Array(len);
-      for (let i = 0; i < len; ++i) arr[i] = b.readInt32LE(off + 4 * i);
-      fields[name] = arr;
+      fields[name] = readInt32Array(b, off, len);
       off += 4 * len;
     }
     if (off !== b.length) throw bad(`${b.length - off} trailing bytes`);
@@ -381,8 +379,20 @@ function u32(v: number): Buffer {
   return b;
 }
 
+const LITTLE_ENDIAN = new Uint8Array(Int32Array.of(1).buffer)[0] === 1;
+
+/** The array's bytes as int32 little-endian (its own bytes on a little-endian machine). */
 function int32le(arr: Int32Array): Buffer {
+  if (LITTLE_ENDIAN) return Buffer.from(arr.buffer, arr.byteOffset, arr.byteLength);
   const b = Buffer.alloc(arr.length * 4);
   for (let i = 0; i < arr.length; ++i) b.writeInt32LE(arr[i], 4 * i);
   return b;
+}
+
+/** `len` int32 little-endian values from byte `off` of b, into an array of their own. */
+function readInt32Array(b: Buffer, off: number, len: number): Int32Array {
+  const arr = new Int32Array(len);
+  if (LITTLE_ENDIAN) new Uint8Array(arr.buffer).set(b.subarray(off, off + 4 * len));
+  else for (let i = 0; i < len; ++i) arr[i] = b.readInt32LE(off + 4 * i);
+  return arr;
 }
