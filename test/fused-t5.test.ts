@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { T5Model, dropoutHash, fusedDropout, gatedActivation, geluNew, registerFusedKernels, initRuntime, readSafetensors, relativePositionBucket, rmsNorm, t5ConfigFromHf, T5_PRESETS } from '../src/index.js';
+import { T5Model, dropoutHash, fusedDropout, gatedActivation, geluNew, registerFusedKernels, tokenCrossEntropy, initRuntime, readSafetensors, relativePositionBucket, rmsNorm, t5ConfigFromHf, T5_PRESETS } from '../src/index.js';
 import { rng } from './helpers.js';
 
 const fixtures = join(__dirname, '..', '..', 'shared', 'fixtures');
@@ -88,6 +88,33 @@ describe('fused dropout', () => {
     } finally {
       registerFusedKernels('wasm');
     }
+  });
+});
+
+describe('fused cross-entropy', () => {
+  beforeAll(async () => { await initRuntime({ backend: 'wasm' }); });
+
+  it('equals log-softmax and gather in tfjs ops, value and gradient, with ignored rows', () => {
+    for (const [n, v, scale] of [[1, 2, 1], [7, 33, 4], [384, 2128, 8], [5, 1000, 40]] as const) {
+      const logits = rand([n, v], 70 + v, scale);
+      const labels = Int32Array.from({ length: n }, (_, i) => (i % 3 === 1 ? -100 : (i * 7919) % v));
+      const fused = tokenCrossEntropy(logits, labels);
+      const [gFused] = tf.grads((x: tf.Tensor) => tf.mul(tokenCrossEntropy(x, labels), 3))([logits]);
+      tf.unregisterKernel('SemidCrossEntropy', 'wasm');
+      try {
+        const plain = tokenCrossEntropy(logits, labels);
+        const [gPlain] = tf.grads((x: tf.Tensor) => tf.mul(tokenCrossEntropy(x, labels), 3))([logits]);
+        expect(Math.abs(fused.dataSync()[0] - plain.dataSync()[0]), `n ${n} v ${v}`).toBeLessThan(1e-5 * Math.max(1, Math.abs(plain.dataSync()[0])));
+        expect(maxRel(gFused.dataSync(), gPlain.dataSync()), `n ${n} v ${v}`).toBeLessThan(1e-5);
+      } finally {
+        registerFusedKernels('wasm');
+      }
+      // ignored rows get no gradient
+      const g = gFused.dataSync();
+      for (let i = 1; i < n; i += 3) for (let j = 0; j < v; j += 13) expect(g[i * v + j]).toBe(0);
+    }
+    expect(tokenCrossEntropy(tf.zeros([2, 4]), new Int32Array([1, -100])).dataSync()[0]).toBeCloseTo(Math.log(4), 6);
+    expect(() => tokenCrossEntropy(tf.zeros([2, 4]), new Int32Array([4, 0]))).toThrow(/labels\[0\]/);
   });
 });
 

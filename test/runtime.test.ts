@@ -62,7 +62,7 @@ for (const backend of ['wasm', 'cpu'] as const) {
       expect(info.matmul).toBe('semid-cpu');
       if (backend === 'wasm') {
         expect(info.nativeKernels).toContain('UnsortedSegmentSum');
-        expect(info.nativeKernels).toEqual(expect.arrayContaining(['SemidRmsNorm', 'SemidGated', 'SemidDropout']));
+        expect(info.nativeKernels).toEqual(expect.arrayContaining(['SemidRmsNorm', 'SemidGated', 'SemidDropout', 'SemidCrossEntropy']));
         expect(info.borrowedKernels).toContain('Einsum');
       }
       expect(info.description).toMatch(new RegExp(`^${backend} \\+ semid kernels`));
@@ -91,7 +91,7 @@ for (const backend of ['wasm', 'cpu'] as const) {
       const ours = tf.matMul(a, b, false, false).dataSync();
       const oursT = tf.matMul(a, tf.transpose(b, [0, 2, 1]), false, true).dataSync();
       restoreStockKernels();
-      for (const fused of ['SemidRmsNorm', 'SemidGated', 'SemidDropout']) expect(tf.getKernel(fused, backend), fused).toBeUndefined();  // stock really is stock
+      for (const fused of ['SemidRmsNorm', 'SemidGated', 'SemidDropout', 'SemidCrossEntropy']) expect(tf.getKernel(fused, backend), fused).toBeUndefined();  // stock really is stock
       const stock = tf.matMul(a, b).dataSync();
       for (let i = 0; i < ours.length; i++) {
         expect(Math.abs(ours[i] - stock[i])).toBeLessThan(2e-5);

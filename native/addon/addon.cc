@@ -29,6 +29,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("gatedForwardSync", Napi::Function::New(env, semid::addon::GatedForwardSync, "gatedForwardSync"));
   exports.Set("gatedBackwardSync", Napi::Function::New(env, semid::addon::GatedBackwardSync, "gatedBackwardSync"));
   exports.Set("dropoutSync", Napi::Function::New(env, semid::addon::DropoutSync, "dropoutSync"));
+  exports.Set("crossEntropyForwardSync", Napi::Function::New(env, semid::addon::CrossEntropyForwardSync, "crossEntropyForwardSync"));
+  exports.Set("crossEntropyBackwardSync", Napi::Function::New(env, semid::addon::CrossEntropyBackwardSync, "crossEntropyBackwardSync"));
   exports.Set("abiVersion", Napi::Number::New(env, 1));
   return exports;
 }

@@ -131,4 +131,39 @@ Napi::Value DropoutSync(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// crossEntropyForwardSync({logits, labels, lse, n, v, threads}) -> the sum over kept rows of
+// lse - logit[label] (semid/fused.h cross_entropy_forward); labels -1 (ignored) or in [0, v)
+Napi::Value CrossEntropyForwardSync(const Napi::CallbackInfo& info) {
+  Napi::Object o = info[0].As<Napi::Object>();
+  const i64 n = int_field(o, "n", 0), v = int_field(o, "v", 0);
+  if (n < 0 || v < 1) throw Napi::RangeError::New(info.Env(), "n must be >= 0 and v >= 1");
+  const float* logits = array_field<float>(o, "logits", static_cast<std::size_t>(n * v));
+  const auto* labels = array_field<std::int32_t>(o, "labels", static_cast<std::size_t>(n));
+  float* lse = array_field<float>(o, "lse", static_cast<std::size_t>(n));
+  for (i64 i = 0; i < n; ++i)
+    if (labels[i] < -1 || labels[i] >= v) throw Napi::RangeError::New(info.Env(), "labels[" + std::to_string(i) + "] = " + std::to_string(labels[i]) + " is outside [-1, v)");
+  const int threads = static_cast<int>(int_field(o, "threads", 0));
+  double sum = 0.0;
+  run_sync(info.Env(), [&] { sum = cross_entropy_forward(logits, n, v, labels, lse, threads); });
+  return Napi::Number::New(info.Env(), sum);
+}
+
+// crossEntropyBackwardSync({logits, lse, labels, dlogits, n, v, scale, threads})
+Napi::Value CrossEntropyBackwardSync(const Napi::CallbackInfo& info) {
+  Napi::Object o = info[0].As<Napi::Object>();
+  const i64 n = int_field(o, "n", 0), v = int_field(o, "v", 0);
+  if (n < 0 || v < 1) throw Napi::RangeError::New(info.Env(), "n must be >= 0 and v >= 1");
+  const auto count = static_cast<std::size_t>(n * v);
+  const float* logits = array_field<float>(o, "logits", count);
+  const float* lse = array_field<float>(o, "lse", static_cast<std::size_t>(n));
+  const auto* labels = array_field<std::int32_t>(o, "labels", static_cast<std::size_t>(n));
+  float* dlogits = array_field<float>(o, "dlogits", count);
+  for (i64 i = 0; i < n; ++i)
+    if (labels[i] < -1 || labels[i] >= v) throw Napi::RangeError::New(info.Env(), "labels[" + std::to_string(i) + "] = " + std::to_string(labels[i]) + " is outside [-1, v)");
+  const auto scale = static_cast<float>(num_field(o, "scale", 1.0));
+  const int threads = static_cast<int>(int_field(o, "threads", 0));
+  run_sync(info.Env(), [&] { cross_entropy_backward(logits, lse, labels, n, v, scale, dlogits, threads); });
+  return info.Env().Undefined();
+}
+
 }  // namespace semid::addon

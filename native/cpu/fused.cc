@@ -9,6 +9,7 @@
 #include "semid/parallel.h"
 #include "semid/cpu_features.h"
 #include "gemm_kernel.h"
+#include "logsumexp.h"
 #include "simd_exp.h"
 
 #include "semid/clones.h"
@@ -214,6 +215,62 @@ void dropout_apply(const float* x, i64 n, double rate, std::uint32_t key, float*
   parallel_for(tasks, resolve_threads(threads, tasks), never, [&](i64 t, int) {
     const i64 i0 = t * kElemBlock, i1 = std::min(n, i0 + kElemBlock);
     dropout_block(x + i0, static_cast<std::uint32_t>(i0), static_cast<std::uint32_t>(i1 - i0), key, threshold, scale, y + i0);
+  });
+}
+
+namespace {
+constexpr i64 kCrossEntropyRows = 16;  // rows a task
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2,fma"))) void softmax_minus_avx2(const float* x, i64 v, float shift, float scale, float* out) {
+  const __m256 s = _mm256_set1_ps(shift), k = _mm256_set1_ps(scale);
+  i64 j = 0;
+  for (; j + 8 <= v; j += 8) _mm256_storeu_ps(out + j, _mm256_mul_ps(k, cpu::exp256(_mm256_sub_ps(_mm256_loadu_ps(x + j), s))));
+  for (; j < v; ++j) out[j] = scale * std::exp(x[j] - shift);
+}
+#endif
+
+/** out[j] = scale · exp(x[j] - shift) over a row. */
+void softmax_scaled(const float* x, i64 v, float shift, float scale, float* out) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (use_avx2()) return softmax_minus_avx2(x, v, shift, scale, out);
+#endif
+  for (i64 j = 0; j < v; ++j) out[j] = scale * std::exp(x[j] - shift);
+}
+}  // namespace
+
+double cross_entropy_forward(const float* logits, i64 n, i64 v, const std::int32_t* labels, float* lse, int threads) {
+  const cpu::LogSumExpFn fn = cpu::logsumexp_fn();
+  std::vector<double> per_row(static_cast<std::size_t>(n), 0.0);
+  const i64 tasks = (n + kCrossEntropyRows - 1) / kCrossEntropyRows;
+  CancelFlag never;
+  parallel_for(tasks, resolve_threads(threads, tasks), never, [&](i64 t, int) {
+    for (i64 i = t * kCrossEntropyRows; i < std::min(n, (t + 1) * kCrossEntropyRows); ++i) {
+      const float* row = logits + i * v;
+      const double l = fn(row, v, nullptr);
+      lse[i] = static_cast<float>(l);
+      if (labels[i] >= 0) per_row[static_cast<std::size_t>(i)] = l - double(row[labels[i]]);
+    }
+  });
+  double sum = 0.0;
+  for (double x : per_row) sum += x;
+  return sum;
+}
+
+void cross_entropy_backward(const float* logits, const float* lse, const std::int32_t* labels, i64 n, i64 v, float scale,
+                            float* dlogits, int threads) {
+  const i64 tasks = (n + kCrossEntropyRows - 1) / kCrossEntropyRows;
+  CancelFlag never;
+  parallel_for(tasks, resolve_threads(threads, tasks), never, [&](i64 t, int) {
+    for (i64 i = t * kCrossEntropyRows; i < std::min(n, (t + 1) * kCrossEntropyRows); ++i) {
+      float* out = dlogits + i * v;
+      if (labels[i] < 0) {
+        std::fill(out, out + v, 0.0f);
+        continue;
+      }
+      softmax_scaled(logits + i * v, v, lse[i], scale, out);
+      out[labels[i]] -= scale;
+    }
   });
 }
 

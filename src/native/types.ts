@@ -150,6 +150,9 @@ export interface RawAddon {
   gatedForwardSync(args: { a: Float32Array; b: Float32Array; out: Float32Array; n: number; act: 0 | 1; threads?: number }): void;
   gatedBackwardSync(args: { dy: Float32Array; a: Float32Array; b: Float32Array; da: Float32Array; db: Float32Array; n: number; act: 0 | 1; threads?: number }): void;
   dropoutSync(args: { x: Float32Array; y: Float32Array; n: number; rate: number; key: number; threads?: number }): void;
+  /** Row log-sum-exps into lse; returns the sum over kept rows (label >= 0) of lse - logit[label]. */
+  crossEntropyForwardSync(args: { logits: Float32Array; labels: Int32Array; lse: Float32Array; n: number; v: number; threads?: number }): number;
+  crossEntropyBackwardSync(args: { logits: Float32Array; lse: Float32Array; labels: Int32Array; dlogits: Float32Array; n: number; v: number; scale: number; threads?: number }): void;
   /** Sum of squares in float64. */
   sumSquaresSync(x: Float32Array, threads?: number): number;
   nearest(args: RawNearestArgs): Promise<void>;

@@ -50,4 +50,19 @@ inline std::uint32_t dropout_threshold(double rate) { return static_cast<std::ui
  */
 void dropout_apply(const float* x, i64 n, double rate, std::uint32_t key, float* y, int threads);
 
+/**
+ * Softmax cross-entropy of logits [n x v] against labels [n] (a label of -1 is ignored):
+ * lse[i] = log(sum_j exp(logits[i, j])) for every row, and the return value is the sum over the
+ * kept rows of lse[i] - logits[i, labels[i]], added in row order (the same for any thread count).
+ * Labels must be -1 or in [0, v).
+ */
+double cross_entropy_forward(const float* logits, i64 n, i64 v, const std::int32_t* labels, float* lse, int threads);
+
+/**
+ * Its gradient: dlogits[i, j] = scale · (exp(logits[i, j] - lse[i]) - [j == labels[i]]) for kept
+ * rows, 0 for ignored ones (scale: the upstream gradient over the kept-row count).
+ */
+void cross_entropy_backward(const float* logits, const float* lse, const std::int32_t* labels, i64 n, i64 v, float scale,
+                            float* dlogits, int threads);
+
 }  // namespace semid

@@ -80,7 +80,7 @@ export function restoreStockKernels(): void {
   }
   stock.clear();
   for (const backendName of ['wasm', 'cpu']) {
-    for (const name of ['SemidRmsNorm', 'SemidRmsNormGrad', 'SemidGated', 'SemidGatedGrad', 'SemidDropout']) {
+    for (const name of ['SemidRmsNorm', 'SemidRmsNormGrad', 'SemidGated', 'SemidGatedGrad', 'SemidDropout', 'SemidCrossEntropy', 'SemidCrossEntropyGrad']) {
       if (tf.getKernel(name, backendName)) tf.unregisterKernel(name, backendName);
     }
   }
@@ -180,7 +180,7 @@ export async function initRuntime(options: RuntimeOptions = {}): Promise<Runtime
         matMulSettings.threads = options.threads ?? 0;
         override(batchMatMulConfig(backend));
         nativeKernels.push('BatchMatMul');
-        if (registerFusedKernels(backend)) nativeKernels.push('SemidRmsNorm', 'SemidGated', ...(tf.getKernel('SemidDropout', backend) ? ['SemidDropout'] : []));
+        if (registerFusedKernels(backend)) nativeKernels.push('SemidRmsNorm', 'SemidGated', ...['SemidDropout', 'SemidCrossEntropy'].filter((k) => tf.getKernel(k, backend)));
         matmul = matMulSettings.cuda ? 'semid-cuda' : 'semid-cpu';
         addonNote = `BatchMatMul on semid GEMM (${matMulSettings.cuda ? 'CUDA for large products, ' : ''}CPU ${info.simd}, ${matMulSettings.threads || info.threads} threads)`;
       } catch (err) {

@@ -13,6 +13,8 @@ const RMS_GRAD = 'SemidRmsNormGrad';
 const GATED = 'SemidGated';
 const GATED_GRAD = 'SemidGatedGrad';
 const DROPOUT = 'SemidDropout';
+const CROSS_ENTROPY = 'SemidCrossEntropy';
+const CROSS_ENTROPY_GRAD = 'SemidCrossEntropyGrad';
 const ACTS = { gelu: 0, relu: 1 } as const;
 
 type Info = tf.TensorInfo;
@@ -79,6 +81,33 @@ export function registerFusedKernels(backendName: string): boolean {
       const { rate, key } = attrs as { rate: number; key: number };
       addon.dropoutSync({ x: hostView(backend, x) as Float32Array, y: hostView(backend, y) as Float32Array, n: x.shape.reduce((p, q) => p * q, 1), rate, key });
       return y;
+    });
+  }
+  if (typeof addon.crossEntropyForwardSync === 'function') {
+    // outputs first, views after: an allocation can grow the wasm memory, which detaches older views
+    const keptRows = (labels: Int32Array) => { let count = 0; for (let i = 0; i < labels.length; i++) if (labels[i] >= 0) count++; return count; };
+    reg(CROSS_ENTROPY, ({ inputs, backend }) => {
+      const { logits, labels } = inputs as { logits: Info; labels: Info };
+      const [n, v] = logits.shape;
+      const lse = hostOutput(backend, [n], 'float32');
+      const loss = hostOutput(backend, [], 'float32');
+      const labelView = hostView(backend, labels) as Int32Array;
+      const sum = addon.crossEntropyForwardSync({ logits: hostView(backend, logits) as Float32Array, labels: labelView, lse: hostView(backend, lse) as Float32Array, n, v });
+      const count = keptRows(labelView);
+      (hostView(backend, loss) as Float32Array)[0] = count > 0 ? sum / count : 0;
+      return [loss, lse];
+    });
+    reg(CROSS_ENTROPY_GRAD, ({ inputs, backend }) => {
+      const { dy, logits, lse, labels } = inputs as { dy: Info; logits: Info; lse: Info; labels: Info };
+      const [n, v] = logits.shape;
+      const dlogits = hostOutput(backend, logits.shape, 'float32');
+      const labelView = hostView(backend, labels) as Int32Array;
+      const count = keptRows(labelView);
+      addon.crossEntropyBackwardSync({
+        logits: hostView(backend, logits) as Float32Array, lse: hostView(backend, lse) as Float32Array, labels: labelView,
+        dlogits: hostView(backend, dlogits) as Float32Array, n, v, scale: count > 0 ? (hostView(backend, dy) as Float32Array)[0] / count : 0,
+      });
+      return dlogits;
     });
   }
   return true;
@@ -179,4 +208,26 @@ export function fusedDropout(x: tf.Tensor, rate: number, key: number): tf.Tensor
     gradFunc: (dy: tf.Tensor) => tf.engine().runKernel(DROPOUT, { x: dy }, attrs) as tf.Tensor,
   })) as unknown as Parameters<typeof tf.customGrad>[0]);
   return f(x);
+}
+
+/**
+ * Mean softmax cross-entropy of logits [n, vocab] against labels [n] (-1 is ignored) in one
+ * native pass (row log-sum-exps kept for the backward pass, which writes softmax - onehot
+ * straight into the gradient), or undefined where the native kernel is missing. The labels stay
+ * a JavaScript array: each pass makes its own tensor of them, so none outlives its scope.
+ * @example const loss = fusedCrossEntropy(logits, Int32Array.of(3, -1, 7)); // mean over the two kept rows
+ */
+export function fusedCrossEntropy(logits: tf.Tensor, labels: Int32Array): tf.Scalar | undefined {
+  if (!fusedAvailable(CROSS_ENTROPY) || logits.dtype !== 'float32' || logits.rank !== 2) return undefined;
+  if (labels.length !== logits.shape[0]) throw new RangeError(`fusedCrossEntropy: ${labels.length} labels for ${logits.shape[0]} rows`);
+  const f = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+    const [loss, lse] = tf.engine().runKernel(CROSS_ENTROPY, { logits: x, labels: tf.tensor1d(labels, 'int32') }, {}) as tf.Tensor[];
+    save([x, lse]);
+    return {
+      value: loss,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.engine().runKernel(CROSS_ENTROPY_GRAD, { dy, logits: saved[0], lse: saved[1], labels: tf.tensor1d(labels, 'int32') }, {}) as tf.Tensor,
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(logits) as tf.Scalar;
 }

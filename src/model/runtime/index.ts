@@ -6,5 +6,5 @@ export { trainLoop, type TrainLoopOptions, type TrainProgress, type TrainResult 
 export { saveCheckpoint, loadLatestCheckpoint, listCheckpoints, type LoopPosition } from './checkpoint.js';
 export { batchMatMul, matMulSettings } from './kernels/batch-matmul.js';
 export { unsortedSegmentSum } from './kernels/unsorted-segment-sum.js';
-export { rmsNorm, gatedActivation, geluNew, fusedDropout, dropoutHash, registerFusedKernels } from './fused-ops.js';
+export { rmsNorm, gatedActivation, geluNew, fusedDropout, dropoutHash, fusedCrossEntropy, registerFusedKernels } from './fused-ops.js';
 export { DataParallel, type DataParallelOptions, type Replica } from './data-parallel.js';

@@ -11,7 +11,7 @@ import { hashSeed, mulberry32 } from '../../data/random.js';
 import type { SafeTensor } from '../safetensors.js';
 import type { T5Config } from './config.js';
 import { positionBuckets } from './position.js';
-import { fusedDropout, gatedActivation, geluNew, rmsNorm } from '../runtime/fused-ops.js';
+import { fusedCrossEntropy, fusedDropout, gatedActivation, geluNew, rmsNorm } from '../runtime/fused-ops.js';
 
 /** A batch of token ids, row-major. */
 export interface T5Batch {
@@ -340,7 +340,9 @@ export class T5Model {
 }
 
 /**
- * Mean cross-entropy of logits [n, vocab] against labels [n], skipping -100.
+ * Mean cross-entropy of logits [n, vocab] against labels [n], skipping -100: one native pass
+ * forward and one backward where the fused kernel is registered (fusedCrossEntropy), else
+ * log-softmax, gather and a written-out gradient in tfjs ops.
  * @example tokenCrossEntropy(tf.zeros([2, 4]), new Int32Array([1, -100])).dataSync()[0] // log(4) = 1.386: one label counted
  */
 export function tokenCrossEntropy(logits: tf.Tensor, labels: Int32Array): tf.Scalar {
@@ -358,6 +360,8 @@ export function tokenCrossEntropy(logits: tf.Tensor, labels: Int32Array): tf.Sca
       count++;
     }
     if (count === 0) return tf.scalar(0);
+    const fused = fusedCrossEntropy(logits, Int32Array.from(labels, (l) => (l === -100 ? -1 : l)));
+    if (fused) return fused;
     const labelIds = Int32Array.from(labels, (l) => (l === -100 ? 0 : l));
     // d loss / d logits = (softmax - onehot) * valid / count, written out (tfjs's logSumExp gradient goes through max/equal and is slow)
     const ce = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
