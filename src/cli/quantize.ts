@@ -23,8 +23,9 @@ export const QUANTIZE_USAGE = `Usage:
   semid quantize --codebooks <codebooks.npy> <new.npy> [--beam 1] [--out codes.npy] ...
 
 Trains residual k-means codebooks (level l clusters the residuals of levels 0..l-1), writes the
-codes [n x levels] as .npy (uint16 by default; uint8 for codebooks of up to 256) and the codebooks [levels x K x dim] beside them,
-and prints reconstruction error, codebook usage, perplexity and collisions.
+codes [n x levels] as .npy (uint16 by default; uint8 for codebooks of up to 256) and the
+codebooks [levels x K x dim] beside them, and prints reconstruction error, codebook usage,
+perplexity and collisions.
 With --codebooks, encodes new items with trained codebooks (no retraining).
 A file whose rows (as float32) take more than a quarter of memory, or any file with --chunk-rows N,
 is read N rows at a time (default: 256 MiB of rows): codebooks are trained on a seeded sample of
