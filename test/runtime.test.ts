@@ -129,6 +129,16 @@ for (const backend of ['wasm', 'cpu'] as const) {
       const s = tf.unsortedSegmentSum(tf.tensor2d([[1, 2], [3, 4], [5, 6]]), tf.tensor1d([2, -1, 2], 'int32'), 3);
       expect(s.arraySync()).toEqual([[0, 0], [0, 0], [6, 8]]);
       table.dispose();
+      // wide rows (threads split the columns), repeated and out-of-range ids: a plain loop's sums
+      const rows = 300, inner = 257, segments = 40;
+      const x = rand([rows, inner], 31);
+      const segIds = Int32Array.from({ length: rows }, (_, i) => ((i * 7) % (segments + 5)) - 2);
+      const xs = x.dataSync(), want = new Float32Array(segments * inner);
+      for (let r = 0; r < rows; r++) if (segIds[r] >= 0 && segIds[r] < segments) for (let j = 0; j < inner; j++) want[segIds[r] * inner + j] += xs[r * inner + j];
+      const got = tf.unsortedSegmentSum(x, tf.tensor1d(segIds, 'int32'), segments).dataSync();
+      // ours (wasm) adds the rows in order, as the loop does: the same bits; tfjs' cpu kernel, within rounding
+      if (backend === 'wasm') expect(Array.from(got)).toEqual(Array.from(want));
+      else for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThan(1e-5);
     });
   });
 }

@@ -31,6 +31,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("dropoutSync", Napi::Function::New(env, semid::addon::DropoutSync, "dropoutSync"));
   exports.Set("crossEntropyForwardSync", Napi::Function::New(env, semid::addon::CrossEntropyForwardSync, "crossEntropyForwardSync"));
   exports.Set("crossEntropyBackwardSync", Napi::Function::New(env, semid::addon::CrossEntropyBackwardSync, "crossEntropyBackwardSync"));
+  exports.Set("segmentSumSync", Napi::Function::New(env, semid::addon::SegmentSumSync, "segmentSumSync"));
   exports.Set("abiVersion", Napi::Number::New(env, 1));
   return exports;
 }

@@ -166,4 +166,17 @@ Napi::Value CrossEntropyBackwardSync(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// segmentSumSync({x, ids, out, rows, inner, segments, threads}) (semid/fused.h segment_sum)
+Napi::Value SegmentSumSync(const Napi::CallbackInfo& info) {
+  Napi::Object o = info[0].As<Napi::Object>();
+  const i64 rows = int_field(o, "rows", 0), inner = int_field(o, "inner", 0), segments = int_field(o, "segments", 0);
+  if (rows < 0 || inner < 0 || segments < 0) throw Napi::RangeError::New(info.Env(), "rows, inner and segments must be >= 0");
+  const float* x = array_field<float>(o, "x", static_cast<std::size_t>(rows * inner));
+  const auto* ids = array_field<std::int32_t>(o, "ids", static_cast<std::size_t>(rows));
+  float* out = array_field<float>(o, "out", static_cast<std::size_t>(segments * inner));
+  const int threads = static_cast<int>(int_field(o, "threads", 0));
+  run_sync(info.Env(), [&] { segment_sum(x, ids, rows, inner, segments, out, threads); });
+  return info.Env().Undefined();
+}
+
 }  // namespace semid::addon

@@ -274,4 +274,26 @@ void cross_entropy_backward(const float* logits, const float* lse, const std::in
   });
 }
 
+void segment_sum(const float* x, const std::int32_t* ids, i64 rows, i64 inner, i64 segments, float* out, int threads) {
+  CancelFlag never;
+  const i64 fill_tasks = std::max<i64>(1, (segments * inner + kElemBlock * 16 - 1) / (kElemBlock * 16));
+  parallel_for(fill_tasks, resolve_threads(threads, fill_tasks), never, [&](i64 t, int) {
+    const i64 total = segments * inner, chunk = (total + fill_tasks - 1) / fill_tasks;
+    const i64 a = std::min(total, t * chunk), b = std::min(total, a + chunk);
+    std::fill(out + a, out + b, 0.0f);
+  });
+  // columns split across threads (at least 64 a task): every element sums its rows in order
+  const i64 col_tasks = std::max<i64>(1, std::min<i64>(inner / 64, resolve_threads(threads, 1 << 20)));
+  parallel_for(col_tasks, resolve_threads(threads, col_tasks), never, [&](i64 t, int) {
+    const i64 c0 = inner * t / col_tasks, c1 = inner * (t + 1) / col_tasks;
+    for (i64 r = 0; r < rows; ++r) {
+      const i64 s = ids[r];
+      if (s < 0 || s >= segments) continue;
+      const float* src = x + r * inner;
+      float* dst = out + s * inner;
+      for (i64 j = c0; j < c1; ++j) dst[j] += src[j];
+    }
+  });
+}
+
 }  // namespace semid

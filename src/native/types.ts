@@ -152,6 +152,8 @@ export interface RawAddon {
   dropoutSync(args: { x: Float32Array; y: Float32Array; n: number; rate: number; key: number; threads?: number }): void;
   /** Row log-sum-exps into lse; returns the sum over kept rows (label >= 0) of lse - logit[label]. */
   crossEntropyForwardSync(args: { logits: Float32Array; labels: Int32Array; lse: Float32Array; n: number; v: number; threads?: number }): number;
+  /** out[s] = sum of the rows of x whose id is s (ids outside [0, segments) skipped). */
+  segmentSumSync(args: { x: Float32Array; ids: Int32Array; out: Float32Array; rows: number; inner: number; segments: number; threads?: number }): void;
   crossEntropyBackwardSync(args: { logits: Float32Array; lse: Float32Array; labels: Int32Array; dlogits: Float32Array; n: number; v: number; scale: number; threads?: number }): void;
   /** Sum of squares in float64. */
   sumSquaresSync(x: Float32Array, threads?: number): number;

@@ -65,4 +65,11 @@ double cross_entropy_forward(const float* logits, i64 n, i64 v, const std::int32
 void cross_entropy_backward(const float* logits, const float* lse, const std::int32_t* labels, i64 n, i64 v, float scale,
                             float* dlogits, int threads);
 
+/**
+ * out[s, j] = sum over rows i with ids[i] = s of x[i, j] (rows in order, so the same bits for any
+ * thread count); x [rows x inner], out [segments x inner], ids outside [0, segments) skipped.
+ * Threads split the columns. The gradient of a gather (an embedding lookup).
+ */
+void segment_sum(const float* x, const std::int32_t* ids, i64 rows, i64 inner, i64 segments, float* out, int threads);
+
 }  // namespace semid

@@ -5,6 +5,7 @@
  */
 import { util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import { hostOutput, hostView } from '../host-memory.js';
+import { tryLoadAddon } from '../../../native/loader.js';
 
 export const unsortedSegmentSum: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, segmentIds } = inputs as { x: TensorInfo; segmentIds: TensorInfo };
@@ -19,9 +20,15 @@ export const unsortedSegmentSum: KernelFunc = ({ inputs, backend, attrs }) => {
   const rows = util.sizeFromShape(segmentIds.shape);
   const out = hostOutput(backend, [numSegments, ...x.shape.slice(idRank)], x.dtype);
   const o = hostView(backend, out) as Float32Array | Int32Array;
-  o.fill(0);
   const xv = hostView(backend, x) as Float32Array | Int32Array;
   const ids = hostView(backend, segmentIds) as Int32Array;
+  const addon = tryLoadAddon();
+  if (x.dtype === 'float32' && typeof addon?.segmentSumSync === 'function') {
+    // natively: the zero fill and the sums over threads (float32, rows added in order)
+    addon.segmentSumSync({ x: xv as Float32Array, ids, out: o as Float32Array, rows, inner, segments: numSegments });
+    return out;
+  }
+  o.fill(0);
   for (let r = 0; r < rows; r++) {
     const s = ids[r];
     if (s < 0 || s >= numSegments) continue;
