@@ -131,6 +131,15 @@ Napi::Value DropoutSync(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+namespace {
+/** Labels of a cross-entropy: -1 (ignored) or a class in [0, v). */
+void check_labels(Napi::Env env, const std::int32_t* labels, i64 n, i64 v) {
+  for (i64 i = 0; i < n; ++i)
+    if (labels[i] < -1 || labels[i] >= v)
+      throw Napi::RangeError::New(env, "labels[" + std::to_string(i) + "] = " + std::to_string(labels[i]) + " is outside [-1, v)");
+}
+}  // namespace
+
 // crossEntropyForwardSync({logits, labels, lse, n, v, threads}) -> the sum over kept rows of
 // lse - logit[label] (semid/fused.h cross_entropy_forward); labels -1 (ignored) or in [0, v)
 Napi::Value CrossEntropyForwardSync(const Napi::CallbackInfo& info) {
@@ -140,8 +149,7 @@ Napi::Value CrossEntropyForwardSync(const Napi::CallbackInfo& info) {
   const float* logits = array_field<float>(o, "logits", static_cast<std::size_t>(n * v));
   const auto* labels = array_field<std::int32_t>(o, "labels", static_cast<std::size_t>(n));
   float* lse = array_field<float>(o, "lse", static_cast<std::size_t>(n));
-  for (i64 i = 0; i < n; ++i)
-    if (labels[i] < -1 || labels[i] >= v) throw Napi::RangeError::New(info.Env(), "labels[" + std::to_string(i) + "] = " + std::to_string(labels[i]) + " is outside [-1, v)");
+  check_labels(info.Env(), labels, n, v);
   const int threads = static_cast<int>(int_field(o, "threads", 0));
   double sum = 0.0;
   run_sync(info.Env(), [&] { sum = cross_entropy_forward(logits, n, v, labels, lse, threads); });
@@ -158,8 +166,7 @@ Napi::Value CrossEntropyBackwardSync(const Napi::CallbackInfo& info) {
   const float* lse = array_field<float>(o, "lse", static_cast<std::size_t>(n));
   const auto* labels = array_field<std::int32_t>(o, "labels", static_cast<std::size_t>(n));
   float* dlogits = array_field<float>(o, "dlogits", count);
-  for (i64 i = 0; i < n; ++i)
-    if (labels[i] < -1 || labels[i] >= v) throw Napi::RangeError::New(info.Env(), "labels[" + std::to_string(i) + "] = " + std::to_string(labels[i]) + " is outside [-1, v)");
+  check_labels(info.Env(), labels, n, v);
   const auto scale = static_cast<float>(num_field(o, "scale", 1.0));
   const int threads = static_cast<int>(int_field(o, "threads", 0));
   run_sync(info.Env(), [&] { cross_entropy_backward(logits, lse, labels, n, v, scale, dlogits, threads); });

@@ -145,7 +145,11 @@ export function readNpyBytesAt(fd: number, into: ArrayBufferView, position: numb
  */
 export function npyBytesToFloat32(bytes: Uint8Array, dtype: NpyDtype, bigEndian: boolean): Float32Array {
   const count = bytes.byteLength / SIZES[dtype];
-  const data = decode(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0, count, dtype, !bigEndian);
+  return asFloat32(decode(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0, count, dtype, !bigEndian));
+}
+
+/** The values as float32: the array itself when it is one, else converted (64-bit integers through Number). */
+function asFloat32(data: NpyData): Float32Array {
   if (data instanceof Float32Array) return data;
   if (data instanceof BigInt64Array || data instanceof BigUint64Array) return Float32Array.from(data, (v) => Number(v));
   return Float32Array.from(data as ArrayLike<number>);
@@ -238,11 +242,7 @@ export function readNpyMatrix(input: string | Uint8Array, name?: string): { data
     throw npyError(source, `expected a 2-D array (rows x dim), got shape (${arr.shape.join(', ')})`);
   }
   const [rows, cols] = arr.shape;
-  let data: Float32Array;
-  if (arr.data instanceof Float32Array) data = arr.data;
-  else if (arr.data instanceof BigInt64Array || arr.data instanceof BigUint64Array) data = Float32Array.from(arr.data, (v) => Number(v));
-  else data = Float32Array.from(arr.data as ArrayLike<number>);
-  return { data, rows, cols, dtype: arr.dtype };
+  return { data: asFloat32(arr.data), rows, cols, dtype: arr.dtype };
 }
 
 function dtypeOf(data: NpyData): string {

@@ -84,27 +84,27 @@ export function registerFusedKernels(backendName: string): boolean {
     });
   }
   if (typeof addon.crossEntropyForwardSync === 'function') {
-    // outputs first, views after: an allocation can grow the wasm memory, which detaches older views
-    const keptRows = (labels: Int32Array) => { let count = 0; for (let i = 0; i < labels.length; i++) if (labels[i] >= 0) count++; return count; };
-    reg(CROSS_ENTROPY, ({ inputs, backend }) => {
+    // outputs first, views after: an allocation can grow the wasm memory, which detaches older views.
+    // attrs.count: the rows whose label is kept (>= 0), counted once by fusedCrossEntropy
+    reg(CROSS_ENTROPY, ({ inputs, backend, attrs }) => {
       const { logits, labels } = inputs as { logits: Info; labels: Info };
+      const { count } = attrs as { count: number };
       const [n, v] = logits.shape;
       const lse = hostOutput(backend, [n], 'float32');
       const loss = hostOutput(backend, [], 'float32');
-      const labelView = hostView(backend, labels) as Int32Array;
-      const sum = addon.crossEntropyForwardSync({ logits: hostView(backend, logits) as Float32Array, labels: labelView, lse: hostView(backend, lse) as Float32Array, n, v });
-      const count = keptRows(labelView);
+      const sum = addon.crossEntropyForwardSync({
+        logits: hostView(backend, logits) as Float32Array, labels: hostView(backend, labels) as Int32Array, lse: hostView(backend, lse) as Float32Array, n, v,
+      });
       (hostView(backend, loss) as Float32Array)[0] = count > 0 ? sum / count : 0;
       return [loss, lse];
     });
-    reg(CROSS_ENTROPY_GRAD, ({ inputs, backend }) => {
+    reg(CROSS_ENTROPY_GRAD, ({ inputs, backend, attrs }) => {
       const { dy, logits, lse, labels } = inputs as { dy: Info; logits: Info; lse: Info; labels: Info };
+      const { count } = attrs as { count: number };
       const [n, v] = logits.shape;
       const dlogits = hostOutput(backend, logits.shape, 'float32');
-      const labelView = hostView(backend, labels) as Int32Array;
-      const count = keptRows(labelView);
       addon.crossEntropyBackwardSync({
-        logits: hostView(backend, logits) as Float32Array, lse: hostView(backend, lse) as Float32Array, labels: labelView,
+        logits: hostView(backend, logits) as Float32Array, lse: hostView(backend, lse) as Float32Array, labels: hostView(backend, labels) as Int32Array,
         dlogits: hostView(backend, dlogits) as Float32Array, n, v, scale: count > 0 ? (hostView(backend, dy) as Float32Array)[0] / count : 0,
       });
       return dlogits;
@@ -220,13 +220,16 @@ export function fusedDropout(x: tf.Tensor, rate: number, key: number): tf.Tensor
 export function fusedCrossEntropy(logits: tf.Tensor, labels: Int32Array): tf.Scalar | undefined {
   if (!fusedAvailable(CROSS_ENTROPY) || logits.dtype !== 'float32' || logits.rank !== 2) return undefined;
   if (labels.length !== logits.shape[0]) throw new RangeError(`fusedCrossEntropy: ${labels.length} labels for ${logits.shape[0]} rows`);
+  let count = 0;
+  for (let i = 0; i < labels.length; i++) if (labels[i] >= 0) count++;
+  const attrs = { count } as unknown as tf.NamedAttrMap;
   const f = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
-    const [loss, lse] = tf.engine().runKernel(CROSS_ENTROPY, { logits: x, labels: tf.tensor1d(labels, 'int32') }, {}) as tf.Tensor[];
+    const [loss, lse] = tf.engine().runKernel(CROSS_ENTROPY, { logits: x, labels: tf.tensor1d(labels, 'int32') }, attrs) as tf.Tensor[];
     save([x, lse]);
     return {
       value: loss,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        tf.engine().runKernel(CROSS_ENTROPY_GRAD, { dy, logits: saved[0], lse: saved[1], labels: tf.tensor1d(labels, 'int32') }, {}) as tf.Tensor,
+        tf.engine().runKernel(CROSS_ENTROPY_GRAD, { dy, logits: saved[0], lse: saved[1], labels: tf.tensor1d(labels, 'int32') }, attrs) as tf.Tensor,
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return f(logits) as tf.Scalar;
