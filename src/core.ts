@@ -10,7 +10,7 @@ export { nearestCentroids, type NearestOptions, type NearestResult } from './ker
 export { gemmReference, nearestReference } from './kernels/reference.js';
 export { info, type SemidInfo } from './kernels/info.js';
 export { cudaAvailable, type Device } from './kernels/device.js';
-export { SemidError, SemidArgumentError } from './kernels/errors.js';
+export { SemidError, SemidArgumentError, Described } from './kernels/errors.js';
 export { RQKMeans, asMatrix, type Matrix, type RQTrainOptions, type RQEncodeOptions, type RQProgress, type Codes, type RQStats, type RQTraining } from './kernels/rqkmeans.js';
 export { codeStats, type CodeStats } from './ids/stats.js';
 export { readNpy, readNpyMatrix, writeNpy, encodeNpy, type NpyArray, type NpyDtype } from './data/npy.js';

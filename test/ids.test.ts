@@ -108,6 +108,9 @@ describe('quantizers', () => {
     }
     await expect(ResidualLFQ.fit(x.subarray(0, 5 * dim), dim, { levels: 1, codebookSize: 64 })).rejects.toThrow(/at most 2\^5 with 5 training rows/);
     await expect(RqVaeQuantizer.fit(x, 0, { levels: 1, codebookSize: 8 })).rejects.toThrow(/dim/);
+    const withNaN = Float32Array.from(x);
+    withNaN[2 * dim + 5] = Number.NaN;
+    await expect(RqVaeQuantizer.fit(withNaN, dim, { levels: 1, codebookSize: 8 })).rejects.toThrow(/finite values for x but received NaN at row 2, column 5/);
   }, 60_000);
 
   it('RQ-VAE decodes millions of values at once without tf.tidy walking the result (7.7M values: seconds before)', async () => {

@@ -1,15 +1,14 @@
 /**
  * One interface for the quantizers of the ablation (fit, encode, decode, stats, save, load), and
- * the residual quantizers that need no training framework: RQ-KMeans (native, the default),
- * mini-batch dictionary learning, and ResidualLFQ. RQ-VAE (tfjs) is in rqvae.ts.
+ * the residual quantizers that need no training framework: RQ-KMeans (native, the default) and
+ * ResidualLFQ. Mini-batch dictionary learning is in dictionary.ts, RQ-VAE (tfjs) in rqvae.ts.
  */
 import { readFileSync } from 'node:fs';
-import { SemidArgumentError, SemidError } from '../kernels/errors.js';
+import { Described, SemidArgumentError, SemidError } from '../kernels/errors.js';
 import { expectInt } from '../kernels/validate.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { RQKMeans } from '../kernels/rqkmeans.js';
 import { truncatedSvd } from '../linalg/svd.js';
-import { mulberry32 } from '../data/random.js';
 import { codeStats, type CodeStats } from './stats.js';
 
 export type QuantizerName = 'rqkmeans' | 'dictionary' | 'rlfq' | 'rqvae';
@@ -71,6 +70,23 @@ export function checkX(x: Float32Array, dim: number): number {
 }
 
 /**
+ * Rows of x [n x dim], checked as `checkX` does and every value finite (the error names the first
+ * NaN or infinity by row and column, as the native kernels do). Returns n.
+ * @example checkFiniteX(Float32Array.of(1, NaN), 2) // throws: finite values for x ... NaN at row 0, column 1
+ */
+export function checkFiniteX(x: Float32Array, dim: number): number {
+  const n = checkX(x, dim);
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    if (v - v !== 0) {
+      const what = Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity';
+      throw new SemidArgumentError('x', 'finite values', new Described(`${what} at row ${Math.floor(i / dim)}, column ${i % dim}`));
+    }
+  }
+  return n;
+}
+
+/**
  * Codes [n x levels] given to a quantizer's decode, checked: an Int32Array of whole rows, every
  * code in [0, codebookSize), and 0 <= upTo <= levels. Returns n.
  * @example checkCodes({ levels: 2, codebookSize: 256 }, Int32Array.of(1, 2, 3, 4), 2) // 2
@@ -118,149 +134,6 @@ export class RQKMeansQuantizer implements Quantizer {
     return out;
   }
   toJSON() { return { name: this.name, levels: this.levels, codebookSize: this.codebookSize, dim: this.dim, codebooks: Array.from(this.model.codebooks) }; }
-}
-
-/**
- * Mini-batch dictionary learning, one dictionary per level over the residuals. Each residual is
- * sparse-coded with one non-zero on its strongest atom (the largest correlation <r, d_k>): the ID
- * token of the level is that atom and the residual loses coef·d_k. Atoms (unit norm) are updated
- * per mini-batch as the normalised, exponentially decayed sum of the residuals they code (the
- * online dictionary update of Mairal et al. with one non-zero); an atom unused for an epoch is
- * re-seeded from a random residual. Decoding from IDs alone uses each atom's mean coefficient.
- * @example const q = await DictionaryQuantizer.fit(x, 64, { levels: 2, codebookSize: 256, iters: 10 }); const codes = await q.encode(x);
- */
-export class DictionaryQuantizer implements Quantizer {
-  readonly name = 'dictionary' as const;
-  private constructor(readonly levels: number, readonly codebookSize: number, readonly dim: number, readonly atoms: Float32Array,
-    /** [levels x K] mean coefficient of the training rows coded by each atom. */ readonly meanCoef: Float32Array) {}
-
-  static async fit(x: Float32Array, dim: number, o: QuantizerFitOptions & { batchSize?: number }): Promise<DictionaryQuantizer> {
-    const n = checkX(x, dim);
-    const L = expectInt('levels', o.levels, 1, 64);
-    const K = expectInt('codebookSize', o.codebookSize, 2, 1 << 16);
-    const epochs = expectInt('iters', o.iters ?? 10, 1, 1e6);
-    const batch = expectInt('batchSize', o.batchSize ?? 1024, 1, 1e9);
-    const rand = mulberry32(o.seed ?? 0);
-    const atoms = new Float32Array(L * K * dim);
-    const meanCoef = new Float32Array(L * K);
-    const resid = Float32Array.from(x);
-    for (let l = 0; l < L; l++) {
-      const A = atoms.subarray(l * K * dim, (l + 1) * K * dim);
-      // spread-out init: each new atom is, among 32 random rows, the one least correlated with the atoms so far
-      for (let k = 0; k < K; k++) {
-        let bestRow = Math.floor(rand() * n);
-        let bestCorr = Infinity;
-        for (let c = 0; k > 0 && c < 32; c++) {
-          const r = Math.floor(rand() * n);
-          let norm = 0;
-          for (let j = 0; j < dim; j++) norm += resid[r * dim + j] ** 2;
-          norm = Math.sqrt(norm) || 1;
-          let maxCorr = -Infinity;
-          for (let a = 0; a < k; a++) {
-            let dot = 0;
-            for (let j = 0; j < dim; j++) dot += A[a * dim + j] * resid[r * dim + j];
-            maxCorr = Math.max(maxCorr, dot / norm);
-          }
-          if (maxCorr < bestCorr) { bestCorr = maxCorr; bestRow = r; }
-        }
-        let s = 0;
-        for (let j = 0; j < dim; j++) { A[k * dim + j] = resid[bestRow * dim + j] + 1e-3 * (rand() - 0.5); s += A[k * dim + j] ** 2; }
-        s = Math.sqrt(s) || 1;
-        for (let j = 0; j < dim; j++) A[k * dim + j] /= s;
-      }
-      const acc = new Float64Array(K * dim);
-      const count = new Float64Array(K);
-      for (let e = 0; e < epochs; e++) {
-        const order = Int32Array.from({ length: n }, (_, i) => i);
-        for (let i = n - 1; i > 0; i--) { const j = Math.floor(rand() * (i + 1)); const t = order[i]; order[i] = order[j]; order[j] = t; }
-        for (let b0 = 0; b0 < n; b0 += batch) {
-          if (o.signal?.aborted) throw o.signal.reason;
-          const hits = new Int32Array(K);
-          for (let bi = b0; bi < Math.min(n, b0 + batch); bi++) {
-            const r = order[bi];
-            const { atom } = strongestAtom(A, K, dim, resid, r);
-            for (let j = 0; j < dim; j++) acc[atom * dim + j] = 0.9 * acc[atom * dim + j] + resid[r * dim + j];
-            count[atom]++;
-            hits[atom]++;
-          }
-          for (let k = 0; k < K; k++) {
-            if (!hits[k]) continue;
-            let s = 0;
-            for (let j = 0; j < dim; j++) s += acc[k * dim + j] ** 2;
-            s = Math.sqrt(s);
-            if (s > 0) for (let j = 0; j < dim; j++) A[k * dim + j] = acc[k * dim + j] / s;
-          }
-        }
-        // re-seed atoms nobody used in this epoch
-        for (let k = 0; k < K; k++) {
-          if (count[k] > 0) continue;
-          const r = Math.floor(rand() * n);
-          let s = 0;
-          for (let j = 0; j < dim; j++) s += resid[r * dim + j] ** 2;
-          s = Math.sqrt(s) || 1;
-          for (let j = 0; j < dim; j++) A[k * dim + j] = resid[r * dim + j] / s;
-        }
-        count.fill(0);
-      }
-      const sum = new Float64Array(K);
-      const cnt = new Float64Array(K);
-      for (let r = 0; r < n; r++) {
-        const { atom, coef } = strongestAtom(A, K, dim, resid, r);
-        sum[atom] += coef;
-        cnt[atom]++;
-        for (let j = 0; j < dim; j++) resid[r * dim + j] -= coef * A[atom * dim + j];
-      }
-      for (let k = 0; k < K; k++) meanCoef[l * K + k] = cnt[k] ? sum[k] / cnt[k] : 0;
-    }
-    return new DictionaryQuantizer(L, K, dim, atoms, meanCoef);
-  }
-
-  /** Codes: level by level, the strongest atom of the residual (the residual loses coef·atom with its own coefficient). */
-  async encode(x: Float32Array): Promise<Int32Array> {
-    const n = checkX(x, this.dim);
-    const resid = Float32Array.from(x);
-    const codes = new Int32Array(n * this.levels);
-    const K = this.codebookSize;
-    for (let l = 0; l < this.levels; l++) {
-      const A = this.atoms.subarray(l * K * this.dim, (l + 1) * K * this.dim);
-      for (let r = 0; r < n; r++) {
-        const { atom, coef } = strongestAtom(A, K, this.dim, resid, r);
-        codes[r * this.levels + l] = atom;
-        for (let j = 0; j < this.dim; j++) resid[r * this.dim + j] -= coef * A[atom * this.dim + j];
-      }
-    }
-    return codes;
-  }
-
-  /** Reconstruction from IDs alone: Σ_l meanCoef[l, code] · atom[l, code]. */
-  async decode(codes: Int32Array, upTo = this.levels): Promise<Float32Array> {
-    const n = checkCodes(this, codes, upTo);
-    const out = new Float32Array(n * this.dim);
-    const K = this.codebookSize;
-    for (let i = 0; i < n; i++) for (let l = 0; l < upTo; l++) {
-      const k = codes[i * this.levels + l];
-      const base = (l * K + k) * this.dim;
-      const c = this.meanCoef[l * K + k];
-      for (let j = 0; j < this.dim; j++) out[i * this.dim + j] += c * this.atoms[base + j];
-    }
-    return out;
-  }
-
-  toJSON() { return { name: this.name, levels: this.levels, codebookSize: this.codebookSize, dim: this.dim, atoms: Array.from(this.atoms), meanCoef: Array.from(this.meanCoef) }; }
-}
-
-function strongestAtom(A: Float32Array, K: number, dim: number, x: Float32Array, row: number): { atom: number; coef: number } {
-  let best = 0;
-  let bestAbs = -Infinity;
-  let bestCoef = 0;
-  const o = row * dim;
-  for (let k = 0; k < K; k++) {
-    let dot = 0;
-    const a = k * dim;
-    for (let j = 0; j < dim; j++) dot += A[a + j] * x[o + j];
-    if (dot > bestAbs) { bestAbs = dot; best = k; bestCoef = dot; }
-  }
-  return { atom: best, coef: bestCoef };
 }
 
 /**

@@ -11,7 +11,7 @@ import { mulberry32 } from '../data/random.js';
 import { RQKMeans } from '../kernels/rqkmeans.js';
 import { AdamW } from '../model/runtime/adamw.js';
 import { trainLoop } from '../model/runtime/train-loop.js';
-import { checkCodes, checkX, type Quantizer, type QuantizerFitOptions } from './quantizer.js';
+import { checkCodes, checkFiniteX, type Quantizer, type QuantizerFitOptions } from './quantizer.js';
 
 export interface RqVaeOptions extends QuantizerFitOptions {
   hidden?: number;
@@ -70,7 +70,7 @@ export class RqVaeQuantizer implements Quantizer {
   }
 
   static async fit(x: Float32Array, dim: number, o: RqVaeOptions): Promise<RqVaeQuantizer> {
-    const n = checkX(x, dim);
+    const n = checkFiniteX(x, dim);
     const L = expectInt('levels', o.levels, 1, 16);
     const K = expectInt('codebookSize', o.codebookSize, 2, 1 << 16);
     const hidden = expectInt('hidden', o.hidden ?? 256, 1, 1 << 16);
@@ -149,7 +149,7 @@ export class RqVaeQuantizer implements Quantizer {
   }
 
   async encode(x: Float32Array): Promise<Int32Array> {
-    const n = checkX(x, this.dim);
+    const n = checkFiniteX(x, this.dim);
     const out = new Int32Array(n * this.levels);
     tf.tidy(() => {
       let r = this.encodeLatent(tf.tensor2d(x, [n, this.dim]));

@@ -16,7 +16,8 @@ import { expectInt } from '../kernels/validate.js';
 import { loadEmbeddings } from '../embed/store.js';
 import { normalizeRows } from '../embed/vectors.js';
 import { codeStats, type CodeStats } from './stats.js';
-import { DictionaryQuantizer, RQKMeansQuantizer, ResidualLFQ, quantizerStats, type Quantizer, type QuantizerFitOptions, type QuantizerName, type QuantizerStats } from './quantizer.js';
+import { DictionaryQuantizer } from './dictionary.js';
+import { RQKMeansQuantizer, ResidualLFQ, quantizerStats, type Quantizer, type QuantizerFitOptions, type QuantizerName, type QuantizerStats } from './quantizer.js';
 import { RqVaeQuantizer } from './rqvae.js';
 
 export const STRATEGIES = ['content', 'search', 'rec', 'multitask', 'separate', 'prefix-share', 'fused-concat', 'fused-svd'] as const;

@@ -46,8 +46,17 @@ export class SemidArgumentError extends SemidError {
   }
 }
 
+/**
+ * A received value already described in words (e.g. "NaN at row 3, column 1"), shown as is.
+ * @example new SemidArgumentError('x', 'finite values', new Described('NaN at row 0, column 1')).message // 'Expected finite values for x but received NaN at row 0, column 1'
+ */
+export class Described {
+  constructor(readonly text: string) {}
+}
+
 /** A short description of a value for error messages. */
 export function describe(value: unknown): string {
+  if (value instanceof Described) return value.text;
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
   if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : String(value);
