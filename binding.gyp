@@ -13,6 +13,7 @@
         "native/addon/beam.cc",
         "native/addon/svd.cc",
         "native/addon/optim.cc",
+        "native/addon/attention.cc",
         "native/cpu/parallel.cc",
         "native/cpu/cpu_features.cc",
         "native/cpu/gemm_pack.cc",
@@ -38,6 +39,7 @@
         "native/cpu/svd.cc",
         "native/cpu/optim.cc",
         "native/cpu/fused.cc",
+        "native/cpu/attention.cc",
         "native/cpu/cuda_stub.cc"
       ],
       "include_dirs": [

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { DictionaryQuantizer } from '../src/index.js';
 import { mulberry32 } from '../src/data/random.js';
-import { rng } from './helpers.js';
+import { maxAbsDiff, rng } from './helpers.js';
 
 /** The algorithm written out plainly: returns atoms [L x K x dim], meanCoef [L x K] and the codes of encode(x). */
 function referenceDictionary(x: Float32Array, dim: number, L: number, K: number, epochs: number, batch: number, seed: number) {
@@ -94,12 +94,6 @@ function referenceDictionary(x: Float32Array, dim: number, L: number, K: number,
 function gaussianRows(n: number, dim: number, seed: number): Float32Array {
   const r = rng(seed);
   return Float32Array.from({ length: n * dim }, () => Math.sqrt(-2 * Math.log(Math.max(r(), 1e-12))) * Math.cos(2 * Math.PI * r()));
-}
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
 }
 
 describe('DictionaryQuantizer', () => {

@@ -6,20 +6,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { T5Model, dropoutHash, fusedDropout, gatedActivation, geluNew, registerFusedKernels, tokenCrossEntropy, initRuntime, readSafetensors, relativePositionBucket, rmsNorm, t5ConfigFromHf, T5_PRESETS } from '../src/index.js';
 import { rng } from './helpers.js';
+import { maxRel, randomTensor as rand } from './tensor-helpers.js';
 
 const fixtures = join(__dirname, '..', '..', 'shared', 'fixtures');
 
-function rand(shape: number[], seed: number, scale = 2): tf.Tensor {
-  const r = rng(seed);
-  return tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (r() - 0.5) * scale), shape);
-}
-
-function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 1e-12;
-  for (let i = 0; i < a.length; i++) { num = Math.max(num, Math.abs(a[i] - b[i])); den = Math.max(den, Math.abs(b[i])); }
-  return num / den;
-}
 
 describe('fused ops (wasm + native)', () => {
   beforeAll(async () => { await initRuntime({ backend: 'wasm' }); });

@@ -32,6 +32,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("crossEntropyForwardSync", Napi::Function::New(env, semid::addon::CrossEntropyForwardSync, "crossEntropyForwardSync"));
   exports.Set("crossEntropyBackwardSync", Napi::Function::New(env, semid::addon::CrossEntropyBackwardSync, "crossEntropyBackwardSync"));
   exports.Set("segmentSumSync", Napi::Function::New(env, semid::addon::SegmentSumSync, "segmentSumSync"));
+  exports.Set("attentionForwardSync", Napi::Function::New(env, semid::addon::AttentionForwardSync, "attentionForwardSync"));
+  exports.Set("attentionBackwardSync", Napi::Function::New(env, semid::addon::AttentionBackwardSync, "attentionBackwardSync"));
   exports.Set("abiVersion", Napi::Number::New(env, 1));
   return exports;
 }

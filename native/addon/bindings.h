@@ -16,6 +16,8 @@ Napi::Value DropoutSync(const Napi::CallbackInfo& info);
 Napi::Value CrossEntropyForwardSync(const Napi::CallbackInfo& info);
 Napi::Value CrossEntropyBackwardSync(const Napi::CallbackInfo& info);
 Napi::Value SegmentSumSync(const Napi::CallbackInfo& info);
+Napi::Value AttentionForwardSync(const Napi::CallbackInfo& info);
+Napi::Value AttentionBackwardSync(const Napi::CallbackInfo& info);
 Napi::Value Nearest(const Napi::CallbackInfo& info);
 Napi::Value RqTrain(const Napi::CallbackInfo& info);
 Napi::Value RqEncode(const Napi::CallbackInfo& info);

@@ -20,7 +20,7 @@ constexpr i64 kElemBlock = 1 << 14;
 constexpr float kSqrt2OverPi = 0.7978845608028654f;
 constexpr float kGeluCoef = 0.044715f;
 
-bool use_avx2();
+bool use_avx2() { return cpu::avx2_active(); }
 #if defined(__x86_64__) || defined(__i386__)
 void gelu_fwd_avx2(const float* a, const float* b, i64 i0, i64 i1, float* out);
 void gelu_bwd_avx2(const float* dy, const float* a, const float* b, i64 i0, i64 i1, float* da, float* db);
@@ -150,13 +150,6 @@ __attribute__((target("avx2,fma"))) void gelu_bwd_avx2(const float* dy, const fl
 }
 #endif
 
-bool use_avx2() {
-#if defined(__x86_64__) || defined(__i386__)
-  return active_simd() != SimdLevel::Scalar && cpu::avx2_compiled();
-#else
-  return false;
-#endif
-}
 }  // namespace
 
 void rmsnorm_forward(const float* x, const float* w, i64 rows, i64 d, float eps, float* y, float* rstd, int threads) {

@@ -20,6 +20,9 @@ struct MicroKernel {
   SimdLevel level;
 };
 
+/** Whether the AVX2 + FMA code paths of native/cpu run: the CPU has them, SEMID_SIMD allows them, they were compiled. */
+bool avx2_active();
+
 /** The kernel for active_simd(). */
 const MicroKernel& select_kernel();
 const MicroKernel& kernel_for(SimdLevel level);

@@ -64,6 +64,8 @@ const MicroKernel& kernel_for(SimdLevel level) {
 
 const MicroKernel& select_kernel() { return kernel_for(active_simd()); }
 
+bool avx2_active() { return active_simd() != SimdLevel::Scalar && avx2_compiled(); }
+
 GramKernelFn select_gram_kernel() {
   // AVX-512 machines run the AVX2 kernel too (a 512-bit Gram tile is not written yet).
   return active_simd() != SimdLevel::Scalar && avx2_compiled() ? gram_kernel_avx2_4x24 : gram_kernel_scalar_4x24;

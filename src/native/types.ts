@@ -134,6 +134,19 @@ export interface RawRqDecodeArgs {
   cancel?: Int32Array;
 }
 
+/** A typed array on the host (a tensor's view). */
+type HostArray = Float32Array | Int32Array | Uint8Array;
+
+/** The fields shared by attentionForwardSync and attentionBackwardSync. */
+export interface RawAttentionArgs {
+  batch: number; heads: number; lq: number; lk: number; dkv: number; causal: boolean; rate: number; key: number;
+  /** [batch·lq, heads·dkv] and [batch·lk, heads·dkv] (views of float32 tensors). */
+  q: HostArray; k: HostArray; v: HostArray;
+  posBias?: HostArray | null;
+  keyMask?: HostArray | null;
+  threads?: number;
+}
+
 export interface RawAddon {
   abiVersion: number;
   info(): RawInfo;
@@ -154,6 +167,10 @@ export interface RawAddon {
   crossEntropyForwardSync(args: { logits: Float32Array; labels: Int32Array; lse: Float32Array; n: number; v: number; threads?: number }): number;
   /** out[s] = sum of the rows of x whose id is s (ids outside [0, segments) skipped). */
   segmentSumSync(args: { x: Float32Array; ids: Int32Array; out: Float32Array; rows: number; inner: number; segments: number; threads?: number }): void;
+  /** Fused attention core (semid/attention.h): ctx [batch·lq, heads·dk] and the softmax probs [batch, heads, lq, lk]. */
+  attentionForwardSync(args: RawAttentionArgs & { ctx: HostArray; probs: HostArray }): void;
+  /** Its gradients: dq, dk, dv like q, k, v; dpos [heads, lq, lk] when given. */
+  attentionBackwardSync(args: RawAttentionArgs & { dctx: HostArray; probs: HostArray; dq: HostArray; dk: HostArray; dv: HostArray; dpos: HostArray | null }): void;
   crossEntropyBackwardSync(args: { logits: Float32Array; lse: Float32Array; labels: Int32Array; dlogits: Float32Array; n: number; v: number; scale: number; threads?: number }): void;
   /** Sum of squares in float64. */
   sumSquaresSync(x: Float32Array, threads?: number): number;

@@ -16,6 +16,7 @@ import { gatherConfig } from './kernels/gather.js';
 import { borrowMissingCpuKernels } from './kernels/borrow-cpu.js';
 import { batchMatMulGradConfig } from './kernels/batch-matmul-grad.js';
 import { registerFusedKernels } from './fused-ops.js';
+import { ATTENTION_KERNELS, registerAttentionKernels } from './fused-attention.js';
 
 export type RuntimeBackend = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 
@@ -80,7 +81,7 @@ export function restoreStockKernels(): void {
   }
   stock.clear();
   for (const backendName of ['wasm', 'cpu']) {
-    for (const name of ['SemidRmsNorm', 'SemidRmsNormGrad', 'SemidGated', 'SemidGatedGrad', 'SemidDropout', 'SemidCrossEntropy', 'SemidCrossEntropyGrad']) {
+    for (const name of ['SemidRmsNorm', 'SemidRmsNormGrad', 'SemidGated', 'SemidGatedGrad', 'SemidDropout', 'SemidCrossEntropy', 'SemidCrossEntropyGrad', ...ATTENTION_KERNELS]) {
       if (tf.getKernel(name, backendName)) tf.unregisterKernel(name, backendName);
     }
   }
@@ -181,6 +182,7 @@ export async function initRuntime(options: RuntimeOptions = {}): Promise<Runtime
         override(batchMatMulConfig(backend));
         nativeKernels.push('BatchMatMul');
         if (registerFusedKernels(backend)) nativeKernels.push('SemidRmsNorm', 'SemidGated', ...['SemidDropout', 'SemidCrossEntropy'].filter((k) => tf.getKernel(k, backend)));
+        if (registerAttentionKernels(backend)) nativeKernels.push('SemidAttention');
         matmul = matMulSettings.cuda ? 'semid-cuda' : 'semid-cpu';
         addonNote = `BatchMatMul on semid GEMM (${matMulSettings.cuda ? 'CUDA for large products, ' : ''}CPU ${info.simd}, ${matMulSettings.threads || info.threads} threads)`;
       } catch (err) {

@@ -26,10 +26,7 @@ type Info = tf.TensorInfo;
 export function registerFusedKernels(backendName: string): boolean {
   const addon = tryLoadAddon();
   if (!addon || typeof addon.rmsNormForwardSync !== 'function') return false;
-  const reg = (kernelName: string, kernelFunc: tf.KernelFunc) => {
-    if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
-    tf.registerKernel({ kernelName, backendName, kernelFunc });
-  };
+  const reg = (kernelName: string, kernelFunc: tf.KernelFunc) => replaceKernel(kernelName, backendName, kernelFunc);
   reg(RMS, ({ inputs, backend, attrs }) => {
     const { x, w } = inputs as { x: Info; w: Info };
     const d = x.shape[x.shape.length - 1];
@@ -111,6 +108,15 @@ export function registerFusedKernels(backendName: string): boolean {
     });
   }
   return true;
+}
+
+/**
+ * Register kernelFunc as `kernelName` on a backend, replacing an earlier registration.
+ * @example replaceKernel('SemidDropout', 'wasm', kernelFunc)
+ */
+export function replaceKernel(kernelName: string, backendName: string, kernelFunc: tf.KernelFunc): void {
+  if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
+  tf.registerKernel({ kernelName, backendName, kernelFunc });
 }
 
 function fusedAvailable(kernel: string): boolean {

@@ -7,4 +7,5 @@ export { saveCheckpoint, loadLatestCheckpoint, listCheckpoints, type LoopPositio
 export { batchMatMul, matMulSettings } from './kernels/batch-matmul.js';
 export { unsortedSegmentSum } from './kernels/unsorted-segment-sum.js';
 export { rmsNorm, gatedActivation, geluNew, fusedDropout, dropoutHash, fusedCrossEntropy, registerFusedKernels } from './fused-ops.js';
+export { fusedAttention, fusedAttentionAvailable, registerAttentionKernels, type AttentionBias, type FusedAttentionOptions } from './fused-attention.js';
 export { DataParallel, type DataParallelOptions, type Replica } from './data-parallel.js';

@@ -12,6 +12,7 @@ import type { SafeTensor } from '../safetensors.js';
 import type { T5Config } from './config.js';
 import { positionBuckets } from './position.js';
 import { fusedCrossEntropy, fusedDropout, gatedActivation, geluNew, rmsNorm } from '../runtime/fused-ops.js';
+import { fusedAttention, fusedAttentionAvailable, type AttentionBias } from '../runtime/fused-attention.js';
 
 /** A batch of token ids, row-major. */
 export interface T5Batch {
@@ -50,10 +51,22 @@ class DropoutStream {
   private n = 0;
   constructor(private readonly rate: number, private readonly on: boolean, private readonly seed: number) {}
   apply(x: tf.Tensor): tf.Tensor {
-    if (!this.on || this.rate <= 0) return x;
-    return dropout(x, this.rate, hashSeed(this.seed, ++this.n));
+    const key = this.nextKey();
+    return key === null ? x : dropout(x, this.rate, key);
+  }
+  /** The next mask's rate and key (the mask apply would use), or null when dropout is off. */
+  next(): { rate: number; key: number } | null {
+    const key = this.nextKey();
+    return key === null ? null : { rate: this.rate, key };
+  }
+  private nextKey(): number | null {
+    if (!this.on || this.rate <= 0) return null;
+    return hashSeed(this.seed, ++this.n) >>> 0;
   }
 }
+
+/** What one stack adds to its attention scores; `merged` is the tfjs path's bias tensor, built once. */
+type ScoreBias = AttentionBias & { merged?: tf.Tensor };
 
 /**
  * Inverted dropout with a seeded mask: each element kept with probability 1 - rate and scaled by
@@ -214,16 +227,39 @@ export class T5Model {
     return tf.matMul(x, this.p(weight), false, true);
   }
 
-  private attention(prefix: string, xq: tf.Tensor, xkv: tf.Tensor, batch: number, lq: number, lk: number, bias: tf.Tensor, drop: DropoutStream): tf.Tensor {
+  private attention(prefix: string, xq: tf.Tensor, xkv: tf.Tensor, batch: number, lq: number, lk: number, bias: ScoreBias, drop: DropoutStream): tf.Tensor {
     const { numHeads: h, dKv: dk } = this.config;
+    const q2 = this.linear(xq, `${prefix}.q.weight`);
+    const k2 = this.linear(xkv, `${prefix}.k.weight`);
+    const v2 = this.linear(xkv, `${prefix}.v.weight`);
+    if (fusedAttentionAvailable()) {
+      // one native kernel: the same products, bias, softmax and dropout mask, without the transposes
+      const ctx = fusedAttention(q2, k2, v2, { batch, heads: h, lq, lk, dk, bias, dropout: drop.next() });
+      return this.linear(ctx, `${prefix}.o.weight`);
+    }
     const heads = (x: tf.Tensor, len: number) => tf.transpose(tf.reshape(x, [batch, len, h, dk]), [0, 2, 1, 3]);
-    const q = heads(this.linear(xq, `${prefix}.q.weight`), lq);
-    const k = heads(this.linear(xkv, `${prefix}.k.weight`), lk);
-    const v = heads(this.linear(xkv, `${prefix}.v.weight`), lk);
-    const scores = tf.add(tf.matMul(q, k, false, true), bias); // [B, H, Lq, Lk]; T5 does not scale by 1/sqrt(d_kv)
+    const q = heads(q2, lq);
+    const k = heads(k2, lk);
+    const v = heads(v2, lk);
+    const scores = tf.add(tf.matMul(q, k, false, true), this.mergedBias(bias, batch, lq, lk)); // [B, H, Lq, Lk]; T5 does not scale by 1/sqrt(d_kv)
     const probs = drop.apply(tf.softmax(scores, -1));
     const ctx = tf.reshape(tf.transpose(tf.matMul(probs, v), [0, 2, 1, 3]), [batch * lq, h * dk]);
     return this.linear(ctx, `${prefix}.o.weight`);
+  }
+
+  /** The bias [B|1, H|1, Lq, Lk] the tfjs path adds to the scores: position + (padding or causal mask). */
+  private mergedBias(bias: ScoreBias, batch: number, lq: number, lk: number): tf.Tensor {
+    if (bias.merged) return bias.merged;
+    const parts: tf.Tensor[] = [];
+    if (bias.position) parts.push(tf.expandDims(bias.position, 0));
+    if (bias.keyMask) parts.push(this.maskBias(bias.keyMask, batch, lk));
+    if (bias.causal) {
+      const causal = new Float32Array(lq * lk);
+      for (let q = 0; q < lq; q++) for (let k = q + 1; k < lk; k++) causal[q * lk + k] = MASKED;
+      parts.push(tf.tensor4d(causal, [1, 1, lq, lk]));
+    }
+    bias.merged = parts.length === 0 ? tf.zeros([1, 1, lq, lk]) : parts.reduce((a, b) => tf.add(a, b));
+    return bias.merged;
   }
 
   private feedForward(prefix: string, x: tf.Tensor, drop: DropoutStream): tf.Tensor {
@@ -238,12 +274,12 @@ export class T5Model {
     return this.linear(drop.apply(hidden), `${prefix}.DenseReluDense.wo.weight`);
   }
 
-  /** Relative position bias [1, H, Lq, Lk] from a stack's first-layer table. */
+  /** Relative position bias [H, Lq, Lk] from a stack's first-layer table. */
   private positionBias(table: string, lq: number, lk: number, bidirectional: boolean): tf.Tensor {
     const { relativeAttentionNumBuckets: nb, relativeAttentionMaxDistance: md, numHeads: h } = this.config;
     const buckets = tf.tensor1d(positionBuckets(lq, lk, bidirectional, nb, md), 'int32');
     const values = tf.gather(this.p(table), buckets); // [Lq*Lk, H]
-    return tf.expandDims(tf.transpose(tf.reshape(values, [lq, lk, h]), [2, 0, 1]), 0);
+    return tf.transpose(tf.reshape(values, [lq, lk, h]), [2, 0, 1]);
   }
 
   private maskBias(mask: Int32Array, batch: number, len: number): tf.Tensor {
@@ -267,8 +303,7 @@ export class T5Model {
     return tf.tidy(() => {
       const ids = tf.tensor1d(batch.inputIds, 'int32');
       let x = drop.apply(tf.gather(this.p('shared.weight'), ids)); // [B*Ls, d]
-      const bias = tf.add(this.positionBias('encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight', ls, ls, true),
-        this.maskBias(batch.attentionMask, b, ls));
+      const bias: ScoreBias = { position: this.positionBias('encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight', ls, ls, true), keyMask: batch.attentionMask };
       for (let i = 0; i < c.numLayers; i++) {
         const pre = `encoder.block.${i}`;
         const normed = this.rmsNorm(x, `${pre}.layer.0.layer_norm.weight`);
@@ -291,11 +326,8 @@ export class T5Model {
     return tf.tidy(() => {
       const enc = tf.reshape(encoderStates, [b * ls, c.dModel]);
       let x = drop.apply(tf.gather(this.p('shared.weight'), tf.tensor1d(batch.decoderInputIds, 'int32')));
-      const causal = new Float32Array(lt * lt);
-      for (let q = 0; q < lt; q++) for (let k = q + 1; k < lt; k++) causal[q * lt + k] = MASKED;
-      const selfBias = tf.add(this.positionBias('decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight', lt, lt, false),
-        tf.tensor4d(causal, [1, 1, lt, lt]));
-      const crossBias = this.maskBias(batch.attentionMask, b, ls);
+      const selfBias: ScoreBias = { position: this.positionBias('decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight', lt, lt, false), causal: true };
+      const crossBias: ScoreBias = { keyMask: batch.attentionMask };
       for (let i = 0; i < c.numDecoderLayers; i++) {
         const pre = `decoder.block.${i}`;
         const n0 = this.rmsNorm(x, `${pre}.layer.0.layer_norm.weight`);
