@@ -75,6 +75,23 @@ describe('fused attention (wasm + native)', () => {
     });
   });
 
+  it('the scalar path (SEMID_SIMD=scalar) agrees with the AVX2 one, values and gradients', () => {
+    const c = { batch: 3, heads: 2, lq: 9, lk: 11, dk: 12 };
+    const q = rand([c.batch * c.lq, c.heads * c.dk], 71), k = rand([c.batch * c.lk, c.heads * c.dk], 72), v = rand([c.batch * c.lk, c.heads * c.dk], 73);
+    const pos = rand([c.heads, c.lq, c.lk], 74, 6), dy = rand([c.batch * c.lq, c.heads * c.dk], 75);
+    const keyMask = Int32Array.from({ length: c.batch * c.lk }, (_, i) => (i % 4 === 3 ? 0 : 1));
+    const run = () => tf.grads((a: tf.Tensor, b: tf.Tensor, d: tf.Tensor, p: tf.Tensor) => tf.sum(tf.mul(fusedAttention(a, b, d, {
+      ...c, bias: { position: p, keyMask, causal: false }, dropout: { rate: 0.2, key: 99 } }), dy)))([q, k, v, pos]);
+    const best = run().map((g) => g.dataSync().slice());
+    try {
+      process.env.SEMID_SIMD = 'scalar';
+      const scalar = run().map((g) => g.dataSync().slice());
+      for (let g = 0; g < 4; g++) expect(maxRel(scalar[g], best[g])).toBeLessThan(2e-5);
+    } finally {
+      delete process.env.SEMID_SIMD;
+    }
+  });
+
   it('lets a NaN score through to its row, as softmax does', () => {
     const q = rand([2 * 3, 8], 7);
     const qs = q.dataSync().slice();
