@@ -84,11 +84,11 @@ export class TextTower {
       const b = ids.length;
       const len = Math.max(1, ...ids.map((x) => x.length));
       const flat = new Int32Array(b * len);
-      const mask = new Float32Array(b * len);
-      const inv = new Float32Array(b);
-      ids.forEach((x, i) => { flat.set(x, i * len); mask.fill(1, i * len, i * len + x.length); inv[i] = x.length ? 1 / x.length : 0; });
+      const weights = new Float32Array(b * len); // [b, 1, len]: 1 / length over a text's terms, 0 over padding
+      ids.forEach((x, i) => { flat.set(x, i * len); weights.fill(x.length ? 1 / x.length : 0, i * len, i * len + x.length); });
       const g = tf.reshape(tf.gather(this.E, tf.tensor1d(flat, 'int32')), [b, len, this.dim]);
-      const pooled = tf.mul(tf.sum(tf.mul(g, tf.tensor3d(mask, [b, len, 1])), 1), tf.tensor2d(inv, [b, 1]));
+      // the mean as a batched product: its gradient is two native GEMMs (a masked tf.sum's makes a ones tensor of g's shape)
+      const pooled = tf.reshape(tf.matMul(tf.tensor3d(weights, [b, 1, len]), g), [b, this.dim]);
       return tf.matMul(pooled, this.W) as tf.Tensor2D;
     });
   }
@@ -170,9 +170,17 @@ export async function trainBiEncoder(tower: Tower, o: BiEncoderTrainOptions): Pr
         const i = batch.index[k];
         if (t === 0) { sq.push(o.searchPairs[i].query); sd.push(o.itemTexts[o.searchPairs[i].item]); } else { ia.push(o.itemTexts[itemPairs[i][0]]); ib.push(o.itemTexts[itemPairs[i][1]]); }
       });
+      // every text of the batch through the tower at once: one lookup, so one (dense) gradient of
+      // the term table instead of one per group of texts plus their sums
+      const groups = [sq, sd, ...(ia.length > 1 ? [ia, ib] : [])];
+      if (sq.length < 2) groups.splice(0, 2);
       let loss = tf.scalar(0);
-      if (sq.length > 1) loss = tf.add(loss, mnrlLoss(tower.embedTexts(sq), tower.embedTexts(sd), scale));
-      if (ia.length > 1) loss = tf.add(loss, mnrlLoss(tower.embedTexts(ia), tower.embedTexts(ib), scale));
+      if (groups.length === 0) return loss;
+      const all = tower.embedTexts(groups.flat());
+      const parts: tf.Tensor2D[] = [];
+      let start = 0;
+      for (const g of groups) { parts.push(tf.slice(all, [start, 0], [g.length, all.shape[1]])); start += g.length; }
+      for (let p = 0; p < parts.length; p += 2) loss = tf.add(loss, mnrlLoss(parts[p], parts[p + 1], scale));
       return loss as tf.Scalar;
     },
   });

@@ -15,6 +15,7 @@ import { unsortedSegmentSumConfig } from './kernels/unsorted-segment-sum.js';
 import { gatherConfig } from './kernels/gather.js';
 import { borrowMissingCpuKernels } from './kernels/borrow-cpu.js';
 import { batchMatMulGradConfig } from './kernels/batch-matmul-grad.js';
+import { gatherGradConfig } from './kernels/gather-grad.js';
 import { registerFusedKernels } from './fused-ops.js';
 import { ATTENTION_KERNELS, registerAttentionKernels } from './fused-attention.js';
 
@@ -60,12 +61,18 @@ function override(config: tf.KernelConfig): void {
 }
 
 let gradRegistered = false;
-/** tfjs's BatchMatMul gradient does not sum broadcast batch dimensions; ours does (registered once). */
-function registerBroadcastingMatMulGrad(): void {
+/**
+ * Our gradients, registered once: BatchMatMul's sums broadcast batch dimensions (tfjs's does not),
+ * and GatherV2's along axis 0 skips tfjs's two identity transposes (each a full copy on wasm).
+ */
+function registerGradients(): void {
   if (gradRegistered) return;
   const warn = console.warn;
   console.warn = () => {}; // tfjs warns that a gradient is overridden: that is the point
-  try { tf.registerGradient(batchMatMulGradConfig); } finally { console.warn = warn; }
+  try {
+    tf.registerGradient(batchMatMulGradConfig);
+    tf.registerGradient(gatherGradConfig(tf.getGradient('GatherV2')));
+  } finally { console.warn = warn; }
   gradRegistered = true;
 }
 
@@ -119,7 +126,7 @@ export async function initRuntime(options: RuntimeOptions = {}): Promise<Runtime
   const gemmDevice = options.gemmDevice ?? 'auto';
   if (!['auto', 'cpu', 'cuda'].includes(gemmDevice)) throw new SemidArgumentError('gemmDevice', '"auto", "cpu" or "cuda"', gemmDevice);
   restoreStockKernels();
-  registerBroadcastingMatMulGrad();
+  registerGradients();
   const skipped: string[] = [];
   let backend: string | null = null;
   if (want === 'auto' || want === 'tensorflow') {
