@@ -16,9 +16,9 @@ strategy (default: all eight) and seed, reusing finished stages, and writes <dir
 figure1.svg and results.json. A killed run continues where it stopped when run again.
 
 Profiles (times on a 2-core machine without a GPU):
-  tiny    40 users of ml-latest-small (or the synthetic catalogue), a 0.45M T5: 8-15 minutes
-  quick   ml-latest-small, a 2.4M T5, 1 seed: about 95 minutes
-  small   ml-latest-small, quick's T5, 5 seeds, the quantizer ablation on Multi-task: about 10 hours
+  tiny    40 users of ml-latest-small (or the synthetic catalogue), a 0.45M T5: 3-8 minutes
+  quick   ml-latest-small, a 2.4M T5, 1 seed: about 45 minutes
+  small   ml-latest-small, quick's T5, 5 seeds, the quantizer ablation on Multi-task: about 4 hours
   paper   ML-25M, flan-t5-base fine-tuned, the paper's settings, 5 seeds: for a GPU backend
 --quantizers: quantizers other than rqkmeans run on Multi-task only (the paper's Table 3) unless
 --strategies names others.
