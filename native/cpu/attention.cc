@@ -286,6 +286,10 @@ static const float* b_operand(const float* rows_src, i64 rows, i64 dk, i64 strid
 void attention_forward(const AttentionArgs& a, float* ctx, float* probs, int threads) {
   const i64 pairs = a.batch * a.heads, H = a.heads, lq = a.lq, lk = a.lk, dk = a.dk, row = H * dk;
   if (pairs == 0 || lq == 0) return;
+  if (lk == 0) {  // nothing to attend to: a zero context (and no probabilities)
+    std::fill(ctx, ctx + a.batch * lq * row, 0.0f);
+    return;
+  }
   const i64 lkp = pad8(lk);
   const bool avx2 = use_avx2();
   const DropMask drop(a);
@@ -336,6 +340,10 @@ void attention_backward(const AttentionArgs& a, const float* dctx, const float* 
                         float* dpos, int threads) {
   const i64 pairs = a.batch * a.heads, H = a.heads, lq = a.lq, lk = a.lk, dk = a.dk, row = H * dk;
   if (pairs == 0) return;
+  if (lk == 0) {  // no keys: only dq exists, and it is zero
+    std::fill(dq, dq + a.batch * lq * row, 0.0f);
+    return;
+  }
   const i64 lkp = pad8(lk);
   const bool avx2 = use_avx2();
   const DropMask drop(a);
