@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   TfidfVectorizer, buildJointDataset, embedStage, enmfBatchLoss, fuseConcat, fuseSvd, initRuntime, mnrlLoss, syntheticMovieLens,
-  templateQuerySource, trainEnmf, writeJointDataset, topK, readMovieLens, sharedMovieLensDir, SentenceEncoder,
+  templateQuerySource, trainEnmf, writeJointDataset, topK, readMovieLens, sharedMovieLensDir, SentenceEncoder, trainBiEncoder,
 } from '../src/index.js';
 
 const shared = sharedMovieLensDir();
@@ -148,6 +148,24 @@ describe('sentence-transformers encoders', () => {
       enc.dispose();
     });
   }
+});
+
+describe('bi-encoder training with a sentence-transformers tower', () => {
+  it.skipIf(!existsSync(join(fixtures, 'bert-tiny-st')))('fine-tunes the encoder on search and item pairs (one pass through the tower a batch): the loss falls', async () => {
+    await initRuntime({ backend: 'wasm' });
+    const enc = SentenceEncoder.load(join(fixtures, 'bert-tiny-st'), { trainable: true });
+    const itemTexts = ['a dog in space', 'robots in the desert', 'a comedy about dogs', 'space robots', 'desert comedy', 'the dog and the robot'];
+    const searchPairs = [
+      { query: 'space dog', item: 0 }, { query: 'desert robots', item: 1 }, { query: 'funny dogs', item: 2 },
+      { query: 'robots in space', item: 3 }, { query: 'comedy in the desert', item: 4 }, { query: 'dog robot', item: 5 },
+    ];
+    const itemPairs: Array<[number, number]> = [[0, 2], [1, 3], [4, 1], [5, 0]];
+    const losses = await trainBiEncoder(enc, { searchPairs, itemPairs, itemTexts, epochs: 12, batchSize: 10, learningRate: 5e-3, seed: 3 });
+    expect(losses).toHaveLength(12);
+    expect(losses.every(Number.isFinite)).toBe(true);
+    expect(losses[11]).toBeLessThan(losses[0]);
+    enc.dispose();
+  }, 60_000);
 });
 
 describe('embedding stages on a synthetic catalogue', () => {
