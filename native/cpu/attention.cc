@@ -1,7 +1,7 @@
 // Fused multi-head attention core, forward and backward (see semid/attention.h). Threads take
 // (batch, head) pairs; each pair's products are small (lq x lk x dk, e.g. 32 x 32 x 32), so they
-// are plain loops whose inner loop runs over a contiguous output row (vectorised by the clones),
-// with k and v transposed once per pair into scratch.
+// run in AVX2 register tiles of 6 x 16 (small_gemm), with k and v transposed once per pair in
+// 8 x 8 blocks and the transposed operands of the backward pass read through their strides.
 #include "semid/attention.h"
 
 #include <algorithm>
@@ -32,13 +32,6 @@ __attribute__((target("avx2,fma"))) inline float hsum256(__m256 v) {
   return _mm_cvtss_f32(x);
 }
 
-__attribute__((target("avx2,fma"))) inline float hmax256(__m256 v) {
-  __m128 x = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  x = _mm_max_ps(x, _mm_movehl_ps(x, x));
-  x = _mm_max_ss(x, _mm_movehdup_ps(x));
-  return _mm_cvtss_f32(x);
-}
-
 /**
  * p = softmax(s) over a row of n scores: max, exp(s - max) (exp_bounded256: a NaN score gives a
  * NaN row, as tfjs's softmax does), sum in 8 lanes, one scale.
@@ -49,7 +42,7 @@ __attribute__((target("avx2,fma"))) void softmax_row_avx2(const float* s, i64 n,
   if (n >= 8) {
     __m256 mv = _mm256_loadu_ps(s);
     for (j = 8; j + 8 <= n; j += 8) mv = _mm256_max_ps(mv, _mm256_loadu_ps(s + j));
-    m = hmax256(mv);
+    m = cpu::horizontal_max(mv);
   }
   for (; j < n; ++j) m = std::max(m, s[j]);
   const __m256 mb = _mm256_set1_ps(m);
@@ -258,8 +251,6 @@ struct Scratch {
   }
 };
 
-}  // namespace
-
 /** One (batch, head) pair's blocks: rows at stride heads x dk, offset to the head. */
 struct PairBlocks {
   i64 b, h;
@@ -276,12 +267,14 @@ struct PairBlocks {
  * A [rows x dk] block of rows at stride `stride` as a GEMM's B operand (pad8(dk) readable floats a
  * row): the rows themselves when dk is a multiple of 8, else a zero-padded copy in `scratch`.
  */
-static const float* b_operand(const float* rows_src, i64 rows, i64 dk, i64 stride, std::vector<float>& scratch, i64* ld) {
+const float* b_operand(const float* rows_src, i64 rows, i64 dk, i64 stride, std::vector<float>& scratch, i64* ld) {
   if (dk % 8 == 0) { *ld = stride; return rows_src; }
   copy_rows(rows_src, rows, dk, stride, scratch.data(), pad8(dk));
   *ld = pad8(dk);
   return scratch.data();
 }
+
+}  // namespace
 
 void attention_forward(const AttentionArgs& a, float* ctx, float* probs, int threads) {
   const i64 pairs = a.batch * a.heads, H = a.heads, lq = a.lq, lk = a.lk, dk = a.dk, row = H * dk;

@@ -66,13 +66,6 @@ __attribute__((target("avx2,fma"))) double sum_exp_avx2(const float* x, i64 n, f
   return sum;
 }
 
-__attribute__((target("avx2"))) inline float horizontal_max(__m256 v) {
-  __m128 h = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-  h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
-  return _mm_cvtss_f32(h);
-}
-
 }  // namespace
 
 // One pass in the common case: the sum of exponentials is taken against the first eight values'

@@ -1,5 +1,6 @@
 // Internal to native/cpu: exp of eight floats with AVX2 (Cephes polynomial, relative error ~1e-7;
-// inputs clamped to [-87, 88]). Shared by log-sum-exp and the fused activations.
+// inputs clamped to [-87, 88]), and the lanes' maximum. Shared by log-sum-exp, the fused
+// activations and attention.
 #pragma once
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -53,6 +54,14 @@ __attribute__((target("avx2,fma"))) inline __m256 exp_bounded256(__m256 x) {
   const __m256i kbits = _mm256_castps_si256(kb);  // 0x4B400000 + k: the low three bits are j
   const __m256i frac = _mm256_permutevar8x32_epi32(table, kbits);
   return _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_add_epi32(frac, _mm256_slli_epi32(kbits, 20))));
+}
+
+/** The largest of the eight lanes of v. */
+__attribute__((target("avx2"))) inline float horizontal_max(__m256 v) {
+  __m128 h = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+  return _mm_cvtss_f32(h);
 }
 
 }  // namespace semid::cpu

@@ -172,8 +172,9 @@ export async function trainBiEncoder(tower: Tower, o: BiEncoderTrainOptions): Pr
       });
       // every text of the batch through the tower at once: one lookup, so one (dense) gradient of
       // the term table instead of one per group of texts plus their sums
-      const groups = [sq, sd, ...(ia.length > 1 ? [ia, ib] : [])];
-      if (sq.length < 2) groups.splice(0, 2);
+      const groups: string[][] = [];
+      if (sq.length > 1) groups.push(sq, sd);
+      if (ia.length > 1) groups.push(ia, ib);
       let loss = tf.scalar(0);
       if (groups.length === 0) return loss;
       const all = tower.embedTexts(groups.flat());

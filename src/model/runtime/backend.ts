@@ -16,7 +16,7 @@ import { gatherConfig } from './kernels/gather.js';
 import { borrowMissingCpuKernels } from './kernels/borrow-cpu.js';
 import { batchMatMulGradConfig } from './kernels/batch-matmul-grad.js';
 import { gatherGradConfig } from './kernels/gather-grad.js';
-import { registerFusedKernels } from './fused-ops.js';
+import { FUSED_KERNELS, registerFusedKernels } from './fused-ops.js';
 import { ATTENTION_KERNELS, registerAttentionKernels } from './fused-attention.js';
 
 export type RuntimeBackend = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -88,7 +88,7 @@ export function restoreStockKernels(): void {
   }
   stock.clear();
   for (const backendName of ['wasm', 'cpu']) {
-    for (const name of ['SemidRmsNorm', 'SemidRmsNormGrad', 'SemidGated', 'SemidGatedGrad', 'SemidDropout', 'SemidCrossEntropy', 'SemidCrossEntropyGrad', ...ATTENTION_KERNELS]) {
+    for (const name of [...FUSED_KERNELS, ...ATTENTION_KERNELS]) {
       if (tf.getKernel(name, backendName)) tf.unregisterKernel(name, backendName);
     }
   }

@@ -7,8 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { tryLoadAddon } from '../../native/loader.js';
-import { hostKind, hostOutput, hostView } from './host-memory.js';
-import { replaceKernel } from './fused-ops.js';
+import { hostOutput, hostView } from './host-memory.js';
+import { fusedAvailable, replaceKernel } from './fused-ops.js';
 
 const ATTENTION = 'SemidAttention';
 const ATTENTION_GRAD = 'SemidAttentionGrad';
@@ -94,7 +94,7 @@ export interface FusedAttentionOptions {
  * @example if (fusedAttentionAvailable()) ctx = fusedAttention(q, k, v, options);
  */
 export function fusedAttentionAvailable(): boolean {
-  return hostKind(tf.backend()) !== null && tf.getKernel(ATTENTION, tf.getBackend()) !== undefined;
+  return fusedAvailable(ATTENTION);
 }
 
 /**

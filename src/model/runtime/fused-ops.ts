@@ -17,6 +17,9 @@ const CROSS_ENTROPY = 'SemidCrossEntropy';
 const CROSS_ENTROPY_GRAD = 'SemidCrossEntropyGrad';
 const ACTS = { gelu: 0, relu: 1 } as const;
 
+/** The kernels registerFusedKernels may register, for restoreStockKernels. */
+export const FUSED_KERNELS = [RMS, RMS_GRAD, GATED, GATED_GRAD, DROPOUT, CROSS_ENTROPY, CROSS_ENTROPY_GRAD];
+
 type Info = tf.TensorInfo;
 
 /**
@@ -119,7 +122,11 @@ export function replaceKernel(kernelName: string, backendName: string, kernelFun
   tf.registerKernel({ kernelName, backendName, kernelFunc });
 }
 
-function fusedAvailable(kernel: string): boolean {
+/**
+ * Whether `kernel` (one of ours) runs on the current backend: a host backend it is registered on.
+ * @example fusedAvailable('SemidDropout') // true on wasm with the addon
+ */
+export function fusedAvailable(kernel: string): boolean {
   return hostKind(tf.backend()) !== null && tf.getKernel(kernel, tf.getBackend()) !== undefined;
 }
 
