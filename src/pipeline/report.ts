@@ -190,6 +190,11 @@ export function writeReport(out: string, results: StrategyResult[], profile: Stu
       lines.push(`| ${NAMES[k] ?? k} | ${ns.name} | ${ns.collisions.distinctIds} | ${ns.collisions.itemsInCollidingIds} | ${ns.collisions.largestBucket} | ${ns.quality ? ns.quality.relativeError.map((x: number) => x.toFixed(3)).join(' / ') : '-'} |`);
     }
   }
+  const losses = results.filter((r) => r.trainLoss !== undefined);
+  if (losses.length > 0) {
+    lines.push('', '## T5 training loss (mean token cross-entropy of the last epoch)', '', '| run | loss |', '| --- | ---: |');
+    for (const r of losses) lines.push(`| ${r.strategy}/${r.quantizer}/seed ${r.seed} | ${r.trainLoss!.toFixed(3)} |`);
+  }
   lines.push('', '## Timings (seconds)', '', '| stage | seconds |', '| --- | ---: |');
   for (const [k, v] of Object.entries(timings)) lines.push(`| ${k} | ${v.toFixed(1)} |`);
   for (const r of results) for (const [k, v] of Object.entries(r.seconds)) lines.push(`| ${r.strategy}/${r.quantizer}/seed ${r.seed}: ${k} | ${v.toFixed(1)} |`);

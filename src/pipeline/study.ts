@@ -107,6 +107,8 @@ export interface StrategyResult {
   search: ExampleResult[];
   rec: ExampleResult[];
   seconds: Record<string, number>;
+  /** Mean training loss of the T5's last epoch (absent for models trained before it was recorded). */
+  trainLoss?: number;
 }
 
 /**
@@ -304,12 +306,14 @@ export async function runStudy(o: StudyOptions): Promise<{ results: StrategyResu
               model = T5Model.create({ ...profile.t5.preset, vocabSize: tokenizer.vocabSize }, hashSeed(seed, strategy));
             }
             log(`${strategy}/${quantizer}/seed ${seed}: training T5 (${(model.size / 1e6).toFixed(2)}M parameters, ${task.sizes('train').join(' + ')} examples an epoch)`);
-            await trainJointT5({ model, task, batchSize: profile.t5.batchSize, epochs: profile.t5.epochs, learningRate: profile.t5.learningRate, seed: seed + 1,
+            const trained = await trainJointT5({ model, task, batchSize: profile.t5.batchSize, epochs: profile.t5.epochs, learningRate: profile.t5.learningRate, seed: seed + 1,
               checkpoint: { dir: join(modelDir, 'checkpoints'), everySteps: 200 }, signal: o.signal,
               onProgress: every(30, (p) => log(`${strategy}/${quantizer}/seed ${seed}: T5 step ${p.step}/${p.totalSteps} (epoch ${p.epoch + 1}), loss ${p.meanLoss.toFixed(3)}, ${p.examplesPerSecond.toFixed(0)} ex/s, ETA ${clock(p.etaSeconds)}`)) });
             saveT5Folder(modelDir, model, tokenizer);
-            writeFileAtomic(join(modelDir, 'done.json'), [Buffer.from('{}')]);
+            const training = { steps: trained.steps, epochLoss: trained.epochLoss, resumedFrom: trained.resumedFrom };
+            writeFileAtomic(join(modelDir, 'done.json'), [Buffer.from(JSON.stringify(training))]);
           }
+          const epochLoss = (JSON.parse(readFileSync(join(modelDir, 'done.json'), 'utf8')) as { epochLoss?: number[] }).epochLoss;
           seconds.t5 = (performance.now() - t1) / 1000;
           // decoding and metrics (in the worker pool, or here with workers: 0)
           const t2 = performance.now();
@@ -337,11 +341,11 @@ export async function runStudy(o: StudyOptions): Promise<{ results: StrategyResu
           const rec = await evaluate(REC_TASK, recEval, 'rec');
           seconds.decode = (performance.now() - t2) / 1000;
           (model as T5Model | null)?.dispose();
-          const r: StrategyResult = { strategy, quantizer, seed, search, rec, seconds };
+          const r: StrategyResult = { strategy, quantizer, seed, search, rec, seconds, ...(epochLoss?.length ? { trainLoss: epochLoss[epochLoss.length - 1] } : {}) };
           mkdirSync(join(out, 'results'), { recursive: true });
           writeFileAtomic(resultPath, [Buffer.from(JSON.stringify(r))]);
           const m = (xs: ExampleResult[]) => (xs.reduce((s, x) => s + x.recall30, 0) / Math.max(1, xs.length)).toFixed(4);
-          log(`${strategy}/${quantizer}/seed ${seed}: search R@30 ${m(search)}, rec R@30 ${m(rec)} (${Object.entries(seconds).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')})`);
+          log(`${strategy}/${quantizer}/seed ${seed}: search R@30 ${m(search)}, rec R@30 ${m(rec)}${r.trainLoss !== undefined ? `, training loss ${r.trainLoss.toFixed(3)}` : ''} (${Object.entries(seconds).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')})`);
           results.push(r);
         }
       }

@@ -11,6 +11,7 @@ import { hashSeed, mulberry32 } from '../../data/random.js';
 import type { SafeTensor } from '../safetensors.js';
 import type { T5Config } from './config.js';
 import { positionBuckets } from './position.js';
+import { lengthGroups, rowExtents, subBatch } from './length-groups.js';
 import { fusedCrossEntropy, fusedDropout, gatedActivation, geluNew, rmsNorm } from '../runtime/fused-ops.js';
 import { fusedAttention, fusedAttentionAvailable, type AttentionBias } from '../runtime/fused-attention.js';
 
@@ -34,6 +35,16 @@ export interface ForwardOptions {
   training?: boolean;
   /** Seed of this forward pass's dropout masks (e.g. the update number). */
   seed?: number;
+}
+
+/** Options of the training loss. */
+export interface LossOptions extends ForwardOptions {
+  /**
+   * Run rows in groups of similar source length, each cut to its longest row (default true): the
+   * same loss and gradients, less work where short and long sources share a batch. Dropout masks
+   * are drawn per group, so a training run with dropout differs from an ungrouped one.
+   */
+  lengthGroups?: boolean;
 }
 
 const MASKED = -1e9;
@@ -355,14 +366,56 @@ export class T5Model {
 
   /**
    * Mean token cross-entropy over labels that are not -100 (as transformers' T5ForConditionalGeneration).
+   * Rows run in groups of similar source length, each trimmed to its longest row (the same loss
+   * and gradients with less work on padding; `lengthGroups: false` runs the padded batch whole).
    * @example const loss = model.loss(batch, { training: true, seed: step });
    */
-  loss(batch: T5Batch, options: ForwardOptions = {}): tf.Scalar {
-    if (!batch.labels) throw new SemidArgumentError('batch.labels', 'Int32Array of target ids', batch.labels);
-    return tf.tidy(() => {
-      const logits = tf.reshape(this.forward(batch, options), [-1, this.config.vocabSize]);
-      return tokenCrossEntropy(logits, batch.labels!);
+  loss(batch: T5Batch, options: LossOptions = {}): tf.Scalar {
+    const labels = batch.labels;
+    if (!(labels instanceof Int32Array) || labels.length !== batch.batchSize * batch.targetLength) {
+      throw new SemidArgumentError('batch.labels', `Int32Array of length ${batch.batchSize * batch.targetLength} (batchSize x targetLength) of target ids`, labels);
+    }
+    const groups = options.lengthGroups === false ? null : this.lossGroups(batch, labels);
+    if (!groups) {
+      return tf.tidy(() => tokenCrossEntropy(tf.reshape(this.forward(batch, options), [-1, this.config.vocabSize]), labels));
+    }
+    let total = 0;
+    const counts = groups.map((g) => {
+      let count = 0;
+      for (const l of g.labels!) if (l !== -100) count++;
+      total += count;
+      return count;
     });
+    return tf.tidy(() => {
+      const parts: tf.Scalar[] = [];
+      groups.forEach((g, k) => {
+        if (counts[k] === 0) return;
+        const seed = k === 0 ? options.seed ?? 0 : hashSeed(options.seed ?? 0, `length-group:${k}`) >>> 0;
+        const logits = tf.reshape(this.forward(g, { ...options, seed }), [-1, this.config.vocabSize]);
+        parts.push(tf.mul(tokenCrossEntropy(logits, g.labels!), counts[k] / total));
+      });
+      return (parts.length === 0 ? tf.scalar(0) : parts.length === 1 ? parts[0] : tf.addN(parts)) as tf.Scalar;
+    });
+  }
+
+  /**
+   * The loss's sub-batches when running rows by length saves work (see length-groups.ts), or null.
+   * The whole batch is checked first, so that an error names the row the caller gave.
+   */
+  private lossGroups(batch: T5Batch, labels: Int32Array): T5Batch[] | null {
+    const { batchSize: b, sourceLength: ls, targetLength: lt } = batch;
+    this.checkIds('inputIds', batch.inputIds, b, ls);
+    this.checkIds('decoderInputIds', batch.decoderInputIds, b, lt);
+    if (!(batch.attentionMask instanceof Int32Array) || batch.attentionMask.length !== b * ls) {
+      throw new SemidArgumentError('batch.attentionMask', `Int32Array of length ${b * ls} (batchSize x sourceLength)`, batch.attentionMask);
+    }
+    for (let i = 0; i < labels.length; i++) {
+      const l = labels[i];
+      if (l !== -100 && (l < 0 || l >= this.config.vocabSize)) throw new SemidArgumentError(`batch.labels[${i}]`, `an id between 0 and ${this.config.vocabSize - 1} or -100`, l);
+    }
+    const groups = lengthGroups(rowExtents(batch.attentionMask, b, ls, (m) => m !== 0), rowExtents(labels, b, lt, (l) => l !== -100));
+    if (groups.length === 1 && groups[0].sourceLength === ls && groups[0].targetLength === lt) return null;
+    return groups.map((g) => subBatch(batch, g));
   }
 
   dispose(): void {
