@@ -11,7 +11,41 @@ let s = 11;
 const rnd = (n, lo, hi) => Int32Array.from({ length: n }, () => { s = (s * 1103515245 + 12345) >>> 0; return lo + (s % (hi - lo)); });
 const LS = 24, LT = 3;
 
-if (mode.startsWith('train')) {
+if (mode === 'train-mixed') {
+  // a batch like the study's: about two thirds short search prompts (5-12 tokens), the rest
+  // recommendation histories (mostly the full 43); the loss in length groups against the padded batch, alternating
+  const B = 128, LS = 43;
+  const inputIds = new Int32Array(B * LS), attentionMask = new Int32Array(B * LS);
+  for (let b = 0; b < B; b++) {
+    const u = rnd(1, 0, 100)[0];
+    const len = u < 65 ? rnd(1, 5, 13)[0] : u < 95 ? LS : rnd(1, 15, LS)[0];
+    inputIds.set(rnd(len, 3, 8192), b * LS);
+    attentionMask.fill(1, b * LS, b * LS + len);
+  }
+  const labels = Int32Array.from({ length: B * LT }, (_, i) => (i % LT === LT - 1 ? 1 : rnd(1, 8192, vocab)[0]));
+  const dec = new Int32Array(B * LT);
+  for (let b = 0; b < B; b++) for (let t = 1; t < LT; t++) dec[b * LT + t] = labels[b * LT + t - 1];
+  const batch = { batchSize: B, sourceLength: LS, targetLength: LT, inputIds, attentionMask, decoderInputIds: dec, labels };
+  const opt = new AdamW({ learningRate: 2e-3, weightDecay: 0.01, clipNorm: 1 });
+  const vars = [...model.params.values()];
+  const names = new Map([...model.params].map(([n, v]) => [v.name, n]));
+  const step = (k, lengthGroups) => {
+    const { value, grads } = tf.variableGrads(() => model.loss(batch, { training: true, seed: k, lengthGroups }), vars);
+    opt.apply(model.params, new Map(Object.entries(grads).map(([n, g]) => [names.get(n), g])));
+    tf.dispose([value, ...Object.values(grads)]);
+  };
+  step(0, true); step(0, false);
+  const ms = { grouped: 0, padded: 0 };
+  for (let r = 0; r < 4; r++) for (const [name, on] of [['padded', false], ['grouped', true]]) {
+    const t = performance.now();
+    for (let k = 1; k <= 2; k++) step(k, on);
+    ms[name] += (performance.now() - t) / 8;
+  }
+  let real = 0, shortRows = 0;
+  for (const m of attentionMask) real += m;
+  for (let b = 0; b < B; b++) if (attentionMask[b * LS + 12] === 0) shortRows++;
+  console.log(JSON.stringify({ mode, groupedMs: ms.grouped, paddedMs: ms.padded, realTokens: real, paddedTokens: B * LS, shortRows, rows: B }));
+} else if (mode.startsWith('train')) {
   const B = 128;
   const labels = Int32Array.from({ length: B * LT }, (_, i) => (i % LT === LT - 1 ? 1 : rnd(1, 8192, vocab)[0]));
   const dec = new Int32Array(B * LT);

@@ -251,7 +251,7 @@ export async function runStudy(o: StudyOptions): Promise<{ results: StrategyResu
       log(`embed ${k} ...`);
       const epochs = k === 'rec' ? profile.embed.enmfEpochs : k === 'search' || k === 'multitask' ? profile.embed.searchEpochs : undefined;
       const r = await embedStage(k, out, { profile: profile.embed.profile, epochs, seed: 42, signal: o.signal });
-      log(`embed ${k}: search R@30 ${r.metrics.searchRecall30 ?? '-'}, rec R@30 ${r.metrics.recRecall30 ?? '-'}`);
+      log(`embed ${k}: search R@30 ${r.metrics.searchRecall30?.toFixed(4) ?? '-'}, rec R@30 ${r.metrics.recRecall30?.toFixed(4) ?? '-'}`);
     });
   }
 
