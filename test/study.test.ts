@@ -68,7 +68,7 @@ describe('report', () => {
     const res = (strategy: string, quantizer: string, search: (i: number) => boolean, rec: (i: number) => boolean) =>
       ({ strategy, quantizer, seed: 0, search: ex(search), rec: ex(rec), seconds: { t5: 1 } }) as never;
     const results = [
-      res('multitask', 'rqkmeans', (i) => i % 10 === 0, (i) => i % 10 === 0),
+      { ...(res('multitask', 'rqkmeans', (i) => i % 10 === 0, (i) => i % 10 === 0) as object), trainLoss: 2.71828 } as never,
       res('search', 'rqkmeans', (i) => i % 2 === 0, (i) => i % 10 === 0), // far better on search
       res('multitask', 'dictionary', (i) => i % 10 === 0, (i) => i % 11 === 0), // about the same
       res('multitask', 'rlfq', () => false, (i) => i % 10 === 0), // worse on search
@@ -80,6 +80,9 @@ describe('report', () => {
     expect(md).toMatch(/\| dictionary \| 0\.100 \| 0\.095 \|/);
     expect(md).toMatch(/\| rlfq \| 0\.000 ▼ \| 0\.100 \|/);
     expect(md).toMatch(/\| rqvae \| 0\.100 \| 0\.500 ▲ \|/);
+    // the training loss where a result has one (results written before it was recorded have none)
+    expect(md).toMatch(/## T5 training loss[^]*\| multitask\/rqkmeans\/seed 0 \| 2\.718 \|/);
+    expect(md.match(/^\| [a-z-]+\/[a-z]+\/seed 0 \| \d/gm)).toHaveLength(1);
   });
 });
 
