@@ -17,8 +17,8 @@ figure1.svg and results.json. A killed run continues where it stopped when run a
 
 Profiles (times on a 2-core machine without a GPU):
   tiny    40 users of ml-latest-small (or the synthetic catalogue), a 0.45M T5: 3-8 minutes
-  quick   ml-latest-small, a 2.4M T5, 1 seed: about 45 minutes
-  small   ml-latest-small, quick's T5, 5 seeds, the quantizer ablation on Multi-task: about 4 hours
+  quick   ml-latest-small, a 2.4M T5, 1 seed: about 27 minutes
+  small   ml-latest-small, quick's T5, 5 seeds, the quantizer ablation on Multi-task: about 2.5 hours
   paper   ML-25M, flan-t5-base fine-tuned, the paper's settings, 5 seeds: for a GPU backend
 --quantizers: quantizers other than rqkmeans run on Multi-task only (the paper's Table 3) unless
 --strategies names others.

@@ -67,7 +67,7 @@ export const STUDY_PROFILES: Record<'tiny' | 'quick' | 'small' | 'paper', StudyP
   quick: { name: 'quick', data: { maxUsers: null }, embed: { profile: 'default' }, ids: { levels: 2, codebook: 256 },
     t5: { preset: quickT5, epochs: 1, batchSize: 128, learningRate: 3e-3, vocab: 8000, searchPerItem: 5, recPerUser: 60 },
     eval: { searchQueries: 2000, users: 610, beams: 60, groups: 30, penalty: 0.25 }, seeds: 1 },
-  // small: quick's model and training per setting (about 4 minutes here), 8 strategies + 3 quantizers x 5 seeds = 55 trainings: about 4 hours here
+  // small: quick's model and training per setting (about 2.6 minutes here), 8 strategies + 3 quantizers x 5 seeds = 55 trainings: about 2.5 hours here
   small: { name: 'small', data: { maxUsers: null }, embed: { profile: 'default' }, ids: { levels: 2, codebook: 256 },
     t5: { preset: quickT5, epochs: 1, batchSize: 128, learningRate: 3e-3, vocab: 8000, searchPerItem: 5, recPerUser: 60 },
     eval: { searchQueries: 5000, users: 610, beams: 60, groups: 30, penalty: 0.25 }, seeds: 5,
