@@ -67,6 +67,37 @@ describe('T5 generation', () => {
     model.dispose();
   });
 
+  it('reuseLogits returns the same logits in one buffer, tied and untied heads', () => {
+    for (const tied of [false, true]) {
+      const model = T5Model.create({ ...T5_PRESETS.tiny, vocabSize: 37, dropoutRate: 0, tieWordEmbeddings: tied, feedForwardProj: tied ? 'relu' : 'gated-gelu' }, 4);
+      const batch = { batchSize: 2, sourceLength: 4, inputIds: Int32Array.from([3, 4, 5, 1, 6, 7, 1, 0]), attentionMask: Int32Array.from([1, 1, 1, 1, 1, 1, 1, 0]) };
+      const run = (reuseLogits: boolean) => {
+        const session = new T5DecoderSession(model, batch, { reuseLogits });
+        const first = session.step({ step: 0, rows: 2, tokens: new Int32Array(0), parents: Int32Array.of(-1, -1), queries: Int32Array.of(0, 1), active: Uint8Array.of(1, 1) });
+        const kept = first.slice();
+        const second = session.step({ step: 1, rows: 4, tokens: Int32Array.of(9, 10, 11, 12), parents: Int32Array.of(0, 0, 1, 1), queries: Int32Array.of(0, 0, 1, 1), active: new Uint8Array(4).fill(1) });
+        const keptSecond = second.slice();
+        const third = session.step({ step: 2, rows: 4, tokens: Int32Array.of(9, 13, 10, 14, 11, 15, 12, 16), parents: Int32Array.of(0, 1, 2, 3), queries: Int32Array.of(0, 0, 1, 1), active: new Uint8Array(4).fill(1) });
+        const out = { kept, second: keptSecond, secondAfter: second.slice(), third: third.slice(), shared: second.buffer === third.buffer };
+        session.dispose();
+        return out;
+      };
+      const fresh = run(false);
+      const reused = run(true);
+      expect(fresh.kept.length).toBe(2 * 37);
+      expect(fresh.second.length).toBe(4 * 37);
+      expect(Array.from(reused.kept)).toEqual(Array.from(fresh.kept));
+      expect(Array.from(reused.second)).toEqual(Array.from(fresh.second));
+      expect(Array.from(reused.third)).toEqual(Array.from(fresh.third));
+      expect(fresh.shared).toBe(false);
+      expect(Array.from(fresh.secondAfter)).toEqual(Array.from(fresh.second)); // a new array each step
+      expect(reused.shared).toBe(true); // one buffer (grown when a step has more rows): the next step overwrote the view
+      expect(Array.from(reused.secondAfter)).toEqual(Array.from(reused.third));
+      expect(Array.from(reused.third)).not.toEqual(Array.from(reused.second));
+      model.dispose();
+    }
+  });
+
   it('drives the trie-constrained diverse beam search', async () => {
     const model = T5Model.create({ ...T5_PRESETS.tiny, vocabSize: 30, dropoutRate: 0 }, 2);
     // 6 items with 2-token IDs over tokens 10..19

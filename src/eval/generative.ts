@@ -53,7 +53,7 @@ export async function evaluateTask(model: T5Model, task: JointTask, kind: number
     const idx = Array.from({ length: Math.min(batch, indices.length - s) }, (_, i) => indices[s + i]);
     const exs = idx.map((i) => task.example(kind, i, 'test'));
     const b = padBatch(exs, model.config.padTokenId, model.config.decoderStartTokenId);
-    const session = new T5DecoderSession(model, b);
+    const session = new T5DecoderSession(model, b, { reuseLogits: true });
     try {
       const results = await constrainedBeamSearch({
         trie, batch: exs.length, beams, groups, diversityPenalty: o.diversityPenalty ?? 0.25, endToken: undefined,

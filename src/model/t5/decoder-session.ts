@@ -10,6 +10,8 @@ import type { StepRequest } from '../../decoding/beam-search.js';
 import type { T5Model, T5Batch } from './model.js';
 import { positionBuckets } from './position.js';
 import { gatedActivation, geluNew, rmsNorm } from '../runtime/fused-ops.js';
+import { hostKind, hostView } from '../runtime/host-memory.js';
+import { matMulTransposedInto, nativeBatchMatMulActive } from '../runtime/kernels/batch-matmul.js';
 
 const MASKED = -1e9;
 
@@ -30,7 +32,20 @@ export class T5DecoderSession {
   private readonly sourceLength: number;
   private lastStep = -1;
 
-  constructor(private readonly model: T5Model, batch: Pick<T5Batch, 'batchSize' | 'inputIds' | 'attentionMask' | 'sourceLength'>) {
+  private readonly reuseLogits: boolean;
+  /** [capacity] the logits buffer step() returns views of when reuseLogits is on. */
+  private logitsBuffer: Float32Array | null = null;
+
+  /**
+   * @param options.reuseLogits Write every step's logits into one buffer the session owns (grown when
+   * a step has more rows) and return a view of it, valid until the next step() (copy it to keep
+   * it). A 60-beam step of 32 queries returns 1,920 x vocab floats, 65 MB at an 8.5k vocabulary: a
+   * fresh array each step costs page faults and zeroing. The beam search driver reads each step's
+   * logits before asking for the next, so it can use this (evaluateTask does). Default false: a
+   * new array each step.
+   */
+  constructor(private readonly model: T5Model, batch: Pick<T5Batch, 'batchSize' | 'inputIds' | 'attentionMask' | 'sourceLength'>, options: { reuseLogits?: boolean } = {}) {
+    this.reuseLogits = options.reuseLogits === true;
     const c = model.config;
     this.batchSize = batch.batchSize;
     this.sourceLength = batch.sourceLength;
@@ -134,26 +149,48 @@ export class T5DecoderSession {
         x = tf.add(x, tf.matMul(hidden, this.param(`${pre}.layer.2.DenseReluDense.wo.weight`), false, true));
       }
       let hOut = rmsNorm(x, this.param('decoder.final_layer_norm.weight'), c.layerNormEpsilon);
-      let logits: tf.Tensor;
-      if (c.tieWordEmbeddings) {
-        hOut = tf.mul(hOut, c.dModel ** -0.5);
-        logits = tf.matMul(hOut, this.param('shared.weight'), false, true);
-      } else {
-        logits = tf.matMul(hOut, this.param('lm_head.weight'), false, true);
-      }
+      if (c.tieWordEmbeddings) hOut = tf.mul(hOut, c.dModel ** -0.5);
       tf.dispose([...this.selfK, ...this.selfV]);
       this.selfK = newK;
       this.selfV = newV;
-      return logits;
+      return hOut;
     });
-    const data = out.dataSync() as Float32Array;
-    out.dispose();
-    return data;
+    return this.logits(out, rows);
+  }
+
+  /**
+   * The head's logits [rows x vocab] of the final states `h` [rows, dModel] (disposed here). With
+   * the native BatchMatMul on a host backend, its GEMM writes them straight into the array returned
+   * (the same call and values as tf.matMul), skipping a tensor of rows x vocab and its copy out.
+   */
+  private logits(h: tf.Tensor, rows: number): Float32Array {
+    const c = this.model.config;
+    const head = this.param(c.tieWordEmbeddings ? 'shared.weight' : 'lm_head.weight');
+    const backend = tf.backend();
+    if (hostKind(backend) === null || !nativeBatchMatMulActive(tf.getBackend())) {
+      const logits = tf.matMul(h, head, false, true);
+      h.dispose();
+      const data = logits.dataSync() as Float32Array;
+      logits.dispose();
+      return data;
+    }
+    const size = rows * c.vocabSize;
+    let out: Float32Array;
+    if (this.reuseLogits) {
+      if (!this.logitsBuffer || this.logitsBuffer.length < size) this.logitsBuffer = new Float32Array(size);
+      out = this.logitsBuffer.subarray(0, size);
+    } else {
+      out = new Float32Array(size);
+    }
+    matMulTransposedInto(hostView(backend, h) as Float32Array, hostView(backend, head) as Float32Array, out, rows, c.vocabSize, c.dModel);
+    h.dispose();
+    return out;
   }
 
   dispose(): void {
     tf.dispose([...this.crossK, ...this.crossV, ...this.selfK, ...this.selfV, this.crossBias]);
     this.selfK = [];
     this.selfV = [];
+    this.logitsBuffer = null;
   }
 }

@@ -3,7 +3,7 @@
  * (or [..., n, k]), batch dimensions broadcast as numpy does. Runs in place on the backend's host
  * memory; on CUDA builds with a device, large products go to the GPU.
  */
-import { broadcast_util, util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import { broadcast_util, getKernel, util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import { loadAddon } from '../../../native/loader.js';
 import { hostOutput, hostView } from '../host-memory.js';
 
@@ -85,6 +85,25 @@ export const batchMatMul: KernelFunc = ({ inputs, backend, attrs }) => {
   }
   return out;
 };
+
+/**
+ * x [m, k] · w [n, k]ᵀ written into `out` [m, n] (host arrays, row-major) by the same GEMM call
+ * BatchMatMul makes for that product, so the values are the kernel's to the bit. For a caller that
+ * wants a large product in memory it owns (T5DecoderSession's logits) without a tensor and a copy.
+ * @example matMulTransposedInto(h, headWeight, logits, rows, vocab, dModel);
+ */
+export function matMulTransposedInto(x: Float32Array, w: Float32Array, out: Float32Array, m: number, n: number, k: number): void {
+  if (x.length < m * k || w.length < n * k || out.length < m * n) throw new Error(`matMulTransposedInto: buffers smaller than [${m}, ${k}] x [${n}, ${k}]ᵀ -> [${m}, ${n}]`);
+  if (m * n === 0) return;
+  if (k === 0) { out.fill(0, 0, m * n); return; }
+  const device: 'cpu' | 'cuda' = matMulSettings.cuda && m * n * k >= matMulSettings.cudaMinMacs ? 'cuda' : 'cpu';
+  loadAddon().addon.gemmSync({ m, n, k, transA: false, transB: true, threads: matMulSettings.threads, device, a: x, b: w, c: out, batch: 1, strideA: 0, strideB: 0 });
+}
+
+/** Whether tfjs's BatchMatMul on the active backend is this module's kernel (the native GEMM). */
+export function nativeBatchMatMulActive(backendName: string): boolean {
+  return getKernel('BatchMatMul', backendName)?.kernelFunc === batchMatMul;
+}
 
 /** BatchMatMul for a backend (register with tf.registerKernel). */
 export function batchMatMulConfig(backendName: string): KernelConfig {
