@@ -59,7 +59,7 @@ describe('T5 loss in length groups', () => {
   beforeAll(async () => { await initRuntime({ backend: 'wasm' }); });
 
   /** A batch of rows with random source extents, padded right (or left) and ragged labels. */
-  function batchOf(seed: number, rows: number, vocab: number, leftPadRow = -1): T5Batch {
+  function batchOf(seed: number, rows: number, vocab: number, leftPadRow = -1, oddRows = false): T5Batch {
     const rand = mulberry32(seed);
     const ls = 19, lt = 4;
     const inputIds = new Int32Array(rows * ls);
@@ -76,15 +76,20 @@ describe('T5 loss in length groups', () => {
       const tl = 1 + Math.floor(rand() * lt);
       for (let t = 0; t < tl; t++) labels[r * lt + t] = 2 + Math.floor(rand() * (vocab - 2));
       if (r === 1) labels[r * lt] = -100; // an ignored label before kept ones
+      if (oddRows && r === 4) attentionMask.fill(0, r * ls, (r + 1) * ls); // a row without tokens
+      if (oddRows && r === 5) attentionMask[r * ls + 1] = 0; // a masked token inside a row
+      if (oddRows && r === 7) labels.fill(-100, r * lt, (r + 1) * lt); // a row without labels
       for (let t = 1; t < lt; t++) decoderInputIds[r * lt + t] = Math.max(0, labels[r * lt + t - 1]);
     }
     return { batchSize: rows, sourceLength: ls, targetLength: lt, inputIds, attentionMask, decoderInputIds, labels };
   }
 
-  for (const [name, leftPad] of [['right-padded', -1], ['one row padded on the left', 2]] as const) {
+  for (const [name, leftPad, odd] of [['right-padded', -1, false], ['one row padded on the left', 2, false], ['rows without tokens, with a gap, without labels', -1, true]] as const) {
     it(`gives the padded batch's loss and gradients (${name})`, () => {
       const model = T5Model.create({ ...T5_PRESETS.tiny, vocabSize: 50 }, 5);
-      const batch = batchOf(11, 13, 50, leftPad);
+      const batch = batchOf(11, 13, 50, leftPad, odd);
+      const extents = (a: Int32Array, len: number, keep: (v: number) => boolean) => rowExtents(a, 13, len, keep);
+      expect(lengthGroups(extents(batch.attentionMask, 19, (m) => m !== 0), extents(batch.labels!, 4, (l) => l !== -100)).length).toBeGreaterThan(1);
       const vars = [...model.params.values()];
       const run = (lengthGroups: boolean) => tf.variableGrads(() => model.loss(batch, { lengthGroups }), vars);
       const whole = run(false);
