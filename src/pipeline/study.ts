@@ -107,7 +107,10 @@ export interface StrategyResult {
   search: ExampleResult[];
   rec: ExampleResult[];
   seconds: Record<string, number>;
-  /** Mean training loss of the T5's last epoch (absent for models trained before it was recorded). */
+  /**
+   * Mean training loss of the T5's last epoch: over its batches run since a resume where training
+   * was resumed inside that epoch; absent for models trained before it was recorded.
+   */
   trainLoss?: number;
 }
 

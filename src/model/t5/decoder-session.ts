@@ -168,11 +168,17 @@ export class T5DecoderSession {
     const head = this.param(c.tieWordEmbeddings ? 'shared.weight' : 'lm_head.weight');
     const backend = tf.backend();
     if (hostKind(backend) === null || !nativeBatchMatMulActive(tf.getBackend())) {
-      const logits = tf.matMul(h, head, false, true);
-      h.dispose();
-      const data = logits.dataSync() as Float32Array;
-      logits.dispose();
-      return data;
+      let logits: tf.Tensor;
+      try {
+        logits = tf.matMul(h, head, false, true);
+      } finally {
+        h.dispose();
+      }
+      try {
+        return logits.dataSync() as Float32Array;
+      } finally {
+        logits.dispose();
+      }
     }
     const size = rows * c.vocabSize;
     let out: Float32Array;
@@ -182,8 +188,11 @@ export class T5DecoderSession {
     } else {
       out = new Float32Array(size);
     }
-    matMulTransposedInto(hostView(backend, h) as Float32Array, hostView(backend, head) as Float32Array, out, rows, c.vocabSize, c.dModel);
-    h.dispose();
+    try {
+      matMulTransposedInto(hostView(backend, h) as Float32Array, hostView(backend, head) as Float32Array, out, rows, c.vocabSize, c.dModel);
+    } finally {
+      h.dispose();
+    }
     return out;
   }
 
