@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { T5Model, T5_PRESETS, initRuntime } from '../src/index.js';
-import { lengthGroups, rowExtents } from '../src/model/t5/length-groups.js';
+import { lengthGroups, rowExtents, subBatch } from '../src/model/t5/length-groups.js';
 import type { T5Batch } from '../src/model/t5/model.js';
 import { mulberry32 } from '../src/data/random.js';
 
@@ -50,6 +50,12 @@ describe('length groups', () => {
     // equal lengths: one group; a saving under minSaving: one group; short and long rows: two
     expect(lengthGroups(Int32Array.of(7, 7, 7), Int32Array.of(2, 2, 2))).toHaveLength(1);
     expect(lengthGroups(Int32Array.of(39, 40, 40, 40), Int32Array.of(2, 2, 2, 2))).toHaveLength(1);
+    // bad input is named
+    expect(() => lengthGroups([5, 6] as never, Int32Array.of(1, 1))).toThrow(/sourceExtents/);
+    expect(() => lengthGroups(Int32Array.of(5, 6), Int32Array.of(1))).toThrow(/at least 2 values[^]*for targetExtents/);
+    expect(() => lengthGroups(Int32Array.of(5, 6), Int32Array.of(1, 1), 0)).toThrow(/maxGroups/);
+    expect(() => lengthGroups(Int32Array.of(5, 6), Int32Array.of(1, 1), 2, 1.5)).toThrow(/minSaving/);
+    expect(() => rowExtents(Int32Array.of(1, 1, 1), 2, 2, (v) => v !== 0)).toThrow(/at least 4 values[^]*for values/);
     const two = lengthGroups(Int32Array.of(5, 43, 6, 43, 7), Int32Array.of(3, 3, 3, 3, 3));
     expect(two.map((g) => [Array.from(g.rows), g.sourceLength])).toEqual([[[0, 2, 4], 7], [[1, 3], 43]]);
   });
@@ -126,6 +132,8 @@ describe('T5 loss in length groups', () => {
     badIds.inputIds[8 * 19] = 99;
     expect(() => model.loss(badIds)).toThrow(/batch\.inputIds\[152\]/);
     expect(() => model.loss({ ...batch, labels: batch.labels!.subarray(1) })).toThrow(/batch\.labels/);
+    expect(() => subBatch(batch, { rows: Int32Array.of(0, 9), sourceLength: 5, targetLength: 2 })).toThrow(/group\.rows\[1\]/);
+    expect(() => subBatch(batch, { rows: Int32Array.of(0), sourceLength: 20, targetLength: 2 })).toThrow(/group\.sourceLength/);
     model.dispose();
   });
 });

@@ -8,6 +8,13 @@
  * never reach its loss.
  */
 import type { T5Batch } from './model.js';
+import { expectInt, expectNumber } from '../../kernels/validate.js';
+import { SemidArgumentError } from '../../kernels/errors.js';
+
+function expectInt32Array(name: string, value: unknown, length: number, what: string): Int32Array {
+  if (!(value instanceof Int32Array) || value.length < length) throw new SemidArgumentError(name, `an Int32Array of at least ${length} values (${what})`, value);
+  return value;
+}
 
 /** Rows of one group and the lengths its sub-batch is trimmed to. */
 export interface LengthGroup {
@@ -25,6 +32,10 @@ export interface LengthGroup {
  * @example rowExtents(Int32Array.of(1, 1, 0, 1, 0, 0), 2, 3, (v) => v !== 0) // [2, 1]
  */
 export function rowExtents(values: Int32Array, rows: number, length: number, keep: (v: number) => boolean): Int32Array {
+  expectInt('rows', rows, 0, 2 ** 31 - 1);
+  expectInt('length', length, 1, 2 ** 31 - 1);
+  expectInt32Array('values', values, rows * length, 'rows x length');
+  if (typeof keep !== 'function') throw new SemidArgumentError('keep', 'a function (value) => boolean', keep);
   const out = new Int32Array(rows);
   for (let r = 0; r < rows; r++) {
     let e = length;
@@ -42,7 +53,11 @@ export function rowExtents(values: Int32Array, rows: number, length: number, kee
  * @example lengthGroups(Int32Array.of(5, 40, 6, 41), Int32Array.of(3, 3, 3, 3)).map((g) => g.sourceLength) // [6, 41]
  */
 export function lengthGroups(sourceExtents: Int32Array, targetExtents: Int32Array, maxGroups = 4, minSaving = 0.05): LengthGroup[] {
+  if (!(sourceExtents instanceof Int32Array)) throw new SemidArgumentError('sourceExtents', 'an Int32Array of row lengths', sourceExtents);
   const n = sourceExtents.length;
+  expectInt32Array('targetExtents', targetExtents, n, 'one per row of sourceExtents');
+  expectInt('maxGroups', maxGroups, 1, 2 ** 31 - 1);
+  expectNumber('minSaving', minSaving, 0, 1);
   const order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => sourceExtents[a] - sourceExtents[b] || a - b);
   // the best cuts fall between distinct lengths: dynamic programming over those (at most maxLength of them)
   const lengths: number[] = [];
@@ -89,6 +104,10 @@ export function lengthGroups(sourceExtents: Int32Array, targetExtents: Int32Arra
  */
 export function subBatch(batch: T5Batch, group: LengthGroup): T5Batch {
   const { rows, sourceLength: ls, targetLength: lt } = group;
+  expectInt('group.sourceLength', ls, 1, batch.sourceLength);
+  expectInt('group.targetLength', lt, 1, batch.targetLength);
+  if (!(rows instanceof Int32Array)) throw new SemidArgumentError('group.rows', 'an Int32Array of row numbers', rows);
+  rows.forEach((r, i) => expectInt(`group.rows[${i}]`, r, 0, batch.batchSize - 1));
   const cutRows = (a: Int32Array, from: number, to: number) => {
     const out = new Int32Array(rows.length * to);
     rows.forEach((r, k) => out.set(a.subarray(r * from, r * from + to), k * to));
