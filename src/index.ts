@@ -7,7 +7,7 @@ export * from './embed/index.js';
 export * from './ids/index.js';
 export { pairedTTest, bonferroni, mean, std, incompleteBeta, type TTestResult } from './eval/stats.js';
 export { recallAt, ndcgAt } from './eval/metrics.js';
-export { evaluateTask, itemTrie, type ExampleResult, type DecodeSettings } from './eval/generative.js';
+export { defaultDecodeBatch, evaluateTask, itemTrie, type ExampleResult, type DecodeSettings } from './eval/generative.js';
 export { DecodePool, decodeWorkers, type DecodePoolOptions, type DecodeChunk } from './eval/decode-pool.js';
 export { runStudy, STUDY_PROFILES, spacesFor, resolvePretrained, trainingSubset, type StudyOptions, type StudyProfile, type StrategyResult } from './pipeline/study.js';
 export { writeReport, figureSvg, figurePng, PAPER_RECALL30, PAPER_QUANTIZERS } from './pipeline/report.js';

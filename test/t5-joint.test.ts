@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  JointTask, REC_TASK, SEARCH_TASK, T5Model, T5_PRESETS, generate, idTokenNames, initRuntime, loadT5Folder, resizeTokenEmbeddings,
+  JointTask, REC_TASK, SEARCH_TASK, T5Model, T5_PRESETS, defaultDecodeBatch, evaluateTask, generate, idTokenNames, initRuntime, itemTrie, loadT5Folder, resizeTokenEmbeddings,
   saveT5Folder, trainJointT5, trainWordPieceTokenizer, type JointDataset,
 } from '../src/index.js';
 
@@ -81,6 +81,19 @@ describe('T5 joint task', () => {
       }
     };
     check(model);
+    // evaluateTask end to end (test split = the training queries): every target found first, the
+    // same results whatever the decoding batch; the default batch is budgeted by the logits' size
+    const { ds } = setup();
+    ds.search.test = ds.search.train;
+    const evalTask = new JointTask(tokenizer, ds, { search: itemTokens, rec: itemTokens }, { historyItems: 2 });
+    const trie = itemTrie(itemTokens);
+    const settings = { beams: 4, groups: 2, diversityPenalty: 0.25 };
+    const whole = await evaluateTask(model, evalTask, SEARCH_TASK, [0, 1, 2, 3, 4, 5], trie, ds, settings);
+    expect(whole.map((r) => [r.id, r.target, r.recall30, r.ndcg30])).toEqual(ds.search.train.map((e, i) => [e.id, i, 1, 1]));
+    expect(await evaluateTask(model, evalTask, SEARCH_TASK, [0, 1, 2, 3, 4, 5], trie, ds, { ...settings, batch: 4 })).toEqual(whole);
+    expect(defaultDecodeBatch(60, 8512)).toBe(128);
+    expect(defaultDecodeBatch(60, 32128)).toBe(34);
+    expect(defaultDecodeBatch(1000, 1e6)).toBe(1);
     const dir = mkdtempSync(join(tmpdir(), 'semid-t5-'));
     saveT5Folder(dir, model, tokenizer);
     const back = loadT5Folder(dir);

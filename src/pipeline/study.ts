@@ -32,7 +32,7 @@ import { strategyTask } from './strategy-task.js';
 import { trainJointT5 } from '../model/t5/train-joint.js';
 import { saveT5Folder, loadT5Folder, resizeTokenEmbeddings } from '../model/t5/checkpoint-folder.js';
 import { safetensorsWeightsIn } from '../model/safetensors.js';
-import { evaluateTask, itemTrie, type ExampleResult } from '../eval/generative.js';
+import { defaultDecodeBatch, evaluateTask, itemTrie, type ExampleResult } from '../eval/generative.js';
 
 export interface StudyProfile {
   name: string;
@@ -335,7 +335,8 @@ export async function runStudy(o: StudyOptions): Promise<{ results: StrategyResu
               pool ??= new DecodePool({ workers: o.workers });
               model?.dispose();
               model = null;
-              return pool.evaluate({ out, modelDir, tokenizerPath: tokPath, strategy, quantizer, kind, decode: dec }, indices, { signal: o.signal, onProgress });
+              const batch = defaultDecodeBatch(dec.beams, tokenizer.vocabSize);
+              return pool.evaluate({ out, modelDir, tokenizerPath: tokPath, strategy, quantizer, kind, decode: dec }, indices, { batch, signal: o.signal, onProgress });
             }
             model ??= loadT5Folder(modelDir).model;
             return evaluateTask(model, task, kind, indices, itemTrie(kind === SEARCH_TASK ? space.search : space.rec), ds, { ...dec, signal: o.signal, onProgress });
