@@ -17,6 +17,11 @@ export interface MatMulSettings {
 
 export const matMulSettings: MatMulSettings = { cudaMinMacs: 2 ** 27, cuda: false, threads: 0 };
 
+/** Where a product of `macs` multiply-adds runs: CUDA from cudaMinMacs when a device is in use. */
+function gemmDevice(macs: number): 'cpu' | 'cuda' {
+  return matMulSettings.cuda && macs >= matMulSettings.cudaMinMacs ? 'cuda' : 'cpu';
+}
+
 /** Offsets of each output batch into a and b under numpy broadcasting of the batch shapes. */
 function broadcastOffsets(aDims: number[], bDims: number[], outDims: number[]): { a: Int32Array; b: Int32Array } {
   const total = util.sizeFromShape(outDims);
@@ -66,7 +71,7 @@ export const batchMatMul: KernelFunc = ({ inputs, backend, attrs }) => {
   const av = hostView(backend, a) as Float32Array;
   const bv = hostView(backend, b) as Float32Array;
   const addon = loadAddon().addon;
-  const device: 'cpu' | 'cuda' = matMulSettings.cuda && batch * m * n * k >= matMulSettings.cudaMinMacs ? 'cuda' : 'cpu';
+  const device = gemmDevice(batch * m * n * k);
   const common = { m, n, k, transA: transposeA, transB: transposeB, threads: matMulSettings.threads, device };
   const aBatch = util.sizeFromShape(aDims);
   const bBatch = util.sizeFromShape(bDims);
@@ -96,8 +101,7 @@ export function matMulTransposedInto(x: Float32Array, w: Float32Array, out: Floa
   if (x.length < m * k || w.length < n * k || out.length < m * n) throw new Error(`matMulTransposedInto: buffers smaller than [${m}, ${k}] x [${n}, ${k}]ᵀ -> [${m}, ${n}]`);
   if (m * n === 0) return;
   if (k === 0) { out.fill(0, 0, m * n); return; }
-  const device: 'cpu' | 'cuda' = matMulSettings.cuda && m * n * k >= matMulSettings.cudaMinMacs ? 'cuda' : 'cpu';
-  loadAddon().addon.gemmSync({ m, n, k, transA: false, transB: true, threads: matMulSettings.threads, device, a: x, b: w, c: out, batch: 1, strideA: 0, strideB: 0 });
+  loadAddon().addon.gemmSync({ m, n, k, transA: false, transB: true, threads: matMulSettings.threads, device: gemmDevice(m * n * k), a: x, b: w, c: out, batch: 1, strideA: 0, strideB: 0 });
 }
 
 /** Whether tfjs's BatchMatMul on the active backend is this module's kernel (the native GEMM). */
