@@ -84,6 +84,34 @@ describe('report', () => {
     expect(md).toMatch(/## T5 training loss[^]*\| multitask\/rqkmeans\/seed 0 \| 2\.718 \|/);
     expect(md.match(/^\| [a-z-]+\/[a-z]+\/seed 0 \| \d/gm)).toHaveLength(1);
   });
+
+  it('several seeds: mean ± sample std per strategy, and the tests on per-example means over the seeds', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'semid-report-'));
+    const n = 300;
+    const ex = (hit: (i: number) => boolean) => Array.from({ length: n }, (_, i) => ({ id: `e${i}`, target: i, recall30: hit(i) ? 1 : 0, recall10: 0, ndcg30: 0, head: i < 150 }));
+    const results = [0, 1, 2].flatMap((seed) => [
+      // Multi-task: each seed finds another tenth of the examples
+      { strategy: 'multitask', quantizer: 'rqkmeans', seed, search: ex((i) => i % 10 === seed), rec: ex((i) => i % 10 === seed), seconds: { t5: 1 }, trainLoss: 1 + seed },
+      // Search-based: far better on search, its Recall@30 moving from seed to seed (1/2, 1/3, 1/4)
+      { strategy: 'search', quantizer: 'rqkmeans', seed, search: ex((i) => i % (2 + seed) === 0), rec: ex((i) => i % 10 === seed), seconds: { t5: 1 } },
+      // Content: as good as Multi-task in every seed, on other examples. Its per-example means differ
+      // from Multi-task's (1/3 on other tenths) but average the same: no mark.
+      { strategy: 'content', quantizer: 'rqkmeans', seed, search: ex((i) => i % 10 === seed + 3), rec: ex((i) => i % 10 === seed), seconds: { t5: 1 } },
+    ]) as never[];
+    const manifest = { source: { synthetic: true }, queries: { source: 'template' }, summary: { users: 1, items: 1, interactions: 1 }, settings: {} } as never;
+    const md = readFileSync(writeReport(dir, results, STUDY_PROFILES.small, manifest, {}), 'utf8');
+    expect(md).toMatch(/^Seeds: 3\. /m);
+    const searchSd = std([1 / 2, 1 / 3, 1 / 4]);
+    expect(searchSd).toBeCloseTo(0.1273, 4);
+    // mean 0.361 ± sample std 0.127, significantly above Multi-task; rec the same as Multi-task's
+    expect(md).toMatch(/\| Search-based \| 0\.361 ± 0\.127 ▲ \| 0\.100 ± 0\.000 \| 0\.100 ± 0\.000 \| 0\.100 ± 0\.000 \|/);
+    expect(md).toMatch(/\| Content \| 0\.100 ± 0\.000 \| 0\.100 ± 0\.000 \|/);
+    expect(md).toMatch(/\| Multi-task \| 0\.100 ± 0\.000 \| 0\.100 ± 0\.000 \|/);
+    // one loss row per trained seed
+    expect(md.match(/^\| multitask\/rqkmeans\/seed \d \| \d\.000 \|$/gm)).toHaveLength(3);
+    const saved = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
+    expect(saved.results).toHaveLength(9);
+  });
 });
 
 describe('profiles', () => {
