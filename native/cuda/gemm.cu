@@ -60,11 +60,15 @@ void gemm_cuda(const GemmArgs& g, const CancelFlag& cancel) {
   if ((g.m + cuda::kBM - 1) / cuda::kBM > 65535) throw Error("ERR_SEMID_INVALID_ARG", "gemm_cuda: m too large");
   cuda::use_device();
   cancel.check();
-  auto extent = [&](i64 rows, i64 ld, i64 stride) { return (g.batch - 1) * stride + rows * ld; };
-  const i64 a_rows = g.trans_a ? g.k : g.m, b_rows = g.trans_b ? g.n : g.k;
-  const i64 a_len = g.k ? extent(a_rows, g.lda, g.stride_a) : 0;
-  const i64 b_len = g.k ? extent(b_rows, g.ldb, g.stride_b) : 0;
-  const i64 c_len = extent(g.m, g.ldc, g.stride_c);
+  // Elements a stored rows x cols matrix spans over the batch: up to its last row's last column,
+  // which is where the caller's array may end (the addon checks exactly this length), not the
+  // last row's full leading dimension. The kernel reads only inside rows x cols.
+  auto extent = [&](i64 rows, i64 cols, i64 ld, i64 stride) {
+    return rows == 0 || cols == 0 ? 0 : (g.batch - 1) * stride + (rows - 1) * ld + cols;
+  };
+  const i64 a_len = g.trans_a ? extent(g.k, g.m, g.lda, g.stride_a) : extent(g.m, g.k, g.lda, g.stride_a);
+  const i64 b_len = g.trans_b ? extent(g.n, g.k, g.ldb, g.stride_b) : extent(g.k, g.n, g.ldb, g.stride_b);
+  const i64 c_len = extent(g.m, g.n, g.ldc, g.stride_c);
   cuda::DeviceBuffer<float> da(std::max<i64>(a_len, 1)), db(std::max<i64>(b_len, 1)), dc(c_len);
   da.upload(g.a, a_len);
   db.upload(g.b, b_len);

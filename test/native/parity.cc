@@ -15,6 +15,11 @@
 #include <thread>
 #include <vector>
 
+#if defined(__unix__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
+
 #include "semid/beam.h"
 #include "semid/cpu_features.h"
 #include "semid/cuda.h"
@@ -84,6 +89,77 @@ static void gemm_case(const char* backend, i64 batch, i64 m, i64 n, i64 k, bool 
   report(max_err == 0 && sentinel_ok, name,
          "max_abs_err=" + std::to_string(max_err) + (sentinel_ok ? "" : " SENTINEL OVERWRITTEN"));
 }
+
+#if defined(__unix__)
+/**
+ * `count` floats that end flush against an unreadable page: a read or write one element past
+ * the end faults. For operands whose caller may hand over exactly the elements a strided view
+ * spans ((batch - 1) * stride + (rows - 1) * ld + cols, the length the addon checks).
+ */
+class GuardedFloats {
+ public:
+  explicit GuardedFloats(std::size_t count) : count_(count) {
+    const std::size_t page = std::size_t(sysconf(_SC_PAGESIZE));
+    data_pages_ = (count * sizeof(float) + page - 1) / page;
+    bytes_ = (data_pages_ + 1) * page;
+    base_ = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base_ == MAP_FAILED) { base_ = nullptr; return; }
+    mprotect(static_cast<char*>(base_) + data_pages_ * page, page, PROT_NONE);
+  }
+  ~GuardedFloats() { if (base_) munmap(base_, bytes_); }
+  GuardedFloats(const GuardedFloats&) = delete;
+  GuardedFloats& operator=(const GuardedFloats&) = delete;
+  float* data() const {
+    const std::size_t page = std::size_t(sysconf(_SC_PAGESIZE));
+    return base_ ? reinterpret_cast<float*>(static_cast<char*>(base_) + data_pages_ * page) - count_ : nullptr;
+  }
+
+ private:
+  std::size_t count_, data_pages_ = 0, bytes_ = 0;
+  void* base_ = nullptr;
+};
+
+/**
+ * gemm on strided operands (leading dimensions wider than the rows, batch strides with gaps)
+ * whose arrays end at the last element they span, right before an unreadable page: a backend
+ * that reads (or copies to the card) the last row's whole leading dimension faults here.
+ */
+static void gemm_exact_extent_case(const char* backend, i64 batch, i64 m, i64 n, i64 k, bool ta, bool tb, float beta,
+                                   std::mt19937& rng) {
+  GemmArgs g;
+  g.batch = batch; g.m = m; g.n = n; g.k = k; g.trans_a = ta; g.trans_b = tb;
+  g.lda = (ta ? m : k) + 5; g.ldb = (tb ? k : n) + 7; g.ldc = n + 3;
+  g.stride_a = (ta ? k : m) * g.lda + 2; g.stride_b = (tb ? n : k) * g.ldb + 1; g.stride_c = m * g.ldc + 4;
+  auto extent = [&](i64 rows, i64 cols, i64 ld, i64 stride) { return std::size_t((batch - 1) * stride + (rows - 1) * ld + cols); };
+  const std::size_t a_len = ta ? extent(k, m, g.lda, g.stride_a) : extent(m, k, g.lda, g.stride_a);
+  const std::size_t b_len = tb ? extent(n, k, g.ldb, g.stride_b) : extent(k, n, g.ldb, g.stride_b);
+  const std::size_t c_len = extent(m, n, g.ldc, g.stride_c);
+  GuardedFloats a(a_len), b(b_len), c(c_len);
+  const std::string name = std::string("gemm/") + backend + " exact extent b=" + std::to_string(batch) + " m=" + std::to_string(m) +
+                           " n=" + std::to_string(n) + " k=" + std::to_string(k) + (ta ? " tA" : "") + (tb ? " tB" : "") +
+                           (beta != 0.0f ? " beta" : "");
+  if (!a.data() || !b.data() || !c.data()) { report(false, name, "mmap failed"); return; }
+  const auto av = random_floats(a_len, rng, true), bv = random_floats(b_len, rng, true), cv = random_floats(c_len, rng, true);
+  std::copy(av.begin(), av.end(), a.data());
+  std::copy(bv.begin(), bv.end(), b.data());
+  std::copy(cv.begin(), cv.end(), c.data());
+  std::vector<float> want(cv);
+  g.a = a.data(); g.b = b.data(); g.alpha = 1.0f; g.beta = beta;
+  g.c = want.data();
+  gemm_reference(g);
+  g.c = c.data();
+  try {
+    if (std::strcmp(backend, "cuda") == 0) gemm_cuda(g, CancelFlag{});
+    else gemm_cpu(g, std::strcmp(backend, "cpu-1thread") == 0 ? 1 : 0, CancelFlag{}, std::strcmp(backend, "cpu-blas") == 0);
+  } catch (const std::exception& e) {
+    report(false, name, e.what());
+    return;
+  }
+  double max_err = 0;
+  for (std::size_t e = 0; e < c_len; ++e) max_err = std::max(max_err, std::fabs(double(c.data()[e]) - double(want[e])));
+  report(max_err == 0, name, "max_abs_err=" + std::to_string(max_err));
+}
+#endif
 
 static void nearest_case(const char* backend, i64 n, i64 d, i64 k, i64 topk, bool integer,
                          std::mt19937& rng) {
@@ -417,6 +493,14 @@ static void run_backend(const char* backend, std::mt19937& rng) {
   for (int t = 0; t < 4; ++t) gemm_case(backend, 1, 1000, 37, 300, t & 1, t & 2, 1.5f, 0.5f, false, rng);
   gemm_case(backend, 3, 33, 47, 29, false, true, 2.0f, 0.5f, false, rng);
   gemm_case(backend, 4, 19, 40, 70, true, false, 1.0f, 1.0f, true, rng);
+#if defined(__unix__)
+  for (int t = 0; t < 4; ++t) {
+    gemm_exact_extent_case(backend, 1, 37, 29, 45, t & 1, t & 2, 0.0f, rng);
+    gemm_exact_extent_case(backend, 3, 70, 130, 33, t & 1, t & 2, 0.5f, rng);
+  }
+  if (std::strcmp(backend, "cpu") == 0)  // OpenBLAS where the build links it (else the native kernels again)
+    for (int t = 0; t < 4; ++t) gemm_exact_extent_case("cpu-blas", 2, 300, 64, 257, t & 1, t & 2, 0.5f, rng);
+#endif
   if (std::strcmp(backend, "cpu") == 0) {
     for (const i64 n : {1, 7, 64, 300}) gemm_upper_case(n, 300, n % 2 == 0, rng);
     const i64 syrk_shapes[][2] = {{1, 1}, {7, 5}, {256, 24}, {300, 25}, {513, 50}, {40, 97}};
