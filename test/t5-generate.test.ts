@@ -33,8 +33,8 @@ describe('T5 generation', () => {
     });
   }
 
-  it('cached incremental decoding equals recomputing the whole prefix, with reordered beams', () => {
-    const model = T5Model.create({ ...T5_PRESETS.tiny, vocabSize: 40, dropoutRate: 0 }, 9);
+  for (const feedForwardProj of ['gated-gelu', 'gelu', 'gated-silu', 'relu']) it(`cached incremental decoding equals recomputing the whole prefix, with reordered beams (${feedForwardProj})`, () => {
+    const model = T5Model.create({ ...T5_PRESETS.tiny, vocabSize: 40, dropoutRate: 0, feedForwardProj }, 9);
     const batch = { batchSize: 2, sourceLength: 5, inputIds: Int32Array.from([3, 4, 5, 6, 1, 7, 8, 9, 1, 0]), attentionMask: Int32Array.from([1, 1, 1, 1, 1, 1, 1, 1, 1, 0]) };
     const session = new T5DecoderSession(model, batch);
     const v = 40;

@@ -9,7 +9,8 @@ import { SemidArgumentError } from '../../kernels/errors.js';
 import type { StepRequest } from '../../decoding/beam-search.js';
 import type { T5Model, T5Batch } from './model.js';
 import { positionBuckets } from './position.js';
-import { gatedActivation, geluNew, rmsNorm } from '../runtime/fused-ops.js';
+import { rmsNorm } from '../runtime/fused-ops.js';
+import { feedForwardHidden, t5Activation } from './activation.js';
 import { hostKind, hostView } from '../runtime/host-memory.js';
 import { matMulTransposedInto, nativeBatchMatMulActive } from '../runtime/kernels/batch-matmul.js';
 
@@ -80,6 +81,7 @@ export class T5DecoderSession {
    */
   step(request: StepRequest): Float32Array {
     const c = this.model.config;
+    const ff = t5Activation(c);
     const { step: t, rows, tokens, parents, queries } = request;
     if (t !== this.lastStep + 1) throw new SemidArgumentError('request.step', `step ${this.lastStep + 1} (steps run in order, once each)`, t);
     if (rows < 1 || queries.length !== rows) throw new SemidArgumentError('request.queries', `${rows} query indices`, queries);
@@ -137,15 +139,10 @@ export class T5DecoderSession {
         x = tf.add(x, tf.matMul(ctx, this.param(`${pre}.layer.1.EncDecAttention.o.weight`), false, true));
 
         const n2 = rmsNorm(x, this.param(`${pre}.layer.2.layer_norm.weight`), c.layerNormEpsilon);
-        const gelu = c.feedForwardProj.endsWith('gelu');
-        let hidden: tf.Tensor;
-        if (c.feedForwardProj.startsWith('gated')) {
-          hidden = gatedActivation(tf.matMul(n2, this.param(`${pre}.layer.2.DenseReluDense.wi_0.weight`), false, true),
-            tf.matMul(n2, this.param(`${pre}.layer.2.DenseReluDense.wi_1.weight`), false, true), gelu ? 'gelu' : 'relu');
-        } else {
-          const a = tf.matMul(n2, this.param(`${pre}.layer.2.DenseReluDense.wi.weight`), false, true);
-          hidden = gelu ? geluNew(a) : tf.relu(a);
-        }
+        const hidden = ff.gated
+          ? feedForwardHidden(ff, tf.matMul(n2, this.param(`${pre}.layer.2.DenseReluDense.wi_0.weight`), false, true),
+            tf.matMul(n2, this.param(`${pre}.layer.2.DenseReluDense.wi_1.weight`), false, true))
+          : feedForwardHidden(ff, tf.matMul(n2, this.param(`${pre}.layer.2.DenseReluDense.wi.weight`), false, true));
         x = tf.add(x, tf.matMul(hidden, this.param(`${pre}.layer.2.DenseReluDense.wo.weight`), false, true));
       }
       let hOut = rmsNorm(x, this.param('decoder.final_layer_norm.weight'), c.layerNormEpsilon);

@@ -12,7 +12,8 @@ import type { SafeTensor } from '../safetensors.js';
 import type { T5Config } from './config.js';
 import { positionBuckets } from './position.js';
 import { lengthGroups, rowExtents, subBatch } from './length-groups.js';
-import { fusedCrossEntropy, fusedDropout, gatedActivation, geluNew, rmsNorm } from '../runtime/fused-ops.js';
+import { fusedCrossEntropy, fusedDropout, rmsNorm } from '../runtime/fused-ops.js';
+import { feedForwardHidden, t5Activation } from './activation.js';
 import { fusedAttention, fusedAttentionAvailable, type AttentionBias } from '../runtime/fused-attention.js';
 
 /** A batch of token ids, row-major. */
@@ -105,7 +106,7 @@ export class T5Model {
   static parameterShapes(c: T5Config): Map<string, number[]> {
     const s = new Map<string, number[]>();
     const inner = c.numHeads * c.dKv;
-    const gated = c.feedForwardProj.startsWith('gated');
+    const { gated } = t5Activation(c);
     s.set('shared.weight', [c.vocabSize, c.dModel]);
     const attention = (p: string, bias: boolean) => {
       for (const w of ['q', 'k', 'v']) s.set(`${p}.${w}.weight`, [inner, c.dModel]);
@@ -274,14 +275,10 @@ export class T5Model {
   }
 
   private feedForward(prefix: string, x: tf.Tensor, drop: DropoutStream): tf.Tensor {
-    const gelu = this.config.feedForwardProj.endsWith('gelu');
-    const act = (t: tf.Tensor) => (gelu ? geluNew(t) : tf.relu(t));
-    let hidden: tf.Tensor;
-    if (this.config.feedForwardProj.startsWith('gated')) {
-      hidden = gatedActivation(this.linear(x, `${prefix}.DenseReluDense.wi_0.weight`), this.linear(x, `${prefix}.DenseReluDense.wi_1.weight`), gelu ? 'gelu' : 'relu');
-    } else {
-      hidden = act(this.linear(x, `${prefix}.DenseReluDense.wi.weight`));
-    }
+    const f = t5Activation(this.config);
+    const hidden = f.gated
+      ? feedForwardHidden(f, this.linear(x, `${prefix}.DenseReluDense.wi_0.weight`), this.linear(x, `${prefix}.DenseReluDense.wi_1.weight`))
+      : feedForwardHidden(f, this.linear(x, `${prefix}.DenseReluDense.wi.weight`));
     return this.linear(drop.apply(hidden), `${prefix}.DenseReluDense.wo.weight`);
   }
 
