@@ -10,3 +10,4 @@ export { saveEmbeddings, loadEmbeddings, EMBEDDING_KINDS, type EmbeddingKind } f
 export { embedStage, type EmbedOptions, type EmbedResult } from './stages.js';
 export { normalizeRows, csrTimesDense } from './vectors.js';
 export { SentenceEncoder, type SentenceEncoderConfig } from './sentence-encoder.js';
+export { poolingModes, sentenceHead, SENTENCE_POOLING_MODES, type SentencePooling, type SentenceDense, type SentenceHead } from './st-modules.js';

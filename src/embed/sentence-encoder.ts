@@ -1,16 +1,18 @@
 /**
  * Local sentence-transformers models (a folder with config.json, tokenizer.json, model.safetensors,
  * modules.json, 1_Pooling/config.json) run in tfjs: BERT (all-MiniLM-L6-v2 and the like) and MPNet
- * (all-mpnet-base-v2), post-LN transformer encoders with exact-erf GELU, and mean pooling over the
- * attention mask as sentence-transformers does.
+ * (all-mpnet-base-v2), post-LN transformer encoders with exact-erf GELU, then the folder's modules
+ * as sentence-transformers runs them: Pooling (cls, max, mean, mean_sqrt_len_tokens, weightedmean,
+ * lasttoken, concatenated in its order when several are set), Dense layers and Normalize.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SemidError } from '../kernels/errors.js';
-import { readSafetensorsFolder } from '../model/safetensors.js';
+import { readSafetensorsFolder, type SafeTensor } from '../model/safetensors.js';
 import { T5Tokenizer } from '../model/t5/tokenizer.js';
 import { relativePositionBucket } from '../model/t5/position.js';
+import { sentenceHead, type SentenceDense, type SentenceHead, type SentencePooling } from './st-modules.js';
 
 export interface SentenceEncoderConfig {
   modelType: 'bert' | 'mpnet';
@@ -28,7 +30,11 @@ export interface SentenceEncoderConfig {
   maxSeqLength: number;
   padTokenId: number;
   relativeBuckets: number;
-  pooling: 'mean' | 'cls';
+  /** Pooling modes (sentence-transformers' order; several are concatenated). */
+  pooling: SentencePooling[];
+  /** Dense modules after the pooling, in order. */
+  dense: SentenceDense[];
+  /** Whether a Normalize module ends the model. */
   normalize: boolean;
 }
 
@@ -46,19 +52,53 @@ export class SentenceEncoder {
     return out;
   }
 
-  get dim(): number { return this.config.hiddenSize; }
-
-  /** Differentiable pooled embeddings [texts x hidden] (not normalised), for fine-tuning. */
-  embedTexts(texts: string[]): tf.Tensor2D {
-    const { ids, mask, length } = this.tokenize(texts);
-    return tf.tidy(() => this.pool(this.hiddenStates(ids, mask, texts.length, length), mask, texts.length, length));
+  /** The sentence embedding's dimension: the last Dense module's outputs, else hidden size x pooling modes. */
+  get dim(): number {
+    const { dense, hiddenSize, pooling } = this.config;
+    return dense.length > 0 ? dense[dense.length - 1].outFeatures : hiddenSize * pooling.length;
   }
 
+  /** Differentiable embeddings [texts x dim] (pooled, through the Dense modules; not normalised), for fine-tuning. */
+  embedTexts(texts: string[]): tf.Tensor2D {
+    const { ids, mask, length } = this.tokenize(texts);
+    return tf.tidy(() => this.denseLayers(this.pool(this.hiddenStates(ids, mask, texts.length, length), mask, texts.length, length)));
+  }
+
+  /** Each pooling mode over the mask [batch, hidden], concatenated [batch, hidden x modes], as sentence-transformers computes them. */
   private pool(hs: tf.Tensor3D, mask: Int32Array, batch: number, length: number): tf.Tensor2D {
     const d = this.config.hiddenSize;
-    if (this.config.pooling === 'cls') return tf.reshape(tf.slice(hs, [0, 0, 0], [batch, 1, d]), [batch, d]) as tf.Tensor2D;
     const m = tf.tensor3d(Float32Array.from(mask), [batch, length, 1]);
-    return tf.div(tf.sum(tf.mul(hs, m), 1), tf.maximum(tf.sum(m, 1), 1e-9)) as tf.Tensor2D;
+    const count = () => tf.maximum(tf.sum(m, 1), 1e-9);
+    const parts = this.config.pooling.map((mode) => {
+      switch (mode) {
+        case 'cls': return tf.reshape(tf.slice(hs, [0, 0, 0], [batch, 1, d]), [batch, d]);
+        case 'max': return tf.max(tf.where(tf.cast(tf.tile(m, [1, 1, d]), 'bool'), hs, tf.fill([batch, length, d], -1e9)), 1);
+        case 'mean': return tf.div(tf.sum(tf.mul(hs, m), 1), count());
+        case 'mean_sqrt_len_tokens': return tf.div(tf.sum(tf.mul(hs, m), 1), tf.sqrt(count()));
+        case 'weightedmean': {
+          const w = tf.mul(m, tf.reshape(tf.range(1, length + 1, 1, 'float32'), [1, length, 1]));  // positions from 1
+          return tf.div(tf.sum(tf.mul(hs, w), 1), tf.maximum(tf.sum(w, 1), 1e-9));
+        }
+        case 'lasttoken': {
+          // each row's last token under the mask (the first row position where a row has none)
+          const last = new Int32Array(batch);
+          for (let b = 0; b < batch; b++) for (let t = 0; t < length; t++) if (mask[b * length + t]) last[b] = b * length + t; else if (t === 0) last[b] = b * length;
+          return tf.gather(tf.reshape(hs, [batch * length, d]), tf.tensor1d(last, 'int32'));
+        }
+      }
+    });
+    return (parts.length === 1 ? parts[0] : tf.concat(parts, 1)) as tf.Tensor2D;
+  }
+
+  /** The Dense modules, in order: act(x·Wᵀ + b). */
+  private denseLayers(x: tf.Tensor2D): tf.Tensor2D {
+    let y: tf.Tensor2D = x;
+    this.config.dense.forEach((dense, i) => {
+      const lin = tf.matMul(y, this.p(`dense.${i}.linear.weight`), false, true);
+      const z = dense.bias ? tf.add(lin, this.p(`dense.${i}.linear.bias`)) : lin;
+      y = (dense.activation === 'tanh' ? tf.tanh(z) : z) as tf.Tensor2D;
+    });
+    return y;
   }
 
   static load(dir: string, options: { trainable?: boolean } = {}): SentenceEncoder {
@@ -70,10 +110,19 @@ export class SentenceEncoder {
     const c = JSON.parse(readFileSync(need('config.json'), 'utf8'));
     if (c.model_type !== 'bert' && c.model_type !== 'mpnet') throw new SemidError('ERR_SEMID_ENCODER', `${join(dir, 'config.json')}: model_type "${c.model_type}" is not supported (bert, mpnet)`);
     if (c.hidden_act && c.hidden_act !== 'gelu') throw new SemidError('ERR_SEMID_ENCODER', `hidden_act "${c.hidden_act}" is not supported (gelu)`);
+    if (c.position_embedding_type && c.position_embedding_type !== 'absolute') {
+      throw new SemidError('ERR_SEMID_ENCODER', `position_embedding_type "${c.position_embedding_type}" is not supported (absolute)`);
+    }
     const readJson = (f: string) => (existsSync(join(dir, f)) ? JSON.parse(readFileSync(join(dir, f), 'utf8')) : {});
-    const pool = readJson(join('1_Pooling', 'config.json'));  // none: mean pooling
-    const pooling = pool.pooling_mode === 'cls' || pool.pooling_mode_cls_token ? 'cls' : 'mean';
-    const modules = existsSync(join(dir, 'modules.json')) ? readFileSync(join(dir, 'modules.json'), 'utf8') : '';
+    const head: SentenceHead = sentenceHead(dir);
+    const dense = head.steps.flatMap((s) => (s.kind === 'dense' ? [s.dense] : []));
+    const normalizeAt = head.steps.findIndex((s) => s.kind === 'normalize');
+    if (normalizeAt >= 0 && normalizeAt !== head.steps.length - 1) throw new SemidError('ERR_SEMID_ENCODER', `${join(dir, 'modules.json')}: Normalize must be the last module`);
+    let width = c.hidden_size * head.pooling.length;
+    for (const d of dense) {
+      if (d.inFeatures !== width) throw new SemidError('ERR_SEMID_ENCODER', `${join(dir, d.path, 'config.json')}: in_features is ${d.inFeatures}, the module before it gives ${width}`);
+      width = d.outFeatures;
+    }
     const positions = c.max_position_embeddings - (c.model_type === 'mpnet' ? (c.pad_token_id ?? 1) + 1 : 0);
     const wanted = [readJson('sentence_bert_config.json').max_seq_length, readJson('tokenizer_config.json').model_max_length]
       .find((v) => Number.isInteger(v) && v > 0);
@@ -81,18 +130,31 @@ export class SentenceEncoder {
       modelType: c.model_type, hiddenSize: c.hidden_size, numLayers: c.num_hidden_layers, numHeads: c.num_attention_heads,
       layerNormEps: c.layer_norm_eps ?? 1e-12, maxPositions: c.max_position_embeddings,
       maxSeqLength: Math.max(2, Math.min(positions, wanted ?? positions)), padTokenId: c.pad_token_id ?? 0,
-      relativeBuckets: c.relative_attention_num_buckets ?? 32, pooling, normalize: /Normalize/.test(modules),
+      relativeBuckets: c.relative_attention_num_buckets ?? 32, pooling: head.pooling, dense, normalize: normalizeAt >= 0,
     };
-    const { tensors } = readSafetensorsFolder(dir);
     const w = new Map<string, tf.Tensor>();
-    for (const [name, t] of tensors) {
-      const key = name.replace(/^(bert|mpnet|model)\./, '');
-      const value = tf.tensor(t.data as Float32Array, t.shape, 'float32');
+    const add = (key: string, t: SafeTensor) => {
+      // integer buffers (a checkpoint's position_ids in I64) become floats; we compute positions ourselves
+      const data = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number | bigint>, Number);
+      const value = tf.tensor(data, t.shape, 'float32');
       if (options.trainable && !key.startsWith('pooler.')) {
         w.set(key, tf.variable(value, true, `st/${key}/${Math.random().toString(36).slice(2)}`));
         value.dispose();
       } else w.set(key, value);
-    }
+    };
+    for (const [name, t] of readSafetensorsFolder(dir).tensors) add(name.replace(/^(bert|mpnet|model)\./, ''), t);
+    dense.forEach((d, i) => {
+      const { tensors } = readSafetensorsFolder(join(dir, d.path));
+      const expect = (name: string, shape: number[]) => {
+        const t = tensors.get(name);
+        if (!t || t.shape.join(',') !== shape.join(',')) {
+          throw new SemidError('ERR_SEMID_ENCODER', `${join(dir, d.path)}: expected ${name} of shape [${shape}], got ${t ? `[${t.shape}]` : 'none'}`);
+        }
+        add(`dense.${i}.${name}`, t);
+      };
+      expect('linear.weight', [d.outFeatures, d.inFeatures]);
+      if (d.bias) expect('linear.bias', [d.outFeatures]);
+    });
     return new SentenceEncoder(config, T5Tokenizer.load(need('tokenizer.json')), w);
   }
 
@@ -191,15 +253,15 @@ export class SentenceEncoder {
     return { ids, mask, length };
   }
 
-  /** Sentence embeddings [texts x hidden] (mean pooling over the mask, normalised when the model has a Normalize module). */
+  /** Sentence embeddings [texts x dim] (pooled, through the Dense modules, normalised when the model has a Normalize module). */
   encode(texts: string[], batchSize = 64): Float32Array {
-    const d = this.config.hiddenSize;
+    const d = this.dim;
     const out = new Float32Array(texts.length * d);
     for (let s = 0; s < texts.length; s += batchSize) {
       const chunk = texts.slice(s, s + batchSize);
       const { ids, mask, length } = this.tokenize(chunk);
       const emb = tf.tidy(() => {
-        const pooled = this.pool(this.hiddenStates(ids, mask, chunk.length, length), mask, chunk.length, length);
+        const pooled = this.denseLayers(this.pool(this.hiddenStates(ids, mask, chunk.length, length), mask, chunk.length, length));
         return this.config.normalize ? tf.div(pooled, tf.maximum(tf.norm(pooled, 2, 1, true), 1e-12)) : pooled;
       });
       out.set(emb.dataSync() as Float32Array, s * d);

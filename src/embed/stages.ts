@@ -116,8 +116,8 @@ export async function embedStage(kind: EmbeddingKind, runDir: string, o: EmbedOp
   const settings: Record<string, unknown> = { seed, profile: o.profile ?? 'default' };
   if (kind === 'content' && o.encoder) {
     const enc = SentenceEncoder.load(o.encoder);
-    emb = normalizeRows(enc.encode(texts), enc.config.hiddenSize);
-    dim = enc.config.hiddenSize;
+    emb = normalizeRows(enc.encode(texts), enc.dim);
+    dim = enc.dim;
     settings.encoder = { kind: 'sentence-transformers', folder: o.encoder, model: enc.config.modelType, pooling: enc.config.pooling };
     search = await searchRecall(ds, emb, dim, (q) => normalizeRows(enc.encode(q), dim), max, seed);
     rec = await recRecall(ds, meanHistoryVectors(ds, emb, dim), emb, dim, max, seed);

@@ -1,0 +1,120 @@
+// sentence-transformers modules after the Transformer: every pooling mode (and a concatenation)
+// against the formulas of sentence-transformers' Pooling applied to the fixture's reference
+// hidden states, Dense + Normalize against the fixture's reference mean-pooled embeddings, and
+// modules or settings we do not run named instead of skipped.
+import { describe, expect, it } from 'vitest';
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SentenceEncoder, initRuntime, poolingModes, writeSafetensors } from '../src/index.js';
+import { rng } from './helpers.js';
+
+const fixture = join(__dirname, '..', '..', 'shared', 'fixtures', 'bert-tiny-st');
+type Fixture = { texts: string[]; attention_mask: number[][]; last_hidden_state: number[][][]; sentence_embeddings: number[][] };
+
+/** A copy of the fixture folder with its modules and pooling config replaced. */
+function variant(modules: Array<{ type: string; path: string }>, pooling: Record<string, unknown>, extra: (dir: string) => void = () => {}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'semid-st-'));
+  cpSync(fixture, dir, { recursive: true });
+  writeFileSync(join(dir, 'modules.json'), JSON.stringify(modules.map((m, i) => ({ idx: i, name: String(i), ...m }))));
+  writeFileSync(join(dir, '1_Pooling', 'config.json'), JSON.stringify({ word_embedding_dimension: 32, ...pooling }));
+  extra(dir);
+  return dir;
+}
+const TRANSFORMER = { type: 'sentence_transformers.models.Transformer', path: '' };
+const POOLING = { type: 'sentence_transformers.models.Pooling', path: '1_Pooling' };
+
+/** sentence-transformers' Pooling.forward on plain arrays: hidden [len][d] and mask [len] of one text. */
+function stPool(mode: string, h: number[][], mask: number[]): number[] {
+  const d = h[0].length, len = h.length;
+  const sum = (w: (t: number) => number) => Array.from({ length: d }, (_, j) => h.reduce((s, row, t) => s + row[j] * w(t), 0));
+  const n = Math.max(mask.reduce((a, b) => a + b, 0), 1e-9);
+  switch (mode) {
+    case 'cls': return h[0];
+    case 'max': return Array.from({ length: d }, (_, j) => Math.max(...h.map((row, t) => (mask[t] ? row[j] : -1e9))));
+    case 'mean': return sum((t) => mask[t]).map((v) => v / n);
+    case 'mean_sqrt_len_tokens': return sum((t) => mask[t]).map((v) => v / Math.sqrt(n));
+    case 'weightedmean': {
+      const wsum = Math.max(mask.reduce((s, m, t) => s + m * (t + 1), 0), 1e-9);
+      return sum((t) => mask[t] * (t + 1)).map((v) => v / wsum);
+    }
+    case 'lasttoken': { let last = 0; for (let t = 0; t < len; t++) if (mask[t]) last = t; return h[last]; }
+  }
+  throw new Error(mode);
+}
+
+const close = (got: Float32Array, want: number[], what: string) => {
+  const scale = Math.max(...want.map(Math.abs));
+  want.forEach((w, i) => expect(Math.abs(got[i] - w) / scale, `${what}[${i}]`).toBeLessThan(1e-4));
+};
+
+describe.skipIf(!existsSync(fixture))('sentence-transformers modules', () => {
+  const fx: Fixture = existsSync(fixture) ? JSON.parse(readFileSync(join(fixture, 'fixture.json'), 'utf8')) : ({} as Fixture);
+
+  it('pools as sentence-transformers does: every mode, boolean and pooling_mode forms, and a concatenation', async () => {
+    await initRuntime({ backend: 'wasm' });
+    const flags: Record<string, string> = {
+      cls: 'pooling_mode_cls_token', max: 'pooling_mode_max_tokens', mean: 'pooling_mode_mean_tokens',
+      mean_sqrt_len_tokens: 'pooling_mode_mean_sqrt_len_tokens', weightedmean: 'pooling_mode_weightedmean_tokens', lasttoken: 'pooling_mode_lasttoken',
+    };
+    const cases: Array<[string[], Record<string, unknown>]> = [
+      ...Object.keys(flags).map((m): [string[], Record<string, unknown>] => [[m], { pooling_mode: m }]),
+      ...Object.keys(flags).map((m): [string[], Record<string, unknown>] => [[m], Object.fromEntries(Object.entries(flags).map(([k, f]) => [f, k === m]))]),
+      // several: concatenated in sentence-transformers' order (cls, max, mean, ...), whatever the config's key order
+      [['cls', 'max', 'mean'], { pooling_mode_mean_tokens: true, pooling_mode_cls_token: true, pooling_mode_max_tokens: true }],
+    ];
+    for (const [modes, config] of cases) {
+      const enc = SentenceEncoder.load(variant([TRANSFORMER, POOLING], config));
+      expect(enc.config.pooling, JSON.stringify(config)).toEqual(modes);
+      expect(enc.dim).toBe(32 * modes.length);
+      const got = enc.encode(fx.texts);
+      const want = fx.texts.flatMap((_, i) => modes.flatMap((m) => stPool(m, fx.last_hidden_state[i], fx.attention_mask[i])));
+      close(got, want, JSON.stringify(config));
+      enc.dispose();
+    }
+  });
+
+  it('runs Dense (tanh) and Normalize after the pooling, and checks their shapes', async () => {
+    await initRuntime({ backend: 'wasm' });
+    const r = rng(5);
+    const out = 16;
+    const W = Float32Array.from({ length: out * 32 }, () => r() - 0.5), b = Float32Array.from({ length: out }, () => r() - 0.5);
+    const dense = (cfg: Record<string, unknown>) => (dir: string) => {
+      mkdirSync(join(dir, '2_Dense'));
+      writeFileSync(join(dir, '2_Dense', 'config.json'), JSON.stringify({ in_features: 32, out_features: out, bias: true, activation_function: 'torch.nn.modules.activation.Tanh', ...cfg }));
+      writeSafetensors(join(dir, '2_Dense', 'model.safetensors'), new Map([['linear.weight', { dtype: 'F32', shape: [out, 32], data: W }], ['linear.bias', { dtype: 'F32', shape: [out], data: b }]]));
+    };
+    const DENSE = { type: 'sentence_transformers.models.Dense', path: '2_Dense' };
+    const NORMALIZE = { type: 'sentence_transformers.models.Normalize', path: '3_Normalize' };
+    const enc = SentenceEncoder.load(variant([TRANSFORMER, POOLING, DENSE, NORMALIZE], { pooling_mode: 'mean' }, dense({})));
+    expect(enc.dim).toBe(out);
+    const got = enc.encode(fx.texts);
+    const want = fx.sentence_embeddings.flatMap((x) => {  // the fixture's reference mean pooling, then the layer and the norm
+      const y = Array.from({ length: out }, (_, o) => Math.tanh(x.reduce((s, v, j) => s + W[o * 32 + j] * v, b[o])));
+      const norm = Math.hypot(...y);
+      return y.map((v) => v / norm);
+    });
+    close(got, want, 'dense+normalize');
+    expect(enc.embedTexts(fx.texts).shape).toEqual([fx.texts.length, out]);
+    enc.dispose();
+    // identity activation, no bias
+    const plain = SentenceEncoder.load(variant([TRANSFORMER, POOLING, DENSE], {}, dense({ bias: false, activation_function: 'torch.nn.modules.linear.Identity' })));
+    close(plain.encode(fx.texts), fx.sentence_embeddings.flatMap((x) => Array.from({ length: out }, (_, o) => x.reduce((s, v, j) => s + W[o * 32 + j] * v, 0))), 'dense identity');
+    plain.dispose();
+    expect(() => SentenceEncoder.load(variant([TRANSFORMER, POOLING, DENSE], {}, dense({ in_features: 64 })))).toThrow(/in_features is 64, the module before it gives 32/);
+    expect(() => SentenceEncoder.load(variant([TRANSFORMER, POOLING, DENSE], {}, dense({ activation_function: 'torch.nn.modules.activation.ReLU' })))).toThrow(/activation_function "torch\.nn\.modules\.activation\.ReLU" is not supported/);
+    expect(() => SentenceEncoder.load(variant([TRANSFORMER, POOLING, NORMALIZE, DENSE], {}, dense({})))).toThrow(/Normalize must be the last module/);
+  });
+
+  it('names what it does not run instead of skipping it', () => {
+    expect(() => SentenceEncoder.load(variant([TRANSFORMER, POOLING, { type: 'sentence_transformers.models.LayerNorm', path: '2_LayerNorm' }], {}))).toThrow(/module 2 \("sentence_transformers\.models\.LayerNorm"\) is not supported/);
+    expect(() => SentenceEncoder.load(variant([TRANSFORMER], {}))).toThrow(/no Pooling module/);
+    expect(() => SentenceEncoder.load(variant([TRANSFORMER, POOLING], { pooling_mode: 'median' }))).toThrow(/pooling_mode "median" is not one of cls, max, mean/);
+    expect(() => SentenceEncoder.load(variant([TRANSFORMER, POOLING], { pooling_mode_mean_tokens: false, pooling_mode_cls_token: false }))).toThrow(/no pooling mode is set/);
+    expect(poolingModes({ word_embedding_dimension: 8 })).toEqual(['mean']);  // sentence-transformers' default
+    const dir = variant([TRANSFORMER, POOLING], {});
+    const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, position_embedding_type: 'relative_key' }));
+    expect(() => SentenceEncoder.load(dir)).toThrow(/position_embedding_type "relative_key" is not supported/);
+  });
+});
