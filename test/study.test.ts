@@ -6,8 +6,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
+import { spawnSync } from 'node:child_process';
 import { Canvas, bonferroni, encodePng, mean, ndcgAt, pairedTTest, recallAt, runStudy, std, writeReport, DecodePool,
-  STUDY_PROFILES, resolvePretrained, BIENCODER_PROFILES, ENMF_PROFILES, PAPER_T5_TRAINING, T5Model, T5_PRESETS, trainWordPieceTokenizer, saveT5Folder, loadT5Folder } from '../src/index.js';
+  STUDY_PROFILES, resolvePretrained, loadRunModel, askSearch, askRecommend, userHistory, itemsOfMovies, BIENCODER_PROFILES, ENMF_PROFILES, PAPER_T5_TRAINING, T5Model, T5_PRESETS, trainWordPieceTokenizer, saveT5Folder, loadT5Folder } from '../src/index.js';
 
 
 describe('metrics and statistics', () => {
@@ -163,6 +164,42 @@ describe('semid run (synthetic catalogue, two strategies)', () => {
     expect(existsSync(join(a, 'figure1.svg'))).toBe(true);
     expect(readFileSync(join(a, 'figure1.png')).subarray(1, 4).toString('latin1')).toBe('PNG');
     expect(JSON.parse(readFileSync(join(a, 'results.json'), 'utf8')).results.length).toBe(2);
+
+    // asking the trained models (semid search / recommend): the library and the CLI
+    const asked = loadRunModel(a, { strategy: 'multitask' });
+    const query = asked.dataset.search.test[0].query;
+    const [answers] = await askSearch(asked, [query], { top: 5, beams: 8, groups: 4 });
+    expect(answers.map((x) => x.rank)).toEqual([1, 2, 3, 4, 5]);
+    expect(new Set(answers.map((x) => x.item)).size).toBe(5);
+    answers.forEach((x, k) => {
+      expect(x.id).toEqual(asked.task.idsFile.search[x.item]);  // the item's own search ID
+      expect(x.movieId).toBe(asked.dataset.items[x.item].movieId);
+      if (k > 0) expect(x.score).toBeLessThanOrEqual(answers[k - 1].score);
+    });
+    expect((await askSearch(asked, [query], { top: 5, beams: 8, groups: 4 }))[0]).toEqual(answers);  // deterministic
+    const user = asked.dataset.interactions.userId[0];
+    const [recs] = await askRecommend(asked, [userHistory(asked, user)], { top: 3, beams: 8, groups: 4 });
+    expect(recs).toHaveLength(3);
+    recs.forEach((x) => expect(x.id).toEqual(asked.task.idsFile.rec[x.item]));
+    expect(Array.from(itemsOfMovies(asked, [asked.dataset.items[7].movieId]))).toEqual([7]);
+    expect(() => itemsOfMovies(asked, [-4])).toThrow(/movies\[0\].*-4/);
+    expect(() => userHistory(asked, -1)).toThrow(/userId of the run's data set/);
+    await expect(askSearch(asked, [''])).rejects.toThrow(/non-empty list of non-empty strings/);
+    await expect(askSearch(asked, [query], { top: 9, beams: 8, groups: 4 })).rejects.toThrow(/top/);
+    asked.model.dispose();
+    expect(() => loadRunModel(a, { strategy: 'content' })).toThrow(/no finished model for content \/ rqkmeans \/ seed 0.*it has: multitask-rqkmeans-seed0, separate-rqkmeans-seed0/);
+    const bin = join(__dirname, '..', 'bin', 'semid.js');
+    if (existsSync(join(__dirname, '..', 'dist', 'cli', 'main.js'))) {  // the CLI runs the build (npm install makes it)
+      const cli = spawnSync(process.execPath, [bin, 'search', query, '--run', a, '--top', '5', '--beams', '8', '--groups', '4', '--json'], { encoding: 'utf8' });
+      expect(cli.status, cli.stderr).toBe(0);
+      expect(JSON.parse(cli.stdout)[0].answers.map((x: { item: number }) => x.item)).toEqual(answers.map((x) => x.item));
+      const recCli = spawnSync(process.execPath, [bin, 'recommend', '--user', String(user), '--run', a, '--top', '3', '--beams', '8', '--groups', '4'], { encoding: 'utf8' });
+      expect(recCli.status, recCli.stderr).toBe(0);
+      expect(recCli.stdout).toMatch(new RegExp(`user ${user} .*\\n.*rank +title`));
+      const badTop = spawnSync(process.execPath, [bin, 'search', query, '--run', a, '--top', '0'], { encoding: 'utf8' });
+      expect(badTop.status).toBe(1);
+      expect(badTop.stderr).toMatch(/--top/);
+    }
 
     // a second run directory, killed during T5 training of the first strategy, then resumed
     const b = mkdtempSync(join(tmpdir(), 'semid-study-'));

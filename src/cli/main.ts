@@ -16,6 +16,8 @@ Commands:
   embed <kind>        an embedding space of the study (semid embed --help)
   ids <strategy>      Semantic IDs of a strategy and quantizer (semid ids --help)
   quantize <x.npy>    RQ-KMeans Semantic IDs for embeddings (semid quantize --help)
+  search "<query>"    ask a model semid run trained: the items a query names (semid search --help)
+  recommend           ask a model semid run trained: items after a user's history (semid recommend --help)
   help                show this text
   version             print the version
 `;
@@ -37,6 +39,10 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./ids.js')).ids(rest);
     case 'run':
       return (await import('./run.js')).run(rest);
+    case 'search':
+      return (await import('./ask.js')).search(rest);
+    case 'recommend':
+      return (await import('./ask.js')).recommend(rest);
     case 'version':
     case '--version':
       process.stdout.write(JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')).version + '\n');

@@ -1,0 +1,162 @@
+/**
+ * Asking a trained study model: load the T5 a run trained for one strategy, quantizer and seed,
+ * then search with free text or recommend from a history, decoding with the same trie-constrained
+ * diverse beam search as the evaluation, and return items with their titles, scores and IDs.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { SemidArgumentError, SemidError } from '../kernels/errors.js';
+import { expectInt, expectNumber } from '../kernels/validate.js';
+import { loadJointDataset, type JointDataset } from '../data/dataset.js';
+import { constrainedBeamSearch } from '../decoding/beam-search.js';
+import type { IdTrie } from '../decoding/trie.js';
+import { itemTrie } from '../eval/generative.js';
+import { STRATEGIES, type Strategy } from '../ids/strategies.js';
+import { loadT5Folder } from '../model/t5/checkpoint-folder.js';
+import { T5DecoderSession } from '../model/t5/decoder-session.js';
+import { padBatch, REC_TASK, SEARCH_TASK } from '../model/t5/joint-task.js';
+import type { T5Model } from '../model/t5/model.js';
+import { strategyTask, type StrategyTask } from './strategy-task.js';
+
+/** A run's trained model for one strategy, quantizer and seed, with what decoding needs. */
+export interface RunModel {
+  out: string;
+  strategy: Strategy;
+  quantizer: string;
+  seed: number;
+  /** The model's folder (<run>/t5/<strategy>-<quantizer>-seed<seed>-<settings hash>). */
+  modelDir: string;
+  model: T5Model;
+  task: StrategyTask;
+  dataset: JointDataset;
+  /** One trie per namespace, built when first used. */
+  tries: Map<number, IdTrie>;
+}
+
+/** One answer: an item of the catalogue, its hypothesis's score (log-probability) and its Semantic ID. */
+export interface Answer {
+  rank: number;
+  item: number;
+  movieId: number;
+  title: string;
+  year: number | null;
+  score: number;
+  id: string[];
+  /** Items the ID names (1 where it names this item alone; the items of one ID share its score and come in item order). */
+  idItems: number;
+}
+
+export interface AskOptions {
+  /** Items returned per query (default 10, at most beams). */
+  top?: number;
+  /** Beams and groups of the diverse beam search (default 60 and 30, as in the study). */
+  beams?: number;
+  groups?: number;
+  diversityPenalty?: number;
+}
+
+/**
+ * Load the model a run trained (`semid run`) for a strategy, quantizer and seed. Where the run
+ * holds several finished models for them (runs with other settings), the newest is taken.
+ * @example const m = loadRunModel('runs/quick', { strategy: 'multitask' }); const [answers] = await askSearch(m, ['space robots']);
+ */
+export function loadRunModel(out: string, o: { strategy?: Strategy; quantizer?: string; seed?: number } = {}): RunModel {
+  const strategy = o.strategy ?? 'multitask';
+  if (!STRATEGIES.includes(strategy)) throw new SemidArgumentError('strategy', STRATEGIES.join(', '), strategy);
+  const quantizer = o.quantizer ?? 'rqkmeans';
+  const seed = expectInt('seed', o.seed ?? 0, 0, 1e6);
+  const t5 = join(out, 't5');
+  const all = existsSync(t5) ? readdirSync(t5).filter((d) => existsSync(join(t5, d, 'done.json'))) : [];
+  const prefix = `${strategy}-${quantizer}-seed${seed}-`;
+  const mine = all.filter((d) => d.startsWith(prefix) && /^[0-9a-f]+$/.test(d.slice(prefix.length)));
+  if (mine.length === 0) {
+    const have = all.map((d) => d.replace(/-[0-9a-f]+$/, '')).sort();
+    throw new SemidError('ERR_SEMID_STAGE', `${t5} holds no finished model for ${strategy} / ${quantizer} / seed ${seed} (run \`semid run\` first)` +
+      (have.length ? `; it has: ${have.join(', ')}` : ''));
+  }
+  const modelDir = join(t5, mine.sort((a, b) => statSync(join(t5, b, 'done.json')).mtimeMs - statSync(join(t5, a, 'done.json')).mtimeMs)[0]);
+  const dataset = loadJointDataset(out);
+  // The model folder's tokenizer holds the strategy's ID tokens already: adding them again keeps their ids.
+  const task = strategyTask(out, join(modelDir, 'tokenizer.json'), strategy, quantizer, dataset);
+  const { model } = loadT5Folder(modelDir);
+  if (task.tokenizer.vocabSize > model.config.vocabSize) {
+    model.dispose();
+    throw new SemidError('ERR_SEMID_STAGE', `${modelDir}: its tokenizer and the run's IDs make ${task.tokenizer.vocabSize} tokens, the model has ${model.config.vocabSize}: the IDs were rebuilt after it was trained`);
+  }
+  return { out, strategy, quantizer, seed, modelDir, model, task, dataset, tries: new Map() };
+}
+
+async function ask(m: RunModel, kind: number, sources: Int32Array[], o: AskOptions): Promise<Answer[][]> {
+  const beams = expectInt('beams', o.beams ?? 60, 1, 1024);
+  const groups = expectInt('groups', o.groups ?? (o.beams === undefined ? 30 : 1), 1, beams);
+  const top = expectInt('top', o.top ?? 10, 1, beams);
+  const diversityPenalty = expectNumber('diversityPenalty', o.diversityPenalty ?? 0.25, 0);
+  let trie = m.tries.get(kind);
+  if (!trie) m.tries.set(kind, (trie = itemTrie(kind === SEARCH_TASK ? m.task.space.search : m.task.space.rec)));
+  const c = m.model.config;
+  const batch = padBatch(sources.map((source) => ({ source, target: new Int32Array(0) })), c.padTokenId, c.decoderStartTokenId);
+  const session = new T5DecoderSession(m.model, batch);
+  try {
+    const results = await constrainedBeamSearch({ trie, batch: sources.length, beams, groups, diversityPenalty, step: (req) => session.step(req) });
+    const ids = kind === SEARCH_TASK ? m.task.idsFile.search : m.task.idsFile.rec;
+    const tokens = kind === SEARCH_TASK ? m.task.space.search : m.task.space.rec;
+    return results.map((r) => Array.from(r.items.subarray(0, top), (item, k) => {
+      const meta = m.dataset.items[item];
+      const idItems = trie!.lookup(Array.from(tokens[item]))?.length ?? 1;
+      return { rank: k + 1, item, movieId: meta.movieId, title: meta.rawTitle, year: meta.year, score: r.itemScores[k], id: ids[item], idItems };
+    }));
+  } finally {
+    session.dispose();
+  }
+}
+
+/**
+ * Search: the items the model generates for each free-text query, best first.
+ * @example const [answers] = await askSearch(loadRunModel('runs/quick'), ['funny space robots']); answers[0].title
+ */
+export async function askSearch(m: RunModel, queries: string[], o: AskOptions = {}): Promise<Answer[][]> {
+  if (!Array.isArray(queries) || queries.length === 0 || queries.some((q) => typeof q !== 'string' || q.trim() === '')) {
+    throw new SemidArgumentError('queries', 'a non-empty list of non-empty strings', queries);
+  }
+  return ask(m, SEARCH_TASK, queries.map((q) => m.task.task.searchSource(q)), o);
+}
+
+/**
+ * Recommendation: the items the model generates after each history (item indices, oldest first;
+ * the last 20 are used, as in training), best first.
+ * @example const [answers] = await askRecommend(m, [userHistory(m, 42)]);
+ */
+export async function askRecommend(m: RunModel, histories: ArrayLike<number>[], o: AskOptions = {}): Promise<Answer[][]> {
+  const items = m.dataset.items.length;
+  if (!Array.isArray(histories) || histories.length === 0) throw new SemidArgumentError('histories', 'a non-empty list of item-index lists', histories);
+  histories.forEach((h, i) => {
+    if (!h || h.length === 0) throw new SemidArgumentError(`histories[${i}]`, 'a non-empty list of item indices', h);
+    for (let k = 0; k < h.length; k++) if (!Number.isInteger(h[k]) || h[k] < 0 || h[k] >= items) throw new SemidArgumentError(`histories[${i}][${k}]`, `an item index below ${items}`, h[k]);
+  });
+  return ask(m, REC_TASK, histories.map((h) => m.task.task.recSource(h)), o);
+}
+
+/**
+ * A MovieLens user's whole history in the run (item indices, oldest first).
+ * @example userHistory(m, 42) // Int32Array of item indices
+ */
+export function userHistory(m: RunModel, userId: number): Int32Array {
+  const { userId: ids, userOffsets, sequence } = m.dataset.interactions;
+  const u = ids.indexOf(userId);
+  if (u < 0) throw new SemidArgumentError('user', `a userId of the run's data set (${ids.length} users, ${ids[0]}..${ids[ids.length - 1]})`, userId);
+  return sequence.slice(userOffsets[u], userOffsets[u + 1]);
+}
+
+/**
+ * Item indices of MovieLens movieIds (an unknown movieId is an error naming it).
+ * @example itemsOfMovies(m, [1, 260]) // Int32Array [0, 224]
+ */
+export function itemsOfMovies(m: RunModel, movieIds: number[]): Int32Array {
+  const index = new Map<number, number>();
+  m.dataset.interactions.itemMovieId.forEach((id, i) => index.set(id, i));
+  return Int32Array.from(movieIds, (id, k) => {
+    const i = index.get(id);
+    if (i === undefined) throw new SemidArgumentError(`movies[${k}]`, "a movieId of the run's catalogue", id);
+    return i;
+  });
+}
