@@ -3,6 +3,7 @@
 // hidden states, Dense + Normalize against the fixture's reference mean-pooled embeddings, and
 // modules or settings we do not run named instead of skipped.
 import { describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
 import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,6 +105,10 @@ describe.skipIf(!existsSync(fixture))('sentence-transformers modules', () => {
     expect(() => SentenceEncoder.load(variant([TRANSFORMER, POOLING, DENSE], {}, dense({ in_features: 64 })))).toThrow(/in_features is 64, the module before it gives 32/);
     expect(() => SentenceEncoder.load(variant([TRANSFORMER, POOLING, DENSE], {}, dense({ activation_function: 'torch.nn.modules.activation.ReLU' })))).toThrow(/activation_function "torch\.nn\.modules\.activation\.ReLU" is not supported/);
     expect(() => SentenceEncoder.load(variant([TRANSFORMER, POOLING, NORMALIZE, DENSE], {}, dense({})))).toThrow(/Normalize must be the last module/);
+    // weights that disagree with the config: named, and nothing read before the error is left behind
+    const before = tf.memory().numTensors;
+    expect(() => SentenceEncoder.load(variant([TRANSFORMER, POOLING, DENSE], {}, dense({ out_features: 8 })))).toThrow(/expected linear\.weight of shape \[8,32\], got \[16,32\]/);
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('names what it does not run instead of skipping it', () => {
@@ -112,6 +117,7 @@ describe.skipIf(!existsSync(fixture))('sentence-transformers modules', () => {
     expect(() => SentenceEncoder.load(variant([TRANSFORMER, POOLING], { pooling_mode: 'median' }))).toThrow(/pooling_mode "median" is not one of cls, max, mean/);
     expect(() => SentenceEncoder.load(variant([TRANSFORMER, POOLING], { pooling_mode_mean_tokens: false, pooling_mode_cls_token: false }))).toThrow(/no pooling mode is set/);
     expect(poolingModes({ word_embedding_dimension: 8 })).toEqual(['mean']);  // sentence-transformers' default
+    expect(() => SentenceEncoder.load(variant([TRANSFORMER, POOLING], { word_embedding_dimension: 48 }))).toThrow(/Pooling module expects token embeddings of 48, the transformer gives 32/);
     const dir = variant([TRANSFORMER, POOLING], {});
     const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, position_embedding_type: 'relative_key' }));

@@ -118,6 +118,9 @@ export class SentenceEncoder {
     const dense = head.steps.flatMap((s) => (s.kind === 'dense' ? [s.dense] : []));
     const normalizeAt = head.steps.findIndex((s) => s.kind === 'normalize');
     if (normalizeAt >= 0 && normalizeAt !== head.steps.length - 1) throw new SemidError('ERR_SEMID_ENCODER', `${join(dir, 'modules.json')}: Normalize must be the last module`);
+    if (head.poolingInput !== undefined && head.poolingInput !== c.hidden_size) {
+      throw new SemidError('ERR_SEMID_ENCODER', `${dir}: the Pooling module expects token embeddings of ${head.poolingInput}, the transformer gives ${c.hidden_size}`);
+    }
     let width = c.hidden_size * head.pooling.length;
     for (const d of dense) {
       if (d.inFeatures !== width) throw new SemidError('ERR_SEMID_ENCODER', `${join(dir, d.path, 'config.json')}: in_features is ${d.inFeatures}, the module before it gives ${width}`);
@@ -132,6 +135,7 @@ export class SentenceEncoder {
       maxSeqLength: Math.max(2, Math.min(positions, wanted ?? positions)), padTokenId: c.pad_token_id ?? 0,
       relativeBuckets: c.relative_attention_num_buckets ?? 32, pooling: head.pooling, dense, normalize: normalizeAt >= 0,
     };
+    const tokenizer = T5Tokenizer.load(need('tokenizer.json'));
     const w = new Map<string, tf.Tensor>();
     const add = (key: string, t: SafeTensor) => {
       // integer buffers (a checkpoint's position_ids in I64) become floats; we compute positions ourselves
@@ -142,20 +146,25 @@ export class SentenceEncoder {
         value.dispose();
       } else w.set(key, value);
     };
-    for (const [name, t] of readSafetensorsFolder(dir).tensors) add(name.replace(/^(bert|mpnet|model)\./, ''), t);
-    dense.forEach((d, i) => {
-      const { tensors } = readSafetensorsFolder(join(dir, d.path));
-      const expect = (name: string, shape: number[]) => {
-        const t = tensors.get(name);
-        if (!t || t.shape.join(',') !== shape.join(',')) {
-          throw new SemidError('ERR_SEMID_ENCODER', `${join(dir, d.path)}: expected ${name} of shape [${shape}], got ${t ? `[${t.shape}]` : 'none'}`);
-        }
-        add(`dense.${i}.${name}`, t);
-      };
-      expect('linear.weight', [d.outFeatures, d.inFeatures]);
-      if (d.bias) expect('linear.bias', [d.outFeatures]);
-    });
-    return new SentenceEncoder(config, T5Tokenizer.load(need('tokenizer.json')), w);
+    try {
+      for (const [name, t] of readSafetensorsFolder(dir).tensors) add(name.replace(/^(bert|mpnet|model)\./, ''), t);
+      dense.forEach((d, i) => {
+        const { tensors } = readSafetensorsFolder(join(dir, d.path));
+        const expect = (name: string, shape: number[]) => {
+          const t = tensors.get(name);
+          if (!t || t.shape.join(',') !== shape.join(',')) {
+            throw new SemidError('ERR_SEMID_ENCODER', `${join(dir, d.path)}: expected ${name} of shape [${shape}], got ${t ? `[${t.shape}]` : 'none'}`);
+          }
+          add(`dense.${i}.${name}`, t);
+        };
+        expect('linear.weight', [d.outFeatures, d.inFeatures]);
+        if (d.bias) expect('linear.bias', [d.outFeatures]);
+      });
+    } catch (err) {
+      tf.dispose([...w.values()]);  // the weights read before the error
+      throw err;
+    }
+    return new SentenceEncoder(config, tokenizer, w);
   }
 
   private p(name: string): tf.Tensor {

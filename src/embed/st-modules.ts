@@ -16,7 +16,17 @@ export type SentencePooling = (typeof SENTENCE_POOLING_MODES)[number];
 export interface SentenceDense { path: string; inFeatures: number; outFeatures: number; bias: boolean; activation: 'tanh' | 'identity' }
 
 /** What follows the Transformer: pooled modes, then each step in modules.json order. */
-export interface SentenceHead { pooling: SentencePooling[]; steps: Array<{ kind: 'dense'; dense: SentenceDense } | { kind: 'normalize' }> }
+export interface SentenceHead {
+  pooling: SentencePooling[];
+  /** The token embedding width the Pooling config names (word_embedding_dimension or embedding_dimension), if it names one. */
+  poolingInput?: number;
+  steps: Array<{ kind: 'dense'; dense: SentenceDense } | { kind: 'normalize' }>;
+}
+
+function poolingInput(config: Record<string, unknown>): number | undefined {
+  const v = config.word_embedding_dimension ?? config.embedding_dimension;
+  return typeof v === 'number' ? v : undefined;
+}
 
 const fail = (message: string): never => { throw new SemidError('ERR_SEMID_ENCODER', message); };
 
@@ -75,7 +85,9 @@ export function sentenceHead(dir: string): SentenceHead {
   const modulesPath = join(dir, 'modules.json');
   if (!existsSync(modulesPath)) {
     const pool = join(dir, '1_Pooling', 'config.json');
-    return { pooling: existsSync(pool) ? poolingModes(readJson(pool), pool) : ['mean'], steps: [] };
+    if (!existsSync(pool)) return { pooling: ['mean'], steps: [] };
+    const config = readJson(pool);
+    return { pooling: poolingModes(config, pool), poolingInput: poolingInput(config), steps: [] };
   }
   const modules = readJson(modulesPath) as unknown;
   if (!Array.isArray(modules)) return fail(`${modulesPath}: expected a list of modules`);
@@ -90,7 +102,9 @@ export function sentenceHead(dir: string): SentenceHead {
     } else if (kind === 'Pooling') {
       if (pooled) fail(`${modulesPath}: two Pooling modules`);
       const where = join(dir, path, 'config.json');
-      head.pooling = existsSync(where) ? poolingModes(readJson(where), where) : ['mean'];
+      const config = existsSync(where) ? readJson(where) : {};
+      head.pooling = poolingModes(config, where);
+      head.poolingInput = poolingInput(config);
       pooled = true;
     } else if (kind === 'Dense' || kind === 'Normalize') {
       if (!pooled) fail(`${modulesPath}: ${kind} before Pooling (token-level modules are not supported)`);
