@@ -122,5 +122,27 @@ describe.skipIf(!existsSync(fixture))('sentence-transformers modules', () => {
     const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, position_embedding_type: 'relative_key' }));
     expect(() => SentenceEncoder.load(dir)).toThrow(/position_embedding_type "relative_key" is not supported/);
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, hidden_act: 'quick_gelu' }));
+    expect(() => SentenceEncoder.load(dir)).toThrow(/hidden_act "quick_gelu" is not supported/);
+  });
+
+  it('runs the feed-forward activation config.json names (hidden_act)', async () => {
+    await initRuntime({ backend: 'wasm' });
+    const embed = (hiddenAct: string | undefined) => {
+      const dir = variant([TRANSFORMER, POOLING], {});
+      const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, hidden_act: hiddenAct }));
+      const enc = SentenceEncoder.load(dir);
+      const e = enc.encode(fx.texts);
+      enc.dispose();
+      return e;
+    };
+    const gelu = embed('gelu'), tanhApprox = embed('gelu_new'), relu = embed('relu'), absent = embed(undefined);
+    close(gelu, fx.sentence_embeddings.flat(), 'gelu');  // the fixture's own activation
+    expect(Array.from(absent)).toEqual(Array.from(gelu));  // BERT's default
+    const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+    expect(maxDiff(gelu, tanhApprox)).toBeGreaterThan(1e-6);
+    expect(maxDiff(gelu, tanhApprox)).toBeLessThan(1e-2);
+    expect(maxDiff(gelu, relu)).toBeGreaterThan(1e-3);
   });
 });

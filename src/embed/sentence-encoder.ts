@@ -1,7 +1,7 @@
 /**
  * Local sentence-transformers models (a folder with config.json, tokenizer.json, model.safetensors,
  * modules.json, 1_Pooling/config.json) run in tfjs: BERT (all-MiniLM-L6-v2 and the like) and MPNet
- * (all-mpnet-base-v2), post-LN transformer encoders with exact-erf GELU, then the folder's modules
+ * (all-mpnet-base-v2), post-LN transformer encoders (hidden_act: the exact GELU, or gelu_new, relu, silu), then the folder's modules
  * as sentence-transformers runs them: Pooling (cls, max, mean, mean_sqrt_len_tokens, weightedmean,
  * lasttoken, concatenated in its order when several are set), Dense layers and Normalize.
  */
@@ -12,6 +12,7 @@ import { SemidError } from '../kernels/errors.js';
 import { readSafetensorsFolder, type SafeTensor } from '../model/safetensors.js';
 import { T5Tokenizer } from '../model/t5/tokenizer.js';
 import { relativePositionBucket } from '../model/t5/position.js';
+import { activateT5, activationNamed, type T5Activation } from '../model/t5/activation.js';
 import { sentenceHead, type SentenceDense, type SentenceHead, type SentencePooling } from './st-modules.js';
 
 export interface SentenceEncoderConfig {
@@ -20,6 +21,8 @@ export interface SentenceEncoderConfig {
   numLayers: number;
   numHeads: number;
   layerNormEps: number;
+  /** The feed-forward's activation (config.json's hidden_act; BERT and MPNet: the exact GELU). */
+  hiddenAct: T5Activation;
   maxPositions: number;
   /**
    * Longest input in tokens, special tokens included, as sentence-transformers truncates: its
@@ -109,7 +112,8 @@ export class SentenceEncoder {
     };
     const c = JSON.parse(readFileSync(need('config.json'), 'utf8'));
     if (c.model_type !== 'bert' && c.model_type !== 'mpnet') throw new SemidError('ERR_SEMID_ENCODER', `${join(dir, 'config.json')}: model_type "${c.model_type}" is not supported (bert, mpnet)`);
-    if (c.hidden_act && c.hidden_act !== 'gelu') throw new SemidError('ERR_SEMID_ENCODER', `hidden_act "${c.hidden_act}" is not supported (gelu)`);
+    const act = activationNamed(c.hidden_act ?? 'gelu');
+    if (act === undefined) throw new SemidError('ERR_SEMID_ENCODER', `${join(dir, 'config.json')}: hidden_act "${c.hidden_act}" is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu, silu)`);
     if (c.position_embedding_type && c.position_embedding_type !== 'absolute') {
       throw new SemidError('ERR_SEMID_ENCODER', `position_embedding_type "${c.position_embedding_type}" is not supported (absolute)`);
     }
@@ -131,7 +135,7 @@ export class SentenceEncoder {
       .find((v) => Number.isInteger(v) && v > 0);
     const config: SentenceEncoderConfig = {
       modelType: c.model_type, hiddenSize: c.hidden_size, numLayers: c.num_hidden_layers, numHeads: c.num_attention_heads,
-      layerNormEps: c.layer_norm_eps ?? 1e-12, maxPositions: c.max_position_embeddings,
+      layerNormEps: c.layer_norm_eps ?? 1e-12, hiddenAct: act, maxPositions: c.max_position_embeddings,
       maxSeqLength: Math.max(2, Math.min(positions, wanted ?? positions)), padTokenId: c.pad_token_id ?? 0,
       relativeBuckets: c.relative_attention_num_buckets ?? 32, pooling: head.pooling, dense, normalize: normalizeAt >= 0,
     };
@@ -218,8 +222,7 @@ export class SentenceEncoder {
         const ctx = tf.reshape(tf.transpose(tf.matMul(tf.softmax(scores, -1), heads(this.linear(x, vn))), [0, 2, 1, 3]), [batch * length, c.hiddenSize]);
         x = this.layerNorm(tf.add(this.linear(ctx, on), x), ln);
         const inter = this.linear(x, `${pre}.intermediate.dense`);
-        const gelu = tf.mul(tf.mul(inter, 0.5), tf.add(1, tf.erf(tf.div(inter, Math.SQRT2))));
-        x = this.layerNorm(tf.add(this.linear(gelu, `${pre}.output.dense`), x), `${pre}.output.LayerNorm`);
+        x = this.layerNorm(tf.add(this.linear(activateT5(inter, c.hiddenAct), `${pre}.output.dense`), x), `${pre}.output.LayerNorm`);
       }
       return tf.reshape(x, [batch, length, c.hiddenSize]) as tf.Tensor3D;
     });

@@ -15,6 +15,15 @@ export type T5Activation = 'gelu_new' | 'gelu' | 'relu' | 'silu';
 const NAMES: Record<string, T5Activation> = { gelu_new: 'gelu_new', gelu_pytorch_tanh: 'gelu_new', gelu: 'gelu', relu: 'relu', silu: 'silu', swish: 'silu' };
 
 /**
+ * The activation a transformers config names (ACT2FN: hidden_act, dense_act_fn), or undefined
+ * for one we do not run.
+ * @example activationNamed('gelu_pytorch_tanh') // 'gelu_new'
+ */
+export function activationNamed(name: unknown): T5Activation | undefined {
+  return typeof name === 'string' && Object.hasOwn(NAMES, name) ? NAMES[name] : undefined;
+}
+
+/**
  * The activation a config's feed-forward uses, and whether it is gated (act(x·wi_0) * (x·wi_1)).
  * @example t5Activation({ feedForwardProj: 'gated-gelu' }) // { act: 'gelu_new', gated: true }
  */
@@ -22,12 +31,13 @@ export function t5Activation(c: Pick<T5Config, 'feedForwardProj' | 'denseActFn'>
   fields = { proj: 'config.feedForwardProj', act: 'config.denseActFn' }): { act: T5Activation; gated: boolean } {
   const parts = typeof c.feedForwardProj === 'string' ? c.feedForwardProj.split('-') : [];
   const gated = parts.length === 2 && parts[0] === 'gated';
-  if (parts.length === 0 || parts.length > 2 || (parts.length === 2 && !gated) || !Object.hasOwn(NAMES, parts[parts.length - 1])) {
+  if (parts.length === 0 || parts.length > 2 || (parts.length === 2 && !gated) || activationNamed(parts[parts.length - 1]) === undefined) {
     throw new SemidArgumentError(fields.proj, `"<act>" or "gated-<act>" with <act> one of ${Object.keys(NAMES).join(', ')}`, c.feedForwardProj);
   }
   const named = c.denseActFn ?? (c.feedForwardProj === 'gated-gelu' ? 'gelu_new' : parts[parts.length - 1]);
-  if (typeof named !== 'string' || !Object.hasOwn(NAMES, named)) throw new SemidArgumentError(fields.act, `one of ${Object.keys(NAMES).join(', ')}`, named);
-  return { act: NAMES[named], gated };
+  const act = activationNamed(named);
+  if (act === undefined) throw new SemidArgumentError(fields.act, `one of ${Object.keys(NAMES).join(', ')}`, named);
+  return { act, gated };
 }
 
 /**

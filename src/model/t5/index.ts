@@ -1,7 +1,7 @@
 /** T5 in TensorFlow.js. */
 export { T5Model, dropout, tokenCrossEntropy, type T5Batch, type ForwardOptions, type LossOptions } from './model.js';
 export { lengthGroups, rowExtents, subBatch, type LengthGroup } from './length-groups.js';
-export { t5Activation, activateT5, feedForwardHidden, type T5Activation } from './activation.js';
+export { t5Activation, activateT5, activationNamed, feedForwardHidden, type T5Activation } from './activation.js';
 export { T5_PRESETS, t5ConfigFromHf, t5ConfigToHf, type T5Config } from './config.js';
 export { relativePositionBucket, positionBuckets } from './position.js';
 export { T5DecoderSession } from './decoder-session.js';
