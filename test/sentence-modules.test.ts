@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SentenceEncoder, initRuntime, poolingModes, writeSafetensors } from '../src/index.js';
+import { SentenceEncoder, initRuntime, poolingModes, readSafetensors, writeSafetensors } from '../src/index.js';
 import { rng } from './helpers.js';
 
 const fixture = join(__dirname, '..', '..', 'shared', 'fixtures', 'bert-tiny-st');
@@ -124,6 +124,32 @@ describe.skipIf(!existsSync(fixture))('sentence-transformers modules', () => {
     expect(() => SentenceEncoder.load(dir)).toThrow(/position_embedding_type "relative_key" is not supported/);
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, hidden_act: 'quick_gelu' }));
     expect(() => SentenceEncoder.load(dir)).toThrow(/hidden_act "quick_gelu" is not supported/);
+  });
+
+  it('runs RoBERTa and XLM-R: the BERT fixture as either, its position table shifted past padding_idx, gives the reference embeddings', async () => {
+    await initRuntime({ backend: 'wasm' });
+    for (const modelType of ['roberta', 'xlm-roberta']) {
+      const dir = variant([TRANSFORMER, POOLING], {}, (d) => {
+        const cfg = JSON.parse(readFileSync(join(d, 'config.json'), 'utf8'));
+        const pad = cfg.pad_token_id as number;  // RoBERTa counts positions from padding_idx + 1
+        writeFileSync(join(d, 'config.json'), JSON.stringify({ ...cfg, model_type: modelType, architectures: ['RobertaModel'], max_position_embeddings: cfg.max_position_embeddings + pad + 1 }));
+        const { tensors } = readSafetensors(join(d, 'model.safetensors'));
+        const renamed = new Map([...tensors].map(([k, t]) => [`roberta.${k}`, t]));
+        const table = tensors.get('embeddings.position_embeddings.weight')!;
+        const [rows, width] = table.shape;
+        const shifted = new Float32Array((rows + pad + 1) * width).fill(7);  // rows 0..padding_idx: never read by a token
+        shifted.set(table.data as Float32Array, (pad + 1) * width);
+        renamed.set('roberta.embeddings.position_embeddings.weight', { dtype: 'F32', shape: [rows + pad + 1, width], data: shifted });
+        writeSafetensors(join(d, 'model.safetensors'), renamed);
+      });
+      const enc = SentenceEncoder.load(dir);
+      expect(enc.config.modelType).toBe(modelType);
+      const bert = SentenceEncoder.load(fixture);
+      expect(enc.config.maxSeqLength).toBe(bert.config.maxSeqLength);
+      bert.dispose();
+      close(enc.encode(fx.texts), fx.sentence_embeddings.flat(), modelType);
+      enc.dispose();
+    }
   });
 
   it('runs the feed-forward activation config.json names (hidden_act)', async () => {

@@ -1,7 +1,7 @@
 /**
  * Local sentence-transformers models (a folder with config.json, tokenizer.json, model.safetensors,
- * modules.json, 1_Pooling/config.json) run in tfjs: BERT (all-MiniLM-L6-v2 and the like) and MPNet
- * (all-mpnet-base-v2), post-LN transformer encoders (hidden_act: the exact GELU, or gelu_new, relu, silu), then the folder's modules
+ * modules.json, 1_Pooling/config.json) run in tfjs: BERT (all-MiniLM-L6-v2 and the like), RoBERTa and
+ * XLM-R (all-distilroberta-v1, the multilingual paraphrase models) and MPNet (all-mpnet-base-v2), post-LN transformer encoders (hidden_act: the exact GELU, or gelu_new, relu, silu), then the folder's modules
  * as sentence-transformers runs them: Pooling (cls, max, mean, mean_sqrt_len_tokens, weightedmean,
  * lasttoken, concatenated in its order when several are set), Dense layers and Normalize.
  */
@@ -16,7 +16,8 @@ import { activateT5, activationNamed, type T5Activation } from '../model/t5/acti
 import { sentenceHead, type SentenceDense, type SentenceHead, type SentencePooling } from './st-modules.js';
 
 export interface SentenceEncoderConfig {
-  modelType: 'bert' | 'mpnet';
+  /** bert; roberta and xlm-roberta (BERT layers, positions counted from padding_idx + 1); mpnet (relative attention bias too). */
+  modelType: 'bert' | 'roberta' | 'xlm-roberta' | 'mpnet';
   hiddenSize: number;
   numLayers: number;
   numHeads: number;
@@ -111,7 +112,9 @@ export class SentenceEncoder {
       return p;
     };
     const c = JSON.parse(readFileSync(need('config.json'), 'utf8'));
-    if (c.model_type !== 'bert' && c.model_type !== 'mpnet') throw new SemidError('ERR_SEMID_ENCODER', `${join(dir, 'config.json')}: model_type "${c.model_type}" is not supported (bert, mpnet)`);
+    if (!['bert', 'roberta', 'xlm-roberta', 'mpnet'].includes(c.model_type)) {
+      throw new SemidError('ERR_SEMID_ENCODER', `${join(dir, 'config.json')}: model_type "${c.model_type}" is not supported (bert, roberta, xlm-roberta, mpnet)`);
+    }
     const act = activationNamed(c.hidden_act ?? 'gelu');
     if (act === undefined) throw new SemidError('ERR_SEMID_ENCODER', `${join(dir, 'config.json')}: hidden_act "${c.hidden_act}" is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu, silu)`);
     if (c.position_embedding_type && c.position_embedding_type !== 'absolute') {
@@ -130,7 +133,8 @@ export class SentenceEncoder {
       if (d.inFeatures !== width) throw new SemidError('ERR_SEMID_ENCODER', `${join(dir, d.path, 'config.json')}: in_features is ${d.inFeatures}, the module before it gives ${width}`);
       width = d.outFeatures;
     }
-    const positions = c.max_position_embeddings - (c.model_type === 'mpnet' ? (c.pad_token_id ?? 1) + 1 : 0);
+    const countsPositions = c.model_type !== 'bert';  // position ids from padding_idx + 1, padding at padding_idx
+    const positions = c.max_position_embeddings - (countsPositions ? (c.pad_token_id ?? 1) + 1 : 0);
     const wanted = [readJson('sentence_bert_config.json').max_seq_length, readJson('tokenizer_config.json').model_max_length]
       .find((v) => Number.isInteger(v) && v > 0);
     const config: SentenceEncoderConfig = {
@@ -151,7 +155,7 @@ export class SentenceEncoder {
       } else w.set(key, value);
     };
     try {
-      for (const [name, t] of readSafetensorsFolder(dir).tensors) add(name.replace(/^(bert|mpnet|model)\./, ''), t);
+      for (const [name, t] of readSafetensorsFolder(dir).tensors) add(name.replace(/^(bert|roberta|mpnet|model)\./, ''), t);
       dense.forEach((d, i) => {
         const { tensors } = readSafetensorsFolder(join(dir, d.path));
         const expect = (name: string, shape: number[]) => {
@@ -195,14 +199,14 @@ export class SentenceEncoder {
     const dh = c.hiddenSize / h;
     return tf.tidy(() => {
       const pos = new Int32Array(batch * length);
-      if (c.modelType === 'mpnet') {
-        // MPNet: positions count non-padding tokens from padding_idx + 1
+      if (c.modelType !== 'bert') {
+        // MPNet, RoBERTa, XLM-R: positions count non-padding tokens from padding_idx + 1
         for (let b = 0; b < batch; b++) { let k = 0; for (let t = 0; t < length; t++) { const on = ids[b * length + t] !== c.padTokenId; if (on) k++; pos[b * length + t] = on ? k + c.padTokenId : c.padTokenId; } }
       } else {
         for (let b = 0; b < batch; b++) for (let t = 0; t < length; t++) pos[b * length + t] = t;
       }
       let x = tf.add(tf.gather(this.p('embeddings.word_embeddings.weight'), tf.tensor1d(ids, 'int32')), tf.gather(this.p('embeddings.position_embeddings.weight'), tf.tensor1d(pos, 'int32')));
-      if (c.modelType === 'bert') x = tf.add(x, tf.gather(this.p('embeddings.token_type_embeddings.weight'), tf.zeros([batch * length], 'int32')));
+      if (c.modelType !== 'mpnet') x = tf.add(x, tf.gather(this.p('embeddings.token_type_embeddings.weight'), tf.zeros([batch * length], 'int32')));
       x = this.layerNorm(x, 'embeddings.LayerNorm');
       const maskBias = tf.tensor4d(Float32Array.from(mask, (m) => (m ? 0 : -1e9)), [batch, 1, 1, length]);
       let bias: tf.Tensor = maskBias;
@@ -215,7 +219,7 @@ export class SentenceEncoder {
       const heads = (y: tf.Tensor) => tf.transpose(tf.reshape(y, [batch, length, h, dh]), [0, 2, 1, 3]);
       for (let i = 0; i < c.numLayers; i++) {
         const pre = `encoder.layer.${i}`;
-        const [qn, kn, vn, on, ln] = c.modelType === 'bert'
+        const [qn, kn, vn, on, ln] = c.modelType !== 'mpnet'
           ? [`${pre}.attention.self.query`, `${pre}.attention.self.key`, `${pre}.attention.self.value`, `${pre}.attention.output.dense`, `${pre}.attention.output.LayerNorm`]
           : [`${pre}.attention.attn.q`, `${pre}.attention.attn.k`, `${pre}.attention.attn.v`, `${pre}.attention.attn.o`, `${pre}.attention.LayerNorm`];
         const scores = tf.add(tf.div(tf.matMul(heads(this.linear(x, qn)), heads(this.linear(x, kn)), false, true), Math.sqrt(dh)), bias);
