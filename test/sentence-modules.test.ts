@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SentenceEncoder, initRuntime, poolingModes, readSafetensors, writeSafetensors } from '../src/index.js';
+import { SentenceEncoder, initRuntime, poolingModes, readSafetensors, writeSafetensors, type SafeTensor } from '../src/index.js';
 import { rng } from './helpers.js';
 
 const fixture = join(__dirname, '..', '..', 'shared', 'fixtures', 'bert-tiny-st');
@@ -150,6 +150,45 @@ describe.skipIf(!existsSync(fixture))('sentence-transformers modules', () => {
       close(enc.encode(fx.texts), fx.sentence_embeddings.flat(), modelType);
       enc.dispose();
     }
+  });
+
+  it('runs DistilBERT: the BERT fixture under its names, token type folded into the positions, gives the reference embeddings', async () => {
+    await initRuntime({ backend: 'wasm' });
+    const dir = variant([TRANSFORMER, POOLING], {}, (d) => {
+      const cfg = JSON.parse(readFileSync(join(d, 'config.json'), 'utf8'));
+      writeFileSync(join(d, 'config.json'), JSON.stringify({
+        model_type: 'distilbert', architectures: ['DistilBertModel'], dim: cfg.hidden_size, n_layers: cfg.num_hidden_layers, n_heads: cfg.num_attention_heads,
+        hidden_dim: cfg.intermediate_size, activation: cfg.hidden_act, max_position_embeddings: cfg.max_position_embeddings, pad_token_id: cfg.pad_token_id, vocab_size: cfg.vocab_size,
+      }));
+      const { tensors } = readSafetensors(join(d, 'model.safetensors'));
+      const names: Array<[RegExp, string]> = [
+        [/^encoder\.layer\.(\d+)\.attention\.self\.query\./, 'transformer.layer.$1.attention.q_lin.'],
+        [/^encoder\.layer\.(\d+)\.attention\.self\.key\./, 'transformer.layer.$1.attention.k_lin.'],
+        [/^encoder\.layer\.(\d+)\.attention\.self\.value\./, 'transformer.layer.$1.attention.v_lin.'],
+        [/^encoder\.layer\.(\d+)\.attention\.output\.dense\./, 'transformer.layer.$1.attention.out_lin.'],
+        [/^encoder\.layer\.(\d+)\.attention\.output\.LayerNorm\./, 'transformer.layer.$1.sa_layer_norm.'],
+        [/^encoder\.layer\.(\d+)\.intermediate\.dense\./, 'transformer.layer.$1.ffn.lin1.'],
+        [/^encoder\.layer\.(\d+)\.output\.dense\./, 'transformer.layer.$1.ffn.lin2.'],
+        [/^encoder\.layer\.(\d+)\.output\.LayerNorm\./, 'transformer.layer.$1.output_layer_norm.'],
+      ];
+      const out = new Map<string, SafeTensor>();
+      for (const [k, t] of tensors) {
+        if (k === 'embeddings.token_type_embeddings.weight' || k.startsWith('pooler.')) continue;
+        const renamed = names.reduce((n, [re, to]) => n.replace(re, to), k);
+        out.set(`distilbert.${renamed}`, t);
+      }
+      // BERT adds token type 0 to every token: DistilBERT has none, so it goes into the position table
+      const pos = tensors.get('embeddings.position_embeddings.weight')!, type0 = tensors.get('embeddings.token_type_embeddings.weight')!.data as Float32Array;
+      const width = pos.shape[1];
+      const folded = Float32Array.from(pos.data as Float32Array, (v, i) => v + type0[i % width]);
+      out.set('distilbert.embeddings.position_embeddings.weight', { dtype: 'F32', shape: pos.shape, data: folded });
+      writeSafetensors(join(d, 'model.safetensors'), out);
+    });
+    const enc = SentenceEncoder.load(dir);
+    expect(enc.config.modelType).toBe('distilbert');
+    expect(enc.config.numLayers).toBe(2);
+    close(enc.encode(fx.texts), fx.sentence_embeddings.flat(), 'distilbert');
+    enc.dispose();
   });
 
   it('runs the feed-forward activation config.json names (hidden_act)', async () => {

@@ -1,6 +1,6 @@
 /**
  * Local sentence-transformers models (a folder with config.json, tokenizer.json, model.safetensors,
- * modules.json, 1_Pooling/config.json) run in tfjs: BERT (all-MiniLM-L6-v2 and the like), RoBERTa and
+ * modules.json, 1_Pooling/config.json) run in tfjs: BERT (all-MiniLM-L6-v2 and the like), DistilBERT, RoBERTa and
  * XLM-R (all-distilroberta-v1, the multilingual paraphrase models) and MPNet (all-mpnet-base-v2), post-LN transformer encoders (hidden_act: the exact GELU, or gelu_new, relu, silu), then the folder's modules
  * as sentence-transformers runs them: Pooling (cls, max, mean, mean_sqrt_len_tokens, weightedmean,
  * lasttoken, concatenated in its order when several are set), Dense layers and Normalize.
@@ -16,8 +16,11 @@ import { activateT5, activationNamed, type T5Activation } from '../model/t5/acti
 import { sentenceHead, type SentenceDense, type SentenceHead, type SentencePooling } from './st-modules.js';
 
 export interface SentenceEncoderConfig {
-  /** bert; roberta and xlm-roberta (BERT layers, positions counted from padding_idx + 1); mpnet (relative attention bias too). */
-  modelType: 'bert' | 'roberta' | 'xlm-roberta' | 'mpnet';
+  /**
+   * bert; distilbert (BERT layers under other names, no token types); roberta and xlm-roberta (BERT
+   * layers, positions counted from padding_idx + 1); mpnet (those positions and a relative attention bias).
+   */
+  modelType: 'bert' | 'distilbert' | 'roberta' | 'xlm-roberta' | 'mpnet';
   hiddenSize: number;
   numLayers: number;
   numHeads: number;
@@ -40,6 +43,18 @@ export interface SentenceEncoderConfig {
   dense: SentenceDense[];
   /** Whether a Normalize module ends the model. */
   normalize: boolean;
+}
+
+/** DistilBERT's weight names in BERT's (the layers compute the same), others as they are. */
+function weightName(name: string, modelType: string): string {
+  if (modelType !== 'distilbert') return name;
+  return name
+    .replace(/^transformer\.layer\.(\d+)\.attention\.(q|k|v)_lin\./, (_, i, w) => `encoder.layer.${i}.attention.self.${{ q: 'query', k: 'key', v: 'value' }[w as 'q']}.`)
+    .replace(/^transformer\.layer\.(\d+)\.attention\.out_lin\./, 'encoder.layer.$1.attention.output.dense.')
+    .replace(/^transformer\.layer\.(\d+)\.sa_layer_norm\./, 'encoder.layer.$1.attention.output.LayerNorm.')
+    .replace(/^transformer\.layer\.(\d+)\.ffn\.lin1\./, 'encoder.layer.$1.intermediate.dense.')
+    .replace(/^transformer\.layer\.(\d+)\.ffn\.lin2\./, 'encoder.layer.$1.output.dense.')
+    .replace(/^transformer\.layer\.(\d+)\.output_layer_norm\./, 'encoder.layer.$1.output.LayerNorm.');
 }
 
 /**
@@ -111,10 +126,14 @@ export class SentenceEncoder {
       if (!existsSync(p)) throw new SemidError('ERR_SEMID_ENCODER', `${p} is missing (expected a sentence-transformers folder: config.json, tokenizer.json, model.safetensors)`);
       return p;
     };
-    const c = JSON.parse(readFileSync(need('config.json'), 'utf8'));
-    if (!['bert', 'roberta', 'xlm-roberta', 'mpnet'].includes(c.model_type)) {
-      throw new SemidError('ERR_SEMID_ENCODER', `${join(dir, 'config.json')}: model_type "${c.model_type}" is not supported (bert, roberta, xlm-roberta, mpnet)`);
+    const raw = JSON.parse(readFileSync(need('config.json'), 'utf8'));
+    if (!['bert', 'distilbert', 'roberta', 'xlm-roberta', 'mpnet'].includes(raw.model_type)) {
+      throw new SemidError('ERR_SEMID_ENCODER', `${join(dir, 'config.json')}: model_type "${raw.model_type}" is not supported (bert, distilbert, roberta, xlm-roberta, mpnet)`);
     }
+    // DistilBERT's config names the same sizes otherwise (its layer norms' epsilon is fixed at 1e-12)
+    const c = raw.model_type === 'distilbert'
+      ? { ...raw, hidden_size: raw.dim, num_hidden_layers: raw.n_layers, num_attention_heads: raw.n_heads, hidden_act: raw.activation, layer_norm_eps: 1e-12 }
+      : raw;
     const act = activationNamed(c.hidden_act ?? 'gelu');
     if (act === undefined) throw new SemidError('ERR_SEMID_ENCODER', `${join(dir, 'config.json')}: hidden_act "${c.hidden_act}" is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu, silu)`);
     if (c.position_embedding_type && c.position_embedding_type !== 'absolute') {
@@ -133,7 +152,7 @@ export class SentenceEncoder {
       if (d.inFeatures !== width) throw new SemidError('ERR_SEMID_ENCODER', `${join(dir, d.path, 'config.json')}: in_features is ${d.inFeatures}, the module before it gives ${width}`);
       width = d.outFeatures;
     }
-    const countsPositions = c.model_type !== 'bert';  // position ids from padding_idx + 1, padding at padding_idx
+    const countsPositions = c.model_type !== 'bert' && c.model_type !== 'distilbert';  // position ids from padding_idx + 1, padding at padding_idx
     const positions = c.max_position_embeddings - (countsPositions ? (c.pad_token_id ?? 1) + 1 : 0);
     const wanted = [readJson('sentence_bert_config.json').max_seq_length, readJson('tokenizer_config.json').model_max_length]
       .find((v) => Number.isInteger(v) && v > 0);
@@ -155,7 +174,7 @@ export class SentenceEncoder {
       } else w.set(key, value);
     };
     try {
-      for (const [name, t] of readSafetensorsFolder(dir).tensors) add(name.replace(/^(bert|roberta|mpnet|model)\./, ''), t);
+      for (const [name, t] of readSafetensorsFolder(dir).tensors) add(weightName(name.replace(/^(bert|distilbert|roberta|mpnet|model)\./, ''), c.model_type), t);
       dense.forEach((d, i) => {
         const { tensors } = readSafetensorsFolder(join(dir, d.path));
         const expect = (name: string, shape: number[]) => {
@@ -199,14 +218,14 @@ export class SentenceEncoder {
     const dh = c.hiddenSize / h;
     return tf.tidy(() => {
       const pos = new Int32Array(batch * length);
-      if (c.modelType !== 'bert') {
+      if (c.modelType !== 'bert' && c.modelType !== 'distilbert') {
         // MPNet, RoBERTa, XLM-R: positions count non-padding tokens from padding_idx + 1
         for (let b = 0; b < batch; b++) { let k = 0; for (let t = 0; t < length; t++) { const on = ids[b * length + t] !== c.padTokenId; if (on) k++; pos[b * length + t] = on ? k + c.padTokenId : c.padTokenId; } }
       } else {
         for (let b = 0; b < batch; b++) for (let t = 0; t < length; t++) pos[b * length + t] = t;
       }
       let x = tf.add(tf.gather(this.p('embeddings.word_embeddings.weight'), tf.tensor1d(ids, 'int32')), tf.gather(this.p('embeddings.position_embeddings.weight'), tf.tensor1d(pos, 'int32')));
-      if (c.modelType !== 'mpnet') x = tf.add(x, tf.gather(this.p('embeddings.token_type_embeddings.weight'), tf.zeros([batch * length], 'int32')));
+      if (c.modelType !== 'mpnet' && c.modelType !== 'distilbert') x = tf.add(x, tf.gather(this.p('embeddings.token_type_embeddings.weight'), tf.zeros([batch * length], 'int32')));
       x = this.layerNorm(x, 'embeddings.LayerNorm');
       const maskBias = tf.tensor4d(Float32Array.from(mask, (m) => (m ? 0 : -1e9)), [batch, 1, 1, length]);
       let bias: tf.Tensor = maskBias;
