@@ -29,8 +29,8 @@ const OPTIONS = {
   run: { type: 'string' }, strategy: { type: 'string' }, quantizer: { type: 'string' }, seed: { type: 'string' },
   top: { type: 'string' }, beams: { type: 'string' }, groups: { type: 'string' }, penalty: { type: 'string' },
   json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
-  user: { type: 'string' }, movies: { type: 'string' },
 } as const;
+const RECOMMEND_OPTIONS = { ...OPTIONS, user: { type: 'string' }, movies: { type: 'string' } } as const;
 
 function print(questions: string[], answers: Answer[][], json: boolean): void {
   if (json) {
@@ -67,7 +67,7 @@ export async function search(argv: string[]): Promise<number> {
 
 /** `semid recommend --user <userId> --run <dir>`. */
 export async function recommend(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: RECOMMEND_OPTIONS });
   if (values.help || (values.user === undefined && values.movies === undefined)) { process.stdout.write(RECOMMEND_USAGE); return values.help ? 0 : 2; }
   if (positionals.length > 0) throw new SemidArgumentError('arguments', 'none besides the flags (--user or --movies)', positionals.join(' '));
   if (values.user !== undefined && values.movies !== undefined) throw new SemidArgumentError('--user', 'either --user or --movies, not both', values.user);
