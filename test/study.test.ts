@@ -177,6 +177,11 @@ describe('semid run (synthetic catalogue, two strategies)', () => {
       if (k > 0) expect(x.score).toBeLessThanOrEqual(answers[k - 1].score);
     });
     expect((await askSearch(asked, [query], { top: 5, beams: 8, groups: 4 }))[0]).toEqual(answers);  // deterministic
+    // more queries than one decoding batch (128 at this vocabulary): every one answered, in order
+    const many = asked.dataset.search.test.slice(0, 130).map((e) => e.query);
+    const manyAnswers = await askSearch(asked, many, { top: 2, beams: 8, groups: 4 });
+    expect(manyAnswers).toHaveLength(130);
+    expect(manyAnswers.every((a) => a.length === 2 && a[0].rank === 1)).toBe(true);
     const user = asked.dataset.interactions.userId[0];
     const [recs] = await askRecommend(asked, [userHistory(asked, user)], { top: 3, beams: 8, groups: 4 });
     expect(recs).toHaveLength(3);
@@ -193,6 +198,9 @@ describe('semid run (synthetic catalogue, two strategies)', () => {
       const cli = spawnSync(process.execPath, [bin, 'search', query, '--run', a, '--top', '5', '--beams', '8', '--groups', '4', '--json'], { encoding: 'utf8' });
       expect(cli.status, cli.stderr).toBe(0);
       expect(JSON.parse(cli.stdout)[0].answers.map((x: { item: number }) => x.item)).toEqual(answers.map((x) => x.item));
+      const stdinCli = spawnSync(process.execPath, [bin, 'search', '-', '--run', a, '--top', '5', '--beams', '8', '--groups', '4', '--json'], { encoding: 'utf8', input: `${query}\n\n${many[1]}\n` });
+      expect(stdinCli.status, stdinCli.stderr).toBe(0);
+      expect(JSON.parse(stdinCli.stdout).map((x: { query: string }) => x.query)).toEqual([query, many[1]]);
       const recCli = spawnSync(process.execPath, [bin, 'recommend', '--user', String(user), '--run', a, '--top', '3', '--beams', '8', '--groups', '4'], { encoding: 'utf8' });
       expect(recCli.status, recCli.stderr).toBe(0);
       expect(recCli.stdout).toMatch(new RegExp(`user ${user} .*\\n.*rank +title`));

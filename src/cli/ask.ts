@@ -1,5 +1,6 @@
 /** `semid search` and `semid recommend`: ask a model that `semid run` trained. */
 import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SemidArgumentError } from '../kernels/errors.js';
 import { initRuntime } from '../model/runtime/backend.js';
@@ -11,11 +12,12 @@ import { table } from './format.js';
 const COMMON = `--run <dir> [--strategy ${STRATEGIES.join('|')}] [--quantizer ${QUANTIZERS.join('|')}] [--seed 0]
                  [--top 10] [--beams 60] [--groups 30] [--penalty 0.25] [--json]`;
 
-export const SEARCH_USAGE = `Usage: semid search "<query>" ["<query>" ...] ${COMMON}
+export const SEARCH_USAGE = `Usage: semid search ("<query>" ["<query>" ...] | -) ${COMMON}
 
 Generates the items a query names with the T5 that \`semid run\` trained in <dir> for the strategy,
 quantizer and seed (default multitask, rqkmeans, 0), by the same trie-constrained diverse beam
 search as the study's evaluation, and prints them best first with their scores and Semantic IDs.
+With -, the queries are read from standard input, one a line.
 `;
 
 export const RECOMMEND_USAGE = `Usage: semid recommend (--user <userId> | --movies <movieId,movieId,...>) ${COMMON}
@@ -61,7 +63,11 @@ async function withModel(values: { [k: string]: string | boolean | undefined }, 
 export async function search(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
   if (values.help || positionals.length === 0) { process.stdout.write(SEARCH_USAGE); return values.help ? 0 : 2; }
-  await withModel(values, async (m, o) => print(positionals, await askSearch(m, positionals, o), values.json ?? false));
+  const queries = positionals.length === 1 && positionals[0] === '-'
+    ? readFileSync(0, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '')
+    : positionals;
+  if (queries.length === 0) throw new SemidArgumentError('standard input', 'one query a line', 'no lines');
+  await withModel(values, async (m, o) => print(queries, await askSearch(m, queries, o), values.json ?? false));
   return 0;
 }
 

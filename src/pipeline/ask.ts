@@ -10,7 +10,7 @@ import { expectInt, expectNumber } from '../kernels/validate.js';
 import { loadJointDataset, type JointDataset } from '../data/dataset.js';
 import { constrainedBeamSearch } from '../decoding/beam-search.js';
 import type { IdTrie } from '../decoding/trie.js';
-import { itemTrie } from '../eval/generative.js';
+import { defaultDecodeBatch, itemTrie } from '../eval/generative.js';
 import { STRATEGIES, type Strategy } from '../ids/strategies.js';
 import { loadT5Folder } from '../model/t5/checkpoint-folder.js';
 import { T5DecoderSession } from '../model/t5/decoder-session.js';
@@ -53,6 +53,8 @@ export interface AskOptions {
   beams?: number;
   groups?: number;
   diversityPenalty?: number;
+  /** Stops between decoding steps. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -94,20 +96,29 @@ async function ask(m: RunModel, kind: number, sources: Int32Array[], o: AskOptio
   let trie = m.tries.get(kind);
   if (!trie) m.tries.set(kind, (trie = itemTrie(kind === SEARCH_TASK ? m.task.space.search : m.task.space.rec)));
   const c = m.model.config;
-  const batch = padBatch(sources.map((source) => ({ source, target: new Int32Array(0) })), c.padTokenId, c.decoderStartTokenId);
-  const session = new T5DecoderSession(m.model, batch);
-  try {
-    const results = await constrainedBeamSearch({ trie, batch: sources.length, beams, groups, diversityPenalty, step: (req) => session.step(req) });
-    const ids = kind === SEARCH_TASK ? m.task.idsFile.search : m.task.idsFile.rec;
-    const tokens = kind === SEARCH_TASK ? m.task.space.search : m.task.space.rec;
-    return results.map((r) => Array.from(r.items.subarray(0, top), (item, k) => {
-      const meta = m.dataset.items[item];
-      const idItems = trie!.lookup(Array.from(tokens[item]))?.length ?? 1;
-      return { rank: k + 1, item, movieId: meta.movieId, title: meta.rawTitle, year: meta.year, score: r.itemScores[k], id: ids[item], idItems };
-    }));
-  } finally {
-    session.dispose();
+  const ids = kind === SEARCH_TASK ? m.task.idsFile.search : m.task.idsFile.rec;
+  const tokens = kind === SEARCH_TASK ? m.task.space.search : m.task.space.rec;
+  const out: Answer[][] = [];
+  // as many queries at a time as the evaluation decodes (one step's logits within 256 MB)
+  const chunk = defaultDecodeBatch(beams, c.vocabSize);
+  for (let s = 0; s < sources.length; s += chunk) {
+    const part = sources.slice(s, s + chunk);
+    const batch = padBatch(part.map((source) => ({ source, target: new Int32Array(0) })), c.padTokenId, c.decoderStartTokenId);
+    const session = new T5DecoderSession(m.model, batch, { reuseLogits: true });
+    try {
+      const results = await constrainedBeamSearch({ trie, batch: part.length, beams, groups, diversityPenalty, step: (req) => session.step(req), signal: o.signal });
+      for (const r of results) {
+        out.push(Array.from(r.items.subarray(0, top), (item, k) => {
+          const meta = m.dataset.items[item];
+          const idItems = trie!.lookup(Array.from(tokens[item])).length;
+          return { rank: k + 1, item, movieId: meta.movieId, title: meta.rawTitle, year: meta.year, score: r.itemScores[k], id: ids[item], idItems };
+        }));
+      }
+    } finally {
+      session.dispose();
+    }
   }
+  return out;
 }
 
 /**
