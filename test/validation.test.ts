@@ -106,3 +106,28 @@ describe('references and code statistics reject bad input', () => {
     expect(codeStats([0, 1, 0, 1], 2, 4).distinctIds).toBe(1);
   });
 });
+
+describe('misspelt options are named, never ignored', () => {
+  it('every options object of the core rejects a key it does not know, suggesting the one meant', async () => {
+    const { RQKMeans, IdTrie, constrainedBeamSearch, exhaustiveSearch, truncatedSvd, beamStep } = await import('../src/index.js');
+    const x = new Float32Array(400).map((_, i) => Math.sin(i));
+    await rejects(gemm(f(4), f(4), { m: 2, n: 2, k: 2, transa: true } as never), 'options.transa', /an option name among m, n, k, .* \(did you mean transA\?\) for options\.transa but received true/);
+    await rejects(nearestCentroids(x, x.subarray(0, 16), { dim: 4, topK: 2 } as never), 'options.topK', /did you mean topk\?/);
+    await rejects(RQKMeans.train(x, { dim: 4, levels: 2, codebooksize: 8 } as never), 'options.codebooksize', /did you mean codebookSize\?/);
+    const model = await RQKMeans.train(x, { dim: 4, levels: 2, codebookSize: 8, seed: 1 });
+    await rejects(model.encode(x, { beams: 2 } as never), 'options.beams', /did you mean beam\?/);
+    await rejects(truncatedSvd({ data: x, rows: 100, cols: 4 }, { rnak: 2 } as never), 'options.rnak', /did you mean rank\?/);
+    const trie = IdTrie.build({ codes: [[0, 1], [1, 0]] });
+    expect(() => IdTrie.build({ codes: [[0, 1]], offset: 256 } as never)).toThrow(/an option name among name, codes, length, offsets, items \(did you mean offsets\?\) for namespace\.offset but received 256/);
+    expect(() => IdTrie.build([{ codes: [[0, 1]] }, { name: 'b', codes: [[1]], item: [3] } as never])).toThrow(/did you mean items\?\) for namespaces\[1\]\.item /);
+    const step = ({ rows }: { rows: number }) => new Float32Array(rows * trie.vocabSize);
+    await rejects(constrainedBeamSearch({ trie, batch: 1, beam: 4, step } as never), 'options.beam', /did you mean beams\?/);
+    await rejects(exhaustiveSearch({ trie, batch: 1, topK: 2, step } as never), 'options.topK', /did you mean topk\?/);
+    // a key far from every option gets no suggestion, only the list
+    await rejects(constrainedBeamSearch({ trie, batch: 1, step, temperature: 0.7 } as never), 'options.temperature', /an option name among trie, step, batch, beams, .* for options\.temperature but received 0\.7$/);
+    await rejects(beamStep(trie, { batch: 1, beams: 1, groups: 1, vocab: 2, scores: f(2), nodes: Int32Array.of(0), beamScores: f(1), diversityPenalty: 0 } as never),
+      'input.diversityPenalty', /an option name among .* for input\.diversityPenalty/);
+    await rejects(beamStep(trie, { batch: 1, beams: 1, groups: 1, vocab: 2, scores: f(2), nodes: Int32Array.of(0), beamScores: f(1) }, { thread: 1 } as never),
+      'options.thread', /did you mean threads\?/);
+  });
+});

@@ -16,7 +16,7 @@
 import { throwIfAborted } from '../kernels/abort.js';
 import type { Device } from '../kernels/device.js';
 import { fromNative, SemidArgumentError, SemidError } from '../kernels/errors.js';
-import { expectBoolean, expectInt, expectNumber, expectOptions, expectSignal, expectThreads } from '../kernels/validate.js';
+import { expectBoolean, expectInt, expectNumber, expectOptions, optionKeys, expectSignal, expectThreads } from '../kernels/validate.js';
 import { loadAddon } from '../native/loader.js';
 import type { RawAddon } from '../native/types.js';
 import { beamStep } from './beam-step.js';
@@ -81,6 +81,9 @@ export interface BeamSearchOptions {
   threads?: number;
   signal?: AbortSignal;
 }
+
+/** The option names of BeamSearchOptions (checked against it at compile time): any other key is an error. */
+const BEAM_SEARCH_KEYS = optionKeys<BeamSearchOptions>()(['trie', 'step', 'batch', 'beams', 'groups', 'diversityPenalty', 'endToken', 'namespace', 'inputs', 'lengthPenalty', 'earlyStopping', 'numReturn', 'format', 'backend', 'device', 'threads', 'signal']);
 
 export interface Hypothesis {
   /** The ID's tokens. */
@@ -149,7 +152,7 @@ export async function constrainedBeamSearch(options: BeamSearchOptions & { forma
 export async function constrainedBeamSearch(options: BeamSearchOptions & { format?: 'objects' }): Promise<QueryResult[]>;
 export async function constrainedBeamSearch(options: BeamSearchOptions): Promise<QueryResult[] | BeamSearchArrays>;
 export async function constrainedBeamSearch(options: BeamSearchOptions): Promise<QueryResult[] | BeamSearchArrays> {
-  const o = expectOptions<BeamSearchOptions>('options', options);
+  const o = expectOptions<BeamSearchOptions>('options', options, BEAM_SEARCH_KEYS);
   const trie = o.trie;
   if (!trie || typeof trie !== 'object' || !(trie.childStart instanceof Int32Array)) throw new SemidArgumentError('trie', 'an IdTrie', trie);
   if (typeof o.step !== 'function') throw new SemidArgumentError('step', 'a function (request) => Float32Array', o.step);

@@ -8,7 +8,7 @@ import { loadAddon } from '../native/loader.js';
 import { cancelFlag } from '../kernels/abort.js';
 import { resolveDevice, type Device } from '../kernels/device.js';
 import { fromNative, SemidArgumentError, SemidError } from '../kernels/errors.js';
-import { expectBoolean, expectInt, expectNumber, expectOptions, expectSignal, expectThreads } from '../kernels/validate.js';
+import { expectBoolean, expectInt, expectNumber, expectOptions, optionKeys, expectSignal, expectThreads } from '../kernels/validate.js';
 import { allocateBeamStepOutput, beamStepReference } from './beam-step-reference.js';
 import type { IdTrie } from './trie.js';
 
@@ -39,6 +39,9 @@ export interface BeamStepInput {
   /** The token that ends an ID (allowed where an ID ends), or -1 / absent for none. */
   endToken?: number;
 }
+
+/** The option names of BeamStepInput (checked against it at compile time): any other key is an error. */
+const BEAM_STEP_INPUT_KEYS = optionKeys<BeamStepInput>()(['batch', 'beams', 'groups', 'vocab', 'scores', 'inputBeams', 'logits', 'nodes', 'beamScores', 'groupDone', 'penalty', 'endToken']);
 
 /** The next beams and the IDs finished at this step (eight views into one ArrayBuffer). */
 export interface BeamStepOutput {
@@ -75,12 +78,15 @@ export interface BeamStepOptions {
   out?: BeamStepOutput;
 }
 
+/** The option names of BeamStepOptions (checked against it at compile time): any other key is an error. */
+const BEAM_STEP_KEYS = optionKeys<BeamStepOptions>()(['backend', 'device', 'threads', 'signal', 'out']);
+
 /**
  * Check an input against the trie; returns it with defaults filled.
  * @example validateBeamStep(trie, { batch: 1, beams: 2, groups: 2, vocab: 4, scores, inputBeams: 2, nodes, beamScores, penalty: 0.25 }).endToken // -1 (the default filled in)
  */
 export function validateBeamStep(trie: IdTrie, input: BeamStepInput): Required<Omit<BeamStepInput, 'groupDone'>> & { groupDone?: Uint8Array } {
-  const i = expectOptions<BeamStepInput>('input', input);
+  const i = expectOptions<BeamStepInput>('input', input, BEAM_STEP_INPUT_KEYS);
   const batch = expectInt('batch', i.batch, 0, 2 ** 31 - 1);
   const beams = expectInt('beams', i.beams, 1, 1024);
   const groups = expectInt('groups', i.groups, 1, beams);
@@ -173,7 +179,7 @@ function trieKeyOf(trie: IdTrie): number {
  * // out.nextTokens = [0, 1]; out.nextScores ≈ [-0.51, -0.92]
  */
 export async function beamStep(trie: IdTrie, input: BeamStepInput, options: BeamStepOptions = {}): Promise<BeamStepOutput> {
-  const o = expectOptions<BeamStepOptions>('options', options);
+  const o = expectOptions<BeamStepOptions>('options', options, BEAM_STEP_KEYS);
   const v = validateBeamStep(trie, input);
   const backend = o.backend ?? 'native';
   if (backend !== 'native' && backend !== 'reference') throw new SemidArgumentError('backend', '"native" or "reference"', backend);

@@ -6,7 +6,7 @@
  */
 import { throwIfAborted } from '../kernels/abort.js';
 import { SemidArgumentError, SemidError } from '../kernels/errors.js';
-import { expectInt, expectNumber, expectOptions, expectSignal } from '../kernels/validate.js';
+import { expectInt, expectNumber, expectOptions, optionKeys, expectSignal } from '../kernels/validate.js';
 import { expectEndToken, rankItems, rootsFor, type Hypothesis, type QueryResult, type StepFn } from './beam-search.js';
 import { logSumExp } from './beam-step-reference.js';
 import type { IdTrie } from './trie.js';
@@ -28,6 +28,9 @@ export interface ExhaustiveSearchOptions {
   signal?: AbortSignal;
 }
 
+/** The option names of ExhaustiveSearchOptions (checked against it at compile time): any other key is an error. */
+const EXHAUSTIVE_SEARCH_KEYS = optionKeys<ExhaustiveSearchOptions>()(['trie', 'step', 'batch', 'topk', 'endToken', 'namespace', 'inputs', 'lengthPenalty', 'maxRows', 'signal']);
+
 /**
  * Score every ID of the trie for every query and return each query's best `topk`.
  *
@@ -42,7 +45,7 @@ export interface ExhaustiveSearchOptions {
  * // r.hypotheses: both IDs, each scored log(1/2) (2 * log(1/2) over 2 tokens, lengthPenalty 1)
  */
 export async function exhaustiveSearch(options: ExhaustiveSearchOptions): Promise<QueryResult[]> {
-  const o = expectOptions<ExhaustiveSearchOptions>('options', options);
+  const o = expectOptions<ExhaustiveSearchOptions>('options', options, EXHAUSTIVE_SEARCH_KEYS);
   const trie = o.trie;
   if (!trie || !(trie.childStart instanceof Int32Array)) throw new SemidArgumentError('trie', 'an IdTrie', trie);
   if (typeof o.step !== 'function') throw new SemidArgumentError('step', 'a function (request) => Float32Array', o.step);

@@ -5,6 +5,7 @@
  */
 import { SemidArgumentError } from '../kernels/errors.js';
 import { isCodes } from '../kernels/rqkmeans.js';
+import { expectOptions, optionKeys } from '../kernels/validate.js';
 
 /** One namespace of IDs to insert. */
 export interface IdTrieNamespace {
@@ -30,6 +31,9 @@ export interface IdTrieNamespace {
   /** Item number of each row (default: the row index). */
   items?: ArrayLike<number>;
 }
+
+/** The keys of IdTrieNamespace (checked against it at compile time): any other is an error. */
+const NAMESPACE_KEYS = optionKeys<IdTrieNamespace>()(['name', 'codes', 'length', 'offsets', 'items']);
 
 /** A flat array of fixed-length codes, as RQKMeans encodes or a codes .npy holds them. */
 export type FlatCodes = Int32Array | Uint32Array | Uint16Array | Uint8Array | Int16Array | Int8Array;
@@ -74,6 +78,7 @@ export function flattenNamespaces(input: IdTrieNamespace | IdTrieNamespace[]): T
     const spec = list[ns];
     const at = Array.isArray(input) ? `namespaces[${ns}]` : 'namespace';  // how errors name it
     if (spec === null || typeof spec !== 'object') throw new SemidArgumentError(`${at}`, 'an object with codes', spec);
+    expectOptions<IdTrieNamespace>(at, spec, NAMESPACE_KEYS);  // `offset: 256` must not pass for `offsets`
     const name = spec.name ?? 'default';
     if (typeof name !== 'string' || name.length === 0) throw new SemidArgumentError(`${at}.name`, 'a non-empty string', name);
     if (names.includes(name)) throw new SemidArgumentError(`${at}.name`, 'a name not used by another namespace', name);

@@ -5,7 +5,7 @@
  */
 import { totalmem } from 'node:os';
 import { SemidArgumentError } from '../kernels/errors.js';
-import { expectInt, expectOptions } from '../kernels/validate.js';
+import { expectInt, expectOptions, optionKeys } from '../kernels/validate.js';
 import { RQKMeans, type Codes, type RQStats, type RQTrainOptions, type RQEncodeOptions } from '../kernels/rqkmeans.js';
 import { openNpyRows } from '../data/npy-rows.js';
 import { mulberry32, sampleSorted } from '../data/random.js';
@@ -31,6 +31,9 @@ export interface QuantizeFileOptions {
   /** Called after each chunk is encoded. */
   onChunk?: (done: number, rows: number) => void;
 }
+
+/** The option names of QuantizeFileOptions (checked against it at compile time): any other key is an error. */
+const QUANTIZE_FILE_KEYS = optionKeys<QuantizeFileOptions>()(['model', 'train', 'chunkRows', 'encode', 'signal', 'onChunk']);
 
 export interface QuantizeFileResult {
   model: RQKMeans;
@@ -61,7 +64,7 @@ export function shouldStream(rows: number, cols: number): boolean {
  * // codes.data: Int32Array [rows x 2]; stats.totalRelativeError
  */
 export async function quantizeNpyFile(path: string, options: QuantizeFileOptions = {}): Promise<QuantizeFileResult> {
-  const o = expectOptions<QuantizeFileOptions>('options', options);
+  const o = expectOptions<QuantizeFileOptions>('options', options, QUANTIZE_FILE_KEYS);
   const reader = openNpyRows(path);
   try {
     const { rows, cols } = reader;

@@ -4,7 +4,7 @@ import { cancelFlag } from './abort.js';
 import { resolveDevice, type Device } from './device.js';
 import { fromNative, SemidArgumentError } from './errors.js';
 import {
-  expectBoolean, expectFloat32Array, expectFloat32Length, expectInt, expectNumber, expectOptions,
+  expectBoolean, expectFloat32Array, expectFloat32Length, expectInt, expectNumber, expectOptions, optionKeys,
   expectSignal, expectThreads,
 } from './validate.js';
 
@@ -41,6 +41,9 @@ export interface GemmOptions {
   impl?: 'auto' | 'native';
 }
 
+/** The option names of GemmOptions (checked against it at compile time): any other key is an error. */
+const GEMM_KEYS = optionKeys<GemmOptions>()(['m', 'n', 'k', 'batch', 'transA', 'transB', 'alpha', 'beta', 'out', 'device', 'threads', 'signal', 'checkFinite', 'impl']);
+
 /**
  * C = alpha · op(A) · op(B) + beta · C for float32 row-major matrices, batched.
  * Shapes: A [batch|1][m x k] ([k x m] with transA), B [batch|1][k x n] ([n x k] with transB),
@@ -52,7 +55,7 @@ export interface GemmOptions {
  * const c = await gemm(a, b, { m: 2, n: 2, k: 3, transB: true }); // a·bᵀ = [1, 6, 4, 15]
  */
 export async function gemm(a: Float32Array, b: Float32Array, options: GemmOptions): Promise<Float32Array> {
-  const o = expectOptions<GemmOptions>('options', options);
+  const o = expectOptions<GemmOptions>('options', options, GEMM_KEYS);
   const m = expectInt('m', o.m, 0, MAX_DIM);
   const n = expectInt('n', o.n, 0, MAX_DIM);
   const k = expectInt('k', o.k, 0, MAX_DIM);

@@ -3,7 +3,7 @@ import { loadAddon } from '../native/loader.js';
 import { cancelFlag } from './abort.js';
 import { resolveDevice, type Device } from './device.js';
 import { fromNative, SemidArgumentError } from './errors.js';
-import { expectBoolean, expectFloat32Array, expectInt, expectOptions, expectSignal, expectThreads } from './validate.js';
+import { expectBoolean, expectFloat32Array, expectInt, expectOptions, optionKeys, expectSignal, expectThreads } from './validate.js';
 
 export interface NearestOptions {
   /** Vector dimension d: x is [n x d], centroids [k x d], row-major. */
@@ -18,6 +18,9 @@ export interface NearestOptions {
   /** Reject NaN and infinity in x and centroids (default true). */
   checkFinite?: boolean;
 }
+
+/** The option names of NearestOptions (checked against it at compile time): any other key is an error. */
+const NEAREST_KEYS = optionKeys<NearestOptions>()(['dim', 'topk', 'device', 'threads', 'signal', 'checkFinite']);
 
 export interface NearestResult {
   /** Rows of x. */
@@ -47,7 +50,7 @@ export interface NearestResult {
  * // indices = [1, 0], distances = [1, 2]
  */
 export async function nearestCentroids(x: Float32Array, centroids: Float32Array, options: NearestOptions): Promise<NearestResult> {
-  const o = expectOptions<NearestOptions>('options', options);
+  const o = expectOptions<NearestOptions>('options', options, NEAREST_KEYS);
   const d = expectInt('dim', o.dim, 1, 2 ** 24);
   const xArr = expectFloat32Array('x', x);
   const cArr = expectFloat32Array('centroids', centroids);

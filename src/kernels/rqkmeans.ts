@@ -8,7 +8,7 @@ import { codeStats, type CodeStats } from '../ids/stats.js';
 import { cancelFlag } from './abort.js';
 import { resolveDevice, type Device } from './device.js';
 import { fromNative, SemidArgumentError, SemidError } from './errors.js';
-import { expectBoolean, expectFloat32Array, expectInt, expectNumber, expectOptions, expectSignal, expectThreads } from './validate.js';
+import { expectBoolean, expectFloat32Array, expectInt, expectNumber, expectOptions, optionKeys, expectSignal, expectThreads } from './validate.js';
 
 /** Rows of float32 vectors: a Float32Array [rows x dim] with its dimension. */
 export interface Matrix {
@@ -66,6 +66,9 @@ export interface RQTrainOptions {
   checkFinite?: boolean;
 }
 
+/** The option names of RQTrainOptions (checked against it at compile time): any other key is an error. */
+const RQ_TRAIN_KEYS = optionKeys<RQTrainOptions>()(['dim', 'levels', 'codebookSize', 'iters', 'tol', 'seed', 'init', 'initSample', 'presample', 'beam', 'maxTrainPoints', 'device', 'threads', 'signal', 'onProgress', 'checkFinite']);
+
 export interface RQEncodeOptions {
   /** Beam width (1 = greedy); default: the beam the model was trained with. */
   beam?: number;
@@ -74,6 +77,9 @@ export interface RQEncodeOptions {
   signal?: AbortSignal;
   checkFinite?: boolean;
 }
+
+/** The option names of RQEncodeOptions (checked against it at compile time): any other key is an error. */
+const RQ_ENCODE_KEYS = optionKeys<RQEncodeOptions>()(['beam', 'device', 'threads', 'signal', 'checkFinite']);
 
 /** Codes of n rows: data[i * levels + l] is row i's code at level l. */
 export interface Codes {
@@ -192,7 +198,7 @@ export class RQKMeans {
    * const codes = model.trainingCodes ?? (await model.encode(embeddings));
    */
   static async train(x: Float32Array | Matrix, options: RQTrainOptions = {}): Promise<RQKMeans> {
-    const o = expectOptions<RQTrainOptions>('options', options);
+    const o = expectOptions<RQTrainOptions>('options', options, RQ_TRAIN_KEYS);
     const m = asMatrix(x, o.dim);
     const levels = expectInt('levels', o.levels ?? 2, 1, 64);
     const k = expectInt('codebookSize', o.codebookSize ?? 256, 2, 65536);
@@ -257,7 +263,7 @@ export class RQKMeans {
    * @example const codes = await model.encode(newItems, { beam: 4 }); // codes.data: Int32Array [n x levels]
    */
   async encode(x: Float32Array | Matrix, options: RQEncodeOptions = {}): Promise<Codes> {
-    const o = expectOptions<RQEncodeOptions>('options', options);
+    const o = expectOptions<RQEncodeOptions>('options', options, RQ_ENCODE_KEYS);
     const m = asMatrix(x, this.dim);
     if (m.cols !== this.dim) throw new SemidArgumentError('x', `rows of dimension ${this.dim} (the codebooks' dimension)`, `rows of dimension ${m.cols}`);
     const beam = expectInt('beam', o.beam ?? this.beam, 1, 1024);
@@ -290,7 +296,7 @@ export class RQKMeans {
       throw new SemidArgumentError('codes.levels', `${this.levels} (the model's levels)`, (input as Codes).levels);
     }
     if (codes.length % this.levels !== 0) throw new SemidArgumentError('codes', `a length that is a multiple of levels=${this.levels}`, codes);
-    const o = expectOptions<{ threads?: number; signal?: AbortSignal }>('options', options);
+    const o = expectOptions<{ threads?: number; signal?: AbortSignal }>('options', options, ['threads', 'signal']);
     const n = codes.length / this.levels;
     const asInt = codes instanceof Int32Array ? codes : Int32Array.from(codes, (v) => (v > 0x7fffffff ? -1 : v));
     const out = new Float32Array(n * this.dim);

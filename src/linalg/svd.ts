@@ -19,7 +19,7 @@ import { cancelFlag } from '../kernels/abort.js';
 import { resolveDevice, type Device } from '../kernels/device.js';
 import { fromNative, SemidArgumentError } from '../kernels/errors.js';
 import { asMatrix, type Matrix } from '../kernels/rqkmeans.js';
-import { expectBoolean, expectInt, expectOptions, expectSignal, expectThreads } from '../kernels/validate.js';
+import { expectBoolean, expectInt, expectOptions, optionKeys, expectSignal, expectThreads } from '../kernels/validate.js';
 
 /** A CSR sparse matrix: row i holds values[indptr[i] .. indptr[i + 1]) at columns indices[...]. */
 export interface CsrMatrix {
@@ -57,6 +57,9 @@ export interface SvdOptions {
   threads?: number;
   signal?: AbortSignal;
 }
+
+/** The option names of SvdOptions (checked against it at compile time): any other key is an error. */
+const SVD_KEYS = optionKeys<SvdOptions>()(['rank', 'dim', 'method', 'oversample', 'powerIters', 'center', 'seed', 'device', 'threads', 'signal']);
 
 export interface SvdResult {
   /** The method that ran. */
@@ -101,7 +104,7 @@ function checkCsr(x: CsrMatrix): CsrMatrix {
  * // r.singularValues = [3, 2]; r.components rows are ±e0, ±e1 (signs fixed positive)
  */
 export async function truncatedSvd(x: Matrix | CsrMatrix | Float32Array, options: SvdOptions): Promise<SvdResult> {
-  const o = expectOptions<SvdOptions>('options', options);
+  const o = expectOptions<SvdOptions>('options', options, SVD_KEYS);
   const sparse = isCsr(x) ? checkCsr(x) : null;
   const dense = sparse ? null : asMatrix(x, o.dim);
   const n = sparse ? sparse.rows : dense!.rows;

@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SemidArgumentError, SemidError } from '../kernels/errors.js';
-import { expectInt, expectNumber } from '../kernels/validate.js';
+import { expectInt, expectNumber, expectOptions, expectSignal, optionKeys } from '../kernels/validate.js';
 import { loadJointDataset, type JointDataset } from '../data/dataset.js';
 import { constrainedBeamSearch } from '../decoding/beam-search.js';
 import type { IdTrie } from '../decoding/trie.js';
@@ -62,7 +62,8 @@ export interface AskOptions {
  * holds several finished models for them (runs with other settings), the newest is taken.
  * @example const m = loadRunModel('runs/quick', { strategy: 'multitask' }); const [answers] = await askSearch(m, ['space robots']);
  */
-export function loadRunModel(out: string, o: { strategy?: Strategy; quantizer?: string; seed?: number } = {}): RunModel {
+export function loadRunModel(out: string, options: { strategy?: Strategy; quantizer?: string; seed?: number } = {}): RunModel {
+  const o = expectOptions<{ strategy?: Strategy; quantizer?: string; seed?: number }>('options', options, ['strategy', 'quantizer', 'seed']);
   const strategy = o.strategy ?? 'multitask';
   if (!STRATEGIES.includes(strategy)) throw new SemidArgumentError('strategy', STRATEGIES.join(', '), strategy);
   const quantizer = o.quantizer ?? 'rqkmeans';
@@ -88,11 +89,16 @@ export function loadRunModel(out: string, o: { strategy?: Strategy; quantizer?: 
   return { out, strategy, quantizer, seed, modelDir, model, task, dataset, tries: new Map() };
 }
 
-async function ask(m: RunModel, kind: number, sources: Int32Array[], o: AskOptions): Promise<Answer[][]> {
+/** The option names of AskOptions (checked against it at compile time): any other key is an error. */
+const ASK_KEYS = optionKeys<AskOptions>()(['top', 'beams', 'groups', 'diversityPenalty', 'signal']);
+
+async function ask(m: RunModel, kind: number, sources: Int32Array[], options: AskOptions): Promise<Answer[][]> {
+  const o = expectOptions<AskOptions>('options', options, ASK_KEYS);
   const beams = expectInt('beams', o.beams ?? 60, 1, 1024);
   const groups = expectInt('groups', o.groups ?? (o.beams === undefined ? 30 : 1), 1, beams);
   const top = expectInt('top', o.top ?? 10, 1, beams);
   const diversityPenalty = expectNumber('diversityPenalty', o.diversityPenalty ?? 0.25, 0);
+  const signal = expectSignal('signal', o.signal);
   let trie = m.tries.get(kind);
   if (!trie) m.tries.set(kind, (trie = itemTrie(kind === SEARCH_TASK ? m.task.space.search : m.task.space.rec)));
   const c = m.model.config;
@@ -106,7 +112,7 @@ async function ask(m: RunModel, kind: number, sources: Int32Array[], o: AskOptio
     const batch = padBatch(part.map((source) => ({ source, target: new Int32Array(0) })), c.padTokenId, c.decoderStartTokenId);
     const session = new T5DecoderSession(m.model, batch, { reuseLogits: true });
     try {
-      const results = await constrainedBeamSearch({ trie, batch: part.length, beams, groups, diversityPenalty, step: (req) => session.step(req), signal: o.signal });
+      const results = await constrainedBeamSearch({ trie, batch: part.length, beams, groups, diversityPenalty, step: (req) => session.step(req), signal });
       for (const r of results) {
         out.push(Array.from(r.items.subarray(0, top), (item, k) => {
           const meta = m.dataset.items[item];

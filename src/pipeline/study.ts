@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { SemidArgumentError, SemidError } from '../kernels/errors.js';
+import { expectInt, expectOptions, optionKeys } from '../kernels/validate.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { readMovieLens } from '../data/movielens/read.js';
 import { syntheticMovieLens } from '../data/synthetic.js';
@@ -99,6 +100,9 @@ export interface StudyOptions {
   signal?: AbortSignal;
   log?: (line: string) => void;
 }
+
+/** The option names of StudyOptions (checked against it at compile time): any other key is an error. */
+const STUDY_KEYS = optionKeys<StudyOptions>()(['profile', 'strategies', 'quantizers', 'seeds', 'out', 'movielens', 'data', 'override', 'pretrained', 'workers', 'signal', 'log']);
 
 export interface StrategyResult {
   strategy: Strategy;
@@ -197,8 +201,10 @@ export function spacesFor(strategy: Strategy): EmbeddingKind[] {
  * Run (or resume) the study.
  * @example const results = await runStudy({ profile: 'tiny', out: 'runs/tiny' });
  */
-export async function runStudy(o: StudyOptions): Promise<{ results: StrategyResult[]; profile: StudyProfile; manifest: DatasetManifest; timings: Record<string, number> }> {
-  const base = STUDY_PROFILES[o.profile ?? 'tiny'];
+export async function runStudy(options: StudyOptions): Promise<{ results: StrategyResult[]; profile: StudyProfile; manifest: DatasetManifest; timings: Record<string, number> }> {
+  const o = expectOptions<StudyOptions>('options', options, STUDY_KEYS) as StudyOptions;
+  if (typeof o.out !== 'string' || o.out === '') throw new SemidArgumentError('out', 'a folder for the run', o.out);
+  const base = Object.hasOwn(STUDY_PROFILES, o.profile ?? 'tiny') ? STUDY_PROFILES[o.profile ?? 'tiny'] : undefined;
   if (!base) throw new SemidArgumentError('profile', Object.keys(STUDY_PROFILES).join(', '), o.profile);
   const profile = { ...base } as StudyProfile;
   for (const [k, v] of Object.entries(o.override ?? {})) (profile as unknown as Record<string, unknown>)[k] = typeof v === 'object' ? { ...(base as unknown as Record<string, object>)[k], ...v } : v;
@@ -207,7 +213,7 @@ export async function runStudy(o: StudyOptions): Promise<{ results: StrategyResu
   const quantizers = o.quantizers ?? profile.quantizers ?? ['rqkmeans'];
   for (const q of quantizers) if (!QUANTIZERS.includes(q)) throw new SemidArgumentError('quantizers', QUANTIZERS.join(', '), q);
   const strategiesOf = (q: QuantizerName) => (q === 'rqkmeans' || o.strategies ? strategies : strategies.filter((s) => s === 'multitask'));
-  const seeds = o.seeds ?? profile.seeds;
+  const seeds = expectInt('seeds', o.seeds ?? profile.seeds, 1, 1000);
   const log = o.log ?? (() => {});
   const out = o.out;
   mkdirSync(out, { recursive: true });
