@@ -130,4 +130,18 @@ describe('misspelt options are named, never ignored', () => {
     await rejects(beamStep(trie, { batch: 1, beams: 1, groups: 1, vocab: 2, scores: f(2), nodes: Int32Array.of(0), beamScores: f(1) }, { thread: 1 } as never),
       'options.thread', /did you mean threads\?/);
   });
+
+  it('so do the runtime, the T5 and the study', async () => {
+    const { initRuntime, generate, trainJointT5, checkDatasetOptions, runStudy, T5Model, T5_PRESETS } = await import('../src/index.js');
+    await rejects(initRuntime({ backends: 'wasm' } as never), 'options.backends', /did you mean backend\?/);
+    await initRuntime({ backend: 'wasm' });
+    const model = T5Model.create({ ...T5_PRESETS.tiny, vocabSize: 20 }, 1);
+    const batch = { batchSize: 1, sourceLength: 2, inputIds: Int32Array.of(3, 1), attentionMask: Int32Array.of(1, 1) };
+    expect(() => generate(model, batch, { maxNewTokens: 2, num_beams: 4 } as never)).toThrow(/did you mean numBeams\?\) for options\.num_beams/);
+    await rejects(trainJointT5({ model, task: {} as never, epoch: 3 } as never), 'options.epoch', /did you mean epochs\?/);
+    model.dispose();
+    expect(() => checkDatasetOptions({ kcore: 5 } as never)).toThrow(/did you mean kCore\?\) for options\.kcore/);
+    await rejects(runStudy({ out: '/tmp/semid-never-made', seed: 3 } as never), 'options.seed', /did you mean seeds\?/);
+    await rejects(runStudy({ out: '/tmp/semid-never-made', seeds: 0 }), 'seeds', /integer between 1 and 1000 for seeds but received 0/);
+  });
 });

@@ -22,7 +22,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { encodeNpy, readNpy } from './npy.js';
-import { expectInt } from '../kernels/validate.js';
+import { expectInt, expectOptions, optionKeys } from '../kernels/validate.js';
 import { DataFormatError } from './errors.js';
 import { buildInteractions, checkInteractionOptions, type InteractionOptions, type Interactions } from './interactions.js';
 import { buildItemMeta, checkItemTextOptions, type ItemMeta, type ItemTextOptions } from './item-text.js';
@@ -86,12 +86,17 @@ export interface JointDataset {
   rec: Record<Split, Int32Array>;
 }
 
+/** The option names of DatasetOptions, its own and those it extends (checked at compile time): any other key is an error. */
+const DATASET_KEYS = optionKeys<DatasetOptions>()(['maxHistory', 'searchValidationQueries', 'minRating', 'maxUsers', 'kCore', 'minUserInteractions',
+  'catalogue', 'headFraction', 'seed', 'maxTags', 'genomeThreshold', 'maxGenomeTags']);
+
 /**
  * Check every option of the joint data set (interactions, item texts, examples) before any data is
  * read, so that a bad one fails at once instead of after reading a large ratings file.
  * @example checkDatasetOptions({ maxHistory: 20, kCore: 5 }).maxHistory // 20
  */
 export function checkDatasetOptions(options: DatasetOptions = {}): { maxHistory: number; searchValidation: number } {
+  expectOptions<DatasetOptions>('options', options, DATASET_KEYS);
   checkInteractionOptions(options);
   checkItemTextOptions(options);
   return {

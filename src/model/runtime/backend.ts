@@ -18,6 +18,7 @@ import { batchMatMulGradConfig } from './kernels/batch-matmul-grad.js';
 import { gatherGradConfig } from './kernels/gather-grad.js';
 import { FUSED_KERNELS, registerFusedKernels } from './fused-ops.js';
 import { ATTENTION_KERNELS, registerAttentionKernels } from './fused-attention.js';
+import { expectOptions, optionKeys } from '../../kernels/validate.js';
 
 export type RuntimeBackend = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 
@@ -33,6 +34,9 @@ export interface RuntimeOptions {
   /** CPU threads for native kernels (0: all). */
   threads?: number;
 }
+
+/** The option names of RuntimeOptions (checked against it at compile time): any other key is an error. */
+const RUNTIME_KEYS = optionKeys<RuntimeOptions>()(['backend', 'native', 'gemmDevice', 'cudaMinMacs', 'threads']);
 
 export interface RuntimeInfo {
   /** The active tfjs backend: 'tensorflow', 'wasm' or 'cpu'. */
@@ -121,6 +125,7 @@ async function tryTfjsNode(skipped: string[]): Promise<boolean> {
  * console.log(rt.description); // "wasm + semid native kernels (BatchMatMul on semid GEMM, cpu)"
  */
 export async function initRuntime(options: RuntimeOptions = {}): Promise<RuntimeInfo> {
+  expectOptions<RuntimeOptions>('options', options, RUNTIME_KEYS);
   const want = options.backend ?? 'auto';
   if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(want)) throw new SemidArgumentError('backend', '"auto", "tensorflow", "wasm" or "cpu"', want);
   const gemmDevice = options.gemmDevice ?? 'auto';

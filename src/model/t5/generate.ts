@@ -6,7 +6,7 @@
  * same session through `constrainedBeamSearch`.
  */
 import { SemidArgumentError } from '../../kernels/errors.js';
-import { expectInt } from '../../kernels/validate.js';
+import { expectInt, expectOptions, optionKeys } from '../../kernels/validate.js';
 import type { T5Batch, T5Model } from './model.js';
 import { T5DecoderSession } from './decoder-session.js';
 
@@ -23,6 +23,9 @@ export interface GenerateOptions {
   earlyStopping?: boolean;
 }
 
+/** The option names of GenerateOptions (checked against it at compile time): any other key is an error. */
+const GENERATE_KEYS = optionKeys<GenerateOptions>()(['maxNewTokens', 'numBeams', 'numReturnSequences', 'lengthPenalty', 'earlyStopping']);
+
 function logSoftmaxRow(logits: Float32Array, offset: number, v: number, out: Float64Array): void {
   let m = -Infinity;
   for (let j = 0; j < v; j++) m = Math.max(m, logits[offset + j]);
@@ -38,6 +41,7 @@ function logSoftmaxRow(logits: Float32Array, offset: number, v: number, out: Flo
  * @example const seqs = generate(model, batch, { maxNewTokens: 6, numBeams: 4, numReturnSequences: 4 });
  */
 export function generate(model: T5Model, batch: Pick<T5Batch, 'batchSize' | 'inputIds' | 'attentionMask' | 'sourceLength'>, options: GenerateOptions): number[][] {
+  expectOptions<GenerateOptions>('options', options, GENERATE_KEYS);
   const maxNew = expectInt('maxNewTokens', options.maxNewTokens, 1, 1e6);
   const k = expectInt('numBeams', options.numBeams ?? 1, 1, 4096);
   const numReturn = expectInt('numReturnSequences', options.numReturnSequences ?? 1, 1, k);

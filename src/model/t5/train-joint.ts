@@ -8,6 +8,7 @@ import { trainLoop, type TrainProgress, type TrainResult } from '../runtime/trai
 import type { DataParallel } from '../runtime/data-parallel.js';
 import type { JointTask } from './joint-task.js';
 import type { T5Model } from './model.js';
+import { expectOptions, optionKeys } from '../../kernels/validate.js';
 
 export interface JointTrainOptions {
   model: T5Model;
@@ -30,6 +31,9 @@ export interface JointTrainOptions {
   parallel?: DataParallel;
 }
 
+/** The option names of JointTrainOptions (checked against it at compile time): any other key is an error. */
+const JOINT_TRAIN_KEYS = optionKeys<JointTrainOptions>()(['model', 'task', 'batchSize', 'epochs', 'learningRate', 'warmupFraction', 'weightDecay', 'clipNorm', 'seed', 'checkpoint', 'signal', 'onProgress', 'parallel']);
+
 /** The paper's settings for the joint T5. */
 export const PAPER_T5_TRAINING = { batchSize: 128, epochs: 3, learningRate: 2e-3, weightDecay: 0.01 };
 
@@ -38,6 +42,7 @@ export const PAPER_T5_TRAINING = { batchSize: 128, epochs: 3, learningRate: 2e-3
  * @example await trainJointT5({ model, task, epochs: 3, checkpoint: { dir: 'runs/x/t5-ckpt', everySteps: 500 } });
  */
 export async function trainJointT5(o: JointTrainOptions): Promise<TrainResult> {
+  expectOptions<JointTrainOptions>('options', o, JOINT_TRAIN_KEYS);
   const batchSize = o.batchSize ?? PAPER_T5_TRAINING.batchSize;
   const epochs = o.epochs ?? PAPER_T5_TRAINING.epochs;
   const seed = o.seed ?? 42;
