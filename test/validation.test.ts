@@ -143,5 +143,11 @@ describe('misspelt options are named, never ignored', () => {
     expect(() => checkDatasetOptions({ kcore: 5 } as never)).toThrow(/did you mean kCore\?\) for options\.kcore/);
     await rejects(runStudy({ out: '/tmp/semid-never-made', seed: 3 } as never), 'options.seed', /did you mean seeds\?/);
     await rejects(runStudy({ out: '/tmp/semid-never-made', seeds: 0 }), 'seeds', /integer between 1 and 1000 for seeds but received 0/);
+    const { syntheticMovieLens, readMovieLens, trainEnmf, fitContentEncoder, embedStage } = await import('../src/index.js');
+    expect(() => syntheticMovieLens({ movie: 20 } as never)).toThrow(/did you mean movies\?\) for options\.movie/);
+    await rejects(readMovieLens('/tmp', { genomes: true } as never), 'options.genomes', /did you mean genome\?/);
+    await rejects(trainEnmf({} as never, { epoch: 2 } as never), 'options.epoch', /did you mean epochs\?/);
+    await rejects(fitContentEncoder(['a b', 'c d'], { dims: 8 } as never), 'options.dims', /did you mean dim\?/);
+    await rejects(embedStage('content', '/tmp/semid-never-made', { epoch: 1 } as never), 'options.epoch', /did you mean epochs\?/);
   });
 });

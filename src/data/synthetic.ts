@@ -3,7 +3,7 @@
  * shape (movies with titles, years, genres and tags; users with tastes rating over time), with
  * structure a model can learn (users prefer genres; tags follow genres; popularity is skewed).
  */
-import { expectInt } from '../kernels/validate.js';
+import { expectInt, expectOptions, optionKeys } from '../kernels/validate.js';
 import { mulberry32 } from './random.js';
 import type { MovieLensData } from './movielens/types.js';
 
@@ -14,6 +14,9 @@ export interface SyntheticOptions {
   ratingsPerUser?: number;
   seed?: number;
 }
+
+/** The option names of SyntheticOptions (checked against it at compile time): any other key is an error. */
+const SYNTHETIC_KEYS = optionKeys<SyntheticOptions>()(['movies', 'users', 'ratingsPerUser', 'seed']);
 
 const GENRES = ['Action', 'Adventure', 'Animation', 'Children', 'Comedy', 'Crime', 'Documentary', 'Drama', 'Fantasy', 'Film-Noir',
   'Horror', 'Musical', 'Mystery', 'Romance', 'Sci-Fi', 'Thriller', 'War', 'Western'];
@@ -37,6 +40,7 @@ const WORDS_C = ['Returns', 'Rising', 'Blues', 'Protocol', 'Diaries', 'Affair', 
  * @example const data = syntheticMovieLens({ seed: 7 }); data.format // 'synthetic'
  */
 export function syntheticMovieLens(options: SyntheticOptions = {}): MovieLensData {
+  expectOptions<SyntheticOptions>('options', options, SYNTHETIC_KEYS);
   const nm = expectInt('movies', options.movies ?? 1200, 10, 1e7);
   const nu = expectInt('users', options.users ?? 400, 3, 1e7);
   const per = expectInt('ratingsPerUser', options.ratingsPerUser ?? 60, 5, 1e6);

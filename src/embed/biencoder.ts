@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { SemidArgumentError } from '../kernels/errors.js';
-import { expectInt, expectNumber } from '../kernels/validate.js';
+import { expectInt, expectNumber, expectOptions, optionKeys } from '../kernels/validate.js';
 import { AdamW, linearSchedule } from '../model/runtime/adamw.js';
 import { epochBatches } from '../model/runtime/batches.js';
 import { trainLoop, type TrainProgress } from '../model/runtime/train-loop.js';
@@ -142,12 +142,16 @@ export interface BiEncoderTrainOptions {
   onProgress?: (p: TrainProgress) => void;
 }
 
+/** The option names of BiEncoderTrainOptions (checked against it at compile time): any other key is an error. */
+const BI_ENCODER_TRAIN_KEYS = optionKeys<BiEncoderTrainOptions>()(['searchPairs', 'itemPairs', 'itemTexts', 'epochs', 'batchSize', 'learningRate', 'scale', 'seed', 'signal', 'onProgress']);
+
 /**
  * Train the tower with MNRL; each batch mixes search pairs and (in multi-task) item pairs, and the
  * loss is the sum of the two tasks' in-batch losses.
  * @example await trainBiEncoder(tower, { searchPairs, itemTexts, epochs: 3 });
  */
 export async function trainBiEncoder(tower: Tower, o: BiEncoderTrainOptions): Promise<number[]> {
+  expectOptions<BiEncoderTrainOptions>('options', o, BI_ENCODER_TRAIN_KEYS);
   const epochs = expectInt('epochs', o.epochs ?? BIENCODER_PROFILES.default.epochs, 1, 1e6);
   const batchSize = expectInt('batchSize', o.batchSize ?? BIENCODER_PROFILES.default.batchSize, 2, 1e6);
   const lr = expectNumber('learningRate', o.learningRate ?? BIENCODER_PROFILES.default.learningRate, 0);

@@ -4,7 +4,7 @@
  * same model encodes queries (for the dense-search baseline) and initialises the bi-encoder tower.
  */
 import { truncatedSvd } from '../linalg/svd.js';
-import { expectInt } from '../kernels/validate.js';
+import { expectInt, expectOptions, optionKeys } from '../kernels/validate.js';
 import { TfidfVectorizer, type TfidfOptions } from './tfidf.js';
 import { csrTimesDense, normalizeRows, transpose } from './vectors.js';
 
@@ -23,11 +23,15 @@ export interface ContentOptions extends TfidfOptions {
   signal?: AbortSignal;
 }
 
+/** The option names of ContentOptions (checked against it at compile time): any other key is an error. */
+const CONTENT_KEYS = optionKeys<ContentOptions>()(['dim', 'seed', 'powerIters', 'signal', 'minDf', 'maxFeatures', 'bigrams']);
+
 /**
  * Fit the content model on item texts and return the items' embeddings [items x dim].
  * @example const { model, embeddings } = await fitContentEncoder(items.map((m) => m.text));
  */
 export async function fitContentEncoder(texts: string[], options: ContentOptions = {}): Promise<{ model: ContentModel; embeddings: Float32Array }> {
+  expectOptions<ContentOptions>('options', options, CONTENT_KEYS);
   const vectorizer = TfidfVectorizer.fit(texts, { minDf: options.minDf ?? 1, maxFeatures: options.maxFeatures ?? 200_000, bigrams: options.bigrams });
   const csr = vectorizer.transform(texts);
   const dim = Math.min(expectInt('dim', options.dim ?? 384, 1, 65536), csr.rows - 1, csr.cols - 1);

@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { SemidArgumentError } from '../kernels/errors.js';
-import { expectInt, expectNumber } from '../kernels/validate.js';
+import { expectInt, expectNumber, expectOptions, optionKeys } from '../kernels/validate.js';
 import { mulberry32 } from '../data/random.js';
 import { AdamW } from '../model/runtime/adamw.js';
 import { trainLoop, type TrainProgress } from '../model/runtime/train-loop.js';
@@ -27,6 +27,9 @@ export interface EnmfOptions {
   signal?: AbortSignal;
   onProgress?: (p: TrainProgress) => void;
 }
+
+/** The option names of EnmfOptions (checked against it at compile time): any other key is an error. */
+const ENMF_KEYS = optionKeys<EnmfOptions>()(['dim', 'negativeWeight', 'epochs', 'batchSize', 'learningRate', 'weightDecay', 'seed', 'signal', 'onProgress']);
 
 /** The paper's ENMF settings, and the defaults used for small data sets. */
 export const ENMF_PROFILES = {
@@ -76,6 +79,7 @@ export function enmfBatchLoss(P: tf.Tensor2D, Q: tf.Tensor2D, h: tf.Tensor1D, ba
  * @example const model = await trainEnmf(trainItems, { ...ENMF_PROFILES.default, seed: 1 });
  */
 export async function trainEnmf(data: UserItems, options: EnmfOptions = {}): Promise<EnmfModel> {
+  expectOptions<EnmfOptions>('options', options, ENMF_KEYS);
   const dim = expectInt('dim', options.dim ?? 256, 1, 65536);
   const c0 = expectNumber('negativeWeight', options.negativeWeight ?? 0.5, 0, 1);
   const epochs = expectInt('epochs', options.epochs ?? ENMF_PROFILES.default.epochs, 1, 1e6);

@@ -7,6 +7,7 @@
 import { mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { SemidArgumentError, SemidError } from '../kernels/errors.js';
+import { expectOptions, optionKeys } from '../kernels/validate.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { readNpyMatrix, writeNpy } from '../data/npy.js';
 import { loadJointDataset, type JointDataset } from '../data/dataset.js';
@@ -36,6 +37,9 @@ export interface EmbedOptions {
   signal?: AbortSignal;
   onProgress?: (stage: string, p: TrainProgress) => void;
 }
+
+/** The option names of EmbedOptions (checked against it at compile time): any other key is an error. */
+const EMBED_KEYS = optionKeys<EmbedOptions>()(['profile', 'epochs', 'seed', 'evalSample', 'maxPairs', 'encoder', 'signal', 'onProgress']);
 
 export interface EmbedResult {
   kind: EmbeddingKind;
@@ -101,6 +105,7 @@ function loadContentModel(runDir: string): ContentModel {
  */
 export async function embedStage(kind: EmbeddingKind, runDir: string, o: EmbedOptions = {}): Promise<EmbedResult> {
   if (!EMBEDDING_KINDS.includes(kind)) throw new SemidArgumentError('kind', EMBEDDING_KINDS.join(', '), kind);
+  expectOptions<EmbedOptions>('options', o, EMBED_KEYS);
   const t0 = performance.now();
   const ds = loadJointDataset(runDir);
   const seed = o.seed ?? 42;

@@ -11,6 +11,7 @@ import { DataFormatError } from '../errors.js';
 import { readNumericColumns } from '../numeric-columns.js';
 import { readTextRecords, withoutByteOrderMark, type TextRecord } from '../text-records.js';
 import { SemidArgumentError } from '../../kernels/errors.js';
+import { expectOptions, optionKeys } from '../../kernels/validate.js';
 import type { DropCount, GenomeTable, LinkTable, MovieLensData, MovieLensFormat, MovieTable, RatingTable, TagTable } from './types.js';
 
 export interface ReadProgress {
@@ -28,6 +29,9 @@ export interface ReadMovieLensOptions {
   onProgress?: (p: ReadProgress) => void;
   signal?: AbortSignal;
 }
+
+/** The option names of ReadMovieLensOptions (checked against it at compile time): any other key is an error. */
+const READ_MOVIE_LENS_KEYS = optionKeys<ReadMovieLensOptions>()(['genome', 'descriptions', 'onProgress', 'signal']);
 
 const ML100K_GENRES = ['unknown', 'Action', 'Adventure', 'Animation', "Children's", 'Comedy', 'Crime', 'Documentary', 'Drama', 'Fantasy',
   'Film-Noir', 'Horror', 'Musical', 'Mystery', 'Romance', 'Sci-Fi', 'Thriller', 'War', 'Western'];
@@ -53,6 +57,7 @@ const EXPECTED = `a MovieLens folder: movies.csv + ratings.csv (ML-20M/25M/32M, 
  */
 export async function readMovieLens(dir: string, options: ReadMovieLensOptions = {}): Promise<MovieLensData> {
   if (typeof dir !== 'string' || dir === '') throw new SemidArgumentError('dir', 'a folder path', dir);
+  expectOptions<ReadMovieLensOptions>('options', options, READ_MOVIE_LENS_KEYS);
   const root = resolve(dir);
   if (!existsSync(root)) throw new DataFormatError(root, 0, `does not exist (expected ${EXPECTED})`);
   const format = detectMovieLensFormat(root);
