@@ -192,6 +192,13 @@ describe('semid run (synthetic catalogue, two strategies)', () => {
     await expect(askSearch(asked, [''])).rejects.toThrow(/non-empty list of non-empty strings/);
     await expect(askSearch(asked, [query], { top: 9, beams: 8, groups: 4 })).rejects.toThrow(/top/);
     asked.model.dispose();
+    // a model trained on IDs since rebuilt is never used
+    const doneFile = join(asked.modelDir, 'done.json');
+    const done = readFileSync(doneFile, 'utf8');
+    expect(JSON.parse(done).idsDigest).toMatch(/^[0-9a-f]{16}$/);
+    writeFileSync(doneFile, JSON.stringify({ ...JSON.parse(done), idsDigest: '0123456789abcdef' }));
+    expect(() => loadRunModel(a, { strategy: 'multitask' })).toThrow(/trained on IDs that have since been rebuilt/);
+    writeFileSync(doneFile, done);
     expect(() => loadRunModel(a, { strategy: 'content' })).toThrow(/no finished model for content \/ rqkmeans \/ seed 0.*it has: multitask-rqkmeans-seed0, separate-rqkmeans-seed0/);
     const bin = join(__dirname, '..', 'bin', 'semid.js');
     if (existsSync(join(__dirname, '..', 'dist', 'cli', 'main.js'))) {  // the CLI runs the build (npm install makes it)

@@ -1,4 +1,5 @@
 /** Semantic IDs of a run: `<run>/ids/<strategy>-<quantizer>-<collisions>.json` (+ codes .npy), written atomically. */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SemidError } from '../kernels/errors.js';
@@ -12,6 +13,17 @@ import type { IdAssignment, Strategy } from './strategies.js';
  */
 export function idsName(strategy: Strategy, quantizer: string, collisions: string): string {
   return `${strategy}-${quantizer}-${collisions}`;
+}
+
+/**
+ * A digest of a strategy's saved IDs file (16 hex digits of its SHA-256): what the study keys its
+ * models and results by, so that new IDs never meet a model trained on others.
+ * @example idsDigest('runs/quick', 'multitask', 'rqkmeans') // '3f0c...'
+ */
+export function idsDigest(runDir: string, strategy: Strategy, quantizer: string, collisions = 'keep'): string {
+  const path = join(runDir, 'ids', `${idsName(strategy, quantizer, collisions)}.json`);
+  if (!existsSync(path)) throw new SemidError('ERR_SEMID_STAGE', `${path} is missing: run \`semid ids ${strategy} --run ${runDir}\` first`);
+  return createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 16);
 }
 
 /** @example const path = saveIds('runs/default', ids); */

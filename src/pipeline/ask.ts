@@ -3,7 +3,7 @@
  * then search with free text or recommend from a history, decoding with the same trie-constrained
  * diverse beam search as the evaluation, and return items with their titles, scores and IDs.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SemidArgumentError, SemidError } from '../kernels/errors.js';
 import { expectInt, expectNumber, expectOptions, expectSignal, optionKeys } from '../kernels/validate.js';
@@ -12,6 +12,7 @@ import { constrainedBeamSearch } from '../decoding/beam-search.js';
 import type { IdTrie } from '../decoding/trie.js';
 import { defaultDecodeBatch, itemTrie } from '../eval/generative.js';
 import { STRATEGIES, type Strategy } from '../ids/strategies.js';
+import { idsDigest } from '../ids/store.js';
 import { loadT5Folder } from '../model/t5/checkpoint-folder.js';
 import { T5DecoderSession } from '../model/t5/decoder-session.js';
 import { padBatch, REC_TASK, SEARCH_TASK } from '../model/t5/joint-task.js';
@@ -58,8 +59,8 @@ export interface AskOptions {
 }
 
 /**
- * Load the model a run trained (`semid run`) for a strategy, quantizer and seed. Where the run
- * holds several finished models for them (runs with other settings), the newest is taken.
+ * Load the model a run trained (`semid run`) for a strategy, quantizer and seed, on the run's
+ * current IDs. Where the run holds several (runs with other settings), the newest is taken.
  * @example const m = loadRunModel('runs/quick', { strategy: 'multitask' }); const [answers] = await askSearch(m, ['space robots']);
  */
 export function loadRunModel(out: string, options: { strategy?: Strategy; quantizer?: string; seed?: number } = {}): RunModel {
@@ -77,7 +78,16 @@ export function loadRunModel(out: string, options: { strategy?: Strategy; quanti
     throw new SemidError('ERR_SEMID_STAGE', `${t5} holds no finished model for ${strategy} / ${quantizer} / seed ${seed} (run \`semid run\` first)` +
       (have.length ? `; it has: ${have.join(', ')}` : ''));
   }
-  const modelDir = join(t5, mine.sort((a, b) => statSync(join(t5, b, 'done.json')).mtimeMs - statSync(join(t5, a, 'done.json')).mtimeMs)[0]);
+  // Models record the IDs they were trained on (done.json's idsDigest; runs before it was recorded
+  // have none and are taken as they are): one trained on IDs since rebuilt is never used.
+  const digest = idsDigest(out, strategy, quantizer);
+  const trainedOn = (d: string) => (JSON.parse(readFileSync(join(t5, d, 'done.json'), 'utf8')) as { idsDigest?: string }).idsDigest;
+  const usable = mine.filter((d) => trainedOn(d) === undefined || trainedOn(d) === digest);
+  if (usable.length === 0) {
+    throw new SemidError('ERR_SEMID_STAGE', `${t5}: the models for ${strategy} / ${quantizer} / seed ${seed} were trained on IDs that have since been rebuilt (run \`semid run\` again to train on the new ones)`);
+  }
+  const newest = (a: string, b: string) => statSync(join(t5, b, 'done.json')).mtimeMs - statSync(join(t5, a, 'done.json')).mtimeMs;
+  const modelDir = join(t5, usable.sort((a, b) => (trainedOn(b) === digest ? 1 : 0) - (trainedOn(a) === digest ? 1 : 0) || newest(a, b))[0]);
   const dataset = loadJointDataset(out);
   // The model folder's tokenizer holds the strategy's ID tokens already: adding them again keeps their ids.
   const task = strategyTask(out, join(modelDir, 'tokenizer.json'), strategy, quantizer, dataset);

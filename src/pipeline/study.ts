@@ -21,7 +21,7 @@ import { EMBEDDING_KINDS, type EmbeddingKind } from '../embed/store.js';
 import { BIENCODER_PROFILES } from '../embed/biencoder.js';
 import { ENMF_PROFILES } from '../embed/enmf.js';
 import { buildIds, QUANTIZERS, REC_SPACE, STRATEGIES, type Strategy } from '../ids/strategies.js';
-import { idsName, loadIds, saveIds } from '../ids/store.js';
+import { idsDigest, idsName, loadIds, saveIds } from '../ids/store.js';
 import type { QuantizerName } from '../ids/quantizer.js';
 import { initRuntime } from '../model/runtime/backend.js';
 import { T5Model } from '../model/t5/model.js';
@@ -294,9 +294,9 @@ export async function runStudy(options: StudyOptions): Promise<{ results: Strate
         }
         const idsSeconds = (performance.now() - t0) / 1000;
         // everything after the IDs is keyed by the IDs themselves, so new IDs never meet an old model or result
-        const idsDigest = createHash('sha256').update(readFileSync(join(out, 'ids', `${idsName(strategy, quantizer, 'keep')}.json`))).digest('hex').slice(0, 16);
+        const idsDigestNow = idsDigest(out, strategy, quantizer);
         for (let seed = 0; seed < seeds; seed++) {
-          const key = hash({ strategy, quantizer, seed, ids: profile.ids, idsDigest, t5: profile.t5, eval: profile.eval, data: dataKey, ...(pretrainedDir ? { pretrainedDir } : {}) });
+          const key = hash({ strategy, quantizer, seed, ids: profile.ids, idsDigest: idsDigestNow, t5: profile.t5, eval: profile.eval, data: dataKey, ...(pretrainedDir ? { pretrainedDir } : {}) });
           const resultPath = join(out, 'results', `${strategy}-${quantizer}-seed${seed}-${key}.json`);
           if (existsSync(resultPath)) { results.push(JSON.parse(readFileSync(resultPath, 'utf8'))); log(`${strategy}/${quantizer}/seed ${seed}: reusing results`); continue; }
           const seconds: Record<string, number> = { ids: idsSeconds };
@@ -319,7 +319,8 @@ export async function runStudy(options: StudyOptions): Promise<{ results: Strate
               checkpoint: { dir: join(modelDir, 'checkpoints'), everySteps: 200 }, signal: o.signal,
               onProgress: every(30, (p) => log(`${strategy}/${quantizer}/seed ${seed}: T5 step ${p.step}/${p.totalSteps} (epoch ${p.epoch + 1}), loss ${p.meanLoss.toFixed(3)}, ${p.examplesPerSecond.toFixed(0)} ex/s, ETA ${clock(p.etaSeconds)}`)) });
             saveT5Folder(modelDir, model, tokenizer);
-            const training = { steps: trained.steps, epochLoss: trained.epochLoss, resumedFrom: trained.resumedFrom };
+            // the IDs it was trained on, so that loadRunModel can tell a model of other IDs
+            const training = { steps: trained.steps, epochLoss: trained.epochLoss, resumedFrom: trained.resumedFrom, idsDigest: idsDigestNow };
             writeFileAtomic(join(modelDir, 'done.json'), [Buffer.from(JSON.stringify(training))]);
           }
           const epochLoss = (JSON.parse(readFileSync(join(modelDir, 'done.json'), 'utf8')) as { epochLoss?: number[] }).epochLoss;
