@@ -4,8 +4,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { rng } from './helpers.js';
 import {
-  JointTask, REC_TASK, SEARCH_TASK, T5Model, T5_PRESETS, defaultDecodeBatch, evaluateTask, generate, idTokenNames, initRuntime, itemTrie, loadT5Folder, resizeTokenEmbeddings,
+  JointTask, REC_TASK, SEARCH_TASK, T5Model, T5_PRESETS, defaultDecodeBatch, evaluateTask, generate, idTokenNames, initRuntime, itemTrie, loadT5Folder, resizeTokenEmbeddings, meanResizedRows,
   saveT5Folder, trainJointT5, trainWordPieceTokenizer, type JointDataset,
 } from '../src/index.js';
 
@@ -116,7 +117,9 @@ describe('T5 joint task', () => {
     const old = model.params.get('shared.weight')!.dataSync();
     const now = grown.params.get('shared.weight')!.dataSync();
     expect(Array.from(now.subarray(0, old.length))).toEqual(Array.from(old));
-    expect(now.subarray(old.length).some((v) => v !== 0)).toBe(true);
+    // 20 rows in 32 dimensions: a singular covariance, so every new row is the rows' mean (transformers' fallback)
+    const mean = Array.from({ length: 32 }, (_, j) => Array.from({ length: 20 }, (_, r) => old[r * 32 + j]).reduce((a, b) => a + b, 0) / 20);
+    for (let r = 20; r < 28; r++) for (let j = 0; j < 32; j++) expect(now[r * 32 + j]).toBeCloseTo(mean[j], 6);
     const batch = { batchSize: 1, sourceLength: 3, inputIds: Int32Array.of(4, 25, 1), attentionMask: new Int32Array(3).fill(1) };
     expect(() => model.encode(batch)).toThrow(/Expected a token id between 0 and 19 \(unknown token: grow the vocabulary with resizeTokenEmbeddings\) for batch\.inputIds\[1\] but received 25/);
     const long = { batchSize: 1, sourceLength: 600, inputIds: new Int32Array(600).fill(3), attentionMask: new Int32Array(600).fill(1) };
@@ -124,5 +127,41 @@ describe('T5 joint task', () => {
     expect(() => resizeTokenEmbeddings(model, 10)).toThrow(/at least the current 20/);
     model.dispose();
     grown.dispose();
+  });
+
+  it('draws new rows from N(mean, 1e-9 · covariance) of the old ones, as transformers does (mean_resizing)', () => {
+    const d = 6, rows = 400, count = 3000;
+    const r = rng(11);
+    // correlated old rows: x = A·u + offset, so the covariance is A·Aᵀ (full, positive definite)
+    const A = Array.from({ length: d * d }, () => r() * 2 - 1);
+    const old = new Float32Array(rows * d);
+    for (let i = 0; i < rows; i++) {
+      const u = Array.from({ length: d }, () => r() * 2 - 1);
+      for (let a = 0; a < d; a++) old[i * d + a] = 3 + a + A.slice(a * d, a * d + d).reduce((s, v, b) => s + v * u[b], 0);
+    }
+    const stats = (x: Float32Array, n: number) => {
+      const m = Array.from({ length: d }, (_, a) => { let s = 0; for (let i = 0; i < n; i++) s += x[i * d + a]; return s / n; });
+      const cov = Array.from({ length: d * d }, (_, ab) => {
+        const a = Math.floor(ab / d), b = ab % d;
+        let s = 0;
+        for (let i = 0; i < n; i++) s += (x[i * d + a] - m[a]) * (x[i * d + b] - m[b]);
+        return s / n;
+      });
+      return { m, cov };
+    };
+    const want = stats(old, rows);
+    const added = meanResizedRows(old, rows, d, count, 5);
+    const got = stats(added, count);
+    // the mean, to float precision; the covariance 1e-9 times the old one (sampling error ~ 1/sqrt(3000))
+    got.m.forEach((v, a) => expect(Math.abs(v - want.m[a])).toBeLessThan(1e-5 * Math.abs(want.m[a]) + 1e-6));
+    for (let a = 0; a < d; a++) {
+      const scale = Math.sqrt(want.cov[a * d + a] * 1e-9);
+      for (let b = 0; b < d; b++) {
+        const norm = scale * Math.sqrt(want.cov[b * d + b] * 1e-9);
+        expect(Math.abs(got.cov[a * d + b] - 1e-9 * want.cov[a * d + b]) / norm, `cov[${a}][${b}]`).toBeLessThan(0.12);
+      }
+    }
+    expect(Array.from(meanResizedRows(old, rows, d, 4, 5))).toEqual(Array.from(added.subarray(0, 4 * d)));  // seeded
+    expect(Array.from(meanResizedRows(old, rows, d, 4, 6))).not.toEqual(Array.from(added.subarray(0, 4 * d)));
   });
 });

@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { SemidArgumentError, SemidError } from '../../kernels/errors.js';
 import { expectInt } from '../../kernels/validate.js';
 import { writeFileAtomic } from '../../io/atomic.js';
-import { mulberry32 } from '../../data/random.js';
 import { readSafetensorsFolder, writeSafetensors, type SafeTensor } from '../safetensors.js';
 import { t5ConfigFromHf, t5ConfigToHf, type T5Config } from './config.js';
 import { T5Model } from './model.js';
+import { meanResizedRows } from './mean-resizing.js';
 import { T5Tokenizer } from './tokenizer.js';
 
 /**
@@ -72,9 +72,11 @@ export function idTokenNames(levels: number, codebook: number, prefix = 'id'): s
 }
 
 /**
- * A model whose vocabulary grew to `vocabSize`: existing rows kept; new rows of the embedding (and
- * of an untied head) drawn as mean + N(0, std) of the existing rows, per dimension (seeded), so new
- * ID tokens start where the model's tokens live rather than at an arbitrary scale.
+ * A model whose vocabulary grew to `vocabSize`: existing rows kept; the new rows of the embedding
+ * (and of an untied head) drawn as transformers' resize_token_embeddings draws them by default
+ * (mean_resizing): from N(mean, 1e-9 · covariance) of the existing rows, the mean itself where the
+ * covariance is singular (`meanResizedRows`, seeded). New ID tokens so start at the centre of the
+ * model's tokens.
  * @example const bigger = resizeTokenEmbeddings(model, tokenizer.vocabSize, 42);
  */
 export function resizeTokenEmbeddings(model: T5Model, vocabSize: number, seed = 0): T5Model {
@@ -82,27 +84,15 @@ export function resizeTokenEmbeddings(model: T5Model, vocabSize: number, seed = 
   expectInt('vocabSize', vocabSize, 1, 1 << 24);
   if (vocabSize < c.vocabSize) throw new SemidArgumentError('vocabSize', `at least the current ${c.vocabSize}`, vocabSize);
   const tensors = new Map<string, SafeTensor>(model.toTensors());
-  const rand = mulberry32(seed);
-  const gauss = () => Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand());
-  for (const name of ['shared.weight', 'lm_head.weight']) {
+  ['shared.weight', 'lm_head.weight'].forEach((name, k) => {
     const t = tensors.get(name);
-    if (!t) continue;
+    if (!t) return;
     const [rows, d] = t.shape;
-    const old = t.data as Float32Array;
-    const mean = new Float64Array(d);
-    const sq = new Float64Array(d);
-    for (let r = 0; r < rows; r++) for (let j = 0; j < d; j++) { mean[j] += old[r * d + j]; sq[j] += old[r * d + j] ** 2; }
     const grown = new Float32Array(vocabSize * d);
-    grown.set(old);
-    for (let r = rows; r < vocabSize; r++) {
-      for (let j = 0; j < d; j++) {
-        const m = mean[j] / rows;
-        const sd = Math.sqrt(Math.max(0, sq[j] / rows - m * m));
-        grown[r * d + j] = m + sd * gauss();
-      }
-    }
+    grown.set(t.data as Float32Array);
+    grown.set(meanResizedRows(t.data as Float32Array, rows, d, vocabSize - rows, seed + k), rows * d);
     tensors.set(name, { dtype: 'F32', shape: [vocabSize, d], data: grown });
-  }
+  });
   const { model: out } = T5Model.fromTensors({ ...c, vocabSize }, tensors);
   return out;
 }
