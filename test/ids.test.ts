@@ -1,14 +1,14 @@
 // Semantic ID quantizers and strategies: planted clusters recovered, honest statistics, RQ-VAE
 // without collapse, the namespaces and token counts of each construction, collisions policies.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import {
   DictionaryQuantizer, RQKMeansQuantizer, ResidualLFQ, RqVaeQuantizer, buildIds, fitContentEncoder, initRuntime, loadIds, quantizerStats,
-  readMovieLens, saveEmbeddings, saveIds, sharedMovieLensDir, type Quantizer,
+  readMovieLens, saveEmbeddings, saveIds, sharedMovieLensDir, saveQuantizer, loadQuantizer, type Quantizer,
 } from '../src/index.js';
 import { rng } from './helpers.js';
 
@@ -87,6 +87,32 @@ describe('quantizers', () => {
     const s = await quantizerStats(q, x, codes);
     expect(s.totalRelativeError).toBeLessThan(0.05);
     await expect(ResidualLFQ.fit(x, dim, { levels: 1, codebookSize: 12 })).rejects.toThrow(/a power of two for ResidualLFQ/);
+  });
+
+  it('every quantizer saves and loads back to the same codes and reconstructions (cold start); bad files are named', async () => {
+    const { x, dim } = planted(dirs, 10, 0.1, 4);
+    const dir = mkdtempSync(join(tmpdir(), 'semid-quantizer-'));
+    const fits: Array<Promise<Quantizer>> = [
+      RQKMeansQuantizer.fit(x, dim, { levels: 2, codebookSize: 8, seed: 1 }),
+      DictionaryQuantizer.fit(x, dim, { levels: 2, codebookSize: 8, seed: 1, iters: 2 }),
+      ResidualLFQ.fit(x, dim, { levels: 2, codebookSize: 8, seed: 1 }),
+      RqVaeQuantizer.fit(x, dim, { levels: 2, codebookSize: 8, seed: 1, iters: 2, hidden: 8, latent: 4 }),
+    ];
+    for (const q of await Promise.all(fits)) {
+      const path = join(dir, `${q.name}.json`);
+      saveQuantizer(path, q);
+      const back = loadQuantizer(path);
+      expect([back.name, back.levels, back.codebookSize, back.dim]).toEqual([q.name, q.levels, q.codebookSize, q.dim]);
+      const codes = await q.encode(x);
+      expect(Array.from(await back.encode(x)), q.name).toEqual(Array.from(codes));
+      expect(Array.from(await back.decode(codes)), q.name).toEqual(Array.from(await q.decode(codes)));
+      const state = JSON.parse(readFileSync(path, 'utf8'));
+      const key = Object.keys(state).find((k) => Array.isArray(state[k]))!;
+      writeFileSync(path, JSON.stringify({ ...state, [key]: state[key].slice(1) }));
+      expect(() => loadQuantizer(path), q.name).toThrow(new RegExp(`${q.name}\\.json: ${key} must be ${state[key].length} finite numbers, got ${state[key].length - 1} values`));
+    }
+    writeFileSync(join(dir, 'other.json'), JSON.stringify({ name: 'pq' }));
+    expect(() => loadQuantizer(join(dir, 'other.json'))).toThrow(/not a saved quantizer/);
   });
 
   it('decode checks its codes and levels; ResidualLFQ names the rows it lacks', async () => {

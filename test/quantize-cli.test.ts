@@ -29,6 +29,28 @@ describe.skipIf(!built)('semid quantize', () => {
     expect(readNpy(`${dir}/new-codes.npy`).data).toBeInstanceOf(Uint32Array);
   });
 
+  it('the other quantizers: trains one, saves it beside the codes, and encodes new items with it to the same codes', () => {
+    spawnSync('mkdir', ['-p', dir]);
+    writeNpy(`${dir}/peer.npy`, randomFloats(600 * 8, 4), [600, 8]);
+    writeNpy(`${dir}/peer-new.npy`, randomFloats(600 * 8, 4).subarray(0, 40 * 8), [40, 8]);  // its first 40 rows
+    for (const q of ['rlfq', 'dictionary']) {
+      const r = run('quantize', `${dir}/peer.npy`, '--quantizer', q, '--levels', '2', '--codebook', '8', '--iters', '2', '--out', `${dir}/${q}/codes.npy`);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`quantizer, levels x codebook +${q}, 2 x 8`));
+      const codes = readNpy(`${dir}/${q}/codes.npy`);
+      expect(codes.shape).toEqual([600, 2]);
+      const again = run('quantize', '--quantizer-file', `${dir}/${q}/codes.quantizer.json`, `${dir}/peer-new.npy`, '--out', `${dir}/${q}/new.npy`, '--json');
+      expect(again.status, again.stderr).toBe(0);
+      expect(JSON.parse(again.stdout).quantizer).toBe(q);
+      expect(Array.from(readNpy(`${dir}/${q}/new.npy`).data)).toEqual(Array.from(codes.data.subarray(0, 80)));
+    }
+    const mixed = run('quantize', `${dir}/peer.npy`, '--quantizer', 'rlfq', '--codebooks', `${dir}/codes.codebooks.npy`);
+    expect(mixed.status).toBe(1);
+    expect(mixed.stderr).toMatch(/no --codebooks with --quantizer rlfq \(RQ-KMeans only\)/);
+    const unknown = run('quantize', `${dir}/peer.npy`, '--quantizer', 'pq');
+    expect(unknown.stderr).toMatch(/Expected rqkmeans, dictionary, rlfq, rqvae for --quantizer but received "pq"/);
+  });
+
   it('clear errors: missing file, codebook larger than the data, dimension mismatch', () => {
     const missing = run('quantize', `${dir}/nope.npy`);
     expect(missing.status).toBe(1);

@@ -21,12 +21,18 @@ export const QUANTIZE_USAGE = `Usage:
                  [--device auto|cpu|cuda] [--threads N] [--out codes.npy]
                  [--save-codebooks codebooks.npy] [--dtype uint16|uint32|uint8] [--chunk-rows N] [--json]
   semid quantize --codebooks <codebooks.npy> <new.npy> [--beam 1] [--out codes.npy] ...
+  semid quantize --quantizer dictionary|rlfq|rqvae <embeddings.npy> [--levels 2] [--codebook 256]
+                 [--iters N] [--seed 0] [--out codes.npy] [--save-quantizer q.json] [--dtype ...] [--json]
+  semid quantize --quantizer-file <q.json> <new.npy> [--out codes.npy] ...
 
 Trains residual k-means codebooks (level l clusters the residuals of levels 0..l-1), writes the
 codes [n x levels] as .npy (uint16 by default; uint8 for codebooks of up to 256) and the
 codebooks [levels x K x dim] beside them, and prints reconstruction error, codebook usage,
 perplexity and collisions.
 With --codebooks, encodes new items with trained codebooks (no retraining).
+--quantizer picks another quantizer of the study's ablation (mini-batch dictionary learning,
+residual lookup-free quantization, RQ-VAE), trained on the whole file and saved as JSON beside the
+codes; --quantizer-file encodes new items with one saved so (any of the four).
 A file whose rows (as float32) take more than a quarter of memory, or any file with --chunk-rows N,
 is read N rows at a time (default: 256 MiB of rows): codebooks are trained on a seeded sample of
 --max-train rows (default 256 x codebook, as FAISS) and every row is encoded chunk by chunk.
@@ -38,6 +44,7 @@ const QUANTIZE_OPTIONS = {
   seed: { type: 'string' }, init: { type: 'string' }, beam: { type: 'string' }, 'max-train': { type: 'string' },
   device: { type: 'string' }, threads: { type: 'string' }, out: { type: 'string' }, codebooks: { type: 'string' },
   'save-codebooks': { type: 'string' }, dtype: { type: 'string' }, 'chunk-rows': { type: 'string' }, json: { type: 'boolean' },
+  quantizer: { type: 'string' }, 'quantizer-file': { type: 'string' }, 'save-quantizer': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -79,6 +86,13 @@ async function quantizeWith(values: QuantizeFlags['values'], positionals: string
     return 2;
   }
   const input = positionals[0];
+  if (values['quantizer-file'] !== undefined || (values.quantizer !== undefined && values.quantizer !== 'rqkmeans')) {
+    for (const flag of ['codebooks', 'save-codebooks', 'chunk-rows', 'beam', 'tol', 'init', 'max-train', 'device'] as const) {
+      if (values[flag] !== undefined) throw new SemidArgumentError(`--${flag}`, `no --${flag} with --quantizer ${values.quantizer ?? '(from --quantizer-file)'} (RQ-KMeans only)`, values[flag]);
+    }
+    return (await import('./quantize-peer.js')).quantizeWithPeer(values, input);
+  }
+  if (values['save-quantizer'] !== undefined) throw new SemidArgumentError('--save-quantizer', 'no --save-quantizer for RQ-KMeans (it saves --save-codebooks)', values['save-quantizer']);
   const dtype = values.dtype ?? 'uint16';
   if (dtype !== 'uint16' && dtype !== 'uint32' && dtype !== 'uint8') throw new SemidArgumentError('--dtype', '"uint16", "uint32" or "uint8"', dtype);
   const device = (values.device ?? 'auto') as Device;

@@ -5,7 +5,7 @@
 import { expectInt } from '../kernels/validate.js';
 import { gemm } from '../kernels/gemm.js';
 import { mulberry32 } from '../data/random.js';
-import { checkCodes, checkFiniteX, type Quantizer, type QuantizerFitOptions } from './quantizer.js';
+import { checkCodes, checkFiniteX, stateFloats, stateSizes, type Quantizer, type QuantizerFitOptions } from './quantizer.js';
 
 /** Candidate rows drawn for each new atom of the spread-out initialisation. */
 const INIT_CANDIDATES = 32;
@@ -102,6 +102,12 @@ export class DictionaryQuantizer implements Quantizer {
   }
 
   toJSON() { return { name: this.name, levels: this.levels, codebookSize: this.codebookSize, dim: this.dim, atoms: Array.from(this.atoms), meanCoef: Array.from(this.meanCoef) }; }
+
+  /** The quantizer a toJSON() state describes (`where` names it in errors). */
+  static fromJSON(j: Record<string, unknown>, where = 'state'): DictionaryQuantizer {
+    const { levels, codebookSize, dim } = stateSizes(j, where);
+    return new DictionaryQuantizer(levels, codebookSize, dim, stateFloats(j, 'atoms', levels * codebookSize * dim, where), stateFloats(j, 'meanCoef', levels * codebookSize, where));
+  }
 }
 
 /**

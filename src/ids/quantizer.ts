@@ -134,6 +134,12 @@ export class RQKMeansQuantizer implements Quantizer {
     return out;
   }
   toJSON() { return { name: this.name, levels: this.levels, codebookSize: this.codebookSize, dim: this.dim, codebooks: Array.from(this.model.codebooks) }; }
+
+  /** The quantizer a toJSON() state describes (`where` names it in errors). */
+  static fromJSON(j: Record<string, unknown>, where = 'state'): RQKMeansQuantizer {
+    const { levels, codebookSize, dim } = stateSizes(j, where);
+    return new RQKMeansQuantizer(new RQKMeans(stateFloats(j, 'codebooks', levels * codebookSize * dim, where), levels, codebookSize, dim));
+  }
 }
 
 /**
@@ -223,6 +229,37 @@ export class ResidualLFQ implements Quantizer {
   }
 
   toJSON() { return { name: this.name, levels: this.levels, codebookSize: this.codebookSize, dim: this.dim, directions: Array.from(this.directions), scales: Array.from(this.scales) }; }
+
+  /** The quantizer a toJSON() state describes (`where` names it in errors). */
+  static fromJSON(j: Record<string, unknown>, where = 'state'): ResidualLFQ {
+    const { levels, codebookSize, dim } = stateSizes(j, where);
+    const bits = Math.log2(codebookSize);
+    if (!Number.isInteger(bits) || bits > dim) throw new SemidError('ERR_SEMID_IDS', `${where}: codebookSize must be a power of two of at most 2^dim, got ${codebookSize}`);
+    return new ResidualLFQ(levels, codebookSize, dim, bits, stateFloats(j, 'directions', levels * bits * dim, where), stateFloats(j, 'scales', levels * bits, where));
+  }
+}
+
+/**
+ * A numeric array field of a saved quantizer's state, as float32, checked for its length; and
+ * its sizes (levels, codebookSize, dim), checked as integers. `where` names the file in errors.
+ * @example const codebooks = stateFloats(j, 'codebooks', 2 * 256 * 64, 'q.json');
+ */
+export function stateFloats(j: Record<string, unknown>, key: string, length: number, where: string): Float32Array {
+  const v = j[key];
+  if (!Array.isArray(v) || v.length !== length || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+    throw new SemidError('ERR_SEMID_IDS', `${where}: ${key} must be ${length} finite numbers, got ${Array.isArray(v) ? `${v.length} values` : typeof v}`);
+  }
+  return Float32Array.from(v);
+}
+
+/** The sizes every saved quantizer holds. */
+export function stateSizes(j: Record<string, unknown>, where: string): { levels: number; codebookSize: number; dim: number } {
+  const int = (k: string) => {
+    const v = j[k];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new SemidError('ERR_SEMID_IDS', `${where}: ${k} must be a positive integer, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  return { levels: int('levels'), codebookSize: int('codebookSize'), dim: int('dim') };
 }
 
 /**

@@ -6,12 +6,13 @@
  * straight-through estimator.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { SemidError } from '../kernels/errors.js';
 import { expectInt, expectNumber } from '../kernels/validate.js';
 import { mulberry32 } from '../data/random.js';
 import { RQKMeans } from '../kernels/rqkmeans.js';
 import { AdamW } from '../model/runtime/adamw.js';
 import { trainLoop } from '../model/runtime/train-loop.js';
-import { checkCodes, checkFiniteX, type Quantizer, type QuantizerFitOptions } from './quantizer.js';
+import { checkCodes, checkFiniteX, stateFloats, stateSizes, type Quantizer, type QuantizerFitOptions } from './quantizer.js';
 
 export interface RqVaeOptions extends QuantizerFitOptions {
   hidden?: number;
@@ -179,6 +180,30 @@ export class RqVaeQuantizer implements Quantizer {
     const out: Record<string, unknown> = { name: this.name, levels: this.levels, codebookSize: this.codebookSize, dim: this.dim, hidden: this.hidden, latent: this.latent };
     for (const [k, v] of this.vars) out[k] = Array.from(v.dataSync());
     return out;
+  }
+
+  /** The quantizer a toJSON() state describes (`where` names it in errors). */
+  static fromJSON(j: Record<string, unknown>, where = 'state'): RqVaeQuantizer {
+    const { levels, codebookSize, dim } = stateSizes(j, where);
+    const size = (k: string) => {
+      const v = j[k];
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new SemidError('ERR_SEMID_IDS', `${where}: ${k} must be a positive integer, got ${JSON.stringify(v)}`);
+      return v;
+    };
+    const hidden = size('hidden'), latent = size('latent');
+    const shapes: Array<[string, number[]]> = [
+      ['enc1', [dim, hidden]], ['encb1', [hidden]], ['enc2', [hidden, latent]], ['encb2', [latent]],
+      ['dec1', [latent, hidden]], ['decb1', [hidden]], ['dec2', [hidden, dim]], ['decb2', [dim]],
+      ...Array.from({ length: levels }, (_, l): [string, number[]] => [`cb${l}`, [codebookSize, latent]]),
+    ];
+    const data = shapes.map(([name, shape]) => stateFloats(j, name, shape.reduce((a, b) => a * b, 1), where));  // all checked before any tensor
+    const vars = new Map<string, tf.Variable>();
+    shapes.forEach(([name, shape], i) => {
+      const t = tf.tensor(data[i], shape);
+      vars.set(name, tf.variable(t, false, `rqvae/${name}/${Math.random().toString(36).slice(2)}`));
+      t.dispose();
+    });
+    return new RqVaeQuantizer(levels, codebookSize, dim, hidden, latent, vars);
   }
 
   dispose(): void { tf.dispose([...this.vars.values()]); }

@@ -17,7 +17,7 @@ import { loadEmbeddings } from '../embed/store.js';
 import { normalizeRows } from '../embed/vectors.js';
 import { codeStats, type CodeStats } from './stats.js';
 import { DictionaryQuantizer } from './dictionary.js';
-import { RQKMeansQuantizer, ResidualLFQ, quantizerStats, type Quantizer, type QuantizerFitOptions, type QuantizerName, type QuantizerStats } from './quantizer.js';
+import { RQKMeansQuantizer, ResidualLFQ, quantizerStats, readQuantizerFile, type Quantizer, type QuantizerFitOptions, type QuantizerName, type QuantizerStats } from './quantizer.js';
 import { RqVaeQuantizer } from './rqvae.js';
 
 export const STRATEGIES = ['content', 'search', 'rec', 'multitask', 'separate', 'prefix-share', 'fused-concat', 'fused-svd'] as const;
@@ -69,6 +69,20 @@ export async function fitQuantizer(name: QuantizerName, x: Float32Array, dim: nu
     case 'rlfq': return ResidualLFQ.fit(x, dim, o);
     case 'rqvae': return RqVaeQuantizer.fit(x, dim, o);
     default: throw new SemidArgumentError('quantizer', QUANTIZERS.join(', '), name);
+  }
+}
+
+/**
+ * A quantizer saved with saveQuantizer, ready to encode new items (cold start) and decode codes.
+ * @example const q = loadQuantizer('runs/x/rlfq.json'); const codes = await q.encode(newItems);
+ */
+export function loadQuantizer(path: string): Quantizer {
+  const j = readQuantizerFile(path);
+  switch (j.name) {
+    case 'rqkmeans': return RQKMeansQuantizer.fromJSON(j, path);
+    case 'dictionary': return DictionaryQuantizer.fromJSON(j, path);
+    case 'rlfq': return ResidualLFQ.fromJSON(j, path);
+    default: return RqVaeQuantizer.fromJSON(j, path);
   }
 }
 

@@ -1,0 +1,73 @@
+/**
+ * `semid quantize --quantizer dictionary|rlfq|rqvae` and `--quantizer-file`: the other quantizers
+ * of the study's ablation on an embeddings .npy, trained (and saved as JSON) or loaded to encode
+ * new items; codes and statistics as RQ-KMeans' path writes them.
+ */
+import { mkdirSync } from 'node:fs';
+import { basename, dirname, extname, join } from 'node:path';
+import { readNpyMatrix, writeNpy } from '../data/npy.js';
+import { SemidArgumentError } from '../kernels/errors.js';
+import { fitQuantizer, loadQuantizer, QUANTIZERS } from '../ids/strategies.js';
+import { quantizerStats, saveQuantizer, type Quantizer, type QuantizerName } from '../ids/quantizer.js';
+import { initRuntime } from '../model/runtime/backend.js';
+import { numberFlag } from './flags.js';
+import { table } from './format.js';
+
+export interface PeerFlags {
+  quantizer?: string;
+  'quantizer-file'?: string;
+  levels?: string;
+  codebook?: string;
+  iters?: string;
+  seed?: string;
+  out?: string;
+  'save-quantizer'?: string;
+  dtype?: string;
+  json?: boolean;
+}
+
+/** Train (or load) a quantizer other than the native RQ-KMeans path and encode `input`. */
+export async function quantizeWithPeer(values: PeerFlags, input: string): Promise<number> {
+  const dtype = values.dtype ?? 'uint16';
+  if (dtype !== 'uint16' && dtype !== 'uint32' && dtype !== 'uint8') throw new SemidArgumentError('--dtype', '"uint16", "uint32" or "uint8"', dtype);
+  const out = values.out ?? join(dirname(input), `${basename(input, extname(input))}.codes.npy`);
+  const savePath = values['save-quantizer'] ?? join(dirname(out), `${basename(out, extname(out)).replace(/\.codes$/, '')}.quantizer.json`);
+  mkdirSync(dirname(out), { recursive: true });
+  await initRuntime();  // RQ-VAE trains in TensorFlow.js
+  const x = readNpyMatrix(input);
+  const started = performance.now();
+  let q: Quantizer;
+  if (values['quantizer-file']) {
+    q = loadQuantizer(values['quantizer-file']);
+    if (q.dim !== x.cols) throw new SemidArgumentError('<new.npy>', `rows of dimension ${q.dim} (as in ${values['quantizer-file']})`, `rows of dimension ${x.cols}`);
+  } else {
+    const name = values.quantizer as QuantizerName;
+    if (!QUANTIZERS.includes(name)) throw new SemidArgumentError('--quantizer', QUANTIZERS.join(', '), values.quantizer);
+    const int = (flag: 'levels' | 'codebook' | 'iters' | 'seed', fallback: number) => numberFlag(flag, values[flag], { integer: true, min: flag === 'seed' ? 0 : 1 }) ?? fallback;
+    q = await fitQuantizer(name, x.data, x.cols, { levels: int('levels', 2), codebookSize: int('codebook', 256), iters: values.iters === undefined ? undefined : int('iters', 1), seed: int('seed', 0) });
+    mkdirSync(dirname(savePath), { recursive: true });
+    saveQuantizer(savePath, q);
+    process.stderr.write(`quantizer: ${savePath}\n`);
+  }
+  if (dtype === 'uint8' && q.codebookSize > 256) throw new SemidArgumentError('--dtype', `"uint16" or "uint32" (uint8 holds codes below 256; the codebook has ${q.codebookSize})`, dtype);
+  const codes = await q.encode(x.data);
+  const stats = await quantizerStats(q, x.data, codes);
+  const seconds = (performance.now() - started) / 1e3;
+  writeNpy(out, dtype === 'uint8' ? Uint8Array.from(codes) : dtype === 'uint16' ? Uint16Array.from(codes) : Uint32Array.from(codes), [x.rows, q.levels]);
+  if (values.json) {
+    process.stdout.write(JSON.stringify({ out, quantizer: q.name, seconds, ...stats }, null, 2) + '\n');
+  } else {
+    process.stdout.write(table([
+      ['items', `${x.rows} x ${x.cols}`],
+      ['quantizer, levels x codebook', `${q.name}, ${q.levels} x ${q.codebookSize}`],
+      ...stats.relativeError.map((e, l): [string, string] => [`relative error after level ${l + 1}`, e.toFixed(5)]),
+      ...stats.usage.map((u, l): [string, string] => [`level ${l + 1} usage / perplexity`, `${(100 * u).toFixed(1)}% / ${stats.perplexity[l].toFixed(1)}`]),
+      ['distinct IDs', String(stats.distinctIds)],
+      ['items in colliding IDs', `${stats.itemsInCollidingIds} (${((100 * stats.itemsInCollidingIds) / Math.max(1, x.rows)).toFixed(2)}%)`],
+      ['largest bucket', String(stats.largestBucket)],
+      ['time', `${seconds.toFixed(2)} s`],
+      ['codes', `${out} (${dtype})`],
+    ]) + '\n');
+  }
+  return 0;
+}
