@@ -51,6 +51,16 @@ function expectRecovered(codes: Int32Array, levels: number, labels: number[], k:
   expect(majority.size).toBe(k);
 }
 
+/** The four quantizers of the ablation, 2 levels of 8 codes, fitted briefly (`iters` where they train). */
+function fitAllFour(x: Float32Array, dim: number, iters: number): Promise<Quantizer[]> {
+  return Promise.all<Quantizer>([
+    RQKMeansQuantizer.fit(x, dim, { levels: 2, codebookSize: 8, seed: 1 }),
+    DictionaryQuantizer.fit(x, dim, { levels: 2, codebookSize: 8, seed: 1, iters }),
+    ResidualLFQ.fit(x, dim, { levels: 2, codebookSize: 8, seed: 1 }),
+    RqVaeQuantizer.fit(x, dim, { levels: 2, codebookSize: 8, seed: 1, iters, hidden: 8, latent: 4 }),
+  ]);
+}
+
 describe('quantizers', () => {
   beforeAll(async () => { await initRuntime({ backend: 'wasm' }); });
   const r = rng(11);
@@ -92,13 +102,7 @@ describe('quantizers', () => {
   it('every quantizer saves and loads back to the same codes and reconstructions (cold start); bad files are named', async () => {
     const { x, dim } = planted(dirs, 10, 0.1, 4);
     const dir = mkdtempSync(join(tmpdir(), 'semid-quantizer-'));
-    const fits: Array<Promise<Quantizer>> = [
-      RQKMeansQuantizer.fit(x, dim, { levels: 2, codebookSize: 8, seed: 1 }),
-      DictionaryQuantizer.fit(x, dim, { levels: 2, codebookSize: 8, seed: 1, iters: 2 }),
-      ResidualLFQ.fit(x, dim, { levels: 2, codebookSize: 8, seed: 1 }),
-      RqVaeQuantizer.fit(x, dim, { levels: 2, codebookSize: 8, seed: 1, iters: 2, hidden: 8, latent: 4 }),
-    ];
-    for (const q of await Promise.all(fits)) {
+    for (const q of await fitAllFour(x, dim, 2)) {
       const path = join(dir, `${q.name}.json`);
       saveQuantizer(path, q);
       const back = loadQuantizer(path);
@@ -117,13 +121,7 @@ describe('quantizers', () => {
 
   it('decode checks its codes and levels; ResidualLFQ names the rows it lacks', async () => {
     const { x, dim } = planted(dirs, 10, 0.1, 4);
-    const fits: Array<Promise<Quantizer>> = [
-      RQKMeansQuantizer.fit(x, dim, { levels: 2, codebookSize: 8, seed: 1 }),
-      DictionaryQuantizer.fit(x, dim, { levels: 2, codebookSize: 8, seed: 1, iters: 1 }),
-      ResidualLFQ.fit(x, dim, { levels: 2, codebookSize: 8, seed: 1 }),
-      RqVaeQuantizer.fit(x, dim, { levels: 2, codebookSize: 8, seed: 1, iters: 1, hidden: 8, latent: 4 }),
-    ];
-    for (const q of await Promise.all(fits)) {
+    for (const q of await fitAllFour(x, dim, 1)) {
       const codes = await q.encode(x.subarray(0, 3 * dim));
       expect(Array.from(await q.decode(codes, 0))).toEqual(new Array(3 * dim).fill(q.name === 'rqvae' ? expect.any(Number) : 0));
       await expect(q.decode(Int32Array.from([0, 8]))).rejects.toThrow(/codes in \[0, 8\) \(row 0, level 1\).*received 8/);

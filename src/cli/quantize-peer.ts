@@ -11,7 +11,7 @@ import { fitQuantizer, loadQuantizer, QUANTIZERS } from '../ids/strategies.js';
 import { quantizerStats, saveQuantizer, type Quantizer, type QuantizerName } from '../ids/quantizer.js';
 import { initRuntime } from '../model/runtime/backend.js';
 import { numberFlag } from './flags.js';
-import { table } from './format.js';
+import { quantizeReport } from './quantize-report.js';
 
 export interface PeerFlags {
   quantizer?: string;
@@ -57,17 +57,10 @@ export async function quantizeWithPeer(values: PeerFlags, input: string): Promis
   if (values.json) {
     process.stdout.write(JSON.stringify({ out, quantizer: q.name, seconds, ...stats }, null, 2) + '\n');
   } else {
-    process.stdout.write(table([
-      ['items', `${x.rows} x ${x.cols}`],
-      ['quantizer, levels x codebook', `${q.name}, ${q.levels} x ${q.codebookSize}`],
-      ...stats.relativeError.map((e, l): [string, string] => [`relative error after level ${l + 1}`, e.toFixed(5)]),
-      ...stats.usage.map((u, l): [string, string] => [`level ${l + 1} usage / perplexity`, `${(100 * u).toFixed(1)}% / ${stats.perplexity[l].toFixed(1)}`]),
-      ['distinct IDs', String(stats.distinctIds)],
-      ['items in colliding IDs', `${stats.itemsInCollidingIds} (${((100 * stats.itemsInCollidingIds) / Math.max(1, x.rows)).toFixed(2)}%)`],
-      ['largest bucket', String(stats.largestBucket)],
-      ['time', `${seconds.toFixed(2)} s`],
-      ['codes', `${out} (${dtype})`],
-    ]) + '\n');
+    process.stdout.write(quantizeReport({
+      items: `${x.rows} x ${x.cols}`, rows: x.rows, quantizer: ['quantizer, levels x codebook', `${q.name}, ${q.levels} x ${q.codebookSize}`],
+      stats, seconds, codes: `${out} (${dtype})`,
+    }) + '\n');
   }
   return 0;
 }

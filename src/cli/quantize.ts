@@ -11,7 +11,7 @@ import { openNpyRows } from '../data/npy-rows.js';
 import { quantizeNpyFile, shouldStream } from '../ids/quantize-file.js';
 import { SemidArgumentError } from '../kernels/errors.js';
 import type { Device } from '../kernels/device.js';
-import { table } from './format.js';
+import { quantizeReport } from './quantize-report.js';
 import { ProgressLine } from './progress.js';
 import { numberFlag, withFlagNames } from './flags.js';
 
@@ -172,18 +172,10 @@ async function quantizeWith(values: QuantizeFlags['values'], positionals: string
     if (values.json) {
       process.stdout.write(JSON.stringify({ out, seconds, ...stats }, null, 2) + '\n');
     } else {
-      const rows: Array<[string, string]> = [
-        ['items', `${shape.rows} x ${shape.cols} (${shape.dtype})`],
-        ['levels x codebook', `${model.levels} x ${model.codebookSize}`],
-        ...stats.relativeError.map((e, l): [string, string] => [`relative error after level ${l + 1}`, e.toFixed(5)]),
-        ...stats.usage.map((u, l): [string, string] => [`level ${l + 1} usage / perplexity`, `${(100 * u).toFixed(1)}% / ${stats.perplexity[l].toFixed(1)}`]),
-        ['distinct IDs', String(stats.distinctIds)],
-        ['items in colliding IDs', `${stats.itemsInCollidingIds} (${((100 * stats.itemsInCollidingIds) / Math.max(1, shape.rows)).toFixed(2)}%)`],
-        ['largest bucket', String(stats.largestBucket)],
-        ['time', `${seconds.toFixed(2)} s`],
-        ['codes', `${out} (${dtype})`],
-      ];
-      process.stdout.write(table(rows) + '\n');
+      process.stdout.write(quantizeReport({
+        items: `${shape.rows} x ${shape.cols} (${shape.dtype})`, rows: shape.rows, quantizer: ['levels x codebook', `${model.levels} x ${model.codebookSize}`],
+        stats, seconds, codes: `${out} (${dtype})`,
+      }) + '\n');
     }
     return 0;
   } finally {
