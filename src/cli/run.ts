@@ -53,6 +53,12 @@ export async function run(argv: string[]): Promise<number> {
       signal: controller.signal, log: (line) => process.stderr.write(`semid run: ${line}\n`) });
     const report = writeReport(out, study.results, study.profile, study.manifest, study.timings);
     process.stdout.write(`semid run: done in ${((performance.now() - t0) / 1000).toFixed(0)} s; report: ${report}\n`);
+    // the command line that asks one of its models (Multi-task with RQ-KMeans where the run has it)
+    const first = study.results.find((r) => r.strategy === 'multitask' && r.quantizer === 'rqkmeans') ?? study.results[0];
+    if (first) {
+      const flags = `${first.strategy !== 'multitask' ? ` --strategy ${first.strategy}` : ''}${first.quantizer !== 'rqkmeans' ? ` --quantizer ${first.quantizer}` : ''}`;
+      process.stdout.write(`semid run: ask its models: semid search "<query>" --run ${values.out}${flags}; semid recommend --user <userId> --run ${values.out}${flags}\n`);
+    }
     return 0;
   } finally {
     process.off('SIGINT', onSigint);
