@@ -8,6 +8,19 @@ const built = existsSync(fileURLToPath(new URL('../dist/cli/main.js', import.met
 const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
 
 describe.skipIf(!built)('semid CLI', () => {
+  it('names SEMID_* values the native core ignores (doctor, and a Node warning once a process)', () => {
+    const env = { ...process.env, SEMID_THREADS: 'four', SEMID_SIMD: 'sse', SEMID_SPIN_US: '20' };
+    const r = spawnSync(process.execPath, [bin, 'doctor', '--json'], { encoding: 'utf8', env });
+    expect(JSON.parse(r.stdout).envProblems).toEqual([
+      'SEMID_THREADS="four" is not a positive integer: ignored, every core is used',
+      'SEMID_SIMD="sse" is not scalar, avx2 or avx512: ignored, the CPU\'s best SIMD path is used',
+    ]);
+    expect(r.stderr.match(/\[SEMID_ENV\] Warning: SEMID_THREADS="four"/g)).toHaveLength(1);
+    const fine = spawnSync(process.execPath, [bin, 'doctor', '--json'], { encoding: 'utf8', env: { ...process.env, SEMID_THREADS: '2' } });
+    expect(JSON.parse(fine.stdout).envProblems).toEqual([]);
+    expect(fine.stderr).not.toMatch(/SEMID_ENV/);
+  });
+
   it('doctor prints the addon, backends, CUDA status, SIMD, threads and OpenBLAS', () => {
     const r = run('doctor');
     expect(r.status).toBe(0);

@@ -1,11 +1,13 @@
 /** `semid doctor`: what the native backend is and what it can use. */
 import { info } from '../kernels/info.js';
 import { bytes, table } from './format.js';
+import { envProblems } from '../native/env-check.js';
 
 export function doctor(args: { json: boolean }): number {
   const i = info();
+  const problems = envProblems();
   if (args.json) {
-    process.stdout.write(JSON.stringify(i, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ ...i, envProblems: problems }, null, 2) + '\n');
     return 0;
   }
   const cuda = i.cuda.device
@@ -24,6 +26,7 @@ export function doctor(args: { json: boolean }): number {
   if (i.cuda.compiled) rows.splice(4, 0, ['cuda runtime', `${fmtVersion(i.cuda.runtimeVersion)} (driver ${fmtVersion(i.cuda.driverVersion)})`]);
   process.stdout.write(table(rows) + '\n');
   for (const s of i.skipped) process.stdout.write(`skipped: ${s}\n`);
+  for (const p of problems) process.stdout.write(`warning: ${p}\n`);
   return 0;
 }
 

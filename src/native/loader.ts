@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RawAddon } from './types.js';
+import { warnEnvProblems } from './env-check.js';
 
 const require = createRequire(import.meta.url);
 
@@ -50,6 +51,7 @@ function cudaCandidates(): string[] {
 /** Load (once) and return the addon. Throws an Error with code ERR_SEMID_NO_ADDON if none loads. */
 export function loadAddon(): LoadedAddon {
   if (cached) return cached;
+  warnEnvProblems();
   const skipped: string[] = [];
   const explicit = process.env.SEMID_ADDON;
   if (explicit) {
