@@ -252,14 +252,16 @@ export function stateFloats(j: Record<string, unknown>, key: string, length: num
   return Float32Array.from(v);
 }
 
+/** A positive integer field of a saved quantizer's state (`where` names the file in errors). */
+export function stateInt(j: Record<string, unknown>, key: string, where: string): number {
+  const v = j[key];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new SemidError('ERR_SEMID_IDS', `${where}: ${key} must be a positive integer, got ${JSON.stringify(v)}`);
+  return v;
+}
+
 /** The sizes every saved quantizer holds. */
 export function stateSizes(j: Record<string, unknown>, where: string): { levels: number; codebookSize: number; dim: number } {
-  const int = (k: string) => {
-    const v = j[k];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new SemidError('ERR_SEMID_IDS', `${where}: ${k} must be a positive integer, got ${JSON.stringify(v)}`);
-    return v;
-  };
-  return { levels: int('levels'), codebookSize: int('codebookSize'), dim: int('dim') };
+  return { levels: stateInt(j, 'levels', where), codebookSize: stateInt(j, 'codebookSize', where), dim: stateInt(j, 'dim', where) };
 }
 
 /**

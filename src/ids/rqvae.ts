@@ -6,13 +6,12 @@
  * straight-through estimator.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { SemidError } from '../kernels/errors.js';
 import { expectInt, expectNumber } from '../kernels/validate.js';
 import { mulberry32 } from '../data/random.js';
 import { RQKMeans } from '../kernels/rqkmeans.js';
 import { AdamW } from '../model/runtime/adamw.js';
 import { trainLoop } from '../model/runtime/train-loop.js';
-import { checkCodes, checkFiniteX, stateFloats, stateSizes, type Quantizer, type QuantizerFitOptions } from './quantizer.js';
+import { checkCodes, checkFiniteX, stateFloats, stateInt, stateSizes, type Quantizer, type QuantizerFitOptions } from './quantizer.js';
 
 export interface RqVaeOptions extends QuantizerFitOptions {
   hidden?: number;
@@ -185,12 +184,7 @@ export class RqVaeQuantizer implements Quantizer {
   /** The quantizer a toJSON() state describes (`where` names it in errors). */
   static fromJSON(j: Record<string, unknown>, where = 'state'): RqVaeQuantizer {
     const { levels, codebookSize, dim } = stateSizes(j, where);
-    const size = (k: string) => {
-      const v = j[k];
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new SemidError('ERR_SEMID_IDS', `${where}: ${k} must be a positive integer, got ${JSON.stringify(v)}`);
-      return v;
-    };
-    const hidden = size('hidden'), latent = size('latent');
+    const hidden = stateInt(j, 'hidden', where), latent = stateInt(j, 'latent', where);
     const shapes: Array<[string, number[]]> = [
       ['enc1', [dim, hidden]], ['encb1', [hidden]], ['enc2', [hidden, latent]], ['encb2', [latent]],
       ['dec1', [latent, hidden]], ['decb1', [hidden]], ['dec2', [hidden, dim]], ['decb2', [dim]],

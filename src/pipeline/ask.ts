@@ -81,12 +81,14 @@ export function loadRunModel(out: string, options: { strategy?: Strategy; quanti
   // Models record the IDs they were trained on (done.json's idsDigest; runs before it was recorded
   // have none and are taken as they are): one trained on IDs since rebuilt is never used.
   const digest = idsDigest(out, strategy, quantizer);
-  const trainedOn = (d: string) => (JSON.parse(readFileSync(join(t5, d, 'done.json'), 'utf8')) as { idsDigest?: string }).idsDigest;
+  const trainedOnOf = new Map(mine.map((d) => [d, (JSON.parse(readFileSync(join(t5, d, 'done.json'), 'utf8')) as { idsDigest?: string }).idsDigest]));
+  const trainedOn = (d: string) => trainedOnOf.get(d);
   const usable = mine.filter((d) => trainedOn(d) === undefined || trainedOn(d) === digest);
   if (usable.length === 0) {
     throw new SemidError('ERR_SEMID_STAGE', `${t5}: the models for ${strategy} / ${quantizer} / seed ${seed} were trained on IDs that have since been rebuilt (run \`semid run\` again to train on the new ones)`);
   }
-  const newest = (a: string, b: string) => statSync(join(t5, b, 'done.json')).mtimeMs - statSync(join(t5, a, 'done.json')).mtimeMs;
+  const doneAt = new Map(usable.map((d) => [d, statSync(join(t5, d, 'done.json')).mtimeMs]));
+  const newest = (a: string, b: string) => doneAt.get(b)! - doneAt.get(a)!;
   const modelDir = join(t5, usable.sort((a, b) => (trainedOn(b) === digest ? 1 : 0) - (trainedOn(a) === digest ? 1 : 0) || newest(a, b))[0]);
   const dataset = loadJointDataset(out);
   // The model folder's tokenizer holds the strategy's ID tokens already: adding them again keeps their ids.

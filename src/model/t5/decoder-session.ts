@@ -10,7 +10,7 @@ import type { StepRequest } from '../../decoding/beam-search.js';
 import type { T5Model, T5Batch } from './model.js';
 import { positionBuckets } from './position.js';
 import { rmsNorm } from '../runtime/fused-ops.js';
-import { feedForwardHidden, t5Activation } from './activation.js';
+import { feedForwardHidden } from './activation.js';
 import { hostKind, hostView } from '../runtime/host-memory.js';
 import { matMulTransposedInto, nativeBatchMatMulActive } from '../runtime/kernels/batch-matmul.js';
 
@@ -81,7 +81,7 @@ export class T5DecoderSession {
    */
   step(request: StepRequest): Float32Array {
     const c = this.model.config;
-    const ff = t5Activation(c);
+    const ff = this.model.activation;
     const { step: t, rows, tokens, parents, queries } = request;
     if (t !== this.lastStep + 1) throw new SemidArgumentError('request.step', `step ${this.lastStep + 1} (steps run in order, once each)`, t);
     if (rows < 1 || queries.length !== rows) throw new SemidArgumentError('request.queries', `${rows} query indices`, queries);

@@ -100,7 +100,12 @@ export function dropout(x: tf.Tensor, rate: number, seed: number): tf.Tensor {
 export class T5Model {
   readonly params = new Map<string, tf.Variable>();
 
-  private constructor(readonly config: T5Config) {}
+  /** The feed-forward's activation and gating (t5Activation of the config, resolved once). */
+  readonly activation: ReturnType<typeof t5Activation>;
+
+  private constructor(readonly config: T5Config) {
+    this.activation = t5Activation(config);
+  }
 
   /** Names and shapes of every parameter. */
   static parameterShapes(c: T5Config): Map<string, number[]> {
@@ -275,7 +280,7 @@ export class T5Model {
   }
 
   private feedForward(prefix: string, x: tf.Tensor, drop: DropoutStream): tf.Tensor {
-    const f = t5Activation(this.config);
+    const f = this.activation;
     const hidden = f.gated
       ? feedForwardHidden(f, this.linear(x, `${prefix}.DenseReluDense.wi_0.weight`), this.linear(x, `${prefix}.DenseReluDense.wi_1.weight`))
       : feedForwardHidden(f, this.linear(x, `${prefix}.DenseReluDense.wi.weight`));
