@@ -9,7 +9,9 @@ export { pairedTTest, bonferroni, mean, std, incompleteBeta, type TTestResult } 
 export { recallAt, ndcgAt } from './eval/metrics.js';
 export { defaultDecodeBatch, evaluateTask, itemTrie, type ExampleResult, type DecodeSettings } from './eval/generative.js';
 export { DecodePool, decodeWorkers, type DecodePoolOptions, type DecodeChunk } from './eval/decode-pool.js';
-export { loadRunModel, askSearch, askRecommend, userHistory, itemsOfMovies, type RunModel, type Answer, type AskOptions } from './pipeline/ask.js';
+export { loadRunModel, askSearch, askRecommend, userHistory, itemsOfMovies, resolveAskOptions, type RunModel, type Answer, type AskOptions, type ResolvedAskOptions } from './pipeline/ask.js';
+export { AskBatcher, type AskBatcherOptions, type AskBatcherStats } from './pipeline/ask-batcher.js';
+export { createAskServer, MAX_BODY_BYTES, type AskServer } from './pipeline/serve.js';
 export { runStudy, STUDY_PROFILES, spacesFor, resolvePretrained, trainingSubset, type StudyOptions, type StudyProfile, type StrategyResult } from './pipeline/study.js';
 export { writeReport, figureSvg, figurePng, PAPER_RECALL30, PAPER_QUANTIZERS } from './pipeline/report.js';
 export { encodePng, Canvas } from './pipeline/png.js';

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { spawnSync } from 'node:child_process';
+import { checkServing } from './serve-checks.js';
 import { Canvas, bonferroni, encodePng, mean, ndcgAt, pairedTTest, recallAt, runStudy, std, writeReport, DecodePool,
   STUDY_PROFILES, resolvePretrained, loadRunModel, askSearch, askRecommend, userHistory, itemsOfMovies, BIENCODER_PROFILES, ENMF_PROFILES, PAPER_T5_TRAINING, T5Model, T5_PRESETS, trainWordPieceTokenizer, saveT5Folder, loadT5Folder } from '../src/index.js';
 
@@ -215,6 +216,9 @@ describe('semid run (synthetic catalogue, two strategies)', () => {
       expect(badTop.status).toBe(1);
       expect(badTop.stderr).toMatch(/--top/);
     }
+
+    // serving it: batched queries, the HTTP server and `semid serve`
+    await checkServing(a);
 
     // a second run directory, killed during T5 training of the first strategy, then resumed
     const b = mkdtempSync(join(tmpdir(), 'semid-study-'));

@@ -45,12 +45,22 @@ function print(questions: string[], answers: Answer[][], json: boolean): void {
   });
 }
 
-async function withModel(values: { [k: string]: string | boolean | undefined }, work: (m: RunModel, o: { top?: number; beams?: number; groups?: number; diversityPenalty?: number }) => Promise<void>): Promise<void> {
+/**
+ * The model of `--run <dir>` (and `--strategy`, `--quantizer`, `--seed`), with the runtime started;
+ * a bad flag is an error naming it.
+ * @example const m = await modelOfFlags({ run: 'runs/quick' });
+ */
+export async function modelOfFlags(values: { [k: string]: string | boolean | undefined }): Promise<RunModel> {
   if (typeof values.run !== 'string') throw new SemidArgumentError('--run', 'a run folder (semid run --out <dir>)', values.run);
-  const int = (name: string) => numberFlag(name, values[name] as string | undefined, { integer: true, min: name === 'seed' ? 0 : 1 });
+  const seed = numberFlag('seed', values.seed as string | undefined, { integer: true, min: 0 });
   await initRuntime();
-  const m = await withFlagNames(['strategy', 'quantizer', 'seed'], {}, async () =>
-    loadRunModel(resolve(values.run as string), { strategy: values.strategy as Strategy | undefined, quantizer: values.quantizer as string | undefined, seed: int('seed') }));
+  return withFlagNames(['strategy', 'quantizer', 'seed'], {}, async () =>
+    loadRunModel(resolve(values.run as string), { strategy: values.strategy as Strategy | undefined, quantizer: values.quantizer as string | undefined, seed }));
+}
+
+async function withModel(values: { [k: string]: string | boolean | undefined }, work: (m: RunModel, o: { top?: number; beams?: number; groups?: number; diversityPenalty?: number }) => Promise<void>): Promise<void> {
+  const int = (name: string) => numberFlag(name, values[name] as string | undefined, { integer: true, min: 1 });
+  const m = await modelOfFlags(values);
   try {
     await withFlagNames(['top', 'beams', 'groups', 'penalty'], { diversityPenalty: 'penalty' }, () =>
       work(m, { top: int('top'), beams: int('beams'), groups: int('groups'), diversityPenalty: numberFlag('penalty', values.penalty as string | undefined, { min: 0 }) }));

@@ -18,6 +18,7 @@ Commands:
   quantize <x.npy>    RQ-KMeans Semantic IDs for embeddings (semid quantize --help)
   search "<query>"    ask a model semid run trained: the items a query names (semid search --help)
   recommend           ask a model semid run trained: items after a user's history (semid recommend --help)
+  serve --run <dir>   serve a model semid run trained over HTTP, batching requests (semid serve --help)
   help                show this text
   version             print the version
 `;
@@ -43,6 +44,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./ask.js')).search(rest);
     case 'recommend':
       return (await import('./ask.js')).recommend(rest);
+    case 'serve':
+      return (await import('./serve.js')).serve(rest);
     case 'version':
     case '--version':
       process.stdout.write(JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')).version + '\n');

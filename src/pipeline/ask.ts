@@ -104,13 +104,58 @@ export function loadRunModel(out: string, options: { strategy?: Strategy; quanti
 /** The option names of AskOptions (checked against it at compile time): any other key is an error. */
 const ASK_KEYS = optionKeys<AskOptions>()(['top', 'beams', 'groups', 'diversityPenalty', 'signal']);
 
-async function ask(m: RunModel, kind: number, sources: Int32Array[], options: AskOptions): Promise<Answer[][]> {
+/** AskOptions checked, with the study's defaults filled in. */
+export interface ResolvedAskOptions {
+  top: number;
+  beams: number;
+  groups: number;
+  diversityPenalty: number;
+  signal: AbortSignal | undefined;
+}
+
+/**
+ * Check AskOptions and fill in the defaults (beams 60, groups 30 when beams is not given else 1,
+ * penalty 0.25, top 10); a bad value is a SemidArgumentError naming it.
+ * @example resolveAskOptions({ beams: 8, groups: 4, top: 5 }) // { top: 5, beams: 8, groups: 4, diversityPenalty: 0.25, signal: undefined }
+ */
+export function resolveAskOptions(options: AskOptions = {}): ResolvedAskOptions {
   const o = expectOptions<AskOptions>('options', options, ASK_KEYS);
   const beams = expectInt('beams', o.beams ?? 60, 1, 1024);
   const groups = expectInt('groups', o.groups ?? (o.beams === undefined ? 30 : 1), 1, beams);
   const top = expectInt('top', o.top ?? 10, 1, beams);
   const diversityPenalty = expectNumber('diversityPenalty', o.diversityPenalty ?? 0.25, 0);
   const signal = expectSignal('signal', o.signal);
+  return { top, beams, groups, diversityPenalty, signal };
+}
+
+/**
+ * The encoder input of a free-text query (a blank query is an error naming `name`).
+ * @example searchSourceOf(m, 'space robots') // Int32Array of token ids
+ */
+export function searchSourceOf(m: RunModel, query: unknown, name = 'query'): Int32Array {
+  if (typeof query !== 'string' || query.trim() === '') throw new SemidArgumentError(name, 'a non-empty string', query);
+  return m.task.task.searchSource(query);
+}
+
+/**
+ * The encoder input of a history of item indices, oldest first (a bad index is an error naming it).
+ * @example recSourceOf(m, [0, 224]) // Int32Array of token ids
+ */
+export function recSourceOf(m: RunModel, history: unknown, name = 'history'): Int32Array {
+  const items = m.dataset.items.length;
+  const h = history as ArrayLike<number> | null | undefined;
+  if (!h || typeof h !== 'object' || typeof h.length !== 'number' || h.length === 0) throw new SemidArgumentError(name, 'a non-empty list of item indices', history);
+  for (let k = 0; k < h.length; k++) if (!Number.isInteger(h[k]) || h[k] < 0 || h[k] >= items) throw new SemidArgumentError(`${name}[${k}]`, `an item index below ${items}`, h[k]);
+  return m.task.task.recSource(h);
+}
+
+/**
+ * Decode encoder inputs of one task (SEARCH_TASK or REC_TASK) with the constrained diverse beam
+ * search, in batches of the evaluation's size; `tops[i]` answers are kept for source i (each at
+ * most `r.beams`). The batch's queries are independent: each gets what it would get alone.
+ * @example await decodeSources(m, SEARCH_TASK, [searchSourceOf(m, 'space robots')], resolveAskOptions(), [10])
+ */
+export async function decodeSources(m: RunModel, kind: number, sources: Int32Array[], r: Omit<ResolvedAskOptions, 'top'>, tops: number[]): Promise<Answer[][]> {
   let trie = m.tries.get(kind);
   if (!trie) m.tries.set(kind, (trie = itemTrie(kind === SEARCH_TASK ? m.task.space.search : m.task.space.rec)));
   const c = m.model.config;
@@ -118,20 +163,20 @@ async function ask(m: RunModel, kind: number, sources: Int32Array[], options: As
   const tokens = kind === SEARCH_TASK ? m.task.space.search : m.task.space.rec;
   const out: Answer[][] = [];
   // as many queries at a time as the evaluation decodes (one step's logits within 256 MB)
-  const chunk = defaultDecodeBatch(beams, c.vocabSize);
+  const chunk = defaultDecodeBatch(r.beams, c.vocabSize);
   for (let s = 0; s < sources.length; s += chunk) {
     const part = sources.slice(s, s + chunk);
     const batch = padBatch(part.map((source) => ({ source, target: new Int32Array(0) })), c.padTokenId, c.decoderStartTokenId);
     const session = new T5DecoderSession(m.model, batch, { reuseLogits: true });
     try {
-      const results = await constrainedBeamSearch({ trie, batch: part.length, beams, groups, diversityPenalty, step: (req) => session.step(req), signal });
-      for (const r of results) {
-        out.push(Array.from(r.items.subarray(0, top), (item, k) => {
+      const results = await constrainedBeamSearch({ trie, batch: part.length, beams: r.beams, groups: r.groups, diversityPenalty: r.diversityPenalty, step: (req) => session.step(req), signal: r.signal });
+      results.forEach((res, q) => {
+        out.push(Array.from(res.items.subarray(0, tops[s + q]), (item, k) => {
           const meta = m.dataset.items[item];
           const idItems = trie!.lookup(Array.from(tokens[item])).length;
-          return { rank: k + 1, item, movieId: meta.movieId, title: meta.rawTitle, year: meta.year, score: r.itemScores[k], id: ids[item], idItems };
+          return { rank: k + 1, item, movieId: meta.movieId, title: meta.rawTitle, year: meta.year, score: res.itemScores[k], id: ids[item], idItems };
         }));
-      }
+      });
     } finally {
       session.dispose();
     }
@@ -147,7 +192,8 @@ export async function askSearch(m: RunModel, queries: string[], o: AskOptions = 
   if (!Array.isArray(queries) || queries.length === 0 || queries.some((q) => typeof q !== 'string' || q.trim() === '')) {
     throw new SemidArgumentError('queries', 'a non-empty list of non-empty strings', queries);
   }
-  return ask(m, SEARCH_TASK, queries.map((q) => m.task.task.searchSource(q)), o);
+  const r = resolveAskOptions(o);
+  return decodeSources(m, SEARCH_TASK, queries.map((q, i) => searchSourceOf(m, q, `queries[${i}]`)), r, queries.map(() => r.top));
 }
 
 /**
@@ -156,13 +202,10 @@ export async function askSearch(m: RunModel, queries: string[], o: AskOptions = 
  * @example const [answers] = await askRecommend(m, [userHistory(m, 42)]);
  */
 export async function askRecommend(m: RunModel, histories: ArrayLike<number>[], o: AskOptions = {}): Promise<Answer[][]> {
-  const items = m.dataset.items.length;
   if (!Array.isArray(histories) || histories.length === 0) throw new SemidArgumentError('histories', 'a non-empty list of item-index lists', histories);
-  histories.forEach((h, i) => {
-    if (!h || h.length === 0) throw new SemidArgumentError(`histories[${i}]`, 'a non-empty list of item indices', h);
-    for (let k = 0; k < h.length; k++) if (!Number.isInteger(h[k]) || h[k] < 0 || h[k] >= items) throw new SemidArgumentError(`histories[${i}][${k}]`, `an item index below ${items}`, h[k]);
-  });
-  return ask(m, REC_TASK, histories.map((h) => m.task.task.recSource(h)), o);
+  const sources = histories.map((h, i) => recSourceOf(m, h, `histories[${i}]`));
+  const r = resolveAskOptions(o);
+  return decodeSources(m, REC_TASK, sources, r, histories.map(() => r.top));
 }
 
 /**

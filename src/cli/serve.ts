@@ -1,0 +1,74 @@
+/** `semid serve`: an HTTP server that answers searches and recommendations from a trained model. */
+import { parseArgs } from 'node:util';
+import type { AddressInfo } from 'node:net';
+import { SemidArgumentError } from '../kernels/errors.js';
+import { STRATEGIES, QUANTIZERS } from '../ids/strategies.js';
+import { AskBatcher } from '../pipeline/ask-batcher.js';
+import { createAskServer } from '../pipeline/serve.js';
+import { modelOfFlags } from './ask.js';
+import { numberFlag, withFlagNames } from './flags.js';
+
+export const SERVE_USAGE = `Usage: semid serve --run <dir> [--strategy ${STRATEGIES.join('|')}]
+                   [--quantizer ${QUANTIZERS.join('|')}] [--seed 0]
+                   [--host 127.0.0.1] [--port 8080] [--max-batch <n>] [--max-wait-ms 2]
+
+Serves the T5 that \`semid run\` trained in <dir> over HTTP (JSON). Requests that arrive together
+are decoded as one batch of the trie-constrained diverse beam search (at most --max-batch queries;
+an idle server waits --max-wait-ms for company), and each gets the answers it would get alone.
+
+  GET  /search?q=space+robots&top=10          POST /search    {"query": "..."} or {"queries": [...]}
+  GET  /recommend?user=42 | ?movies=1,260     POST /recommend {"user": 42} | {"movies": [...]} | {"items": [...]}
+  GET  /health                                 the model served, and queries and batches so far
+
+Options top, beams, groups and penalty (diversityPenalty in a body) default to the study's
+(10, 60, 30, 0.25). Errors come as {"error": {"code", "message", "parameter"}} with status 400
+naming the bad parameter. SIGINT or SIGTERM stops taking requests, answers those taken, and exits.
+`;
+
+const OPTIONS = {
+  run: { type: 'string' }, strategy: { type: 'string' }, quantizer: { type: 'string' }, seed: { type: 'string' },
+  host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '8080' },
+  'max-batch': { type: 'string' }, 'max-wait-ms': { type: 'string' }, help: { type: 'boolean', default: false },
+} as const;
+
+/** `semid serve --run <dir>`: resolves with the exit code once a signal has stopped the server. */
+export async function serve(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
+  if (values.help || values.run === undefined) { process.stdout.write(SERVE_USAGE); return values.help ? 0 : 2; }
+  if (positionals.length > 0) throw new SemidArgumentError('arguments', 'none besides the flags', positionals.join(' '));
+  const port = numberFlag('port', values.port, { integer: true, min: 0 })!;
+  if (port > 65535) throw new SemidArgumentError('--port', 'a port number 0-65535', values.port);
+  const maxBatch = numberFlag('max-batch', values['max-batch'], { integer: true, min: 1 });
+  const maxWaitMs = numberFlag('max-wait-ms', values['max-wait-ms'], { min: 0 });
+  const m = await modelOfFlags(values);
+  let batcher: AskBatcher;
+  try {
+    batcher = await withFlagNames(['max-batch', 'max-wait-ms'], {}, async () => new AskBatcher(m, { maxBatch, maxWaitMs }));
+  } catch (err) {
+    m.model.dispose();
+    throw err;
+  }
+  const { server, close } = createAskServer(batcher);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, values.host, () => { server.off('error', reject); resolve(); });
+  }).catch((err: NodeJS.ErrnoException) => {
+    m.model.dispose();
+    if (err.code === 'EADDRINUSE') throw new SemidArgumentError('--port', 'a free port (or 0 for any)', `${port}, which is in use`);
+    throw err;
+  });
+  const { address, port: bound } = server.address() as AddressInfo;
+  const where = address.includes(':') ? `[${address}]` : address;
+  process.stdout.write(`semid serve: ${m.strategy} / ${m.quantizer} / seed ${m.seed} (${m.dataset.items.length} items) on http://${where}:${bound}\n`);
+  process.stdout.write(`  try: curl 'http://${where}:${bound}/search?q=space+robots&top=5'\n`);
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  process.stdout.write(`semid serve: ${signal}: answering the requests taken, then stopping\n`);
+  await close();
+  const s = batcher.stats();
+  process.stdout.write(`semid serve: stopped after ${s.answered} queries in ${s.batches} batches\n`);
+  m.model.dispose();
+  return 0;
+}

@@ -1,0 +1,198 @@
+/**
+ * Dynamic batching for serving a trained model: single searches and recommendations that arrive
+ * while the model is busy (or within a short wait) are decoded together, as one batch of the
+ * constrained diverse beam search, and each caller gets its own answers. The way model servers
+ * (TF Serving, Triton) batch requests: one batch of B queries costs far less than B batches of one.
+ */
+import { SemidError } from '../kernels/errors.js';
+import { expectInt, expectNumber, expectOptions, optionKeys } from '../kernels/validate.js';
+import { defaultDecodeBatch } from '../eval/generative.js';
+import { REC_TASK, SEARCH_TASK } from '../model/t5/joint-task.js';
+import { decodeSources, recSourceOf, resolveAskOptions, searchSourceOf, type Answer, type AskOptions, type RunModel } from './ask.js';
+
+export interface AskBatcherOptions {
+  /** Most queries decoded in one batch (default: the evaluation's decoding batch, 128 at most). */
+  maxBatch?: number;
+  /** Milliseconds an idle batcher waits for more queries before decoding the first (default 2). */
+  maxWaitMs?: number;
+}
+
+const BATCHER_KEYS = optionKeys<AskBatcherOptions>()(['maxBatch', 'maxWaitMs']);
+
+/** What a batcher has done so far. */
+export interface AskBatcherStats {
+  /** Queries answered. */
+  answered: number;
+  /** Batches decoded. */
+  batches: number;
+  /** The largest batch decoded. */
+  largestBatch: number;
+  /** Queries waiting, and queries being decoded now. */
+  waiting: number;
+  decoding: number;
+}
+
+interface Pending {
+  kind: number;
+  source: Int32Array;
+  top: number;
+  /** Queries decode together only when these agree. */
+  key: string;
+  beams: number;
+  groups: number;
+  diversityPenalty: number;
+  resolve: (answers: Answer[]) => void;
+  reject: (err: unknown) => void;
+  settled: boolean;
+  detach: () => void;
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
+}
+
+/**
+ * Decodes concurrent single queries of one trained model in shared batches. Queries that differ
+ * in beams, groups or penalty, or in task, go to different batches; the oldest waiting query's
+ * batch is decoded first. A query whose signal aborts is answered at once with the abort, and a
+ * batch whose callers have all gone is stopped.
+ * @example const b = new AskBatcher(loadRunModel('runs/quick')); const [a, c] = await Promise.all([b.search('space robots'), b.search('a heist')]); await b.close();
+ */
+export class AskBatcher {
+  readonly model: RunModel;
+  readonly maxWaitMs: number;
+  private readonly maxBatchOption: number | undefined;
+  private readonly queue: Pending[] = [];
+  private running: Pending[] = [];
+  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  private current: Promise<void> | undefined;
+  private closing = false;
+  private readonly counts = { answered: 0, batches: 0, largestBatch: 0 };
+
+  constructor(model: RunModel, options: AskBatcherOptions = {}) {
+    const o = expectOptions<AskBatcherOptions>('options', options, BATCHER_KEYS);
+    this.model = model;
+    this.maxBatchOption = o.maxBatch === undefined ? undefined : expectInt('maxBatch', o.maxBatch, 1, 1 << 16);
+    this.maxWaitMs = expectNumber('maxWaitMs', o.maxWaitMs ?? 2, 0, 60_000);
+  }
+
+  /**
+   * The items the model generates for one free-text query, best first (options as askSearch's).
+   * @example const answers = await batcher.search('funny space robots', { top: 5 });
+   */
+  search(query: string, options: AskOptions = {}): Promise<Answer[]> {
+    return this.submit(SEARCH_TASK, () => searchSourceOf(this.model, query), options);
+  }
+
+  /**
+   * The items the model generates after one history of item indices, oldest first (options as askRecommend's).
+   * @example const answers = await batcher.recommend(userHistory(batcher.model, 42));
+   */
+  recommend(history: ArrayLike<number>, options: AskOptions = {}): Promise<Answer[]> {
+    return this.submit(REC_TASK, () => recSourceOf(this.model, history), options);
+  }
+
+  /**
+   * Counts so far, and queries waiting or being decoded now.
+   * @example batcher.stats().batches
+   */
+  stats(): AskBatcherStats {
+    return { ...this.counts, waiting: this.queue.length, decoding: this.running.filter((p) => !p.settled).length };
+  }
+
+  /**
+   * Take no more queries and resolve when the waiting ones are answered (the model is not
+   * disposed: it is the caller's).
+   * @example await batcher.close(); batcher.model.model.dispose();
+   */
+  async close(): Promise<void> {
+    this.closing = true;
+    while (this.current || this.queue.length > 0) {
+      if (!this.current) this.flush();
+      await this.current;
+    }
+  }
+
+  private submit(kind: number, source: () => Int32Array, options: AskOptions): Promise<Answer[]> {
+    // a bad query or option fails its caller alone, at once, never a batch
+    let r: ReturnType<typeof resolveAskOptions>;
+    let src: Int32Array;
+    try {
+      if (this.closing) throw new SemidError('ERR_SEMID_CLOSED', 'the batcher is closed: it takes no more queries');
+      r = resolveAskOptions(options);
+      src = source();
+      if (r.signal?.aborted) throw abortReason(r.signal);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<Answer[]>((resolve, reject) => {
+      const p: Pending = {
+        kind, source: src, top: r.top, key: `${kind}/${r.beams}/${r.groups}/${r.diversityPenalty}`,
+        beams: r.beams, groups: r.groups, diversityPenalty: r.diversityPenalty,
+        resolve: (a) => { if (!p.settled) { p.settled = true; p.detach(); resolve(a); } },
+        reject: (e) => { if (!p.settled) { p.settled = true; p.detach(); reject(e); } },
+        settled: false, detach: () => {},
+      };
+      const signal = r.signal;
+      if (signal) {
+        const onAbort = () => {
+          const at = this.queue.indexOf(p);
+          if (at >= 0) this.queue.splice(at, 1);
+          p.reject(abortReason(signal));
+          // a batch nobody waits for any more is stopped
+          if (this.running.length > 0 && this.running.every((q) => q.settled)) this.batchAbort?.abort(abortReason(signal));
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        p.detach = () => signal.removeEventListener('abort', onAbort);
+      }
+      this.queue.push(p);
+      this.schedule();
+    });
+  }
+
+  private batchAbort: AbortController | undefined;
+
+  private schedule(): void {
+    if (this.current || this.timer) return;
+    this.timer = setTimeout(() => { this.timer = undefined; this.flush(); }, this.maxWaitMs);
+  }
+
+  private flush(): void {
+    if (this.timer) { clearTimeout(this.timer as NodeJS.Timeout); clearImmediate(this.timer as NodeJS.Immediate); this.timer = undefined; }
+    if (this.current || this.queue.length === 0) return;
+    const first = this.queue[0];
+    const limit = this.maxBatchOption ?? defaultDecodeBatch(first.beams, this.model.model.config.vocabSize);
+    const batch: Pending[] = [];
+    for (let i = 0; i < this.queue.length && batch.length < limit;) {
+      if (this.queue[i].key === first.key) batch.push(...this.queue.splice(i, 1));
+      else i++;
+    }
+    this.running = batch;
+    const controller = new AbortController();
+    this.batchAbort = controller;
+    this.current = this.decode(batch, controller.signal).finally(() => {
+      this.running = [];
+      this.batchAbort = undefined;
+      this.current = undefined;
+      // the next batch after this turn's I/O: requests that came while this one decoded (a batch of
+      // small steps decodes without yielding to the event loop) are parsed first and join it
+      if (this.queue.length > 0 && !this.timer) this.timer = setImmediate(() => { this.timer = undefined; this.flush(); });
+    });
+  }
+
+  private async decode(batch: Pending[], signal: AbortSignal): Promise<void> {
+    const first = batch[0];
+    try {
+      const answers = await decodeSources(this.model, first.kind, batch.map((p) => p.source),
+        { beams: first.beams, groups: first.groups, diversityPenalty: first.diversityPenalty, signal }, batch.map((p) => p.top));
+      this.counts.batches++;
+      this.counts.largestBatch = Math.max(this.counts.largestBatch, batch.length);
+      batch.forEach((p, i) => {
+        if (!p.settled) this.counts.answered++;
+        p.resolve(answers[i]);
+      });
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+    }
+  }
+}
