@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AdamW, epochBatches, initRuntime, linearSchedule, cosineSchedule, listCheckpoints, restoreStockKernels, trainLoop, runtimeInfo } from '../src/index.js';
+import { AdamW, epochBatches, initRuntime, linearSchedule, cosineSchedule, listCheckpoints, loadLatestCheckpoint, restoreStockKernels, trainLoop, runtimeInfo } from '../src/index.js';
 import { rng } from './helpers.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'semid-rt-'));
@@ -269,6 +269,13 @@ describe('training loop', () => {
     for (const name of ['w1', 'w2']) {
       expect(Array.from(resumed.variables.get(name)!.dataSync())).toEqual(Array.from(full.variables.get(name)!.dataSync()));
     }
+
+    // restoring leaves nothing behind: once the variables go, so does the memory the checkpoint filled
+    // (a leak here held a whole model per resumed training; the study trains many in one process)
+    const again = setup(1);
+    const before = tf.memory().numTensors;
+    expect(loadLatestCheckpoint(dir, again.variables, new AdamW({ learningRate: 0.01 }))?.step).toBe(40);
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('a checkpoint from another model is refused with the reason', async () => {
