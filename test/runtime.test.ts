@@ -172,6 +172,23 @@ describe('AdamW', () => {
     }
   });
 
+  it('a variable whose data is shared is updated without leaking, and in place from then on', () => {
+    // tf.variable(t) shares t's data: the first update copies it; nothing may be left per step
+    const init = tf.tensor1d([1, -2, 0.5]);
+    const p = tf.variable(init);
+    const opt = new AdamW({ learningRate: 0.1 });
+    const before = tf.memory().numTensors;
+    for (let s = 0; s < 5; s++) {
+      const g = tf.tensor1d([0.5, -1, 2]);
+      opt.apply(new Map([['p', p]]), new Map([['p', g]]));
+      g.dispose();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    expect(Array.from(init.dataSync())).toEqual([1, -2, 0.5]);  // the shared tensor is untouched
+    expect(p.dataSync()[0]).toBeLessThan(1);
+    tf.dispose([init, p]);
+  });
+
   it('clips by global norm and decays only where told', () => {
     const a = tf.variable(tf.tensor1d([0, 0])); const b = tf.variable(tf.tensor1d([1]));
     const opt = new AdamW({ learningRate: 0.01, weightDecay: 0.5, clipNorm: 1, decay: (n) => n !== 'b' });

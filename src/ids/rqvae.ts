@@ -12,6 +12,7 @@ import { RQKMeans } from '../kernels/rqkmeans.js';
 import { AdamW } from '../model/runtime/adamw.js';
 import { trainLoop } from '../model/runtime/train-loop.js';
 import { checkCodes, checkFiniteX, stateFloats, stateInt, stateSizes, type Quantizer, type QuantizerFitOptions } from './quantizer.js';
+import { assignData } from '../model/runtime/assign-data.js';
 
 export interface RqVaeOptions extends QuantizerFitOptions {
   hidden?: number;
@@ -140,7 +141,7 @@ export class RqVaeQuantizer implements Quantizer {
           cb.set(res.subarray(r * latent, (r + 1) * latent), k * latent);
           changed = true;
         }
-        if (changed) q.v(`cb${l}`).assign(tf.tensor2d(cb, [K, latent]));
+        if (changed) assignData(q.v(`cb${l}`), cb);
       }
       usage.forEach((u) => u.fill(0));
     }

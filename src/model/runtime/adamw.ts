@@ -9,6 +9,7 @@ import { SemidArgumentError } from '../../kernels/errors.js';
 import { expectNumber } from '../../kernels/validate.js';
 import { hostKind, hostView } from './host-memory.js';
 import { tryLoadAddon } from '../../native/loader.js';
+import { assignData } from './assign-data.js';
 
 export interface AdamWOptions {
   /** A number, or a schedule giving the rate for a step (1-based). */
@@ -130,7 +131,7 @@ export class AdamW {
         } else {
           adamwKernel(p, g, m, v, clipScale, b1, b2, decayFactor, stepSize, sqrtBc2, this.epsilon);
         }
-        if (shared !== 1) variable.assign(tf.tensor(p, variable.shape, 'float32'));
+        if (shared !== 1) assignData(variable, p);
       } else {
         tf.tidy(() => {
           const g = tf.mul(grad, clipScale);

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { SemidError } from '../../kernels/errors.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from '../safetensors.js';
 import type { AdamW } from './adamw.js';
+import { assignData } from './assign-data.js';
 
 export interface LoopPosition {
   /** Updates applied. */
@@ -83,10 +84,7 @@ export function loadLatestCheckpoint(dir: string, variables: Map<string, tf.Vari
   }
   optimizer.moments.clear();
   for (const [name, v] of variables) {
-    // the variable takes the data; the tensor that carried it is disposed (else it would hold it after the variable goes)
-    const value = tf.tensor(tensors.get(name)!.data as Float32Array, v.shape, 'float32');
-    v.assign(value);
-    value.dispose();
+    assignData(v, tensors.get(name)!.data as Float32Array);
     const m = tensors.get(`optimizer.m.${name}`);
     const s = tensors.get(`optimizer.v.${name}`);
     if (m && s) optimizer.moments.set(name, { m: (m.data as Float32Array).slice(), v: (s.data as Float32Array).slice() });

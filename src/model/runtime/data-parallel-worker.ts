@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { pathToFileURL } from 'node:url';
 import { initRuntime } from './backend.js';
 import type { Replica, ShardTask } from './data-parallel.js';
+import { assignData } from './assign-data.js';
 
 let replica: Replica | null = null;
 let replicaKey = '';
@@ -29,7 +30,7 @@ export default async function shard(task: ShardTask): Promise<{ loss: number }> 
     for (const { name, offset, size } of task.layout) {
       const v = replica.variables.get(name);
       if (!v) throw new Error(`replica has no variable "${name}"`);
-      v.assign(tf.tensor(params.subarray(offset, offset + size), v.shape, 'float32'));
+      assignData(v, params.subarray(offset, offset + size));
     }
     seenVersion = version;
   }
