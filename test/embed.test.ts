@@ -220,5 +220,10 @@ describe('embedding stages on a synthetic catalogue', () => {
     const seen: number[] = [];
     await trainEnmf({ users: 3, items: 4, offsets, itemIds }, { dim: 8, epochs: 30, batchSize: 3, learningRate: 0.05, seed: 1, onProgress: (p) => seen.push(p.loss) });
     expect(seen[seen.length - 1]).toBeLessThan(seen[0]);
+    // an aborted training leaves no tensor behind
+    const tensorsBefore = tf.memory().numTensors;
+    const stop = new AbortController();
+    await expect(trainEnmf({ users: 3, items: 4, offsets, itemIds }, { dim: 8, epochs: 30, batchSize: 1, seed: 1, signal: stop.signal, onProgress: (p) => { if (p.step === 3) stop.abort(new Error('stopped')); } })).rejects.toThrow(/stopped/);
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
   });
 });

@@ -1,6 +1,7 @@
 // Semantic ID quantizers and strategies: planted clusters recovered, honest statistics, RQ-VAE
 // without collapse, the namespaces and token counts of each construction, collisions policies.
 import { beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -222,6 +223,12 @@ describe('strategies', () => {
   });
 
   it('dedup makes every ID unique; keep reports the collisions; IDs round-trip through the run folder', async () => {
+    const tensorsBefore = tf.memory().numTensors;
+    await buildIds('content', run, { levels: 1, codebookSize: 8, quantizer: 'rqvae', iters: 2 });  // its model is freed with the IDs made
+    const stop = new AbortController();
+    stop.abort(new Error('stopped'));
+    await expect(RqVaeQuantizer.fit(new Float32Array(64 * 4).map(Math.random), 4, { levels: 1, codebookSize: 4, signal: stop.signal })).rejects.toThrow(/stopped/);
+    expect(tf.memory().numTensors).toBe(tensorsBefore);  // and an aborted fit leaves nothing either
     const keep = await buildIds('content', run, { levels: 1, codebookSize: 16 });
     expect(keep.search.collisions.itemsInCollidingIds).toBeGreaterThan(0);
     const dedup = await buildIds('content', run, { levels: 1, codebookSize: 16, collisions: 'dedup' });

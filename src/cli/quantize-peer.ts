@@ -49,6 +49,16 @@ export async function quantizeWithPeer(values: PeerFlags, input: string): Promis
     saveQuantizer(savePath, q);
     process.stderr.write(`quantizer: ${savePath}\n`);
   }
+  try {
+    return await encodeAndReport(q, x, values, { out, dtype, started });
+  } finally {
+    q.dispose?.();
+  }
+}
+
+async function encodeAndReport(q: Quantizer, x: { data: Float32Array; rows: number; cols: number }, values: PeerFlags,
+  at: { out: string; dtype: 'uint8' | 'uint16' | 'uint32'; started: number }): Promise<number> {
+  const { out, dtype, started } = at;
   if (dtype === 'uint8' && q.codebookSize > 256) throw new SemidArgumentError('--dtype', `"uint16" or "uint32" (uint8 holds codes below 256; the codebook has ${q.codebookSize})`, dtype);
   const codes = await q.encode(x.data);
   const stats = await quantizerStats(q, x.data, codes);

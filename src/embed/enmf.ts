@@ -98,18 +98,21 @@ export async function trainEnmf(data: UserItems, options: EnmfOptions = {}): Pro
   const Q = own(init(data.items * dim, 0.1), [data.items, dim], 'Q');
   const h = own(Float32Array.from({ length: dim }, () => 1 + (rand() - 0.5) * 0.1), [dim], 'h');
   const variables = new Map<string, tf.Variable>([['user', P], ['item', Q], ['h', h]]);
-  await trainLoop({
-    variables, optimizer: new AdamW({ learningRate: options.learningRate ?? ENMF_PROFILES.default.learningRate, weightDecay: options.weightDecay ?? 0 }),
-    taskSizes: [data.users], batchSize, epochs, seed, signal: options.signal, onProgress: options.onProgress,
-    loss: (batch) => {
-      const users = batch.index;
-      const posUser: number[] = [];
-      const posItem: number[] = [];
-      users.forEach((u, k) => { for (let p = data.offsets[u]; p < data.offsets[u + 1]; p++) { posUser.push(k); posItem.push(data.itemIds[p]); } });
-      return enmfBatchLoss(P as tf.Tensor2D, Q as tf.Tensor2D, h as tf.Tensor1D, users, Int32Array.from(posUser), Int32Array.from(posItem), c0);
-    },
-  });
-  const model = { dim, userEmbeddings: P.dataSync() as Float32Array, itemEmbeddings: Q.dataSync() as Float32Array, h: h.dataSync() as Float32Array };
-  tf.dispose([P, Q, h]);
-  return model;
+  try {
+    await trainLoop({
+      variables, optimizer: new AdamW({ learningRate: options.learningRate ?? ENMF_PROFILES.default.learningRate, weightDecay: options.weightDecay ?? 0 }),
+      taskSizes: [data.users], batchSize, epochs, seed, signal: options.signal, onProgress: options.onProgress,
+      loss: (batch) => {
+        const users = batch.index;
+        const posUser: number[] = [];
+        const posItem: number[] = [];
+        users.forEach((u, k) => { for (let p = data.offsets[u]; p < data.offsets[u + 1]; p++) { posUser.push(k); posItem.push(data.itemIds[p]); } });
+        return enmfBatchLoss(P as tf.Tensor2D, Q as tf.Tensor2D, h as tf.Tensor1D, users, Int32Array.from(posUser), Int32Array.from(posItem), c0);
+      },
+    });
+    const model = { dim, userEmbeddings: P.dataSync() as Float32Array, itemEmbeddings: Q.dataSync() as Float32Array, h: h.dataSync() as Float32Array };
+    return model;
+  } finally {
+    tf.dispose([P, Q, h]);  // an abort mid-training included
+  }
 }

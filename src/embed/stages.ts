@@ -148,14 +148,17 @@ export async function embedStage(kind: EmbeddingKind, runDir: string, o: EmbedOp
       const cap = o.maxPairs ?? searchPairs.length;
       if (itemPairs.length > cap) itemPairs = Array.from(shuffleInPlace(itemPairs, mulberry32(hashSeed(seed, 'pairs'))).slice(0, cap));
     }
-    const losses = await trainBiEncoder(tower, { searchPairs, itemPairs, itemTexts: texts, ...prof, seed, signal: o.signal, onProgress: progress(kind) });
-    dim = tower.dim;
-    const encodeUnit = (t: string[]) => normalizeRows(tower.encode(t), dim);
-    emb = encodeUnit(texts);
-    settings.training = { ...prof, tower: pretrained ? { kind: 'sentence-transformers', folder: o.encoder } : 'tfidf-terms', loss: 'MNRL', scale: 20, searchPairs: searchPairs.length, itemPairs: itemPairs.length, epochLoss: losses };
-    search = await searchRecall(ds, emb, dim, encodeUnit, max, seed);
-    rec = await recRecall(ds, meanHistoryVectors(ds, emb, dim), emb, dim, max, seed);
-    tower.dispose();
+    try {
+      const losses = await trainBiEncoder(tower, { searchPairs, itemPairs, itemTexts: texts, ...prof, seed, signal: o.signal, onProgress: progress(kind) });
+      dim = tower.dim;
+      const encodeUnit = (t: string[]) => normalizeRows(tower.encode(t), dim);
+      emb = encodeUnit(texts);
+      settings.training = { ...prof, tower: pretrained ? { kind: 'sentence-transformers', folder: o.encoder } : 'tfidf-terms', loss: 'MNRL', scale: 20, searchPairs: searchPairs.length, itemPairs: itemPairs.length, epochLoss: losses };
+      search = await searchRecall(ds, emb, dim, encodeUnit, max, seed);
+      rec = await recRecall(ds, meanHistoryVectors(ds, emb, dim), emb, dim, max, seed);
+    } finally {
+      tower.dispose();  // an abort mid-training included
+    }
   } else if (kind === 'rec') {
     const prof = { ...ENMF_PROFILES[o.profile ?? 'default'], ...(o.epochs ? { epochs: o.epochs } : {}) };
     const train = trainUserItems(ds);

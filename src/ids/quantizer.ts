@@ -39,6 +39,8 @@ export interface Quantizer {
   decode(codes: Int32Array, upTo?: number): Promise<Float32Array>;
   /** Serialisable state (JSON-safe numbers). */
   toJSON(): Record<string, unknown>;
+  /** Frees what it holds outside the JS heap (RQ-VAE: its TensorFlow.js variables); unusable after. */
+  dispose?(): void;
 }
 
 /**

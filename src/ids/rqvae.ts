@@ -89,63 +89,69 @@ export class RqVaeQuantizer implements Quantizer {
     ]);
     const q = new RqVaeQuantizer(L, K, dim, hidden, latent, vars);
     const X = tf.tensor2d(x, [n, dim]);
-    // k-means initialisation of the codebooks on the initial latents
-    const z0 = tf.tidy(() => q.encodeLatent(X));
-    const rq = await RQKMeans.train(z0.dataSync() as Float32Array, { dim: latent, levels: L, codebookSize: Math.min(K, n), seed: o.seed ?? 0, iters: 10 });
-    z0.dispose();
-    for (let l = 0; l < L; l++) {
-      const cb = new Float32Array(K * latent);
-      cb.set(rq.codebooks.subarray(l * rq.codebookSize * latent, (l + 1) * rq.codebookSize * latent));
-      vars.set(`cb${l}`, own(cb, [K, latent], `cb${l}`));
-    }
-    const usage = Array.from({ length: L }, () => new Uint8Array(K));
-    const lastResiduals: Float32Array[] = Array.from({ length: L }, () => new Float32Array(0));
-    const batchSize = o.batchSize ?? 1024;
-    const optimizer = new AdamW({ learningRate: o.learningRate ?? 1e-3, weightDecay: 0 });
-    for (let e = 0; e < epochs; e++) {
-      await trainLoop({
-        variables: vars, optimizer, taskSizes: [n], batchSize, epochs: 1,
-        seed: (o.seed ?? 0) + e, signal: o.signal,
-        loss: (batch) => tf.tidy(() => {
-          const xb = tf.gather(X, tf.tensor1d(batch.index, 'int32'));
-          const z = q.encodeLatent(xb);
-          let r: tf.Tensor2D = z;
-          let zq: tf.Tensor = tf.zerosLike(z);
-          let vq: tf.Tensor = tf.scalar(0);
-          for (let l = 0; l < L; l++) {
-            const idx = q.nearest(sg(r) as tf.Tensor2D, l);
-            const codes = idx.dataSync();
-            for (const c of codes) usage[l][c] = 1;
-            lastResiduals[l] = r.dataSync() as Float32Array;
-            const ql = tf.gather(q.v(`cb${l}`), idx);
-            vq = tf.add(vq, tf.add(tf.mean(tf.sum(tf.square(tf.sub(sg(r), ql)), 1)), tf.mul(beta, tf.mean(tf.sum(tf.square(tf.sub(r, sg(ql))), 1)))));
-            zq = tf.add(zq, ql);
-            r = tf.sub(r, sg(ql)) as tf.Tensor2D;
-          }
-          const st = tf.add(z, sg(tf.sub(zq, z)));
-          const rec = tf.mean(tf.sum(tf.square(tf.sub(q.decodeLatent(st), xb)), 1));
-          return tf.add(rec, vq) as tf.Scalar;
-        }),
-      });
-      // dead-code reset: codes no row chose this epoch take a random live residual
-      q.lastUsage = usage.map((u) => u.reduce((a, b) => a + b, 0) / K);
+    try {
+      // k-means initialisation of the codebooks on the initial latents
+      const z0 = tf.tidy(() => q.encodeLatent(X));
+      const rq = await RQKMeans.train(z0.dataSync() as Float32Array, { dim: latent, levels: L, codebookSize: Math.min(K, n), seed: o.seed ?? 0, iters: 10 });
+      z0.dispose();
       for (let l = 0; l < L; l++) {
-        const res = lastResiduals[l];
-        const rows = res.length / latent;
-        if (e === epochs - 1 || rows === 0) break;
-        const cb = q.v(`cb${l}`).dataSync().slice() as Float32Array;
-        let changed = false;
-        for (let k = 0; k < K; k++) {
-          if (usage[l][k]) continue;
-          const r = Math.floor(rand() * rows);
-          cb.set(res.subarray(r * latent, (r + 1) * latent), k * latent);
-          changed = true;
-        }
-        if (changed) assignData(q.v(`cb${l}`), cb);
+        const cb = new Float32Array(K * latent);
+        cb.set(rq.codebooks.subarray(l * rq.codebookSize * latent, (l + 1) * rq.codebookSize * latent));
+        vars.set(`cb${l}`, own(cb, [K, latent], `cb${l}`));
       }
-      usage.forEach((u) => u.fill(0));
+      const usage = Array.from({ length: L }, () => new Uint8Array(K));
+      const lastResiduals: Float32Array[] = Array.from({ length: L }, () => new Float32Array(0));
+      const batchSize = o.batchSize ?? 1024;
+      const optimizer = new AdamW({ learningRate: o.learningRate ?? 1e-3, weightDecay: 0 });
+      for (let e = 0; e < epochs; e++) {
+        await trainLoop({
+          variables: vars, optimizer, taskSizes: [n], batchSize, epochs: 1,
+          seed: (o.seed ?? 0) + e, signal: o.signal,
+          loss: (batch) => tf.tidy(() => {
+            const xb = tf.gather(X, tf.tensor1d(batch.index, 'int32'));
+            const z = q.encodeLatent(xb);
+            let r: tf.Tensor2D = z;
+            let zq: tf.Tensor = tf.zerosLike(z);
+            let vq: tf.Tensor = tf.scalar(0);
+            for (let l = 0; l < L; l++) {
+              const idx = q.nearest(sg(r) as tf.Tensor2D, l);
+              const codes = idx.dataSync();
+              for (const c of codes) usage[l][c] = 1;
+              lastResiduals[l] = r.dataSync() as Float32Array;
+              const ql = tf.gather(q.v(`cb${l}`), idx);
+              vq = tf.add(vq, tf.add(tf.mean(tf.sum(tf.square(tf.sub(sg(r), ql)), 1)), tf.mul(beta, tf.mean(tf.sum(tf.square(tf.sub(r, sg(ql))), 1)))));
+              zq = tf.add(zq, ql);
+              r = tf.sub(r, sg(ql)) as tf.Tensor2D;
+            }
+            const st = tf.add(z, sg(tf.sub(zq, z)));
+            const rec = tf.mean(tf.sum(tf.square(tf.sub(q.decodeLatent(st), xb)), 1));
+            return tf.add(rec, vq) as tf.Scalar;
+          }),
+        });
+        // dead-code reset: codes no row chose this epoch take a random live residual
+        q.lastUsage = usage.map((u) => u.reduce((a, b) => a + b, 0) / K);
+        for (let l = 0; l < L; l++) {
+          const res = lastResiduals[l];
+          const rows = res.length / latent;
+          if (e === epochs - 1 || rows === 0) break;
+          const cb = q.v(`cb${l}`).dataSync().slice() as Float32Array;
+          let changed = false;
+          for (let k = 0; k < K; k++) {
+            if (usage[l][k]) continue;
+            const r = Math.floor(rand() * rows);
+            cb.set(res.subarray(r * latent, (r + 1) * latent), k * latent);
+            changed = true;
+          }
+          if (changed) assignData(q.v(`cb${l}`), cb);
+        }
+        usage.forEach((u) => u.fill(0));
+      }
+    } catch (err) {
+      q.dispose();  // an abort mid-training included: its variables go with it
+      throw err;
+    } finally {
+      X.dispose();
     }
-    X.dispose();
     return q;
   }
 

@@ -128,8 +128,12 @@ function collisionStats(tokens: string[][]): CodeStats {
 
 async function quantizeSpace(space: Float32Array, dim: number, s: Required<Omit<IdSettings, 'signal'>>, signal?: AbortSignal) {
   const q = await fitQuantizer(s.quantizer, space, dim, { levels: s.levels, codebookSize: s.codebookSize, seed: s.seed, iters: s.iters, signal });
-  const codes = await q.encode(space);
-  return { codes, quality: await quantizerStats(q, space, codes) };
+  try {
+    const codes = await q.encode(space);
+    return { codes, quality: await quantizerStats(q, space, codes) };
+  } finally {
+    q.dispose?.();
+  }
 }
 
 /**
@@ -174,8 +178,14 @@ export async function buildIds(strategy: Strategy, runDir: string, options: IdSe
     const cat = new Float32Array(n * (a.dim + b.dim));
     for (let i = 0; i < n; i++) { cat.set(na.subarray(i * a.dim, (i + 1) * a.dim), i * (a.dim + b.dim)); cat.set(nb.subarray(i * b.dim, (i + 1) * b.dim), i * (a.dim + b.dim) + a.dim); }
     const shared = await fitQuantizer(s.quantizer, cat, a.dim + b.dim, { levels: 1, codebookSize: K, seed: s.seed, iters: s.iters, signal: options.signal });
-    const c0 = await shared.encode(cat);
-    const rec0 = await shared.decode(c0);
+    let c0: Int32Array;
+    let rec0: Float32Array;
+    try {
+      c0 = await shared.encode(cat);
+      rec0 = await shared.decode(c0);
+    } finally {
+      shared.dispose?.();
+    }
     const residual = (src: Float32Array, dim: number, offset: number) => {
       const out = new Float32Array(n * dim);
       for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) out[i * dim + j] = src[i * dim + j] - rec0[i * (a.dim + b.dim) + offset + j];

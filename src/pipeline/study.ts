@@ -304,60 +304,67 @@ export async function runStudy(options: StudyOptions): Promise<{ results: Strate
           const { tokenizer, space, task } = strategyTask(out, tokPath, strategy, quantizer, ds, trainDs);
           const modelDir = join(out, 't5', `${strategy}-${quantizer}-seed${seed}-${key}`);
           let model: T5Model | null = null;
-          const t1 = performance.now();
-          if (!existsSync(join(modelDir, 'done.json'))) {
-            if (pretrainedDir) {
-              // the pretrained model grows to hold the ID tokens (its padding rows first, as Hugging Face's resize does)
-              const base = loadT5Folder(pretrainedDir).model;
-              model = base.config.vocabSize >= tokenizer.vocabSize ? base : resizeTokenEmbeddings(base, tokenizer.vocabSize, hashSeed(seed, strategy));
-              if (model !== base) base.dispose();
-            } else {
-              model = T5Model.create({ ...profile.t5.preset, vocabSize: tokenizer.vocabSize }, hashSeed(seed, strategy));
+          // disposed however this ends (an abort mid-training included): a service that retries in
+          // one process must not keep a model per try
+          try {
+            const t1 = performance.now();
+            if (!existsSync(join(modelDir, 'done.json'))) {
+              if (pretrainedDir) {
+                // the pretrained model grows to hold the ID tokens (its padding rows first, as Hugging Face's resize does)
+                const base = loadT5Folder(pretrainedDir).model;
+                model = base.config.vocabSize >= tokenizer.vocabSize ? base : resizeTokenEmbeddings(base, tokenizer.vocabSize, hashSeed(seed, strategy));
+                if (model !== base) base.dispose();
+              } else {
+                model = T5Model.create({ ...profile.t5.preset, vocabSize: tokenizer.vocabSize }, hashSeed(seed, strategy));
+              }
+              log(`${strategy}/${quantizer}/seed ${seed}: training T5 (${(model.size / 1e6).toFixed(2)}M parameters, ${task.sizes('train').join(' + ')} examples an epoch)`);
+              const trained = await trainJointT5({ model, task, batchSize: profile.t5.batchSize, epochs: profile.t5.epochs, learningRate: profile.t5.learningRate, seed: seed + 1,
+                checkpoint: { dir: join(modelDir, 'checkpoints'), everySteps: 200 }, signal: o.signal,
+                onProgress: every(30, (p) => log(`${strategy}/${quantizer}/seed ${seed}: T5 step ${p.step}/${p.totalSteps} (epoch ${p.epoch + 1}), loss ${p.meanLoss.toFixed(3)}, ${p.examplesPerSecond.toFixed(0)} ex/s, ETA ${clock(p.etaSeconds)}`)) });
+              saveT5Folder(modelDir, model, tokenizer);
+              // the IDs it was trained on, so that loadRunModel can tell a model of other IDs
+              const training = { steps: trained.steps, epochLoss: trained.epochLoss, resumedFrom: trained.resumedFrom, idsDigest: idsDigestNow };
+              writeFileAtomic(join(modelDir, 'done.json'), [Buffer.from(JSON.stringify(training))]);
             }
-            log(`${strategy}/${quantizer}/seed ${seed}: training T5 (${(model.size / 1e6).toFixed(2)}M parameters, ${task.sizes('train').join(' + ')} examples an epoch)`);
-            const trained = await trainJointT5({ model, task, batchSize: profile.t5.batchSize, epochs: profile.t5.epochs, learningRate: profile.t5.learningRate, seed: seed + 1,
-              checkpoint: { dir: join(modelDir, 'checkpoints'), everySteps: 200 }, signal: o.signal,
-              onProgress: every(30, (p) => log(`${strategy}/${quantizer}/seed ${seed}: T5 step ${p.step}/${p.totalSteps} (epoch ${p.epoch + 1}), loss ${p.meanLoss.toFixed(3)}, ${p.examplesPerSecond.toFixed(0)} ex/s, ETA ${clock(p.etaSeconds)}`)) });
-            saveT5Folder(modelDir, model, tokenizer);
-            // the IDs it was trained on, so that loadRunModel can tell a model of other IDs
-            const training = { steps: trained.steps, epochLoss: trained.epochLoss, resumedFrom: trained.resumedFrom, idsDigest: idsDigestNow };
-            writeFileAtomic(join(modelDir, 'done.json'), [Buffer.from(JSON.stringify(training))]);
+            const epochLoss = (JSON.parse(readFileSync(join(modelDir, 'done.json'), 'utf8')) as { epochLoss?: number[] }).epochLoss;
+            seconds.t5 = (performance.now() - t1) / 1000;
+            // decoding and metrics (in the worker pool, or here with workers: 0)
+            const t2 = performance.now();
+            const dec = { beams: profile.eval.beams, groups: profile.eval.groups, diversityPenalty: profile.eval.penalty };
+            const decodeProgress = (what: string) => {
+              const tStart = performance.now();
+              return every(30, ([done, total]: [number, number]) => {
+                const rate = done / ((performance.now() - tStart) / 1000);
+                log(`${strategy}/${quantizer}/seed ${seed}: decoding ${what} ${done}/${total}, ${rate.toFixed(1)} ex/s, ETA ${clock((total - done) / rate)}`);
+              });
+            };
+            const evaluate = async (kind: number, indices: Int32Array, what: string): Promise<ExampleResult[]> => {
+              const progress = decodeProgress(what);
+              const onProgress = (d: number, t: number) => progress([d, t]);
+              if (o.workers !== 0) {
+                pool ??= new DecodePool({ workers: o.workers });
+                model?.dispose();
+                model = null;
+                const batch = defaultDecodeBatch(dec.beams, tokenizer.vocabSize);
+                return pool.evaluate({ out, modelDir, tokenizerPath: tokPath, strategy, quantizer, kind, decode: dec }, indices, { batch, signal: o.signal, onProgress });
+              }
+              model ??= loadT5Folder(modelDir).model;
+              return evaluateTask(model, task, kind, indices, itemTrie(kind === SEARCH_TASK ? space.search : space.rec), ds, { ...dec, signal: o.signal, onProgress });
+            };
+            const search = await evaluate(SEARCH_TASK, searchEval, 'search');
+            const rec = await evaluate(REC_TASK, recEval, 'rec');
+            seconds.decode = (performance.now() - t2) / 1000;
+            (model as T5Model | null)?.dispose();
+            model = null;
+            const r: StrategyResult = { strategy, quantizer, seed, search, rec, seconds, ...(epochLoss?.length ? { trainLoss: epochLoss[epochLoss.length - 1] } : {}) };
+            mkdirSync(join(out, 'results'), { recursive: true });
+            writeFileAtomic(resultPath, [Buffer.from(JSON.stringify(r))]);
+            const m = (xs: ExampleResult[]) => (xs.reduce((s, x) => s + x.recall30, 0) / Math.max(1, xs.length)).toFixed(4);
+            log(`${strategy}/${quantizer}/seed ${seed}: search R@30 ${m(search)}, rec R@30 ${m(rec)}${r.trainLoss !== undefined ? `, training loss ${r.trainLoss.toFixed(3)}` : ''} (${Object.entries(seconds).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')})`);
+            results.push(r);
+          } finally {
+            (model as T5Model | null)?.dispose();
           }
-          const epochLoss = (JSON.parse(readFileSync(join(modelDir, 'done.json'), 'utf8')) as { epochLoss?: number[] }).epochLoss;
-          seconds.t5 = (performance.now() - t1) / 1000;
-          // decoding and metrics (in the worker pool, or here with workers: 0)
-          const t2 = performance.now();
-          const dec = { beams: profile.eval.beams, groups: profile.eval.groups, diversityPenalty: profile.eval.penalty };
-          const decodeProgress = (what: string) => {
-            const tStart = performance.now();
-            return every(30, ([done, total]: [number, number]) => {
-              const rate = done / ((performance.now() - tStart) / 1000);
-              log(`${strategy}/${quantizer}/seed ${seed}: decoding ${what} ${done}/${total}, ${rate.toFixed(1)} ex/s, ETA ${clock((total - done) / rate)}`);
-            });
-          };
-          const evaluate = async (kind: number, indices: Int32Array, what: string): Promise<ExampleResult[]> => {
-            const progress = decodeProgress(what);
-            const onProgress = (d: number, t: number) => progress([d, t]);
-            if (o.workers !== 0) {
-              pool ??= new DecodePool({ workers: o.workers });
-              model?.dispose();
-              model = null;
-              const batch = defaultDecodeBatch(dec.beams, tokenizer.vocabSize);
-              return pool.evaluate({ out, modelDir, tokenizerPath: tokPath, strategy, quantizer, kind, decode: dec }, indices, { batch, signal: o.signal, onProgress });
-            }
-            model ??= loadT5Folder(modelDir).model;
-            return evaluateTask(model, task, kind, indices, itemTrie(kind === SEARCH_TASK ? space.search : space.rec), ds, { ...dec, signal: o.signal, onProgress });
-          };
-          const search = await evaluate(SEARCH_TASK, searchEval, 'search');
-          const rec = await evaluate(REC_TASK, recEval, 'rec');
-          seconds.decode = (performance.now() - t2) / 1000;
-          (model as T5Model | null)?.dispose();
-          const r: StrategyResult = { strategy, quantizer, seed, search, rec, seconds, ...(epochLoss?.length ? { trainLoss: epochLoss[epochLoss.length - 1] } : {}) };
-          mkdirSync(join(out, 'results'), { recursive: true });
-          writeFileAtomic(resultPath, [Buffer.from(JSON.stringify(r))]);
-          const m = (xs: ExampleResult[]) => (xs.reduce((s, x) => s + x.recall30, 0) / Math.max(1, xs.length)).toFixed(4);
-          log(`${strategy}/${quantizer}/seed ${seed}: search R@30 ${m(search)}, rec R@30 ${m(rec)}${r.trainLoss !== undefined ? `, training loss ${r.trainLoss.toFixed(3)}` : ''} (${Object.entries(seconds).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')})`);
-          results.push(r);
         }
       }
     }
