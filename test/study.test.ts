@@ -220,6 +220,7 @@ describe('semid run (synthetic catalogue, two strategies)', () => {
 
     // serving it: batched queries, the HTTP server and `semid serve`
     await checkServing(a);
+    expect(tf.memory().numTensors).toBe(0);  // asking, serving and the batch stopped mid-decoding left nothing behind
 
     // a second run directory, killed during T5 training of the first strategy, then resumed
     const b = mkdtempSync(join(tmpdir(), 'semid-study-'));
