@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AdamW, epochBatches, initRuntime, linearSchedule, cosineSchedule, listCheckpoints, loadLatestCheckpoint, restoreStockKernels, trainLoop, runtimeInfo } from '../src/index.js';
+import { AdamW, SemidError, WASM_HEAP_MAX_BYTES, epochBatches, explainWasmHeapError, initRuntime, wasmHeapBytes, linearSchedule, cosineSchedule, listCheckpoints, loadLatestCheckpoint, restoreStockKernels, trainLoop, runtimeInfo } from '../src/index.js';
 import { rng } from './helpers.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'semid-rt-'));
@@ -142,6 +142,24 @@ for (const backend of ['wasm', 'cpu'] as const) {
     });
   });
 }
+
+describe('the wasm heap', () => {
+  it('running out is named, with what to do; other errors pass through', async () => {
+    await initRuntime({ backend: 'wasm' });
+    expect(wasmHeapBytes()).toBeGreaterThan(0);
+    const full = WASM_HEAP_MAX_BYTES - 2 ** 20;
+    const trap = new WebAssembly.RuntimeError('memory access out of bounds');
+    const named = explainWasmHeapError(trap, full) as SemidError;
+    expect(named.code).toBe('ERR_SEMID_WASM_HEAP');
+    expect(named.message).toMatch(/wasm heap is full \(4095 MiB of at most 4096 MiB\): memory access out of bounds\. Use smaller batches/);
+    expect(named.cause).toBe(trap);
+    expect(explainWasmHeapError(new RangeError('offset is out of bounds'), full)).toBeInstanceOf(SemidError);
+    expect(explainWasmHeapError(trap, 300 * 2 ** 20)).toBe(trap);  // a heap with room: some other fault
+    const other = new Error('the loss is NaN');
+    expect(explainWasmHeapError(other, full)).toBe(other);
+    expect(explainWasmHeapError(trap, null)).toBe(trap);  // not on wasm
+  });
+});
 
 describe('AdamW', () => {
   beforeAll(async () => { await initRuntime({ backend: 'wasm' }); });

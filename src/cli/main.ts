@@ -23,7 +23,20 @@ Commands:
   version             print the version
 `;
 
+/**
+ * Run `semid <argv>`; resolves with the exit code. The wasm heap running out is reported as such.
+ * @example process.exitCode = await main(['doctor']);
+ */
 export async function main(argv: string[]): Promise<number> {
+  try {
+    return await runCommand(argv);
+  } catch (err) {
+    // imported on failure only: commands that never start TensorFlow.js do not load it at start-up
+    throw (await import('../model/runtime/wasm-heap.js')).explainWasmHeapError(err);
+  }
+}
+
+async function runCommand(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'doctor': {

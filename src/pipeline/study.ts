@@ -34,6 +34,7 @@ import { trainJointT5 } from '../model/t5/train-joint.js';
 import { saveT5Folder, loadT5Folder, resizeTokenEmbeddings } from '../model/t5/checkpoint-folder.js';
 import { safetensorsWeightsIn } from '../model/safetensors.js';
 import { defaultDecodeBatch, evaluateTask, itemTrie, type ExampleResult } from '../eval/generative.js';
+import { explainWasmHeapError } from '../model/runtime/wasm-heap.js';
 
 export interface StudyProfile {
   name: string;
@@ -197,11 +198,21 @@ export function spacesFor(strategy: Strategy): EmbeddingKind[] {
   }
 }
 
+type StudyOutcome = { results: StrategyResult[]; profile: StudyProfile; manifest: DatasetManifest; timings: Record<string, number> };
+
 /**
- * Run (or resume) the study.
+ * Run (or resume) the study. The wasm heap running out is reported as such (ERR_SEMID_WASM_HEAP).
  * @example const results = await runStudy({ profile: 'tiny', out: 'runs/tiny' });
  */
-export async function runStudy(options: StudyOptions): Promise<{ results: StrategyResult[]; profile: StudyProfile; manifest: DatasetManifest; timings: Record<string, number> }> {
+export async function runStudy(options: StudyOptions): Promise<StudyOutcome> {
+  try {
+    return await studyRun(options);
+  } catch (err) {
+    throw explainWasmHeapError(err);
+  }
+}
+
+async function studyRun(options: StudyOptions): Promise<StudyOutcome> {
   const o = expectOptions<StudyOptions>('options', options, STUDY_KEYS) as StudyOptions;
   if (typeof o.out !== 'string' || o.out === '') throw new SemidArgumentError('out', 'a folder for the run', o.out);
   const base = Object.hasOwn(STUDY_PROFILES, o.profile ?? 'tiny') ? STUDY_PROFILES[o.profile ?? 'tiny'] : undefined;

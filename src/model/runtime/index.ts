@@ -4,6 +4,7 @@ export { AdamW, linearSchedule, cosineSchedule, type AdamWOptions, type AdamWSte
 export { epochBatches, type Batch, type BatchPlan } from './batches.js';
 export { trainLoop, type TrainLoopOptions, type TrainProgress, type TrainResult } from './train-loop.js';
 export { saveCheckpoint, loadLatestCheckpoint, listCheckpoints, type LoopPosition } from './checkpoint.js';
+export { wasmHeapBytes, explainWasmHeapError, WASM_HEAP_MAX_BYTES } from './wasm-heap.js';
 export { batchMatMul, matMulSettings } from './kernels/batch-matmul.js';
 export { unsortedSegmentSum } from './kernels/unsorted-segment-sum.js';
 export { rmsNorm, gatedActivation, geluNew, fusedDropout, dropoutHash, fusedCrossEntropy, registerFusedKernels } from './fused-ops.js';
