@@ -255,9 +255,10 @@ describe('semid run (synthetic catalogue, two strategies)', () => {
     const tuned = await runStudy({ profile: 'tiny', out: a, data: 'synthetic', strategies: ['multitask'], override, pretrained: pre, workers: 0, log: (l) => lines.push(l) });
     expect(tuned.results[0].search.length).toBe(60);
     expect(lines.some((l) => /multitask.*training T5/.test(l))).toBe(true); // a new model (the key names the pretrained folder)
-    const saved = readdirSync(join(a, 't5')).map((d) => loadT5Folder(join(a, 't5', d)).config.vocabSize);
+    const saved = readdirSync(join(a, 't5')).map((d) => { const { model } = loadT5Folder(join(a, 't5', d)); model.dispose(); return model.config.vocabSize; });
     expect(saved).toContain(tok.vocabSize + 2 * 64); // 2 x 64 ID tokens after the tokenizer's words, reusing the model's 5 padding rows first
     base.dispose();
+    expect(tf.memory().numTensors).toBe(0);  // fine-tuning a pretrained folder (resized, trained, decoded here) left nothing behind
 
     await expect(runStudy({ profile: 'tiny', out: b, strategies: ['best' as never] })).rejects.toThrow(/Expected content, search, rec, multitask/);
     await expect(runStudy({ profile: 'tiny', out: b, movielens: join(b, 'nope') })).rejects.toThrow(/nope: does not exist \(given by --movielens\)/);
