@@ -149,6 +149,19 @@ describe('quantizers', () => {
     expect(back.length).toBe(n * dim);
     const one = await q.decode(codes.subarray(0, 2));  // row 0 alone: the same values up to the GEMM's blocking
     for (let j = 0; j < dim; j++) expect(Math.abs(back[j] - one[j])).toBeLessThan(1e-5);
+    // rows go through the networks a block at a time (millions of rows never fill the wasm heap):
+    // blocks of 777 rows give the same codes and reconstructions as one block
+    expect(q.blockRows).toBeGreaterThanOrEqual(n);  // 64 MiB of the widest layer here
+    q.blockRows = 777;
+    const blockedCodes = await q.encode(x);
+    let codeDiffs = 0;
+    for (let i = 0; i < codes.length; i++) if (blockedCodes[i] !== codes[i]) codeDiffs++;
+    expect(codeDiffs).toBeLessThanOrEqual(2);  // a row on a tie between codes may round the other way
+    const blockedBack = await q.decode(codes);
+    let worst = 0;
+    for (let i = 0; i < back.length; i++) worst = Math.max(worst, Math.abs(blockedBack[i] - back[i]));
+    expect(worst).toBeLessThan(1e-4);
+    q.dispose();
   }, 60_000);
 
   it.skipIf(!existsSync(join(shared, 'movies.csv')))('RQ-VAE does not collapse on real embeddings (usage >= 0.5 per level)', async () => {

@@ -38,6 +38,22 @@ function readAndDispose(t: tf.Tensor): tf.TypedArray {
   return values;
 }
 
+/** Bytes of one block's widest activation: rows go through the networks this many at a time, so
+ * that catalogues of millions of rows never need more than a few blocks of the 4 GiB wasm heap. */
+const BLOCK_BYTES = 64 * 2 ** 20;
+
+/** Rows [from, to) of a row-major matrix of `dim` columns, as a [to - from, dim] tensor. */
+function rowBlock(x: Float32Array, dim: number, from: number, to: number): tf.Tensor2D {
+  return tf.tensor2d(x.subarray(from * dim, to * dim), [to - from, dim]);
+}
+
+/** The rows `index` of a row-major matrix of `dim` columns, gathered on the host, as a tensor. */
+function gatherRows(x: Float32Array, dim: number, index: ArrayLike<number>): tf.Tensor2D {
+  const out = new Float32Array(index.length * dim);
+  for (let k = 0; k < index.length; k++) out.set(x.subarray(index[k] * dim, (index[k] + 1) * dim), k * dim);
+  return tf.tensor2d(out, [index.length, dim]);
+}
+
 /**
  * RQ-VAE as a Quantizer: fit (encoder, residual codebooks, decoder), encode, decode from codes.
  * @example const q = await RqVaeQuantizer.fit(x, 64, { levels: 2, codebookSize: 256, iters: 20 }); const codes = await q.encode(x);
@@ -48,9 +64,27 @@ export class RqVaeQuantizer implements Quantizer {
   lastUsage: number[] = [];
 
   private constructor(readonly levels: number, readonly codebookSize: number, readonly dim: number, readonly hidden: number, readonly latent: number,
-    private readonly vars: Map<string, tf.Variable>) {}
+    private readonly vars: Map<string, tf.Variable>) {
+    this.blockRows = Math.max(1, Math.floor(BLOCK_BYTES / (4 * Math.max(dim, hidden, latent, codebookSize))));
+  }
 
   private v(name: string): tf.Variable { return this.vars.get(name)!; }
+
+  /**
+   * Rows encoded or decoded at a time (default: the widest layer's activations, or a block's
+   * distances to a codebook, within 64 MiB). Results do not depend on it beyond float rounding.
+   */
+  blockRows: number;
+
+  /** The latents [n x latent] of rows x [n x dim], a block of rows at a time, on the host. */
+  private latentsOf(x: Float32Array, n: number): Float32Array {
+    const out = new Float32Array(n * this.latent);
+    for (let from = 0, rows = this.blockRows; from < n; from += rows) {
+      const to = Math.min(n, from + rows);
+      out.set(readAndDispose(tf.tidy(() => this.encodeLatent(rowBlock(x, this.dim, from, to)))) as Float32Array, from * this.latent);
+    }
+    return out;
+  }
 
   private encodeLatent(x: tf.Tensor): tf.Tensor2D {
     return tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(x, this.v('enc1')), this.v('encb1'))), this.v('enc2')), this.v('encb2')) as tf.Tensor2D;
@@ -88,12 +122,9 @@ export class RqVaeQuantizer implements Quantizer {
       ['dec2', own(glorot(hidden, dim), [hidden, dim], 'dec2')], ['decb2', own(new Float32Array(dim), [dim], 'decb2')],
     ]);
     const q = new RqVaeQuantizer(L, K, dim, hidden, latent, vars);
-    const X = tf.tensor2d(x, [n, dim]);
     try {
       // k-means initialisation of the codebooks on the initial latents
-      const z0 = tf.tidy(() => q.encodeLatent(X));
-      const rq = await RQKMeans.train(z0.dataSync() as Float32Array, { dim: latent, levels: L, codebookSize: Math.min(K, n), seed: o.seed ?? 0, iters: 10 });
-      z0.dispose();
+      const rq = await RQKMeans.train(q.latentsOf(x, n), { dim: latent, levels: L, codebookSize: Math.min(K, n), seed: o.seed ?? 0, iters: 10 });
       for (let l = 0; l < L; l++) {
         const cb = new Float32Array(K * latent);
         cb.set(rq.codebooks.subarray(l * rq.codebookSize * latent, (l + 1) * rq.codebookSize * latent));
@@ -108,7 +139,7 @@ export class RqVaeQuantizer implements Quantizer {
           variables: vars, optimizer, taskSizes: [n], batchSize, epochs: 1,
           seed: (o.seed ?? 0) + e, signal: o.signal,
           loss: (batch) => tf.tidy(() => {
-            const xb = tf.gather(X, tf.tensor1d(batch.index, 'int32'));
+            const xb = gatherRows(x, dim, batch.index);  // the training rows stay on the host
             const z = q.encodeLatent(xb);
             let r: tf.Tensor2D = z;
             let zq: tf.Tensor = tf.zerosLike(z);
@@ -149,8 +180,6 @@ export class RqVaeQuantizer implements Quantizer {
     } catch (err) {
       q.dispose();  // an abort mid-training included: its variables go with it
       throw err;
-    } finally {
-      X.dispose();
     }
     return q;
   }
@@ -158,28 +187,36 @@ export class RqVaeQuantizer implements Quantizer {
   async encode(x: Float32Array): Promise<Int32Array> {
     const n = checkFiniteX(x, this.dim);
     const out = new Int32Array(n * this.levels);
-    tf.tidy(() => {
-      let r = this.encodeLatent(tf.tensor2d(x, [n, this.dim]));
-      for (let l = 0; l < this.levels; l++) {
-        const idx = this.nearest(r, l);
-        const codes = idx.dataSync();
-        for (let i = 0; i < n; i++) out[i * this.levels + l] = codes[i];
-        r = tf.sub(r, tf.gather(this.v(`cb${l}`), idx)) as tf.Tensor2D;
-      }
-    });
+    for (let from = 0, rows = this.blockRows; from < n; from += rows) {
+      const to = Math.min(n, from + rows);
+      tf.tidy(() => {
+        let r = this.encodeLatent(rowBlock(x, this.dim, from, to));
+        for (let l = 0; l < this.levels; l++) {
+          const idx = this.nearest(r, l);
+          const codes = idx.dataSync();
+          for (let i = 0; i < to - from; i++) out[(from + i) * this.levels + l] = codes[i];
+          r = tf.sub(r, tf.gather(this.v(`cb${l}`), idx)) as tf.Tensor2D;
+        }
+      });
+    }
     return out;
   }
 
   async decode(codes: Int32Array, upTo = this.levels): Promise<Float32Array> {
     const n = checkCodes(this, codes, upTo);
-    return readAndDispose(tf.tidy(() => {
-      let zq: tf.Tensor = tf.zeros([n, this.latent]);
-      for (let l = 0; l < upTo; l++) {
-        const idx = tf.tensor1d(Int32Array.from({ length: n }, (_, i) => codes[i * this.levels + l]), 'int32');
-        zq = tf.add(zq, tf.gather(this.v(`cb${l}`), idx));
-      }
-      return this.decodeLatent(zq);
-    })) as Float32Array;
+    const out = new Float32Array(n * this.dim);
+    for (let from = 0, rows = this.blockRows; from < n; from += rows) {
+      const to = Math.min(n, from + rows);
+      out.set(readAndDispose(tf.tidy(() => {
+        let zq: tf.Tensor = tf.zeros([to - from, this.latent]);
+        for (let l = 0; l < upTo; l++) {
+          const idx = tf.tensor1d(Int32Array.from({ length: to - from }, (_, i) => codes[(from + i) * this.levels + l]), 'int32');
+          zq = tf.add(zq, tf.gather(this.v(`cb${l}`), idx));
+        }
+        return this.decodeLatent(zq);
+      })) as Float32Array, from * this.dim);
+    }
+    return out;
   }
 
   toJSON() {
