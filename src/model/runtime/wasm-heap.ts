@@ -26,7 +26,7 @@ export function wasmHeapBytes(): number | null {
 /** Whether an error is how the wasm backend fails when its heap cannot hold what was asked. */
 function looksLikeHeapExhaustion(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
-  const trap = typeof WebAssembly !== 'undefined' && err instanceof WebAssembly.RuntimeError && /memory access out of bounds/.test(err.message);
+  const trap = typeof WebAssembly !== 'undefined' && err instanceof WebAssembly.RuntimeError && /memory access out of bounds|table index is out of bounds/.test(err.message);
   return trap || (err instanceof RangeError && /offset is out of bounds|Array buffer allocation failed/.test(err.message));
 }
 
