@@ -9,6 +9,7 @@ import { expectInt } from '../kernels/validate.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { RQKMeans } from '../kernels/rqkmeans.js';
 import { truncatedSvd } from '../linalg/svd.js';
+import { gemm } from '../kernels/gemm.js';
 import { codeStats, type CodeStats } from './stats.js';
 
 export type QuantizerName = 'rqkmeans' | 'dictionary' | 'rlfq' | 'rqvae';
@@ -177,31 +178,44 @@ export class ResidualLFQ implements Quantizer {
         scales[l * bits + b] = s / n;
       }
       const q = new ResidualLFQ(l + 1, K, dim, bits, directions.slice(0, (l + 1) * bits * dim), scales.slice(0, (l + 1) * bits));
-      const level = q.levelStep(resid, l);
-      for (let i = 0; i < resid.length; i++) resid[i] -= level.recon[i];
+      await q.levelStep(resid, l);
     }
     return new ResidualLFQ(L, K, dim, bits, directions, scales);
   }
 
-  /** One level on residuals: codes and the level's reconstruction. */
-  private levelStep(resid: Float32Array, l: number): { codes: Int32Array; recon: Float32Array } {
-    const n = resid.length / this.dim;
+  /** Rows a block of the products holds (its [rows x dim] residuals within 64 MiB). */
+  private blockRows(): number {
+    return Math.max(1, Math.floor((64 * 2 ** 20) / (4 * this.dim)));
+  }
+
+  /**
+   * One level on residuals [n x dim], a block of rows at a time on the native GEMM: the level's
+   * codes, and `resid` less the level's reconstruction (in place).
+   *   Z = resid · Dᵀ [rows x bits]; bit b = Z[r, b] >= 0; resid -= (±scale_b)[rows x bits] · D
+   */
+  private async levelStep(resid: Float32Array, l: number): Promise<Int32Array> {
+    const { dim, bits } = this;
+    const n = resid.length / dim;
     const codes = new Int32Array(n);
-    const recon = new Float32Array(resid.length);
-    const D = this.directions.subarray(l * this.bits * this.dim, (l + 1) * this.bits * this.dim);
-    for (let r = 0; r < n; r++) {
-      let code = 0;
-      for (let b = 0; b < this.bits; b++) {
-        let z = 0;
-        for (let j = 0; j < this.dim; j++) z += D[b * this.dim + j] * resid[r * this.dim + j];
-        const bit = z >= 0 ? 1 : 0;
-        code |= bit << b;
-        const v = (bit ? 1 : -1) * this.scales[l * this.bits + b];
-        for (let j = 0; j < this.dim; j++) recon[r * this.dim + j] += v * D[b * this.dim + j];
+    const D = this.directions.subarray(l * bits * dim, (l + 1) * bits * dim);
+    const scale = this.scales.subarray(l * bits, (l + 1) * bits);
+    for (let from = 0, rows = this.blockRows(); from < n; from += rows) {
+      const m = Math.min(rows, n - from);
+      const block = resid.subarray(from * dim, (from + m) * dim);
+      const z = await gemm(block, D, { m, n: bits, k: dim, transB: true, checkFinite: false });
+      const signed = new Float32Array(m * bits);
+      for (let r = 0; r < m; r++) {
+        let code = 0;
+        for (let b = 0; b < bits; b++) {
+          const bit = z[r * bits + b] >= 0 ? 1 : 0;
+          code |= bit << b;
+          signed[r * bits + b] = bit ? scale[b] : -scale[b];
+        }
+        codes[from + r] = code;
       }
-      codes[r] = code;
+      await gemm(signed, D, { m, n: dim, k: bits, alpha: -1, beta: 1, out: block, checkFinite: false });
     }
-    return { codes, recon };
+    return codes;
   }
 
   async encode(x: Float32Array): Promise<Int32Array> {
@@ -209,22 +223,26 @@ export class ResidualLFQ implements Quantizer {
     const resid = Float32Array.from(x);
     const out = new Int32Array(n * this.levels);
     for (let l = 0; l < this.levels; l++) {
-      const { codes, recon } = this.levelStep(resid, l);
+      const codes = await this.levelStep(resid, l);
       for (let r = 0; r < n; r++) out[r * this.levels + l] = codes[r];
-      for (let i = 0; i < resid.length; i++) resid[i] -= recon[i];
     }
     return out;
   }
 
   async decode(codes: Int32Array, upTo = this.levels): Promise<Float32Array> {
     const n = checkCodes(this, codes, upTo);
-    const out = new Float32Array(n * this.dim);
-    for (let r = 0; r < n; r++) for (let l = 0; l < upTo; l++) {
-      const code = codes[r * this.levels + l];
-      const D = this.directions.subarray(l * this.bits * this.dim, (l + 1) * this.bits * this.dim);
-      for (let b = 0; b < this.bits; b++) {
-        const v = ((code >> b) & 1 ? 1 : -1) * this.scales[l * this.bits + b];
-        for (let j = 0; j < this.dim; j++) out[r * this.dim + j] += v * D[b * this.dim + j];
+    const { dim, bits } = this;
+    const out = new Float32Array(n * dim);
+    // out += (±scale)[rows x bits] · D_l for each level, a block of rows at a time
+    for (let from = 0, rows = this.blockRows(); from < n; from += rows) {
+      const m = Math.min(rows, n - from);
+      const signed = new Float32Array(m * bits);
+      for (let l = 0; l < upTo; l++) {
+        for (let r = 0; r < m; r++) {
+          const code = codes[(from + r) * this.levels + l];
+          for (let b = 0; b < bits; b++) signed[r * bits + b] = (code >> b) & 1 ? this.scales[l * bits + b] : -this.scales[l * bits + b];
+        }
+        await gemm(signed, this.directions.subarray(l * bits * dim, (l + 1) * bits * dim), { m, n: dim, k: bits, beta: 1, out: out.subarray(from * dim, (from + m) * dim), checkFinite: false });
       }
     }
     return out;
