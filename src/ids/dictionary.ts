@@ -5,7 +5,7 @@
 import { expectInt } from '../kernels/validate.js';
 import { gemm } from '../kernels/gemm.js';
 import { mulberry32 } from '../data/random.js';
-import { checkCodes, checkFiniteX, stateFloats, stateSizes, type Quantizer, type QuantizerFitOptions } from './quantizer.js';
+import { checkCodes, checkFiniteX, stateFloats, stateSizes, sumOfCodewords, type Quantizer, type QuantizerFitOptions } from './quantizer.js';
 
 /** Candidate rows drawn for each new atom of the spread-out initialisation. */
 const INIT_CANDIDATES = 32;
@@ -89,17 +89,14 @@ export class DictionaryQuantizer implements Quantizer {
    * @example const xHat = await q.decode(codes, 1); // first level only
    */
   async decode(codes: Int32Array, upTo = this.levels): Promise<Float32Array> {
-    const n = checkCodes(this, codes, upTo);
-    const out = new Float32Array(n * this.dim);
-    const K = this.codebookSize;
-    for (let i = 0; i < n; i++) for (let l = 0; l < upTo; l++) {
-      const k = codes[i * this.levels + l];
-      const base = (l * K + k) * this.dim;
-      const c = this.meanCoef[l * K + k];
-      for (let j = 0; j < this.dim; j++) out[i * this.dim + j] += c * this.atoms[base + j];
-    }
-    return out;
+    checkCodes(this, codes, upTo);
+    // meanCoef · atom is one codeword per (level, code): the sum is RQ-KMeans' native decode
+    this.codewords ??= this.atoms.map((v, i) => v * this.meanCoef[Math.floor(i / this.dim)]);
+    return sumOfCodewords(this.codewords, this.levels, this.codebookSize, this.dim, codes, upTo);
   }
+
+  /** meanCoef[l, k] · atom[l, k] for every (level, code), made on first decode: [levels x K x dim]. */
+  private codewords: Float32Array | undefined;
 
   toJSON() { return { name: this.name, levels: this.levels, codebookSize: this.codebookSize, dim: this.dim, atoms: Array.from(this.atoms), meanCoef: Array.from(this.meanCoef) }; }
 

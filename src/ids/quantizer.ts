@@ -109,6 +109,22 @@ export function checkCodes(q: Pick<Quantizer, 'levels' | 'codebookSize'>, codes:
 }
 
 /**
+ * Σ_{l < upTo} codebooks[l][codes[i, l]] for every row i of codes [n x levels] (codebooks
+ * [levels x K x dim]), on the native RQ-KMeans decode: [n x dim].
+ * @example await sumOfCodewords(codebooks, 2, 256, 64, codes, 1) // the first level's codewords
+ */
+export async function sumOfCodewords(codebooks: Float32Array, levels: number, K: number, dim: number, codes: Int32Array, upTo = levels): Promise<Float32Array> {
+  const n = codes.length / levels;
+  if (upTo === 0) return new Float32Array(n * dim);
+  let first = codes;
+  if (upTo < levels) {
+    first = new Int32Array(n * upTo);
+    for (let i = 0; i < n; i++) for (let l = 0; l < upTo; l++) first[i * upTo + l] = codes[i * levels + l];
+  }
+  return new RQKMeans(codebooks.subarray(0, upTo * K * dim), upTo, K, dim).decode(first);
+}
+
+/**
  * RQ-KMeans through the native kernels.
  * @example const q = await RQKMeansQuantizer.fit(x, 64, { levels: 2, codebookSize: 256 }); const codes = await q.encode(x);
  */
@@ -125,16 +141,8 @@ export class RQKMeansQuantizer implements Quantizer {
   }
   async encode(x: Float32Array): Promise<Int32Array> { return (await this.model.encode(x)).data; }
   async decode(codes: Int32Array, upTo = this.levels): Promise<Float32Array> {
-    const n = checkCodes(this, codes, upTo);
-    if (upTo === this.levels) return this.model.decode(codes);
-    const out = new Float32Array(n * this.dim);
-    const cb = this.model.codebooks;
-    const k = this.codebookSize;
-    for (let i = 0; i < n; i++) for (let l = 0; l < upTo; l++) {
-      const base = (l * k + codes[i * this.levels + l]) * this.dim;
-      for (let j = 0; j < this.dim; j++) out[i * this.dim + j] += cb[base + j];
-    }
-    return out;
+    checkCodes(this, codes, upTo);
+    return sumOfCodewords(this.model.codebooks, this.levels, this.codebookSize, this.dim, codes, upTo);
   }
   toJSON() { return { name: this.name, levels: this.levels, codebookSize: this.codebookSize, dim: this.dim, codebooks: Array.from(this.model.codebooks) }; }
 
@@ -232,18 +240,17 @@ export class ResidualLFQ implements Quantizer {
   async decode(codes: Int32Array, upTo = this.levels): Promise<Float32Array> {
     const n = checkCodes(this, codes, upTo);
     const { dim, bits } = this;
+    const width = upTo * bits;
     const out = new Float32Array(n * dim);
-    // out += (±scale)[rows x bits] · D_l for each level, a block of rows at a time
+    // out = (±scale)[rows x levels·bits] · D[levels·bits x dim], one product a block of rows
     for (let from = 0, rows = this.blockRows(); from < n; from += rows) {
       const m = Math.min(rows, n - from);
-      const signed = new Float32Array(m * bits);
-      for (let l = 0; l < upTo; l++) {
-        for (let r = 0; r < m; r++) {
-          const code = codes[(from + r) * this.levels + l];
-          for (let b = 0; b < bits; b++) signed[r * bits + b] = (code >> b) & 1 ? this.scales[l * bits + b] : -this.scales[l * bits + b];
-        }
-        await gemm(signed, this.directions.subarray(l * bits * dim, (l + 1) * bits * dim), { m, n: dim, k: bits, beta: 1, out: out.subarray(from * dim, (from + m) * dim), checkFinite: false });
+      const signed = new Float32Array(m * width);
+      for (let r = 0; r < m; r++) for (let l = 0; l < upTo; l++) {
+        const code = codes[(from + r) * this.levels + l];
+        for (let b = 0; b < bits; b++) signed[r * width + l * bits + b] = (code >> b) & 1 ? this.scales[l * bits + b] : -this.scales[l * bits + b];
       }
+      await gemm(signed, this.directions.subarray(0, width * dim), { m, n: dim, k: width, out: out.subarray(from * dim, (from + m) * dim), checkFinite: false });
     }
     return out;
   }
