@@ -66,6 +66,8 @@ export class AskBatcher {
   private running: Pending[] = [];
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private current: Promise<void> | undefined;
+  /** Stops the batch being decoded (when every caller in it has gone). */
+  private batchAbort: AbortController | undefined;
   private closing = false;
   private readonly counts = { answered: 0, batches: 0, largestBatch: 0 };
 
@@ -149,8 +151,6 @@ export class AskBatcher {
       this.schedule();
     });
   }
-
-  private batchAbort: AbortController | undefined;
 
   private schedule(): void {
     if (this.current || this.timer) return;
