@@ -11,7 +11,7 @@ export { defaultDecodeBatch, evaluateTask, itemTrie, type ExampleResult, type De
 export { DecodePool, decodeWorkers, type DecodePoolOptions, type DecodeChunk } from './eval/decode-pool.js';
 export { loadRunModel, askSearch, askRecommend, userHistory, itemsOfMovies, resolveAskOptions, type RunModel, type Answer, type AskOptions, type ResolvedAskOptions } from './pipeline/ask.js';
 export { AskBatcher, type AskBatcherOptions, type AskBatcherStats } from './pipeline/ask-batcher.js';
-export { createAskServer, MAX_BODY_BYTES, type AskServer } from './pipeline/serve.js';
+export { createAskServer, MAX_BODY_BYTES, type AskServer, type AskServerOptions } from './pipeline/serve.js';
 export { runStudy, STUDY_PROFILES, spacesFor, resolvePretrained, trainingSubset, type StudyOptions, type StudyProfile, type StrategyResult } from './pipeline/study.js';
 export { writeReport, figureSvg, figurePng, PAPER_RECALL30, PAPER_QUANTIZERS } from './pipeline/report.js';
 export { encodePng, Canvas } from './pipeline/png.js';

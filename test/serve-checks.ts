@@ -125,6 +125,18 @@ async function serverChecks(run: string): Promise<void> {
     expect(wrong.headers.get('allow')).toBe('GET');
     const big = await fetch(`${base}/search`, { method: 'POST', body: JSON.stringify({ query: 'x'.repeat(MAX_BODY_BYTES) }) }).catch(() => undefined);
     if (big) expect(big.status).toBe(413);  // or the server closed the connection mid-upload
+    // CORS only where asked: a server for one origin answers the browser's preflight
+    expect(one.headers.get('access-control-allow-origin')).toBeNull();
+    const web = createAskServer(new AskBatcher(m), { cors: 'https://app.example.com' });
+    await new Promise<void>((resolve) => web.server.listen(0, '127.0.0.1', resolve));
+    const webBase = `http://127.0.0.1:${(web.server.address() as AddressInfo).port}`;
+    const preflight = await fetch(`${webBase}/search`, { method: 'OPTIONS' });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-methods')).toBe('GET, POST');
+    expect((await fetch(`${webBase}/health`)).headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    await web.close();
+    expect(() => createAskServer(new AskBatcher(m), { cors: 'app.example.com' })).toThrow(/origin .* for cors/);
+
     const health = await get('/health');
     expect(health.body).toMatchObject({ status: 'ok', strategy: 'multitask', quantizer: 'rqkmeans', seed: 0, items: m.dataset.items.length, waiting: 0 });
     expect(health.body.answered).toBe(7);  // 2 searches by GET, 2 by POST, 3 recommendations

@@ -10,6 +10,7 @@
  *
  * Errors are JSON `{ "error": { "code", "message", "parameter"? } }`: 400 for a bad parameter (named),
  * 404 / 405 for a wrong route or method, 413 for a body over 1 MiB, 503 while shutting down.
+ * With `cors`, browsers on that origin may call it (CORS headers, OPTIONS preflight answered).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { SemidArgumentError, SemidError } from '../kernels/errors.js';
@@ -151,14 +152,32 @@ export interface AskServer {
   close(): Promise<void>;
 }
 
+export interface AskServerOptions {
+  /** An origin (`https://app.example.com`, or `*` for any) whose pages may call the server (CORS). */
+  cors?: string;
+}
+
 /**
  * An HTTP server (not yet listening) that answers /search, /recommend and /health from a batcher.
  * A request whose client disconnects is dropped from its batch.
  * @example const s = createAskServer(new AskBatcher(loadRunModel('runs/quick'))); s.server.listen(8080); // curl 'localhost:8080/search?q=space+robots'
  */
-export function createAskServer(b: AskBatcher): AskServer {
+export function createAskServer(b: AskBatcher, options: AskServerOptions = {}): AskServer {
+  const o = expectOptions<AskServerOptions>('options', options, ['cors']);
+  if (o.cors !== undefined && (typeof o.cors !== 'string' || !/^(\*|https?:\/\/[^\s/]+)$/.test(o.cors))) {
+    throw new SemidArgumentError('cors', 'an origin (http(s)://host[:port]) or *', o.cors);
+  }
   let closing = false;
   const server = createServer((req, res) => {
+    if (o.cors !== undefined) {
+      res.setHeader('access-control-allow-origin', o.cors);
+      if (o.cors !== '*') res.setHeader('vary', 'origin');
+      if (req.method === 'OPTIONS') {
+        res.writeHead(204, { 'access-control-allow-methods': 'GET, POST', 'access-control-allow-headers': 'content-type', 'access-control-max-age': '600' });
+        res.end();
+        return;
+      }
+    }
     const controller = new AbortController();
     res.on('close', () => { if (!res.writableFinished) controller.abort(); });
     const url = new URL(req.url ?? '/', 'http://localhost');
