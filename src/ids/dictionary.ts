@@ -75,10 +75,13 @@ export class DictionaryQuantizer implements Quantizer {
     for (let l = 0; l < this.levels; l++) {
       const A = this.atoms.subarray(l * K * dim, (l + 1) * K * dim);
       const { atom, coef } = await strongestAtoms(A, K, dim, resid, n);
+      const last = l === this.levels - 1;  // the last level's residual is never read
       for (let r = 0; r < n; r++) {
         const a = atom[r], c = coef[r];
         codes[r * this.levels + l] = a;
-        for (let j = 0; j < dim; j++) resid[r * dim + j] -= c * A[a * dim + j];
+        if (last) continue;
+        const ro = r * dim, ao = a * dim;
+        for (let j = 0; j < dim; j++) resid[ro + j] -= c * A[ao + j];
       }
     }
     return codes;
