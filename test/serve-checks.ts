@@ -78,7 +78,8 @@ async function batcherChecks(run: string): Promise<void> {
 
 async function serverChecks(run: string): Promise<void> {
   const m = loadRunModel(run, { strategy: 'multitask' });
-  const { server, close } = createAskServer(new AskBatcher(m));
+  const logged: string[] = [];
+  const { server, close } = createAskServer(new AskBatcher(m), { log: (line) => logged.push(line) });
   try {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -137,6 +138,8 @@ async function serverChecks(run: string): Promise<void> {
     await web.close();
     expect(() => createAskServer(new AskBatcher(m), { cors: 'app.example.com' })).toThrow(/origin .* for cors/);
 
+    expect(logged[0]).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z GET \/search\?q=.* 200 [\d.]+ ms$/);
+    expect(logged.some((l) => / \/nowhere 404 /.test(l))).toBe(true);
     const health = await get('/health');
     expect(health.body).toMatchObject({ status: 'ok', strategy: 'multitask', quantizer: 'rqkmeans', seed: 0, items: m.dataset.items.length, waiting: 0 });
     expect(health.body.answered).toBe(7);  // 2 searches by GET, 2 by POST, 3 recommendations
@@ -170,6 +173,7 @@ async function cliChecks(run: string): Promise<void> {
   child.kill('SIGTERM');
   expect(await exited, err).toBe(0);
   expect(out).toMatch(/stopped after 1 queries in 1 batches/);
+  expect(err).toMatch(/ GET \/search\?q=space&top=3&beams=8&groups=4 200 [\d.]+ ms\n/);
 }
 
 /** All the serving checks on a run that trained a multitask model (synthetic catalogue). */

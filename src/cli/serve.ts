@@ -10,7 +10,7 @@ import { numberFlag, withFlagNames } from './flags.js';
 
 export const SERVE_USAGE = `Usage: semid serve --run <dir> [--strategy ${STRATEGIES.join('|')}]
                    [--quantizer ${QUANTIZERS.join('|')}] [--seed 0]
-                   [--host 127.0.0.1] [--port 8080] [--max-batch <n>] [--max-wait-ms 2] [--cors <origin>|*]
+                   [--host 127.0.0.1] [--port 8080] [--max-batch <n>] [--max-wait-ms 2] [--cors <origin>|*] [--quiet]
 
 Serves the T5 that \`semid run\` trained in <dir> over HTTP (JSON). Requests that arrive together
 are decoded as one batch of the trie-constrained diverse beam search (at most --max-batch queries;
@@ -23,13 +23,14 @@ an idle server waits --max-wait-ms for company), and each gets the answers it wo
 Options top, beams, groups and penalty (diversityPenalty in a body) default to the study's
 (10, 60, 30, 0.25). Errors come as {"error": {"code", "message", "parameter"}} with status 400
 naming the bad parameter. --cors lets pages of that origin (or any, with *) call it from a browser.
+Each request is logged on standard error (time, method, path, status, ms) unless --quiet.
 SIGINT or SIGTERM stops taking requests, answers those taken, and exits.
 `;
 
 const OPTIONS = {
   run: { type: 'string' }, strategy: { type: 'string' }, quantizer: { type: 'string' }, seed: { type: 'string' },
   host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '8080' },
-  'max-batch': { type: 'string' }, 'max-wait-ms': { type: 'string' }, cors: { type: 'string' }, help: { type: 'boolean', default: false },
+  'max-batch': { type: 'string' }, 'max-wait-ms': { type: 'string' }, cors: { type: 'string' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
 } as const;
 
 /** `semid serve --run <dir>`: resolves with the exit code once a signal has stopped the server. */
@@ -51,7 +52,7 @@ export async function serve(argv: string[]): Promise<number> {
   }
   let served: ReturnType<typeof createAskServer>;
   try {
-    served = await withFlagNames(['cors'], {}, async () => createAskServer(batcher, { cors: values.cors }));
+    served = await withFlagNames(['cors'], {}, async () => createAskServer(batcher, { cors: values.cors, log: values.quiet ? undefined : (line) => process.stderr.write(line + '\n') }));
   } catch (err) {
     m.model.dispose();
     throw err;

@@ -155,6 +155,8 @@ export interface AskServer {
 export interface AskServerOptions {
   /** An origin (`https://app.example.com`, or `*` for any) whose pages may call the server (CORS). */
   cors?: string;
+  /** Called with one line a request once it is answered: method, path, status, milliseconds. */
+  log?: (line: string) => void;
 }
 
 /**
@@ -163,12 +165,17 @@ export interface AskServerOptions {
  * @example const s = createAskServer(new AskBatcher(loadRunModel('runs/quick'))); s.server.listen(8080); // curl 'localhost:8080/search?q=space+robots'
  */
 export function createAskServer(b: AskBatcher, options: AskServerOptions = {}): AskServer {
-  const o = expectOptions<AskServerOptions>('options', options, ['cors']);
+  const o = expectOptions<AskServerOptions>('options', options, ['cors', 'log']);
+  if (o.log !== undefined && typeof o.log !== 'function') throw new SemidArgumentError('log', 'a function (line) => void', o.log);
   if (o.cors !== undefined && (typeof o.cors !== 'string' || !/^(\*|https?:\/\/[^\s/]+)$/.test(o.cors))) {
     throw new SemidArgumentError('cors', 'an origin (http(s)://host[:port]) or *', o.cors);
   }
   let closing = false;
   const server = createServer((req, res) => {
+    if (o.log) {
+      const started = performance.now();
+      res.once('close', () => o.log!(`${new Date().toISOString()} ${req.method} ${(req.url ?? '/').slice(0, 200)} ${res.writableFinished ? res.statusCode : 'closed by client'} ${(performance.now() - started).toFixed(1)} ms`));
+    }
     if (o.cors !== undefined) {
       res.setHeader('access-control-allow-origin', o.cors);
       if (o.cors !== '*') res.setHeader('vary', 'origin');
