@@ -4,7 +4,7 @@ import { expect } from 'vitest';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { AskBatcher, askRecommend, askSearch, createAskServer, loadRunModel, userHistory, MAX_BODY_BYTES, type Answer } from '../src/index.js';
 
 const O = { top: 5, beams: 8, groups: 4 };
@@ -121,6 +121,13 @@ async function serverChecks(run: string): Promise<void> {
     expect(await post('/recommend', { items: [0, 1e9] })).toMatchObject({ status: 400, body: { error: { parameter: 'history[1]' } } });
     expect(await get('/recommend?movies=1,abc')).toMatchObject({ status: 400, body: { error: { parameter: 'movies[1]', message: /"abc"/ } } });
     expect(await get('/nowhere')).toMatchObject({ status: 404, body: { error: { code: 'ERR_SEMID_NOT_FOUND' } } });
+    // a target no URL parser takes (fetch cannot send one) is a 400, and the server lives on
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect((server.address() as AddressInfo).port, '127.0.0.1', () => socket.end('GET http://[ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+      let text = '';
+      socket.on('data', (d) => { text += d; }).on('end', () => resolve(text)).on('error', reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 400 [\s\S]*"parameter":"url"/);
     const wrong = await fetch(`${base}/health`, { method: 'POST', body: '{}' });
     expect(wrong.status).toBe(405);
     expect(wrong.headers.get('allow')).toBe('GET');

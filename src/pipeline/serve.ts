@@ -187,11 +187,16 @@ export function createAskServer(b: AskBatcher, options: AskServerOptions = {}): 
     }
     const controller = new AbortController();
     res.on('close', () => { if (!res.writableFinished) controller.abort(); });
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const route = url.pathname.replace(/\/+$/, '') || '/';
     const methods: Record<string, string[]> = { '/health': ['GET'], '/search': ['GET', 'POST'], '/recommend': ['GET', 'POST'] };
     void (async () => {
       try {
+        let url: URL;
+        try {
+          url = new URL(req.url ?? '/', 'http://localhost');
+        } catch {
+          throw new SemidArgumentError('url', 'a path such as /search?q=...', req.url);
+        }
+        const route = url.pathname.replace(/\/+$/, '') || '/';
         if (!Object.hasOwn(methods, route)) throw new HttpError(404, 'ERR_SEMID_NOT_FOUND', `no route ${route}: try /search, /recommend or /health`);
         if (!methods[route].includes(req.method ?? '')) {
           res.setHeader('allow', methods[route].join(', '));
