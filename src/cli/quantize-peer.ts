@@ -50,27 +50,21 @@ export async function quantizeWithPeer(values: PeerFlags, input: string): Promis
     process.stderr.write(`quantizer: ${savePath}\n`);
   }
   try {
-    return await encodeAndReport(q, x, values, { out, dtype, started });
+    if (dtype === 'uint8' && q.codebookSize > 256) throw new SemidArgumentError('--dtype', `"uint16" or "uint32" (uint8 holds codes below 256; the codebook has ${q.codebookSize})`, dtype);
+    const codes = await q.encode(x.data);
+    const stats = await quantizerStats(q, x.data, codes);
+    const seconds = (performance.now() - started) / 1e3;
+    writeNpy(out, dtype === 'uint8' ? Uint8Array.from(codes) : dtype === 'uint16' ? Uint16Array.from(codes) : Uint32Array.from(codes), [x.rows, q.levels]);
+    if (values.json) {
+      process.stdout.write(JSON.stringify({ out, quantizer: q.name, seconds, ...stats }, null, 2) + '\n');
+    } else {
+      process.stdout.write(quantizeReport({
+        items: `${x.rows} x ${x.cols}`, rows: x.rows, quantizer: ['quantizer, levels x codebook', `${q.name}, ${q.levels} x ${q.codebookSize}`],
+        stats, seconds, codes: `${out} (${dtype})`,
+      }) + '\n');
+    }
+    return 0;
   } finally {
-    q.dispose?.();
+    q.dispose?.();  // RQ-VAE's tensors
   }
-}
-
-async function encodeAndReport(q: Quantizer, x: { data: Float32Array; rows: number; cols: number }, values: PeerFlags,
-  at: { out: string; dtype: 'uint8' | 'uint16' | 'uint32'; started: number }): Promise<number> {
-  const { out, dtype, started } = at;
-  if (dtype === 'uint8' && q.codebookSize > 256) throw new SemidArgumentError('--dtype', `"uint16" or "uint32" (uint8 holds codes below 256; the codebook has ${q.codebookSize})`, dtype);
-  const codes = await q.encode(x.data);
-  const stats = await quantizerStats(q, x.data, codes);
-  const seconds = (performance.now() - started) / 1e3;
-  writeNpy(out, dtype === 'uint8' ? Uint8Array.from(codes) : dtype === 'uint16' ? Uint16Array.from(codes) : Uint32Array.from(codes), [x.rows, q.levels]);
-  if (values.json) {
-    process.stdout.write(JSON.stringify({ out, quantizer: q.name, seconds, ...stats }, null, 2) + '\n');
-  } else {
-    process.stdout.write(quantizeReport({
-      items: `${x.rows} x ${x.cols}`, rows: x.rows, quantizer: ['quantizer, levels x codebook', `${q.name}, ${q.levels} x ${q.codebookSize}`],
-      stats, seconds, codes: `${out} (${dtype})`,
-    }) + '\n');
-  }
-  return 0;
 }

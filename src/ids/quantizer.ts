@@ -14,6 +14,10 @@ import { codeStats, type CodeStats } from './stats.js';
 
 export type QuantizerName = 'rqkmeans' | 'dictionary' | 'rlfq' | 'rqvae';
 
+/** Bytes of a block of rows that the quantizers put through a product at a time (catalogues of
+ * millions then never need more than a few blocks of memory, nor of the 4 GiB wasm heap). */
+export const BLOCK_BYTES = 64 * 2 ** 20;
+
 export interface QuantizerStats extends CodeStats {
   /** Per level: mean |x - x̂(0..l)|² / mean |x|². */
   relativeError: number[];
@@ -193,7 +197,7 @@ export class ResidualLFQ implements Quantizer {
 
   /** Rows a block of the products holds (its [rows x dim] residuals within 64 MiB). */
   private blockRows(): number {
-    return Math.max(1, Math.floor((64 * 2 ** 20) / (4 * this.dim)));
+    return Math.max(1, Math.floor(BLOCK_BYTES / (4 * this.dim)));
   }
 
   /**

@@ -11,7 +11,7 @@ import { mulberry32 } from '../data/random.js';
 import { RQKMeans } from '../kernels/rqkmeans.js';
 import { AdamW } from '../model/runtime/adamw.js';
 import { trainLoop } from '../model/runtime/train-loop.js';
-import { checkCodes, checkFiniteX, stateFloats, stateInt, stateSizes, type Quantizer, type QuantizerFitOptions } from './quantizer.js';
+import { BLOCK_BYTES, checkCodes, checkFiniteX, stateFloats, stateInt, stateSizes, type Quantizer, type QuantizerFitOptions } from './quantizer.js';
 import { assignData } from '../model/runtime/assign-data.js';
 
 export interface RqVaeOptions extends QuantizerFitOptions {
@@ -37,10 +37,6 @@ function readAndDispose(t: tf.Tensor): tf.TypedArray {
   t.dispose();
   return values;
 }
-
-/** Bytes of one block's widest activation: rows go through the networks this many at a time, so
- * that catalogues of millions of rows never need more than a few blocks of the 4 GiB wasm heap. */
-const BLOCK_BYTES = 64 * 2 ** 20;
 
 /** Rows [from, to) of a row-major matrix of `dim` columns, as a [to - from, dim] tensor. */
 function rowBlock(x: Float32Array, dim: number, from: number, to: number): tf.Tensor2D {

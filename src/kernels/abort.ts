@@ -5,10 +5,17 @@ export interface CancelHandle {
   dispose(): void;
 }
 
+/**
+ * What an aborted signal rejects with: its reason where that is an Error, else an AbortError.
+ * @example controller.abort(new Error('stopped')); abortError(controller.signal).message // 'stopped'
+ */
+export function abortError(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new DOMException('The operation was aborted', 'AbortError');
+}
+
 /** Throw the signal's reason (or an AbortError) when it is already aborted. */
 export function throwIfAborted(signal?: AbortSignal): void {
-  if (!signal?.aborted) return;
-  throw signal.reason instanceof Error ? signal.reason : new DOMException('The operation was aborted', 'AbortError');
+  if (signal?.aborted) throw abortError(signal);
 }
 
 /** A flag set to 1 when `signal` aborts; call dispose() when the native call settles. */

@@ -5,6 +5,7 @@
  * (TF Serving, Triton) batch requests: one batch of B queries costs far less than B batches of one.
  */
 import { SemidError } from '../kernels/errors.js';
+import { abortError } from '../kernels/abort.js';
 import { expectInt, expectNumber, expectOptions, optionKeys } from '../kernels/validate.js';
 import { defaultDecodeBatch } from '../eval/generative.js';
 import { REC_TASK, SEARCH_TASK } from '../model/t5/joint-task.js';
@@ -45,10 +46,6 @@ interface Pending {
   reject: (err: unknown) => void;
   settled: boolean;
   detach: () => void;
-}
-
-function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
 }
 
 /**
@@ -123,7 +120,7 @@ export class AskBatcher {
       if (this.closing) throw new SemidError('ERR_SEMID_CLOSED', 'the batcher is closed: it takes no more queries');
       r = resolveAskOptions(options);
       src = source();
-      if (r.signal?.aborted) throw abortReason(r.signal);
+      if (r.signal?.aborted) throw abortError(r.signal);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -140,9 +137,9 @@ export class AskBatcher {
         const onAbort = () => {
           const at = this.queue.indexOf(p);
           if (at >= 0) this.queue.splice(at, 1);
-          p.reject(abortReason(signal));
+          p.reject(abortError(signal));
           // a batch nobody waits for any more is stopped
-          if (this.running.length > 0 && this.running.every((q) => q.settled)) this.batchAbort?.abort(abortReason(signal));
+          if (this.running.length > 0 && this.running.every((q) => q.settled)) this.batchAbort?.abort(abortError(signal));
         };
         signal.addEventListener('abort', onAbort, { once: true });
         p.detach = () => signal.removeEventListener('abort', onAbort);

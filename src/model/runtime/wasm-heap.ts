@@ -16,8 +16,9 @@ export const WASM_HEAP_MAX_BYTES = 4294901760;
  */
 export function wasmHeapBytes(): number | null {
   try {
-    const b = tf.engine().backendNames().includes('wasm') && tf.getBackend() === 'wasm' ? (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }) : null;
-    return b?.wasm?.HEAPU8?.length ?? null;
+    // the active backend's name, without starting one where none is
+    if (tf.engine().backendName !== 'wasm') return null;
+    return (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.length ?? null;
   } catch {
     return null;
   }
