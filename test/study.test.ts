@@ -179,6 +179,11 @@ describe('semid run (synthetic catalogue, two strategies)', () => {
       if (k > 0) expect(x.score).toBeLessThanOrEqual(answers[k - 1].score);
     });
     expect((await askSearch(asked, [query], { top: 5, beams: 8, groups: 4 }))[0]).toEqual(answers);  // deterministic
+    // the model's folder records the decoding the run evaluated it with, and asking defaults to it
+    expect(asked.generation).toEqual({ numBeams: 8, numBeamGroups: 4, diversityPenalty: 0.25, numReturnSequences: 8, maxNewTokens: 2 });
+    const [byDefault] = await askSearch(asked, [query]);
+    expect(byDefault).toHaveLength(8);
+    expect(byDefault.slice(0, 5)).toEqual(answers);
     // more queries than one decoding batch (128 at this vocabulary): every one answered, in order
     const many = asked.dataset.search.test.slice(0, 130).map((e) => e.query);
     const manyAnswers = await askSearch(asked, many, { top: 2, beams: 8, groups: 4 });

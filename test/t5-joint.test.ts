@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { rng } from './helpers.js';
 import {
   JointTask, REC_TASK, SEARCH_TASK, T5Model, T5_PRESETS, defaultDecodeBatch, evaluateTask, generate, idTokenNames, initRuntime, itemTrie, loadT5Folder, resizeTokenEmbeddings, meanResizedRows,
-  saveT5Folder, trainJointT5, trainWordPieceTokenizer, type JointDataset,
+  saveT5Folder, readGenerationSettings, trainJointT5, trainWordPieceTokenizer, type JointDataset,
 } from '../src/index.js';
 
 /** 6 items with 2-level IDs, one search query each, 4 recommendation examples. */
@@ -103,6 +103,21 @@ describe('T5 joint task', () => {
     check(back.model);
     const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
     expect(config.feed_forward_proj).toBe('gated-gelu');
+    // generation_config.json: token ids always; the decoding when given, in transformers' names
+    expect(readGenerationSettings(dir)).toEqual({});
+    saveT5Folder(dir, model, tokenizer, {}, { numBeams: 6, numBeamGroups: 3, diversityPenalty: 0.5, numReturnSequences: 6, maxNewTokens: 3 });
+    expect(JSON.parse(readFileSync(join(dir, 'generation_config.json'), 'utf8'))).toEqual({ decoder_start_token_id: 0, eos_token_id: 1, pad_token_id: 0,
+      num_beams: 6, num_beam_groups: 3, diversity_penalty: 0.5, num_return_sequences: 6, max_new_tokens: 3, do_sample: false });
+    expect(readGenerationSettings(dir)).toEqual({ numBeams: 6, numBeamGroups: 3, diversityPenalty: 0.5, numReturnSequences: 6, maxNewTokens: 3 });
+    saveT5Folder(dir, model, tokenizer, {}, { numBeams: 4, numBeamGroups: 1, diversityPenalty: 0.5 });  // transformers reads the penalty only with groups
+    expect(JSON.parse(readFileSync(join(dir, 'generation_config.json'), 'utf8')).diversity_penalty).toBeUndefined();
+    expect(() => saveT5Folder(dir, model, tokenizer, {}, { numBeams: 6, numBeamGroups: 4 })).toThrow(/a divisor of num_beams \(6\) for generation\.numBeamGroups \(num_beam_groups\) but received 4/);
+    expect(() => saveT5Folder(dir, model, tokenizer, {}, { numBeams: 0 })).toThrow(/an integer in \[1, \d+\] for generation\.numBeams \(num_beams\) but received 0/);
+    expect(() => saveT5Folder(dir, model, tokenizer, {}, { numBeams: 2, numReturnSequences: 3 })).toThrow(/at most num_beams \(2\) for generation\.numReturnSequences/);
+    writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ num_beams: 4, diversity_penalty: -1 }));
+    expect(() => readGenerationSettings(dir)).toThrow(/finite number >= 0 for .*generation_config\.json\.diversityPenalty \(diversity_penalty\) but received -1/);
+    writeFileSync(join(dir, 'generation_config.json'), '{"num_beams": 4,');
+    expect(() => readGenerationSettings(dir)).toThrow(/generation_config\.json is not JSON/);
     // a config that does not match the weights is refused with the reason
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, d_model: 64 }));
     expect(() => loadT5Folder(dir)).toThrow(/does not match .*config\.json.*shape \[\d+,64\]/);

@@ -10,7 +10,9 @@ import { numberFlag, withFlagNames } from './flags.js';
 import { table } from './format.js';
 
 const COMMON = `--run <dir> [--strategy ${STRATEGIES.join('|')}] [--quantizer ${QUANTIZERS.join('|')}] [--seed 0]
-                 [--top 10] [--beams 60] [--groups 30] [--penalty 0.25] [--json]`;
+                 [--top 10] [--beams B] [--groups G] [--penalty P] [--json]
+Beams, groups and penalty default to the decoding the run evaluated the model with (its
+generation_config.json; 60, 30 and 0.25 for models saved without them).`;
 
 export const SEARCH_USAGE = `Usage: semid search ("<query>" ["<query>" ...] | -) ${COMMON}
 

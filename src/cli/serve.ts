@@ -20,9 +20,10 @@ an idle server waits --max-wait-ms for company), and each gets the answers it wo
   GET  /recommend?user=42 | ?movies=1,260     POST /recommend {"user": 42} | {"movies": [...]} | {"items": [...]}
   GET  /health                                 the model served, and queries and batches so far
 
-Options top, beams, groups and penalty (diversityPenalty in a body) default to the study's
-(10, 60, 30, 0.25). Errors come as {"error": {"code", "message", "parameter"}} with status 400
-naming the bad parameter. --cors lets pages of that origin (or any, with *) call it from a browser.
+Options top, beams, groups and penalty (diversityPenalty in a body) default to 10 and the decoding
+the run evaluated the model with (60, 30, 0.25 in the paper's profiles; /health shows them as
+"defaults"). Errors come as {"error": {"code", "message", "parameter"}} with status 400 naming the
+bad parameter. --cors lets pages of that origin (or any, with *) call it from a browser.
 Each request is logged on standard error (time, method, path, status, ms) unless --quiet.
 SIGINT or SIGTERM stops taking requests, answers those taken, and exits.
 `;

@@ -118,7 +118,7 @@ export class AskBatcher {
     let src: Int32Array;
     try {
       if (this.closing) throw new SemidError('ERR_SEMID_CLOSED', 'the batcher is closed: it takes no more queries');
-      r = resolveAskOptions(options);
+      r = resolveAskOptions(options, this.model.generation);
       src = source();
       if (r.signal?.aborted) throw abortError(r.signal);
     } catch (err) {

@@ -13,7 +13,7 @@ import type { IdTrie } from '../decoding/trie.js';
 import { defaultDecodeBatch, itemTrie } from '../eval/generative.js';
 import { STRATEGIES, type Strategy } from '../ids/strategies.js';
 import { idsDigest } from '../ids/store.js';
-import { loadT5Folder } from '../model/t5/checkpoint-folder.js';
+import { loadT5Folder, readGenerationSettings, type GenerationSettings } from '../model/t5/checkpoint-folder.js';
 import { T5DecoderSession } from '../model/t5/decoder-session.js';
 import { padBatch, REC_TASK, SEARCH_TASK } from '../model/t5/joint-task.js';
 import type { T5Model } from '../model/t5/model.js';
@@ -32,6 +32,8 @@ export interface RunModel {
   dataset: JointDataset;
   /** One trie per namespace, built when first used. */
   tries: Map<number, IdTrie>;
+  /** The decoding the run evaluated the model with (its generation_config.json; {} for models saved before it was written there): the defaults of AskOptions. */
+  generation: GenerationSettings;
 }
 
 /** One answer: an item of the catalogue, its hypothesis's score (log-probability) and its Semantic ID. */
@@ -50,7 +52,7 @@ export interface Answer {
 export interface AskOptions {
   /** Items returned per query (default 10, at most beams). */
   top?: number;
-  /** Beams and groups of the diverse beam search (default 60 and 30, as in the study). */
+  /** Beams and groups of the diverse beam search (default: what the run evaluated the model with, else 60 and 30 as in the paper). */
   beams?: number;
   groups?: number;
   diversityPenalty?: number;
@@ -98,7 +100,14 @@ export function loadRunModel(out: string, options: { strategy?: Strategy; quanti
     model.dispose();
     throw new SemidError('ERR_SEMID_STAGE', `${modelDir}: its tokenizer and the run's IDs make ${task.tokenizer.vocabSize} tokens, the model has ${model.config.vocabSize}: the IDs were rebuilt after it was trained`);
   }
-  return { out, strategy, quantizer, seed, modelDir, model, task, dataset, tries: new Map() };
+  let generation: GenerationSettings;
+  try {
+    generation = readGenerationSettings(modelDir);
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+  return { out, strategy, quantizer, seed, modelDir, model, task, dataset, tries: new Map(), generation };
 }
 
 /** The option names of AskOptions (checked against it at compile time): any other key is an error. */
@@ -114,16 +123,19 @@ export interface ResolvedAskOptions {
 }
 
 /**
- * Check AskOptions and fill in the defaults (beams 60, groups 30 when beams is not given else 1,
- * penalty 0.25, top 10); a bad value is a SemidArgumentError naming it.
+ * Check AskOptions and fill in the defaults: those of `defaults` (a model's generation settings,
+ * `RunModel.generation`) where it has them, else beams 60, groups 30 when beams is not given else 1,
+ * penalty 0.25; top 10 (at most beams). A bad value is a SemidArgumentError naming it.
  * @example resolveAskOptions({ beams: 8, groups: 4, top: 5 }) // { top: 5, beams: 8, groups: 4, diversityPenalty: 0.25, signal: undefined }
  */
-export function resolveAskOptions(options: AskOptions = {}): ResolvedAskOptions {
+export function resolveAskOptions(options: AskOptions = {}, defaults: GenerationSettings = {}): ResolvedAskOptions {
   const o = expectOptions<AskOptions>('options', options, ASK_KEYS);
-  const beams = expectInt('beams', o.beams ?? 60, 1, 1024);
-  const groups = expectInt('groups', o.groups ?? (o.beams === undefined ? 30 : 1), 1, beams);
-  const top = expectInt('top', o.top ?? 10, 1, beams);
-  const diversityPenalty = expectNumber('diversityPenalty', o.diversityPenalty ?? 0.25, 0);
+  // the model's groups go with its beams: beams given alone means plain beam search, as before
+  const fromModel = o.beams === undefined || o.beams === defaults.numBeams;
+  const beams = expectInt('beams', o.beams ?? defaults.numBeams ?? 60, 1, 1024);
+  const groups = expectInt('groups', o.groups ?? (fromModel ? (defaults.numBeamGroups ?? (o.beams === undefined ? 30 : 1)) : 1), 1, beams);
+  const top = expectInt('top', o.top ?? Math.min(10, beams), 1, beams);
+  const diversityPenalty = expectNumber('diversityPenalty', o.diversityPenalty ?? defaults.diversityPenalty ?? 0.25, 0);
   const signal = expectSignal('signal', o.signal);
   return { top, beams, groups, diversityPenalty, signal };
 }
@@ -192,7 +204,7 @@ export async function askSearch(m: RunModel, queries: string[], o: AskOptions = 
   if (!Array.isArray(queries) || queries.length === 0 || queries.some((q) => typeof q !== 'string' || q.trim() === '')) {
     throw new SemidArgumentError('queries', 'a non-empty list of non-empty strings', queries);
   }
-  const r = resolveAskOptions(o);
+  const r = resolveAskOptions(o, m.generation);
   return decodeSources(m, SEARCH_TASK, queries.map((q, i) => searchSourceOf(m, q, `queries[${i}]`)), r, queries.map(() => r.top));
 }
 
@@ -204,7 +216,7 @@ export async function askSearch(m: RunModel, queries: string[], o: AskOptions = 
 export async function askRecommend(m: RunModel, histories: ArrayLike<number>[], o: AskOptions = {}): Promise<Answer[][]> {
   if (!Array.isArray(histories) || histories.length === 0) throw new SemidArgumentError('histories', 'a non-empty list of item-index lists', histories);
   const sources = histories.map((h, i) => recSourceOf(m, h, `histories[${i}]`));
-  const r = resolveAskOptions(o);
+  const r = resolveAskOptions(o, m.generation);
   return decodeSources(m, REC_TASK, sources, r, histories.map(() => r.top));
 }
 

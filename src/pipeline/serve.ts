@@ -15,7 +15,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { SemidArgumentError, SemidError } from '../kernels/errors.js';
 import { expectOptions, optionKeys } from '../kernels/validate.js';
-import { itemsOfMovies, userHistory, type Answer, type AskOptions } from './ask.js';
+import { itemsOfMovies, resolveAskOptions, userHistory, type Answer, type AskOptions } from './ask.js';
 import type { AskBatcher } from './ask-batcher.js';
 
 /** Largest request body read (bytes). */
@@ -141,7 +141,7 @@ function health(b: AskBatcher, closing: boolean): unknown {
   const m = b.model;
   return {
     status: closing ? 'closing' : 'ok', run: m.out, strategy: m.strategy, quantizer: m.quantizer, seed: m.seed,
-    model: m.modelDir, items: m.dataset.items.length, maxWaitMs: b.maxWaitMs, ...b.stats(),
+    model: m.modelDir, items: m.dataset.items.length, defaults: resolveAskOptions({}, m.generation), maxWaitMs: b.maxWaitMs, ...b.stats(),
   };
 }
 

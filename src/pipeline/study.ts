@@ -332,7 +332,10 @@ async function studyRun(options: StudyOptions): Promise<StudyOutcome> {
               const trained = await trainJointT5({ model, task, batchSize: profile.t5.batchSize, epochs: profile.t5.epochs, learningRate: profile.t5.learningRate, seed: seed + 1,
                 checkpoint: { dir: join(modelDir, 'checkpoints'), everySteps: 200 }, signal: o.signal,
                 onProgress: every(30, (p) => log(`${strategy}/${quantizer}/seed ${seed}: T5 step ${p.step}/${p.totalSteps} (epoch ${p.epoch + 1}), loss ${p.meanLoss.toFixed(3)}, ${p.examplesPerSecond.toFixed(0)} ex/s, ETA ${clock(p.etaSeconds)}`)) });
-              saveT5Folder(modelDir, model, tokenizer);
+              // the decoding it is evaluated with, so that model.generate() and `semid search` start from it
+              const longestId = Math.max(...[space.search, space.rec].map((ids) => ids.reduce((m, t) => Math.max(m, t.length), 0)));
+              saveT5Folder(modelDir, model, tokenizer, {}, { numBeams: profile.eval.beams, numBeamGroups: profile.eval.groups, diversityPenalty: profile.eval.penalty,
+                numReturnSequences: profile.eval.beams, maxNewTokens: longestId });
               // the IDs it was trained on, so that loadRunModel can tell a model of other IDs
               const training = { steps: trained.steps, epochLoss: trained.epochLoss, resumedFrom: trained.resumedFrom, idsDigest: idsDigestNow };
               writeFileAtomic(join(modelDir, 'done.json'), [Buffer.from(JSON.stringify(training))]);

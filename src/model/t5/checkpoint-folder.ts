@@ -43,19 +43,88 @@ export function loadT5Folder(dir: string): { model: T5Model; tokenizer: T5Tokeni
 }
 
 /**
- * Write a folder transformers can load (T5ForConditionalGeneration.from_pretrained): config.json,
- * model.safetensors (our parameter names are transformers'), generation_config.json, tokenizer.json.
- * @example saveT5Folder('runs/x/t5', model, tokenizer);
+ * How a model decodes by default, as generation_config.json holds it (transformers' names in
+ * brackets): what `semid run` evaluated the model with, and what `semid search` / `serve` use when
+ * a request does not say.
  */
-export function saveT5Folder(dir: string, model: T5Model, tokenizer: T5Tokenizer | null, metadata: Record<string, string> = {}): void {
+export interface GenerationSettings {
+  /** Beams of the (diverse) beam search [num_beams]. */
+  numBeams?: number;
+  /** Groups of the diverse beam search; 1 is plain beam search [num_beam_groups]. */
+  numBeamGroups?: number;
+  /** Hamming diversity penalty between groups [diversity_penalty]. */
+  diversityPenalty?: number;
+  /** Hypotheses returned per input [num_return_sequences]. */
+  numReturnSequences?: number;
+  /** Tokens generated after the decoder start: the longest Semantic ID [max_new_tokens]. */
+  maxNewTokens?: number;
+}
+
+const GENERATION_KEYS: [keyof GenerationSettings, string, number, number][] = [
+  ['numBeams', 'num_beams', 1, 1 << 20], ['numBeamGroups', 'num_beam_groups', 1, 1 << 20],
+  ['diversityPenalty', 'diversity_penalty', 0, Infinity], ['numReturnSequences', 'num_return_sequences', 1, 1 << 20],
+  ['maxNewTokens', 'max_new_tokens', 1, 1 << 20],
+];
+
+/**
+ * Write a folder transformers can load (T5ForConditionalGeneration.from_pretrained): config.json,
+ * model.safetensors (our parameter names are transformers'), generation_config.json (the token ids,
+ * and the decoding `generation` gives, so that model.generate() starts from the same beam settings),
+ * tokenizer.json.
+ * @example saveT5Folder('runs/x/t5', model, tokenizer, {}, { numBeams: 60, numBeamGroups: 30, diversityPenalty: 0.25 });
+ */
+export function saveT5Folder(dir: string, model: T5Model, tokenizer: T5Tokenizer | null, metadata: Record<string, string> = {}, generation: GenerationSettings = {}): void {
   mkdirSync(dir, { recursive: true });
   const c = model.config;
+  const g = checkGeneration(generation, 'generation');
   writeSafetensors(join(dir, 'model.safetensors'), model.toTensors(), { format: 'pt', ...metadata });
-  writeFileAtomic(join(dir, 'generation_config.json'), [Buffer.from(JSON.stringify({
-    decoder_start_token_id: c.decoderStartTokenId, eos_token_id: c.eosTokenId, pad_token_id: c.padTokenId,
-  }, null, 2))]);
+  const hfGeneration: Record<string, number | boolean> = { decoder_start_token_id: c.decoderStartTokenId, eos_token_id: c.eosTokenId, pad_token_id: c.padTokenId };
+  // transformers reads diversity_penalty only in group beam search (num_beam_groups > 1)
+  for (const [ours, theirs] of GENERATION_KEYS) if (g[ours] !== undefined && (ours !== 'diversityPenalty' || (g.numBeamGroups ?? 1) > 1)) hfGeneration[theirs] = g[ours]!;
+  if (g.numBeams !== undefined) hfGeneration.do_sample = false;
+  writeFileAtomic(join(dir, 'generation_config.json'), [Buffer.from(JSON.stringify(hfGeneration, null, 2))]);
   if (tokenizer) tokenizer.save(join(dir, 'tokenizer.json'));
   writeFileAtomic(join(dir, 'config.json'), [Buffer.from(JSON.stringify(t5ConfigToHf(c), null, 2))]);
+}
+
+/**
+ * The decoding settings of a model folder's generation_config.json (those it holds; {} where the
+ * file is missing). A value of the wrong kind is an ERR_SEMID_CHECKPOINT naming the file and key.
+ * @example readGenerationSettings('runs/quick/t5/multitask-rqkmeans-seed0-3f2a') // { numBeams: 60, numBeamGroups: 30, diversityPenalty: 0.25, ... }
+ */
+export function readGenerationSettings(dir: string): GenerationSettings {
+  const path = join(dir, 'generation_config.json');
+  if (!existsSync(path)) return {};
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new SemidError('ERR_SEMID_CHECKPOINT', `${path} is not JSON: ${(err as Error).message}`);
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new SemidError('ERR_SEMID_CHECKPOINT', `${path} is not a JSON object`);
+  const hf = raw as Record<string, unknown>;
+  const out: GenerationSettings = {};
+  for (const [ours, theirs] of GENERATION_KEYS) if (hf[theirs] !== undefined && hf[theirs] !== null) (out as Record<string, unknown>)[ours] = hf[theirs];
+  try {
+    return checkGeneration(out, path);
+  } catch (err) {
+    throw new SemidError('ERR_SEMID_CHECKPOINT', (err as Error).message);
+  }
+}
+
+/** GenerationSettings checked (integers in range, a non-negative finite penalty, groups dividing beams). */
+function checkGeneration(g: GenerationSettings, where: string): GenerationSettings {
+  if (!g || typeof g !== 'object') throw new SemidArgumentError(where, 'an object of generation settings', g);
+  for (const [ours, theirs, lo, hi] of GENERATION_KEYS) {
+    const v = g[ours];
+    if (v === undefined) continue;
+    const ok = typeof v === 'number' && (ours === 'diversityPenalty' ? Number.isFinite(v) && v >= lo : Number.isInteger(v) && v >= lo && v <= hi);
+    if (!ok) throw new SemidArgumentError(`${where}.${ours} (${theirs})`, ours === 'diversityPenalty' ? 'a finite number >= 0' : `an integer in [${lo}, ${hi}]`, v);
+  }
+  const beams = g.numBeams ?? 1;
+  if (g.numBeamGroups !== undefined && beams % g.numBeamGroups !== 0) throw new SemidArgumentError(`${where}.numBeamGroups (num_beam_groups)`, `a divisor of num_beams (${beams})`, g.numBeamGroups);
+  if (g.numReturnSequences !== undefined && g.numReturnSequences > beams) throw new SemidArgumentError(`${where}.numReturnSequences (num_return_sequences)`, `at most num_beams (${beams})`, g.numReturnSequences);
+  return g;
 }
 
 /**

@@ -8,6 +8,6 @@ export { T5DecoderSession } from './decoder-session.js';
 export { generate, type GenerateOptions } from './generate.js';
 export { T5Tokenizer, trainWordPieceTokenizer, T5_SPECIALS } from './tokenizer.js';
 export { JointTask, padBatch, SEARCH_TASK, REC_TASK, type JointTaskOptions, type ItemTokenSpace } from './joint-task.js';
-export { loadT5Folder, saveT5Folder, idTokenNames, resizeTokenEmbeddings } from './checkpoint-folder.js';
+export { loadT5Folder, saveT5Folder, readGenerationSettings, idTokenNames, resizeTokenEmbeddings, type GenerationSettings } from './checkpoint-folder.js';
 export { meanResizedRows, MEAN_RESIZING_SCALE } from './mean-resizing.js';
 export { trainJointT5, PAPER_T5_TRAINING, type JointTrainOptions } from './train-joint.js';
