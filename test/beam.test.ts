@@ -426,6 +426,20 @@ describe('constrained beam search', () => {
     }
   });
 
+  it('names the first query whose row is dead, whatever the thread count', async () => {
+    // every row of queries 63 and 64 is -Infinity: 63 ends a block of queries a thread takes and
+    // 64 starts the next (at 1-16 threads), so 64 is usually met first; the error is still the
+    // lowest query's, as the reference reports it
+    const trie = IdTrie.build({ codes: randomCodes(500, 2, 16, 3), length: 2 });
+    const input = randomState(trie, 1024, 4, 2, 16, 4, 11, { logits: true, inactive: 0 });
+    for (const q of [63, 64]) input.scores.fill(-Infinity, q * 4 * 16, (q + 1) * 4 * 16);
+    const want = (() => { try { beamStepReference(trie, input); } catch (e) { return (e as Error).message; } return ''; })();
+    expect(want).toMatch(/query 63\b/);
+    for (let rep = 0; rep < 20; ++rep) {
+      for (const threads of [1, 2, 4, 16]) await expect(beamStep(trie, input, { threads })).rejects.toThrow(want);
+    }
+  });
+
   it('the addon\'s positional beamStep rejects a wrong argument count or array type with a TypeError', async () => {
     const addon = loadAddon().addon as unknown as { beamStep: (...args: unknown[]) => Promise<void> };
     expect(() => addon.beamStep({ batch: 1 })).toThrow(/beamStep takes 31 arguments, got 1/);

@@ -115,21 +115,29 @@ struct Loop {
   // last (sequentially consistent, as is the claim), so 0 after the caller's own run() means no
   // task is still running; changed under `mutex` so that a blocked caller is woken.
   std::atomic<int> active{0};
+  // The exception of the lowest-numbered task that threw, whatever the thread count: tasks are
+  // claimed in order, so every task below a failed one was claimed and runs to its end (a thread
+  // stops claiming once `failed` is set), and the lowest failure is always among those seen.
   std::exception_ptr error;
+  i64 error_task = INT64_MAX;
 
   void run(int worker) {
-    try {
-      for (;;) {
-        if (failed.load(std::memory_order_relaxed)) break;
-        const i64 task = next.fetch_add(1);
-        if (task >= count) break;
+    for (;;) {
+      if (failed.load(std::memory_order_relaxed)) break;
+      const i64 task = next.fetch_add(1);
+      if (task >= count) break;
+      try {
         cancel->check();
         (*fn)(task, worker);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (task < error_task) {
+          error = std::current_exception();
+          error_task = task;
+        }
+        failed.store(true);
+        break;
       }
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(mutex);
-      if (!error) error = std::current_exception();
-      failed.store(true);
     }
   }
 };

@@ -1,6 +1,7 @@
 // A small fork-join helper: runs `fn(task, worker)` for task in [0, count) on up to `threads`
 // threads with dynamic scheduling. Results never depend on the thread count as long as each task
-// writes only its own outputs. The first exception thrown by a task is rethrown on the caller.
+// writes only its own outputs. The exception of the lowest-numbered task that throws is rethrown on
+// the caller (the same one at any thread count; later tasks are then skipped).
 #pragma once
 #include <functional>
 
