@@ -163,6 +163,40 @@ describe('beam step: dense trie nodes (>= 32 children in 256 tokens) read contig
   }
 });
 
+describe('beam step: exact ties take the reference\'s order', () => {
+  // Log-probabilities and beam scores on a 1/64 grid sum exactly in float32, so candidates tie
+  // often (equal scores, equal floors, equal penalised scores); the native step (dense rows and
+  // gathers, SIMD floors, rule-outs) must break every tie as the reference does.
+  const r = rng(4242);
+  let tiedCases = 0;
+  for (let c = 0; c < 24; ++c) {
+    const beams = [2, 4, 8, 16, 60, 64][c % 6];
+    const groups = divisors(beams)[Math.floor(r() * divisors(beams).length)];
+    const vocab = [17, 64, 256, 300][Math.floor(r() * 4)];
+    const end = c % 3 === 0;
+    const items = [50, 5000, 30000][c % 3 === 1 ? 0 : Math.floor(r() * 3)];
+    const first = c % 5 === 4;
+    it(`beams=${beams} groups=${groups} vocab=${vocab} items=${items}${end ? ' end' : ''}${first ? ' first step' : ''}`, async () => {
+      const k = end ? vocab - 1 : vocab;
+      const trie = IdTrie.build({ codes: randomCodes(items, 2, k, 60 + c), length: 2 });
+      const input = randomState(trie, 33, beams, groups, vocab, beams, 70 + c, { endToken: end ? vocab - 1 : -1, penalty: [0, 0.25, 0.5][c % 3] });
+      const grid = (x: number) => Math.round(x * 64) / 64;
+      input.scores.forEach((_, i) => { input.scores[i] = -grid(r() * 3); });
+      input.beamScores.forEach((_, i) => { input.beamScores[i] = first ? (i % beams === 0 ? 0 : -1e9) : -grid(r() * 2); });
+      if (first) input.nodes.fill(trie.root());
+      const want = beamStepReference(trie, input);
+      let tied = 0;  // the test is only as good as its ties: count selected scores met twice in a query
+      for (let b = 0; b < 33; ++b) {
+        const seen = new Set<number>();
+        for (let j = 0; j < beams; ++j) { const v = want.nextScores[b * beams + j]; if (want.nextNodes[b * beams + j] >= 0 && seen.has(v)) ++tied; seen.add(v); }
+      }
+      if (tied > 0) ++tiedCases;
+      for (const threads of [1, 2]) expectSameStep(trie, input, await beamStep(trie, input, { threads }), want, 0);
+    });
+  }
+  it('most of those cases selected tied scores', () => expect(tiedCases).toBeGreaterThanOrEqual(16));
+});
+
 describe('beam step: beams beyond 64, up to the limit of 1,024', () => {
   // Group sizes past the floor's widest (32 beams), one beam a group, and the largest beam
   // count the step takes; most beams on dense nodes, some on sparse ones, some inactive.
