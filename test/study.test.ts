@@ -237,8 +237,13 @@ describe('semid run (synthetic catalogue, two strategies)', () => {
     // of one tensor a parameter a step once filled the wasm heap of a resumed small profile
     const tensorsBefore = tf.memory().numTensors;
     expect(tensorsBefore).toBe(0);
-    const resumed = await runStudy({ profile: 'tiny', out: b, data: 'synthetic', strategies: [...strategies], override, workers: 0 });
+    const resumedLog: string[] = [];
+    const resumed = await runStudy({ profile: 'tiny', out: b, data: 'synthetic', strategies: [...strategies], override, workers: 0, log: (l) => resumedLog.push(l) });
     expect(tf.memory().numTensors).toBe(tensorsBefore);
+    // each line names its unit of the study, and a finished unit gives the study's ETA
+    expect(resumedLog.some((l) => /^\[1\/2\] multitask\/rqkmeans\/seed 0: training T5/.test(l))).toBe(true);
+    expect(resumedLog.some((l) => /^\[2\/2\] separate\/rqkmeans\/seed 0: search R@30/.test(l))).toBe(true);
+    expect(resumedLog.filter((l) => /^study: /.test(l))).toEqual([expect.stringMatching(/^study: 1\/2 trained and decoded, about \d+m to go$/)]);
     for (let i = 0; i < 2; i++) {
       expect(resumed.results[i].search).toEqual(full.results[i].search);
       expect(resumed.results[i].rec).toEqual(full.results[i].rec);

@@ -183,6 +183,8 @@ function every<T>(seconds: number, f: (x: T) => void): (x: T) => void {
   return (x) => { const now = performance.now(); if (now - last >= seconds * 1000) { last = now; f(x); } };
 }
 const clock = (s: number) => (Number.isFinite(s) ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : '?');
+/** Seconds as "1h05m" (or "12m" under an hour), for the whole study's ETA. */
+const hoursClock = (s: number) => (!Number.isFinite(s) ? '?' : s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.round((s % 3600) / 60)).padStart(2, '0')}m` : `${Math.max(1, Math.round(s / 60))}m`);
 
 const hash = (x: unknown) => createHash('sha256').update(JSON.stringify(x)).digest('hex').slice(0, 16);
 
@@ -289,6 +291,11 @@ async function studyRun(options: StudyOptions): Promise<StudyOutcome> {
   const recEval = Int32Array.from({ length: Math.min(profile.eval.users, ds.rec.test.length / 4) }, (_, i) => i);
   const trainDs = trainingSubset(ds, profile.t5.searchPerItem, profile.t5.recPerUser ?? null);
   let pool: DecodePool | null = null; // started on first use (a fully reused run starts no workers)
+  // the study's progress: [unit/units] on each line, and an ETA from the units trained in this process
+  const units = quantizers.reduce((n, q) => n + strategiesOf(q).length, 0) * seeds;
+  let unitNumber = 0;
+  let unitsRun = 0;
+  let unitSeconds = 0;
   try {
     for (const quantizer of quantizers) {
       for (const strategy of strategiesOf(quantizer)) {
@@ -307,9 +314,11 @@ async function studyRun(options: StudyOptions): Promise<StudyOutcome> {
         // everything after the IDs is keyed by the IDs themselves, so new IDs never meet an old model or result
         const idsDigestNow = idsDigest(out, strategy, quantizer);
         for (let seed = 0; seed < seeds; seed++) {
+          const name = `[${++unitNumber}/${units}] ${strategy}/${quantizer}/seed ${seed}`;
+          const unitStart = performance.now();
           const key = hash({ strategy, quantizer, seed, ids: profile.ids, idsDigest: idsDigestNow, t5: profile.t5, eval: profile.eval, data: dataKey, ...(pretrainedDir ? { pretrainedDir } : {}) });
           const resultPath = join(out, 'results', `${strategy}-${quantizer}-seed${seed}-${key}.json`);
-          if (existsSync(resultPath)) { results.push(JSON.parse(readFileSync(resultPath, 'utf8'))); log(`${strategy}/${quantizer}/seed ${seed}: reusing results`); continue; }
+          if (existsSync(resultPath)) { results.push(JSON.parse(readFileSync(resultPath, 'utf8'))); log(`${name}: reusing results`); continue; }
           const seconds: Record<string, number> = { ids: idsSeconds };
           // tokenizer + ID tokens, model
           const { tokenizer, space, task } = strategyTask(out, tokPath, strategy, quantizer, ds, trainDs);
@@ -328,10 +337,10 @@ async function studyRun(options: StudyOptions): Promise<StudyOutcome> {
               } else {
                 model = T5Model.create({ ...profile.t5.preset, vocabSize: tokenizer.vocabSize }, hashSeed(seed, strategy));
               }
-              log(`${strategy}/${quantizer}/seed ${seed}: training T5 (${(model.size / 1e6).toFixed(2)}M parameters, ${task.sizes('train').join(' + ')} examples an epoch)`);
+              log(`${name}: training T5 (${(model.size / 1e6).toFixed(2)}M parameters, ${task.sizes('train').join(' + ')} examples an epoch)`);
               const trained = await trainJointT5({ model, task, batchSize: profile.t5.batchSize, epochs: profile.t5.epochs, learningRate: profile.t5.learningRate, seed: seed + 1,
                 checkpoint: { dir: join(modelDir, 'checkpoints'), everySteps: 200 }, signal: o.signal,
-                onProgress: every(30, (p) => log(`${strategy}/${quantizer}/seed ${seed}: T5 step ${p.step}/${p.totalSteps} (epoch ${p.epoch + 1}), loss ${p.meanLoss.toFixed(3)}, ${p.examplesPerSecond.toFixed(0)} ex/s, ETA ${clock(p.etaSeconds)}`)) });
+                onProgress: every(30, (p) => log(`${name}: T5 step ${p.step}/${p.totalSteps} (epoch ${p.epoch + 1}), loss ${p.meanLoss.toFixed(3)}, ${p.examplesPerSecond.toFixed(0)} ex/s, ETA ${clock(p.etaSeconds)}`)) });
               // the decoding it is evaluated with, so that model.generate() and `semid search` start from it
               const longestId = Math.max(...[space.search, space.rec].map((ids) => ids.reduce((m, t) => Math.max(m, t.length), 0)));
               saveT5Folder(modelDir, model, tokenizer, {}, { numBeams: profile.eval.beams, numBeamGroups: profile.eval.groups, diversityPenalty: profile.eval.penalty,
@@ -349,7 +358,7 @@ async function studyRun(options: StudyOptions): Promise<StudyOutcome> {
               const tStart = performance.now();
               return every(30, ([done, total]: [number, number]) => {
                 const rate = done / ((performance.now() - tStart) / 1000);
-                log(`${strategy}/${quantizer}/seed ${seed}: decoding ${what} ${done}/${total}, ${rate.toFixed(1)} ex/s, ETA ${clock((total - done) / rate)}`);
+                log(`${name}: decoding ${what} ${done}/${total}, ${rate.toFixed(1)} ex/s, ETA ${clock((total - done) / rate)}`);
               });
             };
             const evaluate = async (kind: number, indices: Int32Array, what: string): Promise<ExampleResult[]> => {
@@ -374,8 +383,11 @@ async function studyRun(options: StudyOptions): Promise<StudyOutcome> {
             mkdirSync(join(out, 'results'), { recursive: true });
             writeFileAtomic(resultPath, [Buffer.from(JSON.stringify(r))]);
             const m = (xs: ExampleResult[]) => (xs.reduce((s, x) => s + x.recall30, 0) / Math.max(1, xs.length)).toFixed(4);
-            log(`${strategy}/${quantizer}/seed ${seed}: search R@30 ${m(search)}, rec R@30 ${m(rec)}${r.trainLoss !== undefined ? `, training loss ${r.trainLoss.toFixed(3)}` : ''} (${Object.entries(seconds).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')})`);
+            log(`${name}: search R@30 ${m(search)}, rec R@30 ${m(rec)}${r.trainLoss !== undefined ? `, training loss ${r.trainLoss.toFixed(3)}` : ''} (${Object.entries(seconds).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')})`);
             results.push(r);
+            unitsRun++;
+            unitSeconds += (performance.now() - unitStart) / 1000;
+            if (unitNumber < units) log(`study: ${unitNumber}/${units} trained and decoded, about ${hoursClock((units - unitNumber) * (unitSeconds / unitsRun))} to go`);
           } finally {
             (model as T5Model | null)?.dispose();
           }
