@@ -344,7 +344,7 @@ async function studyRun(options: StudyOptions): Promise<StudyOutcome> {
               // the decoding it is evaluated with, so that model.generate() and `semid search` start from it
               const longestId = Math.max(...[space.search, space.rec].map((ids) => ids.reduce((m, t) => Math.max(m, t.length), 0)));
               saveT5Folder(modelDir, model, tokenizer, {}, { numBeams: profile.eval.beams, numBeamGroups: profile.eval.groups, diversityPenalty: profile.eval.penalty,
-                numReturnSequences: profile.eval.beams, maxNewTokens: longestId });
+                numReturnSequences: profile.eval.beams, maxNewTokens: longestId > 0 ? longestId : undefined });
               // the IDs it was trained on, so that loadRunModel can tell a model of other IDs
               const training = { steps: trained.steps, epochLoss: trained.epochLoss, resumedFrom: trained.resumedFrom, idsDigest: idsDigestNow };
               writeFileAtomic(join(modelDir, 'done.json'), [Buffer.from(JSON.stringify(training))]);
