@@ -44,29 +44,22 @@ export async function serve(argv: string[]): Promise<number> {
   const maxBatch = numberFlag('max-batch', values['max-batch'], { integer: true, min: 1 });
   const maxWaitMs = numberFlag('max-wait-ms', values['max-wait-ms'], { min: 0 });
   const m = await modelOfFlags(values);
+  // the model is disposed however the start fails (a bad flag, a port in use)
   let batcher: AskBatcher;
-  try {
-    batcher = await withFlagNames(['max-batch', 'max-wait-ms'], {}, async () => new AskBatcher(m, { maxBatch, maxWaitMs }));
-  } catch (err) {
-    m.model.dispose();
-    throw err;
-  }
   let served: ReturnType<typeof createAskServer>;
   try {
+    batcher = await withFlagNames(['max-batch', 'max-wait-ms'], {}, async () => new AskBatcher(m, { maxBatch, maxWaitMs }));
     served = await withFlagNames(['cors'], {}, async () => createAskServer(batcher, { cors: values.cors, log: values.quiet ? undefined : (line) => process.stderr.write(line + '\n') }));
+    await new Promise<void>((resolve, reject) => {
+      served.server.once('error', reject);
+      served.server.listen(port, values.host, () => { served.server.off('error', reject); resolve(); });
+    });
   } catch (err) {
     m.model.dispose();
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new SemidArgumentError('--port', 'a free port (or 0 for any)', `${port}, which is in use`);
     throw err;
   }
   const { server, close } = served;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, values.host, () => { server.off('error', reject); resolve(); });
-  }).catch((err: NodeJS.ErrnoException) => {
-    m.model.dispose();
-    if (err.code === 'EADDRINUSE') throw new SemidArgumentError('--port', 'a free port (or 0 for any)', `${port}, which is in use`);
-    throw err;
-  });
   const { address, port: bound } = server.address() as AddressInfo;
   const where = address.includes(':') ? `[${address}]` : address;
   process.stdout.write(`semid serve: ${m.strategy} / ${m.quantizer} / seed ${m.seed} (${m.dataset.items.length} items) on http://${where}:${bound}\n`);

@@ -159,13 +159,16 @@ export interface AskServerOptions {
   log?: (line: string) => void;
 }
 
+/** The option names of AskServerOptions (checked against it at compile time). */
+const SERVER_KEYS = optionKeys<AskServerOptions>()(['cors', 'log']);
+
 /**
  * An HTTP server (not yet listening) that answers /search, /recommend and /health from a batcher.
  * A request whose client disconnects is dropped from its batch.
  * @example const s = createAskServer(new AskBatcher(loadRunModel('runs/quick'))); s.server.listen(8080); // curl 'localhost:8080/search?q=space+robots'
  */
 export function createAskServer(b: AskBatcher, options: AskServerOptions = {}): AskServer {
-  const o = expectOptions<AskServerOptions>('options', options, ['cors', 'log']);
+  const o = expectOptions<AskServerOptions>('options', options, SERVER_KEYS);
   if (o.log !== undefined && typeof o.log !== 'function') throw new SemidArgumentError('log', 'a function (line) => void', o.log);
   if (o.cors !== undefined && (typeof o.cors !== 'string' || !/^(\*|https?:\/\/[^\s/]+)$/.test(o.cors))) {
     throw new SemidArgumentError('cors', 'an origin (http(s)://host[:port]) or *', o.cors);
