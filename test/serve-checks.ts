@@ -3,6 +3,7 @@
 import { expect } from 'vitest';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { getEventListeners } from 'node:events';
 import { join } from 'node:path';
 import { connect, type AddressInfo } from 'node:net';
 import { AskBatcher, askRecommend, askSearch, createAskServer, loadRunModel, userHistory, MAX_BODY_BYTES, type Answer } from '../src/index.js';
@@ -41,6 +42,12 @@ async function batcherChecks(run: string): Promise<void> {
     await expect(b.search(queries[1], { ...O, topk: 3 } as never)).rejects.toThrow(/did you mean top\?/);
     await expect(b.recommend([0, -1], O)).rejects.toThrow(/history\[1\]/);
     expectSameAnswers(await good, solo[1]);
+    // a signal's listener goes with the last of its queries, answered or not
+    const kept = new AbortController();
+    const [k0, k1] = await Promise.all([b.search(queries[0], { ...O, signal: kept.signal }), b.search(queries[1], { ...O, signal: kept.signal })]);
+    expectSameAnswers(k0, solo[0]);
+    expectSameAnswers(k1, solo[1]);
+    expect(getEventListeners(kept.signal, 'abort')).toHaveLength(0);
 
     // aborts: before, while waiting (the others in the batch are answered), and a batch nobody waits for
     const slow = new AskBatcher(m, { maxWaitMs: 100 });
@@ -58,9 +65,11 @@ async function batcherChecks(run: string): Promise<void> {
     // to run off the main thread (a small step runs inline, with no turn of the event loop to abort in)
     const all = new AbortController();
     const many = m.dataset.search.test.slice(0, 40).map((e) => slow.search(e.query, { ...O, signal: all.signal }));
+    expect(getEventListeners(all.signal, 'abort')).toHaveLength(1);  // one listener for the 40 queries that share it
     const whenDecoding = () => (slow.stats().decoding > 0 ? all.abort(new Error('dropped while decoding')) : setImmediate(whenDecoding));
     whenDecoding();
     for (const d of many) await expect(d).rejects.toThrow(/dropped while decoding/);
+    expect(getEventListeners(all.signal, 'abort')).toHaveLength(0);
     await slow.close();
     expect(slow.stats().answered).toBe(1);
 

@@ -60,6 +60,8 @@ export class AskBatcher {
   readonly maxWaitMs: number;
   private readonly maxBatchOption: number | undefined;
   private readonly queue: Pending[] = [];
+  /** The queries waiting on each caller's signal, and its one listener. */
+  private readonly bySignal = new Map<AbortSignal, { pending: Set<Pending>; onAbort: () => void }>();
   private running: Pending[] = [];
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private current: Promise<void> | undefined;
@@ -132,21 +134,42 @@ export class AskBatcher {
         reject: (e) => { if (!p.settled) { p.settled = true; p.detach(); reject(e); } },
         settled: false, detach: () => {},
       };
-      const signal = r.signal;
-      if (signal) {
-        const onAbort = () => {
-          const at = this.queue.indexOf(p);
-          if (at >= 0) this.queue.splice(at, 1);
-          p.reject(abortError(signal));
-          // a batch nobody waits for any more is stopped
-          if (this.running.length > 0 && this.running.every((q) => q.settled)) this.batchAbort?.abort(abortError(signal));
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        p.detach = () => signal.removeEventListener('abort', onAbort);
-      }
+      if (r.signal) this.listen(r.signal, p);
       this.queue.push(p);
       this.schedule();
     });
+  }
+
+  /**
+   * One abort listener per signal, however many of its queries wait: a caller may pass one signal
+   * with thousands of queries (Node warns past ten listeners on one signal, and each costs a closure).
+   */
+  private listen(signal: AbortSignal, p: Pending): void {
+    let waiting = this.bySignal.get(signal);
+    if (!waiting) {
+      const pending = new Set<Pending>();
+      const onAbort = () => {
+        for (const q of [...pending]) {
+          const at = this.queue.indexOf(q);
+          if (at >= 0) this.queue.splice(at, 1);
+          q.reject(abortError(signal));
+        }
+        // a batch nobody waits for any more is stopped
+        if (this.running.length > 0 && this.running.every((q) => q.settled)) this.batchAbort?.abort(abortError(signal));
+      };
+      waiting = { pending, onAbort };
+      this.bySignal.set(signal, waiting);
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    const { pending, onAbort } = waiting;
+    pending.add(p);
+    p.detach = () => {
+      pending.delete(p);
+      if (pending.size === 0) {
+        signal.removeEventListener('abort', onAbort);
+        this.bySignal.delete(signal);
+      }
+    };
   }
 
   private schedule(): void {
