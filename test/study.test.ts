@@ -227,15 +227,17 @@ describe('semid run (synthetic catalogue, two strategies)', () => {
     await checkServing(a);
     expect(tf.memory().numTensors).toBe(0);  // asking, serving and the batch stopped mid-decoding left nothing behind
 
-    // a second run directory, killed as T5 training of the first strategy starts, then resumed. The kill
-    // is tied to a line of the log, not to a clock, so it lands at the same place on a machine of any
-    // speed (a timer once let a fast machine finish the first model before the kill)
+    // a second run directory, killed during T5 training of the first strategy, then resumed. The kill
+    // comes at the training loop's first turn of the event loop (after its 8th step), not on a clock,
+    // so it lands at the same place on a machine of any speed (a 1.5 s timer once let a fast machine
+    // finish the first model before the kill)
     const b = mkdtempSync(join(tmpdir(), 'semid-study-'));
     const controller = new AbortController();
     await expect(runStudy({ profile: 'tiny', out: b, data: 'synthetic', strategies: [...strategies], override, signal: controller.signal,
-      log: (line) => { if (/training T5/.test(line)) controller.abort(new Error('killed')); } })).rejects.toThrow(/killed/);
-    expect(existsSync(join(b, 't5'))).toBe(true);
-    expect(readdirSync(join(b, 't5')).some((m) => existsSync(join(b, 't5', m, 'done.json')))).toBe(false);  // no model finished
+      log: (line) => { if (/training T5/.test(line)) setImmediate(() => controller.abort(new Error('killed'))); } })).rejects.toThrow(/killed/);
+    const killedModel = readdirSync(join(b, 't5'));
+    expect(killedModel).toHaveLength(1);
+    expect(existsSync(join(b, 't5', killedModel[0], 'done.json'))).toBe(false);  // killed before it finished
     expect(existsSync(join(b, 'embeddings', 'multitask.npy'))).toBe(true); // finished stages stay
     // the killed run and this resumed one (trained and decoded here) leave no tensor behind: a leak
     // of one tensor a parameter a step once filled the wasm heap of a resumed small profile
@@ -248,6 +250,9 @@ describe('semid run (synthetic catalogue, two strategies)', () => {
     expect(resumedLog.some((l) => /^\[1\/2\] multitask\/rqkmeans\/seed 0: training T5/.test(l))).toBe(true);
     expect(resumedLog.some((l) => /^\[2\/2\] separate\/rqkmeans\/seed 0: search R@30/.test(l))).toBe(true);
     expect(resumedLog.filter((l) => /^study: /.test(l))).toEqual([expect.stringMatching(/^study: 1\/2 trained and decoded, about \d+m to go$/)]);
+    // its training went on from the checkpoint the kill saved, mid-epoch, and ends where an unbroken run does
+    const resumedFrom = JSON.parse(readFileSync(join(b, 't5', killedModel[0], 'done.json'), 'utf8')).resumedFrom as string;
+    expect(resumedFrom).toMatch(/checkpoint-00000008\.safetensors$/);  // of 25 steps
     for (let i = 0; i < 2; i++) {
       expect(resumed.results[i].search).toEqual(full.results[i].search);
       expect(resumed.results[i].rec).toEqual(full.results[i].rec);
