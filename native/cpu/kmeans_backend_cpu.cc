@@ -19,6 +19,8 @@
 #include <numeric>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <cstdint>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -85,7 +87,56 @@ class CpuKMeansBackend final : public KMeansBackend {
   const std::vector<i64>& counts() const override { return counts_; }
   const std::int32_t* assignment() override { return assign_.data(); }
 
+  // Exact ties go to the lower index, as encode and nearestCentroids do. The bounds settle every
+  // tie but one: a row at distance 0 from its centroid (u = 0) is never re-examined, yet a lower
+  // centroid identical to it ties at 0 (duplicate rows, or a split of a cluster at the origin, leave
+  // identical centroids). So rows of a centroid with an identical lower twin move to the lowest one.
   i64 assign() override {
+    const std::vector<std::int32_t> twin = lowest_identical_centroids();
+    if (twin.empty()) return bounded_assign();
+    const std::vector<std::int32_t> before = assign_;
+    bounded_assign();
+    i64 changed = 0;
+    for (i64 i = 0; i < n_; ++i) {
+      assign_[i] = twin[assign_[i]];
+      changed += assign_[i] != before[i];
+    }
+    return changed;
+  }
+
+  // For each centroid the lowest index of a centroid equal to it in every coordinate; empty when
+  // all centroids differ (the common case). O(k log k) row comparisons, most ending at coordinate 0.
+  std::vector<std::int32_t> lowest_identical_centroids() const {
+    const i64 k = k_, d = d_;
+    std::vector<std::int32_t> order(k);
+    std::iota(order.begin(), order.end(), 0);
+    // Compared by bit pattern with -0 as +0: a strict weak order even with NaN (checkFinite off),
+    // and equal rows are equal numbers, at equal distance from every row.
+    const float* c = c_.data();
+    auto bits = [](float v) { std::uint32_t b; std::memcpy(&b, &v, 4); return b == 0x80000000u ? 0u : b; };
+    auto compare = [&](std::int32_t a, std::int32_t b) {
+      const float* ca = c + i64(a) * d;
+      const float* cb = c + i64(b) * d;
+      for (i64 t = 0; t < d; ++t) {
+        const std::uint32_t x = bits(ca[t]), y = bits(cb[t]);
+        if (x != y) return x < y ? -1 : 1;
+      }
+      return 0;
+    };
+    std::sort(order.begin(), order.end(), [&](std::int32_t a, std::int32_t b) {
+      const int r = compare(a, b);
+      return r != 0 ? r < 0 : a < b;
+    });
+    std::vector<std::int32_t> twin;
+    for (i64 r = 1; r < k; ++r) {
+      if (compare(order[r - 1], order[r]) != 0) continue;
+      if (twin.empty()) { twin.resize(k); std::iota(twin.begin(), twin.end(), 0); }
+      twin[order[r]] = twin[order[r - 1]];  // runs are in increasing index: the run's first is its lowest
+    }
+    return twin;
+  }
+
+  i64 bounded_assign() {
     if (elkan()) return elkan_assign();
     if (!bounds_ || k_ == 1) return full_assign();
     // Centroid movements since the last assignment.

@@ -169,8 +169,10 @@ export class RQKMeans {
    * Codes of the training rows when every row was trained on (free: no extra encoding pass): the
    * last assignment of training. On the CPU, training settles near ties in double as `encode`
    * does (ties to the lower index), and its pruning bounds allow for the worst-case float rounding
-   * of the distances they come from, so these are the greedy `encode` codes (no row differed in 13
-   * runs on 62,138 rows, nor in strict random sweeps of 200 configurations). The CUDA backend
+   * of the distances they come from, and a row tied at distance 0 between identical centroids
+   * (duplicate rows, splits at the origin) takes the lowest of them, so these are the greedy
+   * `encode` codes (no row differed in 13 runs on 62,138 rows, nor in random sweeps of 1,150
+   * configurations with duplicate rows, grid data and offsets, 1-4 levels). The CUDA backend
    * assigns by the float argmin, so its training codes can differ from `encode` where two
    * centroids tie within float rounding.
    */
