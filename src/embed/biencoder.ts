@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { SemidArgumentError } from '../kernels/errors.js';
 import { expectInt, expectNumber, expectOptions, optionKeys } from '../kernels/validate.js';
 import { AdamW, linearSchedule } from '../model/runtime/adamw.js';
+import { requireRuntime } from '../model/runtime/backend.js';
 import { epochBatches } from '../model/runtime/batches.js';
 import { trainLoop, type TrainProgress } from '../model/runtime/train-loop.js';
 import type { ContentModel } from './content.js';
@@ -57,6 +58,7 @@ export class TextTower {
   readonly W: tf.Variable;
 
   constructor(readonly content: ContentModel, weights?: TowerWeights) {
+    requireRuntime('a TextTower');
     const dim = content.dim;
     const terms = content.vectorizer.size;
     let e = weights?.termEmbeddings;

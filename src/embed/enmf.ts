@@ -11,6 +11,7 @@ import { SemidArgumentError } from '../kernels/errors.js';
 import { expectInt, expectNumber, expectOptions, optionKeys } from '../kernels/validate.js';
 import { mulberry32 } from '../data/random.js';
 import { AdamW } from '../model/runtime/adamw.js';
+import { ensureRuntime } from '../model/runtime/backend.js';
 import { trainLoop, type TrainProgress } from '../model/runtime/train-loop.js';
 
 export interface EnmfOptions {
@@ -85,6 +86,7 @@ export async function trainEnmf(data: UserItems, options: EnmfOptions = {}): Pro
   const epochs = expectInt('epochs', options.epochs ?? ENMF_PROFILES.default.epochs, 1, 1e6);
   const batchSize = expectInt('batchSize', options.batchSize ?? ENMF_PROFILES.default.batchSize, 1, 1e9);
   const seed = options.seed ?? 0;
+  await ensureRuntime();
   if (data.offsets.length !== data.users + 1) throw new SemidArgumentError('data.offsets', `${data.users + 1} offsets`, data.offsets);
   const rand = mulberry32(seed);
   const init = (n: number, std: number) => Float32Array.from({ length: n }, () => (rand() * 2 - 1) * std * Math.sqrt(3));

@@ -6,6 +6,7 @@
  * lasttoken, concatenated in its order when several are set), Dense layers and Normalize.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { requireRuntime } from '../model/runtime/backend.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SemidError } from '../kernels/errors.js';
@@ -121,6 +122,7 @@ export class SentenceEncoder {
   }
 
   static load(dir: string, options: { trainable?: boolean } = {}): SentenceEncoder {
+    requireRuntime('SentenceEncoder.load');
     const need = (f: string) => {
       const p = join(dir, f);
       if (!existsSync(p)) throw new SemidError('ERR_SEMID_ENCODER', `${p} is missing (expected a sentence-transformers folder: config.json, tokenizer.json, model.safetensors)`);

@@ -10,6 +10,7 @@ import { expectInt, expectNumber } from '../kernels/validate.js';
 import { mulberry32 } from '../data/random.js';
 import { RQKMeans } from '../kernels/rqkmeans.js';
 import { AdamW } from '../model/runtime/adamw.js';
+import { ensureRuntime, requireRuntime } from '../model/runtime/backend.js';
 import { trainLoop } from '../model/runtime/train-loop.js';
 import { BLOCK_BYTES, checkCodes, checkFiniteX, stateFloats, stateInt, stateSizes, type Quantizer, type QuantizerFitOptions } from './quantizer.js';
 import { assignData } from '../model/runtime/assign-data.js';
@@ -108,6 +109,7 @@ export class RqVaeQuantizer implements Quantizer {
     const latent = expectInt('latent', o.latent ?? 32, 1, 1 << 16);
     const beta = expectNumber('beta', o.beta ?? 0.25, 0);
     const epochs = expectInt('iters', o.iters ?? 30, 1, 1e6);
+    await ensureRuntime();  // the other quantizers need no setup: neither does this one
     const rand = mulberry32(o.seed ?? 0);
     const glorot = (a: number, b: number) => { const s = Math.sqrt(6 / (a + b)); return Float32Array.from({ length: a * b }, () => (rand() * 2 - 1) * s); };
     const own = (data: Float32Array, shape: number[], name: string) => { const t = tf.tensor(data, shape); const v = tf.variable(t, true, `rqvae/${name}/${Math.random().toString(36).slice(2)}`); t.dispose(); return v; };
@@ -231,6 +233,7 @@ export class RqVaeQuantizer implements Quantizer {
       ...Array.from({ length: levels }, (_, l): [string, number[]] => [`cb${l}`, [codebookSize, latent]]),
     ];
     const data = shapes.map(([name, shape]) => stateFloats(j, name, shape.reduce((a, b) => a * b, 1), where));  // all checked before any tensor
+    requireRuntime('RqVaeQuantizer.fromJSON (loading an rqvae quantizer)');
     const vars = new Map<string, tf.Variable>();
     shapes.forEach(([name, shape], i) => {
       const t = tf.tensor(data[i], shape);

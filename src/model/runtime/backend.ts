@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs'; // registers the gradients (and the cpu backend)
-import { SemidArgumentError } from '../../kernels/errors.js';
+import { SemidArgumentError, SemidError } from '../../kernels/errors.js';
 import { loadAddon } from '../../native/loader.js';
 import { batchMatMulConfig, matMulSettings } from './kernels/batch-matmul.js';
 import { unsortedSegmentSumConfig } from './kernels/unsorted-segment-sum.js';
@@ -219,4 +219,32 @@ export async function initRuntime(options: RuntimeOptions = {}): Promise<Runtime
  */
 export function runtimeInfo(): RuntimeInfo | null {
   return current;
+}
+
+/** Whether TensorFlow.js has a backend ready: initRuntime ran, or the caller set one up itself. */
+function backendReady(): boolean {
+  if (current) return true;
+  // tfjs sets backendInstance once a backend is initialised (tf.setBackend, tf.ready); reading
+  // tf.getBackend() instead would start initialising one, which for wasm fails synchronously
+  return (tf.engine() as unknown as { backendInstance?: unknown }).backendInstance != null;
+}
+
+/**
+ * Throw a clear error, naming what needed it, when no TensorFlow.js backend is ready: without
+ * one tfjs fails deep inside with "backend 'wasm' has not yet been initialized".
+ * @example requireRuntime('T5Model.create');  // after `await initRuntime()`: returns
+ */
+export function requireRuntime(what: string): void {
+  if (!backendReady()) {
+    throw new SemidError('ERR_SEMID_NO_RUNTIME', `${what} runs on TensorFlow.js, which is not set up yet: call \`await initRuntime()\` first (it picks the backend and registers semid's native kernels)`);
+  }
+}
+
+/**
+ * Run initRuntime() with its defaults when no TensorFlow.js backend is ready, for async entry
+ * points that need one (a backend the caller chose is kept).
+ * @example await ensureRuntime(); // then tensors can be made
+ */
+export async function ensureRuntime(): Promise<void> {
+  if (!backendReady()) await initRuntime();
 }

@@ -1,5 +1,5 @@
 /** The TensorFlow.js runtime: backend choice, native kernels, AdamW, schedules, batches, training loop, checkpoints. */
-export { initRuntime, restoreStockKernels, runtimeInfo, type RuntimeInfo, type RuntimeOptions, type RuntimeBackend } from './backend.js';
+export { initRuntime, ensureRuntime, requireRuntime, restoreStockKernels, runtimeInfo, type RuntimeInfo, type RuntimeOptions, type RuntimeBackend } from './backend.js';
 export { AdamW, linearSchedule, cosineSchedule, type AdamWOptions, type AdamWStepInfo } from './adamw.js';
 export { epochBatches, type Batch, type BatchPlan } from './batches.js';
 export { trainLoop, type TrainLoopOptions, type TrainProgress, type TrainResult } from './train-loop.js';

@@ -13,6 +13,7 @@ import type { T5Config } from './config.js';
 import { positionBuckets } from './position.js';
 import { lengthGroups, rowExtents, subBatch } from './length-groups.js';
 import { fusedCrossEntropy, fusedDropout, rmsNorm } from '../runtime/fused-ops.js';
+import { requireRuntime } from '../runtime/backend.js';
 import { feedForwardHidden, t5Activation } from './activation.js';
 import { fusedAttention, fusedAttentionAvailable, type AttentionBias } from '../runtime/fused-attention.js';
 
@@ -105,6 +106,7 @@ export class T5Model {
 
   private constructor(readonly config: T5Config) {
     this.activation = t5Activation(config);
+    requireRuntime('a T5Model');
   }
 
   /** Names and shapes of every parameter. */
