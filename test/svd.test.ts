@@ -171,6 +171,21 @@ describe('truncatedSvd', () => {
     expect(Math.abs(gram.singularValues[11] - ref.values[11]) / ref.values[11]).toBeGreaterThan(1e-2);
   });
 
+  it('the Gram route on a wide matrix gives unit components also past its conditioning (values ~1e-3 of the largest)', async () => {
+    // n < d: the components are Xᵀu / s; near s ~ 1e-3 s_max that vector's norm is off by ~1e-3
+    // (0.9983 before each was scaled by its own norm), at every centring and for every shape
+    for (const [n, d, center] of [[33, 39, false], [40, 300, true], [12, 64, false]] as const) {
+      const r = rng(n * d);
+      const x = new Float32Array(n * d).map(() => 100 + (r() * 2 - 1));  // one large direction, the rest ~1e-3 of it
+      const res = await truncatedSvd({ data: x, rows: n, cols: d }, { rank: Math.min(6, n), method: 'gram', center });
+      for (let k = 0; k < res.rank; k++) {
+        let norm2 = 0;
+        for (let j = 0; j < d; j++) norm2 += res.components[k * d + j] ** 2;
+        expect(Math.abs(Math.sqrt(norm2) - 1), `n=${n} d=${d} component ${k}`).toBeLessThan(1e-6);
+      }
+    }
+  });
+
   it('centred (PCA): equals the reference on centred data; transform reproduces the projection', async () => {
     const n = 250, d = 35, r0 = rng(5);
     const x = withSpectrum(n, d, decaying(10), 6, 0.01).map((v, i) => v + (i % d) * 0.5 + gaussian(r0) * 0);

@@ -231,15 +231,21 @@ void svd_gram(const float* x, i64 n, i64 d, const double* mean, const SvdParams&
         U[i * n + row] = float(vectors[i * n + row]);
         r.projected[row * rank + i] = float(vectors[i * n + row] * r.singular_values[i]);
       }
+    // Xcᵀ u_i has norm s_i up to the Gram's rounding, which for s_i near 1e-3 s_max (see the
+    // conditioning note in svd.ts) is ~1e-3 of it: each v_i is scaled by its own norm, so the
+    // components are unit vectors as promised, whatever the conditioning.
     product(prm.cuda, rank, d, n, U.data(), n, false, x, d, false, r.components.data(), d, threads, cancel);
+    std::vector<double> v(d);
     for (i64 i = 0; i < rank; ++i) {
       double usum = 0;
       for (i64 row = 0; row < n; ++row) usum += U[i * n + row];
-      const double s = r.singular_values[i];
+      double norm2 = 0;
       for (i64 j = 0; j < d; ++j) {
-        const double v = double(r.components[i * d + j]) - (mean ? usum * mean[j] : 0.0);
-        r.components[i * d + j] = s > 0 ? float(v / s) : 0.0f;
+        v[j] = double(r.components[i * d + j]) - (mean ? usum * mean[j] : 0.0);
+        norm2 += v[j] * v[j];
       }
+      const double scale = r.singular_values[i] > 0 && norm2 > 0 ? 1.0 / std::sqrt(norm2) : 0.0;
+      for (i64 j = 0; j < d; ++j) r.components[i * d + j] = float(v[j] * scale);
     }
   }
 }
