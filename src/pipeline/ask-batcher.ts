@@ -149,11 +149,11 @@ export class AskBatcher {
     if (!waiting) {
       const pending = new Set<Pending>();
       const onAbort = () => {
-        for (const q of [...pending]) {
-          const at = this.queue.indexOf(q);
-          if (at >= 0) this.queue.splice(at, 1);
-          q.reject(abortError(signal));
-        }
+        // out of the queue in one pass (thousands may share the signal), then each caller told
+        let kept = 0;
+        for (const q of this.queue) if (!pending.has(q)) this.queue[kept++] = q;
+        this.queue.length = kept;
+        for (const q of [...pending]) q.reject(abortError(signal));
         // a batch nobody waits for any more is stopped
         if (this.running.length > 0 && this.running.every((q) => q.settled)) this.batchAbort?.abort(abortError(signal));
       };
