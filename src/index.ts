@@ -12,6 +12,7 @@ export { DecodePool, decodeWorkers, type DecodePoolOptions, type DecodeChunk } f
 export { loadRunModel, askSearch, askRecommend, userHistory, itemsOfMovies, resolveAskOptions, type RunModel, type Answer, type AskOptions, type ResolvedAskOptions } from './pipeline/ask.js';
 export { AskBatcher, type AskBatcherOptions, type AskBatcherStats } from './pipeline/ask-batcher.js';
 export { createAskServer, MAX_BODY_BYTES, type AskServer, type AskServerOptions } from './pipeline/serve.js';
+export { GenerativeRetriever, type RetrieverOptions, type RetrievedItem } from './pipeline/retriever.js';
 export { runStudy, STUDY_PROFILES, spacesFor, resolvePretrained, trainingSubset, type StudyOptions, type StudyProfile, type StrategyResult } from './pipeline/study.js';
 export { writeReport, figureSvg, figurePng, PAPER_RECALL30, PAPER_QUANTIZERS } from './pipeline/report.js';
 export { encodePng, Canvas } from './pipeline/png.js';

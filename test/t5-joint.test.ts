@@ -1,12 +1,13 @@
 // The joint task on T5: prompts as documented, a tiny model overfits a tiny joint set to exact
 // generations, checkpoint folders round-trip, and bad inputs are named.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rng } from './helpers.js';
 import {
-  JointTask, REC_TASK, SEARCH_TASK, T5Model, T5_PRESETS, defaultDecodeBatch, evaluateTask, generate, idTokenNames, initRuntime, itemTrie, loadT5Folder, resizeTokenEmbeddings, meanResizedRows,
+  GenerativeRetriever, JointTask, REC_TASK, SEARCH_TASK, T5Model, T5_PRESETS, defaultDecodeBatch, evaluateTask, generate, idTokenNames, initRuntime, itemTrie, loadT5Folder, resizeTokenEmbeddings, meanResizedRows,
   saveT5Folder, readGenerationSettings, trainJointT5, trainWordPieceTokenizer, type JointDataset,
 } from '../src/index.js';
 
@@ -101,6 +102,59 @@ describe('T5 joint task', () => {
     expect(back.config).toEqual(model.config);
     expect(Array.from(back.tokenizer!.encode('search: space robots'))).toEqual(Array.from(tokenizer.encode('search: space robots')));
     check(back.model);
+    // the folder alone, as a user's own model: GenerativeRetriever with the IDs as token names
+    const names = itemTokens.map((t) => Array.from(t, (x) => tokenizer.tokenName(x)!));
+    expect(names[1]).toEqual(['<id_0_0>', '<id_1_2>']);
+    const queries = ds.search.train.map((e) => e.query);
+    const opts = { beams: 4, groups: 2, top: 3 };
+    const retriever = GenerativeRetriever.load({ model: dir, ids: names, prompt: (q) => `search: ${q}` });
+    const got = await retriever.search(queries, opts);
+    got.forEach((answers, i) => {
+      expect(answers.length).toBeGreaterThan(0);
+      expect(answers.length).toBeLessThanOrEqual(3);
+      expect(answers[0]).toMatchObject({ rank: 1, item: i, id: names[i], idItems: 1 });  // every query's own item first
+      answers.forEach((a, k) => { expect(a.id).toEqual(names[a.item]); if (k > 0) expect(a.score).toBeLessThanOrEqual(answers[k - 1].score); });
+    });
+    expect(retriever.generation).toEqual({});
+    const [wide] = await retriever.search(queries.slice(0, 1));  // defaults: 60 beams, 30 groups, top 10: the 6 IDs there are
+    expect(wide.map((a) => a.item).sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    const byIds = GenerativeRetriever.load({ model: dir, ids: itemTokens, prompt: (q) => `search: ${q}` });
+    expect(await byIds.search(queries, opts)).toEqual(got);
+    expect(await retriever.generateFrom([task.searchSource(queries[1])], opts)).toEqual([got[1]]);
+    byIds.dispose();
+    // IDs of several lengths end with the end token; one that uses it is refused
+    const raggedIds = [...names.slice(0, 5), [names[5][0]]];
+    const ragged = GenerativeRetriever.load({ model: dir, ids: raggedIds, prompt: (q) => `search: ${q}` });
+    const raggedGot = await ragged.search(queries, opts);
+    expect(raggedGot.slice(0, 5).map((a) => a[0].item)).toEqual([0, 1, 2, 3, 4]);
+    raggedGot.flat().forEach((a) => expect(a.id).toEqual(raggedIds[a.item]));
+    const [all] = await ragged.search([queries[5]], { beams: 12, groups: 1, top: 12 });  // plain beam search wider than the catalogue: every ID
+    expect(all.find((a) => a.item === 5)?.id).toEqual(['<id_0_3>']);  // the one-token ID, closed by the end token
+    ragged.dispose();
+    expect(() => GenerativeRetriever.load({ model: dir, ids: [['</s>'], names[0]] })).toThrow(/IDs without the end token <\/s> \(id 1\)/);
+    expect(() => GenerativeRetriever.load({ model: dir, ids: [names[0], ['<id_0_0>', '<nope>']] })).toThrow(/a token of the model's tokenizer for ids\[1\]\[1\] but received "<nope>"/);
+    expect(() => GenerativeRetriever.load({ model: dir, ids: [[0, 1e6]] })).toThrow(/ids\[0\]\[1\]/);
+    expect(() => GenerativeRetriever.load({ model: join(dir, 'missing'), ids: names })).toThrow(/a T5 folder with config\.json for model/);
+    expect(() => GenerativeRetriever.load({ model: dir, ids: [] })).toThrow(/non-empty list of IDs, one per item for ids/);
+    expect(() => GenerativeRetriever.load({ model: dir, ids: names, beams: 4 } as never)).toThrow(/beams/);
+    await expect(retriever.search(['  '])).rejects.toThrow(/non-empty list of non-empty strings for queries/);
+    await expect(retriever.search(queries, { top: 5, beams: 4, groups: 2 })).rejects.toThrow(/top/);
+    await expect(retriever.generateFrom([[4, 99999]])).rejects.toThrow(/token id below \d+ for sources\[0\]\[1\] but received 99999/);
+    // the same from the command line: `semid search --model <folder> --ids <file>`
+    if (existsSync(join(__dirname, '..', 'dist', 'cli', 'main.js'))) {
+      const bin = join(__dirname, '..', 'bin', 'semid.js');
+      const idsFile = join(dir, 'ids.json');
+      writeFileSync(idsFile, JSON.stringify(names));
+      const cli = spawnSync(process.execPath, [bin, 'search', queries[1], queries[2], '--model', dir, '--ids', idsFile, '--prompt', 'search: {query}', '--beams', '4', '--groups', '2', '--top', '3', '--json'], { encoding: 'utf8' });
+      expect(cli.status, cli.stderr).toBe(0);
+      expect(JSON.parse(cli.stdout)).toEqual([{ query: queries[1], answers: JSON.parse(JSON.stringify(got[1])) }, { query: queries[2], answers: JSON.parse(JSON.stringify(got[2])) }]);
+      const bad = (args: string[]) => spawnSync(process.execPath, [bin, 'search', 'x', ...args], { encoding: 'utf8' });
+      expect(bad(['--model', dir, '--ids', idsFile, '--prompt', 'search:']).stderr).toMatch(/a template holding \{query\}.* for --prompt/);
+      expect(bad(['--model', dir]).stderr).toMatch(/for --ids but received undefined/);
+      expect(bad(['--run', dir, '--ids', idsFile]).stderr).toMatch(/--model beside it .*for --ids/);
+      expect(bad(['--model', dir, '--ids', idsFile, '--strategy', 'rec']).stderr).toMatch(/--run beside it, not --model .*for --strategy/);
+    }
+    retriever.dispose();
     const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
     expect(config.feed_forward_proj).toBe('gated-gelu');
     // generation_config.json: token ids always; the decoding when given, in transformers' names

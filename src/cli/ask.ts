@@ -1,4 +1,4 @@
-/** `semid search` and `semid recommend`: ask a model that `semid run` trained. */
+/** `semid search` and `semid recommend`: ask a model that `semid run` trained (or, for search, a T5 folder of your own). */
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -7,7 +7,8 @@ import { initRuntime } from '../model/runtime/backend.js';
 import { STRATEGIES, QUANTIZERS, type Strategy } from '../ids/strategies.js';
 import { askRecommend, askSearch, itemsOfMovies, loadRunModel, userHistory, type Answer, type RunModel } from '../pipeline/ask.js';
 import { numberFlag, withFlagNames } from './flags.js';
-import { table } from './format.js';
+import { searchWithModel } from './ask-model.js';
+import { printAnswers } from './format.js';
 
 const COMMON = `--run <dir> [--strategy ${STRATEGIES.join('|')}] [--quantizer ${QUANTIZERS.join('|')}] [--seed 0]
                  [--top 10] [--beams B] [--groups G] [--penalty P] [--json]
@@ -15,11 +16,17 @@ Beams, groups and penalty default to the decoding the run evaluated the model wi
 generation_config.json; 60, 30 and 0.25 for models saved without them).`;
 
 export const SEARCH_USAGE = `Usage: semid search ("<query>" ["<query>" ...] | -) ${COMMON}
+       semid search ("<query>" ... | -) --model <T5 folder> --ids <ids.json|codes.npy> [--prompt "search: {query}"]
+                 [--id-prefix id] [--top 10] [--beams B] [--groups G] [--penalty P] [--json]
 
 Generates the items a query names with the T5 that \`semid run\` trained in <dir> for the strategy,
 quantizer and seed (default multitask, rqkmeans, 0), by the same trie-constrained diverse beam
 search as the study's evaluation, and prints them best first with their scores and Semantic IDs.
 With -, the queries are read from standard input, one a line.
+With --model, a T5 folder of your own (config.json, model.safetensors, tokenizer.json) instead:
+--ids holds item i's ID at row i, as JSON (a list of token lists, names or ids) or as a codes .npy
+of \`semid quantize\` (code c at level l is the token <id_l_c>; --id-prefix changes "id"), and
+--prompt the encoder text, {query} standing for the query (default: the query alone).
 `;
 
 export const RECOMMEND_USAGE = `Usage: semid recommend (--user <userId> | --movies <movieId,movieId,...>) ${COMMON}
@@ -34,17 +41,12 @@ const OPTIONS = {
   top: { type: 'string' }, beams: { type: 'string' }, groups: { type: 'string' }, penalty: { type: 'string' },
   json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
 } as const;
+const SEARCH_OPTIONS = { ...OPTIONS, model: { type: 'string' }, ids: { type: 'string' }, prompt: { type: 'string' }, 'id-prefix': { type: 'string' } } as const;
 const RECOMMEND_OPTIONS = { ...OPTIONS, user: { type: 'string' }, movies: { type: 'string' } } as const;
 
 function print(questions: string[], answers: Answer[][], json: boolean): void {
-  if (json) {
-    process.stdout.write(JSON.stringify(questions.map((q, i) => ({ query: q, answers: answers[i] })), null, 2) + '\n');
-    return;
-  }
-  questions.forEach((q, i) => {
-    process.stdout.write(`\n${q}\n`);
-    process.stdout.write(table(answers[i].map((a) => [a.rank, a.title, a.movieId, a.score.toFixed(3), a.id.join(' '), a.idItems]), ['rank', 'title', 'movieId', 'score', 'Semantic ID', 'items of the ID']) + '\n');
-  });
+  printAnswers(questions, answers, json, ['rank', 'title', 'movieId', 'score', 'Semantic ID', 'items of the ID'],
+    (a) => [a.rank, a.title, a.movieId, a.score.toFixed(3), a.id.join(' '), a.idItems]);
 }
 
 /**
@@ -60,12 +62,17 @@ export async function modelOfFlags(values: { [k: string]: string | boolean | und
     loadRunModel(resolve(values.run as string), { strategy: values.strategy as Strategy | undefined, quantizer: values.quantizer as string | undefined, seed }));
 }
 
-async function withModel(values: { [k: string]: string | boolean | undefined }, work: (m: RunModel, o: { top?: number; beams?: number; groups?: number; diversityPenalty?: number }) => Promise<void>): Promise<void> {
+/** --top, --beams, --groups and --penalty, checked. */
+function decodeFlags(values: { [k: string]: string | boolean | undefined }): { top?: number; beams?: number; groups?: number; diversityPenalty?: number } {
   const int = (name: string) => numberFlag(name, values[name] as string | undefined, { integer: true, min: 1 });
+  return { top: int('top'), beams: int('beams'), groups: int('groups'), diversityPenalty: numberFlag('penalty', values.penalty as string | undefined, { min: 0 }) };
+}
+
+async function withModel(values: { [k: string]: string | boolean | undefined }, work: (m: RunModel, o: { top?: number; beams?: number; groups?: number; diversityPenalty?: number }) => Promise<void>): Promise<void> {
+  const o = decodeFlags(values);
   const m = await modelOfFlags(values);
   try {
-    await withFlagNames(['top', 'beams', 'groups', 'penalty'], { diversityPenalty: 'penalty' }, () =>
-      work(m, { top: int('top'), beams: int('beams'), groups: int('groups'), diversityPenalty: numberFlag('penalty', values.penalty as string | undefined, { min: 0 }) }));
+    await withFlagNames(['top', 'beams', 'groups', 'penalty'], { diversityPenalty: 'penalty' }, () => work(m, o));
   } finally {
     m.model.dispose();
   }
@@ -73,12 +80,23 @@ async function withModel(values: { [k: string]: string | boolean | undefined }, 
 
 /** `semid search "<query>" --run <dir>`. */
 export async function search(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: SEARCH_OPTIONS });
   if (values.help || positionals.length === 0) { process.stdout.write(SEARCH_USAGE); return values.help ? 0 : 2; }
+  if (values.model !== undefined && values.run !== undefined) throw new SemidArgumentError('--model', 'either --model (with --ids) or --run, not both', values.model);
+  for (const flag of ['ids', 'prompt', 'id-prefix'] as const) {
+    if (values.model === undefined && values[flag] !== undefined) throw new SemidArgumentError(`--${flag}`, '--model beside it (it describes a T5 folder of your own)', values[flag]);
+  }
+  for (const flag of ['strategy', 'quantizer', 'seed'] as const) {
+    if (values.model !== undefined && values[flag] !== undefined) throw new SemidArgumentError(`--${flag}`, '--run beside it, not --model (it picks one of a run\'s models)', values[flag]);
+  }
   const queries = positionals.length === 1 && positionals[0] === '-'
     ? readFileSync(0, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '')
     : positionals;
   if (queries.length === 0) throw new SemidArgumentError('standard input', 'one query a line', 'no lines');
+  if (values.model !== undefined) {
+    await searchWithModel(queries, values, decodeFlags(values));
+    return 0;
+  }
   await withModel(values, async (m, o) => print(queries, await askSearch(m, queries, o), values.json ?? false));
   return 0;
 }

@@ -12,6 +12,19 @@ export function table(rows: Array<Array<string | number>>, header?: string[]): s
   return out.join('\n');
 }
 
+/**
+ * Print each question's answers on standard output: as one JSON list of {query, answers}, or as a
+ * table per question with `header` and `row(answer)` as its columns.
+ * @example printAnswers(['space robots'], answers, false, ['rank', 'score'], (a) => [a.rank, a.score.toFixed(3)]);
+ */
+export function printAnswers<A>(questions: string[], answers: A[][], json: boolean, header: string[], row: (a: A) => Array<string | number>): void {
+  if (json) {
+    process.stdout.write(JSON.stringify(questions.map((q, i) => ({ query: q, answers: answers[i] })), null, 2) + '\n');
+    return;
+  }
+  questions.forEach((q, i) => process.stdout.write(`\n${q}\n${table(answers[i].map(row), header)}\n`));
+}
+
 /** 1536 -> "1.5 KiB". */
 export function bytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];

@@ -27,6 +27,8 @@ export const T5_SPECIALS = ['<pad>', '</s>', '<unk>'];
 export class T5Tokenizer {
   private tokenizer: Tokenizer;
   private readonly idOf = new Map<string, number>();
+  /** [vocabSize] token of each id, made on first use (tokenName). */
+  private nameOf: string[] | undefined;
 
   private constructor(readonly json: TokenizerJson) {
     this.tokenizer = new Tokenizer(json, {});
@@ -35,6 +37,7 @@ export class T5Tokenizer {
 
   private index(): void {
     this.idOf.clear();
+    this.nameOf = undefined;
     const vocab = this.json.model.vocab;
     if (Array.isArray(vocab)) vocab.forEach((entry, i) => this.idOf.set(Array.isArray(entry) ? String(entry[0]) : String(entry), i));
     else for (const [tok, id] of Object.entries(vocab as Record<string, number>)) this.idOf.set(tok, id);
@@ -70,6 +73,18 @@ export class T5Tokenizer {
     return this.idOf.get(token);
   }
 
+  /**
+   * The token an id stands for (a vocabulary entry or an added token, as written), or undefined.
+   * @example tok.tokenName(tok.tokenId('<id_0_3>')!) // '<id_0_3>'
+   */
+  tokenName(id: number): string | undefined {
+    if (this.nameOf === undefined) {
+      this.nameOf = [];
+      for (const [tok, i] of this.idOf) this.nameOf[i] = tok;
+    }
+    return Number.isInteger(id) && id >= 0 ? this.nameOf[id] : undefined;
+  }
+
   /** Ids of `text`, with the post-processor's end token. */
   encode(text: string): Int32Array {
     return Int32Array.from(this.tokenizer.encode(text).ids);
@@ -94,6 +109,7 @@ export class T5Tokenizer {
       this.idOf.set(t, next);
       out[i] = next++;
     });
+    this.nameOf = undefined;
     this.tokenizer = new Tokenizer(this.json, {});
     return out;
   }

@@ -1,0 +1,193 @@
+/**
+ * Generative retrieval with a T5 of your own: a model folder (saveT5Folder's, or a Hugging Face T5
+ * saved with its tokenizer.json) and each item's Semantic ID, decoded by the same trie-constrained
+ * diverse beam search as the study, without a `semid run` folder around them.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { constrainedBeamSearch } from '../decoding/beam-search.js';
+import { IdTrie } from '../decoding/trie.js';
+import { defaultDecodeBatch } from '../eval/generative.js';
+import { SemidArgumentError, SemidError } from '../kernels/errors.js';
+import { expectInt, expectOptions, optionKeys } from '../kernels/validate.js';
+import { loadT5Folder, readGenerationSettings, type GenerationSettings } from '../model/t5/checkpoint-folder.js';
+import { T5DecoderSession } from '../model/t5/decoder-session.js';
+import { padBatch } from '../model/t5/joint-task.js';
+import type { T5Model } from '../model/t5/model.js';
+import type { T5Tokenizer } from '../model/t5/tokenizer.js';
+import { resolveAskOptions, type AskOptions } from './ask.js';
+
+export interface RetrieverOptions {
+  /** A T5 folder: config.json, model.safetensors (or its shards) and tokenizer.json. */
+  model: string;
+  /**
+   * Item i's Semantic ID: its tokens as the folder's tokenizer names them (`['<id_0_25>', '<id_1_5>']`)
+   * or as token ids. IDs may differ in length (the tokenizer's end token then closes each one); items
+   * with the same ID share it (both are returned, at its score).
+   */
+  ids: ReadonlyArray<ReadonlyArray<string> | ArrayLike<number>>;
+  /** The encoder text of a query (default: the query itself), e.g. `(q) => \`search: ${q}\``. */
+  prompt?: (query: string) => string;
+  /** Longest encoder input in tokens (default 512); a longer one is cut, its end token kept. */
+  maxSourceLength?: number;
+}
+
+const RETRIEVER_KEYS = optionKeys<RetrieverOptions>()(['model', 'ids', 'prompt', 'maxSourceLength']);
+
+/** One generated item: its rank, the score of its ID (a log-probability), and the ID. */
+export interface RetrievedItem {
+  rank: number;
+  /** Index into RetrieverOptions.ids. */
+  item: number;
+  score: number;
+  /** The ID's tokens as the tokenizer names them. */
+  id: string[];
+  /** Items the ID names (1 where it names this item alone). */
+  idItems: number;
+}
+
+/**
+ * A T5 and a catalogue of Semantic IDs, ready to generate items for queries (or for any encoder
+ * input: a user's history as tokens, for recommendation). Decoding options default to the folder's
+ * generation_config.json (num_beams, num_beam_groups, diversity_penalty), else beam 60, 30 groups,
+ * penalty 0.25, as the paper.
+ *
+ * @example
+ * await initRuntime();
+ * const r = GenerativeRetriever.load({ model: 'models/my-t5', ids: [['<id_0_3>', '<id_1_7>'], ['<id_0_3>', '<id_1_9>']] });
+ * const [answers] = await r.search(['a funny space movie'], { top: 5 });  // answers[0].item, .score, .id
+ * r.dispose();
+ */
+export class GenerativeRetriever {
+  private constructor(
+    readonly model: T5Model,
+    readonly tokenizer: T5Tokenizer,
+    /** The catalogue's IDs (item i = row i of RetrieverOptions.ids). */
+    readonly trie: IdTrie,
+    /** The decoding the folder asks for (its generation_config.json; {} without one). */
+    readonly generation: GenerationSettings,
+    private readonly endToken: number | undefined,
+    private readonly itemTokens: Int32Array[],
+    private readonly prompt: (query: string) => string,
+    private readonly maxSourceLength: number,
+  ) {}
+
+  /**
+   * Load the folder and build the trie of the IDs; every bad argument is named.
+   * @example const r = GenerativeRetriever.load({ model: 'runs/quick/t5/multitask-rqkmeans-seed0-3f2a', ids, prompt: (q) => `search: ${q}` });
+   */
+  static load(options: RetrieverOptions): GenerativeRetriever {
+    const o = expectOptions<RetrieverOptions>('options', options, RETRIEVER_KEYS);
+    if (typeof o.model !== 'string' || !existsSync(join(o.model, 'config.json'))) throw new SemidArgumentError('model', 'a T5 folder with config.json', o.model);
+    if (!existsSync(join(o.model, 'tokenizer.json'))) throw new SemidArgumentError('model', 'a T5 folder with tokenizer.json (queries are tokenized with it)', o.model);
+    if (o.prompt !== undefined && typeof o.prompt !== 'function') throw new SemidArgumentError('prompt', 'a function (query) => text', o.prompt);
+    const maxSourceLength = expectInt('maxSourceLength', o.maxSourceLength ?? 512, 2, 1 << 20);
+    if (!Array.isArray(o.ids) || o.ids.length === 0) throw new SemidArgumentError('ids', 'a non-empty list of IDs, one per item', o.ids);
+    const { model, tokenizer } = loadT5Folder(o.model);
+    try {
+      const vocab = Math.min(model.config.vocabSize, tokenizer!.vocabSize);
+      const itemTokens = o.ids.map((id, i) => idTokens(id, i, tokenizer!, vocab));
+      const trie = IdTrie.build({ codes: itemTokens.map((t) => Array.from(t)) });
+      const eos = model.config.eosTokenId;
+      const oneLength = itemTokens.every((t) => t.length === itemTokens[0].length);
+      if (!oneLength && trie.usesToken(eos)) {
+        throw new SemidArgumentError('ids', `IDs of one length, or IDs without the end token ${tokenizer!.tokenName(eos) ?? ''} (id ${eos}): IDs of several lengths end with it`, 'IDs of several lengths that use it');
+      }
+      return new GenerativeRetriever(model, tokenizer!, trie, readGenerationSettings(o.model), oneLength ? undefined : eos, itemTokens,
+        o.prompt ?? ((q) => q), maxSourceLength);
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
+  }
+
+  /**
+   * The items generated for each query, best first (`top` of them, default 10).
+   * @example const [answers] = await retriever.search(['space robots'], { top: 10, beams: 60, groups: 30 });
+   */
+  async search(queries: string[], options: AskOptions = {}): Promise<RetrievedItem[][]> {
+    if (!Array.isArray(queries) || queries.length === 0 || queries.some((q) => typeof q !== 'string' || q.trim() === '')) {
+      throw new SemidArgumentError('queries', 'a non-empty list of non-empty strings', queries);
+    }
+    const sources = queries.map((q, i) => {
+      const text = this.prompt(q);
+      if (typeof text !== 'string') throw new SemidArgumentError(`prompt(queries[${i}])`, 'a string', text);
+      return this.cut(this.tokenizer.encode(text));
+    });
+    return this.decode(sources, options);
+  }
+
+  /**
+   * The items generated for encoder inputs given as token ids (each should end with the end
+   * token, as the tokenizer's encode gives), e.g. a recommendation prompt of a user's history.
+   * @example const [answers] = await retriever.generateFrom([retriever.tokenizer.encode('recommend: <id_0_3> <id_1_7>')]);
+   */
+  async generateFrom(sources: ArrayLike<number>[], options: AskOptions = {}): Promise<RetrievedItem[][]> {
+    if (!Array.isArray(sources) || sources.length === 0) throw new SemidArgumentError('sources', 'a non-empty list of token id arrays', sources);
+    const vocab = this.model.config.vocabSize;
+    const checked = sources.map((s, i) => {
+      if (!s || typeof s !== 'object' || typeof s.length !== 'number' || s.length === 0) throw new SemidArgumentError(`sources[${i}]`, 'a non-empty array of token ids', s);
+      for (let k = 0; k < s.length; k++) if (!Number.isInteger(s[k]) || s[k] < 0 || s[k] >= vocab) throw new SemidArgumentError(`sources[${i}][${k}]`, `a token id below ${vocab}`, s[k]);
+      return this.cut(Int32Array.from(s));
+    });
+    return this.decode(checked, options);
+  }
+
+  /** Free the model's tensors; the retriever is unusable after. */
+  dispose(): void {
+    this.model.dispose();
+  }
+
+  private cut(ids: Int32Array): Int32Array {
+    if (ids.length <= this.maxSourceLength) return ids;
+    const out = ids.slice(0, this.maxSourceLength);
+    out[out.length - 1] = this.model.config.eosTokenId;
+    return out;
+  }
+
+  private async decode(sources: Int32Array[], options: AskOptions): Promise<RetrievedItem[][]> {
+    const r = resolveAskOptions(options, this.generation);
+    const c = this.model.config;
+    const out: RetrievedItem[][] = [];
+    const chunk = defaultDecodeBatch(r.beams, c.vocabSize);  // one step's logits within 256 MB
+    for (let s = 0; s < sources.length; s += chunk) {
+      const part = sources.slice(s, s + chunk);
+      const batch = padBatch(part.map((source) => ({ source, target: new Int32Array(0) })), c.padTokenId, c.decoderStartTokenId);
+      const session = new T5DecoderSession(this.model, batch, { reuseLogits: true });
+      try {
+        const results = await constrainedBeamSearch({ trie: this.trie, batch: part.length, beams: r.beams, groups: r.groups, diversityPenalty: r.diversityPenalty,
+          endToken: this.endToken, step: (req) => session.step(req), signal: r.signal });
+        for (const res of results) {
+          out.push(Array.from(res.items.subarray(0, r.top), (item, k) => {
+            const tokens = this.itemTokens[item];
+            return { rank: k + 1, item, score: res.itemScores[k], id: Array.from(tokens, (t) => this.tokenizer.tokenName(t) ?? String(t)),
+              idItems: this.trie.lookup(Array.from(tokens)).length };
+          }));
+        }
+      } finally {
+        session.dispose();
+      }
+    }
+    return out;
+  }
+}
+
+/** Item i's ID as token ids: names looked up in the tokenizer, or ids checked against the vocabulary. */
+function idTokens(id: ReadonlyArray<string> | ArrayLike<number>, i: number, tokenizer: T5Tokenizer, vocab: number): Int32Array {
+  if (!id || typeof id !== 'object' || typeof id.length !== 'number' || id.length === 0) throw new SemidArgumentError(`ids[${i}]`, 'a non-empty list of tokens', id);
+  const out = new Int32Array(id.length);
+  for (let k = 0; k < id.length; k++) {
+    const t = id[k];
+    if (typeof t === 'string') {
+      const tid = tokenizer.tokenId(t);
+      if (tid === undefined) throw new SemidArgumentError(`ids[${i}][${k}]`, 'a token of the model\'s tokenizer', t);
+      out[k] = tid;
+    } else if (Number.isInteger(t) && t >= 0 && t < vocab) {
+      out[k] = t;
+    } else {
+      throw new SemidArgumentError(`ids[${i}][${k}]`, `a token name or a token id below ${vocab}`, t);
+    }
+    if (out[k] >= vocab) throw new SemidError('ERR_SEMID_INVALID_ARG', `ids[${i}][${k}] = ${JSON.stringify(t)} is token ${out[k]}, outside the model's ${vocab} embeddings (grow them with resizeTokenEmbeddings)`);
+  }
+  return out;
+}
