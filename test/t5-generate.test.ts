@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { IdTrie, T5DecoderSession, T5Model, T5_PRESETS, constrainedBeamSearch, generate, initRuntime, readSafetensors, t5ConfigFromHf } from '../src/index.js';
+import { GenerativeRetriever, IdTrie, T5DecoderSession, T5Model, T5Tokenizer, T5_PRESETS, constrainedBeamSearch, generate, initRuntime, readSafetensors, t5ConfigFromHf } from '../src/index.js';
 
 const fixtures = join(__dirname, '..', '..', 'shared', 'fixtures');
 
@@ -32,6 +32,25 @@ describe('T5 generation', () => {
       model.dispose();
     });
   }
+
+  it.skipIf(!existsSync(join(fixtures, 't5-tiny')))('GenerativeRetriever on a Hugging Face folder: its tokenizer and model, the IDs its beam search found, in its order', async () => {
+    const dir = join(fixtures, 't5-tiny');
+    const fx = JSON.parse(readFileSync(join(dir, 'fixture.json'), 'utf8'));
+    // text 0's four beams (6 new tokens each, no end token) as the catalogue, given as token names
+    const retrieverIds = (fx.beam4_generate.slice(0, 4) as number[][]).map((seq) => seq.slice(1));
+    const tokenizer = T5Tokenizer.load(join(dir, 'tokenizer.json'));
+    const names = retrieverIds.map((ids) => ids.map((t) => tokenizer.tokenName(t)!));
+    expect(Array.from(tokenizer.encode(fx.texts[0]))).toEqual(fx.input_ids[0].filter((_: number, k: number) => fx.attention_mask[0][k] === 1));
+    const r = GenerativeRetriever.load({ model: dir, ids: [...names, names[0]] });  // item 4 shares item 0's ID
+    const [answers] = await r.search([fx.texts[0]], { beams: 4, groups: 1, top: 4 });
+    expect(answers.map((a) => a.item)).toEqual([0, 4, 1, 2]);  // transformers' order; the shared ID's items in item order
+    expect(answers[0].idItems).toBe(2);
+    expect(answers[0].score).toBe(answers[1].score);
+    expect(answers.map((a) => a.id)).toEqual([names[0], names[0], names[1], names[2]]);
+    const [all] = await r.search([fx.texts[0]], { beams: 8, groups: 1, top: 5 });
+    expect(all.map((a) => a.item)).toEqual([0, 4, 1, 2, 3]);
+    r.dispose();
+  });
 
   for (const feedForwardProj of ['gated-gelu', 'gelu', 'gated-silu', 'relu']) it(`cached incremental decoding equals recomputing the whole prefix, with reordered beams (${feedForwardProj})`, () => {
     const model = T5Model.create({ ...T5_PRESETS.tiny, vocabSize: 40, dropoutRate: 0, feedForwardProj }, 9);
