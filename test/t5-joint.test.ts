@@ -2,12 +2,13 @@
 // generations, checkpoint folders round-trip, and bad inputs are named.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rng } from './helpers.js';
 import {
-  GenerativeRetriever, JointTask, REC_TASK, SEARCH_TASK, T5Model, T5_PRESETS, defaultDecodeBatch, evaluateTask, generate, idTokenNames, initRuntime, itemTrie, loadT5Folder, resizeTokenEmbeddings, meanResizedRows,
+  AskBatcher, GenerativeRetriever, JointTask, createAskServer, REC_TASK, SEARCH_TASK, T5Model, T5_PRESETS, defaultDecodeBatch, evaluateTask, generate, idTokenNames, initRuntime, itemTrie, loadT5Folder, resizeTokenEmbeddings, meanResizedRows,
   saveT5Folder, readGenerationSettings, trainJointT5, trainWordPieceTokenizer, type JointDataset,
 } from '../src/index.js';
 
@@ -153,6 +154,40 @@ describe('T5 joint task', () => {
       expect(bad(['--model', dir]).stderr).toMatch(/for --ids but received undefined/);
       expect(bad(['--run', dir, '--ids', idsFile]).stderr).toMatch(/--model beside it .*for --ids/);
       expect(bad(['--model', dir, '--ids', idsFile, '--strategy', 'rec']).stderr).toMatch(/--run beside it, not --model .*for --strategy/);
+    }
+    // served: a batcher of the retriever gives each query its own answers; the server answers
+    // /search and /health, and /recommend (a run's users and movies) is no route
+    const batcher = new AskBatcher(retriever);
+    const batched = await Promise.all(queries.map((q) => batcher.search(q, opts)));
+    expect(batched).toEqual(got);
+    expect(batcher.stats()).toMatchObject({ answered: 6, batches: 1 });
+    await expect(batcher.recommend([0, 1])).rejects.toThrow(/recommend needs a model of a run/);
+    const { server, close } = createAskServer(batcher);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const viaHttp = await (await fetch(`${base}/search?q=${encodeURIComponent(queries[3])}&beams=4&groups=2&top=3`)).json();
+    expect(viaHttp).toEqual({ query: queries[3], answers: JSON.parse(JSON.stringify(got[3])) });
+    const noRec = await fetch(`${base}/recommend?user=1`);
+    expect(noRec.status).toBe(404);
+    expect((await noRec.json()).error.message).toMatch(/no route \/recommend: try \/health, \/search/);
+    expect(await (await fetch(`${base}/health`)).json()).toMatchObject({ status: 'ok', model: dir, items: 6, defaults: { beams: 60, groups: 30, top: 10 } });
+    await close();
+    // and `semid serve --model`
+    if (existsSync(join(__dirname, '..', 'dist', 'cli', 'main.js'))) {
+      const idsFile = join(dir, 'ids.json');
+      const child = spawn(process.execPath, [join(__dirname, '..', 'bin', 'semid.js'), 'serve', '--model', dir, '--ids', idsFile, '--prompt', 'search: {query}', '--port', '0', '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '', err = '';
+      child.stderr.on('data', (d) => { err += d; });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (d) => { out += d; const at = /on (http:\/\/127\.0\.0\.1:\d+)/.exec(out); if (at) resolve(at[1]); });
+        void exited.then((code) => reject(new Error(`semid serve exited ${code}: ${err}`)));
+      });
+      expect(out).toMatch(/semid serve: .* \(6 items\) on http/);
+      expect((await (await fetch(`${url}/search?q=${encodeURIComponent(queries[3])}&beams=4&groups=2&top=3`)).json()).answers).toEqual(JSON.parse(JSON.stringify(got[3])));
+      child.kill('SIGTERM');
+      expect(await exited, err).toBe(0);
+      expect(out).toMatch(/stopped after 1 queries in 1 batches/);
     }
     retriever.dispose();
     const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));

@@ -1,4 +1,4 @@
-/** `semid search --model <dir> --ids <file>`: ask a T5 of your own (GenerativeRetriever), not a run's. */
+/** `semid search|serve --model <dir> --ids <file>`: a T5 of your own (GenerativeRetriever), not a run's. */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { readNpy } from '../data/npy.js';
@@ -32,19 +32,28 @@ export function readIdsFile(path: string, prefix = 'id'): Array<string[] | numbe
 }
 
 /**
+ * The GenerativeRetriever of `--model <dir> --ids <file> [--prompt <template>] [--id-prefix id]`,
+ * with the runtime started; a bad flag is an error naming it.
+ * @example const r = await retrieverOfFlags({ model: 'my-t5', ids: 'ids.json', prompt: 'search: {query}' });
+ */
+export async function retrieverOfFlags(values: { [k: string]: string | boolean | undefined }): Promise<GenerativeRetriever> {
+  if (typeof values.ids !== 'string') throw new SemidArgumentError('--ids', 'the items\' IDs with --model (a JSON list of token lists, or a codes .npy)', values.ids);
+  const template = values.prompt ?? '{query}';
+  if (typeof template !== 'string' || !template.includes('{query}')) throw new SemidArgumentError('--prompt', 'a template holding {query}, e.g. "search: {query}"', template);
+  const ids = readIdsFile(resolve(values.ids), typeof values['id-prefix'] === 'string' ? values['id-prefix'] : 'id');
+  await initRuntime();
+  return withFlagNames(['model', 'ids'], {}, async () =>
+    GenerativeRetriever.load({ model: resolve(values.model as string), ids, prompt: (q) => template.split('{query}').join(q) }));
+}
+
+/**
  * Answer `queries` with the model folder and IDs file the flags name (`--prompt` a template
  * holding {query}), and print them as `semid search` does.
  * @example await searchWithModel(['space robots'], { model: 'my-t5', ids: 'ids.json' }, { top: 5 });
  */
 export async function searchWithModel(queries: string[], values: { [k: string]: string | boolean | undefined },
   o: { top?: number; beams?: number; groups?: number; diversityPenalty?: number }): Promise<void> {
-  if (typeof values.ids !== 'string') throw new SemidArgumentError('--ids', 'the items\' IDs with --model (a JSON list of token lists, or a codes .npy)', values.ids);
-  const template = values.prompt ?? '{query}';
-  if (typeof template !== 'string' || !template.includes('{query}')) throw new SemidArgumentError('--prompt', 'a template holding {query}, e.g. "search: {query}"', template);
-  const ids = readIdsFile(resolve(values.ids), typeof values['id-prefix'] === 'string' ? values['id-prefix'] : 'id');
-  await initRuntime();
-  const retriever = await withFlagNames(['model', 'ids'], {}, async () =>
-    GenerativeRetriever.load({ model: resolve(values.model as string), ids, prompt: (q) => template.split('{query}').join(q) }));
+  const retriever = await retrieverOfFlags(values);
   try {
     const answers = await withFlagNames(['top', 'beams', 'groups', 'penalty'], { diversityPenalty: 'penalty' }, () => retriever.search(queries, o));
     print(queries, answers, values.json === true);

@@ -62,6 +62,20 @@ export async function modelOfFlags(values: { [k: string]: string | boolean | und
     loadRunModel(resolve(values.run as string), { strategy: values.strategy as Strategy | undefined, quantizer: values.quantizer as string | undefined, seed }));
 }
 
+/**
+ * --run and its flags, or --model and its: not both, and none of one set without its flag.
+ * @example checkModelFlags({ model: 'my-t5', ids: 'ids.json' }) // ok; with strategy: 'rec' it throws
+ */
+export function checkModelFlags(values: { [k: string]: string | boolean | undefined }): void {
+  if (values.model !== undefined && values.run !== undefined) throw new SemidArgumentError('--model', 'either --model (with --ids) or --run, not both', values.model);
+  for (const flag of ['ids', 'prompt', 'id-prefix']) {
+    if (values.model === undefined && values[flag] !== undefined) throw new SemidArgumentError(`--${flag}`, '--model beside it (it describes a T5 folder of your own)', values[flag]);
+  }
+  for (const flag of ['strategy', 'quantizer', 'seed']) {
+    if (values.model !== undefined && values[flag] !== undefined) throw new SemidArgumentError(`--${flag}`, '--run beside it, not --model (it picks one of a run\'s models)', values[flag]);
+  }
+}
+
 /** --top, --beams, --groups and --penalty, checked. */
 function decodeFlags(values: { [k: string]: string | boolean | undefined }): { top?: number; beams?: number; groups?: number; diversityPenalty?: number } {
   const int = (name: string) => numberFlag(name, values[name] as string | undefined, { integer: true, min: 1 });
@@ -82,13 +96,7 @@ async function withModel(values: { [k: string]: string | boolean | undefined }, 
 export async function search(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: SEARCH_OPTIONS });
   if (values.help || positionals.length === 0) { process.stdout.write(SEARCH_USAGE); return values.help ? 0 : 2; }
-  if (values.model !== undefined && values.run !== undefined) throw new SemidArgumentError('--model', 'either --model (with --ids) or --run, not both', values.model);
-  for (const flag of ['ids', 'prompt', 'id-prefix'] as const) {
-    if (values.model === undefined && values[flag] !== undefined) throw new SemidArgumentError(`--${flag}`, '--model beside it (it describes a T5 folder of your own)', values[flag]);
-  }
-  for (const flag of ['strategy', 'quantizer', 'seed'] as const) {
-    if (values.model !== undefined && values[flag] !== undefined) throw new SemidArgumentError(`--${flag}`, '--run beside it, not --model (it picks one of a run\'s models)', values[flag]);
-  }
+  checkModelFlags(values);
   const queries = positionals.length === 1 && positionals[0] === '-'
     ? readFileSync(0, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '')
     : positionals;

@@ -3,14 +3,17 @@ import { parseArgs } from 'node:util';
 import type { AddressInfo } from 'node:net';
 import { SemidArgumentError } from '../kernels/errors.js';
 import { STRATEGIES, QUANTIZERS } from '../ids/strategies.js';
-import { AskBatcher } from '../pipeline/ask-batcher.js';
+import { AskBatcher, type Servable } from '../pipeline/ask-batcher.js';
+import { GenerativeRetriever } from '../pipeline/retriever.js';
 import { createAskServer } from '../pipeline/serve.js';
-import { modelOfFlags } from './ask.js';
+import { checkModelFlags, modelOfFlags } from './ask.js';
+import { retrieverOfFlags } from './ask-model.js';
 import { numberFlag, withFlagNames } from './flags.js';
 
 export const SERVE_USAGE = `Usage: semid serve --run <dir> [--strategy ${STRATEGIES.join('|')}]
                    [--quantizer ${QUANTIZERS.join('|')}] [--seed 0]
                    [--host 127.0.0.1] [--port 8080] [--max-batch <n>] [--max-wait-ms 2] [--cors <origin>|*] [--quiet]
+       semid serve --model <T5 folder> --ids <ids.json|codes.npy> [--prompt "search: {query}"] [--id-prefix id] [...]
 
 Serves the T5 that \`semid run\` trained in <dir> over HTTP (JSON). Requests that arrive together
 are decoded as one batch of the trie-constrained diverse beam search (at most --max-batch queries;
@@ -26,10 +29,13 @@ the run evaluated the model with (60, 30, 0.25 in the paper's profiles; /health 
 bad parameter. --cors lets pages of that origin (or any, with *) call it from a browser.
 Each request is logged on standard error (time, method, path, status, ms) unless --quiet.
 SIGINT or SIGTERM stops taking requests, answers those taken, and exits.
+With --model, a T5 folder of your own and its items' IDs (as in \`semid search --model\`) instead of
+a run's model: /search and /health, answers naming items by their row in --ids.
 `;
 
 const OPTIONS = {
   run: { type: 'string' }, strategy: { type: 'string' }, quantizer: { type: 'string' }, seed: { type: 'string' },
+  model: { type: 'string' }, ids: { type: 'string' }, prompt: { type: 'string' }, 'id-prefix': { type: 'string' },
   host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '8080' },
   'max-batch': { type: 'string' }, 'max-wait-ms': { type: 'string' }, cors: { type: 'string' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
 } as const;
@@ -37,32 +43,35 @@ const OPTIONS = {
 /** `semid serve --run <dir>`: resolves with the exit code once a signal has stopped the server. */
 export async function serve(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
-  if (values.help || values.run === undefined) { process.stdout.write(SERVE_USAGE); return values.help ? 0 : 2; }
+  if (values.help || (values.run === undefined && values.model === undefined)) { process.stdout.write(SERVE_USAGE); return values.help ? 0 : 2; }
+  checkModelFlags(values);
   if (positionals.length > 0) throw new SemidArgumentError('arguments', 'none besides the flags', positionals.join(' '));
   const port = numberFlag('port', values.port, { integer: true, min: 0 })!;
   if (port > 65535) throw new SemidArgumentError('--port', 'a port number 0-65535', values.port);
   const maxBatch = numberFlag('max-batch', values['max-batch'], { integer: true, min: 1 });
   const maxWaitMs = numberFlag('max-wait-ms', values['max-wait-ms'], { min: 0 });
-  const m = await modelOfFlags(values);
+  const m: Servable = values.model !== undefined ? await retrieverOfFlags(values) : await modelOfFlags(values);
+  const dispose = () => (m instanceof GenerativeRetriever ? m.dispose() : m.model.dispose());
   // the model is disposed however the start fails (a bad flag, a port in use)
-  let batcher: AskBatcher;
+  let batcher: AskBatcher<Servable>;
   let served: ReturnType<typeof createAskServer>;
   try {
-    batcher = await withFlagNames(['max-batch', 'max-wait-ms'], {}, async () => new AskBatcher(m, { maxBatch, maxWaitMs }));
+    batcher = await withFlagNames(['max-batch', 'max-wait-ms'], {}, async () => new AskBatcher<Servable>(m, { maxBatch, maxWaitMs }));
     served = await withFlagNames(['cors'], {}, async () => createAskServer(batcher, { cors: values.cors, log: values.quiet ? undefined : (line) => process.stderr.write(line + '\n') }));
     await new Promise<void>((resolve, reject) => {
       served.server.once('error', reject);
       served.server.listen(port, values.host, () => { served.server.off('error', reject); resolve(); });
     });
   } catch (err) {
-    m.model.dispose();
+    dispose();
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new SemidArgumentError('--port', 'a free port (or 0 for any)', `${port}, which is in use`);
     throw err;
   }
   const { server, close } = served;
   const { address, port: bound } = server.address() as AddressInfo;
   const where = address.includes(':') ? `[${address}]` : address;
-  process.stdout.write(`semid serve: ${m.strategy} / ${m.quantizer} / seed ${m.seed} (${m.dataset.items.length} items) on http://${where}:${bound}\n`);
+  const what = m instanceof GenerativeRetriever ? `${m.modelDir} (${m.items} items)` : `${m.strategy} / ${m.quantizer} / seed ${m.seed} (${m.dataset.items.length} items)`;
+  process.stdout.write(`semid serve: ${what} on http://${where}:${bound}\n`);
   process.stdout.write(`  try: curl 'http://${where}:${bound}/search?q=space+robots&top=5'\n`);
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
@@ -72,6 +81,6 @@ export async function serve(argv: string[]): Promise<number> {
   await close();
   const s = batcher.stats();
   process.stdout.write(`semid serve: stopped after ${s.answered} queries in ${s.batches} batches\n`);
-  m.model.dispose();
+  dispose();
   return 0;
 }

@@ -10,6 +10,12 @@ import { expectInt, expectNumber, expectOptions, optionKeys } from '../kernels/v
 import { defaultDecodeBatch } from '../eval/generative.js';
 import { REC_TASK, SEARCH_TASK } from '../model/t5/joint-task.js';
 import { decodeSources, recSourceOf, resolveAskOptions, searchSourceOf, type Answer, type AskOptions, type RunModel } from './ask.js';
+import { GenerativeRetriever, type RetrievedItem } from './retriever.js';
+
+/** What a batcher serves: a model `semid run` trained (loadRunModel), or a T5 of your own (GenerativeRetriever). */
+export type Servable = RunModel | GenerativeRetriever;
+/** The answers of a servable: a run's carry the movies' titles; a retriever's, the items' rows. */
+export type AnswerOf<M extends Servable> = M extends GenerativeRetriever ? RetrievedItem : Answer;
 
 export interface AskBatcherOptions {
   /** Most queries decoded in one batch (default: the evaluation's decoding batch, 128 at most). */
@@ -33,7 +39,7 @@ export interface AskBatcherStats {
   decoding: number;
 }
 
-interface Pending {
+interface Pending<A> {
   kind: number;
   source: Int32Array;
   top: number;
@@ -42,27 +48,28 @@ interface Pending {
   beams: number;
   groups: number;
   diversityPenalty: number;
-  resolve: (answers: Answer[]) => void;
+  resolve: (answers: A[]) => void;
   reject: (err: unknown) => void;
   settled: boolean;
   detach: () => void;
 }
 
 /**
- * Decodes concurrent single queries of one trained model in shared batches. Queries that differ
+ * Decodes concurrent single queries of one trained model (a run's, or a GenerativeRetriever) in
+ * shared batches. Queries that differ
  * in beams, groups or penalty, or in task, go to different batches; the oldest waiting query's
  * batch is decoded first. A query whose signal aborts is answered at once with the abort, and a
  * batch whose callers have all gone is stopped.
  * @example const b = new AskBatcher(loadRunModel('runs/quick')); const [a, c] = await Promise.all([b.search('space robots'), b.search('a heist')]); await b.close();
  */
-export class AskBatcher {
-  readonly model: RunModel;
+export class AskBatcher<M extends Servable = RunModel> {
+  readonly model: M;
   readonly maxWaitMs: number;
   private readonly maxBatchOption: number | undefined;
-  private readonly queue: Pending[] = [];
+  private readonly queue: Pending<AnswerOf<M>>[] = [];
   /** The queries waiting on each caller's signal, and its one listener. */
-  private readonly bySignal = new Map<AbortSignal, { pending: Set<Pending>; onAbort: () => void }>();
-  private running: Pending[] = [];
+  private readonly bySignal = new Map<AbortSignal, { pending: Set<Pending<AnswerOf<M>>>; onAbort: () => void }>();
+  private running: Pending<AnswerOf<M>>[] = [];
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private current: Promise<void> | undefined;
   /** Stops the batch being decoded (when every caller in it has gone). */
@@ -70,7 +77,7 @@ export class AskBatcher {
   private closing = false;
   private readonly counts = { answered: 0, batches: 0, largestBatch: 0 };
 
-  constructor(model: RunModel, options: AskBatcherOptions = {}) {
+  constructor(model: M, options: AskBatcherOptions = {}) {
     const o = expectOptions<AskBatcherOptions>('options', options, BATCHER_KEYS);
     this.model = model;
     this.maxBatchOption = o.maxBatch === undefined ? undefined : expectInt('maxBatch', o.maxBatch, 1, 1 << 16);
@@ -81,16 +88,23 @@ export class AskBatcher {
    * The items the model generates for one free-text query, best first (options as askSearch's).
    * @example const answers = await batcher.search('funny space robots', { top: 5 });
    */
-  search(query: string, options: AskOptions = {}): Promise<Answer[]> {
-    return this.submit(SEARCH_TASK, () => searchSourceOf(this.model, query), options);
+  search(query: string, options: AskOptions = {}): Promise<AnswerOf<M>[]> {
+    const m: Servable = this.model;
+    return this.submit(SEARCH_TASK, () => (m instanceof GenerativeRetriever ? m.searchSource(query) : searchSourceOf(m, query)), options);
   }
 
   /**
-   * The items the model generates after one history of item indices, oldest first (options as askRecommend's).
+   * The items the model generates after one history of item indices, oldest first (options as
+   * askRecommend's). A run's model only: a GenerativeRetriever knows no histories (its
+   * generateFrom takes any encoder input).
    * @example const answers = await batcher.recommend(userHistory(batcher.model, 42));
    */
-  recommend(history: ArrayLike<number>, options: AskOptions = {}): Promise<Answer[]> {
-    return this.submit(REC_TASK, () => recSourceOf(this.model, history), options);
+  recommend(history: ArrayLike<number>, options: AskOptions = {}): Promise<AnswerOf<M>[]> {
+    const m: Servable = this.model;
+    return this.submit(REC_TASK, () => {
+      if (m instanceof GenerativeRetriever) throw new SemidError('ERR_SEMID_UNSUPPORTED', 'recommend needs a model of a run (loadRunModel), which knows the users\' histories; a GenerativeRetriever answers searches (and generateFrom any encoder input)');
+      return recSourceOf(m, history);
+    }, options);
   }
 
   /**
@@ -114,7 +128,7 @@ export class AskBatcher {
     }
   }
 
-  private submit(kind: number, source: () => Int32Array, options: AskOptions): Promise<Answer[]> {
+  private submit(kind: number, source: () => Int32Array, options: AskOptions): Promise<AnswerOf<M>[]> {
     // a bad query or option fails its caller alone, at once, never a batch
     let r: ReturnType<typeof resolveAskOptions>;
     let src: Int32Array;
@@ -126,8 +140,8 @@ export class AskBatcher {
     } catch (err) {
       return Promise.reject(err);
     }
-    return new Promise<Answer[]>((resolve, reject) => {
-      const p: Pending = {
+    return new Promise<AnswerOf<M>[]>((resolve, reject) => {
+      const p: Pending<AnswerOf<M>> = {
         kind, source: src, top: r.top, key: `${kind}/${r.beams}/${r.groups}/${r.diversityPenalty}`,
         beams: r.beams, groups: r.groups, diversityPenalty: r.diversityPenalty,
         resolve: (a) => { if (!p.settled) { p.settled = true; p.detach(); resolve(a); } },
@@ -144,10 +158,10 @@ export class AskBatcher {
    * One abort listener per signal, however many of its queries wait: a caller may pass one signal
    * with thousands of queries (Node warns past ten listeners on one signal, and each costs a closure).
    */
-  private listen(signal: AbortSignal, p: Pending): void {
+  private listen(signal: AbortSignal, p: Pending<AnswerOf<M>>): void {
     let waiting = this.bySignal.get(signal);
     if (!waiting) {
-      const pending = new Set<Pending>();
+      const pending = new Set<Pending<AnswerOf<M>>>();
       const onAbort = () => {
         // out of the queue in one pass (thousands may share the signal), then each caller told
         let kept = 0;
@@ -182,7 +196,7 @@ export class AskBatcher {
     if (this.current || this.queue.length === 0) return;
     const first = this.queue[0];
     const limit = this.maxBatchOption ?? defaultDecodeBatch(first.beams, this.model.model.config.vocabSize);
-    const batch: Pending[] = [];
+    const batch: Pending<AnswerOf<M>>[] = [];
     for (let i = 0; i < this.queue.length && batch.length < limit;) {
       if (this.queue[i].key === first.key) batch.push(...this.queue.splice(i, 1));
       else i++;
@@ -200,11 +214,14 @@ export class AskBatcher {
     });
   }
 
-  private async decode(batch: Pending[], signal: AbortSignal): Promise<void> {
+  private async decode(batch: Pending<AnswerOf<M>>[], signal: AbortSignal): Promise<void> {
     const first = batch[0];
     try {
-      const answers = await decodeSources(this.model, first.kind, batch.map((p) => p.source),
-        { beams: first.beams, groups: first.groups, diversityPenalty: first.diversityPenalty, signal }, batch.map((p) => p.top));
+      const m: Servable = this.model;
+      const sources = batch.map((p) => p.source);
+      const r = { beams: first.beams, groups: first.groups, diversityPenalty: first.diversityPenalty, signal };
+      const tops = batch.map((p) => p.top);
+      const answers = (m instanceof GenerativeRetriever ? await m.decodeSources(sources, r, tops) : await decodeSources(m, first.kind, sources, r, tops)) as AnswerOf<M>[][];
       this.counts.batches++;
       this.counts.largestBatch = Math.max(this.counts.largestBatch, batch.length);
       batch.forEach((p, i) => {

@@ -15,7 +15,7 @@ import { T5DecoderSession } from '../model/t5/decoder-session.js';
 import { padBatch } from '../model/t5/joint-task.js';
 import type { T5Model } from '../model/t5/model.js';
 import type { T5Tokenizer } from '../model/t5/tokenizer.js';
-import { resolveAskOptions, type AskOptions } from './ask.js';
+import { resolveAskOptions, type AskOptions, type ResolvedAskOptions } from './ask.js';
 
 export interface RetrieverOptions {
   /** A T5 folder: config.json, model.safetensors (or its shards) and tokenizer.json. */
@@ -60,6 +60,8 @@ export interface RetrievedItem {
  */
 export class GenerativeRetriever {
   private constructor(
+    /** The model's folder. */
+    readonly modelDir: string,
     readonly model: T5Model,
     readonly tokenizer: T5Tokenizer,
     /** The catalogue's IDs (item i = row i of RetrieverOptions.ids). */
@@ -93,7 +95,7 @@ export class GenerativeRetriever {
       if (!oneLength && trie.usesToken(eos)) {
         throw new SemidArgumentError('ids', `IDs of one length, or IDs without the end token ${tokenizer!.tokenName(eos) ?? ''} (id ${eos}): IDs of several lengths end with it`, 'IDs of several lengths that use it');
       }
-      return new GenerativeRetriever(model, tokenizer!, trie, readGenerationSettings(o.model), oneLength ? undefined : eos, itemTokens,
+      return new GenerativeRetriever(o.model, model, tokenizer!, trie, readGenerationSettings(o.model), oneLength ? undefined : eos, itemTokens,
         o.prompt ?? ((q) => q), maxSourceLength);
     } catch (err) {
       model.dispose();
@@ -109,12 +111,25 @@ export class GenerativeRetriever {
     if (!Array.isArray(queries) || queries.length === 0 || queries.some((q) => typeof q !== 'string' || q.trim() === '')) {
       throw new SemidArgumentError('queries', 'a non-empty list of non-empty strings', queries);
     }
-    const sources = queries.map((q, i) => {
-      const text = this.prompt(q);
-      if (typeof text !== 'string') throw new SemidArgumentError(`prompt(queries[${i}])`, 'a string', text);
-      return this.cut(this.tokenizer.encode(text));
-    });
+    const sources = queries.map((q, i) => this.searchSource(q, `queries[${i}]`));
     return this.decode(sources, options);
+  }
+
+  /** Items in the catalogue (rows of RetrieverOptions.ids). */
+  get items(): number {
+    return this.itemTokens.length;
+  }
+
+  /**
+   * The encoder input of a query: its prompt, tokenized and cut to maxSourceLength (a blank query
+   * is an error naming `name`).
+   * @example retriever.searchSource('space robots') // Int32Array of token ids, the end token last
+   */
+  searchSource(query: unknown, name = 'query'): Int32Array {
+    if (typeof query !== 'string' || query.trim() === '') throw new SemidArgumentError(name, 'a non-empty string', query);
+    const text = this.prompt(query);
+    if (typeof text !== 'string') throw new SemidArgumentError(`prompt(${name})`, 'a string', text);
+    return this.cut(this.tokenizer.encode(text));
   }
 
   /**
@@ -145,8 +160,17 @@ export class GenerativeRetriever {
     return out;
   }
 
-  private async decode(sources: Int32Array[], options: AskOptions): Promise<RetrievedItem[][]> {
+  private decode(sources: Int32Array[], options: AskOptions): Promise<RetrievedItem[][]> {
     const r = resolveAskOptions(options, this.generation);
+    return this.decodeSources(sources, r, sources.map(() => r.top));
+  }
+
+  /**
+   * Decode encoder inputs (checked token ids) with resolved options; `tops[i]` answers for source i
+   * (at most `r.beams`). The batch's inputs are independent: each gets what it would get alone.
+   * @example await retriever.decodeSources([retriever.searchSource('space robots')], resolveAskOptions({}, retriever.generation), [10]);
+   */
+  async decodeSources(sources: Int32Array[], r: Omit<ResolvedAskOptions, 'top'>, tops: number[]): Promise<RetrievedItem[][]> {
     const c = this.model.config;
     const out: RetrievedItem[][] = [];
     const chunk = defaultDecodeBatch(r.beams, c.vocabSize);  // one step's logits within 256 MB
@@ -157,8 +181,8 @@ export class GenerativeRetriever {
       try {
         const results = await constrainedBeamSearch({ trie: this.trie, batch: part.length, beams: r.beams, groups: r.groups, diversityPenalty: r.diversityPenalty,
           endToken: this.endToken, step: (req) => session.step(req), signal: r.signal });
-        for (const res of results) {
-          out.push(Array.from(res.items.subarray(0, r.top), (item, k) => {
+        for (const [q, res] of results.entries()) {
+          out.push(Array.from(res.items.subarray(0, tops[s + q]), (item, k) => {
             const tokens = this.itemTokens[item];
             return { rank: k + 1, item, score: res.itemScores[k], id: Array.from(tokens, (t) => this.tokenizer.tokenName(t) ?? String(t)),
               idItems: this.trie.lookup(Array.from(tokens)).length };

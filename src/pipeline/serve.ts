@@ -8,6 +8,9 @@
  *   GET  /recommend?user=<userId> | movies=<movieId,...> [&top=...]
  *   POST /recommend  { "user": 42 } or { "movies": [1, 260] } or { "items": [0, 224] }, plus the options
  *
+ * A batcher of a GenerativeRetriever (a T5 of your own) answers /search and /health; /recommend,
+ * which needs a run's users and movies, is then no route (404).
+ *
  * Errors are JSON `{ "error": { "code", "message", "parameter"? } }`: 400 for a bad parameter (named),
  * 404 / 405 for a wrong route or method, 413 for a body over 1 MiB, 503 while shutting down.
  * With `cors`, browsers on that origin may call it (CORS headers, OPTIONS preflight answered).
@@ -15,8 +18,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { SemidArgumentError, SemidError } from '../kernels/errors.js';
 import { expectOptions, optionKeys } from '../kernels/validate.js';
-import { itemsOfMovies, resolveAskOptions, userHistory, type Answer, type AskOptions } from './ask.js';
-import type { AskBatcher } from './ask-batcher.js';
+import { itemsOfMovies, resolveAskOptions, userHistory, type AskOptions, type RunModel } from './ask.js';
+import type { AskBatcher, Servable } from './ask-batcher.js';
+import { GenerativeRetriever } from './retriever.js';
 
 /** Largest request body read (bytes). */
 export const MAX_BODY_BYTES = 1 << 20;
@@ -89,7 +93,7 @@ function objectBody<T extends object>(body: unknown, known: readonly string[]): 
   return expectOptions<T>('body', body, known);
 }
 
-async function searchRoute(b: AskBatcher, req: IncomingMessage, url: URL, signal: AbortSignal): Promise<unknown> {
+async function searchRoute(b: AskBatcher<Servable>, req: IncomingMessage, url: URL, signal: AbortSignal): Promise<unknown> {
   if (req.method === 'GET') {
     const q = url.searchParams.get('q');
     if (q === null) throw new SemidArgumentError('q', 'a query (/search?q=...)', 'none');
@@ -104,11 +108,11 @@ async function searchRoute(b: AskBatcher, req: IncomingMessage, url: URL, signal
   if (queries.length > 4096) throw new SemidArgumentError('queries', 'at most 4096 queries a request', queries.length);
   // each query joins the batcher on its own: a bad one fails the request before any is decoded
   queries.forEach((q, i) => { if (typeof q !== 'string' || q.trim() === '') throw new SemidArgumentError(`queries[${i}]`, 'a non-empty string', q); });
-  const answers: Answer[][] = await Promise.all(queries.map((q) => b.search(q, o)));
+  const answers: unknown[][] = await Promise.all(queries.map((q) => b.search(q, o)));
   return { results: queries.map((q, i) => ({ query: q, answers: answers[i] })) };
 }
 
-function historyOf(b: AskBatcher, given: { user?: unknown; movies?: unknown; items?: unknown }): Int32Array | number[] {
+function historyOf(b: AskBatcher<RunModel>, given: { user?: unknown; movies?: unknown; items?: unknown }): Int32Array | number[] {
   const named = (['user', 'movies', 'items'] as const).filter((k) => given[k] !== undefined);
   if (named.length !== 1) throw new SemidArgumentError('user', 'exactly one of user, movies or items', named.length === 0 ? 'none' : named.join(' and '));
   const m = b.model;
@@ -123,7 +127,7 @@ function historyOf(b: AskBatcher, given: { user?: unknown; movies?: unknown; ite
   return name === 'movies' ? itemsOfMovies(m, list as number[]) : (list as number[]);
 }
 
-async function recommendRoute(b: AskBatcher, req: IncomingMessage, url: URL, signal: AbortSignal): Promise<unknown> {
+async function recommendRoute(b: AskBatcher<RunModel>, req: IncomingMessage, url: URL, signal: AbortSignal): Promise<unknown> {
   if (req.method === 'GET') {
     const user = url.searchParams.get('user');
     const movies = url.searchParams.get('movies');
@@ -137,8 +141,11 @@ async function recommendRoute(b: AskBatcher, req: IncomingMessage, url: URL, sig
   return { answers: await b.recommend(historyOf(b, body), { ...optionsOfBody(body), signal }) };
 }
 
-function health(b: AskBatcher, closing: boolean): unknown {
-  const m = b.model;
+function health(b: AskBatcher<Servable>, closing: boolean): unknown {
+  const m: Servable = b.model;
+  if (m instanceof GenerativeRetriever) {
+    return { status: closing ? 'closing' : 'ok', model: m.modelDir, items: m.items, defaults: resolveAskOptions({}, m.generation), maxWaitMs: b.maxWaitMs, ...b.stats() };
+  }
   return {
     status: closing ? 'closing' : 'ok', run: m.out, strategy: m.strategy, quantizer: m.quantizer, seed: m.seed,
     model: m.modelDir, items: m.dataset.items.length, defaults: resolveAskOptions({}, m.generation), maxWaitMs: b.maxWaitMs, ...b.stats(),
@@ -167,13 +174,14 @@ const SERVER_KEYS = optionKeys<AskServerOptions>()(['cors', 'log']);
  * A request whose client disconnects is dropped from its batch.
  * @example const s = createAskServer(new AskBatcher(loadRunModel('runs/quick'))); s.server.listen(8080); // curl 'localhost:8080/search?q=space+robots'
  */
-export function createAskServer(b: AskBatcher, options: AskServerOptions = {}): AskServer {
+export function createAskServer(b: AskBatcher<Servable>, options: AskServerOptions = {}): AskServer {
   const o = expectOptions<AskServerOptions>('options', options, SERVER_KEYS);
   if (o.log !== undefined && typeof o.log !== 'function') throw new SemidArgumentError('log', 'a function (line) => void', o.log);
   if (o.cors !== undefined && (typeof o.cors !== 'string' || !/^(\*|https?:\/\/[^\s/]+)$/.test(o.cors))) {
     throw new SemidArgumentError('cors', 'an origin (http(s)://host[:port]) or *', o.cors);
   }
   let closing = false;
+  const retriever = b.model instanceof GenerativeRetriever;
   const server = createServer((req, res) => {
     if (o.log) {
       const started = performance.now();
@@ -190,7 +198,10 @@ export function createAskServer(b: AskBatcher, options: AskServerOptions = {}): 
     }
     const controller = new AbortController();
     res.on('close', () => { if (!res.writableFinished) controller.abort(); });
-    const methods: Record<string, string[]> = { '/health': ['GET'], '/search': ['GET', 'POST'], '/recommend': ['GET', 'POST'] };
+    // a retriever (a T5 of the caller's own) knows no users or movies: search and health only
+    const methods: Record<string, string[]> = retriever
+      ? { '/health': ['GET'], '/search': ['GET', 'POST'] }
+      : { '/health': ['GET'], '/search': ['GET', 'POST'], '/recommend': ['GET', 'POST'] };
     void (async () => {
       try {
         let url: URL;
@@ -200,14 +211,14 @@ export function createAskServer(b: AskBatcher, options: AskServerOptions = {}): 
           throw new SemidArgumentError('url', 'a path such as /search?q=...', req.url);
         }
         const route = url.pathname.replace(/\/+$/, '') || '/';
-        if (!Object.hasOwn(methods, route)) throw new HttpError(404, 'ERR_SEMID_NOT_FOUND', `no route ${route}: try /search, /recommend or /health`);
+        if (!Object.hasOwn(methods, route)) throw new HttpError(404, 'ERR_SEMID_NOT_FOUND', `no route ${route}: try ${Object.keys(methods).join(', ')}`);
         if (!methods[route].includes(req.method ?? '')) {
           res.setHeader('allow', methods[route].join(', '));
           throw new HttpError(405, 'ERR_SEMID_METHOD', `${route} takes ${methods[route].join(' or ')}, not ${req.method}`);
         }
         if (route === '/health') return send(res, 200, health(b, closing));
         if (closing) throw new HttpError(503, 'ERR_SEMID_CLOSED', 'the server is shutting down');
-        const result = route === '/search' ? await searchRoute(b, req, url, controller.signal) : await recommendRoute(b, req, url, controller.signal);
+        const result = route === '/search' ? await searchRoute(b, req, url, controller.signal) : await recommendRoute(b as AskBatcher<RunModel>, req, url, controller.signal);
         send(res, 200, result);
       } catch (err) {
         if (controller.signal.aborted) return;  // the client has gone
