@@ -159,6 +159,29 @@ async function serverChecks(run: string): Promise<void> {
     const health = await get('/health');
     expect(health.body).toMatchObject({ status: 'ok', strategy: 'multitask', quantizer: 'rqkmeans', seed: 0, items: m.dataset.items.length, waiting: 0 });
     expect(health.body.answered).toBe(7);  // 2 searches by GET, 2 by POST, 3 recommendations
+    // /metrics: Prometheus text, requests by route and status, a cumulative latency histogram
+    const scraped = await fetch(`${base}/metrics`);
+    expect(scraped.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await scraped.text();
+    const value = (series: string) => Number(new RegExp(`^${series.replace(/[{}+.]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text)?.[1]);
+    // every request above, counted where it went: 2 searches answered (a GET, a POST of two), 9 bad
+    // ones and the body too large, 4 recommendations and 4 bad ones, /health's GET and POST, the
+    // unknown route and the target no URL parser takes
+    const expected: Record<string, number> = { '/search,200': 2, '/search,400': 9, '/recommend,200': 4, '/recommend,400': 4, '/health,200': 1, '/health,405': 1, 'other,404': 1, 'other,400': 1 };
+    for (const [key, n] of Object.entries(expected)) {
+      const [route, status] = key.split(',');
+      expect(value(`semid_requests_total{route="${route}",status="${status}"}`), key).toBe(n);
+    }
+    // the body too large: a 413, or "closed" where the connection went mid-upload
+    const tooLarge = [413, 'closed'].map((st) => value(`semid_requests_total{route="/search",status="${st}"}`)).filter((n) => !Number.isNaN(n));
+    expect(tooLarge).toEqual([1]);
+    expect(text.match(/^semid_requests_total/gm)).toHaveLength(Object.keys(expected).length + 1);
+    expect(value('semid_queries_answered_total')).toBe(7);
+    const buckets = [...text.matchAll(/^semid_request_duration_seconds_bucket\{route="\/search",le="([^"]+)"\} (\d+)$/gm)].map((x) => Number(x[2]));
+    expect(buckets.length).toBe(12);
+    buckets.forEach((n, i) => { if (i > 0) expect(n).toBeGreaterThanOrEqual(buckets[i - 1]); });
+    expect(buckets[buckets.length - 1]).toBe(value('semid_request_duration_seconds_count{route="/search"}'));
+    expect(text).toMatch(/^# TYPE semid_request_duration_seconds histogram$/m);
   } finally {
     await close();
     m.model.dispose();

@@ -169,7 +169,7 @@ describe('T5 joint task', () => {
     expect(viaHttp).toEqual({ query: queries[3], answers: JSON.parse(JSON.stringify(got[3])) });
     const noRec = await fetch(`${base}/recommend?user=1`);
     expect(noRec.status).toBe(404);
-    expect((await noRec.json()).error.message).toMatch(/no route \/recommend: try \/health, \/search/);
+    expect((await noRec.json()).error.message).toMatch(/no route \/recommend: try \/health, \/metrics, \/search$/);
     expect(await (await fetch(`${base}/health`)).json()).toMatchObject({ status: 'ok', model: dir, items: 6, defaults: { beams: 60, groups: 30, top: 10 } });
     await close();
     // and `semid serve --model`

@@ -22,6 +22,7 @@ an idle server waits --max-wait-ms for company), and each gets the answers it wo
   GET  /search?q=space+robots&top=10          POST /search    {"query": "..."} or {"queries": [...]}
   GET  /recommend?user=42 | ?movies=1,260     POST /recommend {"user": 42} | {"movies": [...]} | {"items": [...]}
   GET  /health                                 the model served, and queries and batches so far
+  GET  /metrics                                requests by route, status and latency, and the batches (Prometheus)
 
 Options top, beams, groups and penalty (diversityPenalty in a body) default to 10 and the decoding
 the run evaluated the model with (60, 30, 0.25 in the paper's profiles; /health shows them as
@@ -30,7 +31,7 @@ bad parameter. --cors lets pages of that origin (or any, with *) call it from a 
 Each request is logged on standard error (time, method, path, status, ms) unless --quiet.
 SIGINT or SIGTERM stops taking requests, answers those taken, and exits.
 With --model, a T5 folder of your own and its items' IDs (as in \`semid search --model\`) instead of
-a run's model: /search and /health, answers naming items by their row in --ids.
+a run's model: /search, /health and /metrics, answers naming items by their row in --ids.
 `;
 
 const OPTIONS = {

@@ -3,6 +3,7 @@
  * an AskBatcher, so that concurrent requests are decoded in shared batches. node:http only.
  *
  *   GET  /health                                  the model served and the batcher's counts
+ *   GET  /metrics                                 the same and requests by route, status and latency (Prometheus text)
  *   GET  /search?q=<text>[&top=&beams=&groups=&penalty=]
  *   POST /search     { "query": "..." } or { "queries": ["...", ...] }, plus top, beams, groups, diversityPenalty
  *   GET  /recommend?user=<userId> | movies=<movieId,...> [&top=...]
@@ -21,6 +22,7 @@ import { expectOptions, optionKeys } from '../kernels/validate.js';
 import { itemsOfMovies, resolveAskOptions, userHistory, type AskOptions, type RunModel } from './ask.js';
 import type { AskBatcher, Servable } from './ask-batcher.js';
 import { GenerativeRetriever } from './retriever.js';
+import { ServerMetrics } from './serve-metrics.js';
 
 /** Largest request body read (bytes). */
 export const MAX_BODY_BYTES = 1 << 20;
@@ -182,11 +184,20 @@ export function createAskServer(b: AskBatcher<Servable>, options: AskServerOptio
   }
   let closing = false;
   const retriever = b.model instanceof GenerativeRetriever;
+  // a retriever (a T5 of the caller's own) knows no users or movies: no /recommend
+  const methods: Record<string, string[]> = retriever
+    ? { '/health': ['GET'], '/metrics': ['GET'], '/search': ['GET', 'POST'] }
+    : { '/health': ['GET'], '/metrics': ['GET'], '/search': ['GET', 'POST'], '/recommend': ['GET', 'POST'] };
+  const metrics = new ServerMetrics(Object.keys(methods));
   const server = createServer((req, res) => {
-    if (o.log) {
-      const started = performance.now();
-      res.once('close', () => o.log!(`${new Date().toISOString()} ${req.method} ${(req.url ?? '/').slice(0, 200)} ${res.writableFinished ? res.statusCode : 'closed by client'} ${(performance.now() - started).toFixed(1)} ms`));
-    }
+    const started = performance.now();
+    res.once('close', () => {
+      const ms = performance.now() - started;
+      let path = '/';
+      try { path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '') || '/'; } catch { /* counted as other */ }
+      metrics.record(path, res.writableFinished ? res.statusCode : 'closed', ms / 1000);
+      o.log?.(`${new Date().toISOString()} ${req.method} ${(req.url ?? '/').slice(0, 200)} ${res.writableFinished ? res.statusCode : 'closed by client'} ${ms.toFixed(1)} ms`);
+    });
     if (o.cors !== undefined) {
       res.setHeader('access-control-allow-origin', o.cors);
       if (o.cors !== '*') res.setHeader('vary', 'origin');
@@ -198,10 +209,6 @@ export function createAskServer(b: AskBatcher<Servable>, options: AskServerOptio
     }
     const controller = new AbortController();
     res.on('close', () => { if (!res.writableFinished) controller.abort(); });
-    // a retriever (a T5 of the caller's own) knows no users or movies: search and health only
-    const methods: Record<string, string[]> = retriever
-      ? { '/health': ['GET'], '/search': ['GET', 'POST'] }
-      : { '/health': ['GET'], '/search': ['GET', 'POST'], '/recommend': ['GET', 'POST'] };
     void (async () => {
       try {
         let url: URL;
@@ -217,6 +224,12 @@ export function createAskServer(b: AskBatcher<Servable>, options: AskServerOptio
           throw new HttpError(405, 'ERR_SEMID_METHOD', `${route} takes ${methods[route].join(' or ')}, not ${req.method}`);
         }
         if (route === '/health') return send(res, 200, health(b, closing));
+        if (route === '/metrics') {
+          const text = metrics.text(b.stats());
+          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': String(Buffer.byteLength(text)) });
+          res.end(text);
+          return;
+        }
         if (closing) throw new HttpError(503, 'ERR_SEMID_CLOSED', 'the server is shutting down');
         const result = route === '/search' ? await searchRoute(b, req, url, controller.signal) : await recommendRoute(b as AskBatcher<RunModel>, req, url, controller.signal);
         send(res, 200, result);
