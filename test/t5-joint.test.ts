@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rng } from './helpers.js';
 import {
-  AskBatcher, GenerativeRetriever, JointTask, createAskServer, REC_TASK, SEARCH_TASK, T5Model, T5_PRESETS, defaultDecodeBatch, evaluateTask, generate, idTokenNames, initRuntime, itemTrie, loadT5Folder, resizeTokenEmbeddings, meanResizedRows,
+  AskBatcher, GenerativeRetriever, JointTask, PairTask, createAskServer, trainT5OnPairs, REC_TASK, SEARCH_TASK, T5Model, T5_PRESETS, defaultDecodeBatch, evaluateTask, generate, idTokenNames, initRuntime, itemTrie, loadT5Folder, resizeTokenEmbeddings, meanResizedRows,
   saveT5Folder, readGenerationSettings, trainJointT5, trainWordPieceTokenizer, type JointDataset,
 } from '../src/index.js';
 
@@ -212,6 +212,32 @@ describe('T5 joint task', () => {
     expect(() => loadT5Folder(dir)).toThrow(/does not match .*config\.json.*shape \[\d+,64\]/);
     model.dispose();
     back.model.dispose();
+  });
+
+  it('trains on pairs of your own (trainT5OnPairs): each query then generates its item', async () => {
+    const { ds, tokenizer, itemTokens } = setup();
+    const queries = ds.search.train.map((e) => e.query);
+    const model = T5Model.create({ ...T5_PRESETS.tiny, dropoutRate: 0, vocabSize: tokenizer.vocabSize }, 4);
+    const pairs = queries.map((q, i) => ({ source: tokenizer.encode(q), target: Array.from(itemTokens[i]) }));  // the end token is appended
+    const result = await trainT5OnPairs({ model, pairs, batchSize: 6, epochs: 120, learningRate: 1e-2, warmupFraction: 0.02, weightDecay: 0, seed: 5 });
+    expect(result.steps).toBe(120);
+    expect(result.epochLoss[result.epochLoss.length - 1]).toBeLessThan(0.05);
+    queries.forEach((q, i) => {
+      const source = tokenizer.encode(q);
+      const out = generate(model, { batchSize: 1, sourceLength: source.length, inputIds: source, attentionMask: new Int32Array(source.length).fill(1) }, { maxNewTokens: 3 });
+      expect(out[0].slice(1)).toEqual([...itemTokens[i], 1]);
+    });
+    // its pairs' batches are the study's padding (teacher forcing, end token, -100 labels)
+    const task = new PairTask(pairs, { vocabSize: tokenizer.vocabSize, eos: 1 });
+    expect(task.sizes()).toEqual([6]);
+    const b = task.batch({ task: Int32Array.of(0, 0), index: Int32Array.of(0, 1) }, 'train', 0);
+    expect(Array.from(b.labels!.subarray(0, 3))).toEqual([...itemTokens[0], 1]);
+    expect(Array.from(b.decoderInputIds.subarray(0, 3))).toEqual([0, ...itemTokens[0]]);
+    expect(() => new PairTask([], { vocabSize: 10, eos: 1 })).toThrow(/non-empty list of \{ source, target \}/);
+    expect(() => new PairTask([{ source: [3, 99], target: [4] }], { vocabSize: 10, eos: 1 })).toThrow(/token id below the model's 10 for pairs\[0\]\.source\[1\] but received 99/);
+    expect(() => new PairTask([{ source: [3], target: [] }], { vocabSize: 10, eos: 1 })).toThrow(/non-empty array of token ids for pairs\[0\]\.target/);
+    await expect(trainT5OnPairs({ model, pairs, epochz: 3 } as never)).rejects.toThrow(/epochz/);
+    model.dispose();
   });
 
   it('grows the vocabulary for ID tokens and names bad inputs', () => {

@@ -10,4 +10,5 @@ export { T5Tokenizer, trainWordPieceTokenizer, T5_SPECIALS } from './tokenizer.j
 export { JointTask, padBatch, SEARCH_TASK, REC_TASK, type JointTaskOptions, type ItemTokenSpace } from './joint-task.js';
 export { loadT5Folder, saveT5Folder, readGenerationSettings, idTokenNames, resizeTokenEmbeddings, type GenerationSettings } from './checkpoint-folder.js';
 export { meanResizedRows, MEAN_RESIZING_SCALE } from './mean-resizing.js';
-export { trainJointT5, PAPER_T5_TRAINING, type JointTrainOptions } from './train-joint.js';
+export { trainJointT5, PAPER_T5_TRAINING, type JointTrainOptions, type TrainingTask } from './train-joint.js';
+export { PairTask, trainT5OnPairs, type TokenPair } from './pair-task.js';

@@ -6,13 +6,20 @@ import { AdamW, linearSchedule } from '../runtime/adamw.js';
 import { epochBatches } from '../runtime/batches.js';
 import { trainLoop, type TrainProgress, type TrainResult } from '../runtime/train-loop.js';
 import type { DataParallel } from '../runtime/data-parallel.js';
-import type { JointTask } from './joint-task.js';
-import type { T5Model } from './model.js';
+import type { Batch } from '../runtime/batches.js';
+import type { T5Batch, T5Model } from './model.js';
 import { expectOptions, optionKeys } from '../../kernels/validate.js';
+
+/** What training reads of a task: examples per task, and padded batches (JointTask, PairTask). */
+export interface TrainingTask {
+  sizes(split: 'train'): number[];
+  batch(b: Batch, split: 'train', decoderStart?: number): T5Batch;
+}
 
 export interface JointTrainOptions {
   model: T5Model;
-  task: JointTask;
+  /** The study's JointTask, or a PairTask of your own pairs. */
+  task: TrainingTask;
   /** Paper: 128. */
   batchSize?: number;
   /** Paper: 3. */
