@@ -16,9 +16,10 @@ Commands:
   embed <kind>        an embedding space of the study (semid embed --help)
   ids <strategy>      Semantic IDs of a strategy and quantizer (semid ids --help)
   quantize <x.npy>    RQ-KMeans Semantic IDs for embeddings (semid quantize --help)
-  search "<query>"    ask a model semid run trained: the items a query names (semid search --help)
+  search "<query>"    ask a model semid run (or train) made: the items a query names (semid search --help)
   recommend           ask a model semid run trained: items after a user's history (semid recommend --help)
   serve --run <dir>   serve a model semid run trained over HTTP, batching requests (semid serve --help)
+  train --pairs <f>   train a T5 on your own (query, item) pairs to generate their IDs (semid train --help)
   help                show this text
   version             print the version
 `;
@@ -59,6 +60,8 @@ async function runCommand(argv: string[]): Promise<number> {
       return (await import('./ask.js')).recommend(rest);
     case 'serve':
       return (await import('./serve.js')).serve(rest);
+    case 'train':
+      return (await import('./train.js')).train(rest);
     case 'version':
     case '--version':
       process.stdout.write(JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')).version + '\n');

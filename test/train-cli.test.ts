@@ -1,0 +1,43 @@
+// `semid train` end to end on a catalogue of our own: codes from a .npy, (query, item) pairs in JSONL,
+// a tiny T5 trained from scratch, then `semid search --model` finds each query's item first; the
+// same command resumes from its checkpoint; bad input is named before anything is written.
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeNpy } from '../src/index.js';
+
+const root = join(__dirname, '..');
+const bin = join(root, 'bin', 'semid.js');
+const built = existsSync(join(root, 'dist', 'cli', 'main.js'));  // the CLI runs the build (npm install makes it)
+const semid = (args: string[], cwd: string) => spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8' });
+
+describe.skipIf(!built)('semid train', () => {
+  it('trains on (query, item) pairs, then semid search --model finds each item; resumes; names bad input', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'semid-train-'));
+    writeNpy(join(dir, 'codes.npy'), Int32Array.from([0, 1, 0, 2, 1, 0, 1, 3, 2, 2, 3, 1]), [6, 2]);
+    const queries = [['funny dog movie', 'a comedy with a dog'], ['space robots', 'robots in space'], ['scary house', 'a haunted house'],
+      ['love in paris', 'romance in paris'], ['war at sea', 'naval battle'], ['cowboy duel', 'a western showdown']];
+    writeFileSync(join(dir, 'pairs.jsonl'), queries.flatMap((qs, item) => qs.map((query) => JSON.stringify({ query, item }))).join('\n') + '\n');
+    const args = ['train', '--pairs', 'pairs.jsonl', '--ids', 'codes.npy', '--out', 'model', '--preset', 'tiny', '--epochs', '150', '--batch', '12', '--lr', '1e-2', '--vocab', '200', '--prompt', 'search: {query}'];
+    const trained = semid(args, dir);
+    expect(trained.status, trained.stderr).toBe(0);
+    expect(trained.stderr).toMatch(/12 pairs, 8 ID tokens/);
+    expect(trained.stdout).toMatch(/model \(150 steps, last epoch's loss 0\.0\d+\)/);
+    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'generation_config.json']) expect(existsSync(join(dir, 'model', f)), f).toBe(true);
+    const asked = semid(['search', ...queries.map((qs) => qs[1]), '--model', 'model', '--ids', 'codes.npy', '--prompt', 'search: {query}', '--beams', '4', '--groups', '2', '--top', '1', '--json'], dir);
+    expect(asked.status, asked.stderr).toBe(0);
+    expect(JSON.parse(asked.stdout).map((r: { answers: Array<{ item: number }> }) => r.answers[0].item)).toEqual([0, 1, 2, 3, 4, 5]);
+    const again = semid(args, dir);
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/150 steps, resumed from .*checkpoint-00000150\.safetensors/);
+
+    writeFileSync(join(dir, 'bad.jsonl'), '{"query": "a", "item": 9}\n');
+    expect(semid(['train', '--pairs', 'bad.jsonl', '--ids', 'codes.npy', '--out', 'bad'], dir).stderr).toMatch(/bad\.jsonl line 1: "item" must be a row of --ids \(0\.\.5\), got 9/);
+    expect(semid(['train', '--pairs', 'pairs.jsonl', '--out', 'bad'], dir).stderr).toMatch(/pairs\.jsonl line 1 names item 0: give the items' IDs with --ids/);
+    expect(semid(['train', '--pairs', 'pairs.jsonl', '--ids', 'codes.npy', '--out', 'bad', '--prompt', 'search:'], dir).stderr).toMatch(/holding \{query\}.* for --prompt/);
+    expect(semid(['train', '--pairs', 'pairs.jsonl', '--ids', 'codes.npy', '--out', 'bad', '--from', 'model', '--preset', 'tiny'], dir).stderr).toMatch(/either --from .* or --preset/);
+    expect(existsSync(join(dir, 'bad'))).toBe(false);
+  });
+});
