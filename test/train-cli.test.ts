@@ -19,7 +19,8 @@ describe.skipIf(!built)('semid train', () => {
     writeNpy(join(dir, 'codes.npy'), Int32Array.from([0, 1, 0, 2, 1, 0, 1, 3, 2, 2, 3, 1]), [6, 2]);
     const queries = [['funny dog movie', 'a comedy with a dog'], ['space robots', 'robots in space'], ['scary house', 'a haunted house'],
       ['love in paris', 'romance in paris'], ['war at sea', 'naval battle'], ['cowboy duel', 'a western showdown']];
-    writeFileSync(join(dir, 'pairs.jsonl'), queries.flatMap((qs, item) => qs.map((query) => JSON.stringify({ query, item }))).join('\n') + '\n');
+    // with a byte order mark and CRLF line ends, as spreadsheet tools on Windows write them
+    writeFileSync(join(dir, 'pairs.jsonl'), '\uFEFF' + queries.flatMap((qs, item) => qs.map((query) => JSON.stringify({ query, item }))).join('\r\n') + '\r\n');
     const args = ['train', '--pairs', 'pairs.jsonl', '--ids', 'codes.npy', '--out', 'model', '--preset', 'tiny', '--epochs', '150', '--batch', '12', '--lr', '1e-2', '--vocab', '200', '--prompt', 'search: {query}'];
     const trained = semid(args, dir);
     expect(trained.status, trained.stderr).toBe(0);

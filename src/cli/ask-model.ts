@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { readNpy } from '../data/npy.js';
+import { withoutByteOrderMark } from '../data/text-records.js';
 import { SemidArgumentError } from '../kernels/errors.js';
 import { initRuntime } from '../model/runtime/backend.js';
 import { GenerativeRetriever, type RetrievedItem } from '../pipeline/retriever.js';
@@ -23,7 +24,7 @@ export function readIdsFile(path: string, prefix = 'id'): Array<string[] | numbe
   }
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
+    json = JSON.parse(withoutByteOrderMark(readFileSync(path, 'utf8')));
   } catch (err) {
     throw new SemidArgumentError('--ids', 'a JSON file (a list of IDs, each a list of tokens) or a codes .npy', `${path} (${(err as Error).message})`);
   }

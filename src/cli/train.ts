@@ -9,6 +9,7 @@ import { T5_PRESETS } from '../model/t5/config.js';
 import { T5Model } from '../model/t5/model.js';
 import { trainT5OnPairs } from '../model/t5/pair-task.js';
 import { T5Tokenizer, trainWordPieceTokenizer } from '../model/t5/tokenizer.js';
+import { withoutByteOrderMark } from '../data/text-records.js';
 import { readIdsFile } from './ask-model.js';
 import { numberFlag, withFlagNames } from './flags.js';
 
@@ -46,7 +47,7 @@ interface TextPair { text: string; target: string[] }
  */
 export function readPairs(path: string, ids: Array<string[] | number[]> | null): TextPair[] {
   let text: string;
-  try { text = readFileSync(path, 'utf8'); } catch (err) { throw new SemidArgumentError('--pairs', 'a JSONL file of training pairs', `${path} (${(err as Error).message})`); }
+  try { text = withoutByteOrderMark(readFileSync(path, 'utf8')); } catch (err) { throw new SemidArgumentError('--pairs', 'a JSONL file of training pairs', `${path} (${(err as Error).message})`); }
   const out: TextPair[] = [];
   text.split(/\r?\n/).forEach((line, k) => {
     if (line.trim() === '') return;
