@@ -3,7 +3,7 @@
 // same command resumes from its checkpoint; bad input is named before anything is written.
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeNpy } from '../src/index.js';
@@ -33,6 +33,18 @@ describe.skipIf(!built)('semid train', () => {
     const again = semid(args, dir);
     expect(again.status, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/150 steps, resumed from .*checkpoint-00000150\.safetensors/);
+
+    // --holdout: a seeded quarter of the pairs kept out, and the search's recall on them reported
+    const held = semid([...args.map((a) => (a === 'model' ? 'held' : a)), '--holdout', '0.25', '--epochs', '20'], dir);
+    expect(held.status, held.stderr).toBe(0);
+    expect(held.stderr).toMatch(/9 pairs \(3 more held out\)/);
+    const report = JSON.parse(readFileSync(join(dir, 'held', 'eval.json'), 'utf8'));
+    expect(report).toMatchObject({ heldOut: 3, decoding: { beams: 60, groups: 30, diversityPenalty: 0.25 } });
+    expect(report.recall10).toBeGreaterThanOrEqual(0);
+    expect(report.recall30).toBeGreaterThanOrEqual(report.recall10);
+    expect(report.recall30).toBeLessThanOrEqual(1);
+    expect(held.stdout).toMatch(/held-out pairs \(3\): Recall@10 [01]\.\d{4}, Recall@30 [01]\.\d{4}/);
+    expect(semid([...args, '--holdout', '1'], dir).stderr).toMatch(/a fraction below 1 .* for --holdout/);
 
     writeFileSync(join(dir, 'bad.jsonl'), '{"query": "a", "item": 9}\n');
     expect(semid(['train', '--pairs', 'bad.jsonl', '--ids', 'codes.npy', '--out', 'bad'], dir).stderr).toMatch(/bad\.jsonl line 1: "item" must be a row of --ids \(0\.\.5\), got 9/);

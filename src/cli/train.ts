@@ -1,6 +1,7 @@
 /** `semid train`: a T5 that generates Semantic IDs from text, trained on pairs of your own. */
 import { parseArgs } from 'node:util';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../io/atomic.js';
 import { join, resolve } from 'node:path';
 import { SemidArgumentError, SemidError } from '../kernels/errors.js';
 import { initRuntime } from '../model/runtime/backend.js';
@@ -10,12 +11,14 @@ import { T5Model } from '../model/t5/model.js';
 import { trainT5OnPairs } from '../model/t5/pair-task.js';
 import { T5Tokenizer, trainWordPieceTokenizer } from '../model/t5/tokenizer.js';
 import { withoutByteOrderMark } from '../data/text-records.js';
+import { hashSeed, mulberry32, shuffleInPlace } from '../data/random.js';
+import { GenerativeRetriever } from '../pipeline/retriever.js';
 import { readIdsFile } from './ask-model.js';
 import { numberFlag, withFlagNames } from './flags.js';
 
 export const TRAIN_USAGE = `Usage: semid train --pairs <pairs.jsonl> --out <dir> [--ids <ids.json|codes.npy>] [--id-prefix id]
                    [--from <T5 folder> | --preset tiny|small] [--vocab 8000] [--prompt "{query}"]
-                   [--epochs 3] [--batch 128] [--lr 2e-3] [--seed 0] [--max-source 512]
+                   [--epochs 3] [--batch 128] [--lr 2e-3] [--seed 0] [--max-source 512] [--holdout 0.1]
 
 Trains a T5 to generate Semantic IDs from text. Each line of --pairs is {"query": "...", "item": i}
 (item i's ID is row i of --ids, as semid search --model reads it) or {"source": "...", "target":
@@ -26,7 +29,10 @@ tokenizer of --vocab words trained on the sources. Every ID of --ids becomes a t
 pair names it or not. AdamW with linear warm-up and decay, as the study (paper: 3 epochs, batch 128,
 lr 2e-3). Writes <dir> as a T5 folder (config.json, model.safetensors, tokenizer.json,
 generation_config.json with the paper's decoding), with checkpoints in <dir>/checkpoints: stopped
-(Ctrl-C) or killed, the same command goes on from the last one. Then:
+(Ctrl-C) or killed, the same command goes on from the last one. --holdout F keeps a seeded fraction
+F of the pairs out of training and reports, once trained, how often the constrained beam search
+(60 beams, 30 groups, penalty 0.25) puts their target ID in its top 10 and 30 (Recall@10, @30;
+also in <dir>/eval.json). Then:
   semid search "<query>" --model <dir> --ids <ids file> --prompt "<the same prompt>"
 `;
 
@@ -34,11 +40,12 @@ const OPTIONS = {
   pairs: { type: 'string' }, out: { type: 'string' }, ids: { type: 'string' }, 'id-prefix': { type: 'string' },
   from: { type: 'string' }, preset: { type: 'string' }, vocab: { type: 'string' }, prompt: { type: 'string' },
   epochs: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, seed: { type: 'string' }, 'max-source': { type: 'string' },
+  holdout: { type: 'string' },
   help: { type: 'boolean', default: false },
 } as const;
 
 /** One training line: the encoder text and the ID tokens to generate. */
-interface TextPair { text: string; target: string[] }
+interface TextPair { text: string; target: string[]; /** The row of --ids a {query, item} line names. */ item?: number }
 
 /**
  * The pairs of a JSONL file: {"query", "item"} lines take item's ID from `ids`; {"source", "target"}
@@ -59,7 +66,7 @@ export function readPairs(path: string, ids: Array<string[] | number[]> | null):
       if (typeof j.query !== 'string' || j.query.trim() === '') throw new SemidError('ERR_SEMID_DATA', `${where}: "query" must be a non-empty string`);
       if (!ids) throw new SemidError('ERR_SEMID_INVALID_ARG', `${where} names item ${JSON.stringify(j.item)}: give the items' IDs with --ids (a JSON list of token lists, or a codes .npy)`);
       if (!Number.isInteger(j.item) || (j.item as number) < 0 || (j.item as number) >= ids.length) throw new SemidError('ERR_SEMID_DATA', `${where}: "item" must be a row of --ids (0..${ids.length - 1}), got ${JSON.stringify(j.item)}`);
-      out.push({ text: j.query, target: ids[j.item as number].map(String) });
+      out.push({ text: j.query, target: ids[j.item as number].map(String), item: j.item as number });
     } else if ('source' in j) {
       if (typeof j.source !== 'string' || j.source.trim() === '') throw new SemidError('ERR_SEMID_DATA', `${where}: "source" must be a non-empty string`);
       if (!Array.isArray(j.target) || j.target.length === 0 || j.target.some((t) => typeof t !== 'string')) throw new SemidError('ERR_SEMID_DATA', `${where}: "target" must be a non-empty list of token names`);
@@ -85,16 +92,23 @@ export async function train(argv: string[]): Promise<number> {
   const int = (name: string, min = 1) => numberFlag(name, values[name as keyof typeof values] as string | undefined, { integer: true, min });
   const epochs = int('epochs') ?? 3, batchSize = int('batch') ?? 128, seed = int('seed', 0) ?? 0, vocab = int('vocab', 100) ?? 8000, maxSource = int('max-source', 2) ?? 512;
   const learningRate = numberFlag('lr', values.lr, { min: 0 }) ?? 2e-3;
+  const holdout = numberFlag('holdout', values.holdout, { min: 0 }) ?? 0;
+  if (holdout >= 1) throw new SemidArgumentError('--holdout', 'a fraction below 1 (e.g. 0.1)', values.holdout);
   const ids = values.ids !== undefined ? readIdsFile(resolve(values.ids), values['id-prefix'] ?? 'id') : null;
   ids?.forEach((id, i) => {
     if (!Array.isArray(id) || id.length === 0 || id.some((t) => typeof t !== 'string')) {
       throw new SemidArgumentError(`--ids[${i}]`, 'a non-empty list of token names (the tokens are made here, so ids cannot be numbers)', id);
     }
   });
-  const pairs = readPairs(resolve(values.pairs), ids);
+  const all = readPairs(resolve(values.pairs), ids);
+  // a seeded fraction held out for the recall check (the same pairs on a resumed run)
+  const order = shuffleInPlace(Array.from(all.keys()), mulberry32(hashSeed(seed, 'holdout')));
+  const heldOut = holdout > 0 ? Math.min(all.length - 1, Math.max(1, Math.round(holdout * all.length))) : 0;
+  const held = order.slice(0, heldOut).sort((a, b) => a - b).map((i) => all[i]);
+  const pairs = heldOut > 0 ? order.slice(heldOut).sort((a, b) => a - b).map((i) => all[i]) : all;
   const sources = pairs.map((p) => template.split('{query}').join(p.text));
   // every ID's tokens, those of --ids included: the retriever builds its trie of all of them
-  const idTokens = [...new Set([...(ids ?? []).flatMap((id) => id.map(String)), ...pairs.flatMap((p) => p.target)])];
+  const idTokens = [...new Set([...(ids ?? []).flatMap((id) => id.map(String)), ...all.flatMap((p) => p.target)])];
   const out = resolve(values.out);
   mkdirSync(out, { recursive: true });
   await initRuntime();
@@ -126,7 +140,7 @@ export async function train(argv: string[]): Promise<number> {
       if (source.length > maxSource) { source = source.slice(0, maxSource); source[maxSource - 1] = model.config.eosTokenId; }
       return { source, target: p.target.map((t) => tokenizer.tokenId(t)!) };
     });
-    process.stderr.write(`semid train: ${pairs.length} pairs, ${idTokens.length} ID tokens, T5 ${(model.size / 1e6).toFixed(2)}M parameters (${values.from ?? `preset ${preset}`}), ${epochs} epochs of batch ${batchSize}\n`);
+    process.stderr.write(`semid train: ${pairs.length} pairs${heldOut ? ` (${heldOut} more held out)` : ''}, ${idTokens.length} ID tokens, T5 ${(model.size / 1e6).toFixed(2)}M parameters (${values.from ?? `preset ${preset}`}), ${epochs} epochs of batch ${batchSize}\n`);
     let last = 0;
     const result = await trainT5OnPairs({ model, pairs: tokenPairs, batchSize, epochs, learningRate, seed: seed + 1, signal: controller.signal,
       checkpoint: { dir: join(out, 'checkpoints'), everySteps: 200 },
@@ -136,15 +150,44 @@ export async function train(argv: string[]): Promise<number> {
         process.stderr.write(`semid train: step ${p.step}/${p.totalSteps} (epoch ${p.epoch + 1}), loss ${p.meanLoss.toFixed(3)}, ${p.examplesPerSecond.toFixed(0)} ex/s, ETA ${Math.round(p.etaSeconds)} s\n`);
       } });
     // the decoding semid search and serve start from: the paper's, and the longest ID (with its end token where lengths vary)
-    const lengths = [...pairs.map((p) => p.target.length), ...(ids ?? []).map((id) => id.length)];
+    const lengths = [...all.map((p) => p.target.length), ...(ids ?? []).map((id) => id.length)];
     const longest = Math.max(...lengths) + (lengths.every((n) => n === lengths[0]) ? 0 : 1);
     saveT5Folder(out, model, tokenizer, {}, { numBeams: 60, numBeamGroups: 30, diversityPenalty: 0.25, numReturnSequences: 60, maxNewTokens: longest });
     const loss = result.epochLoss[result.epochLoss.length - 1];
     process.stdout.write(`semid train: ${out} (${result.steps} steps${result.resumedFrom ? `, resumed from ${result.resumedFrom}` : ''}${loss !== undefined ? `, last epoch's loss ${loss.toFixed(3)}` : ''})\n`);
+    if (held.length > 0) {
+      const r = await heldOutRecall(out, held, ids, all, template, controller.signal);
+      writeFileAtomic(join(out, 'eval.json'), [Buffer.from(JSON.stringify({ heldOut: held.length, recall10: r.recall10, recall30: r.recall30, decoding: { beams: 60, groups: 30, diversityPenalty: 0.25 } }, null, 2) + '\n')]);
+      process.stdout.write(`semid train: held-out pairs (${held.length}): Recall@10 ${r.recall10.toFixed(4)}, Recall@30 ${r.recall30.toFixed(4)} (${join(out, 'eval.json')})\n`);
+    }
     process.stdout.write(`semid train: ask it: semid search "<query>" --model ${values.out}${values.ids ? ` --ids ${values.ids}` : ' --ids <ids file>'}${values.prompt ? ` --prompt "${values.prompt}"` : ''}\n`);
     return 0;
   } finally {
     process.off('SIGINT', onSigint);
     model.dispose();
+  }
+}
+
+/**
+ * How often the saved model's constrained beam search (the paper's decoding) puts each held-out
+ * pair's target ID in its top 10 and top 30. The catalogue is every ID of `ids`, or of the pairs.
+ * @example await heldOutRecall('my-t5', held, ids, all, 'search: {query}') // { recall10: 0.41, recall30: 0.63 }
+ */
+export async function heldOutRecall(dir: string, held: TextPair[], ids: Array<string[] | number[]> | null, all: TextPair[], template: string, signal?: AbortSignal): Promise<{ recall10: number; recall30: number }> {
+  const catalogue = ids ? (ids as string[][]) : [...new Map(all.map((p) => [p.target.join(' '), p.target])).values()];
+  const retriever = GenerativeRetriever.load({ model: dir, ids: catalogue, prompt: (q) => template.split('{query}').join(q) });
+  try {
+    const answers = await retriever.search(held.map((p) => p.text), { top: 30, beams: 60, groups: 30, diversityPenalty: 0.25, signal });
+    let hit10 = 0, hit30 = 0;
+    held.forEach((p, i) => {
+      // the pair's item where it names one (items behind one ID count in their ranked order), else its ID
+      const want = p.target.join(' ');
+      const rank = answers[i].findIndex((a) => (p.item !== undefined && ids ? a.item === p.item : a.id.join(' ') === want));
+      if (rank >= 0 && rank < 10) hit10++;
+      if (rank >= 0) hit30++;
+    });
+    return { recall10: hit10 / held.length, recall30: hit30 / held.length };
+  } finally {
+    retriever.dispose();
   }
 }
