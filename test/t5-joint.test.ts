@@ -161,7 +161,7 @@ describe('T5 joint task', () => {
     const batched = await Promise.all(queries.map((q) => batcher.search(q, opts)));
     expect(batched).toEqual(got);
     expect(batcher.stats()).toMatchObject({ answered: 6, batches: 1 });
-    await expect(batcher.recommend([0, 1])).rejects.toThrow(/recommend needs a model of a run/);
+    await expect(batcher.recommend([0, 1])).rejects.toThrow(/loaded without historyPrompt .*: it answers searches only/);
     const { server, close } = createAskServer(batcher);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -172,6 +172,28 @@ describe('T5 joint task', () => {
     expect((await noRec.json()).error.message).toMatch(/no route \/recommend: try \/health, \/metrics, \/search$/);
     expect(await (await fetch(`${base}/health`)).json()).toMatchObject({ status: 'ok', model: dir, items: 6, defaults: { beams: 60, groups: 30, top: 10 } });
     await close();
+    // with a history prompt the retriever recommends: the study's rec prompts, item for item, and
+    // the model trained on them gives each history's next item; served at /recommend?items=
+    const recommender = GenerativeRetriever.load({ model: dir, ids: names, prompt: (q) => `search: ${q}`, historyPrompt: 'recommend: {history}', historyItems: 2 });
+    const histories = [[0, 1], [1, 2], [3, 4], [0, 2], [5, 0, 2]];
+    histories.forEach((h) => expect(Array.from(recommender.historySource(h))).toEqual(Array.from(task.recSource(Int32Array.from(h)))));
+    const recs = await recommender.recommend(histories.slice(0, 4), opts);
+    expect(recs.map((a) => a[0].item)).toEqual([2, 3, 5, 4]);
+    expect(() => recommender.historySource([0, 6])).toThrow(/an item row below 6 for history\[1\] but received 6/);
+    expect(() => GenerativeRetriever.load({ model: dir, ids: names, historyPrompt: 'recommend:' })).toThrow(/holding \{history\} once.* for historyPrompt/);
+    const recBatcher = new AskBatcher(recommender);
+    const recServer = createAskServer(recBatcher);
+    await new Promise<void>((resolve) => recServer.server.listen(0, '127.0.0.1', resolve));
+    const recBase = `http://127.0.0.1:${(recServer.server.address() as AddressInfo).port}`;
+    const recHttp = await (await fetch(`${recBase}/recommend?items=0,1&beams=4&groups=2&top=3`)).json();
+    expect(recHttp.answers).toEqual(JSON.parse(JSON.stringify(recs[0])));
+    const byPost = await (await fetch(`${recBase}/recommend`, { method: 'POST', body: JSON.stringify({ items: [3, 4], beams: 4, groups: 2, top: 3 }) })).json();
+    expect(byPost.answers).toEqual(JSON.parse(JSON.stringify(recs[2])));
+    const byUser = await fetch(`${recBase}/recommend?user=1`);
+    expect(byUser.status).toBe(400);
+    expect((await byUser.json()).error).toMatchObject({ parameter: 'items', message: /item rows \(this model knows no users or movies\)/ });
+    await recServer.close();
+    recommender.dispose();
     // and `semid serve --model`
     if (existsSync(join(__dirname, '..', 'dist', 'cli', 'main.js'))) {
       const idsFile = join(dir, 'ids.json');

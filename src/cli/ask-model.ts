@@ -6,7 +6,7 @@ import { withoutByteOrderMark } from '../data/text-records.js';
 import { SemidArgumentError } from '../kernels/errors.js';
 import { initRuntime } from '../model/runtime/backend.js';
 import { GenerativeRetriever, type RetrievedItem } from '../pipeline/retriever.js';
-import { withFlagNames } from './flags.js';
+import { numberFlag, withFlagNames } from './flags.js';
 import { printAnswers } from './format.js';
 
 /**
@@ -33,7 +33,8 @@ export function readIdsFile(path: string, prefix = 'id'): Array<string[] | numbe
 }
 
 /**
- * The GenerativeRetriever of `--model <dir> --ids <file> [--prompt <template>] [--id-prefix id]`,
+ * The GenerativeRetriever of `--model <dir> --ids <file> [--prompt <template>] [--id-prefix id]
+ * [--history-prompt <template>] [--history-items 20]`,
  * with the runtime started; a bad flag is an error naming it.
  * @example const r = await retrieverOfFlags({ model: 'my-t5', ids: 'ids.json', prompt: 'search: {query}' });
  */
@@ -42,9 +43,11 @@ export async function retrieverOfFlags(values: { [k: string]: string | boolean |
   const template = values.prompt ?? '{query}';
   if (typeof template !== 'string' || !template.includes('{query}')) throw new SemidArgumentError('--prompt', 'a template holding {query}, e.g. "search: {query}"', template);
   const ids = readIdsFile(resolve(values.ids), typeof values['id-prefix'] === 'string' ? values['id-prefix'] : 'id');
+  const historyItems = numberFlag('history-items', values['history-items'] as string | undefined, { integer: true, min: 1 });
   await initRuntime();
-  return withFlagNames(['model', 'ids'], {}, async () =>
-    GenerativeRetriever.load({ model: resolve(values.model as string), ids, prompt: (q) => template.split('{query}').join(q) }));
+  return withFlagNames(['model', 'ids', 'history-prompt', 'history-items'], { historyPrompt: 'history-prompt', historyItems: 'history-items' }, async () =>
+    GenerativeRetriever.load({ model: resolve(values.model as string), ids, prompt: (q) => template.split('{query}').join(q),
+      historyPrompt: values['history-prompt'] as string | undefined, historyItems }));
 }
 
 /**
@@ -58,6 +61,23 @@ export async function searchWithModel(queries: string[], values: { [k: string]: 
   try {
     const answers = await withFlagNames(['top', 'beams', 'groups', 'penalty'], { diversityPenalty: 'penalty' }, () => retriever.search(queries, o));
     print(queries, answers, values.json === true);
+  } finally {
+    retriever.dispose();
+  }
+}
+
+/**
+ * Recommend after one history of item rows with the model folder and IDs file the flags name
+ * (--history-prompt required), and print it as `semid recommend` does.
+ * @example await recommendWithModel([3, 17], { model: 'my-t5', ids: 'ids.json', 'history-prompt': 'recommend: {history}' }, { top: 5 });
+ */
+export async function recommendWithModel(items: number[], values: { [k: string]: string | boolean | undefined },
+  o: { top?: number; beams?: number; groups?: number; diversityPenalty?: number }): Promise<void> {
+  if (typeof values['history-prompt'] !== 'string') throw new SemidArgumentError('--history-prompt', 'the encoder text of a history, e.g. "recommend: {history}"', values['history-prompt']);
+  const retriever = await retrieverOfFlags(values);
+  try {
+    const answers = await withFlagNames(['items', 'top', 'beams', 'groups', 'penalty'], { diversityPenalty: 'penalty', 'histories[0]': 'items' }, () => retriever.recommend([items], o));
+    print([`after items ${items.join(', ')}`], answers, values.json === true);
   } finally {
     retriever.dispose();
   }

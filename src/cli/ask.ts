@@ -7,7 +7,7 @@ import { initRuntime } from '../model/runtime/backend.js';
 import { STRATEGIES, QUANTIZERS, type Strategy } from '../ids/strategies.js';
 import { askRecommend, askSearch, itemsOfMovies, loadRunModel, userHistory, type Answer, type RunModel } from '../pipeline/ask.js';
 import { numberFlag, withFlagNames } from './flags.js';
-import { searchWithModel } from './ask-model.js';
+import { recommendWithModel, searchWithModel } from './ask-model.js';
 import { printAnswers } from './format.js';
 
 const COMMON = `--run <dir> [--strategy ${STRATEGIES.join('|')}] [--quantizer ${QUANTIZERS.join('|')}] [--seed 0]
@@ -30,10 +30,14 @@ of \`semid quantize\` (code c at level l is the token <id_l_c>; --id-prefix chan
 `;
 
 export const RECOMMEND_USAGE = `Usage: semid recommend (--user <userId> | --movies <movieId,movieId,...>) ${COMMON}
+       semid recommend --items <row,row,...> --model <T5 folder> --ids <ids.json|codes.npy> --history-prompt "recommend: {history}"
+                 [--history-items 20] [--id-prefix id] [--top 10] [--beams B] [--groups G] [--penalty P] [--json]
 
 Generates the items to recommend after a user's whole history in the run's data set (--user) or
 after a list of movies, oldest first (--movies; the last 20 are used, as in training), with the T5
 that \`semid run\` trained in <dir>, and prints them best first with their scores and Semantic IDs.
+With --model, a T5 folder of your own (as semid search --model): the history is rows of --ids,
+oldest first, whose ID tokens fill {history} of --history-prompt (the last --history-items of them).
 `;
 
 const OPTIONS = {
@@ -41,8 +45,9 @@ const OPTIONS = {
   top: { type: 'string' }, beams: { type: 'string' }, groups: { type: 'string' }, penalty: { type: 'string' },
   json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
 } as const;
-const SEARCH_OPTIONS = { ...OPTIONS, model: { type: 'string' }, ids: { type: 'string' }, prompt: { type: 'string' }, 'id-prefix': { type: 'string' } } as const;
-const RECOMMEND_OPTIONS = { ...OPTIONS, user: { type: 'string' }, movies: { type: 'string' } } as const;
+const MODEL_OPTIONS = { model: { type: 'string' }, ids: { type: 'string' }, prompt: { type: 'string' }, 'id-prefix': { type: 'string' }, 'history-prompt': { type: 'string' }, 'history-items': { type: 'string' } } as const;
+const SEARCH_OPTIONS = { ...OPTIONS, ...MODEL_OPTIONS } as const;
+const RECOMMEND_OPTIONS = { ...OPTIONS, ...MODEL_OPTIONS, user: { type: 'string' }, movies: { type: 'string' }, items: { type: 'string' } } as const;
 
 function print(questions: string[], answers: Answer[][], json: boolean): void {
   printAnswers(questions, answers, json, ['rank', 'title', 'movieId', 'score', 'Semantic ID', 'items of the ID'],
@@ -68,7 +73,7 @@ export async function modelOfFlags(values: { [k: string]: string | boolean | und
  */
 export function checkModelFlags(values: { [k: string]: string | boolean | undefined }): void {
   if (values.model !== undefined && values.run !== undefined) throw new SemidArgumentError('--model', 'either --model (with --ids) or --run, not both', values.model);
-  for (const flag of ['ids', 'prompt', 'id-prefix']) {
+  for (const flag of ['ids', 'prompt', 'id-prefix', 'history-prompt', 'history-items']) {
     if (values.model === undefined && values[flag] !== undefined) throw new SemidArgumentError(`--${flag}`, '--model beside it (it describes a T5 folder of your own)', values[flag]);
   }
   for (const flag of ['strategy', 'quantizer', 'seed']) {
@@ -112,8 +117,16 @@ export async function search(argv: string[]): Promise<number> {
 /** `semid recommend --user <userId> --run <dir>`. */
 export async function recommend(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: RECOMMEND_OPTIONS });
-  if (values.help || (values.user === undefined && values.movies === undefined)) { process.stdout.write(RECOMMEND_USAGE); return values.help ? 0 : 2; }
+  if (values.help || (values.user === undefined && values.movies === undefined && values.items === undefined)) { process.stdout.write(RECOMMEND_USAGE); return values.help ? 0 : 2; }
   if (positionals.length > 0) throw new SemidArgumentError('arguments', 'none besides the flags (--user or --movies)', positionals.join(' '));
+  checkModelFlags(values);
+  if (values.model !== undefined) {
+    if (values.items === undefined || values.user !== undefined || values.movies !== undefined) throw new SemidArgumentError('--items', 'the history as item rows of --ids with --model (it knows no users or movies)', values.items);
+    const items = values.items.split(',').map((s) => numberFlag('items', s.trim(), { integer: true, min: 0 })!);
+    await recommendWithModel(items, values, decodeFlags(values));
+    return 0;
+  }
+  if (values.items !== undefined) throw new SemidArgumentError('--items', '--model beside it (a run\'s model takes --user or --movies)', values.items);
   if (values.user !== undefined && values.movies !== undefined) throw new SemidArgumentError('--user', 'either --user or --movies, not both', values.user);
   await withModel(values, async (m, o) => {
     let history: Int32Array;

@@ -13,7 +13,8 @@ import { numberFlag, withFlagNames } from './flags.js';
 export const SERVE_USAGE = `Usage: semid serve --run <dir> [--strategy ${STRATEGIES.join('|')}]
                    [--quantizer ${QUANTIZERS.join('|')}] [--seed 0]
                    [--host 127.0.0.1] [--port 8080] [--max-batch <n>] [--max-wait-ms 2] [--cors <origin>|*] [--quiet]
-       semid serve --model <T5 folder> --ids <ids.json|codes.npy> [--prompt "search: {query}"] [--id-prefix id] [...]
+       semid serve --model <T5 folder> --ids <ids.json|codes.npy> [--prompt "search: {query}"] [--id-prefix id]
+                   [--history-prompt "recommend: {history}"] [--history-items 20] [...]
 
 Serves the T5 that \`semid run\` trained in <dir> over HTTP (JSON). Requests that arrive together
 are decoded as one batch of the trie-constrained diverse beam search (at most --max-batch queries;
@@ -31,12 +32,13 @@ bad parameter. --cors lets pages of that origin (or any, with *) call it from a 
 Each request is logged on standard error (time, method, path, status, ms) unless --quiet.
 SIGINT or SIGTERM stops taking requests, answers those taken, and exits.
 With --model, a T5 folder of your own and its items' IDs (as in \`semid search --model\`) instead of
-a run's model: /search, /health and /metrics, answers naming items by their row in --ids.
+a run's model: /search, /health and /metrics, answers naming items by their row in --ids, and
+with --history-prompt /recommend?items=3,17 (POST {"items": [...]}: rows of --ids, oldest first).
 `;
 
 const OPTIONS = {
   run: { type: 'string' }, strategy: { type: 'string' }, quantizer: { type: 'string' }, seed: { type: 'string' },
-  model: { type: 'string' }, ids: { type: 'string' }, prompt: { type: 'string' }, 'id-prefix': { type: 'string' },
+  model: { type: 'string' }, ids: { type: 'string' }, prompt: { type: 'string' }, 'id-prefix': { type: 'string' }, 'history-prompt': { type: 'string' }, 'history-items': { type: 'string' },
   host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '8080' },
   'max-batch': { type: 'string' }, 'max-wait-ms': { type: 'string' }, cors: { type: 'string' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
 } as const;

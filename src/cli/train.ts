@@ -12,17 +12,21 @@ import { trainT5OnPairs } from '../model/t5/pair-task.js';
 import { T5Tokenizer, trainWordPieceTokenizer } from '../model/t5/tokenizer.js';
 import { withoutByteOrderMark } from '../data/text-records.js';
 import { hashSeed, mulberry32, shuffleInPlace } from '../data/random.js';
-import { GenerativeRetriever } from '../pipeline/retriever.js';
+import { GenerativeRetriever, historyTokens } from '../pipeline/retriever.js';
 import { readIdsFile } from './ask-model.js';
 import { numberFlag, withFlagNames } from './flags.js';
 
 export const TRAIN_USAGE = `Usage: semid train --pairs <pairs.jsonl> --out <dir> [--ids <ids.json|codes.npy>] [--id-prefix id]
                    [--from <T5 folder> | --preset tiny|small] [--vocab 8000] [--prompt "{query}"]
                    [--epochs 3] [--batch 128] [--lr 2e-3] [--seed 0] [--max-source 512] [--holdout 0.1]
+                   [--history-prompt "recommend: {history}"] [--history-items 20]
 
 Trains a T5 to generate Semantic IDs from text. Each line of --pairs is {"query": "...", "item": i}
-(item i's ID is row i of --ids, as semid search --model reads it) or {"source": "...", "target":
-["<id_0_3>", "<id_1_7>"]}. --prompt is the encoder text, {query} standing for the query or source.
+(item i's ID is row i of --ids, as semid search --model reads it), {"history": [rows, oldest first],
+"item": i} (recommendation: the items' ID tokens fill {history} of --history-prompt, default
+"recommend: {history}", the last --history-items 20 of them, as semid recommend --model builds it),
+or {"source": "...", "target": ["<id_0_3>", "<id_1_7>"]}. --prompt is the encoder text of a query
+or source, {query} standing for it.
 The model is a T5 folder to fine-tune (--from, e.g. a local flan-t5-base; the ID tokens it lacks
 are added to its tokenizer and embeddings) or a new T5 of --preset (default small) with a WordPiece
 tokenizer of --vocab words trained on the sources. Every ID of --ids becomes a token, whether a
@@ -40,12 +44,20 @@ const OPTIONS = {
   pairs: { type: 'string' }, out: { type: 'string' }, ids: { type: 'string' }, 'id-prefix': { type: 'string' },
   from: { type: 'string' }, preset: { type: 'string' }, vocab: { type: 'string' }, prompt: { type: 'string' },
   epochs: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, seed: { type: 'string' }, 'max-source': { type: 'string' },
-  holdout: { type: 'string' },
+  holdout: { type: 'string' }, 'history-prompt': { type: 'string' }, 'history-items': { type: 'string' },
   help: { type: 'boolean', default: false },
 } as const;
 
 /** One training line: the encoder text and the ID tokens to generate. */
-interface TextPair { text: string; target: string[]; /** The row of --ids a {query, item} line names. */ item?: number }
+interface TextPair {
+  /** The query or source text ('' for a history). */
+  text: string;
+  target: string[];
+  /** The row of --ids a {query, item} or {history, item} line names. */
+  item?: number;
+  /** A {history, item} line's items, rows of --ids, oldest first. */
+  history?: number[];
+}
 
 /**
  * The pairs of a JSONL file: {"query", "item"} lines take item's ID from `ids`; {"source", "target"}
@@ -62,7 +74,13 @@ export function readPairs(path: string, ids: Array<string[] | number[]> | null):
     let j: Record<string, unknown>;
     try { j = JSON.parse(line); } catch { throw new SemidError('ERR_SEMID_DATA', `${where}: not JSON`); }
     if (typeof j !== 'object' || j === null) throw new SemidError('ERR_SEMID_DATA', `${where}: expected {"query", "item"} or {"source", "target"}`);
-    if ('query' in j) {
+    if ('history' in j) {
+      if (!ids) throw new SemidError('ERR_SEMID_INVALID_ARG', `${where} is a history of items: give the items' IDs with --ids (a JSON list of token lists, or a codes .npy)`);
+      const h = j.history;
+      if (!Array.isArray(h) || h.length === 0 || h.some((x) => !Number.isInteger(x) || x < 0 || x >= ids.length)) throw new SemidError('ERR_SEMID_DATA', `${where}: "history" must be a non-empty list of rows of --ids (0..${ids.length - 1})`);
+      if (!Number.isInteger(j.item) || (j.item as number) < 0 || (j.item as number) >= ids.length) throw new SemidError('ERR_SEMID_DATA', `${where}: "item" must be a row of --ids (0..${ids.length - 1}), got ${JSON.stringify(j.item)}`);
+      out.push({ text: '', target: ids[j.item as number].map(String), item: j.item as number, history: h as number[] });
+    } else if ('query' in j) {
       if (typeof j.query !== 'string' || j.query.trim() === '') throw new SemidError('ERR_SEMID_DATA', `${where}: "query" must be a non-empty string`);
       if (!ids) throw new SemidError('ERR_SEMID_INVALID_ARG', `${where} names item ${JSON.stringify(j.item)}: give the items' IDs with --ids (a JSON list of token lists, or a codes .npy)`);
       if (!Number.isInteger(j.item) || (j.item as number) < 0 || (j.item as number) >= ids.length) throw new SemidError('ERR_SEMID_DATA', `${where}: "item" must be a row of --ids (0..${ids.length - 1}), got ${JSON.stringify(j.item)}`);
@@ -72,7 +90,7 @@ export function readPairs(path: string, ids: Array<string[] | number[]> | null):
       if (!Array.isArray(j.target) || j.target.length === 0 || j.target.some((t) => typeof t !== 'string')) throw new SemidError('ERR_SEMID_DATA', `${where}: "target" must be a non-empty list of token names`);
       out.push({ text: j.source, target: j.target as string[] });
     } else {
-      throw new SemidError('ERR_SEMID_DATA', `${where}: expected {"query", "item"} or {"source", "target"}`);
+      throw new SemidError('ERR_SEMID_DATA', `${where}: expected {"query", "item"}, {"history", "item"} or {"source", "target"}`);
     }
   });
   if (out.length === 0) throw new SemidArgumentError('--pairs', 'a JSONL file with at least one pair', `${path} (empty)`);
@@ -106,7 +124,10 @@ export async function train(argv: string[]): Promise<number> {
   const heldOut = holdout > 0 ? Math.min(all.length - 1, Math.max(1, Math.round(holdout * all.length))) : 0;
   const held = order.slice(0, heldOut).sort((a, b) => a - b).map((i) => all[i]);
   const pairs = heldOut > 0 ? order.slice(heldOut).sort((a, b) => a - b).map((i) => all[i]) : all;
-  const sources = pairs.map((p) => template.split('{query}').join(p.text));
+  const historyPrompt = values['history-prompt'] ?? 'recommend: {history}';
+  if (historyPrompt.split('{history}').length !== 2) throw new SemidArgumentError('--history-prompt', 'a template holding {history} once, e.g. "recommend: {history}"', historyPrompt);
+  const historyItems = int('history-items') ?? 20;
+  const sources = pairs.map((p) => (p.history ? '' : template.split('{query}').join(p.text)));
   // every ID's tokens, those of --ids included: the retriever builds its trie of all of them
   const idTokens = [...new Set([...(ids ?? []).flatMap((id) => id.map(String)), ...all.flatMap((p) => p.target)])];
   const out = resolve(values.out);
@@ -126,7 +147,8 @@ export async function train(argv: string[]): Promise<number> {
     model = tokenizer.vocabSize > from.model.config.vocabSize ? resizeTokenEmbeddings(from.model, tokenizer.vocabSize, seed) : from.model;
     if (model !== from.model) from.model.dispose();
   } else {
-    tokenizer = resumed ? T5Tokenizer.load(tokenizerPath) : trainWordPieceTokenizer(sources, { vocabSize: vocab });
+    // the words of the queries, and of the history prompt around its items
+    tokenizer = resumed ? T5Tokenizer.load(tokenizerPath) : trainWordPieceTokenizer([...sources.filter((t) => t !== ''), ...historyPrompt.split('{history}')], { vocabSize: vocab });
     tokenizer.addTokens(idTokens);
     model = T5Model.create({ ...T5_PRESETS[preset], vocabSize: tokenizer.vocabSize }, seed);
   }
@@ -136,6 +158,11 @@ export async function train(argv: string[]): Promise<number> {
   process.once('SIGINT', onSigint);
   try {
     const tokenPairs = pairs.map((p, i) => {
+      if (p.history) {  // as GenerativeRetriever.recommend builds it
+        const source = historyTokens(tokenizer, historyPrompt, p.history.map((item) => Int32Array.from(ids![item].map((t) => tokenizer.tokenId(String(t))!))),
+          { eos: model.config.eosTokenId, maxSourceLength: maxSource, historyItems });
+        return { source, target: p.target.map((t) => tokenizer.tokenId(t)!) };
+      }
       let source = tokenizer.encode(sources[i]);
       if (source.length > maxSource) { source = source.slice(0, maxSource); source[maxSource - 1] = model.config.eosTokenId; }
       return { source, target: p.target.map((t) => tokenizer.tokenId(t)!) };
@@ -156,11 +183,13 @@ export async function train(argv: string[]): Promise<number> {
     const loss = result.epochLoss[result.epochLoss.length - 1];
     process.stdout.write(`semid train: ${out} (${result.steps} steps${result.resumedFrom ? `, resumed from ${result.resumedFrom}` : ''}${loss !== undefined ? `, last epoch's loss ${loss.toFixed(3)}` : ''})\n`);
     if (held.length > 0) {
-      const r = await heldOutRecall(out, held, ids, all, template, controller.signal);
+      const r = await heldOutRecall(out, held, ids, all, template, { historyPrompt, historyItems, maxSourceLength: maxSource }, controller.signal);
       writeFileAtomic(join(out, 'eval.json'), [Buffer.from(JSON.stringify({ heldOut: held.length, recall10: r.recall10, recall30: r.recall30, decoding: { beams: 60, groups: 30, diversityPenalty: 0.25 } }, null, 2) + '\n')]);
       process.stdout.write(`semid train: held-out pairs (${held.length}): Recall@10 ${r.recall10.toFixed(4)}, Recall@30 ${r.recall30.toFixed(4)} (${join(out, 'eval.json')})\n`);
     }
-    process.stdout.write(`semid train: ask it: semid search "<query>" --model ${values.out}${values.ids ? ` --ids ${values.ids}` : ' --ids <ids file>'}${values.prompt ? ` --prompt "${values.prompt}"` : ''}\n`);
+    const idsFlag = values.ids ? ` --ids ${values.ids}` : ' --ids <ids file>';
+    process.stdout.write(`semid train: ask it: semid search "<query>" --model ${values.out}${idsFlag}${values.prompt ? ` --prompt "${values.prompt}"` : ''}\n`);
+    if (all.some((p) => p.history)) process.stdout.write(`semid train: and: semid recommend --items <row,row,...> --model ${values.out}${idsFlag} --history-prompt "${historyPrompt}"\n`);
     return 0;
   } finally {
     process.off('SIGINT', onSigint);
@@ -173,11 +202,14 @@ export async function train(argv: string[]): Promise<number> {
  * pair's target ID in its top 10 and top 30. The catalogue is every ID of `ids`, or of the pairs.
  * @example await heldOutRecall('my-t5', held, ids, all, 'search: {query}') // { recall10: 0.41, recall30: 0.63 }
  */
-export async function heldOutRecall(dir: string, held: TextPair[], ids: Array<string[] | number[]> | null, all: TextPair[], template: string, signal?: AbortSignal): Promise<{ recall10: number; recall30: number }> {
+export async function heldOutRecall(dir: string, held: TextPair[], ids: Array<string[] | number[]> | null, all: TextPair[], template: string,
+  history: { historyPrompt: string; historyItems: number; maxSourceLength: number }, signal?: AbortSignal): Promise<{ recall10: number; recall30: number }> {
   const catalogue = ids ? (ids as string[][]) : [...new Map(all.map((p) => [p.target.join(' '), p.target])).values()];
-  const retriever = GenerativeRetriever.load({ model: dir, ids: catalogue, prompt: (q) => template.split('{query}').join(q) });
+  const retriever = GenerativeRetriever.load({ model: dir, ids: catalogue, prompt: (q) => template.split('{query}').join(q), ...history });
   try {
-    const answers = await retriever.search(held.map((p) => p.text), { top: 30, beams: 60, groups: 30, diversityPenalty: 0.25, signal });
+    const decoding = { top: 30, beams: 60, groups: 30, diversityPenalty: 0.25, signal };
+    const sources = held.map((p) => (p.history ? retriever.historySource(p.history) : retriever.searchSource(p.text)));
+    const answers = await retriever.decodeSources(sources, decoding, held.map(() => 30));
     let hit10 = 0, hit30 = 0;
     held.forEach((p, i) => {
       // the pair's item where it names one (items behind one ID count in their ranked order), else its ID

@@ -95,16 +95,12 @@ export class AskBatcher<M extends Servable = RunModel> {
 
   /**
    * The items the model generates after one history of item indices, oldest first (options as
-   * askRecommend's). A run's model only: a GenerativeRetriever knows no histories (its
-   * generateFrom takes any encoder input).
+   * askRecommend's); a GenerativeRetriever needs its historyPrompt for this.
    * @example const answers = await batcher.recommend(userHistory(batcher.model, 42));
    */
   recommend(history: ArrayLike<number>, options: AskOptions = {}): Promise<AnswerOf<M>[]> {
     const m: Servable = this.model;
-    return this.submit(REC_TASK, () => {
-      if (m instanceof GenerativeRetriever) throw new SemidError('ERR_SEMID_UNSUPPORTED', 'recommend needs a model of a run (loadRunModel), which knows the users\' histories; a GenerativeRetriever answers searches (and generateFrom any encoder input)');
-      return recSourceOf(m, history);
-    }, options);
+    return this.submit(REC_TASK, () => (m instanceof GenerativeRetriever ? m.historySource(history) : recSourceOf(m, history)), options);
   }
 
   /**

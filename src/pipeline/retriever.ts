@@ -30,9 +30,17 @@ export interface RetrieverOptions {
   prompt?: (query: string) => string;
   /** Longest encoder input in tokens (default 512); a longer one is cut, its end token kept. */
   maxSourceLength?: number;
+  /**
+   * The encoder text of a history of items, for recommend: a template whose `{history}` stands for
+   * the items' ID tokens, oldest first, space-separated (e.g. "recommend: {history}", the study's
+   * form). Without it the retriever answers searches only.
+   */
+  historyPrompt?: string;
+  /** Most recent items of a history kept (default 20, as the study); older ones go first when the input is too long. */
+  historyItems?: number;
 }
 
-const RETRIEVER_KEYS = optionKeys<RetrieverOptions>()(['model', 'ids', 'prompt', 'maxSourceLength']);
+const RETRIEVER_KEYS = optionKeys<RetrieverOptions>()(['model', 'ids', 'prompt', 'maxSourceLength', 'historyPrompt', 'historyItems']);
 
 /** One generated item: its rank, the score of its ID (a log-probability), and the ID. */
 export interface RetrievedItem {
@@ -72,6 +80,9 @@ export class GenerativeRetriever {
     private readonly itemTokens: Int32Array[],
     private readonly prompt: (query: string) => string,
     private readonly maxSourceLength: number,
+    /** The history template (RetrieverOptions.historyPrompt), or undefined: no recommend. */
+    readonly historyPrompt: string | undefined,
+    private readonly historyItems: number,
   ) {}
 
   /**
@@ -84,6 +95,10 @@ export class GenerativeRetriever {
     if (!existsSync(join(o.model, 'tokenizer.json'))) throw new SemidArgumentError('model', 'a T5 folder with tokenizer.json (queries are tokenized with it)', o.model);
     if (o.prompt !== undefined && typeof o.prompt !== 'function') throw new SemidArgumentError('prompt', 'a function (query) => text', o.prompt);
     const maxSourceLength = expectInt('maxSourceLength', o.maxSourceLength ?? 512, 2, 1 << 20);
+    if (o.historyPrompt !== undefined && (typeof o.historyPrompt !== 'string' || o.historyPrompt.split('{history}').length !== 2)) {
+      throw new SemidArgumentError('historyPrompt', 'a template holding {history} once, e.g. "recommend: {history}"', o.historyPrompt);
+    }
+    const historyItems = expectInt('historyItems', o.historyItems ?? 20, 1, 1 << 20);
     if (!Array.isArray(o.ids) || o.ids.length === 0) throw new SemidArgumentError('ids', 'a non-empty list of IDs, one per item', o.ids);
     const { model, tokenizer } = loadT5Folder(o.model);
     try {
@@ -98,7 +113,7 @@ export class GenerativeRetriever {
         throw new SemidArgumentError('ids', `IDs of one length, or IDs without the end token ${tokenizer!.tokenName(eos) ?? ''} (id ${eos}): IDs of several lengths end with it`, 'IDs of several lengths that use it');
       }
       return new GenerativeRetriever(o.model, model, tokenizer!, trie, readGenerationSettings(o.model), oneLength ? undefined : eos, itemTokens,
-        o.prompt ?? ((q) => q), maxSourceLength);
+        o.prompt ?? ((q) => q), maxSourceLength, o.historyPrompt, historyItems);
     } catch (err) {
       model.dispose();
       throw err;
@@ -132,6 +147,32 @@ export class GenerativeRetriever {
     const text = this.prompt(query);
     if (typeof text !== 'string') throw new SemidArgumentError(`prompt(${name})`, 'a string', text);
     return this.cut(this.tokenizer.encode(text));
+  }
+
+  /**
+   * The items generated after each history of items (rows of RetrieverOptions.ids, oldest first),
+   * with the historyPrompt the retriever was loaded with.
+   * @example const [recs] = await retriever.recommend([[3, 17, 42]], { top: 10 });
+   */
+  async recommend(histories: ArrayLike<number>[], options: AskOptions = {}): Promise<RetrievedItem[][]> {
+    if (!Array.isArray(histories) || histories.length === 0) throw new SemidArgumentError('histories', 'a non-empty list of item lists', histories);
+    return this.decode(histories.map((h, i) => this.historySource(h, `histories[${i}]`)), options);
+  }
+
+  /**
+   * The encoder input of a history: its last historyItems items' ID tokens in the historyPrompt,
+   * the oldest dropped whole while it is longer than maxSourceLength.
+   * @example retriever.historySource([3, 17]) // Int32Array: 'recommend: <id_0_1> <id_1_4> <id_0_2> <id_1_0>' tokenized
+   */
+  historySource(history: unknown, name = 'history'): Int32Array {
+    if (this.historyPrompt === undefined) {
+      throw new SemidError('ERR_SEMID_UNSUPPORTED', 'this retriever was loaded without historyPrompt (e.g. "recommend: {history}"): it answers searches only');
+    }
+    const h = history as ArrayLike<number> | null | undefined;
+    if (!h || typeof h !== 'object' || typeof h.length !== 'number' || h.length === 0) throw new SemidArgumentError(name, 'a non-empty list of item rows', history);
+    for (let k = 0; k < h.length; k++) if (!Number.isInteger(h[k]) || h[k] < 0 || h[k] >= this.items) throw new SemidArgumentError(`${name}[${k}]`, `an item row below ${this.items}`, h[k]);
+    return historyTokens(this.tokenizer, this.historyPrompt, Array.from(h, (item) => this.itemTokens[item]),
+      { eos: this.model.config.eosTokenId, maxSourceLength: this.maxSourceLength, historyItems: this.historyItems });
   }
 
   /**
@@ -223,4 +264,27 @@ function flatten(rows: Int32Array[]): Int32Array {
   const out = new Int32Array(rows.length * rows[0].length);
   rows.forEach((r, i) => out.set(r, i * r.length));
   return out;
+}
+
+/**
+ * The encoder input of a history as the study builds its prompts: the template's text around
+ * `{history}` tokenized on its own, the last `historyItems` items' ID tokens spliced in as they
+ * are (oldest first; the oldest dropped whole while the input is longer than maxSourceLength), the
+ * end token last. semid train builds its history pairs with it, and GenerativeRetriever.recommend.
+ * @example historyTokens(tokenizer, 'recommend: {history}', [Int32Array.of(2003, 2260)], { eos: 1, maxSourceLength: 512, historyItems: 20 })
+ */
+export function historyTokens(tokenizer: T5Tokenizer, template: string, history: Int32Array[], o: { eos: number; maxSourceLength: number; historyItems: number }): Int32Array {
+  const [before, after] = template.split('{history}');
+  const pre = Array.from(tokenizer.encode(before));
+  if (pre[pre.length - 1] === o.eos) pre.pop();
+  const post = Array.from(tokenizer.encode(after ?? ''));
+  if (post[post.length - 1] !== o.eos) post.push(o.eos);
+  let first = Math.max(0, history.length - o.historyItems);
+  const length = () => { let n = pre.length + post.length; for (let k = first; k < history.length; k++) n += history[k].length; return n; };
+  while (first < history.length - 1 && length() > o.maxSourceLength) first++;  // the oldest go first, whole
+  const out: number[] = [...pre];
+  for (let k = first; k < history.length; k++) out.push(...history[k]);
+  out.push(...post);
+  if (out.length > o.maxSourceLength) { out.length = o.maxSourceLength; out[o.maxSourceLength - 1] = o.eos; }
+  return Int32Array.from(out);
 }

@@ -114,29 +114,35 @@ async function searchRoute(b: AskBatcher<Servable>, req: IncomingMessage, url: U
   return { results: queries.map((q, i) => ({ query: q, answers: answers[i] })) };
 }
 
-function historyOf(b: AskBatcher<RunModel>, given: { user?: unknown; movies?: unknown; items?: unknown }): Int32Array | number[] {
+function historyOf(b: AskBatcher<Servable>, given: { user?: unknown; movies?: unknown; items?: unknown }): Int32Array | number[] {
   const named = (['user', 'movies', 'items'] as const).filter((k) => given[k] !== undefined);
-  if (named.length !== 1) throw new SemidArgumentError('user', 'exactly one of user, movies or items', named.length === 0 ? 'none' : named.join(' and '));
-  const m = b.model;
+  const m: Servable = b.model;
+  if (m instanceof GenerativeRetriever) {  // a catalogue of the caller's own: items by row, no users or movies
+    if (named.length !== 1 || given.items === undefined) throw new SemidArgumentError('items', 'the history as item rows (this model knows no users or movies)', named.length === 0 ? 'none' : named.join(' and '));
+  } else if (named.length !== 1) {
+    throw new SemidArgumentError('user', 'exactly one of user, movies or items', named.length === 0 ? 'none' : named.join(' and '));
+  }
   if (given.user !== undefined) {
     if (!Number.isInteger(given.user)) throw new SemidArgumentError('user', 'a userId (an integer)', given.user);
-    return userHistory(m, given.user as number);
+    return userHistory(m as RunModel, given.user as number);
   }
   const list = (given.movies ?? given.items) as unknown;
   const name = given.movies !== undefined ? 'movies' : 'items';
   if (!Array.isArray(list) || list.length === 0) throw new SemidArgumentError(name, 'a non-empty list of integers', list);
   list.forEach((x, i) => { if (!Number.isInteger(x)) throw new SemidArgumentError(`${name}[${i}]`, 'an integer', x); });
-  return name === 'movies' ? itemsOfMovies(m, list as number[]) : (list as number[]);
+  return name === 'movies' ? itemsOfMovies(m as RunModel, list as number[]) : (list as number[]);
 }
 
-async function recommendRoute(b: AskBatcher<RunModel>, req: IncomingMessage, url: URL, signal: AbortSignal): Promise<unknown> {
+async function recommendRoute(b: AskBatcher<Servable>, req: IncomingMessage, url: URL, signal: AbortSignal): Promise<unknown> {
   if (req.method === 'GET') {
     const user = url.searchParams.get('user');
     const movies = url.searchParams.get('movies');
-    const o = optionsOfQuery(url, ['user', 'movies', 'top', 'beams', 'groups', 'penalty']);
+    const items = url.searchParams.get('items');
+    const o = optionsOfQuery(url, ['user', 'movies', 'items', 'top', 'beams', 'groups', 'penalty']);
     // numbers where the text is one, else the text (for the error to show)
     const numeric = (s: string) => (s.trim() !== '' && Number.isFinite(Number(s)) ? Number(s) : s);
-    const given = { user: user === null ? undefined : numeric(user), movies: movies === null ? undefined : movies.split(',').map(numeric) };
+    const list = (s: string | null) => (s === null ? undefined : s.split(',').map(numeric));
+    const given = { user: user === null ? undefined : numeric(user), movies: list(movies), items: list(items) };
     return { answers: await b.recommend(historyOf(b, given), { ...o, signal }) };
   }
   const body = objectBody<RecommendBody>(await readJson(req), RECOMMEND_BODY_KEYS);
@@ -146,7 +152,7 @@ async function recommendRoute(b: AskBatcher<RunModel>, req: IncomingMessage, url
 function health(b: AskBatcher<Servable>, closing: boolean): unknown {
   const m: Servable = b.model;
   if (m instanceof GenerativeRetriever) {
-    return { status: closing ? 'closing' : 'ok', model: m.modelDir, items: m.items, defaults: resolveAskOptions({}, m.generation), maxWaitMs: b.maxWaitMs, ...b.stats() };
+    return { status: closing ? 'closing' : 'ok', model: m.modelDir, items: m.items, historyPrompt: m.historyPrompt ?? null, defaults: resolveAskOptions({}, m.generation), maxWaitMs: b.maxWaitMs, ...b.stats() };
   }
   return {
     status: closing ? 'closing' : 'ok', run: m.out, strategy: m.strategy, quantizer: m.quantizer, seed: m.seed,
@@ -184,8 +190,8 @@ export function createAskServer(b: AskBatcher<Servable>, options: AskServerOptio
   }
   let closing = false;
   const retriever = b.model instanceof GenerativeRetriever;
-  // a retriever (a T5 of the caller's own) knows no users or movies: no /recommend
-  const methods: Record<string, string[]> = retriever
+  // a retriever (a T5 of the caller's own) recommends after items only with its historyPrompt
+  const methods: Record<string, string[]> = retriever && (b.model as GenerativeRetriever).historyPrompt === undefined
     ? { '/health': ['GET'], '/metrics': ['GET'], '/search': ['GET', 'POST'] }
     : { '/health': ['GET'], '/metrics': ['GET'], '/search': ['GET', 'POST'], '/recommend': ['GET', 'POST'] };
   const metrics = new ServerMetrics(Object.keys(methods));
@@ -231,7 +237,7 @@ export function createAskServer(b: AskBatcher<Servable>, options: AskServerOptio
           return;
         }
         if (closing) throw new HttpError(503, 'ERR_SEMID_CLOSED', 'the server is shutting down');
-        const result = route === '/search' ? await searchRoute(b, req, url, controller.signal) : await recommendRoute(b as AskBatcher<RunModel>, req, url, controller.signal);
+        const result = route === '/search' ? await searchRoute(b, req, url, controller.signal) : await recommendRoute(b, req, url, controller.signal);
         send(res, 200, result);
       } catch (err) {
         if (controller.signal.aborted) return;  // the client has gone
