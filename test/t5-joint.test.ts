@@ -259,7 +259,13 @@ describe('T5 joint task', () => {
     expect(() => new PairTask([{ source: [3, 99], target: [4] }], { vocabSize: 10, eos: 1 })).toThrow(/token id below the model's 10 for pairs\[0\]\.source\[1\] but received 99/);
     expect(() => new PairTask([{ source: [3], target: [] }], { vocabSize: 10, eos: 1 })).toThrow(/non-empty array of token ids for pairs\[0\]\.target/);
     await expect(trainT5OnPairs({ model, pairs, epochz: 3 } as never)).rejects.toThrow(/epochz/);
-    model.dispose();
+    // retrieved in memory, without saving a folder
+    const retriever = GenerativeRetriever.create({ model, tokenizer, ids: itemTokens, generation: { numBeams: 4, numBeamGroups: 2 } });
+    expect(retriever.modelDir).toBeNull();
+    expect((await retriever.search(queries, { top: 1 })).map((a) => a[0].item)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(() => GenerativeRetriever.create({ model: {} as never, tokenizer, ids: itemTokens })).toThrow(/a T5Model for model/);
+    expect(() => GenerativeRetriever.create({ model, tokenizer: null as never, ids: itemTokens })).toThrow(/a T5Tokenizer for tokenizer/);
+    retriever.dispose();
   });
 
   it('grows the vocabulary for ID tokens and names bad inputs', () => {

@@ -68,8 +68,8 @@ export interface RetrievedItem {
  */
 export class GenerativeRetriever {
   private constructor(
-    /** The model's folder. */
-    readonly modelDir: string,
+    /** The model's folder (null for a retriever made with create). */
+    readonly modelDir: string | null,
     readonly model: T5Model,
     readonly tokenizer: T5Tokenizer,
     /** The catalogue's IDs (item i = row i of RetrieverOptions.ids). */
@@ -93,31 +93,45 @@ export class GenerativeRetriever {
     const o = expectOptions<RetrieverOptions>('options', options, RETRIEVER_KEYS);
     if (typeof o.model !== 'string' || !existsSync(join(o.model, 'config.json'))) throw new SemidArgumentError('model', 'a T5 folder with config.json', o.model);
     if (!existsSync(join(o.model, 'tokenizer.json'))) throw new SemidArgumentError('model', 'a T5 folder with tokenizer.json (queries are tokenized with it)', o.model);
-    if (o.prompt !== undefined && typeof o.prompt !== 'function') throw new SemidArgumentError('prompt', 'a function (query) => text', o.prompt);
-    const maxSourceLength = expectInt('maxSourceLength', o.maxSourceLength ?? 512, 2, 1 << 20);
-    if (o.historyPrompt !== undefined && (typeof o.historyPrompt !== 'string' || o.historyPrompt.split('{history}').length !== 2)) {
-      throw new SemidArgumentError('historyPrompt', 'a template holding {history} once, e.g. "recommend: {history}"', o.historyPrompt);
-    }
-    const historyItems = expectInt('historyItems', o.historyItems ?? 20, 1, 1 << 20);
-    if (!Array.isArray(o.ids) || o.ids.length === 0) throw new SemidArgumentError('ids', 'a non-empty list of IDs, one per item', o.ids);
+    const settings = checkSettings(o);
     const { model, tokenizer } = loadT5Folder(o.model);
     try {
-      const vocab = Math.min(model.config.vocabSize, tokenizer!.vocabSize);
-      const itemTokens = o.ids.map((id, i) => idTokens(id, i, tokenizer!, vocab));
-      const oneLength = itemTokens.every((t) => t.length === itemTokens[0].length);
-      const trie = oneLength  // fixed-length IDs as one flat array (a catalogue of millions builds in a second)
-        ? IdTrie.build({ codes: flatten(itemTokens), length: itemTokens[0].length })
-        : IdTrie.build({ codes: itemTokens.map((t) => Array.from(t)) });
-      const eos = model.config.eosTokenId;
-      if (!oneLength && trie.usesToken(eos)) {
-        throw new SemidArgumentError('ids', `IDs of one length, or IDs without the end token ${tokenizer!.tokenName(eos) ?? ''} (id ${eos}): IDs of several lengths end with it`, 'IDs of several lengths that use it');
-      }
-      return new GenerativeRetriever(o.model, model, tokenizer!, trie, readGenerationSettings(o.model), oneLength ? undefined : eos, itemTokens,
-        o.prompt ?? ((q) => q), maxSourceLength, o.historyPrompt, historyItems);
+      return GenerativeRetriever.build(o.model, model, tokenizer!, readGenerationSettings(o.model), o.ids, settings);
     } catch (err) {
       model.dispose();
       throw err;
     }
+  }
+
+  /**
+   * A retriever over a model and tokenizer in memory (one trainT5OnPairs just trained, say), with
+   * the same options as load (`generation`: the decoding defaults, else the paper's). The
+   * retriever's dispose() frees the model.
+   * @example const r = GenerativeRetriever.create({ model, tokenizer, ids, prompt: (q) => `search: ${q}` });
+   */
+  static create(options: Omit<RetrieverOptions, 'model'> & { model: T5Model; tokenizer: T5Tokenizer; generation?: GenerationSettings }): GenerativeRetriever {
+    const o = expectOptions<Omit<RetrieverOptions, 'model'> & { model: T5Model; tokenizer: T5Tokenizer; generation?: GenerationSettings }>('options', options, [...RETRIEVER_KEYS, 'tokenizer', 'generation']);
+    if (!o.model || typeof o.model !== 'object' || !o.model.config || !(o.model.params instanceof Map)) throw new SemidArgumentError('model', 'a T5Model', o.model);
+    if (!o.tokenizer || typeof o.tokenizer.encode !== 'function' || typeof o.tokenizer.tokenId !== 'function') throw new SemidArgumentError('tokenizer', 'a T5Tokenizer', o.tokenizer);
+    if (o.generation !== undefined && (typeof o.generation !== 'object' || o.generation === null)) throw new SemidArgumentError('generation', 'GenerationSettings ({ numBeams, numBeamGroups, diversityPenalty, ... })', o.generation);
+    return GenerativeRetriever.build(null, o.model, o.tokenizer, o.generation ?? {}, o.ids, checkSettings(o));
+  }
+
+  private static build(modelDir: string | null, model: T5Model, tokenizer: T5Tokenizer, generation: GenerationSettings, ids: RetrieverOptions['ids'] | undefined,
+    settings: ReturnType<typeof checkSettings>): GenerativeRetriever {
+    if (!Array.isArray(ids) || ids.length === 0) throw new SemidArgumentError('ids', 'a non-empty list of IDs, one per item', ids);
+    const vocab = Math.min(model.config.vocabSize, tokenizer.vocabSize);
+    const itemTokens = ids.map((id, i) => idTokens(id, i, tokenizer, vocab));
+    const oneLength = itemTokens.every((t) => t.length === itemTokens[0].length);
+    const trie = oneLength  // fixed-length IDs as one flat array (a catalogue of millions builds in a second)
+      ? IdTrie.build({ codes: flatten(itemTokens), length: itemTokens[0].length })
+      : IdTrie.build({ codes: itemTokens.map((t) => Array.from(t)) });
+    const eos = model.config.eosTokenId;
+    if (!oneLength && trie.usesToken(eos)) {
+      throw new SemidArgumentError('ids', `IDs of one length, or IDs without the end token ${tokenizer.tokenName(eos) ?? ''} (id ${eos}): IDs of several lengths end with it`, 'IDs of several lengths that use it');
+    }
+    return new GenerativeRetriever(modelDir, model, tokenizer, trie, generation, oneLength ? undefined : eos, itemTokens,
+      settings.prompt, settings.maxSourceLength, settings.historyPrompt, settings.historyItems);
   }
 
   /**
@@ -287,4 +301,15 @@ export function historyTokens(tokenizer: T5Tokenizer, template: string, history:
   out.push(...post);
   if (out.length > o.maxSourceLength) { out.length = o.maxSourceLength; out[o.maxSourceLength - 1] = o.eos; }
   return Int32Array.from(out);
+}
+
+/** The prompt, length and history settings of RetrieverOptions, checked, with their defaults. */
+function checkSettings(o: Pick<RetrieverOptions, 'prompt' | 'maxSourceLength' | 'historyPrompt' | 'historyItems'>) {
+  if (o.prompt !== undefined && typeof o.prompt !== 'function') throw new SemidArgumentError('prompt', 'a function (query) => text', o.prompt);
+  const maxSourceLength = expectInt('maxSourceLength', o.maxSourceLength ?? 512, 2, 1 << 20);
+  if (o.historyPrompt !== undefined && (typeof o.historyPrompt !== 'string' || o.historyPrompt.split('{history}').length !== 2)) {
+    throw new SemidArgumentError('historyPrompt', 'a template holding {history} once, e.g. "recommend: {history}"', o.historyPrompt);
+  }
+  const historyItems = expectInt('historyItems', o.historyItems ?? 20, 1, 1 << 20);
+  return { prompt: o.prompt ?? ((q: string) => q), maxSourceLength, historyPrompt: o.historyPrompt, historyItems };
 }
