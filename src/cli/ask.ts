@@ -11,13 +11,14 @@ import { recommendWithModel, searchWithModel } from './ask-model.js';
 import { printAnswers } from './format.js';
 
 const COMMON = `--run <dir> [--strategy ${STRATEGIES.join('|')}] [--quantizer ${QUANTIZERS.join('|')}] [--seed 0]
-                 [--top 10] [--beams B] [--groups G] [--penalty P] [--json]
-Beams, groups and penalty default to the decoding the run evaluated the model with (its
+                 [--top 10] [--beams B] [--groups G] [--penalty P] [--json]`;
+const DEFAULTS = `Beams, groups and penalty default to the decoding the model was evaluated or saved with (its
 generation_config.json; 60, 30 and 0.25 for models saved without them).`;
 
 export const SEARCH_USAGE = `Usage: semid search ("<query>" ["<query>" ...] | -) ${COMMON}
        semid search ("<query>" ... | -) --model <T5 folder> --ids <ids.json|codes.npy> [--prompt "search: {query}"]
                  [--id-prefix id] [--top 10] [--beams B] [--groups G] [--penalty P] [--json]
+${DEFAULTS}
 
 Generates the items a query names with the T5 that \`semid run\` trained in <dir> for the strategy,
 quantizer and seed (default multitask, rqkmeans, 0), by the same trie-constrained diverse beam
@@ -32,6 +33,7 @@ of \`semid quantize\` (code c at level l is the token <id_l_c>; --id-prefix chan
 export const RECOMMEND_USAGE = `Usage: semid recommend (--user <userId> | --movies <movieId,movieId,...>) ${COMMON}
        semid recommend --items <row,row,...> --model <T5 folder> --ids <ids.json|codes.npy> --history-prompt "recommend: {history}"
                  [--history-items 20] [--id-prefix id] [--top 10] [--beams B] [--groups G] [--penalty P] [--json]
+${DEFAULTS}
 
 Generates the items to recommend after a user's whole history in the run's data set (--user) or
 after a list of movies, oldest first (--movies; the last 20 are used, as in training), with the T5

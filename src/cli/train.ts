@@ -38,6 +38,7 @@ F of the pairs out of training and reports, once trained, how often the constrai
 (60 beams, 30 groups, penalty 0.25) puts their target ID in its top 10 and 30 (Recall@10, @30;
 also in <dir>/eval.json). Then:
   semid search "<query>" --model <dir> --ids <ids file> --prompt "<the same prompt>"
+  semid recommend --items <row,row,...> --model <dir> --ids <ids file> --history-prompt "<the same>"
 `;
 
 const OPTIONS = {
