@@ -12,7 +12,7 @@ import { trainT5OnPairs } from '../model/t5/pair-task.js';
 import { T5Tokenizer, trainWordPieceTokenizer } from '../model/t5/tokenizer.js';
 import { withoutByteOrderMark } from '../data/text-records.js';
 import { hashSeed, mulberry32, shuffleInPlace } from '../data/random.js';
-import { GenerativeRetriever, historyTokens } from '../pipeline/retriever.js';
+import { cutSource, GenerativeRetriever, historyTokens } from '../pipeline/retriever.js';
 import { readIdsFile } from './ask-model.js';
 import { numberFlag, withFlagNames } from './flags.js';
 
@@ -78,14 +78,14 @@ export function readPairs(path: string, ids: Array<string[] | number[]> | null):
     if ('history' in j) {
       if (!ids) throw new SemidError('ERR_SEMID_INVALID_ARG', `${where} is a history of items: give the items' IDs with --ids (a JSON list of token lists, or a codes .npy)`);
       const h = j.history;
-      if (!Array.isArray(h) || h.length === 0 || h.some((x) => !Number.isInteger(x) || x < 0 || x >= ids.length)) throw new SemidError('ERR_SEMID_DATA', `${where}: "history" must be a non-empty list of rows of --ids (0..${ids.length - 1})`);
-      if (!Number.isInteger(j.item) || (j.item as number) < 0 || (j.item as number) >= ids.length) throw new SemidError('ERR_SEMID_DATA', `${where}: "item" must be a row of --ids (0..${ids.length - 1}), got ${JSON.stringify(j.item)}`);
-      out.push({ text: '', target: ids[j.item as number].map(String), item: j.item as number, history: h as number[] });
+      if (!Array.isArray(h) || h.length === 0 || h.some((x) => !isRow(x, ids))) throw new SemidError('ERR_SEMID_DATA', `${where}: "history" must be a non-empty list of rows of --ids (0..${ids.length - 1})`);
+      const item = rowOf(j.item, ids, where);
+      out.push({ text: '', target: ids[item].map(String), item, history: h as number[] });
     } else if ('query' in j) {
       if (typeof j.query !== 'string' || j.query.trim() === '') throw new SemidError('ERR_SEMID_DATA', `${where}: "query" must be a non-empty string`);
       if (!ids) throw new SemidError('ERR_SEMID_INVALID_ARG', `${where} names item ${JSON.stringify(j.item)}: give the items' IDs with --ids (a JSON list of token lists, or a codes .npy)`);
-      if (!Number.isInteger(j.item) || (j.item as number) < 0 || (j.item as number) >= ids.length) throw new SemidError('ERR_SEMID_DATA', `${where}: "item" must be a row of --ids (0..${ids.length - 1}), got ${JSON.stringify(j.item)}`);
-      out.push({ text: j.query, target: ids[j.item as number].map(String), item: j.item as number });
+      const item = rowOf(j.item, ids, where);
+      out.push({ text: j.query, target: ids[item].map(String), item });
     } else if ('source' in j) {
       if (typeof j.source !== 'string' || j.source.trim() === '') throw new SemidError('ERR_SEMID_DATA', `${where}: "source" must be a non-empty string`);
       if (!Array.isArray(j.target) || j.target.length === 0 || j.target.some((t) => typeof t !== 'string')) throw new SemidError('ERR_SEMID_DATA', `${where}: "target" must be a non-empty list of token names`);
@@ -96,6 +96,14 @@ export function readPairs(path: string, ids: Array<string[] | number[]> | null):
   });
   if (out.length === 0) throw new SemidArgumentError('--pairs', 'a JSONL file with at least one pair', `${path} (empty)`);
   return out;
+}
+
+const isRow = (x: unknown, ids: unknown[]): x is number => Number.isInteger(x) && (x as number) >= 0 && (x as number) < ids.length;
+
+/** A line's "item": a row of --ids, or an error naming the line. */
+function rowOf(x: unknown, ids: unknown[], where: string): number {
+  if (!isRow(x, ids)) throw new SemidError('ERR_SEMID_DATA', `${where}: "item" must be a row of --ids (0..${ids.length - 1}), got ${JSON.stringify(x)}`);
+  return x;
 }
 
 /** `semid train --pairs <file> --out <dir>`. */
@@ -164,9 +172,7 @@ export async function train(argv: string[]): Promise<number> {
           { eos: model.config.eosTokenId, maxSourceLength: maxSource, historyItems });
         return { source, target: p.target.map((t) => tokenizer.tokenId(t)!) };
       }
-      let source = tokenizer.encode(sources[i]);
-      if (source.length > maxSource) { source = source.slice(0, maxSource); source[maxSource - 1] = model.config.eosTokenId; }
-      return { source, target: p.target.map((t) => tokenizer.tokenId(t)!) };
+      return { source: cutSource(tokenizer.encode(sources[i]), maxSource, model.config.eosTokenId), target: p.target.map((t) => tokenizer.tokenId(t)!) };
     });
     process.stderr.write(`semid train: ${pairs.length} pairs${heldOut ? ` (${heldOut} more held out)` : ''}, ${idTokens.length} ID tokens, T5 ${(model.size / 1e6).toFixed(2)}M parameters (${values.from ?? `preset ${preset}`}), ${epochs} epochs of batch ${batchSize}\n`);
     let last = 0;
@@ -184,7 +190,7 @@ export async function train(argv: string[]): Promise<number> {
     const loss = result.epochLoss[result.epochLoss.length - 1];
     process.stdout.write(`semid train: ${out} (${result.steps} steps${result.resumedFrom ? `, resumed from ${result.resumedFrom}` : ''}${loss !== undefined ? `, last epoch's loss ${loss.toFixed(3)}` : ''})\n`);
     if (held.length > 0) {
-      const r = await heldOutRecall(out, held, ids, all, template, { historyPrompt, historyItems, maxSourceLength: maxSource }, controller.signal);
+      const r = await heldOutRecall(model, tokenizer, held, ids, all, template, { historyPrompt, historyItems, maxSourceLength: maxSource }, controller.signal);
       writeFileAtomic(join(out, 'eval.json'), [Buffer.from(JSON.stringify({ heldOut: held.length, recall10: r.recall10, recall30: r.recall30, decoding: { beams: 60, groups: 30, diversityPenalty: 0.25 } }, null, 2) + '\n')]);
       process.stdout.write(`semid train: held-out pairs (${held.length}): Recall@10 ${r.recall10.toFixed(4)}, Recall@30 ${r.recall30.toFixed(4)} (${join(out, 'eval.json')})\n`);
     }
@@ -199,28 +205,26 @@ export async function train(argv: string[]): Promise<number> {
 }
 
 /**
- * How often the saved model's constrained beam search (the paper's decoding) puts each held-out
+ * How often the trained model's constrained beam search (the paper's decoding) puts each held-out
  * pair's target ID in its top 10 and top 30. The catalogue is every ID of `ids`, or of the pairs.
- * @example await heldOutRecall('my-t5', held, ids, all, 'search: {query}') // { recall10: 0.41, recall30: 0.63 }
+ * The model and tokenizer are the ones just trained, in memory (not read back from the folder).
+ * @example await heldOutRecall(model, tokenizer, held, ids, all, 'search: {query}', history) // { recall10: 0.41, recall30: 0.63 }
  */
-export async function heldOutRecall(dir: string, held: TextPair[], ids: Array<string[] | number[]> | null, all: TextPair[], template: string,
+export async function heldOutRecall(model: T5Model, tokenizer: T5Tokenizer, held: TextPair[], ids: Array<string[] | number[]> | null, all: TextPair[], template: string,
   history: { historyPrompt: string; historyItems: number; maxSourceLength: number }, signal?: AbortSignal): Promise<{ recall10: number; recall30: number }> {
   const catalogue = ids ? (ids as string[][]) : [...new Map(all.map((p) => [p.target.join(' '), p.target])).values()];
-  const retriever = GenerativeRetriever.load({ model: dir, ids: catalogue, prompt: (q) => template.split('{query}').join(q), ...history });
-  try {
-    const decoding = { top: 30, beams: 60, groups: 30, diversityPenalty: 0.25, signal };
-    const sources = held.map((p) => (p.history ? retriever.historySource(p.history) : retriever.searchSource(p.text)));
-    const answers = await retriever.decodeSources(sources, decoding, held.map(() => 30));
-    let hit10 = 0, hit30 = 0;
-    held.forEach((p, i) => {
-      // the pair's item where it names one (items behind one ID count in their ranked order), else its ID
-      const want = p.target.join(' ');
-      const rank = answers[i].findIndex((a) => (p.item !== undefined && ids ? a.item === p.item : a.id.join(' ') === want));
-      if (rank >= 0 && rank < 10) hit10++;
-      if (rank >= 0) hit30++;
-    });
-    return { recall10: hit10 / held.length, recall30: hit30 / held.length };
-  } finally {
-    retriever.dispose();
-  }
+  // not disposed here: the model is the caller's
+  const retriever = GenerativeRetriever.create({ model, tokenizer, ids: catalogue, prompt: (q) => template.split('{query}').join(q), ...history });
+  const decoding = { top: 30, beams: 60, groups: 30, diversityPenalty: 0.25, signal };
+  const sources = held.map((p) => (p.history ? retriever.historySource(p.history) : retriever.searchSource(p.text)));
+  const answers = await retriever.decodeSources(sources, decoding, held.map(() => 30));
+  let hit10 = 0, hit30 = 0;
+  held.forEach((p, i) => {
+    // the pair's item where it names one (items behind one ID count in their ranked order), else its ID
+    const want = p.target.join(' ');
+    const rank = answers[i].findIndex((a) => (p.item !== undefined && ids ? a.item === p.item : a.id.join(' ') === want));
+    if (rank >= 0 && rank < 10) hit10++;
+    if (rank >= 0) hit30++;
+  });
+  return { recall10: hit10 / held.length, recall30: hit30 / held.length };
 }

@@ -8,16 +8,15 @@ import { join } from 'node:path';
 import { SemidArgumentError, SemidError } from '../kernels/errors.js';
 import { expectInt, expectNumber, expectOptions, expectSignal, optionKeys } from '../kernels/validate.js';
 import { loadJointDataset, type JointDataset } from '../data/dataset.js';
-import { constrainedBeamSearch } from '../decoding/beam-search.js';
 import type { IdTrie } from '../decoding/trie.js';
-import { defaultDecodeBatch, itemTrie } from '../eval/generative.js';
+import { itemTrie } from '../eval/generative.js';
 import { STRATEGIES, type Strategy } from '../ids/strategies.js';
 import { idsDigest } from '../ids/store.js';
 import { loadT5Folder, readGenerationSettings, type GenerationSettings } from '../model/t5/checkpoint-folder.js';
-import { T5DecoderSession } from '../model/t5/decoder-session.js';
-import { padBatch, REC_TASK, SEARCH_TASK } from '../model/t5/joint-task.js';
+import { REC_TASK, SEARCH_TASK } from '../model/t5/joint-task.js';
 import type { T5Model } from '../model/t5/model.js';
 import { strategyTask, type StrategyTask } from './strategy-task.js';
+import { decodeWithTrie } from './decode-trie.js';
 
 /** A run's trained model for one strategy, quantizer and seed, with what decoding needs. */
 export interface RunModel {
@@ -170,30 +169,14 @@ export function recSourceOf(m: RunModel, history: unknown, name = 'history'): In
 export async function decodeSources(m: RunModel, kind: number, sources: Int32Array[], r: Omit<ResolvedAskOptions, 'top'>, tops: number[]): Promise<Answer[][]> {
   let trie = m.tries.get(kind);
   if (!trie) m.tries.set(kind, (trie = itemTrie(kind === SEARCH_TASK ? m.task.space.search : m.task.space.rec)));
-  const c = m.model.config;
   const ids = kind === SEARCH_TASK ? m.task.idsFile.search : m.task.idsFile.rec;
   const tokens = kind === SEARCH_TASK ? m.task.space.search : m.task.space.rec;
-  const out: Answer[][] = [];
-  // as many queries at a time as the evaluation decodes (one step's logits within 256 MB)
-  const chunk = defaultDecodeBatch(r.beams, c.vocabSize);
-  for (let s = 0; s < sources.length; s += chunk) {
-    const part = sources.slice(s, s + chunk);
-    const batch = padBatch(part.map((source) => ({ source, target: new Int32Array(0) })), c.padTokenId, c.decoderStartTokenId);
-    const session = new T5DecoderSession(m.model, batch, { reuseLogits: true });
-    try {
-      const results = await constrainedBeamSearch({ trie, batch: part.length, beams: r.beams, groups: r.groups, diversityPenalty: r.diversityPenalty, step: (req) => session.step(req), signal: r.signal });
-      results.forEach((res, q) => {
-        out.push(Array.from(res.items.subarray(0, tops[s + q]), (item, k) => {
-          const meta = m.dataset.items[item];
-          const idItems = trie!.lookup(Array.from(tokens[item])).length;
-          return { rank: k + 1, item, movieId: meta.movieId, title: meta.rawTitle, year: meta.year, score: res.itemScores[k], id: ids[item], idItems };
-        }));
-      });
-    } finally {
-      session.dispose();
-    }
-  }
-  return out;
+  const results = await decodeWithTrie(m.model, trie, sources, r);
+  return results.map((res, q) => Array.from(res.items.subarray(0, tops[q]), (item, k) => {
+    const meta = m.dataset.items[item];
+    const idItems = trie!.lookup(Array.from(tokens[item])).length;
+    return { rank: k + 1, item, movieId: meta.movieId, title: meta.rawTitle, year: meta.year, score: res.itemScores[k], id: ids[item], idItems };
+  }));
 }
 
 /**

@@ -5,17 +5,14 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { constrainedBeamSearch } from '../decoding/beam-search.js';
 import { IdTrie } from '../decoding/trie.js';
-import { defaultDecodeBatch } from '../eval/generative.js';
 import { SemidArgumentError, SemidError } from '../kernels/errors.js';
 import { expectInt, expectOptions, optionKeys } from '../kernels/validate.js';
 import { loadT5Folder, readGenerationSettings, type GenerationSettings } from '../model/t5/checkpoint-folder.js';
-import { T5DecoderSession } from '../model/t5/decoder-session.js';
-import { padBatch } from '../model/t5/joint-task.js';
 import type { T5Model } from '../model/t5/model.js';
 import type { T5Tokenizer } from '../model/t5/tokenizer.js';
 import { resolveAskOptions, type AskOptions, type ResolvedAskOptions } from './ask.js';
+import { decodeWithTrie } from './decode-trie.js';
 
 export interface RetrieverOptions {
   /** A T5 folder: config.json, model.safetensors (or its shards) and tokenizer.json. */
@@ -211,10 +208,7 @@ export class GenerativeRetriever {
   }
 
   private cut(ids: Int32Array): Int32Array {
-    if (ids.length <= this.maxSourceLength) return ids;
-    const out = ids.slice(0, this.maxSourceLength);
-    out[out.length - 1] = this.model.config.eosTokenId;
-    return out;
+    return cutSource(ids, this.maxSourceLength, this.model.config.eosTokenId);
   }
 
   private decode(sources: Int32Array[], options: AskOptions): Promise<RetrievedItem[][]> {
@@ -228,28 +222,12 @@ export class GenerativeRetriever {
    * @example await retriever.decodeSources([retriever.searchSource('space robots')], resolveAskOptions({}, retriever.generation), [10]);
    */
   async decodeSources(sources: Int32Array[], r: Omit<ResolvedAskOptions, 'top'>, tops: number[]): Promise<RetrievedItem[][]> {
-    const c = this.model.config;
-    const out: RetrievedItem[][] = [];
-    const chunk = defaultDecodeBatch(r.beams, c.vocabSize);  // one step's logits within 256 MB
-    for (let s = 0; s < sources.length; s += chunk) {
-      const part = sources.slice(s, s + chunk);
-      const batch = padBatch(part.map((source) => ({ source, target: new Int32Array(0) })), c.padTokenId, c.decoderStartTokenId);
-      const session = new T5DecoderSession(this.model, batch, { reuseLogits: true });
-      try {
-        const results = await constrainedBeamSearch({ trie: this.trie, batch: part.length, beams: r.beams, groups: r.groups, diversityPenalty: r.diversityPenalty,
-          endToken: this.endToken, step: (req) => session.step(req), signal: r.signal });
-        for (const [q, res] of results.entries()) {
-          out.push(Array.from(res.items.subarray(0, tops[s + q]), (item, k) => {
-            const tokens = this.itemTokens[item];
-            return { rank: k + 1, item, score: res.itemScores[k], id: Array.from(tokens, (t) => this.tokenizer.tokenName(t) ?? String(t)),
-              idItems: this.trie.lookup(Array.from(tokens)).length };
-          }));
-        }
-      } finally {
-        session.dispose();
-      }
-    }
-    return out;
+    const results = await decodeWithTrie(this.model, this.trie, sources, r, this.endToken);
+    return results.map((res, q) => Array.from(res.items.subarray(0, tops[q]), (item, k) => {
+      const tokens = this.itemTokens[item];
+      return { rank: k + 1, item, score: res.itemScores[k], id: Array.from(tokens, (t) => this.tokenizer.tokenName(t) ?? String(t)),
+        idItems: this.trie.lookup(Array.from(tokens)).length };
+    }));
   }
 }
 
@@ -299,8 +277,18 @@ export function historyTokens(tokenizer: T5Tokenizer, template: string, history:
   const out: number[] = [...pre];
   for (let k = first; k < history.length; k++) out.push(...history[k]);
   out.push(...post);
-  if (out.length > o.maxSourceLength) { out.length = o.maxSourceLength; out[o.maxSourceLength - 1] = o.eos; }
-  return Int32Array.from(out);
+  return cutSource(Int32Array.from(out), o.maxSourceLength, o.eos);
+}
+
+/**
+ * An encoder input cut to `max` tokens, its end token kept last (the input itself when it fits).
+ * @example cutSource(Int32Array.of(5, 6, 7, 1), 3, 1) // Int32Array [5, 6, 1]
+ */
+export function cutSource(ids: Int32Array, max: number, eos: number): Int32Array {
+  if (ids.length <= max) return ids;
+  const out = ids.slice(0, max);
+  out[max - 1] = eos;
+  return out;
 }
 
 /** The prompt, length and history settings of RetrieverOptions, checked, with their defaults. */

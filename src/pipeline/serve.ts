@@ -197,11 +197,13 @@ export function createAskServer(b: AskBatcher<Servable>, options: AskServerOptio
   const metrics = new ServerMetrics(Object.keys(methods));
   const server = createServer((req, res) => {
     const started = performance.now();
+    // parsed once, for the router and the metrics (a target no parser takes is a 400, counted as "other")
+    let url: URL | null = null;
+    try { url = new URL(req.url ?? '/', 'http://localhost'); } catch { /* below */ }
+    const route = url ? url.pathname.replace(/\/+$/, '') || '/' : '';
     res.once('close', () => {
       const ms = performance.now() - started;
-      let path = '/';
-      try { path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '') || '/'; } catch { /* counted as other */ }
-      metrics.record(path, res.writableFinished ? res.statusCode : 'closed', ms / 1000);
+      metrics.record(route, res.writableFinished ? res.statusCode : 'closed', ms / 1000);
       o.log?.(`${new Date().toISOString()} ${req.method} ${(req.url ?? '/').slice(0, 200)} ${res.writableFinished ? res.statusCode : 'closed by client'} ${ms.toFixed(1)} ms`);
     });
     if (o.cors !== undefined) {
@@ -217,13 +219,7 @@ export function createAskServer(b: AskBatcher<Servable>, options: AskServerOptio
     res.on('close', () => { if (!res.writableFinished) controller.abort(); });
     void (async () => {
       try {
-        let url: URL;
-        try {
-          url = new URL(req.url ?? '/', 'http://localhost');
-        } catch {
-          throw new SemidArgumentError('url', 'a path such as /search?q=...', req.url);
-        }
-        const route = url.pathname.replace(/\/+$/, '') || '/';
+        if (!url) throw new SemidArgumentError('url', 'a path such as /search?q=...', req.url);
         if (!Object.hasOwn(methods, route)) throw new HttpError(404, 'ERR_SEMID_NOT_FOUND', `no route ${route}: try ${Object.keys(methods).join(', ')}`);
         if (!methods[route].includes(req.method ?? '')) {
           res.setHeader('allow', methods[route].join(', '));
