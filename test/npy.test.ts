@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { bytePieces, readAt } from '../src/io/read-at.js';
 import { execFileSync, spawn } from 'node:child_process';
 import { encodeNpy, readNpy, readNpyMatrix, writeNpy } from '../src/index.js';
@@ -7,7 +9,7 @@ import { halfToFloat } from '../src/data/npy.js';
 
 import { rawNpy } from './helpers.js';
 
-const tmp = (name: string) => `/tmp/semid-npy-${process.pid}-${name}`;
+const tmp = (name: string) => join(tmpdir(), `semid-npy-${process.pid}-${name}`);
 const concat = (parts: Uint8Array[]) => Buffer.concat(parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength)));
 
 describe('.npy read and write', () => {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readNpy, writeNpy } from '../src/index.js';
 import { randomFloats } from './helpers.js';
@@ -8,7 +10,7 @@ import { randomFloats } from './helpers.js';
 const bin = fileURLToPath(new URL('../bin/semid.js', import.meta.url));
 const built = existsSync(fileURLToPath(new URL('../dist/cli/main.js', import.meta.url)));
 const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
-const dir = `/tmp/semid-cli-${process.pid}`;
+const dir = join(tmpdir(), `semid-cli-${process.pid}`);
 
 describe.skipIf(!built)('semid quantize', () => {
   it('trains, writes codes and codebooks, prints statistics; then encodes new items with the codebooks', () => {
@@ -98,5 +100,41 @@ describe.skipIf(!built)('semid quantize', () => {
     const inMemory = run('quantize', `${dir}/chunked.npy`, '--levels', '2', '--codebook', '16', '--out', `${dir}/in-memory.npy`, '--chunk-rows', '0');
     expect(inMemory.stderr).not.toMatch(/trained on a sample/);
     expect(Array.from(readNpy(`${dir}/in-memory.npy`).data)).toEqual(Array.from(readNpy(`${dir}/whole.npy`).data));
+  });
+  it('--dedup appends a level numbering the items that share an ID; --dedup-after continues a catalogue\'s numbers for new items', () => {
+    writeNpy(`${dir}/dup.npy`, randomFloats(600 * 8, 9), [600, 8]);
+    const plain = run('quantize', `${dir}/dup.npy`, '--levels', '2', '--codebook', '4', '--seed', '3', '--out', `${dir}/dup-plain.npy`, '--json');
+    expect(plain.status, plain.stderr).toBe(0);
+    const r = run('quantize', `${dir}/dup.npy`, '--levels', '2', '--codebook', '4', '--seed', '3', '--out', `${dir}/dup-codes.npy`, '--dedup');
+    expect(r.status, r.stderr).toBe(0);
+    const before = JSON.parse(plain.stdout) as { largestBucket: number; distinctIds: number };
+    expect(r.stdout).toMatch(new RegExp(`dedup level +${before.largestBucket} codes \\(${before.distinctIds} shared IDs told apart`));
+    expect(r.stdout).toMatch(/dup-codes\.npy \(uint16, 3 levels\)/);
+    const codes = readNpy(`${dir}/dup-codes.npy`);
+    expect(codes.shape).toEqual([600, 3]);
+    const flat = readNpy(`${dir}/dup-plain.npy`).data;
+    const rows = Array.from({ length: 600 }, (_, i) => Array.from(codes.data.subarray(i * 3, i * 3 + 3) as Uint16Array));
+    rows.forEach((row, i) => expect(row.slice(0, 2)).toEqual([flat[i * 2], flat[i * 2 + 1]]));
+    expect(new Set(rows.map((x) => x.join(','))).size).toBe(600);
+    // new items encoded with the codebooks, numbered after the catalogue's items of their ID
+    writeNpy(`${dir}/dup-new.npy`, randomFloats(50 * 8, 10), [50, 8]);
+    const cold = run('quantize', '--codebooks', `${dir}/dup-codes.codebooks.npy`, `${dir}/dup-new.npy`, '--out', `${dir}/dup-new-codes.npy`, '--dedup-after', `${dir}/dup-codes.npy`, '--json');
+    expect(cold.status, cold.stderr).toBe(0);
+    expect(JSON.parse(cold.stdout)).toMatchObject({ levels: 3, dtype: 'uint16' });
+    const fresh = readNpy(`${dir}/dup-new-codes.npy`);
+    const all = [...rows, ...Array.from({ length: 50 }, (_, i) => Array.from(fresh.data.subarray(i * 3, i * 3 + 3) as Uint16Array))];
+    expect(new Set(all.map((x) => x.join(','))).size).toBe(650);
+    // the other quantizers take it too
+    const peer = run('quantize', `${dir}/dup.npy`, '--quantizer', 'rlfq', '--levels', '1', '--codebook', '4', '--out', `${dir}/dup-rlfq.npy`, '--dedup', '--json');
+    expect(peer.status, peer.stderr).toBe(0);
+    expect(JSON.parse(peer.stdout).dedup.suffixSize).toBeGreaterThan(100);
+    expect(readNpy(`${dir}/dup-rlfq.npy`).shape).toEqual([600, 2]);
+    // numbers beyond the --dtype asked for, a catalogue of the wrong shape, or no quantizer to continue with
+    expect(run('quantize', `${dir}/dup.npy`, '--levels', '1', '--codebook', '2', '--out', `${dir}/dup-u8.npy`, '--dedup', '--dtype', 'uint8').stderr)
+      .toMatch(/Expected a type that holds code \d+ \(a dedup number\): "uint16" or "uint32" for --dtype but received "uint8"/);
+    expect(run('quantize', '--codebooks', `${dir}/dup-codes.codebooks.npy`, `${dir}/dup-new.npy`, '--out', `${dir}/x.npy`, '--dedup-after', `${dir}/dup-plain.npy`).stderr)
+      .toMatch(/codes of 3 columns .* for --dedup-after but received "shape \[600, 2\]"/);
+    expect(run('quantize', `${dir}/dup-new.npy`, '--dedup-after', `${dir}/dup-codes.npy`).stderr).toMatch(/--codebooks or --quantizer-file too/);
+    expect(run('quantize', '--codebooks', `${dir}/dup-codes.codebooks.npy`, `${dir}/dup-new.npy`, '--dedup-after', `${dir}/none.npy`).stderr).toMatch(/an existing codes \.npy written with --dedup for --dedup-after/);
   });
 });

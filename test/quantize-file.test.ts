@@ -2,11 +2,13 @@
 // every dtype and byte order, the seeded sample, and quantizeNpyFile against RQKMeans in memory.
 import { describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { RQKMeans, openNpyRows, quantizeNpyFile, readNpyMatrix, writeNpy } from '../src/index.js';
 import { mulberry32, sampleSorted } from '../src/data/random.js';
 import { randomFloats, rawNpy } from './helpers.js';
 
-const tmp = (name: string) => `/tmp/semid-qfile-${process.pid}-${name}`;
+const tmp = (name: string) => join(tmpdir(), `semid-qfile-${process.pid}-${name}`);
 
 describe('npy row reader', () => {
   const rows = 37, cols = 5;

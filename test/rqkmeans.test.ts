@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { RQKMeans, nearestReference, cudaAvailable } from '../src/index.js';
 import { randomFloats, rng } from './helpers.js';
 
@@ -294,7 +296,7 @@ describe('RQKMeans training', () => {
   it('save and load round trip', async () => {
     const { x } = planted(500, 6, 8, 3, 0.1, 7);
     const model = await RQKMeans.train(x, { dim: 6, levels: 2, codebookSize: 8, seed: 1 });
-    const path = `/tmp/semid-test-codebooks-${process.pid}.npy`;
+    const path = join(tmpdir(), `semid-test-codebooks-${process.pid}.npy`);
     model.save(path);
     const again = RQKMeans.load(path);
     expect(again.levels).toBe(2);

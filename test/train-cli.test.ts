@@ -61,6 +61,8 @@ describe.skipIf(!built)('semid train', () => {
     expect(semid(['train', '--pairs', 'pairs.jsonl', '--out', 'bad'], dir).stderr).toMatch(/pairs\.jsonl line 1 names item 0: give the items' IDs with --ids/);
     expect(semid(['train', '--pairs', 'pairs.jsonl', '--ids', 'codes.npy', '--out', 'bad', '--prompt', 'search:'], dir).stderr).toMatch(/holding \{query\}.* for --prompt/);
     expect(semid(['train', '--pairs', 'pairs.jsonl', '--ids', 'codes.npy', '--out', 'bad', '--from', 'model', '--preset', 'tiny'], dir).stderr).toMatch(/either --from .* or --preset/);
+    writeNpy(join(dir, 'float-codes.npy'), new Float32Array([0, 1, 2, 3.5]), [2, 2]);
+    expect(semid(['train', '--pairs', 'pairs.jsonl', '--ids', 'float-codes.npy', '--out', 'bad'], dir).stderr).toMatch(/non-negative integers \(.*float-codes\.npy\) for --ids but received "3\.5 at row 1, level 1"/);
     expect(existsSync(join(dir, 'bad'))).toBe(false);
   });
 });

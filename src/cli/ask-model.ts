@@ -20,6 +20,10 @@ export function readIdsFile(path: string, prefix = 'id'): Array<string[] | numbe
     const { shape, data } = readNpy(path);
     if (shape.length !== 2 || shape[0] === 0 || shape[1] === 0) throw new SemidArgumentError('--ids', 'a codes .npy of shape [items, levels]', `shape [${shape.join(', ')}]`);
     const [n, levels] = shape;
+    for (let i = 0; i < data.length; ++i) {
+      const c = Number(data[i]);
+      if (!Number.isInteger(c) || c < 0) throw new SemidArgumentError('--ids', `a codes .npy of non-negative integers (${path})`, `${data[i]} at row ${Math.floor(i / levels)}, level ${i % levels}`);
+    }
     return Array.from({ length: n }, (_, i) => Array.from({ length: levels }, (_, l) => `<${prefix}_${l}_${data[i * levels + l]}>`));
   }
   let json: unknown;

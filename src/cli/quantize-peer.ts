@@ -5,13 +5,14 @@
  */
 import { mkdirSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
-import { readNpyMatrix, writeNpy } from '../data/npy.js';
+import { readNpyMatrix } from '../data/npy.js';
 import { SemidArgumentError } from '../kernels/errors.js';
 import { fitQuantizer, loadQuantizer, QUANTIZERS } from '../ids/strategies.js';
 import { quantizerStats, saveQuantizer, type Quantizer, type QuantizerName } from '../ids/quantizer.js';
 import { initRuntime } from '../model/runtime/backend.js';
 import { numberFlag } from './flags.js';
 import { quantizeReport } from './quantize-report.js';
+import { dtypeFlag, writeCodes } from './quantize-codes.js';
 
 export interface PeerFlags {
   quantizer?: string;
@@ -23,13 +24,14 @@ export interface PeerFlags {
   out?: string;
   'save-quantizer'?: string;
   dtype?: string;
+  dedup?: boolean;
+  'dedup-after'?: string;
   json?: boolean;
 }
 
 /** Train (or load) a quantizer other than the native RQ-KMeans path and encode `input`. */
 export async function quantizeWithPeer(values: PeerFlags, input: string): Promise<number> {
-  const dtype = values.dtype ?? 'uint16';
-  if (dtype !== 'uint16' && dtype !== 'uint32' && dtype !== 'uint8') throw new SemidArgumentError('--dtype', '"uint16", "uint32" or "uint8"', dtype);
+  const dtypeGiven = dtypeFlag(values.dtype);
   const out = values.out ?? join(dirname(input), `${basename(input, extname(input))}.codes.npy`);
   const savePath = values['save-quantizer'] ?? join(dirname(out), `${basename(out, extname(out)).replace(/\.codes$/, '')}.quantizer.json`);
   mkdirSync(dirname(out), { recursive: true });
@@ -50,17 +52,17 @@ export async function quantizeWithPeer(values: PeerFlags, input: string): Promis
     process.stderr.write(`quantizer: ${savePath}\n`);
   }
   try {
-    if (dtype === 'uint8' && q.codebookSize > 256) throw new SemidArgumentError('--dtype', `"uint16" or "uint32" (uint8 holds codes below 256; the codebook has ${q.codebookSize})`, dtype);
+    if (dtypeGiven === 'uint8' && q.codebookSize > 256) throw new SemidArgumentError('--dtype', `"uint16" or "uint32" (uint8 holds codes below 256; the codebook has ${q.codebookSize})`, dtypeGiven);
     const codes = await q.encode(x.data);
     const stats = await quantizerStats(q, x.data, codes);
     const seconds = (performance.now() - started) / 1e3;
-    writeNpy(out, dtype === 'uint8' ? Uint8Array.from(codes) : dtype === 'uint16' ? Uint16Array.from(codes) : Uint32Array.from(codes), [x.rows, q.levels]);
+    const written = writeCodes(out, codes, x.rows, q.levels, { dtype: dtypeGiven, dedup: values.dedup, dedupAfter: values['dedup-after'] });
     if (values.json) {
-      process.stdout.write(JSON.stringify({ out, quantizer: q.name, seconds, ...stats }, null, 2) + '\n');
+      process.stdout.write(JSON.stringify({ out, quantizer: q.name, seconds, ...stats, ...written }, null, 2) + '\n');
     } else {
       process.stdout.write(quantizeReport({
         items: `${x.rows} x ${x.cols}`, rows: x.rows, quantizer: ['quantizer, levels x codebook', `${q.name}, ${q.levels} x ${q.codebookSize}`],
-        stats, seconds, codes: `${out} (${dtype})`,
+        stats, seconds, written, codes: out,
       }) + '\n');
     }
     return 0;

@@ -1,13 +1,15 @@
 /** The table `semid quantize` prints for codes it wrote, whichever quantizer made them. */
 import type { CodeStats } from '../ids/stats.js';
 import { table } from './format.js';
+import type { WrittenCodes } from './quantize-codes.js';
 
 /**
  * Rows of items, reconstruction error per level, usage and perplexity, collisions, time and output.
  * @example process.stdout.write(quantizeReport({ items: '3000 x 16', quantizer: 'levels x codebook', ... }) + '\n');
  */
-export function quantizeReport(o: { items: string; rows: number; quantizer: [string, string]; stats: CodeStats & { relativeError: number[] }; seconds: number; codes: string }): string {
-  const { stats } = o;
+export function quantizeReport(o: { items: string; rows: number; quantizer: [string, string]; stats: CodeStats & { relativeError: number[] }; seconds: number; written: WrittenCodes; codes: string }): string {
+  const { stats, written } = o;
+  const dedup = written.dedup;
   return table([
     ['items', o.items],
     o.quantizer,
@@ -16,7 +18,8 @@ export function quantizeReport(o: { items: string; rows: number; quantizer: [str
     ['distinct IDs', String(stats.distinctIds)],
     ['items in colliding IDs', `${stats.itemsInCollidingIds} (${((100 * stats.itemsInCollidingIds) / Math.max(1, o.rows)).toFixed(2)}%)`],
     ['largest bucket', String(stats.largestBucket)],
+    ...(dedup ? [['dedup level', `${dedup.suffixSize} codes (${dedup.sharedIds} shared IDs told apart; every item's ID is its own)`] as [string, string]] : []),
     ['time', `${o.seconds.toFixed(2)} s`],
-    ['codes', o.codes],
+    ['codes', `${o.codes} (${written.dtype}, ${written.levels} levels)`],
   ]);
 }

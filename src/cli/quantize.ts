@@ -3,15 +3,16 @@
  * new (cold-start) items with saved codebooks.
  */
 import { parseArgs } from 'node:util';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
-import { readNpyMatrix, writeNpy } from '../data/npy.js';
+import { readNpyMatrix } from '../data/npy.js';
 import { RQKMeans, type Codes, type RQProgress, type RQStats } from '../kernels/rqkmeans.js';
 import { openNpyRows } from '../data/npy-rows.js';
 import { quantizeNpyFile, shouldStream } from '../ids/quantize-file.js';
 import { SemidArgumentError } from '../kernels/errors.js';
 import type { Device } from '../kernels/device.js';
 import { quantizeReport } from './quantize-report.js';
+import { dtypeFlag, writeCodes } from './quantize-codes.js';
 import { ProgressLine } from './progress.js';
 import { numberFlag, withFlagNames } from './flags.js';
 
@@ -19,8 +20,10 @@ export const QUANTIZE_USAGE = `Usage:
   semid quantize <embeddings.npy> [--levels 2] [--codebook 256] [--iters 20] [--tol 1e-4]
                  [--seed 0] [--init kmeans++|random] [--beam 1] [--max-train N]
                  [--device auto|cpu|cuda] [--threads N] [--out codes.npy]
-                 [--save-codebooks codebooks.npy] [--dtype uint16|uint32|uint8] [--chunk-rows N] [--json]
-  semid quantize --codebooks <codebooks.npy> <new.npy> [--beam 1] [--out codes.npy] ...
+                 [--save-codebooks codebooks.npy] [--dtype uint16|uint32|uint8] [--chunk-rows N]
+                 [--dedup] [--json]
+  semid quantize --codebooks <codebooks.npy> <new.npy> [--beam 1] [--out codes.npy]
+                 [--dedup-after catalogue-codes.npy] ...
   semid quantize --quantizer dictionary|rlfq|rqvae <embeddings.npy> [--levels 2] [--codebook 256]
                  [--iters N] [--seed 0] [--out codes.npy] [--save-quantizer q.json] [--dtype ...] [--json]
   semid quantize --quantizer-file <q.json> <new.npy> [--out codes.npy] ...
@@ -37,6 +40,10 @@ A file whose rows (as float32) take more than a quarter of memory, or any file w
 is read N rows at a time (default: 256 MiB of rows): codebooks are trained on a seeded sample of
 --max-train rows (default 256 x codebook, as FAISS) and every row is encoded chunk by chunk.
 --chunk-rows 0 reads the whole file into memory whatever its size.
+--dedup appends a level that numbers the items sharing an ID (0 for the first, in row order), as
+TIGER does, so that every item has an ID of its own. --dedup-after <codes.npy> (codes written with
+--dedup) numbers new items after that catalogue's items of their ID. Without --dtype, codes that
+do not fit in uint16 are written as uint32.
 `;
 
 const QUANTIZE_OPTIONS = {
@@ -45,6 +52,7 @@ const QUANTIZE_OPTIONS = {
   device: { type: 'string' }, threads: { type: 'string' }, out: { type: 'string' }, codebooks: { type: 'string' },
   'save-codebooks': { type: 'string' }, dtype: { type: 'string' }, 'chunk-rows': { type: 'string' }, json: { type: 'boolean' },
   quantizer: { type: 'string' }, 'quantizer-file': { type: 'string' }, 'save-quantizer': { type: 'string' },
+  dedup: { type: 'boolean' }, 'dedup-after': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -86,6 +94,12 @@ async function quantizeWith(values: QuantizeFlags['values'], positionals: string
     return 2;
   }
   const input = positionals[0];
+  const dedupAfter = values['dedup-after'];
+  if (dedupAfter !== undefined) {
+    // numbers continue a catalogue's only when its codes and the new ones come from one quantizer
+    if (values.codebooks === undefined && values['quantizer-file'] === undefined) throw new SemidArgumentError('--dedup-after', '--codebooks or --quantizer-file too (the new items encoded with the catalogue\'s quantizer)', dedupAfter);
+    if (!existsSync(dedupAfter)) throw new SemidArgumentError('--dedup-after', 'an existing codes .npy written with --dedup', dedupAfter);
+  }
   if (values['quantizer-file'] !== undefined || (values.quantizer !== undefined && values.quantizer !== 'rqkmeans')) {
     for (const flag of ['codebooks', 'save-codebooks', 'chunk-rows', 'beam', 'tol', 'init', 'max-train', 'device'] as const) {
       if (values[flag] !== undefined) throw new SemidArgumentError(`--${flag}`, `no --${flag} with --quantizer ${values.quantizer ?? '(from --quantizer-file)'} (RQ-KMeans only)`, values[flag]);
@@ -93,8 +107,8 @@ async function quantizeWith(values: QuantizeFlags['values'], positionals: string
     return (await import('./quantize-peer.js')).quantizeWithPeer(values, input);
   }
   if (values['save-quantizer'] !== undefined) throw new SemidArgumentError('--save-quantizer', 'no --save-quantizer for RQ-KMeans (it saves --save-codebooks)', values['save-quantizer']);
-  const dtype = values.dtype ?? 'uint16';
-  if (dtype !== 'uint16' && dtype !== 'uint32' && dtype !== 'uint8') throw new SemidArgumentError('--dtype', '"uint16", "uint32" or "uint8"', dtype);
+  const dtypeGiven = dtypeFlag(values.dtype);
+  const dtype = dtypeGiven ?? 'uint16';
   const device = (values.device ?? 'auto') as Device;
   const threads = intFlag('threads', values.threads, 0);
   const out = values.out ?? join(dirname(input), `${basename(input, extname(input))}.codes.npy`);
@@ -167,14 +181,13 @@ async function quantizeWith(values: QuantizeFlags['values'], positionals: string
       process.stderr.write(`codebooks: ${codebooksOut}\n`);
     }
     const seconds = (performance.now() - started) / 1e3;
-    const data = dtype === 'uint8' ? Uint8Array.from(codes.data) : dtype === 'uint16' ? Uint16Array.from(codes.data) : Uint32Array.from(codes.data);
-    writeNpy(out, data, [codes.n, codes.levels]);
+    const written = writeCodes(out, codes.data, codes.n, codes.levels, { dtype: dtypeGiven, dedup: values.dedup, dedupAfter: values['dedup-after'] });
     if (values.json) {
-      process.stdout.write(JSON.stringify({ out, seconds, ...stats }, null, 2) + '\n');
+      process.stdout.write(JSON.stringify({ out, seconds, ...stats, ...written }, null, 2) + '\n');
     } else {
       process.stdout.write(quantizeReport({
         items: `${shape.rows} x ${shape.cols} (${shape.dtype})`, rows: shape.rows, quantizer: ['levels x codebook', `${model.levels} x ${model.codebookSize}`],
-        stats, seconds, codes: `${out} (${dtype})`,
+        stats, seconds, written, codes: out,
       }) + '\n');
     }
     return 0;
