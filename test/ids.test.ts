@@ -263,5 +263,11 @@ describe('strategies', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/rec with rqkmeans \(2 x 32, collisions keep\): 64 new tokens/);
     expect(r.stdout).toMatch(/distinct IDs/);
+    // with dedup, the collisions its level told apart (those of keep)
+    const row = (out: string) => out.split('\n').find((l) => /^r\s/.test(l) || /^id\s/.test(l))!.trim().split(/\s{2,}/).slice(-3);
+    const d = spawnSync(process.execPath, [bin, 'ids', 'rec', '--run', run, '--codebook', '32', '--collisions', 'dedup'], { encoding: 'utf8' });
+    expect(d.status, d.stderr).toBe(0);
+    expect(d.stdout).toMatch(/distinct IDs \(before dedup\)/);
+    expect(row(d.stdout)).toEqual(row(r.stdout));
   });
 });

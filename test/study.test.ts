@@ -10,7 +10,7 @@ import { inflateSync } from 'node:zlib';
 import { spawnSync } from 'node:child_process';
 import { checkServing } from './serve-checks.js';
 import { Canvas, bonferroni, encodePng, mean, ndcgAt, pairedTTest, recallAt, runStudy, std, writeReport, DecodePool,
-  STUDY_PROFILES, resolvePretrained, loadRunModel, askSearch, askRecommend, userHistory, itemsOfMovies, BIENCODER_PROFILES, ENMF_PROFILES, PAPER_T5_TRAINING, T5Model, T5_PRESETS, trainWordPieceTokenizer, saveT5Folder, loadT5Folder } from '../src/index.js';
+  STUDY_PROFILES, resolvePretrained, loadRunModel, askSearch, askRecommend, userHistory, itemsOfMovies, BIENCODER_PROFILES, ENMF_PROFILES, PAPER_T5_TRAINING, T5Model, T5_PRESETS, trainWordPieceTokenizer, saveT5Folder, loadT5Folder, loadIds } from '../src/index.js';
 
 
 describe('metrics and statistics', () => {
@@ -278,6 +278,42 @@ describe('semid run (synthetic catalogue, two strategies)', () => {
     expect(saved).toContain(tok.vocabSize + 2 * 64); // 2 x 64 ID tokens after the tokenizer's words, reusing the model's 5 padding rows first
     base.dispose();
     expect(tf.memory().numTensors).toBe(0);  // fine-tuning a pretrained folder (resized, trained, decoded here) left nothing behind
+
+    // --collisions dedup: TIGER's level makes every ID unique; a model of its own, asked by policy
+    const dedupLog: string[] = [];
+    const dedup = await runStudy({ profile: 'tiny', out: a, data: 'synthetic', strategies: ['multitask'], override, collisions: 'dedup', workers: 0, log: (l) => dedupLog.push(l) });
+    expect(dedupLog.some((l) => /multitask.*training T5/.test(l))).toBe(true);
+    expect(dedup.profile.ids).toEqual({ levels: 2, codebook: 64, collisions: 'dedup' });
+    expect(dedup.results[0].search.length).toBe(60);
+    const dedupIds = loadIds(a, 'multitask', 'rqkmeans', 'dedup');
+    expect(new Set(dedupIds.search.map((t) => t.join(' '))).size).toBe(dedupIds.search.length);
+    expect(dedupIds.search.every((t) => t.length === 3 && /^<dup_\d+>$/.test(t[2]))).toBe(true);
+    const keptIds = loadIds(a, 'multitask', 'rqkmeans', 'keep');
+    expect(dedupIds.search.map((t) => t.slice(0, 2))).toEqual(keptIds.search);  // the same codes, one level more
+    const dedupReport = readFileSync(writeReport(a, dedup.results, dedup.profile, dedup.manifest, dedup.timings), 'utf8');
+    expect(dedupReport).toMatch(/IDs deduplicated \(TIGER's extra level\)/);
+    expect(dedupReport).toMatch(/\| Multi-task \| id \| \d+ \| \d+ \| \d+ \|/);  // the collisions the level told apart
+    const byPolicy = loadRunModel(a, { strategy: 'multitask', collisions: 'dedup' });
+    expect(byPolicy.collisions).toBe('dedup');
+    const [unique] = await askSearch(byPolicy, [query], { top: 3, beams: 8, groups: 4 });
+    unique.forEach((x) => { expect(x.id).toEqual(dedupIds.search[x.item]); expect(x.idItems).toBe(1); });
+    byPolicy.model.dispose();
+    const newest = loadRunModel(a, { strategy: 'multitask' });  // by default the newest model: this one
+    expect([newest.collisions, newest.modelDir]).toEqual(['dedup', byPolicy.modelDir]);
+    newest.model.dispose();
+    const kept = loadRunModel(a, { strategy: 'multitask', collisions: 'keep' });
+    expect(kept.collisions).toBe('keep');
+    expect(kept.modelDir).not.toBe(byPolicy.modelDir);
+    kept.model.dispose();
+    if (existsSync(join(__dirname, '..', 'dist', 'cli', 'main.js'))) {
+      const cli = spawnSync(process.execPath, [bin, 'search', query, '--run', a, '--collisions', 'dedup', '--top', '3', '--beams', '8', '--groups', '4', '--json'], { encoding: 'utf8' });
+      expect(cli.status, cli.stderr).toBe(0);
+      expect(JSON.parse(cli.stdout)[0].answers.map((x: { id: string[] }) => x.id)).toEqual(unique.map((x) => x.id));
+      expect(spawnSync(process.execPath, [bin, 'search', query, '--run', a, '--collisions', 'some'], { encoding: 'utf8' }).stderr).toMatch(/"keep" or "dedup" for --collisions but received "some"/);
+    }
+    expect(() => loadRunModel(a, { strategy: 'separate', collisions: 'dedup' })).toThrow(/separate-rqkmeans-dedup\.json is missing: run `semid ids separate --quantizer rqkmeans --collisions dedup/);
+    await expect(runStudy({ profile: 'tiny', out: a, collisions: 'unique' as never })).rejects.toThrow(/Expected "keep" or "dedup" for collisions but received "unique"/);
+    expect(tf.memory().numTensors).toBe(0);
 
     await expect(runStudy({ profile: 'tiny', out: b, strategies: ['best' as never] })).rejects.toThrow(/Expected content, search, rec, multitask/);
     await expect(runStudy({ profile: 'tiny', out: b, movielens: join(b, 'nope') })).rejects.toThrow(/nope: does not exist \(given by --movielens\)/);

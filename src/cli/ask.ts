@@ -11,7 +11,7 @@ import { recommendWithModel, searchWithModel } from './ask-model.js';
 import { printAnswers } from './format.js';
 
 const COMMON = `--run <dir> [--strategy ${STRATEGIES.join('|')}] [--quantizer ${QUANTIZERS.join('|')}] [--seed 0]
-                 [--top 10] [--beams B] [--groups G] [--penalty P] [--json]`;
+                 [--collisions keep|dedup] [--top 10] [--beams B] [--groups G] [--penalty P] [--json]`;
 const DEFAULTS = `Beams, groups and penalty default to the decoding the model was evaluated or saved with (its
 generation_config.json; 60, 30 and 0.25 for models saved without them).`;
 
@@ -21,7 +21,8 @@ export const SEARCH_USAGE = `Usage: semid search ("<query>" ["<query>" ...] | -)
 ${DEFAULTS}
 
 Generates the items a query names with the T5 that \`semid run\` trained in <dir> for the strategy,
-quantizer and seed (default multitask, rqkmeans, 0), by the same trie-constrained diverse beam
+quantizer and seed (default multitask, rqkmeans, 0; --collisions: the IDs' policy of \`semid run
+--collisions\`, default the newest model's), by the same trie-constrained diverse beam
 search as the study's evaluation, and prints them best first with their scores and Semantic IDs.
 With -, the queries are read from standard input, one a line.
 With --model, a T5 folder of your own (config.json, model.safetensors, tokenizer.json) instead:
@@ -43,7 +44,7 @@ oldest first, whose ID tokens fill {history} of --history-prompt (the last --his
 `;
 
 const OPTIONS = {
-  run: { type: 'string' }, strategy: { type: 'string' }, quantizer: { type: 'string' }, seed: { type: 'string' },
+  run: { type: 'string' }, strategy: { type: 'string' }, quantizer: { type: 'string' }, seed: { type: 'string' }, collisions: { type: 'string' },
   top: { type: 'string' }, beams: { type: 'string' }, groups: { type: 'string' }, penalty: { type: 'string' },
   json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
 } as const;
@@ -65,8 +66,9 @@ export async function modelOfFlags(values: { [k: string]: string | boolean | und
   if (typeof values.run !== 'string') throw new SemidArgumentError('--run', 'a run folder (semid run --out <dir>)', values.run);
   const seed = numberFlag('seed', values.seed as string | undefined, { integer: true, min: 0 });
   await initRuntime();
-  return withFlagNames(['strategy', 'quantizer', 'seed'], {}, async () =>
-    loadRunModel(resolve(values.run as string), { strategy: values.strategy as Strategy | undefined, quantizer: values.quantizer as string | undefined, seed }));
+  return withFlagNames(['strategy', 'quantizer', 'seed', 'collisions'], {}, async () =>
+    loadRunModel(resolve(values.run as string), { strategy: values.strategy as Strategy | undefined, quantizer: values.quantizer as string | undefined, seed,
+      collisions: values.collisions as 'keep' | 'dedup' | undefined }));
 }
 
 /**
@@ -78,7 +80,7 @@ export function checkModelFlags(values: { [k: string]: string | boolean | undefi
   for (const flag of ['ids', 'prompt', 'id-prefix', 'history-prompt', 'history-items']) {
     if (values.model === undefined && values[flag] !== undefined) throw new SemidArgumentError(`--${flag}`, '--model beside it (it describes a T5 folder of your own)', values[flag]);
   }
-  for (const flag of ['strategy', 'quantizer', 'seed']) {
+  for (const flag of ['strategy', 'quantizer', 'seed', 'collisions']) {
     if (values.model !== undefined && values[flag] !== undefined) throw new SemidArgumentError(`--${flag}`, '--run beside it, not --model (it picks one of a run\'s models)', values[flag]);
   }
 }

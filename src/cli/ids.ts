@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { SemidArgumentError } from '../kernels/errors.js';
 import { initRuntime } from '../model/runtime/backend.js';
-import { buildIds, QUANTIZERS, STRATEGIES, type Strategy } from '../ids/strategies.js';
+import { buildIds, QUANTIZERS, STRATEGIES, type Strategy, type NamespaceIds } from '../ids/strategies.js';
 import type { QuantizerName } from '../ids/quantizer.js';
 import { saveIds } from '../ids/store.js';
 import { table } from './format.js';
@@ -36,9 +36,16 @@ export async function ids(argv: string[]): Promise<number> {
   const f = (x: number) => x.toFixed(4);
   const rows = [result.search, ...(result.rec === result.search ? [] : [result.rec])].map((ns) => [
     ns.name, ns.quality ? ns.quality.relativeError.map(f).join(' / ') : '-', ns.quality ? ns.quality.usage.map((u) => u.toFixed(2)).join(' / ') : '-',
-    ns.quality ? ns.quality.perplexity.map((p) => p.toFixed(0)).join(' / ') : '-', ns.collisions.distinctIds, ns.collisions.itemsInCollidingIds, ns.collisions.largestBucket,
+    ns.quality ? ns.quality.perplexity.map((p) => p.toFixed(0)).join(' / ') : '-', ...collisionCells(ns),
   ]);
   process.stdout.write(`\n${strategy} with ${result.settings.quantizer} (${result.settings.levels} x ${result.settings.codebookSize}, collisions ${result.settings.collisions}): ${result.vocabulary.length} new tokens\n`);
-  process.stdout.write(table(rows, ['namespace', 'rel. error per level', 'usage per level', 'perplexity', 'distinct IDs', 'items in colliding IDs', 'largest bucket']) + `\nwrote ${path}\n`);
+  const before = result.settings.collisions === 'dedup' ? ' (before dedup)' : '';
+  process.stdout.write(table(rows, ['namespace', 'rel. error per level', 'usage per level', 'perplexity', `distinct IDs${before}`, `items in colliding IDs${before}`, 'largest bucket']) + `\nwrote ${path}\n`);
   return 0;
+}
+
+/** Distinct IDs, items in colliding IDs and the largest bucket: with dedup, those its level told apart. */
+function collisionCells(ns: NamespaceIds): number[] {
+  const c = ns.collisionsBeforeDedup ?? ns.collisions;
+  return [c.distinctIds, c.itemsInCollidingIds, c.largestBucket];
 }

@@ -11,7 +11,7 @@ import { retrieverOfFlags } from './ask-model.js';
 import { numberFlag, withFlagNames } from './flags.js';
 
 export const SERVE_USAGE = `Usage: semid serve --run <dir> [--strategy ${STRATEGIES.join('|')}]
-                   [--quantizer ${QUANTIZERS.join('|')}] [--seed 0]
+                   [--quantizer ${QUANTIZERS.join('|')}] [--seed 0] [--collisions keep|dedup]
                    [--host 127.0.0.1] [--port 8080] [--max-batch <n>] [--max-wait-ms 2] [--cors <origin>|*] [--quiet]
        semid serve --model <T5 folder> --ids <ids.json|codes.npy> [--prompt "search: {query}"] [--id-prefix id]
                    [--history-prompt "recommend: {history}"] [--history-items 20] [...]
@@ -37,7 +37,7 @@ with --history-prompt /recommend?items=3,17 (POST {"items": [...]}: rows of --id
 `;
 
 const OPTIONS = {
-  run: { type: 'string' }, strategy: { type: 'string' }, quantizer: { type: 'string' }, seed: { type: 'string' },
+  run: { type: 'string' }, strategy: { type: 'string' }, quantizer: { type: 'string' }, seed: { type: 'string' }, collisions: { type: 'string' },
   model: { type: 'string' }, ids: { type: 'string' }, prompt: { type: 'string' }, 'id-prefix': { type: 'string' }, 'history-prompt': { type: 'string' }, 'history-items': { type: 'string' },
   host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '8080' },
   'max-batch': { type: 'string' }, 'max-wait-ms': { type: 'string' }, cors: { type: 'string' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },

@@ -23,6 +23,8 @@ export interface DecodeChunk {
   tokenizerPath: string;
   strategy: string;
   quantizer: string;
+  /** The IDs' collision policy (default 'keep'). */
+  collisions?: 'keep' | 'dedup';
   /** SEARCH_TASK or REC_TASK. */
   kind: number;
   /** Example indices into the task's test split. */

@@ -19,10 +19,10 @@ let loaded: { key: string; model: T5Model; st: StrategyTask; tries: Map<number, 
 export default async function decodeChunk(c: DecodeChunk): Promise<ExampleResult[]> {
   await initRuntime({ threads: c.threads });
   if (!dataset || dataset.out !== c.out) dataset = { out: c.out, ds: loadJointDataset(c.out) };
-  const key = `${c.modelDir}|${c.tokenizerPath}|${c.strategy}|${c.quantizer}`;
+  const key = `${c.modelDir}|${c.tokenizerPath}|${c.strategy}|${c.quantizer}|${c.collisions ?? 'keep'}`;
   if (!loaded || loaded.key !== key) {
     loaded?.model.dispose();
-    const st = strategyTask(c.out, c.tokenizerPath, c.strategy as Strategy, c.quantizer, dataset.ds);
+    const st = strategyTask(c.out, c.tokenizerPath, c.strategy as Strategy, c.quantizer, dataset.ds, dataset.ds, c.collisions);
     loaded = { key, model: loadT5Folder(c.modelDir).model, st, tries: new Map() };
   }
   const { model, st, tries } = loaded;

@@ -22,7 +22,7 @@ export function idsName(strategy: Strategy, quantizer: string, collisions: strin
  */
 export function idsDigest(runDir: string, strategy: Strategy, quantizer: string, collisions = 'keep'): string {
   const path = join(runDir, 'ids', `${idsName(strategy, quantizer, collisions)}.json`);
-  if (!existsSync(path)) throw new SemidError('ERR_SEMID_STAGE', `${path} is missing: run \`semid ids ${strategy} --run ${runDir}\` first`);
+  if (!existsSync(path)) throw new SemidError('ERR_SEMID_STAGE', `${path} is missing: run \`semid ids ${strategy} --quantizer ${quantizer} --collisions ${collisions} --run ${runDir}\` first`);
   return createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 16);
 }
 
@@ -33,7 +33,8 @@ export function saveIds(runDir: string, ids: IdAssignment): string {
   const name = idsName(ids.strategy, ids.settings.quantizer, ids.settings.collisions);
   writeNpy(join(dir, `${name}.search.npy`), ids.search.codes, [ids.items, ids.search.levels]);
   if (ids.rec !== ids.search) writeNpy(join(dir, `${name}.rec.npy`), ids.rec.codes, [ids.items, ids.rec.levels]);
-  const ns = (x: IdAssignment['search']) => ({ name: x.name, levels: x.levels, quality: x.quality, collisions: x.collisions, tokens: x.tokens });
+  const ns = (x: IdAssignment['search']) => ({ name: x.name, levels: x.levels, quality: x.quality, collisions: x.collisions,
+    ...(x.collisionsBeforeDedup ? { collisionsBeforeDedup: x.collisionsBeforeDedup } : {}), tokens: x.tokens });
   const body = { strategy: ids.strategy, settings: ids.settings, items: ids.items, vocabulary: ids.vocabulary, search: ns(ids.search), rec: ids.rec === ids.search ? 'same as search' : ns(ids.rec) };
   const path = join(dir, `${name}.json`);
   writeFileAtomic(path, [Buffer.from(JSON.stringify(body))]);

@@ -45,6 +45,8 @@ export interface NamespaceIds {
   quality: QuantizerStats | null;
   /** Collisions after the policy. */
   collisions: CodeStats;
+  /** With `dedup`: the collisions its level told apart (those of `keep`). */
+  collisionsBeforeDedup?: CodeStats;
 }
 
 export interface IdAssignment {
@@ -152,8 +154,10 @@ export async function buildIds(strategy: Strategy, runDir: string, options: IdSe
   const L = s.levels;
   const K = s.codebookSize;
   const make = (name: string, codes: Int32Array, levels: number, prefixes: string[], quality: QuantizerStats | null): NamespaceIds => {
-    const { tokens } = applyCollisions(tokensOf(codes, levels, prefixes), s.collisions);
-    return { name, codes, levels, tokens, quality, collisions: collisionStats(tokens) };
+    const kept = tokensOf(codes, levels, prefixes);
+    const { tokens } = applyCollisions(kept, s.collisions);
+    const before = s.collisions === 'dedup' ? { collisionsBeforeDedup: collisionStats(kept) } : {};
+    return { name, codes, levels, tokens, quality, collisions: collisionStats(tokens), ...before };
   };
   let search: NamespaceIds;
   let rec: NamespaceIds;

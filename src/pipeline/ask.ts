@@ -11,7 +11,7 @@ import { loadJointDataset, type JointDataset } from '../data/dataset.js';
 import type { IdTrie } from '../decoding/trie.js';
 import { itemTrie } from '../eval/generative.js';
 import { STRATEGIES, type Strategy } from '../ids/strategies.js';
-import { idsDigest } from '../ids/store.js';
+import { idsDigest, idsName } from '../ids/store.js';
 import { loadT5Folder, readGenerationSettings, type GenerationSettings } from '../model/t5/checkpoint-folder.js';
 import { REC_TASK, SEARCH_TASK } from '../model/t5/joint-task.js';
 import type { T5Model } from '../model/t5/model.js';
@@ -24,6 +24,8 @@ export interface RunModel {
   strategy: Strategy;
   quantizer: string;
   seed: number;
+  /** The collision policy of the IDs the model was trained on. */
+  collisions: 'keep' | 'dedup';
   /** The model's folder (<run>/t5/<strategy>-<quantizer>-seed<seed>-<settings hash>). */
   modelDir: string;
   model: T5Model;
@@ -59,17 +61,29 @@ export interface AskOptions {
   signal?: AbortSignal;
 }
 
+/** loadRunModel's options. */
+export interface RunModelOptions {
+  strategy?: Strategy;
+  quantizer?: string;
+  seed?: number;
+  /** The IDs' collision policy (`semid run --collisions`); default: whichever the newest usable model was trained on. */
+  collisions?: 'keep' | 'dedup';
+}
+
+const RUN_MODEL_KEYS = optionKeys<RunModelOptions>()(['strategy', 'quantizer', 'seed', 'collisions']);
+
 /**
  * Load the model a run trained (`semid run`) for a strategy, quantizer and seed, on the run's
  * current IDs. Where the run holds several (runs with other settings), the newest is taken.
  * @example const m = loadRunModel('runs/quick', { strategy: 'multitask' }); const [answers] = await askSearch(m, ['space robots']);
  */
-export function loadRunModel(out: string, options: { strategy?: Strategy; quantizer?: string; seed?: number } = {}): RunModel {
-  const o = expectOptions<{ strategy?: Strategy; quantizer?: string; seed?: number }>('options', options, ['strategy', 'quantizer', 'seed']);
+export function loadRunModel(out: string, options: RunModelOptions = {}): RunModel {
+  const o = expectOptions<RunModelOptions>('options', options, RUN_MODEL_KEYS);
   const strategy = o.strategy ?? 'multitask';
   if (!STRATEGIES.includes(strategy)) throw new SemidArgumentError('strategy', STRATEGIES.join(', '), strategy);
   const quantizer = o.quantizer ?? 'rqkmeans';
   const seed = expectInt('seed', o.seed ?? 0, 0, 1e6);
+  if (o.collisions !== undefined && o.collisions !== 'keep' && o.collisions !== 'dedup') throw new SemidArgumentError('collisions', '"keep" or "dedup"', o.collisions);
   const t5 = join(out, 't5');
   const all = existsSync(t5) ? readdirSync(t5).filter((d) => existsSync(join(t5, d, 'done.json'))) : [];
   const prefix = `${strategy}-${quantizer}-seed${seed}-`;
@@ -80,20 +94,28 @@ export function loadRunModel(out: string, options: { strategy?: Strategy; quanti
       (have.length ? `; it has: ${have.join(', ')}` : ''));
   }
   // Models record the IDs they were trained on (done.json's idsDigest; runs before it was recorded
-  // have none and are taken as they are): one trained on IDs since rebuilt is never used.
-  const digest = idsDigest(out, strategy, quantizer);
+  // have none and are taken as trained on the kept IDs): one trained on IDs since rebuilt is never used.
+  const policies = o.collisions !== undefined ? [o.collisions] : (['keep', 'dedup'] as const).filter((c) => existsSync(join(out, 'ids', `${idsName(strategy, quantizer, c)}.json`)));
+  const policyOf = new Map<string, 'keep' | 'dedup'>();  // digest -> policy
+  for (const c of policies.length > 0 ? policies : (['keep'] as const)) policyOf.set(idsDigest(out, strategy, quantizer, c), c);
   const trainedOnOf = new Map(mine.map((d) => [d, (JSON.parse(readFileSync(join(t5, d, 'done.json'), 'utf8')) as { idsDigest?: string }).idsDigest]));
-  const trainedOn = (d: string) => trainedOnOf.get(d);
-  const usable = mine.filter((d) => trainedOn(d) === undefined || trainedOn(d) === digest);
+  const policyOfModel = (d: string): 'keep' | 'dedup' | undefined => {
+    const digest = trainedOnOf.get(d);
+    if (digest === undefined) return policies.includes('keep') ? 'keep' : undefined;
+    return policyOf.get(digest);
+  };
+  const usable = mine.filter((d) => policyOfModel(d) !== undefined);
   if (usable.length === 0) {
-    throw new SemidError('ERR_SEMID_STAGE', `${t5}: the models for ${strategy} / ${quantizer} / seed ${seed} were trained on IDs that have since been rebuilt (run \`semid run\` again to train on the new ones)`);
+    throw new SemidError('ERR_SEMID_STAGE', `${t5}: the models for ${strategy} / ${quantizer} / seed ${seed}${o.collisions ? ` (collisions ${o.collisions})` : ''} were trained on IDs that have since been rebuilt (run \`semid run\` again to train on the new ones)`);
   }
   const doneAt = new Map(usable.map((d) => [d, statSync(join(t5, d, 'done.json')).mtimeMs]));
-  const newest = (a: string, b: string) => doneAt.get(b)! - doneAt.get(a)!;
-  const modelDir = join(t5, usable.sort((a, b) => (trainedOn(b) === digest ? 1 : 0) - (trainedOn(a) === digest ? 1 : 0) || newest(a, b))[0]);
+  const recorded = (d: string) => (trainedOnOf.get(d) !== undefined ? 1 : 0);
+  const chosen = usable.sort((a, b) => recorded(b) - recorded(a) || doneAt.get(b)! - doneAt.get(a)!)[0];
+  const modelDir = join(t5, chosen);
+  const collisions = policyOfModel(chosen)!;
   const dataset = loadJointDataset(out);
   // The model folder's tokenizer holds the strategy's ID tokens already: adding them again keeps their ids.
-  const task = strategyTask(out, join(modelDir, 'tokenizer.json'), strategy, quantizer, dataset);
+  const task = strategyTask(out, join(modelDir, 'tokenizer.json'), strategy, quantizer, dataset, dataset, collisions);
   const { model } = loadT5Folder(modelDir);
   if (task.tokenizer.vocabSize > model.config.vocabSize) {
     model.dispose();
@@ -106,7 +128,7 @@ export function loadRunModel(out: string, options: { strategy?: Strategy; quanti
     model.dispose();
     throw err;
   }
-  return { out, strategy, quantizer, seed, modelDir, model, task, dataset, tries: new Map(), generation };
+  return { out, strategy, quantizer, seed, collisions, modelDir, model, task, dataset, tries: new Map(), generation };
 }
 
 /** The option names of AskOptions (checked against it at compile time): any other key is an error. */

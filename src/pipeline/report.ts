@@ -152,7 +152,7 @@ export function writeReport(out: string, results: StrategyResult[], profile: Stu
   const lines: string[] = [
     `# semid study report (${profile.name})`, '',
     `Data: ${manifest.source.synthetic ? 'SYNTHETIC catalogue (no MovieLens found)' : `${manifest.source.release} (${manifest.source.format})`}; ${s.users} users, ${s.items} items, ${s.interactions} interactions; queries: ${manifest.queries.source}.`,
-    `Evaluated: ${results[0]?.search.length ?? 0} test queries (seeded sample), ${results[0]?.rec.length ?? 0} test users; constrained diverse beam search (${profile.eval.beams} beams, ${profile.eval.groups} groups, penalty ${profile.eval.penalty}); Recall@30.`,
+    `Evaluated: ${results[0]?.search.length ?? 0} test queries (seeded sample), ${results[0]?.rec.length ?? 0} test users; constrained diverse beam search (${profile.eval.beams} beams, ${profile.eval.groups} groups, penalty ${profile.eval.penalty}); Recall@30.${profile.ids.collisions === 'dedup' ? ' IDs deduplicated (TIGER\'s extra level).' : ''}`,
     `Seeds: ${Math.max(...results.map((r) => r.seed)) + 1}. Marks: ▲ / ▼ = significantly above / below Multi-task (paired t-test on per-example Recall@30 (mean over seeds), Bonferroni over ${Math.max(0, strategies.size - 1)} comparisons, p < 0.05).`, '',
     '## Table 1: task-specific Semantic IDs', '', '| IDs from | search R@30 | rec R@30 | paper search | paper rec |', '| --- | ---: | ---: | ---: | ---: |',
   ];
@@ -181,13 +181,18 @@ export function writeReport(out: string, results: StrategyResult[], profile: Stu
     const f = (x: number | null) => (x === null || x === undefined ? '-' : x.toFixed(3));
     lines.push(`| ${k} | ${j.dim} | ${f(j.metrics?.searchRecall30)} | ${f(j.metrics?.recRecall30)} | ${f(j.metrics?.popularityRecall30)} |`);
   }
-  lines.push('', '## Collisions', '', '| strategy | namespace | distinct IDs | items in colliding IDs | largest bucket | rel. error |', '| --- | --- | ---: | ---: | ---: | --- |');
+  const policy = profile.ids.collisions ?? 'keep';
+  lines.push('', '## Collisions', '', ...(policy === 'dedup'
+    ? ['IDs made unique by a dedup level (TIGER: one more token numbering the items that share an ID, its codes as many as the largest bucket); the table counts the collisions it told apart.', '']
+    : []),
+  '| strategy | namespace | distinct IDs | items in colliding IDs | largest bucket | rel. error |', '| --- | --- | ---: | ---: | ---: | --- |');
   for (const k of strategies.keys()) {
-    const p = join(out, 'ids', `${k}-rqkmeans-keep.json`);
+    const p = join(out, 'ids', `${k}-rqkmeans-${policy}.json`);
     if (!existsSync(p)) continue;
     const j = JSON.parse(readFileSync(p, 'utf8'));
     for (const ns of [j.search, ...(j.rec === 'same as search' ? [] : [j.rec])]) {
-      lines.push(`| ${NAMES[k] ?? k} | ${ns.name} | ${ns.collisions.distinctIds} | ${ns.collisions.itemsInCollidingIds} | ${ns.collisions.largestBucket} | ${ns.quality ? ns.quality.relativeError.map((x: number) => x.toFixed(3)).join(' / ') : '-'} |`);
+      const c = ns.collisionsBeforeDedup ?? ns.collisions;
+      lines.push(`| ${NAMES[k] ?? k} | ${ns.name} | ${c.distinctIds} | ${c.itemsInCollidingIds} | ${c.largestBucket} | ${ns.quality ? ns.quality.relativeError.map((x: number) => x.toFixed(3)).join(' / ') : '-'} |`);
     }
   }
   const losses = results.filter((r) => r.trainLoss !== undefined);

@@ -155,7 +155,7 @@ function health(b: AskBatcher<Servable>, closing: boolean): unknown {
     return { status: closing ? 'closing' : 'ok', model: m.modelDir, items: m.items, historyPrompt: m.historyPrompt ?? null, defaults: resolveAskOptions({}, m.generation), maxWaitMs: b.maxWaitMs, ...b.stats() };
   }
   return {
-    status: closing ? 'closing' : 'ok', run: m.out, strategy: m.strategy, quantizer: m.quantizer, seed: m.seed,
+    status: closing ? 'closing' : 'ok', run: m.out, strategy: m.strategy, quantizer: m.quantizer, seed: m.seed, collisions: m.collisions,
     model: m.modelDir, items: m.dataset.items.length, defaults: resolveAskOptions({}, m.generation), maxWaitMs: b.maxWaitMs, ...b.stats(),
   };
 }

@@ -23,11 +23,12 @@ export interface StrategyTask {
 export const HISTORY_ITEMS = 20;
 
 /**
- * Build the task of one strategy from a run folder.
+ * Build the task of one strategy from a run folder (its IDs of that collision policy: `keep`, or `dedup`'s unique IDs).
  * @example const { task, space } = strategyTask('runs/quick', 'runs/quick/tokenizer-8000.json', 'multitask', 'rqkmeans', loadJointDataset('runs/quick'));
  */
-export function strategyTask(out: string, tokenizerPath: string, strategy: Strategy, quantizer: string, ds: JointDataset, trainDs: JointDataset = ds): StrategyTask {
-  const idsFile = loadIds(out, strategy, quantizer, 'keep');
+export function strategyTask(out: string, tokenizerPath: string, strategy: Strategy, quantizer: string, ds: JointDataset, trainDs: JointDataset = ds,
+                             collisions: 'keep' | 'dedup' = 'keep'): StrategyTask {
+  const idsFile = loadIds(out, strategy, quantizer, collisions);
   const tokenizer = T5Tokenizer.load(tokenizerPath);
   const idIds = tokenizer.addTokens(idsFile.vocabulary);
   const idOf = new Map(idsFile.vocabulary.map((t, i) => [t, idIds[i]]));

@@ -41,7 +41,11 @@ export interface StudyProfile {
   /** release: the MovieLens release the profile is defined on (checked against the data found); absent: any. */
   data: { maxUsers: number | null; release?: string };
   embed: { profile: 'default' | 'paper'; searchEpochs?: number; enmfEpochs?: number };
-  ids: { levels: number; codebook: number };
+  /**
+   * collisions: 'dedup' appends TIGER's level numbering the items that share an ID (every ID
+   * unique); absent: IDs keep their collisions (an ID names all its items), as the paper.
+   */
+  ids: { levels: number; codebook: number; collisions?: 'dedup' };
   /**
    * searchPerItem: training queries per item used for T5 (the data set has 10); recPerUser: the
    * most recent training windows per user used (absent or null: all).
@@ -85,6 +89,11 @@ export interface StudyOptions {
   strategies?: Strategy[];
   quantizers?: QuantizerName[];
   seeds?: number;
+  /**
+   * Collisions (two items, one ID): 'keep' (default, as the paper: an ID names all its items and
+   * evaluation scores them all) or 'dedup' (TIGER's extra level numbering the items of an ID).
+   */
+  collisions?: 'keep' | 'dedup';
   out: string;
   movielens?: string;
   /** 'synthetic' forces the embedded catalogue (tests); default: the usual source order. */
@@ -103,7 +112,7 @@ export interface StudyOptions {
 }
 
 /** The option names of StudyOptions (checked against it at compile time): any other key is an error. */
-const STUDY_KEYS = optionKeys<StudyOptions>()(['profile', 'strategies', 'quantizers', 'seeds', 'out', 'movielens', 'data', 'override', 'pretrained', 'workers', 'signal', 'log']);
+const STUDY_KEYS = optionKeys<StudyOptions>()(['profile', 'strategies', 'quantizers', 'seeds', 'collisions', 'out', 'movielens', 'data', 'override', 'pretrained', 'workers', 'signal', 'log']);
 
 export interface StrategyResult {
   strategy: Strategy;
@@ -225,6 +234,11 @@ async function studyRun(options: StudyOptions): Promise<StudyOutcome> {
   for (const s of strategies) if (!STRATEGIES.includes(s)) throw new SemidArgumentError('strategies', STRATEGIES.join(', '), s);
   const quantizers = o.quantizers ?? profile.quantizers ?? ['rqkmeans'];
   for (const q of quantizers) if (!QUANTIZERS.includes(q)) throw new SemidArgumentError('quantizers', QUANTIZERS.join(', '), q);
+  const collisions = o.collisions ?? profile.ids.collisions ?? 'keep';
+  if (collisions !== 'keep' && collisions !== 'dedup') throw new SemidArgumentError('collisions', '"keep" or "dedup"', collisions);
+  // only a dedup run's settings name it: the keys of runs made before the option stay as they were
+  const { collisions: _policy, ...idSettings } = profile.ids;
+  profile.ids = collisions === 'dedup' ? { ...idSettings, collisions } : idSettings;
   const strategiesOf = (q: QuantizerName) => (q === 'rqkmeans' || o.strategies ? strategies : strategies.filter((s) => s === 'multitask'));
   const seeds = expectInt('seeds', o.seeds ?? profile.seeds, 1, 1000);
   const log = o.log ?? (() => {});
@@ -304,15 +318,15 @@ async function studyRun(options: StudyOptions): Promise<StudyOutcome> {
         const t0 = performance.now();
         try {
           if (spacesFor(strategy).some((k) => rebuilt.has(k))) throw new Error('embeddings rebuilt');
-          const settings = (loadIds(out, strategy, quantizer, 'keep').raw as { settings: { codebookSize: number; levels: number; recSpace?: string } }).settings;
+          const settings = (loadIds(out, strategy, quantizer, collisions).raw as { settings: { codebookSize: number; levels: number; recSpace?: string } }).settings;
           if (settings.codebookSize !== profile.ids.codebook || settings.levels !== profile.ids.levels) throw new Error('other settings');
           if ((strategy === 'rec' || strategy === 'separate') && settings.recSpace !== REC_SPACE) throw new Error('made from the raw rec space');
         } catch {
-          saveIds(out, await buildIds(strategy, out, { quantizer, levels: profile.ids.levels, codebookSize: profile.ids.codebook, seed: 42, signal: o.signal }));
+          saveIds(out, await buildIds(strategy, out, { quantizer, levels: profile.ids.levels, codebookSize: profile.ids.codebook, collisions, seed: 42, signal: o.signal }));
         }
         const idsSeconds = (performance.now() - t0) / 1000;
         // everything after the IDs is keyed by the IDs themselves, so new IDs never meet an old model or result
-        const idsDigestNow = idsDigest(out, strategy, quantizer);
+        const idsDigestNow = idsDigest(out, strategy, quantizer, collisions);
         for (let seed = 0; seed < seeds; seed++) {
           const name = `[${++unitNumber}/${units}] ${strategy}/${quantizer}/seed ${seed}`;
           const unitStart = performance.now();
@@ -321,7 +335,7 @@ async function studyRun(options: StudyOptions): Promise<StudyOutcome> {
           if (existsSync(resultPath)) { results.push(JSON.parse(readFileSync(resultPath, 'utf8'))); log(`${name}: reusing results`); continue; }
           const seconds: Record<string, number> = { ids: idsSeconds };
           // tokenizer + ID tokens, model
-          const { tokenizer, space, task } = strategyTask(out, tokPath, strategy, quantizer, ds, trainDs);
+          const { tokenizer, space, task } = strategyTask(out, tokPath, strategy, quantizer, ds, trainDs, collisions);
           const modelDir = join(out, 't5', `${strategy}-${quantizer}-seed${seed}-${key}`);
           let model: T5Model | null = null;
           // disposed however this ends (an abort mid-training included): a service that retries in
@@ -369,7 +383,7 @@ async function studyRun(options: StudyOptions): Promise<StudyOutcome> {
                 model?.dispose();
                 model = null;
                 const batch = defaultDecodeBatch(dec.beams, tokenizer.vocabSize);
-                return pool.evaluate({ out, modelDir, tokenizerPath: tokPath, strategy, quantizer, kind, decode: dec }, indices, { batch, signal: o.signal, onProgress });
+                return pool.evaluate({ out, modelDir, tokenizerPath: tokPath, strategy, quantizer, collisions, kind, decode: dec }, indices, { batch, signal: o.signal, onProgress });
               }
               model ??= loadT5Folder(modelDir).model;
               return evaluateTask(model, task, kind, indices, itemTrie(kind === SEARCH_TASK ? space.search : space.rec), ds, { ...dec, signal: o.signal, onProgress });
