@@ -74,7 +74,7 @@ function readCatalogueCodes(path: string, levels: number): { data: ArrayLike<num
   if (shape.length !== 2 || shape[1] !== levels + 1) {
     throw new SemidArgumentError('--dedup-after', `codes of ${levels + 1} columns (the ${levels} levels and the dedup level, as --dedup writes them)`, `shape [${shape.join(', ')}]`);
   }
-  if (data instanceof Float32Array || data instanceof Float64Array) throw new SemidArgumentError('--dedup-after', 'integer codes', `${path} of floats`);
+  if (data instanceof Float32Array || data instanceof Float64Array) throw new SemidArgumentError('--dedup-after', `integer codes (${path})`, `floats (${arr.dtype})`);
   // int64 as NumPy writes integers by default: as numbers (dedupCodes rejects any beyond int32)
   const values = data instanceof BigInt64Array || data instanceof BigUint64Array ? Float64Array.from(data, (v) => Number(v)) : data;
   return { data: values, levels: levels + 1 };
