@@ -29,6 +29,16 @@ function tinyDataset(): JointDataset {
   };
 }
 
+
+/**
+ * Answers of the same queries decoded in batches of other shapes: the same items, IDs and ranks,
+ * and scores within float32 rounding of the logits (exact equality holds only for one batch shape).
+ */
+function expectSameAnswers(got: Array<Array<{ score: number }>>, want: Array<Array<{ score: number }>>): void {
+  const withoutScores = (xs: Array<Array<{ score: number }>>) => xs.map((a) => a.map(({ score: _score, ...rest }) => rest));
+  expect(withoutScores(got)).toEqual(withoutScores(want));
+  got.forEach((a, q) => a.forEach((x, k) => expect(Math.abs(x.score - want[q][k].score), `query ${q} rank ${k}`).toBeLessThan(1e-5)));
+}
 describe('T5 joint task', () => {
   beforeAll(async () => { await initRuntime({ backend: 'wasm' }); });
 
@@ -121,7 +131,9 @@ describe('T5 joint task', () => {
     expect(wide.map((a) => a.item).sort()).toEqual([0, 1, 2, 3, 4, 5]);
     const byIds = GenerativeRetriever.load({ model: dir, ids: itemTokens, prompt: (q) => `search: ${q}` });
     expect(await byIds.search(queries, opts)).toEqual(got);
-    expect(await retriever.generateFrom([task.searchSource(queries[1])], opts)).toEqual([got[1]]);
+    // alone, the query decodes in a batch of another shape: the same answers, scores within float rounding
+    // (a BLAS such as OpenBLAS rounds a product differently with its shape)
+    expectSameAnswers(await retriever.generateFrom([task.searchSource(queries[1])], opts), [got[1]]);
     byIds.dispose();
     // IDs of several lengths end with the end token; one that uses it is refused
     const raggedIds = [...names.slice(0, 5), [names[5][0]]];
@@ -148,7 +160,9 @@ describe('T5 joint task', () => {
       writeFileSync(idsFile, JSON.stringify(names));
       const cli = spawnSync(process.execPath, [bin, 'search', queries[1], queries[2], '--model', dir, '--ids', idsFile, '--prompt', 'search: {query}', '--beams', '4', '--groups', '2', '--top', '3', '--json'], { encoding: 'utf8' });
       expect(cli.status, cli.stderr).toBe(0);
-      expect(JSON.parse(cli.stdout)).toEqual([{ query: queries[1], answers: JSON.parse(JSON.stringify(got[1])) }, { query: queries[2], answers: JSON.parse(JSON.stringify(got[2])) }]);
+      const printed = JSON.parse(cli.stdout) as Array<{ query: string; answers: Array<{ score: number }> }>;
+      expect(printed.map((x) => x.query)).toEqual([queries[1], queries[2]]);
+      expectSameAnswers(printed.map((x) => x.answers), [got[1], got[2]]);
       const bad = (args: string[]) => spawnSync(process.execPath, [bin, 'search', 'x', ...args], { encoding: 'utf8' });
       expect(bad(['--model', dir, '--ids', idsFile, '--prompt', 'search:']).stderr).toMatch(/a template holding \{query\}.* for --prompt/);
       expect(bad(['--model', dir]).stderr).toMatch(/for --ids but received undefined/);
@@ -166,7 +180,8 @@ describe('T5 joint task', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const viaHttp = await (await fetch(`${base}/search?q=${encodeURIComponent(queries[3])}&beams=4&groups=2&top=3`)).json();
-    expect(viaHttp).toEqual({ query: queries[3], answers: JSON.parse(JSON.stringify(got[3])) });
+    expect(viaHttp.query).toBe(queries[3]);
+    expectSameAnswers([viaHttp.answers], [got[3]]);
     const noRec = await fetch(`${base}/recommend?user=1`);
     expect(noRec.status).toBe(404);
     expect((await noRec.json()).error.message).toMatch(/no route \/recommend: try \/health, \/metrics, \/search$/);
@@ -186,9 +201,9 @@ describe('T5 joint task', () => {
     await new Promise<void>((resolve) => recServer.server.listen(0, '127.0.0.1', resolve));
     const recBase = `http://127.0.0.1:${(recServer.server.address() as AddressInfo).port}`;
     const recHttp = await (await fetch(`${recBase}/recommend?items=0,1&beams=4&groups=2&top=3`)).json();
-    expect(recHttp.answers).toEqual(JSON.parse(JSON.stringify(recs[0])));
+    expectSameAnswers([recHttp.answers], [recs[0]]);
     const byPost = await (await fetch(`${recBase}/recommend`, { method: 'POST', body: JSON.stringify({ items: [3, 4], beams: 4, groups: 2, top: 3 }) })).json();
-    expect(byPost.answers).toEqual(JSON.parse(JSON.stringify(recs[2])));
+    expectSameAnswers([byPost.answers], [recs[2]]);
     const byUser = await fetch(`${recBase}/recommend?user=1`);
     expect(byUser.status).toBe(400);
     expect((await byUser.json()).error).toMatchObject({ parameter: 'items', message: /item rows \(this model knows no users or movies\)/ });
@@ -206,7 +221,7 @@ describe('T5 joint task', () => {
         void exited.then((code) => reject(new Error(`semid serve exited ${code}: ${err}`)));
       });
       expect(out).toMatch(/semid serve: .* \(6 items\) on http/);
-      expect((await (await fetch(`${url}/search?q=${encodeURIComponent(queries[3])}&beams=4&groups=2&top=3`)).json()).answers).toEqual(JSON.parse(JSON.stringify(got[3])));
+      expectSameAnswers([(await (await fetch(`${url}/search?q=${encodeURIComponent(queries[3])}&beams=4&groups=2&top=3`)).json()).answers], [got[3]]);
       child.kill('SIGTERM');
       expect(await exited, err).toBe(0);
       expect(out).toMatch(/stopped after 1 queries in 1 batches/);
