@@ -9,7 +9,7 @@ export { pairedTTest, bonferroni, mean, std, incompleteBeta, type TTestResult } 
 export { recallAt, ndcgAt } from './eval/metrics.js';
 export { defaultDecodeBatch, evaluateTask, itemTrie, type ExampleResult, type DecodeSettings } from './eval/generative.js';
 export { DecodePool, decodeWorkers, type DecodePoolOptions, type DecodeChunk } from './eval/decode-pool.js';
-export { loadRunModel, askSearch, askRecommend, userHistory, itemsOfMovies, resolveAskOptions, type RunModel, type Answer, type AskOptions, type ResolvedAskOptions } from './pipeline/ask.js';
+export { loadRunModel, askSearch, askRecommend, userHistory, itemsOfMovies, resolveAskOptions, type RunModel, type RunModelOptions, type Answer, type AskOptions, type ResolvedAskOptions } from './pipeline/ask.js';
 export { AskBatcher, type AskBatcherOptions, type AskBatcherStats } from './pipeline/ask-batcher.js';
 export { createAskServer, MAX_BODY_BYTES, type AskServer, type AskServerOptions } from './pipeline/serve.js';
 export { GenerativeRetriever, type RetrieverOptions, type RetrievedItem } from './pipeline/retriever.js';

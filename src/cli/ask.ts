@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SemidArgumentError } from '../kernels/errors.js';
 import { initRuntime } from '../model/runtime/backend.js';
-import { STRATEGIES, QUANTIZERS, type Strategy } from '../ids/strategies.js';
+import { STRATEGIES, QUANTIZERS, type CollisionPolicy, type Strategy } from '../ids/strategies.js';
 import { askRecommend, askSearch, itemsOfMovies, loadRunModel, userHistory, type Answer, type RunModel } from '../pipeline/ask.js';
 import { numberFlag, withFlagNames } from './flags.js';
 import { recommendWithModel, searchWithModel } from './ask-model.js';
@@ -68,7 +68,7 @@ export async function modelOfFlags(values: { [k: string]: string | boolean | und
   await initRuntime();
   return withFlagNames(['strategy', 'quantizer', 'seed', 'collisions'], {}, async () =>
     loadRunModel(resolve(values.run as string), { strategy: values.strategy as Strategy | undefined, quantizer: values.quantizer as string | undefined, seed,
-      collisions: values.collisions as 'keep' | 'dedup' | undefined }));
+      collisions: values.collisions as CollisionPolicy | undefined }));
 }
 
 /**

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { SemidArgumentError } from '../kernels/errors.js';
 import { initRuntime } from '../model/runtime/backend.js';
-import { buildIds, QUANTIZERS, STRATEGIES, type Strategy, type NamespaceIds } from '../ids/strategies.js';
+import { buildIds, QUANTIZERS, STRATEGIES, type Strategy, type NamespaceIds, type CollisionPolicy } from '../ids/strategies.js';
 import type { QuantizerName } from '../ids/quantizer.js';
 import { saveIds } from '../ids/store.js';
 import { table } from './format.js';
@@ -30,7 +30,7 @@ export async function ids(argv: string[]): Promise<number> {
   await initRuntime();
   const result = await withFlagNames(['quantizer', 'levels', 'codebook', 'collisions', 'seed', 'iters'], { codebookSize: 'codebook' }, () => buildIds(strategy, resolve(values.run!), {
     quantizer: values.quantizer as QuantizerName | undefined, levels: int('levels', values.levels), codebookSize: int('codebook', values.codebook),
-    collisions: values.collisions as 'keep' | 'dedup' | undefined, seed: int('seed', values.seed), iters: int('iters', values.iters),
+    collisions: values.collisions as CollisionPolicy | undefined, seed: int('seed', values.seed), iters: int('iters', values.iters),
   }));
   const path = saveIds(resolve(values.run), result);
   const f = (x: number) => x.toFixed(4);

@@ -5,7 +5,7 @@ import { numberFlag } from './flags.js';
 import { SemidArgumentError, SemidError } from '../kernels/errors.js';
 import { runStudy, STUDY_PROFILES } from '../pipeline/study.js';
 import { writeReport } from '../pipeline/report.js';
-import { STRATEGIES, QUANTIZERS, type Strategy } from '../ids/strategies.js';
+import { STRATEGIES, QUANTIZERS, expectCollisionPolicy, type Strategy } from '../ids/strategies.js';
 import type { QuantizerName } from '../ids/quantizer.js';
 
 export const RUN_USAGE = `Usage: semid run [--profile tiny|quick|small|paper] [--strategies a,b,...] [--quantizers rqkmeans,...]
@@ -44,8 +44,7 @@ export async function run(argv: string[]): Promise<number> {
   const quantizers = values.quantizers?.split(',').map((s) => s.trim()) as QuantizerName[] | undefined;
   for (const q of quantizers ?? []) if (!QUANTIZERS.includes(q)) throw new SemidArgumentError('--quantizers', QUANTIZERS.join(', '), q);
   const seeds = numberFlag('seeds', values.seeds, { integer: true, min: 1 });
-  const collisions = values.collisions as 'keep' | 'dedup' | undefined;
-  if (collisions !== undefined && collisions !== 'keep' && collisions !== 'dedup') throw new SemidArgumentError('--collisions', '"keep" or "dedup"', collisions);
+  const collisions = values.collisions === undefined ? undefined : expectCollisionPolicy('--collisions', values.collisions);
   const workers = numberFlag('workers', values.workers, { integer: true, min: 0 });
   const out = resolve(values.out);
   const controller = new AbortController();

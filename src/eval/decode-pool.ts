@@ -6,6 +6,7 @@
 import { Piscina } from 'piscina';
 import { availableParallelism } from 'node:os';
 import { setMaxListeners } from 'node:events';
+import type { CollisionPolicy } from '../ids/strategies.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +25,7 @@ export interface DecodeChunk {
   strategy: string;
   quantizer: string;
   /** The IDs' collision policy (default 'keep'). */
-  collisions?: 'keep' | 'dedup';
+  collisions?: CollisionPolicy;
   /** SEARCH_TASK or REC_TASK. */
   kind: number;
   /** Example indices into the task's test split. */

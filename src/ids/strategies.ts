@@ -24,11 +24,26 @@ export const STRATEGIES = ['content', 'search', 'rec', 'multitask', 'separate', 
 export type Strategy = (typeof STRATEGIES)[number];
 export const QUANTIZERS: QuantizerName[] = ['rqkmeans', 'dictionary', 'rlfq', 'rqvae'];
 
+/**
+ * What to do with collisions (two items, one ID): 'keep' (an ID names all its items) or 'dedup'
+ * (TIGER's level numbering the items of an ID: every ID unique).
+ */
+export type CollisionPolicy = 'keep' | 'dedup';
+
+/**
+ * A collision policy checked: `value` itself, or a SemidArgumentError naming `name`.
+ * @example expectCollisionPolicy('collisions', 'dedup') // 'dedup'
+ */
+export function expectCollisionPolicy(name: string, value: unknown): CollisionPolicy {
+  if (value !== 'keep' && value !== 'dedup') throw new SemidArgumentError(name, '"keep" or "dedup"', value);
+  return value;
+}
+
 export interface IdSettings {
   quantizer?: QuantizerName;
   levels?: number;
   codebookSize?: number;
-  collisions?: 'keep' | 'dedup';
+  collisions?: CollisionPolicy;
   seed?: number;
   iters?: number;
   signal?: AbortSignal;
@@ -94,7 +109,7 @@ function tokensOf(codes: Int32Array, levels: number, prefixes: string[], offsetL
 }
 
 /** Apply the collision policy: `dedup` appends <dup_k>, k = rank of the item among those sharing its ID. */
-function applyCollisions(tokens: string[][], policy: 'keep' | 'dedup'): { tokens: string[][]; maxBucket: number } {
+function applyCollisions(tokens: string[][], policy: CollisionPolicy): { tokens: string[][]; maxBucket: number } {
   const groups = new Map<string, number>();
   let maxBucket = 1;
   const out = tokens.map((t) => {
@@ -150,7 +165,7 @@ export async function buildIds(strategy: Strategy, runDir: string, options: IdSe
     seed: options.seed ?? 42, iters: options.iters ?? 20,
   } as Required<Omit<IdSettings, 'signal'>>;
   if (!QUANTIZERS.includes(s.quantizer)) throw new SemidArgumentError('quantizer', QUANTIZERS.join(', '), s.quantizer);
-  if (s.collisions !== 'keep' && s.collisions !== 'dedup') throw new SemidArgumentError('collisions', '"keep" or "dedup"', s.collisions);
+  expectCollisionPolicy('collisions', s.collisions);
   const L = s.levels;
   const K = s.codebookSize;
   const make = (name: string, codes: Int32Array, levels: number, prefixes: string[], quality: QuantizerStats | null): NamespaceIds => {

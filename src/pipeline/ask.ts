@@ -10,7 +10,7 @@ import { expectInt, expectNumber, expectOptions, expectSignal, optionKeys } from
 import { loadJointDataset, type JointDataset } from '../data/dataset.js';
 import type { IdTrie } from '../decoding/trie.js';
 import { itemTrie } from '../eval/generative.js';
-import { STRATEGIES, type Strategy } from '../ids/strategies.js';
+import { expectCollisionPolicy, STRATEGIES, type CollisionPolicy, type Strategy } from '../ids/strategies.js';
 import { idsDigest, idsName } from '../ids/store.js';
 import { loadT5Folder, readGenerationSettings, type GenerationSettings } from '../model/t5/checkpoint-folder.js';
 import { REC_TASK, SEARCH_TASK } from '../model/t5/joint-task.js';
@@ -25,7 +25,7 @@ export interface RunModel {
   quantizer: string;
   seed: number;
   /** The collision policy of the IDs the model was trained on. */
-  collisions: 'keep' | 'dedup';
+  collisions: CollisionPolicy;
   /** The model's folder (<run>/t5/<strategy>-<quantizer>-seed<seed>-<settings hash>). */
   modelDir: string;
   model: T5Model;
@@ -67,7 +67,7 @@ export interface RunModelOptions {
   quantizer?: string;
   seed?: number;
   /** The IDs' collision policy (`semid run --collisions`); default: whichever the newest usable model was trained on. */
-  collisions?: 'keep' | 'dedup';
+  collisions?: CollisionPolicy;
 }
 
 const RUN_MODEL_KEYS = optionKeys<RunModelOptions>()(['strategy', 'quantizer', 'seed', 'collisions']);
@@ -83,7 +83,7 @@ export function loadRunModel(out: string, options: RunModelOptions = {}): RunMod
   if (!STRATEGIES.includes(strategy)) throw new SemidArgumentError('strategy', STRATEGIES.join(', '), strategy);
   const quantizer = o.quantizer ?? 'rqkmeans';
   const seed = expectInt('seed', o.seed ?? 0, 0, 1e6);
-  if (o.collisions !== undefined && o.collisions !== 'keep' && o.collisions !== 'dedup') throw new SemidArgumentError('collisions', '"keep" or "dedup"', o.collisions);
+  if (o.collisions !== undefined) expectCollisionPolicy('collisions', o.collisions);
   const t5 = join(out, 't5');
   const all = existsSync(t5) ? readdirSync(t5).filter((d) => existsSync(join(t5, d, 'done.json'))) : [];
   const prefix = `${strategy}-${quantizer}-seed${seed}-`;
@@ -96,10 +96,10 @@ export function loadRunModel(out: string, options: RunModelOptions = {}): RunMod
   // Models record the IDs they were trained on (done.json's idsDigest; runs before it was recorded
   // have none and are taken as trained on the kept IDs): one trained on IDs since rebuilt is never used.
   const policies = o.collisions !== undefined ? [o.collisions] : (['keep', 'dedup'] as const).filter((c) => existsSync(join(out, 'ids', `${idsName(strategy, quantizer, c)}.json`)));
-  const policyOf = new Map<string, 'keep' | 'dedup'>();  // digest -> policy
+  const policyOf = new Map<string, CollisionPolicy>();  // digest -> policy
   for (const c of policies.length > 0 ? policies : (['keep'] as const)) policyOf.set(idsDigest(out, strategy, quantizer, c), c);
   const trainedOnOf = new Map(mine.map((d) => [d, (JSON.parse(readFileSync(join(t5, d, 'done.json'), 'utf8')) as { idsDigest?: string }).idsDigest]));
-  const policyOfModel = (d: string): 'keep' | 'dedup' | undefined => {
+  const policyOfModel = (d: string): CollisionPolicy | undefined => {
     const digest = trainedOnOf.get(d);
     if (digest === undefined) return policies.includes('keep') ? 'keep' : undefined;
     return policyOf.get(digest);

@@ -6,7 +6,7 @@
  */
 import type { JointDataset } from '../data/dataset.js';
 import { loadIds } from '../ids/store.js';
-import type { Strategy } from '../ids/strategies.js';
+import type { CollisionPolicy, Strategy } from '../ids/strategies.js';
 import { T5Tokenizer } from '../model/t5/tokenizer.js';
 import { JointTask } from '../model/t5/joint-task.js';
 
@@ -27,7 +27,7 @@ export const HISTORY_ITEMS = 20;
  * @example const { task, space } = strategyTask('runs/quick', 'runs/quick/tokenizer-8000.json', 'multitask', 'rqkmeans', loadJointDataset('runs/quick'));
  */
 export function strategyTask(out: string, tokenizerPath: string, strategy: Strategy, quantizer: string, ds: JointDataset, trainDs: JointDataset = ds,
-                             collisions: 'keep' | 'dedup' = 'keep'): StrategyTask {
+                             collisions: CollisionPolicy = 'keep'): StrategyTask {
   const idsFile = loadIds(out, strategy, quantizer, collisions);
   const tokenizer = T5Tokenizer.load(tokenizerPath);
   const idIds = tokenizer.addTokens(idsFile.vocabulary);

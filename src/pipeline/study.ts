@@ -20,7 +20,7 @@ import { embedStage } from '../embed/stages.js';
 import { EMBEDDING_KINDS, type EmbeddingKind } from '../embed/store.js';
 import { BIENCODER_PROFILES } from '../embed/biencoder.js';
 import { ENMF_PROFILES } from '../embed/enmf.js';
-import { buildIds, QUANTIZERS, REC_SPACE, STRATEGIES, type Strategy } from '../ids/strategies.js';
+import { buildIds, expectCollisionPolicy, QUANTIZERS, REC_SPACE, STRATEGIES, type CollisionPolicy, type Strategy } from '../ids/strategies.js';
 import { idsDigest, idsName, loadIds, saveIds } from '../ids/store.js';
 import type { QuantizerName } from '../ids/quantizer.js';
 import { initRuntime } from '../model/runtime/backend.js';
@@ -93,7 +93,7 @@ export interface StudyOptions {
    * Collisions (two items, one ID): 'keep' (default, as the paper: an ID names all its items and
    * evaluation scores them all) or 'dedup' (TIGER's extra level numbering the items of an ID).
    */
-  collisions?: 'keep' | 'dedup';
+  collisions?: CollisionPolicy;
   out: string;
   movielens?: string;
   /** 'synthetic' forces the embedded catalogue (tests); default: the usual source order. */
@@ -234,8 +234,7 @@ async function studyRun(options: StudyOptions): Promise<StudyOutcome> {
   for (const s of strategies) if (!STRATEGIES.includes(s)) throw new SemidArgumentError('strategies', STRATEGIES.join(', '), s);
   const quantizers = o.quantizers ?? profile.quantizers ?? ['rqkmeans'];
   for (const q of quantizers) if (!QUANTIZERS.includes(q)) throw new SemidArgumentError('quantizers', QUANTIZERS.join(', '), q);
-  const collisions = o.collisions ?? profile.ids.collisions ?? 'keep';
-  if (collisions !== 'keep' && collisions !== 'dedup') throw new SemidArgumentError('collisions', '"keep" or "dedup"', collisions);
+  const collisions = expectCollisionPolicy('collisions', o.collisions ?? profile.ids.collisions ?? 'keep');
   // only a dedup run's settings name it: the keys of runs made before the option stay as they were
   const { collisions: _policy, ...idSettings } = profile.ids;
   profile.ids = collisions === 'dedup' ? { ...idSettings, collisions } : idSettings;
