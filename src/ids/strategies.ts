@@ -16,6 +16,7 @@ import { expectInt } from '../kernels/validate.js';
 import { loadEmbeddings } from '../embed/store.js';
 import { normalizeRows } from '../embed/vectors.js';
 import { codeStats, type CodeStats } from './stats.js';
+import { dedupCodes } from './dedup.js';
 import { DictionaryQuantizer } from './dictionary.js';
 import { RQKMeansQuantizer, ResidualLFQ, quantizerStats, readQuantizerFile, type Quantizer, type QuantizerFitOptions, type QuantizerName, type QuantizerStats } from './quantizer.js';
 import { RqVaeQuantizer } from './rqvae.js';
@@ -108,18 +109,15 @@ function tokensOf(codes: Int32Array, levels: number, prefixes: string[], offsetL
   return Array.from({ length: n }, (_, i) => Array.from({ length: levels }, (_, l) => `<${prefixes[l]}_${l + offsetLevel}_${codes[i * levels + l]}>`));
 }
 
-/** Apply the collision policy: `dedup` appends <dup_k>, k = rank of the item among those sharing its ID. */
-function applyCollisions(tokens: string[][], policy: CollisionPolicy): { tokens: string[][]; maxBucket: number } {
-  const groups = new Map<string, number>();
-  let maxBucket = 1;
-  const out = tokens.map((t) => {
-    const key = t.join(' ');
-    const k = groups.get(key) ?? 0;
-    groups.set(key, k + 1);
-    maxBucket = Math.max(maxBucket, k + 1);
-    return policy === 'dedup' ? [...t, `<dup_${k}>`] : t;
-  });
-  return { tokens: out, maxBucket };
+/**
+ * Apply the collision policy to a namespace's tokens [items][levels] of codes [items x levels]:
+ * `dedup` appends <dup_k>, k = the item's number among those sharing its ID (dedupCodes'),
+ * and says how many such tokens it uses.
+ */
+function applyCollisions(tokens: string[][], codes: Int32Array, levels: number, policy: CollisionPolicy): { tokens: string[][]; dupTokens: number } {
+  if (policy === 'keep') return { tokens, dupTokens: 0 };
+  const d = dedupCodes(codes, levels);
+  return { tokens: tokens.map((t, i) => [...t, `<dup_${d.codes[i * d.levels + levels]}>`]), dupTokens: d.suffixSize };
 }
 
 /** How the rec (ENMF) space is quantised, recorded in the IDs' settings. */
@@ -168,9 +166,11 @@ export async function buildIds(strategy: Strategy, runDir: string, options: IdSe
   expectCollisionPolicy('collisions', s.collisions);
   const L = s.levels;
   const K = s.codebookSize;
+  let dupTokens = 0;  // <dup_k> tokens the namespaces use (dedup)
   const make = (name: string, codes: Int32Array, levels: number, prefixes: string[], quality: QuantizerStats | null): NamespaceIds => {
     const kept = tokensOf(codes, levels, prefixes);
-    const { tokens } = applyCollisions(kept, s.collisions);
+    const { tokens, dupTokens: used } = applyCollisions(kept, codes, levels, s.collisions);
+    dupTokens = Math.max(dupTokens, used);
     const before = s.collisions === 'dedup' ? { collisionsBeforeDedup: collisionStats(kept) } : {};
     return { name, codes, levels, tokens, quality, collisions: collisionStats(tokens), ...before };
   };
@@ -226,16 +226,8 @@ export async function buildIds(strategy: Strategy, runDir: string, options: IdSe
     rec = search;
     addVocab('id', 0, L);
   }
-  if (s.collisions === 'dedup') {
-    const maxBucket = Math.max(search.collisions.n ? bucketMax(search.tokens) : 1, bucketMax(rec.tokens));
-    for (let k = 0; k < maxBucket; k++) vocabulary.push(`<dup_${k}>`);
-  }
+  for (let k = 0; k < dupTokens; k++) vocabulary.push(`<dup_${k}>`);
   const settings = strategy === 'rec' || strategy === 'separate' ? { ...s, recSpace: REC_SPACE } : s;
   return { strategy, settings, items: search.tokens.length, search, rec, vocabulary };
 }
 
-function bucketMax(tokens: string[][]): number {
-  let m = 0;
-  for (const t of tokens) { const last = t[t.length - 1]; const k = /^<dup_(\d+)>$/.exec(last); if (k) m = Math.max(m, Number(k[1]) + 1); }
-  return m;
-}
