@@ -135,6 +135,7 @@ describe.skipIf(!built)('semid quantize', () => {
     expect(run('quantize', '--codebooks', `${dir}/dup-codes.codebooks.npy`, `${dir}/dup-new.npy`, '--out', `${dir}/x.npy`, '--dedup-after', `${dir}/dup-plain.npy`).stderr)
       .toMatch(/codes of 3 columns .* for --dedup-after but received "shape \[600, 2\]"/);
     expect(run('quantize', `${dir}/dup-new.npy`, '--dedup-after', `${dir}/dup-codes.npy`).stderr).toMatch(/--codebooks or --quantizer-file too/);
+    expect(run('quantize', '--codebooks', `${dir}/dup-codes.codebooks.npy`, `${dir}/dup-new.npy`, '--out', `${dir}/x.npy`, '--dedup').stderr).toMatch(/numbers these items among themselves; .* --dedup-after/);
     expect(run('quantize', '--codebooks', `${dir}/dup-codes.codebooks.npy`, `${dir}/dup-new.npy`, '--dedup-after', `${dir}/none.npy`).stderr).toMatch(/an existing codes \.npy written with --dedup for --dedup-after/);
   });
 });

@@ -99,6 +99,9 @@ async function quantizeWith(values: QuantizeFlags['values'], positionals: string
     // numbers continue a catalogue's only when its codes and the new ones come from one quantizer
     if (values.codebooks === undefined && values['quantizer-file'] === undefined) throw new SemidArgumentError('--dedup-after', '--codebooks or --quantizer-file too (the new items encoded with the catalogue\'s quantizer)', dedupAfter);
     if (!existsSync(dedupAfter)) throw new SemidArgumentError('--dedup-after', 'an existing codes .npy written with --dedup', dedupAfter);
+  } else if (values.dedup && (values.codebooks !== undefined || values['quantizer-file'] !== undefined)) {
+    // new items numbered among themselves can take the IDs of the catalogue's items
+    process.stderr.write('semid quantize: --dedup numbers these items among themselves; to number new items after a catalogue\'s, give its codes with --dedup-after <codes.npy>\n');
   }
   if (values['quantizer-file'] !== undefined || (values.quantizer !== undefined && values.quantizer !== 'rqkmeans')) {
     for (const flag of ['codebooks', 'save-codebooks', 'chunk-rows', 'beam', 'tol', 'init', 'max-train', 'device'] as const) {
