@@ -28,7 +28,9 @@ interface OracleCase {
   early: boolean;
   maxNew: number;
   numReturn: number;
-  /** "<query>|<t1,t2,..>" -> [vocab] log-probs of the next token (float32 values). */
+  /** The table holds logits (log-softmax over the whole vocabulary, then the mask) instead of log-probs. */
+  logits: boolean;
+  /** "<query>|<t1,t2,..>" -> [vocab] log-probs (or logits) of the next token (float32 values). */
   table: Record<string, number[]>;
   /** "<t1,t2,..>" -> the tokens allowed after that prefix (1 where an ID ends there). */
   children: Record<string, number[]>;
@@ -37,11 +39,12 @@ interface OracleCase {
 interface OracleResult {
   hypotheses: Array<Array<{ tokens: number[]; score: number }>>;
   tie: boolean;
+  nearTie: boolean;
   deadTokens: boolean;
   deadHypotheses: boolean;
 }
 
-function makeCases(seed: number, count: number): OracleCase[] {
+function makeCases(seed: number, count: number, logits = false): OracleCase[] {
   const r = rng(seed);
   const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)];
   const gauss = () => Math.sqrt(-2 * Math.log(Math.max(r(), 1e-12))) * Math.cos(2 * Math.PI * r());
@@ -65,15 +68,17 @@ function makeCases(seed: number, count: number): OracleCase[] {
     const table: Record<string, number[]> = {};
     for (let b = 0; b < batch; ++b) {
       for (const key of Object.keys(children)) {
-        const logits = Array.from({ length: vocab }, () => gauss() * 2.5);
-        const m = Math.max(...logits);
-        const lse = m + Math.log(logits.reduce((s, x) => s + Math.exp(x - m), 0));
-        table[`${b}|${key}`] = logits.map((x) => Math.fround(x - lse));
+        // logits: shifted row by row (the log-softmax must normalise them over the whole vocabulary)
+        const shift = logits ? gauss() * 8 : 0;
+        const row = Array.from({ length: vocab }, () => gauss() * 2.5 + shift);
+        const m = Math.max(...row);
+        const lse = m + Math.log(row.reduce((s, x) => s + Math.exp(x - m), 0));
+        table[`${b}|${key}`] = row.map((x) => Math.fround(logits ? x : x - lse));
       }
     }
     cases.push({
       ids, vocab, batch, beams: groupSize * groups, groups, penalty: pick([0, 0.25, 0.5, 1.5]), lengthPenalty: pick([1, 1, 0.5, 2]),
-      early: r() < 0.2, maxNew: Math.max(...ids.map((x) => x.length)) + 1, numReturn: groupSize * groups, table, children,
+      early: r() < 0.2, maxNew: Math.max(...ids.map((x) => x.length)) + 1, numReturn: groupSize * groups, logits, table, children,
     });
   }
   return cases;
@@ -92,7 +97,9 @@ function stepOf(k: OracleCase) {
 }
 
 describe.skipIf(python === undefined)('constrained beam search equals transformers\' group beam search (numpy oracle)', () => {
-  const cases = makeCases(2025, 160);
+  // log-probs given (160 searches), and logits (80: the log-softmax's rounding differs from torch's by
+  // an ulp, so searches where two deciding scores lie within 1e-5 of each other are left out)
+  const cases = [...makeCases(2025, 160), ...makeCases(7, 80, true)];
   const dir = mkdtempSync(join(tmpdir(), 'semid-hf-beam-'));
   writeFileSync(join(dir, 'cases.json'), JSON.stringify(cases));
   const ran = spawnSync(python!, [oracle, join(dir, 'cases.json'), join(dir, 'hf.json')], { encoding: 'utf8' });
@@ -103,24 +110,28 @@ describe.skipIf(python === undefined)('constrained beam search equals transforme
   it('the oracle ran', () => expect(ran.status, ran.stderr).toBe(0));
 
   for (const b of backends) {
-    it(`${b.backend}${b.device ? ` (${b.device})` : ''}: the same ranked IDs and scores on ${cases.length} searches`, async () => {
+    it(`${b.backend}${b.device ? ` (${b.device})` : ''}: the same ranked IDs and scores on ${cases.length} searches (log-probs and logits)`, async () => {
       let compared = 0;
       for (let c = 0; c < cases.length; ++c) {
         const k = cases[c], want = expected[c];
-        // where transformers' own order is undefined (a dead beam's token that could penalise a live beam)
-        if (want.deadTokens || want.deadHypotheses) continue;
+        // where transformers' own order is undefined (a dead beam's token that could penalise a live
+        // beam), or logits' rounding could decide it
+        if (want.deadTokens || want.deadHypotheses || (k.logits && want.nearTie)) continue;
         const results = await constrainedBeamSearch({
           trie: IdTrie.build({ codes: k.ids }), step: stepOf(k), batch: k.batch, beams: k.beams, groups: k.groups, diversityPenalty: k.penalty,
-          endToken: 1, inputs: 'logprobs', lengthPenalty: k.lengthPenalty, earlyStopping: k.early, numReturn: k.numReturn, ...b,
+          endToken: 1, inputs: k.logits ? 'logits' : 'logprobs', lengthPenalty: k.lengthPenalty, earlyStopping: k.early, numReturn: k.numReturn, ...b,
         });
         results.forEach((res, q) => {
           const got = res.hypotheses.map((h) => h.tokens.join('.'));
           expect(got, `case ${c} query ${q}`).toEqual(want.hypotheses[q].map((h) => h.tokens.join('.')));
-          res.hypotheses.forEach((h, i) => expect(h.score, `case ${c} query ${q} rank ${i}`).toBeCloseTo(want.hypotheses[q][i].score, 5));
+          res.hypotheses.forEach((h, i) => {
+            const w = want.hypotheses[q][i].score;
+            expect(Math.abs(h.score - w), `case ${c} query ${q} rank ${i}`).toBeLessThanOrEqual((k.logits ? 1e-5 : 1e-6) * Math.max(1, Math.abs(w)));
+          });
         });
         compared++;
       }
-      expect(compared).toBeGreaterThan(cases.length * 0.9);
+      expect(compared).toBeGreaterThan(cases.length * 0.8);
     });
   }
 

@@ -19,11 +19,14 @@ torch computes in float32 and Python floats where transformers calls .item():
     end (ties: the later group, then the later addition, first).
 
 Input: a JSON list of cases {batch, beams, groups, penalty, lengthPenalty, early, maxNew, numReturn,
-vocab, table: {"<query>|<t1,t2,..>": [vocab] log-probs}, children: {"<t1,t2,..>": allowed tokens}};
+vocab, logits, table: {"<query>|<t1,t2,..>": [vocab] log-probs, or logits where `logits` is true
+(log_softmax over the whole vocabulary, in float32, before the mask)}, children: {"<t1,t2,..>":
+allowed tokens}};
 token 1 ends an ID, token 0 is the decoder start and pad. Output: per case, per query, the ranked
 hypotheses {tokens (the ID, without the end token), score}, and flags where transformers' own order
 is not defined (exact ties at a top-k, dead beams' arbitrary tokens) so that a comparison can skip
-them. Usage: python3 hf_group_beam_search.py cases.json out.json
+them (and where two deciding scores lie within float32 rounding: logits, whose log-softmax
+rounds differently in torch, numpy and our float64 sum). Usage: python3 hf_group_beam_search.py cases.json out.json
 """
 import json
 import sys
@@ -61,8 +64,9 @@ class Hypotheses:
 
 
 def top_candidates(scores, k):
-    """The top k of a row, sorted descending (lower index first among equals), and whether an exact
-    tie among finite values decided anything (torch.topk leaves that order unspecified)."""
+    """The top k of a row, sorted descending (lower index first among equals); whether an exact tie
+    among finite values decided anything (torch.topk leaves that order unspecified), and whether
+    two of the values that decided it lie within float32 rounding of each other (1e-5 relative)."""
     order = np.argsort(-scores, kind='stable')
     top = order[:k]
     values = scores[top]
@@ -70,7 +74,18 @@ def top_candidates(scores, k):
     tie = len(np.unique(finite)) != len(finite)
     if k < len(scores) and np.isfinite(scores[order[k - 1]]) and scores[order[k - 1]] == scores[order[k]]:
         tie = True
-    return top, values, tie
+    deciding = scores[order[:k + 1]].astype(np.float64)
+    deciding = deciding[np.isfinite(deciding)]
+    gaps = -np.diff(deciding)
+    near = bool(np.any(gaps <= 1e-5 * np.maximum(1.0, np.abs(deciding[1:])))) if len(deciding) > 1 else False
+    return top, values, tie, near
+
+
+def log_softmax(logits):
+    """log_softmax over the whole vocabulary in float32 (as torch, before any mask)."""
+    x = logits.astype(np.float32)
+    m = x.max()
+    return (x - m - np.log(np.exp(x - m).sum(dtype=np.float32))).astype(np.float32)
 
 
 def search(case):
@@ -86,13 +101,14 @@ def search(case):
     beam_scores = beam_scores.reshape(-1)
     hyps = [Hypotheses(group_size, case['lengthPenalty'], case['early']) for _ in range(batch * groups)]
     done = [False] * (batch * groups)
-    flags = {'tie': False, 'deadTokens': False, 'deadHypotheses': False}
+    flags = {'tie': False, 'nearTie': False, 'deadTokens': False, 'deadHypotheses': False}
     while True:
         logprobs = np.zeros((batch * beams, vocab), dtype=np.float32)
         for r in range(batch * beams):
             row = table.get(f'{r // beams}|{prefix(rows[r])}')
             if row is not None:
-                logprobs[r] = np.array(row, dtype=np.float32)
+                row = np.array(row, dtype=np.float32)
+                logprobs[r] = log_softmax(row) if case.get('logits') else row
         current = np.zeros(batch * beams, dtype=np.int64)
         dead = np.zeros(batch * beams, dtype=bool)  # beams filled from -inf candidates at this step
         cur_len = len(rows[0]) + 1  # as process() computes it: rows grow only after every group
@@ -124,8 +140,9 @@ def search(case):
                 if done[bg]:  # padded: scores 0, pad tokens, rows from the group's first row
                     next_tokens[b * group_size:(b + 1) * group_size] = PAD
                     continue
-                top, values, tie = top_candidates(candidates[b], 2 * group_size)
+                top, values, tie, near = top_candidates(candidates[b], 2 * group_size)
                 flags['tie'] = flags['tie'] or tie
+                flags['nearTie'] = flags['nearTie'] or near
                 filled = 0
                 for rank, (flat, score) in enumerate(zip(top, values)):
                     token, beam = int(flat % vocab), int(flat // vocab)
