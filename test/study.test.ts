@@ -290,7 +290,13 @@ describe('semid run (synthetic catalogue, two strategies)', () => {
     expect(dedupIds.search.every((t) => t.length === 3 && /^<dup_\d+>$/.test(t[2]))).toBe(true);
     const keptIds = loadIds(a, 'multitask', 'rqkmeans', 'keep');
     expect(dedupIds.search.map((t) => t.slice(0, 2))).toEqual(keptIds.search);  // the same codes, one level more
-    const dedupReport = readFileSync(writeReport(a, dedup.results, dedup.profile, dedup.manifest, dedup.timings), 'utf8');
+    // the folder's keep result for the same unit is its counterpart, and the report compares the two
+    expect(full.counterparts).toEqual([]);
+    expect(dedup.counterparts).toEqual([full.results[0]]);
+    const dedupReport = readFileSync(writeReport(a, dedup.results, dedup.profile, dedup.manifest, dedup.timings, dedup.counterparts), 'utf8');
+    const r30 = (xs: { recall30: number }[]) => (xs.reduce((t, x) => t + x.recall30, 0) / xs.length).toFixed(3);
+    expect(dedupReport).toMatch(/## Collisions kept vs deduplicated/);
+    expect(dedupReport).toContain(`| Multi-task | rqkmeans | ${r30(full.results[0].search)} | ${r30(dedup.results[0].search)} | `);
     expect(dedupReport).toMatch(/IDs deduplicated \(TIGER's extra level\)/);
     expect(dedupReport).toMatch(/\| Multi-task \| id \| \d+ \| \d+ \| \d+ \|/);  // the collisions the level told apart
     const byPolicy = loadRunModel(a, { strategy: 'multitask', collisions: 'dedup' });

@@ -54,7 +54,7 @@ export async function run(argv: string[]): Promise<number> {
     const t0 = performance.now();
     const study = await runStudy({ profile: values.profile as keyof typeof STUDY_PROFILES, strategies, quantizers, seeds, collisions, workers, out, movielens: values.movielens, pretrained: values.pretrained,
       signal: controller.signal, log: (line) => process.stderr.write(`semid run: ${line}\n`) });
-    const report = writeReport(out, study.results, study.profile, study.manifest, study.timings);
+    const report = writeReport(out, study.results, study.profile, study.manifest, study.timings, study.counterparts);
     process.stdout.write(`semid run: done in ${((performance.now() - t0) / 1000).toFixed(0)} s; report: ${report}\n`);
     // the command line that asks one of its models (Multi-task with RQ-KMeans where the run has it)
     const first = study.results.find((r) => r.strategy === 'multitask' && r.quantizer === 'rqkmeans') ?? study.results[0];

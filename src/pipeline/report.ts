@@ -12,6 +12,7 @@ import { bonferroni, mean, pairedTTest, std } from '../eval/stats.js';
 import type { ExampleResult } from '../eval/generative.js';
 import type { StrategyResult, StudyProfile } from './study.js';
 import type { DatasetManifest } from '../data/dataset.js';
+import type { CollisionPolicy } from '../ids/strategies.js';
 import { Canvas } from './png.js';
 
 /** The paper's Recall@30 (search / rec), Table 2 and the quantizer ablation. */
@@ -69,6 +70,35 @@ function marks(rows: Map<string, Row>, ref: string, field: 'perExampleSearch' | 
   const adjusted = bonferroni(tests.map((t) => t.pValue));
   others.forEach((k, i) => out.set(k, adjusted[i] < 0.05 ? (tests[i].meanDifference > 0 ? ' ▲' : ' ▼') : ''));
   return out;
+}
+
+/**
+ * The table comparing the two collision policies: per strategy and quantizer, Recall@30 with the
+ * IDs' collisions kept and deduplicated on the units both have (the same seeds), and the paired
+ * t-test of dedup against keep on per-example Recall@30 (means over the seeds), Bonferroni over
+ * the rows of each task.
+ */
+function policyComparison(results: StrategyResult[], counterparts: StrategyResult[], policy: CollisionPolicy): string[] {
+  const unit = (r: StrategyResult) => `${r.strategy}/${r.quantizer}/${r.seed}`;
+  const both = new Set(counterparts.map(unit));
+  const mine = results.filter((r) => both.has(unit(r)));
+  const by = (r: StrategyResult) => `${r.strategy}|${r.quantizer}`;
+  const [keep, dedup] = (policy === 'keep' ? [mine, counterparts] : [counterparts, mine]).map((rs) => aggregate(rs, by));
+  const keys = [...keep.keys()].filter((k) => dedup.has(k) && keep.get(k)!.search.length === dedup.get(k)!.search.length);
+  const test = (field: 'perExampleSearch' | 'perExampleRec') => {
+    const t = keys.map((k) => (keep.get(k)![field].length > 1 ? pairedTTest(dedup.get(k)![field], keep.get(k)![field]) : undefined));
+    const p = bonferroni(t.map((x) => x?.pValue ?? 1));
+    return keys.map((_, i) => (t[i] === undefined ? '-' : `${p[i].toFixed(3)}${p[i] < 0.05 ? (t[i]!.meanDifference > 0 ? ' ▲' : ' ▼') : ''}`));
+  };
+  const ps = test('perExampleSearch'), pr = test('perExampleRec');
+  return ['', '## Collisions kept vs deduplicated', '',
+    `The run folder's results of both collision policies with every other setting the same (${keys.length} strategy / quantizer pairs): Recall@30, and the paired t-test of dedup against keep on per-example Recall@30 (Bonferroni over ${keys.length} comparisons per task; ▲ / ▼ = dedup significantly above / below keep, p < 0.05).`, '',
+    '| strategy | quantizer | search keep | search dedup | p | rec keep | rec dedup | p |', '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...keys.map((k, i) => {
+      const [strategy, quantizer] = k.split('|');
+      const a = keep.get(k)!, b = dedup.get(k)!;
+      return `| ${NAMES[strategy] ?? strategy} | ${quantizer} | ${fmt(a.search)} | ${fmt(b.search)} | ${ps[i]} | ${fmt(a.rec)} | ${fmt(b.rec)} | ${pr[i]} |`;
+    })];
 }
 
 /** Points and axes of Figure 1 (shared by the SVG and the PNG). */
@@ -141,9 +171,12 @@ export function figurePng(rows: Map<string, Row>): Buffer {
 
 /**
  * Write report.md, figure1.svg, figure1.png and results.json into the run folder.
- * @example writeReport('runs/tiny', study.results, study.profile, study.manifest, study.timings);
+ * With `counterparts` (runStudy's: the other collision policy's results for the same units), a
+ * table compares the two policies.
+ * @example writeReport('runs/tiny', study.results, study.profile, study.manifest, study.timings, study.counterparts);
  */
-export function writeReport(out: string, results: StrategyResult[], profile: StudyProfile, manifest: DatasetManifest, timings: Record<string, number>): string {
+export function writeReport(out: string, results: StrategyResult[], profile: StudyProfile, manifest: DatasetManifest, timings: Record<string, number>,
+                            counterparts: StrategyResult[] = []): string {
   const strategies = aggregate(results.filter((r) => r.quantizer === 'rqkmeans'), (r) => r.strategy);
   const quantizers = aggregate(results.filter((r) => r.strategy === 'multitask'), (r) => r.quantizer);
   const ms = marks(strategies, 'multitask', 'perExampleSearch');
@@ -195,6 +228,7 @@ export function writeReport(out: string, results: StrategyResult[], profile: Stu
       lines.push(`| ${NAMES[k] ?? k} | ${ns.name} | ${c.distinctIds} | ${c.itemsInCollidingIds} | ${c.largestBucket} | ${ns.quality ? ns.quality.relativeError.map((x: number) => x.toFixed(3)).join(' / ') : '-'} |`);
     }
   }
+  if (counterparts.length > 0) lines.push(...policyComparison(results, counterparts, policy));
   const losses = results.filter((r) => r.trainLoss !== undefined);
   if (losses.length > 0) {
     lines.push('', '## T5 training loss (mean token cross-entropy of the last epoch)', '', '| run | loss |', '| --- | ---: |');

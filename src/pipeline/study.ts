@@ -209,7 +209,12 @@ export function spacesFor(strategy: Strategy): EmbeddingKind[] {
   }
 }
 
-type StudyOutcome = { results: StrategyResult[]; profile: StudyProfile; manifest: DatasetManifest; timings: Record<string, number> };
+/**
+ * A study's results; `counterparts`: the results the run folder holds for the other collision
+ * policy (`keep` for a dedup run and the other way round) with every other setting the same, for
+ * the report's comparison of the two.
+ */
+type StudyOutcome = { results: StrategyResult[]; counterparts: StrategyResult[]; profile: StudyProfile; manifest: DatasetManifest; timings: Record<string, number> };
 
 /**
  * Run (or resume) the study. The wasm heap running out is reported as such (ERR_SEMID_WASM_HEAP).
@@ -299,6 +304,13 @@ async function studyRun(options: StudyOptions): Promise<StudyOutcome> {
 
   // 4-6. per strategy, quantizer and seed: IDs, T5, decoding
   const results: StrategyResult[] = [];
+  const counterparts: StrategyResult[] = [];
+  // a unit's key: its settings and the IDs it was trained on (the same settings with the other
+  // collision policy's IDs name its counterpart)
+  const keyOf = (strategy: Strategy, quantizer: QuantizerName, seed: number, ids: StudyProfile['ids'], digest: string) =>
+    hash({ strategy, quantizer, seed, ids, idsDigest: digest, t5: profile.t5, eval: profile.eval, data: dataKey, ...(pretrainedDir ? { pretrainedDir } : {}) });
+  const otherPolicy: CollisionPolicy = collisions === 'keep' ? 'dedup' : 'keep';
+  const otherIds: StudyProfile['ids'] = otherPolicy === 'dedup' ? { ...idSettings, collisions: 'dedup' } : idSettings;
   const rand = mulberry32(hashSeed(42, 'eval'));
   const searchEval = shuffleInPlace(Int32Array.from({ length: ds.search.test.length }, (_, i) => i), rand).slice(0, profile.eval.searchQueries).sort();
   const recEval = Int32Array.from({ length: Math.min(profile.eval.users, ds.rec.test.length / 4) }, (_, i) => i);
@@ -326,11 +338,16 @@ async function studyRun(options: StudyOptions): Promise<StudyOutcome> {
         const idsSeconds = (performance.now() - t0) / 1000;
         // everything after the IDs is keyed by the IDs themselves, so new IDs never meet an old model or result
         const idsDigestNow = idsDigest(out, strategy, quantizer, collisions);
+        const otherDigest = existsSync(join(out, 'ids', `${idsName(strategy, quantizer, otherPolicy)}.json`)) ? idsDigest(out, strategy, quantizer, otherPolicy) : undefined;
         for (let seed = 0; seed < seeds; seed++) {
           const name = `[${++unitNumber}/${units}] ${strategy}/${quantizer}/seed ${seed}`;
           const unitStart = performance.now();
-          const key = hash({ strategy, quantizer, seed, ids: profile.ids, idsDigest: idsDigestNow, t5: profile.t5, eval: profile.eval, data: dataKey, ...(pretrainedDir ? { pretrainedDir } : {}) });
+          const key = keyOf(strategy, quantizer, seed, profile.ids, idsDigestNow);
           const resultPath = join(out, 'results', `${strategy}-${quantizer}-seed${seed}-${key}.json`);
+          if (otherDigest !== undefined) {
+            const counterpart = join(out, 'results', `${strategy}-${quantizer}-seed${seed}-${keyOf(strategy, quantizer, seed, otherIds, otherDigest)}.json`);
+            if (existsSync(counterpart)) counterparts.push(JSON.parse(readFileSync(counterpart, 'utf8')));
+          }
           if (existsSync(resultPath)) { results.push(JSON.parse(readFileSync(resultPath, 'utf8'))); log(`${name}: reusing results`); continue; }
           const seconds: Record<string, number> = { ids: idsSeconds };
           // tokenizer + ID tokens, model
@@ -410,5 +427,5 @@ async function studyRun(options: StudyOptions): Promise<StudyOutcome> {
   } finally {
     await (pool as DecodePool | null)?.close();
   }
-  return { results, profile, manifest: ds.manifest, timings };
+  return { results, counterparts, profile, manifest: ds.manifest, timings };
 }
