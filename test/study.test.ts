@@ -296,6 +296,7 @@ describe('semid run (synthetic catalogue, two strategies)', () => {
     const dedupReport = readFileSync(writeReport(a, dedup.results, dedup.profile, dedup.manifest, dedup.timings, dedup.counterparts), 'utf8');
     const r30 = (xs: { recall30: number }[]) => (xs.reduce((t, x) => t + x.recall30, 0) / xs.length).toFixed(3);
     expect(dedupReport).toMatch(/## Collisions kept vs deduplicated/);
+    expect(JSON.parse(readFileSync(join(a, 'results.json'), 'utf8'))).toMatchObject({ profile: 'tiny', collisions: 'dedup' });
     expect(dedupReport).toContain(`| Multi-task | rqkmeans | ${r30(full.results[0].search)} | ${r30(dedup.results[0].search)} | `);
     expect(dedupReport).toMatch(/IDs deduplicated \(TIGER's extra level\)/);
     expect(dedupReport).toMatch(/\| Multi-task \| id \| \d+ \| \d+ \| \d+ \|/);  // the collisions the level told apart

@@ -241,7 +241,7 @@ export function writeReport(out: string, results: StrategyResult[], profile: Stu
     `Machine: ${os.cpus()[0]?.model?.trim() ?? 'unknown'}, ${os.cpus().length} cores, Node ${process.version}.`, '');
   writeFileAtomic(join(out, 'figure1.svg'), [Buffer.from(figureSvg(strategies))]);
   writeFileAtomic(join(out, 'figure1.png'), [figurePng(strategies)]);
-  writeFileAtomic(join(out, 'results.json'), [Buffer.from(JSON.stringify({ profile: profile.name, results }))]);
+  writeFileAtomic(join(out, 'results.json'), [Buffer.from(JSON.stringify({ profile: profile.name, collisions: policy, results }))]);
   const path = join(out, 'report.md');
   writeFileAtomic(path, [Buffer.from(lines.join('\n'))]);
   return path;
