@@ -17,6 +17,22 @@ export type Servable = RunModel | GenerativeRetriever;
 /** The answers of a servable: a run's carry the movies' titles; a retriever's, the items' rows. */
 export type AnswerOf<M extends Servable> = M extends GenerativeRetriever ? RetrievedItem : Answer;
 
+/** The batcher's three questions to a model, answered once for its kind (a run's, or a retriever). */
+interface ModelAccess<A> {
+  searchSource(query: string): Int32Array;
+  historySource(history: ArrayLike<number>): Int32Array;
+  decode(kind: number, sources: Int32Array[], r: { beams: number; groups: number; diversityPenalty: number; signal: AbortSignal }, tops: number[]): Promise<A[][]>;
+}
+
+/** How a batcher asks `m`: the one place the two kinds of model differ for it. */
+function accessOf<M extends Servable>(m: M): ModelAccess<AnswerOf<M>> {
+  const s: Servable = m;
+  const access: ModelAccess<RetrievedItem | Answer> = s instanceof GenerativeRetriever
+    ? { searchSource: (q) => s.searchSource(q), historySource: (h) => s.historySource(h), decode: (_kind, sources, r, tops) => s.decodeSources(sources, r, tops) }
+    : { searchSource: (q) => searchSourceOf(s, q), historySource: (h) => recSourceOf(s, h), decode: (kind, sources, r, tops) => decodeSources(s, kind, sources, r, tops) };
+  return access as ModelAccess<AnswerOf<M>>;
+}
+
 export interface AskBatcherOptions {
   /** Most queries decoded in one batch (default: the evaluation's decoding batch, 128 at most). */
   maxBatch?: number;
@@ -76,10 +92,12 @@ export class AskBatcher<M extends Servable = RunModel> {
   private batchAbort: AbortController | undefined;
   private closing = false;
   private readonly counts = { answered: 0, batches: 0, largestBatch: 0 };
+  private readonly access: ModelAccess<AnswerOf<M>>;
 
   constructor(model: M, options: AskBatcherOptions = {}) {
     const o = expectOptions<AskBatcherOptions>('options', options, BATCHER_KEYS);
     this.model = model;
+    this.access = accessOf(model);
     this.maxBatchOption = o.maxBatch === undefined ? undefined : expectInt('maxBatch', o.maxBatch, 1, 1 << 16);
     this.maxWaitMs = expectNumber('maxWaitMs', o.maxWaitMs ?? 2, 0, 60_000);
   }
@@ -89,8 +107,7 @@ export class AskBatcher<M extends Servable = RunModel> {
    * @example const answers = await batcher.search('funny space robots', { top: 5 });
    */
   search(query: string, options: AskOptions = {}): Promise<AnswerOf<M>[]> {
-    const m: Servable = this.model;
-    return this.submit(SEARCH_TASK, () => (m instanceof GenerativeRetriever ? m.searchSource(query) : searchSourceOf(m, query)), options);
+    return this.submit(SEARCH_TASK, () => this.access.searchSource(query), options);
   }
 
   /**
@@ -99,8 +116,7 @@ export class AskBatcher<M extends Servable = RunModel> {
    * @example const answers = await batcher.recommend(userHistory(batcher.model, 42));
    */
   recommend(history: ArrayLike<number>, options: AskOptions = {}): Promise<AnswerOf<M>[]> {
-    const m: Servable = this.model;
-    return this.submit(REC_TASK, () => (m instanceof GenerativeRetriever ? m.historySource(history) : recSourceOf(m, history)), options);
+    return this.submit(REC_TASK, () => this.access.historySource(history), options);
   }
 
   /**
@@ -213,11 +229,8 @@ export class AskBatcher<M extends Servable = RunModel> {
   private async decode(batch: Pending<AnswerOf<M>>[], signal: AbortSignal): Promise<void> {
     const first = batch[0];
     try {
-      const m: Servable = this.model;
-      const sources = batch.map((p) => p.source);
       const r = { beams: first.beams, groups: first.groups, diversityPenalty: first.diversityPenalty, signal };
-      const tops = batch.map((p) => p.top);
-      const answers = (m instanceof GenerativeRetriever ? await m.decodeSources(sources, r, tops) : await decodeSources(m, first.kind, sources, r, tops)) as AnswerOf<M>[][];
+      const answers = await this.access.decode(first.kind, batch.map((p) => p.source), r, batch.map((p) => p.top));
       this.counts.batches++;
       this.counts.largestBatch = Math.max(this.counts.largestBatch, batch.length);
       batch.forEach((p, i) => {

@@ -24,6 +24,7 @@ export interface TokenPair {
 export class PairTask {
   private readonly sources: Int32Array[];
   private readonly targets: Int32Array[];
+  private readonly pad: number;
 
   constructor(pairs: ReadonlyArray<TokenPair>, o: { vocabSize: number; eos: number; pad?: number }) {
     if (!Array.isArray(pairs) || pairs.length === 0) throw new SemidArgumentError('pairs', 'a non-empty list of { source, target } token id arrays', pairs);
@@ -44,8 +45,6 @@ export class PairTask {
     });
     this.pad = o.pad ?? 0;
   }
-
-  private readonly pad: number;
 
   /** Examples per task: one task, all the pairs. */
   sizes(): [number] {
